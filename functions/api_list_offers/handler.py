@@ -1,0 +1,69 @@
+"""GET /offers: filter, full-text, sort and paginate the live offer snapshot (columnar, in memory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+from gpubroker.api.models import OfferPage
+from gpubroker.api.resolver import ensure_known_query, error_responses, new_resolver, parse_model
+from gpubroker.config import SnapshotSettings, load_settings
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.search import MAX_LIMIT, MAX_PRICE, OfferQuery, SortKey
+from gpubroker.observability import logger, metrics, tracer
+from gpubroker.services.search import SnapshotCache, search_offers
+
+Settings = SnapshotSettings
+app = new_resolver()
+
+ProviderName = Literal[tuple(sorted(PROVIDERS))]  # type: ignore[valid-type]
+ComplianceTag = Literal[COMPLIANCE_TAGS]  # type: ignore[valid-type]
+Price = Annotated[float | None, Query(ge=0, le=MAX_PRICE)]
+
+
+@dataclass(frozen=True)
+class Deps:
+    snapshots: SnapshotCache
+
+
+@cache
+def default_deps() -> Deps:
+    settings = load_settings(SnapshotSettings)
+    return Deps(snapshots=SnapshotCache(S3SnapshotStore(settings.SNAPSHOT_BUCKET), ttl_s=settings.SNAPSHOT_TTL_SECONDS))
+
+
+@app.get("/offers", responses=error_responses(400, 410, 503))
+def list_offers(
+    gpu: Annotated[list[str] | None, Query(description="GPU model, any spelling (A6000, H100-SXM); repeatable")] = None,
+    provider: Annotated[list[ProviderName] | None, Query(description="repeatable")] = None,
+    region: Annotated[list[str] | None, Query(description="exact region name, case-insensitive; repeatable")] = None,
+    compliance: Annotated[list[ComplianceTag] | None, Query(description="all must hold; repeatable")] = None,
+    min_gpu_memory_gb: Annotated[float | None, Query(ge=0, le=1024, description="per GPU, GB")] = None,
+    min_price_per_hour: Price = None,
+    max_price_per_hour: Price = None,
+    min_price_per_gpu_hour: Price = None,
+    max_price_per_gpu_hour: Price = None,
+    available: Annotated[bool | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=200, description="words matched in provider, GPU, region, instance")] = None,
+    sort: Annotated[SortKey, Query(description="'-' prefix sorts descending")] = "price_per_gpu_hour",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> OfferPage:
+    ensure_known_query(app, OfferQuery)
+    params = {k: v for k, v in locals().items() if k in OfferQuery.model_fields and v is not None}
+    query = parse_model(OfferQuery, params)
+    return OfferPage.model_validate(search_offers(query, snapshots=app.context["deps"].snapshots))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
+    app.append_context(deps=deps or default_deps())
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""GPUBroker domain package: models, services, ports, adapters and API glue (no NumPy at import)."""

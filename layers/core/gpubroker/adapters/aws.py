@@ -1,0 +1,31 @@
+"""boto3 clients, created lazily (never at import) so moto / a local endpoint can start first.
+
+boto3 itself honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``; nothing here overrides it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    cfg = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+    return boto3.session.Session().client(service, config=cfg)  # type: ignore[call-overload]
+
+
+@cache
+def dynamodb_table(name: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().resource("dynamodb").Table(name)
+
+
+def reset() -> None:
+    """Forget cached clients (tests switch endpoints between runs)."""
+    client.cache_clear()
+    dynamodb_table.cache_clear()

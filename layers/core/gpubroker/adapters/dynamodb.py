@@ -1,0 +1,135 @@
+"""DynamoDB repositories: offers, price history and the GPU catalog. Keys are documented in domain/offers.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from gpubroker.adapters.aws import dynamodb_table
+from gpubroker.domain.gpus import GpuCatalog, GpuSpec
+from gpubroker.domain.offers import Offer
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-like -> DynamoDB item: floats become Decimal (via str, exact), None attributes are dropped."""
+    return {k: _to_ddb(v) for k, v in data.items() if v is not None}
+
+
+def _to_ddb(v: Any) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, float):
+        return Decimal(repr(v))
+    if isinstance(v, Mapping):
+        return {k: _to_ddb(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list | tuple):
+        return [_to_ddb(x) for x in v]
+    return v
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _from_ddb(v) for k, v in item.items()}
+
+
+def _from_ddb(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() and "." not in str(v) and "E" not in str(v) else float(v)
+    if isinstance(v, Mapping):
+        return {k: _from_ddb(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_from_ddb(x) for x in v]
+    return v
+
+
+_OFFER_FIELDS = set(Offer.model_fields)
+
+
+def _offer(item: Mapping[str, Any]) -> Offer:
+    data = {k: v for k, v in from_item(item).items() if k in _OFFER_FIELDS}
+    return Offer.model_validate(data)
+
+
+class DynamoOfferRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return dynamodb_table(self.table_name)
+
+    def offers_of(self, provider: str) -> list[Offer]:
+        out: list[Offer] = []
+        kwargs: dict[str, Any] = {"IndexName": "by_provider", "KeyConditionExpression": Key("provider").eq(provider)}
+        while True:
+            page = self._table.query(**kwargs)
+            out.extend(_offer(i) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put_many(self, offers: Sequence[Offer]) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["offer_id"]) as batch:
+            for offer in offers:
+                item = to_item(offer.model_dump(mode="json"))
+                item["content_hash"] = offer.content_hash()
+                batch.put_item(Item=item)
+
+    def get(self, offer_id: str) -> Offer | None:
+        item = self._table.get_item(Key={"offer_id": offer_id}).get("Item")
+        return _offer(item) if item else None
+
+
+class DynamoPriceHistoryRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def append(self, points: Sequence[Mapping[str, Any]]) -> None:
+        with dynamodb_table(self.table_name).batch_writer(overwrite_by_pkeys=["offer_id", "ts"]) as batch:
+            for point in points:
+                batch.put_item(Item=to_item(point))
+
+
+_GPU_PK = "GPU"
+_META_PK = "META"
+
+
+class DynamoGpuCatalogRepository:
+    """One partition ``pk = "GPU"`` (sort key ``model``): listing is a Query, never a Scan."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return dynamodb_table(self.table_name)
+
+    def version(self) -> str | None:
+        item = self._table.get_item(Key={"pk": _META_PK, "model": "version"}).get("Item")
+        return str(item["version"]) if item else None
+
+    def replace_all(self, catalog: GpuCatalog) -> None:
+        stored = {g.model for g in self.list_all()}
+        with self._table.batch_writer() as batch:
+            for spec in catalog.gpus:
+                batch.put_item(Item={"pk": _GPU_PK, "model": spec.model, "spec": spec.model_dump_json()})
+            for model in stored - {g.model for g in catalog.gpus}:
+                batch.delete_item(Key={"pk": _GPU_PK, "model": model})
+        self._table.put_item(Item={"pk": _META_PK, "model": "version", "version": catalog.version})
+
+    def list_all(self) -> list[GpuSpec]:
+        out: list[GpuSpec] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_GPU_PK)}
+        while True:
+            page = self._table.query(**kwargs)
+            out.extend(GpuSpec.model_validate(json.loads(i["spec"])) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get(self, model: str) -> GpuSpec | None:
+        item = self._table.get_item(Key={"pk": _GPU_PK, "model": model}).get("Item")
+        return GpuSpec.model_validate(json.loads(item["spec"])) if item else None

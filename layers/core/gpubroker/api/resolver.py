@@ -1,0 +1,83 @@
+"""The resolver factory every API function uses: validation on, the shared error map, documented errors."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from gpubroker.api.errors import ErrorResponse, error_body, status_for
+from gpubroker.domain.errors import DomainError, UnknownParameter, ValidationFailed
+from gpubroker.observability import logger
+
+_DESCRIPTIONS = {
+    400: "Malformed request (unknown parameter, malformed cursor)",
+    404: "Not found",
+    410: "Gone (an expired pagination cursor)",
+    422: "A value is out of range or unknown",
+    503: "No data published yet",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """OpenAPI ``responses`` entries for the error statuses a route can answer (all share ErrorResponse)."""
+    return {
+        s: {"description": _DESCRIPTIONS[s], "content": {"application/json": {"model": ErrorResponse}}}
+        for s in (*statuses, 422)
+    }
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def new_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(DomainError)
+    def _domain(exc: DomainError) -> Response[Any]:
+        return _json(status_for(exc), error_body(exc.code, exc.message, exc.details))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        details = [
+            {"loc": list(err.get("loc", ())), "type": err.get("type"), "msg": err.get("msg")} for err in exc.errors()
+        ]
+        return _json(422, error_body("validation_error", "request parameters failed validation", details))
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response[Any]:
+        return _json(404, error_body("route_not_found", "no such route"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return _json(500, error_body("internal_error", "internal error; it has been logged"))
+
+    return app
+
+
+def ensure_known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
+    """Unknown query parameter names are a 400, not silently ignored (a typo must not widen a search)."""
+    given = set(app.current_event.multi_value_query_string_parameters or {}) | set(
+        app.current_event.query_string_parameters or {}
+    )
+    unknown = sorted(given - set(model.model_fields))
+    if unknown:
+        raise UnknownParameter(
+            f"unknown query parameter {unknown[0]!r}", details={"unknown": unknown, "allowed": sorted(model.model_fields)}
+        )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], data: dict[str, Any]) -> M:
+    """Validate into a domain model; a failure is a 422 with pydantic's locations, never a 500."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [{"loc": list(err["loc"]), "type": err["type"], "msg": err["msg"]} for err in exc.errors()]
+        raise ValidationFailed("request parameters failed validation", details=details) from None

@@ -1,0 +1,49 @@
+"""One settings model per function family, read from the environment once per cold start.
+
+A contract test checks that each function's ``Environment.Variables`` in template.yaml equal the fields of the
+settings model its handler declares (``Settings`` in the handler module).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class NoSettings(_Settings):
+    """For functions that need nothing beyond the Powertools globals."""
+
+
+class SnapshotSettings(_Settings):
+    SNAPSHOT_BUCKET: str = Field(min_length=3)
+    SNAPSHOT_TTL_SECONDS: float = Field(default=2.0, ge=0, le=300)
+
+
+class OfferReadSettings(_Settings):
+    OFFERS_TABLE: str = Field(min_length=3)
+    SNAPSHOT_BUCKET: str = Field(min_length=3)
+
+
+class CatalogSettings(_Settings):
+    GPU_CATALOG_TABLE: str = Field(min_length=3)
+
+
+class IngestSettings(_Settings):
+    OFFERS_TABLE: str = Field(min_length=3)
+    PRICE_HISTORY_TABLE: str = Field(min_length=3)
+    GPU_CATALOG_TABLE: str = Field(min_length=3)
+    SNAPSHOT_BUCKET: str = Field(min_length=3)
+
+
+S = TypeVar("S", bound=_Settings)
+
+
+def load_settings(model: type[S]) -> S:
+    """Validate the model's fields from ``os.environ``; a missing variable fails the cold start loudly."""
+    return model.model_validate({k: v for k, v in os.environ.items() if k in model.model_fields})

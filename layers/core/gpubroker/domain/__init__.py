@@ -1,0 +1,1 @@
+"""Pure domain: pydantic models, the error taxonomy and rules. Imports nothing of ours outside domain."""

@@ -1,0 +1,74 @@
+"""One error taxonomy. The API layer maps these classes (never their messages) to HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(DomainError):
+    """The request is malformed (400)."""
+
+    code = "invalid_request"
+
+
+class UnknownParameter(InvalidRequest):
+    code = "unknown_parameter"
+
+
+class InvalidCursor(InvalidRequest):
+    code = "invalid_cursor"
+
+
+class ValidationFailed(DomainError):
+    """The request is well formed but a value is out of range or unknown (422)."""
+
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class OfferNotFound(NotFound):
+    code = "offer_not_found"
+
+
+class GpuNotFound(NotFound):
+    code = "gpu_not_found"
+
+
+class Gone(DomainError):
+    """Something the caller refers to existed but has expired (410)."""
+
+    code = "gone"
+
+
+class CursorExpired(Gone):
+    code = "cursor_expired"
+
+
+class Unavailable(DomainError):
+    """A dependency has no data yet or is down (503)."""
+
+    code = "unavailable"
+
+
+class SnapshotMissing(Unavailable):
+    code = "snapshot_missing"
+
+
+class SourceError(DomainError):
+    """An offer source could not be read (the ingestion run fails, nothing is written)."""
+
+    code = "source_error"

@@ -1,0 +1,252 @@
+"""The one normalised offer model, and the pure rules that turn a raw catalog row into it.
+
+Storage (see docs/decisions.md, "Table keys"):
+- offers table: PK ``offer_id``; GSI ``by_provider`` (PK ``provider``, SK ``offer_id``) for a provider's run diff;
+  stream NEW_AND_OLD_IMAGES for live prices.
+- price history table: PK ``offer_id``, SK ``ts``; GSI ``by_gpu`` (PK ``gpu_model``, SK ``ts``) for market trends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, in_eea
+
+# Plausible ranges (USD per hour for a whole instance; GB per GPU). Outside them a row is rejected, not stored.
+MAX_PRICE_PER_HOUR = 2_000.0
+MAX_GPU_COUNT = 64
+MAX_GPU_MEMORY_GB = 512.0
+
+
+class Offer(BaseModel):
+    """One rentable GPU instance at one provider in one region. Prices in USD; memory in GB."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    offer_id: str = Field(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")
+    provider: str
+    instance_type: str = Field(min_length=1, max_length=128)
+    gpu_model: str
+    gpu_vendor: str
+    gpu_memory_gb: float = Field(gt=0, le=MAX_GPU_MEMORY_GB, description="per GPU, GB")
+    gpu_count: int = Field(ge=1, le=MAX_GPU_COUNT)
+    form_factor: str | None = None
+    vcpus: float | None = Field(default=None, gt=0)
+    ram_gb: float | None = Field(default=None, gt=0, description="host RAM, GB")
+    region: str = Field(min_length=1, max_length=128)
+    price_per_hour: float = Field(gt=0, le=MAX_PRICE_PER_HOUR, description="USD per hour, whole instance")
+    price_per_gpu_hour: float = Field(gt=0, le=MAX_PRICE_PER_HOUR, description="USD per GPU-hour")
+    spot_price_per_hour: float | None = Field(default=None, gt=0, le=MAX_PRICE_PER_HOUR)
+    available: bool = True
+    compliance: tuple[str, ...] = ()
+    as_of: AwareDatetime
+    stale: bool = False
+    source: str = "skypilot"
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, v: str) -> str:
+        if v not in PROVIDERS:
+            raise ValueError(f"unknown provider {v!r}")
+        return v
+
+    @field_validator("compliance")
+    @classmethod
+    def _known_tags(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(v) - set(COMPLIANCE_TAGS)
+        if unknown:
+            raise ValueError(f"unknown compliance tags {sorted(unknown)}")
+        return tuple(sorted(set(v)))
+
+    def content_hash(self) -> str:
+        """Hash of what the provider says (not of when we looked): equal hashes mean nothing to write."""
+        body = self.model_dump(mode="json", exclude={"as_of", "stale", "available"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def offer_id_for(provider: str, instance_type: str, region: str) -> str:
+    """Stable id: the same instance type in the same region at the same provider is the same offer forever."""
+    digest = hashlib.sha256(f"{provider}\x1f{instance_type}\x1f{region}".encode()).hexdigest()[:16]
+    return f"{provider}-{digest}"
+
+
+class RejectedRow(Exception):
+    """A raw row that cannot be normalised; ``reason`` is the run report's counter key."""
+
+    def __init__(self, reason: str, raw_gpu: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw_gpu = raw_gpu
+
+
+Reason = Literal[
+    "no_gpu",
+    "unknown_gpu",
+    "ambiguous_gpu_variant",
+    "missing_price",
+    "implausible_price",
+    "implausible_memory",
+    "invalid_gpu_count",
+    "malformed_row",
+    "duplicate",
+]
+
+
+class RawOffer(BaseModel):
+    """A provider row after its source adapter has undone the source's quirks, before canonicalisation.
+
+    ``gpu_memory_gb`` is per GPU as the source reports it (``None`` when it does not); the adapter is where
+    unit quirks are corrected, this model is where everything else is checked.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    instance_type: str
+    region: str
+    gpu_name: str | None
+    gpu_count: float | None
+    gpu_memory_gb: float | None = None
+    vcpus: float | None = None
+    ram_gb: float | None = None
+    price_per_hour: float | None = None
+    spot_price_per_hour: float | None = None
+    compliance: tuple[str, ...] = ()
+    source: str = "skypilot"
+
+
+_MULTI_VARIANT = {"A100-40GB", "A100-80GB", "V100-16GB", "V100-32GB"}
+
+
+def _form_factor(instance_type: str, spec: GpuSpec) -> str | None:
+    """SXM or PCIe from the instance name when it says so; else the spec's, unless the model ships in both."""
+    hint = instance_type.lower()
+    if "sxm" in hint:
+        return "SXM"
+    if "pcie" in hint:
+        return "PCIe"
+    if spec.model in _MULTI_VARIANT:
+        return None
+    for family in ("SXM", "PCIe"):
+        if family.lower() in spec.form_factor.lower():
+            return family
+    return spec.form_factor
+
+
+def derive_compliance(provider: str, instance_type: str, region: str) -> tuple[str, ...]:
+    tags: set[str] = set()
+    if in_eea(region):
+        tags.add("eu-data-residency")
+    it = instance_type.upper()
+    if it.endswith("_SECURE"):
+        tags.add("secure-cloud")
+    if it.endswith("_COMMUNITY") or PROVIDERS[provider].name == "vast":
+        tags.add("community-cloud")
+    if it.lower().endswith("-bm"):
+        tags.add("dedicated-host")
+    return tuple(sorted(tags))
+
+
+def _memory(raw: RawOffer, spec: GpuSpec) -> float:
+    if raw.gpu_memory_gb is None:
+        return spec.memory_gb
+    reported = raw.gpu_memory_gb
+    # measured figures read under the marketing size (ECC reserves 1/16, GB vs GiB is 7 %): snap within 10 %
+    if abs(reported - spec.memory_gb) <= 0.10 * spec.memory_gb:
+        return spec.memory_gb
+    if not 0.5 * spec.memory_gb <= reported <= 2.1 * spec.memory_gb:
+        raise RejectedRow("implausible_memory")
+    return round(reported, 1)
+
+
+def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -> Offer:
+    """Canonicalise one raw offer. Raises :class:`RejectedRow` with a reason; never guesses a GPU."""
+    if not raw.gpu_name:
+        raise RejectedRow("no_gpu")
+    if raw.gpu_count is None or raw.gpu_count != int(raw.gpu_count) or not 1 <= raw.gpu_count <= MAX_GPU_COUNT:
+        raise RejectedRow("invalid_gpu_count")
+    try:
+        model = canonical_gpu(
+            raw.gpu_name, provider=raw.provider, instance_type=raw.instance_type, memory_gb=raw.gpu_memory_gb
+        )
+    except UnknownGpu as exc:
+        raise RejectedRow(exc.reason, raw_gpu=raw.gpu_name) from exc
+    spec = specs.get(model)
+    if spec is None:
+        raise RejectedRow("unknown_gpu", raw_gpu=raw.gpu_name)
+    if raw.price_per_hour is None:
+        raise RejectedRow("missing_price")
+    if not 0 < raw.price_per_hour <= MAX_PRICE_PER_HOUR:
+        raise RejectedRow("implausible_price")
+    count = int(raw.gpu_count)
+    spot = raw.spot_price_per_hour if raw.spot_price_per_hour and raw.spot_price_per_hour > 0 else None
+    if spot is not None and spot > MAX_PRICE_PER_HOUR:
+        raise RejectedRow("implausible_price")
+    compliance = set(raw.compliance) | set(derive_compliance(raw.provider, raw.instance_type, raw.region))
+    return Offer(
+        offer_id=offer_id_for(raw.provider, raw.instance_type, raw.region),
+        provider=raw.provider,
+        instance_type=raw.instance_type,
+        gpu_model=model,
+        gpu_vendor=spec.vendor,
+        gpu_memory_gb=_memory(raw, spec),
+        gpu_count=count,
+        form_factor=_form_factor(raw.instance_type, spec),
+        vcpus=raw.vcpus if raw.vcpus and raw.vcpus > 0 else None,
+        ram_gb=raw.ram_gb if raw.ram_gb and raw.ram_gb > 0 else None,
+        region=raw.region,
+        price_per_hour=raw.price_per_hour,
+        price_per_gpu_hour=raw.price_per_hour / count,
+        spot_price_per_hour=spot,
+        compliance=tuple(sorted(compliance)),
+        as_of=as_of.astimezone(UTC),
+        source=raw.source,
+    )
+
+
+def to_raw(offer: Offer) -> RawOffer:
+    """The raw row an offer came from, in canonical spelling: ``normalise(to_raw(o)) == o`` (idempotence)."""
+    return RawOffer(
+        provider=offer.provider,
+        instance_type=offer.instance_type,
+        region=offer.region,
+        gpu_name=offer.gpu_model,
+        gpu_count=float(offer.gpu_count),
+        gpu_memory_gb=offer.gpu_memory_gb,
+        vcpus=offer.vcpus,
+        ram_gb=offer.ram_gb,
+        price_per_hour=offer.price_per_hour,
+        spot_price_per_hour=offer.spot_price_per_hour,
+        compliance=offer.compliance,
+        source=offer.source,
+    )
+
+
+class RunReport(BaseModel):
+    """What one ingestion run did. The first four fields are the public report (``make ingest`` prints it)."""
+
+    provider: str
+    accepted: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+    unknown_gpus: list[str] = Field(default_factory=list)
+    written: int = 0
+    unchanged: int = 0
+    marked_unavailable: int = 0
+    history_points: int = 0
+    snapshot_version: str | None = None
+
+    def reject(self, reason: str, raw_gpu: str | None = None) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        if raw_gpu and reason in {"unknown_gpu", "ambiguous_gpu_variant"} and raw_gpu not in self.unknown_gpus:
+            self.unknown_gpus.append(raw_gpu)
+
+
+def offer_to_json(offer: Offer) -> dict[str, Any]:
+    return offer.model_dump(mode="json")

@@ -1,0 +1,77 @@
+"""The offer search request: filters, sort, pagination, as one validated model."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gpubroker.domain.errors import InvalidCursor
+
+SortKey = Literal["price", "-price", "price_per_gpu_hour", "-price_per_gpu_hour", "gpu_memory", "-gpu_memory"]
+MAX_PRICE = 10_000.0
+MAX_LIMIT = 100
+
+
+class OfferQuery(BaseModel):
+    """Every filter is optional; all given filters must hold (AND). List filters match any of their values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu: tuple[str, ...] = ()
+    provider: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    compliance: tuple[str, ...] = ()
+    min_gpu_memory_gb: float | None = Field(default=None, ge=0, le=1024)
+    min_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    max_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    min_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    max_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    available: bool | None = None
+    q: str | None = Field(default=None, max_length=200)
+    sort: SortKey = "price_per_gpu_hour"
+    limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(default=None, max_length=512)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> OfferQuery:
+        for lo, hi in (("min_price_per_hour", "max_price_per_hour"), ("min_price_per_gpu_hour", "max_price_per_gpu_hour")):
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{lo} must not exceed {hi}")
+        return self
+
+    @property
+    def tokens(self) -> list[str]:
+        return [t for t in (self.q or "").split() if t]
+
+    def filter_hash(self) -> str:
+        """Identifies the result set a cursor belongs to (filters and sort, not the page size)."""
+        body = self.model_dump(mode="json", exclude={"cursor", "limit"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Cursor(BaseModel):
+    """Opaque to clients: the snapshot the walk is pinned to, and the sort rank of the last offer returned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: str = Field(min_length=1, max_length=128)
+    r: int = Field(ge=0)
+    h: str = Field(min_length=16, max_length=16)
+
+    def encode(self) -> str:
+        raw = json.dumps(self.model_dump(), separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            return cls.model_validate_json(raw)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidCursor("cursor is malformed; start again without it") from exc

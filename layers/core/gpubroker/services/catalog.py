@@ -1,0 +1,69 @@
+"""GPU catalog and offer lookups (point reads, no column work, no NumPy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpubroker.domain.errors import GpuNotFound, OfferNotFound, SnapshotMissing
+from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
+from gpubroker.domain.offers import Offer
+from gpubroker.domain.providers import PROVIDERS
+from gpubroker.ports import GpuCatalogRepository, OfferRepository, SnapshotReader
+
+
+def list_gpus(*, catalog: GpuCatalogRepository) -> list[GpuSpec]:
+    return sorted(catalog.list_all(), key=lambda g: g.model)
+
+
+def get_gpu(model: str, *, catalog: GpuCatalogRepository) -> GpuSpec:
+    """By canonical id or any known spelling (``A6000`` finds ``RTX-A6000``)."""
+    spec = catalog.get(model)
+    if spec is None:
+        try:
+            spec = catalog.get(canonical_gpu(model))
+        except UnknownGpu:
+            spec = None
+    if spec is None:
+        raise GpuNotFound(f"no GPU model {model!r} in the catalog")
+    return spec
+
+
+def get_offer(offer_id: str, *, offers: OfferRepository, snapshots: SnapshotReader) -> Offer:
+    """The stored offer; ``as_of``/``stale`` come from its provider's last run when the offer is live."""
+    offer = offers.get(offer_id)
+    if offer is None:
+        raise OfferNotFound(f"no offer {offer_id!r}")
+    manifest = snapshots.manifest() or {}
+    info = manifest.get("providers", {}).get(offer.provider)
+    if offer.available and info and info.get("as_of"):
+        from datetime import datetime
+
+        confirmed = datetime.fromisoformat(info["as_of"])
+        if confirmed > offer.as_of:
+            offer = offer.model_copy(update={"as_of": confirmed})
+        offer = offer.model_copy(update={"stale": bool(info.get("stale"))})
+    return offer
+
+
+def list_providers(*, snapshots: SnapshotReader) -> list[dict[str, Any]]:
+    """Every known provider with what the latest snapshot holds for it."""
+    manifest = snapshots.manifest()
+    if manifest is None:
+        raise SnapshotMissing("no offer snapshot has been published yet; run ingestion first")
+    stats = manifest.get("providers", {})
+    out = []
+    for name, p in sorted(PROVIDERS.items()):
+        s = stats.get(name, {})
+        out.append(
+            {
+                "name": name,
+                "display_name": p.display_name,
+                "website": p.website,
+                "marketplace": p.marketplace,
+                "offers": int(s.get("offers", 0)),
+                "available_offers": int(s.get("available", 0)),
+                "as_of": s.get("as_of"),
+                "stale": bool(s.get("stale", False)),
+            }
+        )
+    return out

@@ -1,0 +1,145 @@
+"""Ingestion: source -> normalise -> diff -> write changes + history -> publish the columnar snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from gpumath.columns import OfferColumns
+
+from gpubroker.domain.gpus import GpuCatalog, bundled_catalog
+from gpubroker.domain.offers import Offer, RejectedRow, RunReport, normalise
+from gpubroker.domain.providers import COMPLIANCE_TAGS
+from gpubroker.ports import Clock, GpuCatalogRepository, OfferRepository, OfferSource, PriceHistoryRepository, SnapshotStore
+
+
+def sync_gpu_catalog(*, repo: GpuCatalogRepository, catalog: GpuCatalog | None = None) -> bool:
+    """Write the bundled GPU catalog when the stored one is of another version. Returns True if written."""
+    catalog = catalog or bundled_catalog()
+    if repo.version() == catalog.version:
+        return False
+    repo.replace_all(catalog)
+    return True
+
+
+def _price_point(offer: Offer) -> dict[str, Any]:
+    return {
+        "offer_id": offer.offer_id,
+        "ts": offer.as_of.isoformat(),
+        "provider": offer.provider,
+        "gpu_model": offer.gpu_model,
+        "gpu_count": offer.gpu_count,
+        "price_per_hour": offer.price_per_hour,
+        "price_per_gpu_hour": offer.price_per_gpu_hour,
+        "spot_price_per_hour": offer.spot_price_per_hour,
+        "available": offer.available,
+    }
+
+
+def _price_changed(old: Offer | None, new: Offer) -> bool:
+    return (
+        old is None
+        or old.price_per_hour != new.price_per_hour
+        or old.spot_price_per_hour != new.spot_price_per_hour
+        or old.available != new.available
+    )
+
+
+def snapshot_version(as_of: datetime, records: list[dict[str, Any]]) -> str:
+    digest = hashlib.sha256(repr(sorted((r["offer_id"], r["price_per_hour"]) for r in records)).encode())
+    return f"{as_of.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{digest.hexdigest()[:8]}"
+
+
+def publish_snapshot(*, snapshots: SnapshotStore, as_of: datetime) -> str:
+    """Combine every provider's part into one columnar snapshot and make it the latest."""
+    parts = snapshots.parts()
+    records = [r for provider in sorted(parts) for r in parts[provider]]
+    records.sort(key=lambda r: r["offer_id"])
+    version = snapshot_version(as_of, records)
+    providers: dict[str, Any] = {}
+    for provider, rows in sorted(parts.items()):
+        providers[provider] = {
+            "offers": len(rows),
+            "available": sum(1 for r in rows if r["available"]),
+            "as_of": max((r["as_of"] for r in rows if r["available"]), default=None),
+            "stale": any(r["stale"] for r in rows),
+        }
+    manifest = {
+        "version": version,
+        "created_at": as_of.astimezone(UTC).isoformat(),
+        "count": len(records),
+        "providers": providers,
+        "stale": any(p["stale"] for p in providers.values()),
+    }
+    columns = OfferColumns.from_records(records, compliance_vocab=COMPLIANCE_TAGS, meta=manifest)
+    snapshots.publish(version, columns.to_bytes(), manifest)
+    return version
+
+
+def run_ingestion(
+    source: OfferSource,
+    *,
+    offers: OfferRepository,
+    history: PriceHistoryRepository,
+    snapshots: SnapshotStore,
+    catalog: GpuCatalogRepository,
+    clock: Clock,
+) -> RunReport:
+    """One provider's run. Reading the source happens before any write: a source error writes nothing."""
+    provider = source.provider
+    sync_gpu_catalog(repo=catalog)
+    specs = bundled_catalog().by_model()
+    as_of = clock.now()
+    report = RunReport(provider=provider)
+
+    fresh: dict[str, Offer] = {}
+    for row in list(source.rows()):
+        if isinstance(row, RejectedRow):
+            report.reject(row.reason, row.raw_gpu)
+            continue
+        try:
+            offer = normalise(row, as_of=as_of, specs=specs)
+        except RejectedRow as rejected:
+            report.reject(rejected.reason, rejected.raw_gpu)
+            continue
+        if offer.offer_id in fresh:
+            report.reject("duplicate")
+            continue
+        fresh[offer.offer_id] = offer
+    report.accepted = len(fresh)
+
+    existing = {o.offer_id: o for o in offers.offers_of(provider)}
+    to_write: list[Offer] = []
+    points: list[dict[str, Any]] = []
+    for oid, offer in fresh.items():
+        old = existing.get(oid)
+        if old is None or old.content_hash() != offer.content_hash() or not old.available or old.stale:
+            to_write.append(offer)
+            if _price_changed(old, offer):
+                points.append(_price_point(offer))
+        else:
+            report.unchanged += 1
+    vanished = [
+        o.model_copy(update={"available": False, "stale": False})
+        for oid, o in existing.items()
+        if oid not in fresh and o.available
+    ]
+    points.extend(_price_point(o.model_copy(update={"as_of": as_of})) for o in vanished)
+
+    offers.put_many([*to_write, *vanished])
+    history.append(points)
+    report.written = len(to_write)
+    report.marked_unavailable = len(vanished)
+    report.history_points = len(points)
+
+    gone = [o.model_copy(update={"available": False, "stale": False}) for oid, o in existing.items() if oid not in fresh]
+    part = [o.model_dump(mode="json") for o in [*fresh.values(), *gone]]
+    snapshots.put_part(provider, part)
+    report.snapshot_version = publish_snapshot(snapshots=snapshots, as_of=as_of)
+    return report
+
+
+def report_json(report: RunReport) -> Mapping[str, Any]:
+    return report.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""Pure NumPy kernels. Arrays in, arrays out; nothing of ours is imported here."""
