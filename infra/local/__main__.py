@@ -1,0 +1,76 @@
+"""``python -m infra.local``: the whole application on 127.0.0.1 (see README, "Local stack")."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from infra.local.template import ROOT
+
+
+def _configure_process_env(region: str) -> None:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_DEV", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
+    parser.add_argument("--catalogs", default=os.environ.get("GPUBROKER_CATALOGS", str(ROOT.parent / "shared/data/catalogs")))
+    parser.add_argument("--no-seed", action="store_true")
+    parser.add_argument("--state-file", default=str(ROOT / ".local/stack.json"))
+    args = parser.parse_args(argv)
+
+    catalogs = Path(args.catalogs)
+    if not args.no_seed and not catalogs.is_dir():
+        print(
+            f"error: seed catalogs not found at {catalogs}. The local stack seeds itself from the shared data "
+            "(../shared/data/catalogs relative to the project root); pass --catalogs DIR or --no-seed.",
+            file=sys.stderr,
+        )
+        return 2
+
+    from infra.local.stack import LocalStack
+
+    _configure_process_env("us-east-1")
+    started = time.monotonic()
+    stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port)
+    stack.start()
+    reports: list[dict[str, Any]] = [] if args.no_seed else stack.seed(catalogs)
+    state = {"api": stack.api_url, "aws_endpoint": stack.aws_endpoint, "names": stack.names, "pid": os.getpid()}
+    Path(args.state_file).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.state_file).write_text(json.dumps(state, indent=2))
+    for r in reports:
+        print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus")}))
+    print(f"GPUBroker local stack ready in {time.monotonic() - started:.1f}s")
+    print(f"  API           {stack.api_url}   (try {stack.api_url}/offers?gpu=H100-SXM&sort=price)")
+    print(f"  OpenAPI       {stack.api_url}/openapi.json")
+    print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
+    print("  Ctrl-C stops it.", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    print("stopping...", flush=True)
+    stack.stop()
+    Path(args.state_file).unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The HTTP front of the local stack: requests -> API Gateway REST proxy events -> the real handler.
+
+Routes come from template.yaml. Besides them it serves ``GET /openapi.json`` and the Lambda Invoke API
+(``POST /2015-03-31/functions/<name>/invocations``), which ``make ingest`` uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from infra.local.runtime import FunctionError, Runtime
+from infra.local.template import Route
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+
+def proxy_event(route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes, ip: str, stage: str) -> dict[str, Any]:
+    url = urlsplit(raw_path)
+    match = route.regex.match(url.path)
+    assert match is not None
+    multi = parse_qs(url.query, keep_blank_values=True)
+    text = body.decode("utf-8") if body else None
+    return {
+        "resource": route.path,
+        "path": url.path,
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi.items()} or None,
+        "multiValueQueryStringParameters": multi or None,
+        "pathParameters": {k: unquote(v) for k, v in match.groupdict().items()} or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": f"/{stage}{url.path}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": ip, "userAgent": headers.get("user-agent")},
+            "apiId": "local",
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+def make_server(host: str, port: int, runtime: Runtime, openapi: dict[str, Any], stage: str = "local") -> ThreadingHTTPServer:
+    routes = runtime.app.routes
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "gpubroker-local"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            hdrs = {"Content-Type": "application/json", **(headers or {})}
+            for k, v in hdrs.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _error(self, status: int, code: str, message: str) -> None:
+            self._send(status, json.dumps({"error": {"code": code, "message": message}}).encode())
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _dispatch(self) -> None:
+            body = self._body()
+            path = urlsplit(self.path).path
+            if path == "/openapi.json" and self.command == "GET":
+                self._send(200, json.dumps(openapi).encode())
+                return
+            invoke = _INVOKE.match(path)
+            if invoke and self.command == "POST":
+                self._invoke(invoke.group("name"), body)
+                return
+            matching = [r for r in routes if r.regex.match(path)]
+            route = next((r for r in matching if r.method == self.command), None)
+            if route is None:
+                if matching:
+                    self._error(405, "method_not_allowed", f"{self.command} is not allowed on {path}")
+                else:
+                    self._error(404, "route_not_found", f"no route {path}")
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            event = proxy_event(route, self.command, self.path, headers, body, self.client_address[0], stage)
+            try:
+                result = runtime.invoke(route.function, event)
+            except FunctionError:
+                self._error(502, "internal_error", "the function failed (see the stack's log)")
+                return
+            self._reply(result)
+
+        def _reply(self, result: dict[str, Any]) -> None:
+            headers: dict[str, str] = dict(result.get("headers") or {})
+            for k, values in (result.get("multiValueHeaders") or {}).items():
+                headers[k] = ", ".join(str(v) for v in values)
+            raw = result.get("body") or ""
+            data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+            self._send(int(result.get("statusCode", 200)), data, headers)
+
+        def _invoke(self, name: str, body: bytes) -> None:
+            try:
+                event = json.loads(body or b"{}")
+                result = runtime.invoke(name, event)
+            except KeyError:
+                self._error(404, "ResourceNotFoundException", f"no function {name}")
+                return
+            except json.JSONDecodeError:
+                self._error(400, "InvalidRequestContentException", "payload is not JSON")
+                return
+            except FunctionError as exc:
+                payload = {"errorType": exc.error_type, "errorMessage": exc.error_message}
+                self._send(200, json.dumps(payload).encode(), {"X-Amz-Function-Error": "Unhandled"})
+                return
+            self._send(200, json.dumps(result).encode())
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,64 @@
+"""Create the template's DynamoDB tables and S3 buckets on an AWS-compatible endpoint (moto, LocalStack, AWS).
+
+Physical names are ``<prefix>-<LogicalId>`` so several test runs can share one endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from infra.local.template import App, resolve
+
+_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+    "BillingMode",
+)
+
+
+def physical_names(app: App, prefix: str) -> dict[str, str]:
+    names = {lid: f"{prefix}-{lid}" for lid in app.resources("AWS::DynamoDB::Table")}
+    names.update({lid: f"{prefix}-{lid}".lower()[:63] for lid in app.resources("AWS::S3::Bucket")})
+    return names
+
+
+def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1") -> dict[str, str]:
+    """Create every table and bucket (idempotent). Returns logical id -> physical name."""
+    names = physical_names(app, prefix)
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
+    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+    existing = set(ddb.list_tables().get("TableNames", []))
+    for lid, res in app.resources("AWS::DynamoDB::Table").items():
+        if names[lid] in existing:
+            continue
+        props: dict[str, Any] = {k: v for k, v in res["Properties"].items() if k in _TABLE_KEYS}
+        if "StreamSpecification" in props:
+            props["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        ddb.create_table(TableName=names[lid], **props)
+    for lid in app.resources("AWS::S3::Bucket"):
+        try:
+            s3.create_bucket(Bucket=names[lid])
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    return names
+
+
+def function_environment(app: App, names: dict[str, str]) -> dict[str, str]:
+    """One environment for every function (globals + each function's variables, refs resolved).
+
+    The local stack runs every handler in one process, so a variable two functions set differently is an error.
+    """
+    params = app.parameter_defaults()
+    env: dict[str, str] = {}
+    for fn in app.functions.values():
+        for key, value in {**app.global_env, **fn.environment}.items():
+            resolved = str(resolve(value, names, params))
+            if key in env and env[key] != resolved:
+                raise ValueError(f"{key} differs between functions ({env[key]!r} vs {resolved!r})")
+            env[key] = resolved
+    return env

@@ -1,0 +1,33 @@
+"""One OpenAPI document for the whole API, merged from each function's own resolver (its routes and models)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from gpubroker.api.errors import ErrorResponse
+
+
+def merge_openapi(apps: Iterable[APIGatewayRestResolver], *, title: str, version: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": {},
+        "components": {"schemas": {}},
+    }
+    for app in apps:
+        schema = app.get_openapi_schema(title=title, version=version).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+        for path, ops in schema.get("paths", {}).items():
+            doc["paths"].setdefault(path, {}).update(ops)
+        doc["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    # validation errors answer with the same body as every other error
+    error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in error_schema.pop("$defs", {}).items():
+        doc["components"]["schemas"][name] = sub
+    doc["components"]["schemas"]["HTTPValidationError"] = error_schema
+    doc["components"]["schemas"].pop("ValidationError", None)
+    return doc
