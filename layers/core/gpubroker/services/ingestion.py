@@ -89,13 +89,14 @@ def run_ingestion(
 ) -> RunReport:
     """One provider's run. Reading the source happens before any write: a source error writes nothing."""
     provider = source.provider
+    rows = list(source.rows())
     sync_gpu_catalog(repo=catalog)
     specs = bundled_catalog().by_model()
     as_of = clock.now()
     report = RunReport(provider=provider)
 
     fresh: dict[str, Offer] = {}
-    for row in list(source.rows()):
+    for row in rows:
         if isinstance(row, RejectedRow):
             report.reject(row.reason, row.raw_gpu)
             continue

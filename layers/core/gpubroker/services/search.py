@@ -110,7 +110,7 @@ def normalise_query(query: OfferQuery) -> OfferQuery:
     if bad:
         raise ValidationFailed(f"unknown compliance tag {bad[0]!r}", details={"parameter": "compliance", "known": list(COMPLIANCE_TAGS)})
     return query.model_copy(
-        update={"gpu": tuple(sorted(set(gpus))), "provider": tuple(sorted(set(providers))), "region": _split(query.region), "compliance": tuple(sorted(set(tags)))}
+        update={"gpu": tuple(sorted(set(gpus))), "provider": tuple(sorted(set(providers))), "region": tuple(r.strip() for r in query.region if r.strip()), "compliance": tuple(sorted(set(tags)))}
     )
 
 

@@ -1,0 +1,175 @@
+"""Benchmark: cold import of every function's handler module, each in fresh Python processes.
+
+Target: median over 5 fresh processes (bytecode already compiled) <= 350 ms per function, and a function that
+does not compute on columns must not import NumPy. "Computes on columns" is read from template.yaml: the
+function has the MathLayer attached (NumPy ships in that layer only; the deps layer excludes it, so importing
+NumPy elsewhere would also fail in Lambda).
+
+Each sample is ``python -c "...; t = perf_counter(); import <module>; print(perf_counter() - t, ...)"``: the
+interpreter's own start-up is not counted, everything the module pulls in is. One untimed run per module first
+makes sure the bytecode exists. Reference lines: ``import numpy``, ``import boto3`` and ``import
+aws_xray_sdk.core`` alone, same method.
+
+Run: ``.venv/bin/python tests/bench/bench_cold_import.py`` from the repository root. Prints a table and a final
+JSON line; exits 0 when every function meets the targets, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PATHS = [str(ROOT), str(ROOT / "layers" / "core"), str(ROOT / "layers" / "math")]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "POWERTOOLS_SERVICE_NAME": "gpubroker",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+TARGET_MS = 350.0
+RUNS = 5
+MATH_LAYER = {"Ref": "MathLayer"}
+# numpy and boto3 as asked; aws_xray_sdk.core because Powertools' Tracer() imports it at module import even when
+# tracing is disabled, and that import builds botocore X-Ray clients (a large share of every handler's import).
+REFERENCES = ("numpy", "boto3", "aws_xray_sdk.core")
+
+PROBE = (
+    "import sys, time; sys.path[:0] = {paths!r}; t = time.perf_counter(); import {module}; "
+    "print(time.perf_counter() - t, 'numpy' in sys.modules)"
+)
+
+
+def child_env() -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHOME"}
+    }
+    env.update(ENV)
+    return env
+
+
+def import_once(module: str) -> tuple[float, bool]:
+    """Seconds to import ``module`` in a fresh interpreter, and whether NumPy ended up loaded."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(paths=PATHS, module=module)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"import {module} failed:\n{proc.stderr.strip()}")
+    seconds, numpy_loaded = proc.stdout.strip().splitlines()[-1].split()
+    return float(seconds), numpy_loaded == "True"
+
+
+@dataclass
+class Result:
+    name: str
+    module: str
+    samples_ms: list[float]
+    numpy: bool
+    numpy_allowed: bool | None  # None: a reference line, not a function
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def slow(self) -> bool:
+        return self.numpy_allowed is not None and self.median > TARGET_MS
+
+    @property
+    def numpy_violation(self) -> bool:
+        return self.numpy_allowed is False and self.numpy
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "module": self.module,
+            "median_ms": round(self.median, 2),
+            "min_ms": round(min(self.samples_ms), 2),
+            "max_ms": round(max(self.samples_ms), 2),
+            "samples_ms": [round(s, 2) for s in self.samples_ms],
+            "numpy_imported": self.numpy,
+            "numpy_allowed": self.numpy_allowed,
+            "ok": not (self.slow or self.numpy_violation),
+        }
+
+
+def measure(name: str, module: str, runs: int, numpy_allowed: bool | None) -> Result:
+    import_once(module)  # warm-up: compiles bytecode, warms the OS file cache
+    samples = [import_once(module) for _ in range(runs)]
+    if len({np for _, np in samples}) != 1:
+        raise RuntimeError(f"{module}: NumPy imported in some runs but not others")
+    return Result(name, module, [s * 1000 for s, _ in samples], samples[0][1], numpy_allowed)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=RUNS)
+    args = ap.parse_args(argv)
+
+    from infra.local.template import read_app
+
+    app = read_app()
+    results = [
+        measure(fn.logical_id, fn.module_name, args.runs, MATH_LAYER in fn.layers)
+        for fn in sorted(app.functions.values(), key=lambda f: f.logical_id)
+    ]
+    references = [measure(f"(reference) {m}", m, args.runs, None) for m in REFERENCES]
+
+    print(f"cold import of each handler module: median of {args.runs} fresh processes, bytecode present")
+    print(f"python {sys.version.split()[0]} ({sys.executable})")
+    print()
+    hdr = f"{'function':<28} {'median ms':>9} {'min':>8} {'max':>8}  {'numpy':>5} {'allowed':>7}  verdict"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in [*results, *references]:
+        if r.numpy_allowed is None:
+            allowed, verdict = "", "reference"
+        else:
+            allowed = "yes" if r.numpy_allowed else "no"
+            flags = [f"SLOW > {TARGET_MS:.0f} ms"] if r.slow else []
+            flags += ["NUMPY NOT ALLOWED"] if r.numpy_violation else []
+            verdict = ", ".join(flags) or "ok"
+        print(
+            f"{r.name:<28} {r.median:>9.1f} {min(r.samples_ms):>8.1f} {max(r.samples_ms):>8.1f}  "
+            f"{'yes' if r.numpy else 'no':>5} {allowed:>7}  {verdict}"
+        )
+    failed = [r.name for r in results if r.slow or r.numpy_violation]
+    print()
+    print(
+        f"target: median <= {TARGET_MS:.0f} ms; NumPy only where MathLayer is attached -> "
+        f"{'PASS' if not failed else 'FAIL: ' + ', '.join(failed)}"
+    )
+    payload = {
+        "bench": "cold_import",
+        "runs": args.runs,
+        "target_ms": TARGET_MS,
+        "python": sys.version.split()[0],
+        "functions": {r.name: r.as_dict() for r in results},
+        "reference": {r.module: r.as_dict() for r in references},
+        "failed": failed,
+        "pass": not failed,
+    }
+    print(json.dumps(payload, separators=(",", ":")))
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""In-memory implementations of the ports (no mocks): what the services see in unit and component tests."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gpubroker.domain.gpus import GpuCatalog, GpuSpec
+from gpubroker.domain.offers import Offer, RawOffer, RejectedRow
+
+
+@dataclass
+class FixedClock:
+    t: datetime = field(default_factory=lambda: datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+@dataclass
+class ListSource:
+    provider: str
+    items: list[RawOffer | RejectedRow]
+
+    def rows(self) -> Iterator[RawOffer | RejectedRow]:
+        return iter(self.items)
+
+
+@dataclass
+class FailingSource:
+    provider: str
+    error: Exception
+
+    def rows(self) -> Iterator[RawOffer | RejectedRow]:
+        raise self.error
+
+
+@dataclass
+class MemoryOfferRepository:
+    items: dict[str, Offer] = field(default_factory=dict)
+    writes: int = 0
+
+    def offers_of(self, provider: str) -> list[Offer]:
+        return [o for o in self.items.values() if o.provider == provider]
+
+    def put_many(self, offers: Sequence[Offer]) -> None:
+        for o in offers:
+            self.items[o.offer_id] = o
+            self.writes += 1
+
+    def get(self, offer_id: str) -> Offer | None:
+        return self.items.get(offer_id)
+
+
+@dataclass
+class MemoryPriceHistory:
+    points: list[dict[str, Any]] = field(default_factory=list)
+
+    def append(self, points: Sequence[Mapping[str, Any]]) -> None:
+        self.points.extend(dict(p) for p in points)
+
+
+@dataclass
+class MemorySnapshotStore:
+    part_data: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    latest: dict[str, Any] | None = None
+    manifest_reads: int = 0
+
+    def manifest(self) -> dict[str, Any] | None:
+        self.manifest_reads += 1
+        return copy.deepcopy(self.latest)
+
+    def load(self, version: str) -> bytes | None:
+        return self.blobs.get(version)
+
+    def put_part(self, provider: str, records: Sequence[Mapping[str, Any]]) -> None:
+        self.part_data[provider] = [dict(r) for r in records]
+
+    def parts(self) -> dict[str, list[dict[str, Any]]]:
+        return copy.deepcopy(self.part_data)
+
+    def publish(self, version: str, data: bytes, manifest: Mapping[str, Any]) -> None:
+        self.blobs[version] = data
+        self.latest = dict(manifest)
+
+    def expire(self, version: str) -> None:
+        self.blobs.pop(version, None)
+
+
+@dataclass
+class MemoryGpuCatalog:
+    specs: dict[str, GpuSpec] = field(default_factory=dict)
+    stored_version: str | None = None
+
+    def version(self) -> str | None:
+        return self.stored_version
+
+    def replace_all(self, catalog: GpuCatalog) -> None:
+        self.specs = {g.model: g for g in catalog.gpus}
+        self.stored_version = catalog.version
+
+    def list_all(self) -> list[GpuSpec]:
+        return list(self.specs.values())
+
+    def get(self, model: str) -> GpuSpec | None:
+        return self.specs.get(model)

@@ -1,0 +1,100 @@
+"""The ingestion service with in-memory ports: diff, vanished offers, history, snapshot, run report."""
+
+from __future__ import annotations
+
+import pytest
+from gpumath.columns import OfferColumns
+
+from gpubroker.domain.errors import SourceError
+from gpubroker.domain.offers import RawOffer, RejectedRow
+from gpubroker.services.ingestion import run_ingestion, sync_gpu_catalog
+from tests.fakes import (
+    FailingSource,
+    FixedClock,
+    ListSource,
+    MemoryGpuCatalog,
+    MemoryOfferRepository,
+    MemoryPriceHistory,
+    MemorySnapshotStore,
+)
+
+
+def raw(instance: str, price: float, *, gpu: str = "A6000", count: float = 1.0, region: str = "CA") -> RawOffer:
+    return RawOffer(provider="runpod", instance_type=instance, region=region, gpu_name=gpu, gpu_count=count,
+                    price_per_hour=price)  # fmt: skip
+
+
+class World:
+    def __init__(self) -> None:
+        self.offers = MemoryOfferRepository()
+        self.history = MemoryPriceHistory()
+        self.snapshots = MemorySnapshotStore()
+        self.catalog = MemoryGpuCatalog()
+        self.clock = FixedClock()
+
+    def run(self, source: ListSource | FailingSource):  # type: ignore[no-untyped-def]
+        return run_ingestion(source, offers=self.offers, history=self.history, snapshots=self.snapshots,
+                             catalog=self.catalog, clock=self.clock)  # fmt: skip
+
+
+def test_first_run_writes_everything_and_reports_rejections() -> None:
+    w = World()
+    rows = [raw("1x_A6000", 0.49), raw("2x_A6000", 0.98, count=2), RejectedRow("malformed_row"),
+            raw("weird", 1.0, gpu="TPUv9"), raw("dup", 1.0), raw("dup", 1.0), raw("free", 0.0)]  # fmt: skip
+    report = w.run(ListSource("runpod", rows))
+    assert report.accepted == 3
+    assert report.rejected == {"malformed_row": 1, "unknown_gpu": 1, "duplicate": 1, "implausible_price": 1}
+    assert report.unknown_gpus == ["TPUv9"]
+    assert report.written == 3 and len(w.offers.items) == 3
+    assert len(w.history.points) == 3
+    assert w.catalog.stored_version is not None  # GPU catalog synced on the way
+    cols = OfferColumns.from_bytes(w.snapshots.blobs[report.snapshot_version or ""])
+    assert cols.n == 3
+
+
+def test_second_run_writes_only_changes_and_marks_vanished_unavailable() -> None:
+    w = World()
+    w.run(ListSource("runpod", [raw("a", 0.49), raw("b", 0.79), raw("c", 1.0)]))
+    writes_before = w.offers.writes
+    w.clock.advance(3600)
+    report = w.run(ListSource("runpod", [raw("a", 0.49), raw("b", 0.69)]))
+    assert report.unchanged == 1 and report.written == 1 and report.marked_unavailable == 1
+    assert w.offers.writes - writes_before == 2  # b's new price, c gone
+    gone = next(o for o in w.offers.items.values() if o.instance_type == "c")
+    assert gone.available is False
+    assert [p["price_per_hour"] for p in w.history.points if p["offer_id"] == report_id(w, "b")] == [0.79, 0.69]
+    cols = OfferColumns.from_bytes(w.snapshots.blobs[report.snapshot_version or ""])
+    assert cols.n == 3 and int(cols.bools["available"].sum()) == 2
+    # a third identical run writes nothing at all
+    w.clock.advance(3600)
+    again = w.run(ListSource("runpod", [raw("a", 0.49), raw("b", 0.69)]))
+    assert again.written == 0 and again.marked_unavailable == 0 and again.history_points == 0
+
+
+def report_id(w: World, instance: str) -> str:
+    return next(o.offer_id for o in w.offers.items.values() if o.instance_type == instance)
+
+
+def test_other_providers_stay_in_the_snapshot() -> None:
+    w = World()
+    w.run(ListSource("runpod", [raw("a", 0.49)]))
+    vast = RawOffer(provider="vast", instance_type="1x-RTX_4090", region="France, FR, EU", gpu_name="RTX4090",
+                    gpu_count=1, price_per_hour=0.4)  # fmt: skip
+    report = w.run(ListSource("vast", [vast]))
+    cols = OfferColumns.from_bytes(w.snapshots.blobs[report.snapshot_version or ""])
+    assert sorted(cols.vocab["provider"]) == ["runpod", "vast"] and cols.n == 2
+
+
+def test_a_failing_source_writes_nothing() -> None:
+    w = World()
+    w.run(ListSource("runpod", [raw("a", 0.49)]))
+    before = (dict(w.offers.items), list(w.history.points), dict(w.snapshots.blobs))
+    with pytest.raises(SourceError):
+        w.run(FailingSource("runpod", SourceError("boom")))
+    assert (dict(w.offers.items), list(w.history.points), dict(w.snapshots.blobs)) == before
+
+
+def test_catalog_sync_only_when_version_differs() -> None:
+    repo = MemoryGpuCatalog()
+    assert sync_gpu_catalog(repo=repo) is True
+    assert sync_gpu_catalog(repo=repo) is False
