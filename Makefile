@@ -1,7 +1,8 @@
 # GPUBroker - the words people type. Everything runs from a fresh machine: the targets install what they need.
 SHELL := /bin/bash
 PY ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# a uv that runs (a pyenv shim for an inactive version is on PATH but fails), else the one bootstrapped into .tools/
+UV := $(shell uv --version >/dev/null 2>&1 && command -v uv || echo .tools/bin/uv)
 VENV := .venv
 RUN := $(VENV)/bin
 PORT ?= 3000

@@ -10,8 +10,8 @@ interpreter's own start-up is not counted, everything the module pulls in is. On
 makes sure the bytecode exists. Reference lines: ``import numpy``, ``import boto3`` and ``import
 aws_xray_sdk.core`` alone, same method.
 
-Run: ``.venv/bin/python tests/bench/bench_cold_import.py`` from the repository root. Prints a table and a final
-JSON line; exits 0 when every function meets the targets, 1 otherwise.
+Run: ``.venv/bin/python tests/bench/bench_cold_import.py`` from the repository root. Prints a table and a
+final JSON line; exits 0 when every function meets the targets, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ ENV = {
 TARGET_MS = 350.0
 RUNS = 5
 MATH_LAYER = {"Ref": "MathLayer"}
-# numpy and boto3 as asked; aws_xray_sdk.core because Powertools' Tracer() imports it at module import even when
-# tracing is disabled, and that import builds botocore X-Ray clients (a large share of every handler's import).
+# numpy and boto3 as asked; aws_xray_sdk.core because Powertools' Tracer() imports it at module import even
+# when tracing is disabled, and that import builds botocore X-Ray clients (a large share of each handler's).
 REFERENCES = ("numpy", "boto3", "aws_xray_sdk.core")
 
 PROBE = (

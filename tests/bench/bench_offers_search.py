@@ -7,8 +7,8 @@ read with the SkyPilot source and normalised, then 100,000 offers are sampled fr
 (empirical provider/GPU/region/instance/count mix), each with its price scaled by a lognormal factor and a
 unique id. The snapshot is served by an in-memory SnapshotReader through the production SnapshotCache.
 
-A brute-force pure-Python list filter over the same 100,000 dicts is timed as the baseline, and must return the
-same page (offer ids, in order) and the same match count as the handler for every query.
+A brute-force pure-Python list filter over the same 100,000 dicts is timed as the baseline, and must return
+the same page (offer ids, in order) and the same match count as the handler for every query.
 
 Run: ``.venv/bin/python tests/bench/bench_offers_search.py`` from the repository root. Prints a table and a
 final JSON line; exits 0 when the targets are met (and the cross-check holds), 1 otherwise.
@@ -134,7 +134,7 @@ def real_offers() -> list[dict[str, Any]]:
 
 
 def synthetic_offers(real: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """n offers resampled from ``real`` (seeded): price scaled by a lognormal factor, a unique id, rest kept."""
+    """n offers resampled from ``real`` (seeded): price times a lognormal factor, a unique id, rest kept."""
     import numpy as np
     from gpubroker.domain.offers import MAX_PRICE_PER_HOUR
 
@@ -203,7 +203,7 @@ def proxy_event(params: Sequence[tuple[str, str]]) -> dict[str, Any]:
 def brute_force(
     records: Sequence[Mapping[str, Any]], params: Sequence[tuple[str, str]]
 ) -> tuple[list[str], int]:
-    """The same query as a plain list filter over dicts, sorted by (key, offer_id); returns (page ids, count)."""
+    """The same query as a plain list filter over dicts, sorted by (key, offer_id): (page ids, count)."""
     multi: dict[str, list[str]] = {}
     for k, v in params:
         multi.setdefault(k, []).append(v)
@@ -340,7 +340,8 @@ class Handler:
         self.bad_status: list[int] = []
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        resp: dict[str, Any] = self._fn(event, self._context(function_name="ApiListOffersFunction"), deps=self._deps)
+        context = self._context(function_name="ApiListOffersFunction")
+        resp: dict[str, Any] = self._fn(event, context, deps=self._deps)
         if resp["statusCode"] != 200:
             self.bad_status.append(resp["statusCode"])
             print(f"HTTP {resp['statusCode']}: {resp['body']}", file=sys.stderr)
@@ -350,7 +351,7 @@ class Handler:
 def cross_check(
     handler: Handler, events: Mapping[str, dict[str, Any]], records: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[str, dict[str, Any]], float]:
-    """Per query: handler page and count vs the brute-force answer. Also returns the first (cold) call's ms."""
+    """Per query: handler page and count vs the brute-force answer; also the first (cold) call's ms."""
     per_query: dict[str, dict[str, Any]] = {}
     first_ms = 0.0
     for name, params in QUERIES:
@@ -358,7 +359,9 @@ def cross_check(
         resp = handler(events[name])
         if not per_query:
             first_ms = (time.perf_counter_ns() - t0) / 1e6
-        body = json.loads(resp["body"]) if resp["statusCode"] == 200 else {"items": [], "count": -1}
+        body: dict[str, Any] = {"items": [], "count": -1}
+        if resp["statusCode"] == 200:
+            body = json.loads(resp["body"])
         got = [item["offer_id"] for item in body["items"]]
         want, want_count = brute_force(records, params)
         agrees = got == want and body["count"] == want_count
@@ -405,14 +408,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = passed_p50 and passed_p99 and not mismatches and not handler.bad_status
 
     mb = len(bench.data) / 1e6
-    print(f"GET /offers over {len(records):,} synthetic offers (resampled from {bench.real:,} real; seed {args.seed})")
+    print(f"GET /offers: {len(records):,} synthetic offers (from {bench.real:,} real; seed {args.seed})")
     print(
         f"catalog build {bench.build_s:.2f} s, OfferColumns.from_records {bench.from_records_s:.2f} s; "
         f"cold path (informative): snapshot {mb:.2f} MB, from_bytes median {bench.from_bytes_ms:.2f} ms, "
         f"first request {first_ms:.1f} ms (load + sort permutation)"
     )
     print()
-    hdr = f"{'query':<14} {'matches':>8} {'agree':>6} | {'handler p50':>11} {'p99':>8} | {'baseline p50':>12} {'p99':>8}"
+    hdr = f"{'query':<14} {'matches':>8} {'agree':>6} | {'handler p50':>11} {'p99':>8} | "
+    hdr += f"{'baseline p50':>12} {'p99':>8}"
     print(hdr)
     print("-" * len(hdr))
     for name, _ in QUERIES:
@@ -441,7 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "real_offers": bench.real,
         "seed": args.seed,
         "queries": {
-            name: {**per_query[name], "handler": handler_q[name].as_dict(), "baseline": base_q[name].as_dict()}
+            name: {
+                **per_query[name],
+                "handler": handler_q[name].as_dict(),
+                "baseline": base_q[name].as_dict(),
+            }
             for name, _ in QUERIES
         },
         "handler": handler_stats.as_dict(),

@@ -95,8 +95,8 @@ def resolve_gpu_filter(names: tuple[str, ...]) -> list[str]:
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Lists come as repeated parameters and/or comma-separated values."""
-    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+    """Lists come as repeated parameters (OpenAPI ``form``, ``explode: true``); blanks are ignored."""
+    return tuple(v.strip() for v in values if v.strip())
 
 
 def normalise_query(query: OfferQuery) -> OfferQuery:
@@ -110,7 +110,7 @@ def normalise_query(query: OfferQuery) -> OfferQuery:
     if bad:
         raise ValidationFailed(f"unknown compliance tag {bad[0]!r}", details={"parameter": "compliance", "known": list(COMPLIANCE_TAGS)})
     return query.model_copy(
-        update={"gpu": tuple(sorted(set(gpus))), "provider": tuple(sorted(set(providers))), "region": tuple(r.strip() for r in query.region if r.strip()), "compliance": tuple(sorted(set(tags)))}
+        update={"gpu": tuple(sorted(set(gpus))), "provider": tuple(sorted(set(providers))), "region": _split(query.region), "compliance": tuple(sorted(set(tags)))}
     )
 
 

@@ -1,0 +1,123 @@
+"""Real API Gateway events -> lambda_handler(..., deps=in-memory ports): statuses, bodies, error mapping."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gpubroker.services.search import SnapshotCache
+from tests.component.conftest import World, handler_module
+from tests.events import Ctx, rest_event
+
+offers_mod = handler_module("api_list_offers")
+offer_mod = handler_module("api_get_offer")
+gpus_mod = handler_module("api_list_gpus")
+gpu_mod = handler_module("api_get_gpu")
+providers_mod = handler_module("api_list_providers")
+health_mod = handler_module("api_health")
+
+
+def call(mod: Any, event: dict[str, Any], deps: Any = None) -> tuple[int, dict[str, Any]]:
+    res = mod.lambda_handler(event, Ctx(), deps=deps) if deps is not None else mod.lambda_handler(event, Ctx())
+    return int(res["statusCode"]), json.loads(res["body"])
+
+
+def search(world: World, **query: Any) -> tuple[int, dict[str, Any]]:
+    q = {k: v if isinstance(v, list) else [str(v)] for k, v in query.items()}
+    deps = offers_mod.Deps(snapshots=SnapshotCache(world.snapshots, ttl_s=0))
+    return call(offers_mod, rest_event("/offers", "/offers", q), deps)
+
+
+def test_search_filters_sort_and_paginate(world: World) -> None:
+    status, body = search(world, gpu="A6000", max_price_per_gpu_hour="1", sort="price", limit="5")
+    assert status == 200
+    assert body["count"] > 5 and len(body["items"]) == 5 and body["next_cursor"]
+    prices = [o["price_per_hour"] for o in body["items"]]
+    assert prices == sorted(prices)
+    assert {o["gpu_model"] for o in body["items"]} == {"RTX-A6000"}
+    status, page2 = search(world, gpu="A6000", max_price_per_gpu_hour="1", sort="price", limit="5", cursor=body["next_cursor"])
+    assert status == 200 and not {o["offer_id"] for o in page2["items"]} & {o["offer_id"] for o in body["items"]}
+
+
+def test_repeated_parameters_are_lists(world: World) -> None:
+    _, a = search(world, provider=["runpod", "vast"], limit="100")
+    _, runpod = search(world, provider="runpod", limit="1")
+    _, vast = search(world, provider="vast", limit="1")
+    assert a["count"] == runpod["count"] + vast["count"] > 0
+    assert {o["provider"] for o in a["items"]} <= {"runpod", "vast"}
+
+
+def test_full_text(world: World) -> None:
+    status, body = search(world, q="h100 sxm lambda", limit="100")
+    assert status == 200 and body["count"] > 0
+    for o in body["items"]:
+        fields = " ".join([o["provider"], o["gpu_model"], o["region"], o["instance_type"]]).lower()
+        assert all(t in fields for t in ("h100", "sxm", "lambda"))
+    assert {o["provider"] for o in body["items"]} == {"lambda", "shadeform"}  # shadeform resells lambdalabs_*
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ({"bogus": "1"}, 400, "unknown_parameter"),
+        ({"cursor": "!!!"}, 400, "invalid_cursor"),
+        ({"limit": "0"}, 422, "validation_error"),
+        ({"limit": "abc"}, 422, "validation_error"),
+        ({"min_price_per_hour": "-1"}, 422, "validation_error"),
+        ({"min_price_per_hour": "nan"}, 422, "validation_error"),
+        ({"min_price_per_hour": "3", "max_price_per_hour": "1"}, 422, "validation_error"),
+        ({"sort": "cheapest"}, 422, "validation_error"),
+        ({"gpu": "TPUv5"}, 422, "validation_error"),
+        ({"provider": "nope"}, 422, "validation_error"),
+        ({"compliance": "hipaa"}, 422, "validation_error"),
+        ({"available": "maybe"}, 422, "validation_error"),
+        ({"q": "x" * 201}, 422, "validation_error"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(world: World, query: dict[str, str], status: int, code: str) -> None:
+    got, body = search(world, **query)
+    assert (got, body["error"]["code"]) == (status, code)
+    assert body["error"]["message"]
+
+
+def test_get_offer_and_404(world: World) -> None:
+    offer = next(iter(world.offers.items.values()))
+    deps = offer_mod.Deps(offers=world.offers, snapshots=world.snapshots)
+    ev = rest_event("/offers/{offer_id}", f"/offers/{offer.offer_id}", path_params={"offer_id": offer.offer_id})
+    status, body = call(offer_mod, ev, deps)
+    assert status == 200 and body["offer_id"] == offer.offer_id and body["gpu_model"] == offer.gpu_model
+    ev = rest_event("/offers/{offer_id}", "/offers/runpod-0000", path_params={"offer_id": "runpod-0000"})
+    status, body = call(offer_mod, ev, deps)
+    assert (status, body["error"]["code"]) == (404, "offer_not_found")
+    ev = rest_event("/offers/{offer_id}", "/offers/BAD_ID", path_params={"offer_id": "BAD ID!"})
+    assert call(offer_mod, ev, deps)[0] == 422
+
+
+def test_gpus_and_providers(world: World) -> None:
+    status, body = call(gpus_mod, rest_event("/gpus", "/gpus"), gpus_mod.Deps(catalog=world.catalog))
+    assert status == 200 and len(body["items"]) >= 21
+    assert all(item["sources"]["memory_bandwidth_gbps"] for item in body["items"])
+    for name, expected in (("H100-SXM", "H100-SXM"), ("rtxa6000", "RTX-A6000")):
+        ev = rest_event("/gpus/{model}", f"/gpus/{name}", path_params={"model": name})
+        status, spec = call(gpu_mod, ev, gpu_mod.Deps(catalog=world.catalog))
+        assert (status, spec["model"]) == (200, expected)
+    ev = rest_event("/gpus/{model}", "/gpus/TPU", path_params={"model": "TPU"})
+    assert call(gpu_mod, ev, gpu_mod.Deps(catalog=world.catalog))[1]["error"]["code"] == "gpu_not_found"
+    status, provs = call(providers_mod, rest_event("/providers", "/providers"), providers_mod.Deps(snapshots=world.snapshots))
+    by = {p["name"]: p for p in provs["items"]}
+    assert status == 200 and by["runpod"]["offers"] == 480 and by["aws"]["offers"] == 0
+
+
+def test_health() -> None:
+    assert call(health_mod, rest_event("/health", "/health")) == (200, {"status": "ok", "service": "gpubroker"})
+
+
+def test_ingest_handler_refuses_bad_events_before_any_io(world: World) -> None:
+    ingest = handler_module("ingest_offers")
+    from gpubroker.domain.errors import ValidationFailed
+
+    for bad in ({}, {"provider": "nope", "catalog": "x.csv"}, {"provider": "runpod"}):
+        with pytest.raises(ValidationFailed):
+            ingest.lambda_handler(bad, Ctx(), deps=object())
