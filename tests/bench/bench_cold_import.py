@@ -46,9 +46,12 @@ MATH_LAYER = {"Ref": "MathLayer"}
 REFERENCES = ("numpy", "boto3", "aws_xray_sdk.core")
 
 PROBE = (
-    "import sys, time; sys.path[:0] = {paths!r}; t = time.perf_counter(); import {module}; "
+    "import sys, time; sys.path[:0] = {paths!r}; {preload}t = time.perf_counter(); import {module}; "
     "print(time.perf_counter() - t, 'numpy' in sys.modules)"
 )
+# Diagnosis (informative, not a target): the same import with the X-Ray SDK already loaded before the clock
+# starts, i.e. roughly what the handler would cost if Tracer() did not pull the SDK in at import time.
+XRAY = "aws_xray_sdk.core"
 
 
 def child_env() -> dict[str, str]:
@@ -61,10 +64,11 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def import_once(module: str) -> tuple[float, bool]:
+def import_once(module: str, preload: str | None = None) -> tuple[float, bool]:
     """Seconds to import ``module`` in a fresh interpreter, and whether NumPy ended up loaded."""
+    code = PROBE.format(paths=PATHS, module=module, preload=f"import {preload}; " if preload else "")
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(paths=PATHS, module=module)],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=child_env(),
@@ -85,10 +89,15 @@ class Result:
     samples_ms: list[float]
     numpy: bool
     numpy_allowed: bool | None  # None: a reference line, not a function
+    without_xray_ms: list[float] | None = None  # informative: same import, X-Ray SDK pre-imported
 
     @property
     def median(self) -> float:
         return statistics.median(self.samples_ms)
+
+    @property
+    def median_without_xray(self) -> float | None:
+        return statistics.median(self.without_xray_ms) if self.without_xray_ms else None
 
     @property
     def slow(self) -> bool:
@@ -105,38 +114,50 @@ class Result:
             "min_ms": round(min(self.samples_ms), 2),
             "max_ms": round(max(self.samples_ms), 2),
             "samples_ms": [round(s, 2) for s in self.samples_ms],
+            "median_ms_xray_preloaded": None
+            if self.median_without_xray is None
+            else round(self.median_without_xray, 2),
             "numpy_imported": self.numpy,
             "numpy_allowed": self.numpy_allowed,
             "ok": not (self.slow or self.numpy_violation),
         }
 
 
-def measure(name: str, module: str, runs: int, numpy_allowed: bool | None) -> Result:
+def measure(name: str, module: str, runs: int, numpy_allowed: bool | None, diagnose: bool = False) -> Result:
     import_once(module)  # warm-up: compiles bytecode, warms the OS file cache
     samples = [import_once(module) for _ in range(runs)]
     if len({np for _, np in samples}) != 1:
         raise RuntimeError(f"{module}: NumPy imported in some runs but not others")
-    return Result(name, module, [s * 1000 for s, _ in samples], samples[0][1], numpy_allowed)
+    result = Result(name, module, [s * 1000 for s, _ in samples], samples[0][1], numpy_allowed)
+    if diagnose:
+        result.without_xray_ms = [import_once(module, preload=XRAY)[0] * 1000 for _ in range(runs)]
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=RUNS)
+    ap.add_argument("--no-diagnosis", action="store_true", help="skip the X-Ray-preloaded column")
     args = ap.parse_args(argv)
 
     from infra.local.template import read_app
 
     app = read_app()
     results = [
-        measure(fn.logical_id, fn.module_name, args.runs, MATH_LAYER in fn.layers)
+        measure(fn.logical_id, fn.module_name, args.runs, MATH_LAYER in fn.layers, not args.no_diagnosis)
         for fn in sorted(app.functions.values(), key=lambda f: f.logical_id)
     ]
     references = [measure(f"(reference) {m}", m, args.runs, None) for m in REFERENCES]
 
     print(f"cold import of each handler module: median of {args.runs} fresh processes, bytecode present")
-    print(f"python {sys.version.split()[0]} ({sys.executable})")
+    load = os.getloadavg()
+    print(
+        f"python {sys.version.split()[0]} ({sys.executable}); {os.cpu_count()} CPUs, load avg {load[0]:.2f}"
+    )
+    print("'no xray' = same import with aws_xray_sdk.core loaded before the clock starts (informative)")
     print()
-    hdr = f"{'function':<28} {'median ms':>9} {'min':>8} {'max':>8}  {'numpy':>5} {'allowed':>7}  verdict"
+    hdr = f"{'function':<28} {'median ms':>9} {'min':>8} {'max':>8} {'no xray':>8}  "
+    hdr += f"{'numpy':>5} {'allowed':>7}  verdict"
     print(hdr)
     print("-" * len(hdr))
     for r in [*results, *references]:
@@ -147,8 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             flags = [f"SLOW > {TARGET_MS:.0f} ms"] if r.slow else []
             flags += ["NUMPY NOT ALLOWED"] if r.numpy_violation else []
             verdict = ", ".join(flags) or "ok"
+        nx = r.median_without_xray
         print(
-            f"{r.name:<28} {r.median:>9.1f} {min(r.samples_ms):>8.1f} {max(r.samples_ms):>8.1f}  "
+            f"{r.name:<28} {r.median:>9.1f} {min(r.samples_ms):>8.1f} {max(r.samples_ms):>8.1f} "
+            f"{'' if nx is None else f'{nx:.1f}':>8}  "
             f"{'yes' if r.numpy else 'no':>5} {allowed:>7}  {verdict}"
         )
     failed = [r.name for r in results if r.slow or r.numpy_violation]
@@ -162,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": args.runs,
         "target_ms": TARGET_MS,
         "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "loadavg_1m": round(load[0], 2),
         "functions": {r.name: r.as_dict() for r in results},
         "reference": {r.module: r.as_dict() for r in references},
         "failed": failed,

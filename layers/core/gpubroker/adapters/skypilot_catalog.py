@@ -20,6 +20,7 @@ import ast
 import csv
 import io
 import json
+import ssl
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -120,16 +121,17 @@ def parse_row(provider: str, row: dict[str, str]) -> RawOffer:
 class SkyPilotCatalogSource:
     """Reads one provider's ``vms.csv``; yields a RawOffer or a RejectedRow per data row."""
 
-    def __init__(self, provider: str, location: str) -> None:
+    def __init__(self, provider: str, location: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.provider = provider
         self.location = location
+        self._ssl = ssl_context  # None: the system trust store (tests pass one that trusts their local server)
 
     def _read_text(self) -> str:
         loc = self.location
         try:
             if loc.startswith("https://"):
                 req = urllib.request.Request(loc, headers={"User-Agent": "gpubroker-ingest/1"})  # noqa: S310
-                with urllib.request.urlopen(req, timeout=_FETCH_TIMEOUT_S) as resp:  # noqa: S310
+                with urllib.request.urlopen(req, timeout=_FETCH_TIMEOUT_S, context=self._ssl) as resp:  # noqa: S310
                     data: bytes = resp.read(_MAX_BYTES + 1)
             elif "://" in loc:
                 raise SourceError(f"unsupported catalog location {loc!r}: use a path or an https:// URL")
