@@ -1,0 +1,104 @@
+"""template.yaml <-> code: handlers import, routes match resolvers, env vars match settings, NumPy only where
+the template gives a function the math layer."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from infra.local.template import ROOT, read_app
+
+APP = read_app()
+FUNCTIONS = sorted(APP.functions)
+POWERTOOLS_GLOBALS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+                      "POWERTOOLS_TRACER_CAPTURE_RESPONSE", "STAGE"}  # fmt: skip
+
+
+def module(lid: str) -> Any:
+    return importlib.import_module(APP.functions[lid].module_name)
+
+
+def test_layout_one_folder_per_function_with_a_thin_handler() -> None:
+    folders = sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir() and not p.name.startswith("__"))
+    assert folders == sorted(fn.code_uri.name for fn in APP.functions.values())
+    for lid, fn in APP.functions.items():
+        assert lid == "".join(part.capitalize() for part in fn.code_uri.name.split("_")) + "Function"
+        assert sorted(p.name for p in fn.code_uri.iterdir() if p.suffix == ".py") == ["handler.py"]
+        assert len((fn.code_uri / "handler.py").read_text().splitlines()) <= 120, f"{lid} handler is not thin"
+
+
+@pytest.mark.parametrize("lid", FUNCTIONS)
+def test_every_handler_imports(lid: str) -> None:
+    assert callable(getattr(module(lid), APP.functions[lid].attribute))
+
+
+def test_template_routes_equal_resolver_routes() -> None:
+    from_template = {(r.method, r.path, r.function) for r in APP.routes}
+    from_code = set()
+    for lid in FUNCTIONS:
+        app = getattr(module(lid), "app", None)
+        if app is None:
+            continue
+        for route in app._static_routes + app._dynamic_routes:  # noqa: SLF001 - Powertools keeps them here
+            path = route.path.replace("<", "{").replace(">", "}")
+            methods = route.method if isinstance(route.method, tuple | list) else (route.method,)
+            for method in methods:
+                from_code.add((method.upper(), path, lid))
+    assert from_template == from_code
+
+
+@pytest.mark.parametrize("lid", FUNCTIONS)
+def test_environment_matches_settings_model(lid: str) -> None:
+    settings = module(lid).Settings
+    declared = set(APP.functions[lid].environment)
+    assert declared == set(settings.model_fields), lid
+    assert set(APP.global_env) == POWERTOOLS_GLOBALS
+
+
+def _imports_numpy(lid: str) -> bool:
+    code = f"import sys; import {APP.functions[lid].module_name}; print(json.dumps('numpy' in sys.modules))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/core", "layers/math", "."))}
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    return bool(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("lid", FUNCTIONS)
+def test_numpy_only_in_functions_with_the_math_layer(lid: str) -> None:
+    has_math_layer = {"Ref": "MathLayer"} in APP.functions[lid].layers
+    assert _imports_numpy(lid) == has_math_layer, f"{lid}: imports numpy={not has_math_layer}, math layer={has_math_layer}"
+
+
+def test_core_layer_has_no_numpy_at_import() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/core")}
+    code = (
+        "import sys, pkgutil, importlib, gpubroker\n"
+        "mods = [m.name for m in pkgutil.walk_packages(gpubroker.__path__, 'gpubroker.')]\n"
+        "skip = {'gpubroker.services.search', 'gpubroker.services.ingestion'}\n"
+        "[importlib.import_module(m) for m in mods if m not in skip]\n"
+        "print('numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_schedules_name_a_known_provider_and_a_catalog() -> None:
+    from gpubroker.domain.providers import PROVIDERS
+
+    inputs = [s.input for s in APP.schedules]
+    assert inputs and all(i["provider"] in PROVIDERS and i["catalog"].startswith("https://") for i in inputs)
+    assert len({i["provider"] for i in inputs}) == len(inputs)  # one schedule per provider
+
+
+def test_api_functions_use_the_shared_resolver() -> None:
+    for lid in FUNCTIONS:
+        src = (APP.functions[lid].code_uri / "handler.py").read_text()
+        if "app = " in src:
+            assert "app = new_resolver()" in src, lid
+        assert "boto3" not in src, f"{lid}: boto3 belongs in adapters"
