@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.adapters.dynamodb import DynamoGpuCatalogRepository
-from gpubroker.api.resolver import error_responses, new_resolver
+from gpubroker.api.resolver import responses, new_resolver
 from gpubroker.config import CatalogSettings, load_settings
 from gpubroker.domain.gpus import GpuSpec
 from gpubroker.observability import logger, metrics, tracer
@@ -32,7 +32,7 @@ def default_deps() -> Deps:
     return Deps(catalog=DynamoGpuCatalogRepository(load_settings(CatalogSettings).GPU_CATALOG_TABLE))
 
 
-@app.get("/gpus/<model>", responses=error_responses(404))
+@app.get("/gpus/<model>", responses=responses(GpuSpec, 404))
 def gpu(model: Annotated[str, Path(min_length=1, max_length=64)]) -> GpuSpec:
     return get_gpu(model, catalog=app.context["deps"].catalog)
 

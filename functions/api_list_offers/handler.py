@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import OfferPage
-from gpubroker.api.resolver import ensure_known_query, error_responses, new_resolver, parse_model
+from gpubroker.api.resolver import ensure_known_query, responses, new_resolver, parse_model
 from gpubroker.config import SnapshotSettings, load_settings
+from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 from gpubroker.domain.search import MAX_LIMIT, MAX_PRICE, OfferQuery, SortKey
 from gpubroker.observability import logger, metrics, tracer
@@ -24,6 +25,7 @@ app = new_resolver()
 
 ProviderName = Literal[tuple(sorted(PROVIDERS))]  # type: ignore[valid-type]
 ComplianceTag = Literal[COMPLIANCE_TAGS]  # type: ignore[valid-type]
+GpuModel = Literal[tuple(g.model for g in bundled_catalog().gpus)]  # type: ignore[valid-type]
 Price = Annotated[float | None, Query(ge=0, le=MAX_PRICE)]
 
 
@@ -38,9 +40,9 @@ def default_deps() -> Deps:
     return Deps(snapshots=SnapshotCache(S3SnapshotStore(settings.SNAPSHOT_BUCKET), ttl_s=settings.SNAPSHOT_TTL_SECONDS))
 
 
-@app.get("/offers", responses=error_responses(400, 410, 503))
+@app.get("/offers", responses=responses(OfferPage, 400, 410, 503))
 def list_offers(
-    gpu: Annotated[list[str] | None, Query(description="GPU model, any spelling (A6000, H100-SXM); repeatable")] = None,
+    gpu: Annotated[list[GpuModel] | None, Query(description="canonical GPU model (see /gpus); repeatable")] = None,
     provider: Annotated[list[ProviderName] | None, Query(description="repeatable")] = None,
     region: Annotated[list[str] | None, Query(description="exact region name, case-insensitive; repeatable")] = None,
     compliance: Annotated[list[ComplianceTag] | None, Query(description="all must hold; repeatable")] = None,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import ProviderList
-from gpubroker.api.resolver import error_responses, new_resolver
+from gpubroker.api.resolver import responses, new_resolver
 from gpubroker.config import SnapshotSettings, load_settings
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.ports import SnapshotReader
@@ -31,7 +31,7 @@ def default_deps() -> Deps:
     return Deps(snapshots=S3SnapshotStore(load_settings(SnapshotSettings).SNAPSHOT_BUCKET))
 
 
-@app.get("/providers", responses=error_responses(503))
+@app.get("/providers", responses=responses(ProviderList, 503))
 def providers() -> ProviderList:
     return ProviderList.model_validate({"items": list_providers(snapshots=app.context["deps"].snapshots)})
 

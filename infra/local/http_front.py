@@ -29,7 +29,7 @@ def proxy_event(route: Route, method: str, raw_path: str, headers: dict[str, str
     text = body.decode("utf-8") if body else None
     return {
         "resource": route.path,
-        "path": url.path,
+        "path": unquote(url.path),
         "httpMethod": method,
         "headers": headers or None,
         "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
@@ -93,7 +93,9 @@ def make_server(host: str, port: int, runtime: Runtime, openapi: dict[str, Any],
             route = next((r for r in matching if r.method == self.command), None)
             if route is None:
                 if matching:
-                    self._error(405, "method_not_allowed", f"{self.command} is not allowed on {path}")
+                    allow = ", ".join(sorted({r.method for r in matching}))
+                    body = {"error": {"code": "method_not_allowed", "message": f"{self.command} is not allowed on {path}"}}
+                    self._send(405, json.dumps(body).encode(), {"Allow": allow})
                 else:
                     self._error(404, "route_not_found", f"no route {path}")
                 return
@@ -130,7 +132,11 @@ def make_server(host: str, port: int, runtime: Runtime, openapi: dict[str, Any],
                 return
             self._send(200, json.dumps(result).encode())
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
+        def __getattr__(self, name: str) -> Any:
+            # every HTTP method (GET, TRACE, QUERY, ...) is dispatched: unrouted ones get a 405 with Allow
+            if name.startswith("do_"):
+                return self._dispatch
+            raise AttributeError(name)
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True

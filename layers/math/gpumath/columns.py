@@ -123,15 +123,22 @@ class OfferColumns:
 
     # ---- query kernels ----------------------------------------------------------------------------------------
 
+    def _codes_in(self, col: str, keep: Sequence[bool]) -> B:
+        """Offers whose code in ``col`` has ``keep[code]``: one gather through a vocabulary-sized lookup table."""
+        lut = np.asarray(keep, dtype=np.bool_)
+        if lut.shape[0] == 0:
+            return np.zeros(self.n, dtype=np.bool_)
+        out: B = lut[self.codes[col]]
+        return out
+
     def in_values(self, col: str, values: Sequence[str]) -> B:
         """Mask of offers whose categorical ``col`` equals any of ``values`` (exact)."""
-        wanted = [i for i, v in enumerate(self.vocab[col]) if v in set(values)]
-        return np.isin(self.codes[col], np.array(wanted, dtype=np.int32))
+        wanted = set(values)
+        return self._codes_in(col, [v in wanted for v in self.vocab[col]])
 
     def in_values_casefold(self, col: str, values: Sequence[str]) -> B:
         folded = {v.casefold() for v in values}
-        wanted = [i for i, v in enumerate(self.vocab[col]) if v.casefold() in folded]
-        return np.isin(self.codes[col], np.array(wanted, dtype=np.int32))
+        return self._codes_in(col, [v.casefold() in folded for v in self.vocab[col]])
 
     def text_match(self, tokens: Sequence[str]) -> B:
         """Every token (case-insensitive substring) matches at least one of the TEXT_COLUMNS.
@@ -143,9 +150,9 @@ class OfferColumns:
             t = token.casefold()
             hit = np.zeros(self.n, dtype=np.bool_)
             for col in TEXT_COLUMNS:
-                wanted = [i for i, v in enumerate(self.vocab[col]) if t in v.casefold()]
-                if wanted:
-                    hit |= np.isin(self.codes[col], np.array(wanted, dtype=np.int32))
+                keep = [t in v.casefold() for v in self.vocab[col]]
+                if any(keep):
+                    hit |= self._codes_in(col, keep)
             mask &= hit
         return mask
 
@@ -164,7 +171,8 @@ class OfferColumns:
         bits = 0
         for t in tags:
             bits |= 1 << self.compliance_vocab.index(t)
-        return (self.compliance & bits) == bits
+        out: B = (self.compliance & bits) == bits
+        return out
 
     def order(self, key: str, descending: bool) -> tuple[I64, I64]:
         """(permutation, rank) for a stable sort by ``key`` then ``offer_id``; rank[perm] == arange(n).

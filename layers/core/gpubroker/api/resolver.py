@@ -21,12 +21,12 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI ``responses`` entries for the error statuses a route can answer (all share ErrorResponse)."""
-    return {
-        s: {"description": _DESCRIPTIONS[s], "content": {"application/json": {"model": ErrorResponse}}}
-        for s in (*statuses, 422)
-    }
+def responses(ok: type[BaseModel], *errors: int) -> dict[int, Any]:
+    """OpenAPI ``responses`` for a route: its 200 model and the error statuses it can answer (ErrorResponse)."""
+    out: dict[int, Any] = {200: {"description": "OK", "content": {"application/json": {"model": ok}}}}
+    for status in (*errors, 422):
+        out[status] = {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorResponse}}}
+    return out
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[Any]:
