@@ -52,7 +52,7 @@ cfn-lint: venv
 	$(RUN)/cfn-lint template.yaml
 
 ## make test: lint, types, template, and the whole pytest suite (unit, component, integration, contract, e2e)
-test: lint typecheck cfn-lint
+test: lint typecheck cfn-lint sam-validate
 	$(RUN)/pytest -n 2 --dist loadgroup
 
 bench: venv
@@ -66,17 +66,20 @@ layers-deps: | $(UV)
 	mv layers/math/requirements.txt.tmp layers/math/requirements.txt
 
 # aws-sam-cli pins its own boto3 and cfn-lint: it lives in its own venv, never in $(VENV)
+# (validate runs on any Python; `make build` checks for python3.12 itself)
 $(SAM_VENV)/bin/sam: | $(UV)
-	@test -n "$(SAM_PY)" || { echo "sam needs a working python3.12 (the Lambda runtime): install it or pass SAM_PY=/path/to/python3.12"; exit 1; }
-	$(UV) venv --clear --python $(SAM_PY) $(SAM_VENV)
+	$(UV) venv --clear --python $(or $(SAM_PY),$(PY)) $(SAM_VENV)
 	$(UV) pip install --python $(SAM_VENV)/bin/python aws-sam-cli==$(SAM_CLI_VERSION)
 
 sam-validate: $(SAM_VENV)/bin/sam
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
 
 ## make build: sam build (offline); python3.12 must come first on PATH for the python3.12 build workflow
+# then byte-compile the layers: /opt is read-only in Lambda, so without .pyc every cold start compiles
 build: $(SAM_VENV)/bin/sam layers-deps
+	@test -n "$(SAM_PY)" || { echo "sam build needs python3.12 (the Lambda runtime): install it or pass SAM_PY=/path/to/python3.12"; exit 1; }
 	PATH="$(dir $(SAM_PY)):$$PATH" $(SAM_VENV)/bin/sam build
+	$(SAM_PY) -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/DepsLayer/python .aws-sam/build/CoreLayer/python .aws-sam/build/MathLayer/python
 
 deploy: build
 	$(SAM_VENV)/bin/sam deploy --config-env $(or $(ENV),dev)

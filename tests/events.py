@@ -10,8 +10,13 @@ from urllib.parse import urlencode
 _BASE = json.loads((Path(__file__).parent / "events" / "apigw_rest_get.json").read_text())
 
 
-def rest_event(resource: str, path: str, query: dict[str, list[str]] | None = None, path_params: dict[str, str] | None = None) -> dict[str, Any]:
-    ev = json.loads(json.dumps(_BASE))
+def rest_event(
+    resource: str,
+    path: str,
+    query: dict[str, list[str]] | None = None,
+    path_params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    ev: dict[str, Any] = json.loads(json.dumps(_BASE))
     ev["resource"] = resource
     ev["path"] = path
     ev["requestContext"]["resourcePath"] = resource

@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.adapters.dynamodb import DynamoGpuCatalogRepository
-from gpubroker.api.resolver import responses, new_resolver
+from gpubroker.api.resolver import new_resolver, responses
 from gpubroker.config import CatalogSettings, load_settings
 from gpubroker.domain.gpus import GpuSpec
 from gpubroker.observability import logger, metrics, tracer

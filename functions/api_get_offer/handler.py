@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gpubroker.adapters.dynamodb import DynamoOfferRepository
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import OfferOut
-from gpubroker.api.resolver import responses, new_resolver
+from gpubroker.api.resolver import new_resolver, responses
 from gpubroker.config import OfferReadSettings, load_settings
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.ports import OfferRepository, SnapshotReader
@@ -32,11 +32,16 @@ class Deps:
 @cache
 def default_deps() -> Deps:
     settings = load_settings(OfferReadSettings)
-    return Deps(offers=DynamoOfferRepository(settings.OFFERS_TABLE), snapshots=S3SnapshotStore(settings.SNAPSHOT_BUCKET))
+    return Deps(
+        offers=DynamoOfferRepository(settings.OFFERS_TABLE),
+        snapshots=S3SnapshotStore(settings.SNAPSHOT_BUCKET),
+    )
 
 
 @app.get("/offers/<offer_id>", responses=responses(OfferOut, 404))
-def read_offer(offer_id: Annotated[str, Path(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")]) -> OfferOut:
+def read_offer(
+    offer_id: Annotated[str, Path(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")],
+) -> OfferOut:
     deps: Deps = app.context["deps"]
     offer = get_offer(offer_id, offers=deps.offers, snapshots=deps.snapshots)
     return OfferOut.model_validate(offer.model_dump())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import OfferPage
-from gpubroker.api.resolver import ensure_known_query, responses, new_resolver, parse_model
+from gpubroker.api.resolver import ensure_known_query, new_resolver, parse_model, responses
 from gpubroker.config import SnapshotSettings, load_settings
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
@@ -23,9 +23,14 @@ from gpubroker.services.search import SnapshotCache, search_offers
 Settings = SnapshotSettings
 app = new_resolver()
 
-ProviderName = Literal[tuple(sorted(PROVIDERS))]  # type: ignore[valid-type]
-ComplianceTag = Literal[COMPLIANCE_TAGS]  # type: ignore[valid-type]
-GpuModel = Literal[tuple(g.model for g in bundled_catalog().gpus)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    GpuModel: TypeAlias = str
+    ProviderName: TypeAlias = str
+    ComplianceTag: TypeAlias = str
+else:  # enums in the OpenAPI document, from the catalog and provider registry
+    GpuModel = Literal[tuple(g.model for g in bundled_catalog().gpus)]
+    ProviderName = Literal[tuple(sorted(PROVIDERS))]
+    ComplianceTag = Literal[COMPLIANCE_TAGS]
 Price = Annotated[float | None, Query(ge=0, le=MAX_PRICE)]
 
 
@@ -42,6 +47,7 @@ def default_deps() -> Deps:
 
 @app.get("/offers", responses=responses(OfferPage, 400, 410, 503))
 def list_offers(
+    *,
     gpu: Annotated[list[GpuModel] | None, Query(description="canonical GPU model (see /gpus); repeatable")] = None,
     provider: Annotated[list[ProviderName] | None, Query(description="repeatable")] = None,
     region: Annotated[list[str] | None, Query(description="exact region name, case-insensitive; repeatable")] = None,
@@ -52,7 +58,9 @@ def list_offers(
     min_price_per_gpu_hour: Price = None,
     max_price_per_gpu_hour: Price = None,
     available: Annotated[bool | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=200, description="words matched in provider, GPU, region, instance")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="words matched in provider, GPU, region, instance")
+    ] = None,
     sort: Annotated[SortKey, Query(description="'-' prefix sorts descending")] = "price_per_gpu_hour",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import ProviderList
-from gpubroker.api.resolver import responses, new_resolver
+from gpubroker.api.resolver import new_resolver, responses
 from gpubroker.config import SnapshotSettings, load_settings
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.ports import SnapshotReader

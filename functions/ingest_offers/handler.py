@@ -14,14 +14,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gpubroker.adapters.clock import SystemClock
-from gpubroker.adapters.dynamodb import DynamoGpuCatalogRepository, DynamoOfferRepository, DynamoPriceHistoryRepository
+from gpubroker.adapters.dynamodb import (
+    DynamoGpuCatalogRepository,
+    DynamoOfferRepository,
+    DynamoPriceHistoryRepository,
+)
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
 from gpubroker.config import IngestSettings, load_settings
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.providers import PROVIDERS
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.ports import Clock, GpuCatalogRepository, OfferRepository, PriceHistoryRepository, SnapshotStore
+from gpubroker.ports import (
+    Clock,
+    GpuCatalogRepository,
+    OfferRepository,
+    PriceHistoryRepository,
+    SnapshotStore,
+)
 from gpubroker.services.ingestion import run_ingestion
 
 Settings = IngestSettings

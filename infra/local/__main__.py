@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
-    parser.add_argument("--catalogs", default=os.environ.get("GPUBROKER_CATALOGS", str(ROOT.parent / "shared/data/catalogs")))
+    parser.add_argument(
+        "--catalogs", default=os.environ.get("GPUBROKER_CATALOGS", str(ROOT.parent / "shared/data/catalogs"))
+    )
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--state-file", default=str(ROOT / ".local/stack.json"))
     args = parser.parse_args(argv)
@@ -51,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port)
     stack.start()
     reports: list[dict[str, Any]] = [] if args.no_seed else stack.seed(catalogs)
-    state = {"api": stack.api_url, "aws_endpoint": stack.aws_endpoint, "names": stack.names, "pid": os.getpid()}
+    state = {
+        "api": stack.api_url,
+        "aws_endpoint": stack.aws_endpoint,
+        "names": stack.names,
+        "pid": os.getpid(),
+    }
     Path(args.state_file).parent.mkdir(parents=True, exist_ok=True)
     Path(args.state_file).write_text(json.dumps(state, indent=2))
     for r in reports:

@@ -21,7 +21,9 @@ from infra.local.template import Route
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
-def proxy_event(route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes, ip: str, stage: str) -> dict[str, Any]:
+def proxy_event(
+    route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes, ip: str, stage: str
+) -> dict[str, Any]:
     url = urlsplit(raw_path)
     match = route.regex.match(url.path)
     assert match is not None
@@ -52,14 +54,16 @@ def proxy_event(route: Route, method: str, raw_path: str, headers: dict[str, str
     }
 
 
-def make_server(host: str, port: int, runtime: Runtime, openapi: dict[str, Any], stage: str = "local") -> ThreadingHTTPServer:
+def make_server(
+    host: str, port: int, runtime: Runtime, openapi: dict[str, Any], stage: str = "local"
+) -> ThreadingHTTPServer:
     routes = runtime.app.routes
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "gpubroker-local"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -94,8 +98,13 @@ def make_server(host: str, port: int, runtime: Runtime, openapi: dict[str, Any],
             if route is None:
                 if matching:
                     allow = ", ".join(sorted({r.method for r in matching}))
-                    body = {"error": {"code": "method_not_allowed", "message": f"{self.command} is not allowed on {path}"}}
-                    self._send(405, json.dumps(body).encode(), {"Allow": allow})
+                    err = {
+                        "error": {
+                            "code": "method_not_allowed",
+                            "message": f"{self.command} is not allowed on {path}",
+                        }
+                    }
+                    self._send(405, json.dumps(err).encode(), {"Allow": allow})
                 else:
                     self._error(404, "route_not_found", f"no route {path}")
                 return

@@ -37,11 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{state['api']}/2015-03-31/functions/{function}/invocations", data=body, method="POST"
     )
     try:
-        with urllib.request.urlopen(req, timeout=300) as resp:  # noqa: S310 - loopback URL from our state file
+        with urllib.request.urlopen(req, timeout=300) as resp:
             failed = resp.headers.get("X-Amz-Function-Error")
             payload = json.loads(resp.read())
     except urllib.error.URLError as exc:
-        print(f"error: the local stack at {state['api']} does not answer ({exc}); is `make dev` running?", file=sys.stderr)
+        print(
+            f"error: the local stack at {state['api']} does not answer ({exc}); is `make dev` running?",
+            file=sys.stderr,
+        )
         return 2
     if failed:
         print(json.dumps({"error": payload}), file=sys.stderr)

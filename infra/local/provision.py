@@ -5,6 +5,7 @@ Physical names are ``<prefix>-<LogicalId>`` so several test runs can share one e
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import boto3
@@ -41,10 +42,8 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
             props["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         ddb.create_table(TableName=names[lid], **props)
     for lid in app.resources("AWS::S3::Bucket"):
-        try:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=names[lid])
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
     return names
 
 

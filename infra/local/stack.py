@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import sys
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,12 @@ if str(ROOT) not in sys.path:
 
 
 # settings the developer's environment may override over the template's (log noise, tracing, cache TTLs)
-LOCAL_OVERRIDES = ("POWERTOOLS_LOG_LEVEL", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED", "SNAPSHOT_TTL_SECONDS")
+LOCAL_OVERRIDES = (
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_TRACE_DISABLED",
+    "POWERTOOLS_METRICS_DISABLED",
+    "SNAPSHOT_TTL_SECONDS",
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,7 +55,14 @@ def ingestion_targets(app: App) -> dict[str, Any]:
 
 
 class LocalStack:
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 3000, moto_port: int = 0, prefix: str = "gpubroker-local") -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        moto_port: int = 0,
+        prefix: str = "gpubroker-local",
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.moto_port = moto_port or free_port(host)

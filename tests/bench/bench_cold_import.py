@@ -55,11 +55,7 @@ XRAY = "aws_xray_sdk.core"
 
 
 def child_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHOME"}
-    }
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHOME"}}
     env.update(ENV)
     return env
 
@@ -151,9 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"cold import of each handler module: median of {args.runs} fresh processes, bytecode present")
     load = os.getloadavg()
-    print(
-        f"python {sys.version.split()[0]} ({sys.executable}); {os.cpu_count()} CPUs, load avg {load[0]:.2f}"
-    )
+    print(f"python {sys.version.split()[0]} ({sys.executable}); {os.cpu_count()} CPUs, load avg {load[0]:.2f}")
     print("'no xray' = same import with aws_xray_sdk.core loaded before the clock starts (informative)")
     print()
     hdr = f"{'function':<28} {'median ms':>9} {'min':>8} {'max':>8} {'no xray':>8}  "

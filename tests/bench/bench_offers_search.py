@@ -136,6 +136,7 @@ def real_offers() -> list[dict[str, Any]]:
 def synthetic_offers(real: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
     """n offers resampled from ``real`` (seeded): price times a lognormal factor, a unique id, rest kept."""
     import numpy as np
+
     from gpubroker.domain.offers import MAX_PRICE_PER_HOUR
 
     rng = np.random.default_rng(seed)
@@ -200,9 +201,7 @@ def proxy_event(params: Sequence[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def brute_force(
-    records: Sequence[Mapping[str, Any]], params: Sequence[tuple[str, str]]
-) -> tuple[list[str], int]:
+def brute_force(records: Sequence[Mapping[str, Any]], params: Sequence[tuple[str, str]]) -> tuple[list[str], int]:
     """The same query as a plain list filter over dicts, sorted by (key, offer_id): (page ids, count)."""
     multi: dict[str, list[str]] = {}
     for k, v in params:
@@ -330,7 +329,6 @@ class Handler:
 
     def __init__(self, bench: Bench) -> None:
         from gpubroker.services.search import SnapshotCache
-
         from infra.local.runtime import LambdaContext
 
         module = importlib.import_module("functions.api_list_offers.handler")

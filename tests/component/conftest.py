@@ -9,7 +9,13 @@ import pytest
 from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
 from gpubroker.services.ingestion import run_ingestion
 from tests.conftest import CATALOGS
-from tests.fakes import FixedClock, MemoryGpuCatalog, MemoryOfferRepository, MemoryPriceHistory, MemorySnapshotStore
+from tests.fakes import (
+    FixedClock,
+    MemoryGpuCatalog,
+    MemoryOfferRepository,
+    MemoryPriceHistory,
+    MemorySnapshotStore,
+)
 
 
 class World:
@@ -24,9 +30,14 @@ class World:
         self.reports: list[Any] = []
         for csv in sorted(CATALOGS.glob("*/vms.csv")):
             self.reports.append(
-                run_ingestion(SkyPilotCatalogSource(csv.parent.name, str(csv)), offers=self.offers,
-                              history=self.history, snapshots=self.snapshots, catalog=self.catalog,
-                              clock=self.clock)  # fmt: skip
+                run_ingestion(
+                    SkyPilotCatalogSource(csv.parent.name, str(csv)),
+                    offers=self.offers,
+                    history=self.history,
+                    snapshots=self.snapshots,
+                    catalog=self.catalog,
+                    clock=self.clock,
+                )
             )
 
 

@@ -31,13 +31,15 @@ def search(world: World, **query: Any) -> tuple[int, dict[str, Any]]:
 
 
 def test_search_filters_sort_and_paginate(world: World) -> None:
-    status, body = search(world, gpu="A6000", max_price_per_gpu_hour="1", sort="price", limit="5")
+    status, body = search(world, gpu="RTX-A6000", max_price_per_gpu_hour="1", sort="price", limit="5")
     assert status == 200
     assert body["count"] > 5 and len(body["items"]) == 5 and body["next_cursor"]
     prices = [o["price_per_hour"] for o in body["items"]]
     assert prices == sorted(prices)
     assert {o["gpu_model"] for o in body["items"]} == {"RTX-A6000"}
-    status, page2 = search(world, gpu="A6000", max_price_per_gpu_hour="1", sort="price", limit="5", cursor=body["next_cursor"])
+    status, page2 = search(
+        world, gpu="RTX-A6000", max_price_per_gpu_hour="1", sort="price", limit="5", cursor=body["next_cursor"]
+    )
     assert status == 200 and not {o["offer_id"] for o in page2["items"]} & {o["offer_id"] for o in body["items"]}
 
 
@@ -105,13 +107,18 @@ def test_gpus_and_providers(world: World) -> None:
         assert (status, spec["model"]) == (200, expected)
     ev = rest_event("/gpus/{model}", "/gpus/TPU", path_params={"model": "TPU"})
     assert call(gpu_mod, ev, gpu_mod.Deps(catalog=world.catalog))[1]["error"]["code"] == "gpu_not_found"
-    status, provs = call(providers_mod, rest_event("/providers", "/providers"), providers_mod.Deps(snapshots=world.snapshots))
+    status, provs = call(
+        providers_mod, rest_event("/providers", "/providers"), providers_mod.Deps(snapshots=world.snapshots)
+    )
     by = {p["name"]: p for p in provs["items"]}
     assert status == 200 and by["runpod"]["offers"] == 480 and by["aws"]["offers"] == 0
 
 
 def test_health() -> None:
-    assert call(health_mod, rest_event("/health", "/health")) == (200, {"status": "ok", "service": "gpubroker"})
+    assert call(health_mod, rest_event("/health", "/health")) == (
+        200,
+        {"status": "ok", "service": "gpubroker"},
+    )
 
 
 def test_ingest_handler_refuses_bad_events_before_any_io(world: World) -> None:

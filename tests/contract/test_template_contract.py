@@ -16,8 +16,13 @@ from infra.local.template import ROOT, read_app
 
 APP = read_app()
 FUNCTIONS = sorted(APP.functions)
-POWERTOOLS_GLOBALS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
-                      "POWERTOOLS_TRACER_CAPTURE_RESPONSE", "STAGE"}  # fmt: skip
+POWERTOOLS_GLOBALS = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+    "STAGE",
+}
 
 
 def module(lid: str) -> Any:
@@ -45,7 +50,7 @@ def test_template_routes_equal_resolver_routes() -> None:
         app = getattr(module(lid), "app", None)
         if app is None:
             continue
-        for route in app._static_routes + app._dynamic_routes:  # noqa: SLF001 - Powertools keeps them here
+        for route in app._static_routes + app._dynamic_routes:
             path = route.path.replace("<", "{").replace(">", "}")
             methods = route.method if isinstance(route.method, tuple | list) else (route.method,)
             for method in methods:
@@ -63,16 +68,27 @@ def test_environment_matches_settings_model(lid: str) -> None:
 
 def _imports_numpy(lid: str) -> bool:
     code = f"import sys; import {APP.functions[lid].module_name}; print(json.dumps('numpy' in sys.modules))"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/core", "layers/math", "."))}
-    out = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/core", "layers/math", ".")),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return bool(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 @pytest.mark.parametrize("lid", FUNCTIONS)
 def test_numpy_only_in_functions_with_the_math_layer(lid: str) -> None:
     has_math_layer = {"Ref": "MathLayer"} in APP.functions[lid].layers
-    assert _imports_numpy(lid) == has_math_layer, f"{lid}: imports numpy={not has_math_layer}, math layer={has_math_layer}"
+    assert _imports_numpy(lid) == has_math_layer, (
+        f"{lid}: imports numpy={not has_math_layer}, math layer={has_math_layer}"
+    )
 
 
 def test_core_layer_has_no_numpy_at_import() -> None:

@@ -30,7 +30,7 @@ class Stack:
 
 def _get(url: str) -> tuple[int, dict]:  # type: ignore[type-arg]
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
@@ -49,8 +49,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra.local", "--port", str(port), "--state-file", str(state)],
-        cwd=ROOT, env={**env, "POWERTOOLS_LOG_LEVEL": "WARNING"}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={**env, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         while not state.exists():
             if proc.poll() is not None or time.monotonic() - started > 60:

@@ -24,8 +24,14 @@ def test_ready_within_20_seconds_and_seeded(stack: Stack) -> None:
     counts = {p["name"]: p["offers"] for p in providers["items"]}
     assert status == 200
     assert {k: v for k, v in counts.items() if v} == {
-        "fluidstack": 12, "lambda": 340, "paperspace": 12, "runpod": 480, "shadeform": 237, "vast": 63, "verda": 45,
-    }  # fmt: skip
+        "fluidstack": 12,
+        "lambda": 340,
+        "paperspace": 12,
+        "runpod": 480,
+        "shadeform": 237,
+        "vast": 63,
+        "verda": 45,
+    }
 
 
 def test_search_walk_over_http(stack: Stack) -> None:
@@ -78,10 +84,22 @@ def test_make_ingest_loads_one_more_catalog(stack: Stack, tmp_path: Path) -> Non
     rows = (CATALOGS / "vast" / "vms.csv").read_text().splitlines()
     catalog.write_text("\n".join(rows[:11]) + "\n")
     out = subprocess.run(
-        [sys.executable, "-m", "infra.local.ingest", "--catalog", str(catalog), "--provider", "vast",
-         "--state-file", str(stack.state_file)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "infra.local.ingest",
+            "--catalog",
+            str(catalog),
+            "--provider",
+            "vast",
+            "--state-file",
+            str(stack.state_file),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report == {"provider": "vast", "accepted": 10, "rejected": {}, "unknown_gpus": []}
@@ -90,17 +108,29 @@ def test_make_ingest_loads_one_more_catalog(stack: Stack, tmp_path: Path) -> Non
     assert (vast["offers"], vast["available_offers"]) == (63, 10)
     # a bad event is refused by the function and reported as a failure, nothing written
     bad = subprocess.run(
-        [sys.executable, "-m", "infra.local.ingest", "--catalog", str(catalog), "--provider", "nope",
-         "--state-file", str(stack.state_file)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "infra.local.ingest",
+            "--catalog",
+            str(catalog),
+            "--provider",
+            "nope",
+            "--state-file",
+            str(stack.state_file),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1 and "ValidationFailed" in bad.stderr
 
 
 def test_unrouted_method_is_405_with_allow(stack: Stack) -> None:
     req = urllib.request.Request(f"{stack.url}/offers", method="DELETE")
     try:
-        urllib.request.urlopen(req, timeout=10)  # noqa: S310 - loopback
+        urllib.request.urlopen(req, timeout=10)
     except urllib.error.HTTPError as err:
         assert err.code == 405 and err.headers["Allow"] == "GET"
     else:

@@ -18,11 +18,28 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack: Stack, tmp_path: Path) -> None:
     cli = Path(sys.executable).parent / "schemathesis"
     out = subprocess.run(
-        [str(cli), "run", f"{stack.url}/openapi.json", "--url", stack.url, "--checks", "all",
-         "--max-examples", "100", "--workers", "2", "--no-color", "--report-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        [
+            str(cli),
+            "run",
+            f"{stack.url}/openapi.json",
+            "--url",
+            stack.url,
+            "--checks",
+            "all",
+            "--max-examples",
+            "100",
+            "--workers",
+            "2",
+            "--no-color",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.st_hooks", "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
     tail = "\n".join(out.stdout.splitlines()[-60:])
     assert out.returncode == 0, tail
     assert "Selected: 6/6" in out.stdout or "Tested: 6" in out.stdout, tail

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Key
 
 from tests.conftest import CATALOGS
 from tests.events import Ctx, rest_event
@@ -19,11 +20,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("aws")]
 
 
 def ingest(provider: str, catalog: str) -> dict[str, Any]:
-    report: dict[str, Any] = fresh_handler("ingest_offers").lambda_handler({"provider": provider, "catalog": catalog}, Ctx())
+    report: dict[str, Any] = fresh_handler("ingest_offers").lambda_handler(
+        {"provider": provider, "catalog": catalog}, Ctx()
+    )
     return report
 
 
-def get(module: str, resource: str, path: str, query: dict[str, list[str]] | None = None, params: dict[str, str] | None = None) -> tuple[int, Any]:
+def get(
+    module: str,
+    resource: str,
+    path: str,
+    query: dict[str, list[str]] | None = None,
+    params: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     res = fresh_handler(module).lambda_handler(rest_event(resource, path, query, params), Ctx())
     return int(res["statusCode"]), json.loads(res["body"])
 
@@ -44,10 +53,17 @@ def test_ingest_then_query_through_default_wiring(endpoint: Endpoint, tmp_path: 
     assert (report["accepted"], report["written"], report["rejected"]) == (480, 480, {})
     assert len(stream_records(endpoint)) == 480
 
-    status, page = get("api_list_offers", "/offers", "/offers", {"gpu": ["H100-SXM"], "sort": ["-price"], "limit": ["3"]})
+    status, page = get(
+        "api_list_offers", "/offers", "/offers", {"gpu": ["H100-SXM"], "sort": ["-price"], "limit": ["3"]}
+    )
     assert status == 200 and page["count"] > 0 and page["items"][0]["provider"] == "runpod"
     offer = page["items"][0]
-    status, one = get("api_get_offer", "/offers/{offer_id}", f"/offers/{offer['offer_id']}", params={"offer_id": offer["offer_id"]})
+    status, one = get(
+        "api_get_offer",
+        "/offers/{offer_id}",
+        f"/offers/{offer['offer_id']}",
+        params={"offer_id": offer["offer_id"]},
+    )
     assert status == 200 and one["price_per_hour"] == offer["price_per_hour"]
     status, gpus = get("api_list_gpus", "/gpus", "/gpus")
     assert status == 200 and {"H100-SXM", "MI300X"} <= {g["model"] for g in gpus["items"]}
@@ -75,10 +91,18 @@ def test_ingest_then_query_through_default_wiring(endpoint: Endpoint, tmp_path: 
     assert status == 200 and gone["count"] == 1 and gone["items"][0]["instance_type"] == removed["InstanceType"]
     history = boto3.resource("dynamodb", endpoint_url=endpoint.url).Table(endpoint.names["PriceHistoryTable"])
     changed_id = next(
-        o["offer_id"] for o in get("api_list_offers", "/offers", "/offers", {"q": [changed["InstanceType"]], "region": [changed["Region"]]})[1]["items"]
+        o["offer_id"]
+        for o in get(
+            "api_list_offers",
+            "/offers",
+            "/offers",
+            {"q": [changed["InstanceType"]], "region": [changed["Region"]]},
+        )[1]["items"]
     )
-    points = history.query(KeyConditionExpression=boto3.dynamodb.conditions.Key("offer_id").eq(changed_id))["Items"]
-    assert sorted(float(p["price_per_hour"]) for p in points) == sorted([float(changed["Price"]) - 0.11, float(changed["Price"])])
+    points = history.query(KeyConditionExpression=Key("offer_id").eq(changed_id))["Items"]
+    assert sorted(float(str(p["price_per_hour"])) for p in points) == sorted(
+        [float(changed["Price"]) - 0.11, float(changed["Price"])]
+    )
 
 
 def test_source_failure_writes_nothing(endpoint: Endpoint) -> None:

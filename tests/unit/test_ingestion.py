@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from gpumath.columns import OfferColumns
 
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
 from gpubroker.services.ingestion import run_ingestion, sync_gpu_catalog
+from gpumath.columns import OfferColumns
 from tests.fakes import (
     FailingSource,
     FixedClock,
@@ -20,8 +20,14 @@ from tests.fakes import (
 
 
 def raw(instance: str, price: float, *, gpu: str = "A6000", count: float = 1.0, region: str = "CA") -> RawOffer:
-    return RawOffer(provider="runpod", instance_type=instance, region=region, gpu_name=gpu, gpu_count=count,
-                    price_per_hour=price)  # fmt: skip
+    return RawOffer(
+        provider="runpod",
+        instance_type=instance,
+        region=region,
+        gpu_name=gpu,
+        gpu_count=count,
+        price_per_hour=price,
+    )
 
 
 class World:
@@ -33,14 +39,27 @@ class World:
         self.clock = FixedClock()
 
     def run(self, source: ListSource | FailingSource):  # type: ignore[no-untyped-def]
-        return run_ingestion(source, offers=self.offers, history=self.history, snapshots=self.snapshots,
-                             catalog=self.catalog, clock=self.clock)  # fmt: skip
+        return run_ingestion(
+            source,
+            offers=self.offers,
+            history=self.history,
+            snapshots=self.snapshots,
+            catalog=self.catalog,
+            clock=self.clock,
+        )
 
 
 def test_first_run_writes_everything_and_reports_rejections() -> None:
     w = World()
-    rows = [raw("1x_A6000", 0.49), raw("2x_A6000", 0.98, count=2), RejectedRow("malformed_row"),
-            raw("weird", 1.0, gpu="TPUv9"), raw("dup", 1.0), raw("dup", 1.0), raw("free", 0.0)]  # fmt: skip
+    rows: list[RawOffer | RejectedRow] = [
+        raw("1x_A6000", 0.49),
+        raw("2x_A6000", 0.98, count=2),
+        RejectedRow("malformed_row"),
+        raw("weird", 1.0, gpu="TPUv9"),
+        raw("dup", 1.0),
+        raw("dup", 1.0),
+        raw("free", 0.0),
+    ]
     report = w.run(ListSource("runpod", rows))
     assert report.accepted == 3
     assert report.rejected == {"malformed_row": 1, "unknown_gpu": 1, "duplicate": 1, "implausible_price": 1}
@@ -62,7 +81,10 @@ def test_second_run_writes_only_changes_and_marks_vanished_unavailable() -> None
     assert w.offers.writes - writes_before == 2  # b's new price, c gone
     gone = next(o for o in w.offers.items.values() if o.instance_type == "c")
     assert gone.available is False
-    assert [p["price_per_hour"] for p in w.history.points if p["offer_id"] == report_id(w, "b")] == [0.79, 0.69]
+    assert [p["price_per_hour"] for p in w.history.points if p["offer_id"] == report_id(w, "b")] == [
+        0.79,
+        0.69,
+    ]
     cols = OfferColumns.from_bytes(w.snapshots.blobs[report.snapshot_version or ""])
     assert cols.n == 3 and int(cols.bools["available"].sum()) == 2
     # a third identical run writes nothing at all
@@ -78,8 +100,14 @@ def report_id(w: World, instance: str) -> str:
 def test_other_providers_stay_in_the_snapshot() -> None:
     w = World()
     w.run(ListSource("runpod", [raw("a", 0.49)]))
-    vast = RawOffer(provider="vast", instance_type="1x-RTX_4090", region="France, FR, EU", gpu_name="RTX4090",
-                    gpu_count=1, price_per_hour=0.4)  # fmt: skip
+    vast = RawOffer(
+        provider="vast",
+        instance_type="1x-RTX_4090",
+        region="France, FR, EU",
+        gpu_name="RTX4090",
+        gpu_count=1,
+        price_per_hour=0.4,
+    )
     report = w.run(ListSource("vast", [vast]))
     cols = OfferColumns.from_bytes(w.snapshots.blobs[report.snapshot_version or ""])
     assert sorted(cols.vocab["provider"]) == ["runpod", "vast"] and cols.n == 2

@@ -25,7 +25,9 @@ raw_offers = st.builds(
     RawOffer,
     provider=st.sampled_from(sorted(PROVIDERS)),
     instance_type=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=30),
-    region=st.sampled_from(["us-east-1", "Germany, DE, EU", "FIN-01", "CA", "RU", "frankfurt-germany-5", "Oregon, US, NA"]),
+    region=st.sampled_from(
+        ["us-east-1", "Germany, DE, EU", "FIN-01", "CA", "RU", "frankfurt-germany-5", "Oregon, US, NA"]
+    ),
     gpu_name=st.one_of(st.none(), st.sampled_from([s for v in SPELLINGS.values() for s in v] + ["TPUv5", "H100"])),
     gpu_count=st.one_of(st.none(), st.sampled_from([0.0, 1.0, 2.0, 4.0, 8.0, 1.5, 100.0])),
     gpu_memory_gb=st.one_of(st.none(), st.floats(min_value=1, max_value=400)),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gpumath.columns import OfferColumns
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 from gpubroker.domain.search import Cursor, OfferQuery
 from gpubroker.services.search import SnapshotCache, search_offers
+from gpumath.columns import OfferColumns
 from tests.fakes import MemorySnapshotStore
 
 GPUS = ["H100-SXM", "H100-PCIe", "RTX-A6000", "A100-80GB", "RTX-4090", "L40S"]
@@ -80,7 +80,11 @@ def publish(store: MemorySnapshotStore, records: list[dict[str, Any]], version: 
 
 
 ALIASES = {"A6000": "RTX-A6000", "rtx4090": "RTX-4090"}
-SORT_FIELD = {"price": "price_per_hour", "price_per_gpu_hour": "price_per_gpu_hour", "gpu_memory": "gpu_memory_gb"}
+SORT_FIELD = {
+    "price": "price_per_hour",
+    "price_per_gpu_hour": "price_per_gpu_hour",
+    "gpu_memory": "gpu_memory_gb",
+}
 
 
 def oracle(records: list[dict[str, Any]], q: OfferQuery) -> list[str]:
@@ -143,7 +147,7 @@ def test_pagination_consistency_across_a_new_snapshot(
     store = MemorySnapshotStore()
     publish(store, first, "v1")
     cache = SnapshotCache(store, ttl_s=0)
-    published = []
+    published: list[bool] = []
 
     def new_snapshot() -> None:
         if not published:

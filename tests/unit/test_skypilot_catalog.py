@@ -52,9 +52,11 @@ def test_verda_total_memory_in_name_and_total_size() -> None:
 
 
 def test_lambda_total_field_is_per_gpu() -> None:
-    o = find("lambda", "gpu_8x_h100_sxm5", "us-east-1") if any(
-        x.instance_type == "gpu_8x_h100_sxm5" and x.region == "us-east-1" for x in offers("lambda")
-    ) else find("lambda", "gpu_8x_h100_sxm5")
+    o = (
+        find("lambda", "gpu_8x_h100_sxm5", "us-east-1")
+        if any(x.instance_type == "gpu_8x_h100_sxm5" and x.region == "us-east-1" for x in offers("lambda"))
+        else find("lambda", "gpu_8x_h100_sxm5")
+    )
     assert (o.gpu_model, o.gpu_count, o.gpu_memory_gb) == ("H100-SXM", 8, 80.0)
 
 
@@ -89,15 +91,30 @@ def test_spot_zero_means_none_and_crlf_files_parse() -> None:
 
 
 def test_cpu_rows_are_counted_as_no_gpu() -> None:
-    row = {"InstanceType": "cpu_4x_general", "AcceleratorName": "", "AcceleratorCount": "", "Price": "0.2",
-           "Region": "us-east-1", "vCPUs": "4", "MemoryGiB": "16", "GpuInfo": "", "SpotPrice": ""}  # fmt: skip
+    row = {
+        "InstanceType": "cpu_4x_general",
+        "AcceleratorName": "",
+        "AcceleratorCount": "",
+        "Price": "0.2",
+        "Region": "us-east-1",
+        "vCPUs": "4",
+        "MemoryGiB": "16",
+        "GpuInfo": "",
+        "SpotPrice": "",
+    }
     with pytest.raises(RejectedRow) as err:
         normalise(parse_row("lambda", row), as_of=NOW, specs=SPECS)
     assert err.value.reason == "no_gpu"
 
 
 def test_malformed_number_is_a_counted_rejection() -> None:
-    row = {"InstanceType": "x", "AcceleratorName": "A10", "AcceleratorCount": "one", "Price": "1", "Region": "r"}
+    row = {
+        "InstanceType": "x",
+        "AcceleratorName": "A10",
+        "AcceleratorCount": "one",
+        "Price": "1",
+        "Region": "r",
+    }
     with pytest.raises(RejectedRow) as err:
         parse_row("lambda", row)
     assert err.value.reason == "malformed_row"

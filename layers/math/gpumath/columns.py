@@ -23,7 +23,11 @@ CATEGORICAL = ("provider", "gpu_model", "gpu_vendor", "region", "instance_type",
 FLOATS = ("gpu_memory_gb", "vcpus", "ram_gb", "price_per_hour", "price_per_gpu_hour", "spot_price_per_hour")
 INTS = ("gpu_count",)
 BOOLS = ("available", "stale")
-SORT_KEYS = {"price": "price_per_hour", "price_per_gpu_hour": "price_per_gpu_hour", "gpu_memory": "gpu_memory_gb"}
+SORT_KEYS = {
+    "price": "price_per_hour",
+    "price_per_gpu_hour": "price_per_gpu_hour",
+    "gpu_memory": "gpu_memory_gb",
+}
 TEXT_COLUMNS = ("provider", "gpu_model", "region", "instance_type")
 
 F64 = NDArray[np.float64]

@@ -63,7 +63,10 @@ class DynamoOfferRepository:
 
     def offers_of(self, provider: str) -> list[Offer]:
         out: list[Offer] = []
-        kwargs: dict[str, Any] = {"IndexName": "by_provider", "KeyConditionExpression": Key("provider").eq(provider)}
+        kwargs: dict[str, Any] = {
+            "IndexName": "by_provider",
+            "KeyConditionExpression": Key("provider").eq(provider),
+        }
         while True:
             page = self._table.query(**kwargs)
             out.extend(_offer(i) for i in page["Items"])

@@ -25,7 +25,10 @@ def responses(ok: type[BaseModel], *errors: int) -> dict[int, Any]:
     """OpenAPI ``responses`` for a route: its 200 model and the error statuses it can answer (ErrorResponse)."""
     out: dict[int, Any] = {200: {"description": "OK", "content": {"application/json": {"model": ok}}}}
     for status in (*errors, 422):
-        out[status] = {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorResponse}}}
+        out[status] = {
+            "description": _DESCRIPTIONS[status],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
     return out
 
 
@@ -67,7 +70,8 @@ def ensure_known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> N
     unknown = sorted(given - set(model.model_fields))
     if unknown:
         raise UnknownParameter(
-            f"unknown query parameter {unknown[0]!r}", details={"unknown": unknown, "allowed": sorted(model.model_fields)}
+            f"unknown query parameter {unknown[0]!r}",
+            details={"unknown": unknown, "allowed": sorted(model.model_fields)},
         )
 
 

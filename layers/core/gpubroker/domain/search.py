@@ -39,7 +39,10 @@ class OfferQuery(BaseModel):
 
     @model_validator(mode="after")
     def _ranges(self) -> OfferQuery:
-        for lo, hi in (("min_price_per_hour", "max_price_per_hour"), ("min_price_per_gpu_hour", "max_price_per_gpu_hour")):
+        for lo, hi in (
+            ("min_price_per_hour", "max_price_per_hour"),
+            ("min_price_per_gpu_hour", "max_price_per_gpu_hour"),
+        ):
             a, b = getattr(self, lo), getattr(self, hi)
             if a is not None and b is not None and a > b:
                 raise ValueError(f"{lo} must not exceed {hi}")

@@ -7,12 +7,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gpumath.columns import OfferColumns
-
 from gpubroker.domain.gpus import GpuCatalog, bundled_catalog
 from gpubroker.domain.offers import Offer, RejectedRow, RunReport, normalise
 from gpubroker.domain.providers import COMPLIANCE_TAGS
-from gpubroker.ports import Clock, GpuCatalogRepository, OfferRepository, OfferSource, PriceHistoryRepository, SnapshotStore
+from gpubroker.ports import (
+    Clock,
+    GpuCatalogRepository,
+    OfferRepository,
+    OfferSource,
+    PriceHistoryRepository,
+    SnapshotStore,
+)
+from gpumath.columns import OfferColumns
 
 
 def sync_gpu_catalog(*, repo: GpuCatalogRepository, catalog: GpuCatalog | None = None) -> bool:
@@ -135,7 +141,9 @@ def run_ingestion(
     report.marked_unavailable = len(vanished)
     report.history_points = len(points)
 
-    gone = [o.model_copy(update={"available": False, "stale": False}) for oid, o in existing.items() if oid not in fresh]
+    gone = [
+        o.model_copy(update={"available": False, "stale": False}) for oid, o in existing.items() if oid not in fresh
+    ]
     part = [o.model_dump(mode="json") for o in [*fresh.values(), *gone]]
     snapshots.put_part(provider, part)
     report.snapshot_version = publish_snapshot(snapshots=snapshots, as_of=as_of)

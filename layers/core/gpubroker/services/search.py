@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from gpumath.columns import OfferColumns
 
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing, ValidationFailed
 from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, canonical_gpu
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 from gpubroker.domain.search import Cursor, OfferQuery
 from gpubroker.ports import SnapshotReader
+from gpumath.columns import OfferColumns
 
 
 class SnapshotCache:
@@ -29,7 +29,12 @@ class SnapshotCache:
     """
 
     def __init__(
-        self, reader: SnapshotReader, *, ttl_s: float = 2.0, keep: int = 3, monotonic: Callable[[], float] = time.monotonic
+        self,
+        reader: SnapshotReader,
+        *,
+        ttl_s: float = 2.0,
+        keep: int = 3,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._reader = reader
         self._ttl = ttl_s
@@ -104,13 +109,23 @@ def normalise_query(query: OfferQuery) -> OfferQuery:
     providers = tuple(p.casefold() for p in _split(query.provider))
     unknown = [p for p in providers if p not in PROVIDERS]
     if unknown:
-        raise ValidationFailed(f"unknown provider {unknown[0]!r}", details={"parameter": "provider", "known": sorted(PROVIDERS)})
+        raise ValidationFailed(
+            f"unknown provider {unknown[0]!r}", details={"parameter": "provider", "known": sorted(PROVIDERS)}
+        )
     tags = _split(query.compliance)
     bad = [t for t in tags if t not in COMPLIANCE_TAGS]
     if bad:
-        raise ValidationFailed(f"unknown compliance tag {bad[0]!r}", details={"parameter": "compliance", "known": list(COMPLIANCE_TAGS)})
+        raise ValidationFailed(
+            f"unknown compliance tag {bad[0]!r}",
+            details={"parameter": "compliance", "known": list(COMPLIANCE_TAGS)},
+        )
     return query.model_copy(
-        update={"gpu": tuple(sorted(set(gpus))), "provider": tuple(sorted(set(providers))), "region": _split(query.region), "compliance": tuple(sorted(set(tags)))}
+        update={
+            "gpu": tuple(sorted(set(gpus))),
+            "provider": tuple(sorted(set(providers))),
+            "region": _split(query.region),
+            "compliance": tuple(sorted(set(tags))),
+        }
     )
 
 
