@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from gpubroker.adapters.aws import dynamodb_table
 from gpubroker.domain.gpus import GpuCatalog, GpuSpec
 from gpubroker.domain.offers import Offer
@@ -62,6 +60,8 @@ class DynamoOfferRepository:
         return dynamodb_table(self.table_name)
 
     def offers_of(self, provider: str) -> list[Offer]:
+        from boto3.dynamodb.conditions import Key  # boto3 is imported on first use, not at handler import
+
         out: list[Offer] = []
         kwargs: dict[str, Any] = {
             "IndexName": "by_provider",
@@ -124,6 +124,8 @@ class DynamoGpuCatalogRepository:
         self._table.put_item(Item={"pk": _META_PK, "model": "version", "version": catalog.version})
 
     def list_all(self) -> list[GpuSpec]:
+        from boto3.dynamodb.conditions import Key
+
         out: list[GpuSpec] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_GPU_PK)}
         while True:
