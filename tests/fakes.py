@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gpubroker.domain.gpus import GpuCatalog, GpuSpec
-from gpubroker.domain.offers import Offer, RawOffer, RejectedRow
+from gpubroker.domain.offers import Offer, RawOffer, RejectedRow, RunReport
+from gpubroker.ports import OfferSource
+from gpubroker.services.ingestion import run_ingestion
 
 
 @dataclass
@@ -111,3 +113,24 @@ class MemoryGpuCatalog:
 
     def get(self, model: str) -> GpuSpec | None:
         return self.specs.get(model)
+
+
+class World:
+    """Every port in memory, and ingestion runs through them (what the services see in unit/component tests)."""
+
+    def __init__(self) -> None:
+        self.offers = MemoryOfferRepository()
+        self.history = MemoryPriceHistory()
+        self.snapshots = MemorySnapshotStore()
+        self.catalog = MemoryGpuCatalog()
+        self.clock = FixedClock()
+
+    def run(self, source: OfferSource) -> RunReport:
+        return run_ingestion(
+            source,
+            offers=self.offers,
+            history=self.history,
+            snapshots=self.snapshots,
+            catalog=self.catalog,
+            clock=self.clock,
+        )

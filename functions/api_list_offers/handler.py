@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import OfferPage
-from gpubroker.api.resolver import ensure_known_query, new_resolver, parse_model, responses
+from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, parse_model, responses
 from gpubroker.config import SnapshotSettings, load_settings
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 from gpubroker.domain.search import MAX_LIMIT, MAX_PRICE, OfferQuery, SortKey
-from gpubroker.observability import logger, metrics, tracer
 from gpubroker.services.search import SnapshotCache, search_offers
 
 Settings = SnapshotSettings
@@ -71,9 +68,4 @@ def list_offers(
     return OfferPage.model_validate(search_offers(query, snapshots=app.context["deps"].snapshots))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    app.append_context(deps=deps or default_deps())
-    return app.resolve(event, context)
+lambda_handler = api_handler(app, default_deps)

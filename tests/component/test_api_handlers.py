@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from gpubroker.services.search import SnapshotCache
-from tests.component.conftest import World, handler_module
+from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
+from tests.fakes import World
 
 offers_mod = handler_module("api_list_offers")
 offer_mod = handler_module("api_get_offer")

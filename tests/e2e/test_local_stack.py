@@ -77,29 +77,20 @@ def test_openapi_describes_every_route(stack: Stack) -> None:
     assert documented == {(r.method, r.path) for r in read_app().routes}
 
 
+def make_ingest(stack: Stack, catalog: Path, provider: str) -> subprocess.CompletedProcess[str]:
+    """What `make ingest CATALOG=... PROVIDER=...` runs."""
+    cmd = [sys.executable, "-m", "infra.local.ingest", "--catalog", str(catalog), "--provider", provider]
+    cmd += ["--state-file", str(stack.state_file)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
 def test_make_ingest_loads_one_more_catalog(stack: Stack, tmp_path: Path) -> None:
     if os.environ.get("GPUBROKER_API_URL"):
         pytest.skip("needs the local stack's invoke API")
     catalog = tmp_path / "vms.csv"
     rows = (CATALOGS / "vast" / "vms.csv").read_text().splitlines()
     catalog.write_text("\n".join(rows[:11]) + "\n")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infra.local.ingest",
-            "--catalog",
-            str(catalog),
-            "--provider",
-            "vast",
-            "--state-file",
-            str(stack.state_file),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = make_ingest(stack, catalog, "vast")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report == {"provider": "vast", "accepted": 10, "rejected": {}, "unknown_gpus": []}
@@ -107,23 +98,7 @@ def test_make_ingest_loads_one_more_catalog(stack: Stack, tmp_path: Path) -> Non
     vast = next(p for p in providers["items"] if p["name"] == "vast")
     assert (vast["offers"], vast["available_offers"]) == (63, 10)
     # a bad event is refused by the function and reported as a failure, nothing written
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infra.local.ingest",
-            "--catalog",
-            str(catalog),
-            "--provider",
-            "nope",
-            "--state-file",
-            str(stack.state_file),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = make_ingest(stack, catalog, "nope")
     assert bad.returncode == 1 and "ValidationFailed" in bad.stderr
 
 

@@ -6,17 +6,9 @@ import pytest
 
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
-from gpubroker.services.ingestion import run_ingestion, sync_gpu_catalog
+from gpubroker.services.ingestion import sync_gpu_catalog
 from gpumath.columns import OfferColumns
-from tests.fakes import (
-    FailingSource,
-    FixedClock,
-    ListSource,
-    MemoryGpuCatalog,
-    MemoryOfferRepository,
-    MemoryPriceHistory,
-    MemorySnapshotStore,
-)
+from tests.fakes import FailingSource, ListSource, MemoryGpuCatalog, World
 
 
 def raw(instance: str, price: float, *, gpu: str = "A6000", count: float = 1.0, region: str = "CA") -> RawOffer:
@@ -28,25 +20,6 @@ def raw(instance: str, price: float, *, gpu: str = "A6000", count: float = 1.0, 
         gpu_count=count,
         price_per_hour=price,
     )
-
-
-class World:
-    def __init__(self) -> None:
-        self.offers = MemoryOfferRepository()
-        self.history = MemoryPriceHistory()
-        self.snapshots = MemorySnapshotStore()
-        self.catalog = MemoryGpuCatalog()
-        self.clock = FixedClock()
-
-    def run(self, source: ListSource | FailingSource):  # type: ignore[no-untyped-def]
-        return run_ingestion(
-            source,
-            offers=self.offers,
-            history=self.history,
-            snapshots=self.snapshots,
-            catalog=self.catalog,
-            clock=self.clock,
-        )
 
 
 def test_first_run_writes_everything_and_reports_rejections() -> None:

@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpubroker.domain.gpus import bundled_catalog
-from gpubroker.domain.offers import MAX_PRICE_PER_HOUR, Offer, RawOffer, RejectedRow, normalise, to_raw
+from gpubroker.domain.offers import (
+    MAX_PRICE_PER_HOUR,
+    MIN_PRICE_PER_HOUR,
+    Offer,
+    RawOffer,
+    RejectedRow,
+    normalise,
+    to_raw,
+)
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 
 SPECS = bundled_catalog().by_model()
@@ -33,8 +41,8 @@ raw_offers = st.builds(
     gpu_memory_gb=st.one_of(st.none(), st.floats(min_value=1, max_value=400)),
     vcpus=st.one_of(st.none(), st.floats(min_value=0, max_value=512)),
     ram_gb=st.one_of(st.none(), st.floats(min_value=0, max_value=4096)),
-    price_per_hour=st.one_of(st.none(), st.floats(min_value=-5, max_value=5000, allow_nan=False)),
-    spot_price_per_hour=st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
+    price_per_hour=st.one_of(st.none(), st.floats(min_value=-5, max_value=5000, allow_nan=False), st.floats(0, 0.01)),
+    spot_price_per_hour=st.one_of(st.none(), st.floats(min_value=0, max_value=100), st.floats(0, 0.01)),
 )
 NOW = datetime(2026, 11, 26, 8, tzinfo=UTC)
 
@@ -45,7 +53,7 @@ def _check_offer(o: Offer) -> None:
     assert o.gpu_model in SPECS
     assert o.provider in PROVIDERS
     assert isinstance(o.gpu_count, int) and 1 <= o.gpu_count <= 64
-    assert 0 < o.price_per_hour <= MAX_PRICE_PER_HOUR
+    assert MIN_PRICE_PER_HOUR <= o.price_per_hour <= MAX_PRICE_PER_HOUR and o.price_per_gpu_hour > 0
     assert abs(o.price_per_gpu_hour * o.gpu_count - o.price_per_hour) <= 1e-9 * o.price_per_hour
     spec = SPECS[o.gpu_model]
     assert 0.5 * spec.memory_gb <= o.gpu_memory_gb <= 2.1 * spec.memory_gb

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
 from gpubroker.domain.errors import DomainError, UnknownParameter, ValidationFailed
-from gpubroker.observability import logger
+from gpubroker.observability import logger, metrics, tracer
 
 _DESCRIPTIONS = {
     400: "Malformed request (unknown parameter, malformed cursor)",
@@ -85,3 +88,19 @@ def parse_model(model: type[M], data: dict[str, Any]) -> M:
     except ValidationError as exc:
         details = [{"loc": list(err["loc"]), "type": err["type"], "msg": err["msg"]} for err in exc.errors()]
         raise ValidationFailed("request parameters failed validation", details=details) from None
+
+
+def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], Any] | None = None) -> Callable[..., Any]:
+    """The Lambda entry point of an API function: Powertools context, tracing and metrics around
+    ``app.resolve``, with its ports in ``app.context["deps"]`` (passed in by tests, else ``default_deps()``)."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Any = None) -> dict[str, Any]:
+        if default_deps is not None:
+            app.append_context(deps=deps if deps is not None else default_deps())
+        result: dict[str, Any] = app.resolve(event, context)
+        return result
+
+    return lambda_handler

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, in_eea
 
 # Plausible ranges (USD per hour for a whole instance; GB per GPU). Outside them a row is rejected, not stored.
+MIN_PRICE_PER_HOUR = 0.001
 MAX_PRICE_PER_HOUR = 2_000.0
 MAX_GPU_COUNT = 64
 MAX_GPU_MEMORY_GB = 512.0
@@ -41,9 +42,9 @@ class Offer(BaseModel):
     vcpus: float | None = Field(default=None, gt=0)
     ram_gb: float | None = Field(default=None, gt=0, description="host RAM, GB")
     region: str = Field(min_length=1, max_length=128)
-    price_per_hour: float = Field(gt=0, le=MAX_PRICE_PER_HOUR, description="USD per hour, whole instance")
+    price_per_hour: float = Field(ge=MIN_PRICE_PER_HOUR, le=MAX_PRICE_PER_HOUR, description="USD/h, whole instance")
     price_per_gpu_hour: float = Field(gt=0, le=MAX_PRICE_PER_HOUR, description="USD per GPU-hour")
-    spot_price_per_hour: float | None = Field(default=None, gt=0, le=MAX_PRICE_PER_HOUR)
+    spot_price_per_hour: float | None = Field(default=None, ge=MIN_PRICE_PER_HOUR, le=MAX_PRICE_PER_HOUR)
     available: bool = True
     compliance: tuple[str, ...] = ()
     as_of: AwareDatetime
@@ -183,13 +184,22 @@ def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -
         raise RejectedRow("unknown_gpu", raw_gpu=raw.gpu_name)
     if raw.price_per_hour is None:
         raise RejectedRow("missing_price")
-    if not 0 < raw.price_per_hour <= MAX_PRICE_PER_HOUR:
+    if not MIN_PRICE_PER_HOUR <= raw.price_per_hour <= MAX_PRICE_PER_HOUR:
         raise RejectedRow("implausible_price")
     count = int(raw.gpu_count)
     spot = raw.spot_price_per_hour if raw.spot_price_per_hour and raw.spot_price_per_hour > 0 else None
-    if spot is not None and spot > MAX_PRICE_PER_HOUR:
+    if spot is not None and not MIN_PRICE_PER_HOUR <= spot <= MAX_PRICE_PER_HOUR:
         raise RejectedRow("implausible_price")
     compliance = set(raw.compliance) | set(derive_compliance(raw.provider, raw.instance_type, raw.region))
+    try:
+        return _build_offer(raw, model=model, spec=spec, count=count, spot=spot, compliance=compliance, as_of=as_of)
+    except ValidationError as exc:  # any field out of the model's bounds: counted, never a crashed run
+        raise RejectedRow("malformed_row") from exc
+
+
+def _build_offer(
+    raw: RawOffer, *, model: str, spec: GpuSpec, count: int, spot: float | None, compliance: set[str], as_of: datetime
+) -> Offer:
     return Offer(
         offer_id=offer_id_for(raw.provider, raw.instance_type, raw.region),
         provider=raw.provider,
