@@ -192,13 +192,30 @@ def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -
         raise RejectedRow("implausible_price")
     compliance = set(raw.compliance) | set(derive_compliance(raw.provider, raw.instance_type, raw.region))
     try:
-        return _build_offer(raw, model=model, spec=spec, count=count, spot=spot, compliance=compliance, as_of=as_of)
+        return _build_offer(
+            raw,
+            model=model,
+            spec=spec,
+            price=raw.price_per_hour,
+            count=count,
+            spot=spot,
+            compliance=compliance,
+            as_of=as_of,
+        )
     except ValidationError as exc:  # any field out of the model's bounds: counted, never a crashed run
         raise RejectedRow("malformed_row") from exc
 
 
 def _build_offer(
-    raw: RawOffer, *, model: str, spec: GpuSpec, count: int, spot: float | None, compliance: set[str], as_of: datetime
+    raw: RawOffer,
+    *,
+    model: str,
+    spec: GpuSpec,
+    price: float,
+    count: int,
+    spot: float | None,
+    compliance: set[str],
+    as_of: datetime,
 ) -> Offer:
     return Offer(
         offer_id=offer_id_for(raw.provider, raw.instance_type, raw.region),
@@ -212,8 +229,8 @@ def _build_offer(
         vcpus=raw.vcpus if raw.vcpus and raw.vcpus > 0 else None,
         ram_gb=raw.ram_gb if raw.ram_gb and raw.ram_gb > 0 else None,
         region=raw.region,
-        price_per_hour=raw.price_per_hour,
-        price_per_gpu_hour=raw.price_per_hour / count,
+        price_per_hour=price,
+        price_per_gpu_hour=price / count,
         spot_price_per_hour=spot,
         compliance=tuple(sorted(compliance)),
         as_of=as_of.astimezone(UTC),
