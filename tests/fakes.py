@@ -134,3 +134,32 @@ class World:
             catalog=self.catalog,
             clock=self.clock,
         )
+
+
+@dataclass
+class MemoryInteractions:
+    items: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+    def record(self, user_id: str, offer_id: str, kind: str, at: datetime) -> None:
+        counts = self.items.setdefault((user_id, offer_id), {"view": 0, "save": 0, "book": 0})
+        counts[kind] += 1
+
+    def history(self, user_id: str) -> dict[str, dict[str, int]]:
+        return {o: dict(c) for (u, o), c in self.items.items() if u == user_id}
+
+    def scan_all(self) -> Iterator[tuple[str, str, dict[str, int]]]:
+        for (u, o), c in sorted(self.items.items()):
+            yield u, o, dict(c)
+
+
+@dataclass
+class MemoryModelStore:
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def save(self, name: str, data: bytes, manifest: Mapping[str, Any]) -> None:
+        self.blobs[name] = data
+        self.manifests[name] = dict(manifest)
+
+    def load(self, name: str) -> bytes | None:
+        return self.blobs.get(name)

@@ -66,9 +66,14 @@ def test_flop_costs_worked_example() -> None:
 def test_efficiency_in_range_and_best_scores_full(rows: list[tuple[float, float, float]], w: float) -> None:
     t, p, watts = (np.array(c) for c in zip(*rows, strict=True))
     score, per_usd, per_watt = efficiency_score(
-        t, p, watts, ref_tflops_per_usd=float((t / p).max()), ref_tflops_per_watt=float((t / watts).max()),
-        cost_weight=w, power_weight=1 - w,
-    )  # fmt: skip
+        t,
+        p,
+        watts,
+        ref_tflops_per_usd=float((t / p).max()),
+        ref_tflops_per_watt=float((t / watts).max()),
+        cost_weight=w,
+        power_weight=1 - w,
+    )
     assert np.all((score >= 0) & (score <= 100 + 1e-9))
     both_best = (per_usd == per_usd.max()) & (per_watt == per_watt.max())
     assert np.allclose(score[both_best], 100.0)
@@ -76,7 +81,9 @@ def test_efficiency_in_range_and_best_scores_full(rows: list[tuple[float, float,
 
 def test_efficiency_rejects_bad_weights() -> None:
     with pytest.raises(ValueError):
-        efficiency_score(1.0, 1.0, 100.0, ref_tflops_per_usd=1, ref_tflops_per_watt=1, cost_weight=0.7, power_weight=0.7)
+        efficiency_score(
+            1.0, 1.0, 100.0, ref_tflops_per_usd=1, ref_tflops_per_watt=1, cost_weight=0.7, power_weight=0.7
+        )
 
 
 def test_decode_bound_by_bandwidth() -> None:

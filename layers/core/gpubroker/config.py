@@ -47,3 +47,22 @@ S = TypeVar("S", bound=_Settings)
 def load_settings(model: type[S]) -> S:
     """Validate the model's fields from ``os.environ``; a missing variable fails the cold start loudly."""
     return model.model_validate({k: v for k, v in os.environ.items() if k in model.model_fields})
+
+
+class PersonalSettings(_Settings):
+    """Math functions that personalise: the snapshot, the trained CF model and the user's interactions."""
+
+    SNAPSHOT_BUCKET: str = Field(min_length=3)
+    SNAPSHOT_TTL_SECONDS: float = Field(default=2.0, ge=0, le=300)
+    MODEL_BUCKET: str = Field(min_length=3)
+    INTERACTIONS_TABLE: str = Field(min_length=3)
+
+
+class InteractionSettings(_Settings):
+    OFFERS_TABLE: str = Field(min_length=3)
+    INTERACTIONS_TABLE: str = Field(min_length=3)
+
+
+class TrainSettings(_Settings):
+    INTERACTIONS_TABLE: str = Field(min_length=3)
+    MODEL_BUCKET: str = Field(min_length=3)

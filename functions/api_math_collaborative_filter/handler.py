@@ -1,0 +1,27 @@
+"""POST /math/collaborative-filter: a user's predicted scores / top offers from the trained ALS-WR factors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from gpubroker.api.math_models import RecommendationOut
+from gpubroker.api.resolver import api_handler, new_resolver, responses
+from gpubroker.config import PersonalSettings
+from gpubroker.domain.math_requests import CollaborativeRequest
+from gpubroker.services.recommend import collaborative
+from gpubroker.wiring import MathDeps, personal_deps
+
+Settings = PersonalSettings
+app = new_resolver()
+
+
+@app.post("/math/collaborative-filter", responses=responses(RecommendationOut, 404, 503))
+def collaborative_route(request: Annotated[CollaborativeRequest, Body()]) -> RecommendationOut:
+    deps: MathDeps = app.context["deps"]
+    model = deps.models.get() if deps.models else None
+    return RecommendationOut.model_validate(collaborative(request, om=deps.offers.get(), cf=model))
+
+
+lambda_handler = api_handler(app, personal_deps)

@@ -1,0 +1,26 @@
+"""POST /math/cost-per-gflop: USD per PFLOP-hour and per GFLOP at a stated precision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from gpubroker.api.math_models import CostPerGflopOut
+from gpubroker.api.resolver import api_handler, new_resolver, responses
+from gpubroker.config import SnapshotSettings
+from gpubroker.domain.math_requests import CostPerGflopRequest
+from gpubroker.services.recommend import cost_per_gflop
+from gpubroker.wiring import MathDeps, math_deps
+
+Settings = SnapshotSettings
+app = new_resolver()
+
+
+@app.post("/math/cost-per-gflop", responses=responses(CostPerGflopOut, 400, 503))
+def cost_per_gflop_route(request: Annotated[CostPerGflopRequest, Body()]) -> CostPerGflopOut:
+    deps: MathDeps = app.context["deps"]
+    return CostPerGflopOut.model_validate(cost_per_gflop(request, om=deps.offers.get()))
+
+
+lambda_handler = api_handler(app, math_deps)

@@ -1,0 +1,26 @@
+"""POST /math/cost-per-token: USD per 1M tokens, measured or estimated from the GPU catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from gpubroker.api.math_models import CostPerTokenOut
+from gpubroker.api.resolver import api_handler, new_resolver, responses
+from gpubroker.config import SnapshotSettings
+from gpubroker.domain.math_requests import CostPerTokenRequest
+from gpubroker.services.recommend import cost_per_token
+from gpubroker.wiring import MathDeps, math_deps
+
+Settings = SnapshotSettings
+app = new_resolver()
+
+
+@app.post("/math/cost-per-token", responses=responses(CostPerTokenOut, 400, 503))
+def cost_per_token_route(request: Annotated[CostPerTokenRequest, Body()]) -> CostPerTokenOut:
+    deps: MathDeps = app.context["deps"]
+    return CostPerTokenOut.model_validate(cost_per_token(request, om=deps.offers.get()))
+
+
+lambda_handler = api_handler(app, math_deps)

@@ -1,0 +1,26 @@
+"""POST /math/efficiency-score: performance per dollar and per watt, in [0, 100]."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from gpubroker.api.math_models import EfficiencyOut
+from gpubroker.api.resolver import api_handler, new_resolver, responses
+from gpubroker.config import SnapshotSettings
+from gpubroker.domain.math_requests import EfficiencyRequest
+from gpubroker.services.recommend import efficiency
+from gpubroker.wiring import MathDeps, math_deps
+
+Settings = SnapshotSettings
+app = new_resolver()
+
+
+@app.post("/math/efficiency-score", responses=responses(EfficiencyOut, 404, 503))
+def efficiency_route(request: Annotated[EfficiencyRequest, Body()]) -> EfficiencyOut:
+    deps: MathDeps = app.context["deps"]
+    return EfficiencyOut.model_validate(efficiency(request, om=deps.offers.get()))
+
+
+lambda_handler = api_handler(app, math_deps)

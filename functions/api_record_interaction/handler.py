@@ -1,0 +1,55 @@
+"""POST /interactions: record that a user viewed, saved or booked an offer (input to collaborative filtering)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel
+
+from gpubroker.adapters.clock import SystemClock
+from gpubroker.adapters.dynamodb import DynamoOfferRepository
+from gpubroker.adapters.interactions import DynamoInteractionRepository
+from gpubroker.api.resolver import api_handler, new_resolver, responses
+from gpubroker.config import InteractionSettings, load_settings
+from gpubroker.domain.errors import OfferNotFound
+from gpubroker.domain.math_requests import InteractionRequest
+from gpubroker.ports import Clock, InteractionRepository, OfferRepository
+
+Settings = InteractionSettings
+app = new_resolver()
+
+
+class Recorded(BaseModel):
+    user_id: str
+    offer_id: str
+    kind: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Deps:
+    offers: OfferRepository
+    interactions: InteractionRepository
+    clock: Clock
+
+
+@cache
+def default_deps() -> Deps:
+    s = load_settings(InteractionSettings)
+    return Deps(DynamoOfferRepository(s.OFFERS_TABLE), DynamoInteractionRepository(s.INTERACTIONS_TABLE), SystemClock())
+
+
+@app.post("/interactions", responses=responses(Recorded, 404))
+def record(request: Annotated[InteractionRequest, Body()]) -> tuple[Recorded, int]:
+    deps: Deps = app.context["deps"]
+    if deps.offers.get(request.offer_id) is None:
+        raise OfferNotFound(f"no offer {request.offer_id!r}")
+    at = deps.clock.now()
+    deps.interactions.record(request.user_id, request.offer_id, request.kind, at)
+    return Recorded(user_id=request.user_id, offer_id=request.offer_id, kind=request.kind, at=at.isoformat()), 201
+
+
+lambda_handler = api_handler(app, default_deps)

@@ -1,0 +1,74 @@
+"""Response models of the /math endpoints (they document the API and are validated on the way out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class CostPerTokenOut(_Out):
+    method: str = Field(description="measured (from tokens_per_second) or estimated (from the GPU catalog)")
+    price_per_hour: float
+    tokens_per_second: float
+    usd_per_million_tokens: float
+
+
+class CostPerGflopOut(_Out):
+    gpu_model: str
+    precision: str
+    tflops: float
+    price_per_gpu_hour: float
+    usd_per_pflop_hour: float
+    usd_per_gflop: float
+
+
+class EfficiencyOut(_Out):
+    gpu_model: str
+    price_per_gpu_hour: float
+    score: float = Field(ge=0, le=100)
+    tflops_per_usd: float
+    tflops_per_watt: float
+    formula: str
+
+
+class OfferScore(_Out):
+    offer_id: str
+    provider: str
+    gpu_model: str
+    price_per_gpu_hour: float
+    score: float | None = None
+
+
+class TopsisOut(_Out):
+    mode: str
+    scores: list[float] | None = None
+    ranking: list[int] | None = None
+    items: list[OfferScore] | None = None
+
+
+class SimilarityOut(_Out):
+    offer_ids: list[str] | None = None
+    matrix: list[list[float]] | None = None
+    offer_id: str | None = None
+    items: list[dict[str, Any]] | None = None
+
+
+class RecommendationOut(_Out):
+    path: str = Field(description="personalised, cold_start, collaborative, cold_start_popularity or empty")
+    items: list[OfferScore]
+
+
+class PresetOut(_Out):
+    name: str
+    description: str
+    items: list[dict[str, Any]]
+    top_offer: dict[str, Any] | None
+
+
+class PresetList(BaseModel):
+    items: list[PresetOut]
