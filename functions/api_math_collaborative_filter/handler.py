@@ -17,7 +17,7 @@ Settings = PersonalSettings
 app = new_resolver()
 
 
-@app.post("/math/collaborative-filter", responses=responses(RecommendationOut, 404, 503))
+@app.post("/math/collaborative-filter", responses=responses(RecommendationOut, 404, 503, 415))
 def collaborative_route(request: Annotated[CollaborativeRequest, Body()]) -> RecommendationOut:
     deps: MathDeps = app.context["deps"]
     model = deps.models.get() if deps.models else None

@@ -17,7 +17,7 @@ Settings = SnapshotSettings
 app = new_resolver()
 
 
-@app.post("/math/content-similarity", responses=responses(SimilarityOut, 404, 503))
+@app.post("/math/content-similarity", responses=responses(SimilarityOut, 404, 503, 415))
 def similarity_route(request: Annotated[SimilarityRequest, Body()]) -> SimilarityOut:
     deps: MathDeps = app.context["deps"]
     return SimilarityOut.model_validate(similarity(request, om=deps.offers.get()))

@@ -17,7 +17,7 @@ Settings = SnapshotSettings
 app = new_resolver()
 
 
-@app.post("/math/cost-per-gflop", responses=responses(CostPerGflopOut, 400, 503))
+@app.post("/math/cost-per-gflop", responses=responses(CostPerGflopOut, 404, 503, 415))
 def cost_per_gflop_route(request: Annotated[CostPerGflopRequest, Body()]) -> CostPerGflopOut:
     deps: MathDeps = app.context["deps"]
     return CostPerGflopOut.model_validate(cost_per_gflop(request, om=deps.offers.get()))

@@ -17,7 +17,7 @@ Settings = SnapshotSettings
 app = new_resolver()
 
 
-@app.post("/math/cost-per-token", responses=responses(CostPerTokenOut, 400, 503))
+@app.post("/math/cost-per-token", responses=responses(CostPerTokenOut, 404, 503, 415))
 def cost_per_token_route(request: Annotated[CostPerTokenRequest, Body()]) -> CostPerTokenOut:
     deps: MathDeps = app.context["deps"]
     return CostPerTokenOut.model_validate(cost_per_token(request, om=deps.offers.get()))

@@ -17,7 +17,7 @@ Settings = SnapshotSettings
 app = new_resolver()
 
 
-@app.post("/math/efficiency-score", responses=responses(EfficiencyOut, 404, 503))
+@app.post("/math/efficiency-score", responses=responses(EfficiencyOut, 404, 503, 415))
 def efficiency_route(request: Annotated[EfficiencyRequest, Body()]) -> EfficiencyOut:
     deps: MathDeps = app.context["deps"]
     return EfficiencyOut.model_validate(efficiency(request, om=deps.offers.get()))

@@ -17,7 +17,7 @@ Settings = PersonalSettings
 app = new_resolver()
 
 
-@app.post("/math/ensemble-recommend", responses=responses(RecommendationOut, 503))
+@app.post("/math/ensemble-recommend", responses=responses(RecommendationOut, 503, 415))
 def ensemble_route(request: Annotated[EnsembleRequest, Body()]) -> RecommendationOut:
     deps: MathDeps = app.context["deps"]
     model = deps.models.get() if deps.models else None

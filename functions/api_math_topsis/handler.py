@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from gpubroker.api.math_models import TopsisOut
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import SnapshotSettings
-from gpubroker.domain.math_requests import TopsisRequest
+from gpubroker.domain.math_requests import TopsisMatrix, TopsisRequest
 from gpubroker.services.recommend import topsis_rank
 from gpubroker.wiring import MathDeps, math_deps
 
@@ -17,10 +17,12 @@ Settings = SnapshotSettings
 app = new_resolver()
 
 
-@app.post("/math/topsis", responses=responses(TopsisOut, 503))
+@app.post("/math/topsis", responses=responses(TopsisOut, 503, 415))
 def topsis_route(request: Annotated[TopsisRequest, Body()]) -> TopsisOut:
     deps: MathDeps = app.context["deps"]
-    return TopsisOut.model_validate(topsis_rank(request, om=deps.offers.get() if request.criteria else None))
+    return TopsisOut.model_validate(
+        topsis_rank(request, om=None if isinstance(request, TopsisMatrix) else deps.offers.get())
+    )
 
 
 lambda_handler = api_handler(app, math_deps)

@@ -42,7 +42,7 @@ def default_deps() -> Deps:
     return Deps(DynamoOfferRepository(s.OFFERS_TABLE), DynamoInteractionRepository(s.INTERACTIONS_TABLE), SystemClock())
 
 
-@app.post("/interactions", responses=responses(Recorded, 404))
+@app.post("/interactions", responses=responses(Recorded, 404, 415, ok_status=201))
 def record(request: Annotated[InteractionRequest, Body()]) -> tuple[Recorded, int]:
     deps: Deps = app.context["deps"]
     if deps.offers.get(request.offer_id) is None:

@@ -28,7 +28,10 @@ def proxy_event(
     match = route.regex.match(url.path)
     assert match is not None
     multi = parse_qs(url.query, keep_blank_values=True)
-    text = body.decode("utf-8") if body else None
+    try:
+        text, b64 = (body.decode("utf-8"), False) if body else (None, False)
+    except UnicodeDecodeError:  # what API Gateway does with bytes that are not text: base64 and say so
+        text, b64 = base64.b64encode(body).decode(), True
     return {
         "resource": route.path,
         "path": unquote(url.path),
@@ -50,7 +53,7 @@ def proxy_event(
             "apiId": "local",
         },
         "body": text,
-        "isBase64Encoded": False,
+        "isBase64Encoded": b64,
     }
 
 

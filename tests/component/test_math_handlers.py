@@ -231,3 +231,16 @@ def test_record_interaction(world: World) -> None:
         "api_record_interaction", "/interactions", {"user_id": "u1", "offer_id": offer_id, "kind": "like"}, d
     )
     assert status == 422
+
+
+def test_workload_endpoints(deps: MathDeps) -> None:
+    body = {"type": "llm_inference", "params_b": 70, "precision": "fp16", "context_tokens": 4096, "concurrency": 4}
+    status, est = post("api_math_estimate_workload", "/math/estimate-workload", body, deps)
+    assert status == 200 and est["requirement"]["memory_required_gb"] > 140 and est["priced"] is True
+    status, mapped = post("api_math_map_workload_to_gpu", "/math/map-workload-to-gpu", body, deps)
+    assert status == 200 and mapped["plans"]
+    costs = [p["est_cost_usd"] for p in mapped["plans"]]
+    assert costs == sorted(costs) and all(p["offer_id"] for p in mapped["plans"])
+    assert all(p["reason"] for p in mapped["infeasible"])
+    status, err = post("api_math_map_workload_to_gpu", "/math/map-workload-to-gpu", {"type": "quantum"}, deps)
+    assert status == 422 and err["error"]["code"] == "validation_error"

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
-from gpubroker.domain.errors import DomainError, UnknownParameter, ValidationFailed
+from gpubroker.domain.errors import DomainError, UnknownParameter, UnsupportedMediaType, ValidationFailed
 from gpubroker.observability import logger, metrics, tracer
 
 _DESCRIPTIONS = {
@@ -20,13 +20,15 @@ _DESCRIPTIONS = {
     404: "Not found",
     410: "Gone (an expired pagination cursor)",
     422: "A value is out of range or unknown",
+    415: "The body is not JSON (send Content-Type: application/json)",
     503: "No data published yet",
 }
 
 
-def responses(ok: type[BaseModel], *errors: int) -> dict[int, Any]:
-    """OpenAPI ``responses`` for a route: its 200 model and the error statuses it can answer (ErrorResponse)."""
-    out: dict[int, Any] = {200: {"description": "OK", "content": {"application/json": {"model": ok}}}}
+def responses(ok: type[BaseModel], *errors: int, ok_status: int = 200) -> dict[int, Any]:
+    """OpenAPI ``responses`` for a route: its success model and the error statuses it can answer (ErrorResponse).
+    Routes with a body may also answer 415 (a body that is not JSON)."""
+    out: dict[int, Any] = {ok_status: {"description": "OK", "content": {"application/json": {"model": ok}}}}
     for status in (*errors, 422):
         out[status] = {
             "description": _DESCRIPTIONS[status],
@@ -39,8 +41,20 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+def _json_bodies_only(app: APIGatewayRestResolver, next_middleware: Any) -> Any:
+    """A request body must be JSON: anything else is a 415, before validation tries to parse it."""
+    event = app.current_event
+    if event.body:
+        ctype = (event.headers or {}).get("content-type") or (event.headers or {}).get("Content-Type") or ""
+        media = ctype.split(";")[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise UnsupportedMediaType(f"unsupported Content-Type {media!r}; send application/json")
+    return next_middleware(app)
+
+
 def new_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
+    app.use([_json_bodies_only])
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[Any]:

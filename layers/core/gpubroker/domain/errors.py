@@ -30,6 +30,10 @@ class InvalidCursor(InvalidRequest):
     code = "invalid_cursor"
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
 class ValidationFailed(DomainError):
     """The request is well formed but a value is out of range or unknown (422)."""
 
@@ -46,6 +50,12 @@ class OfferNotFound(NotFound):
 
 class GpuNotFound(NotFound):
     code = "gpu_not_found"
+
+
+class NoMarketPrice(NotFound):
+    """No live offer gives a price for this GPU, and the request did not pass one."""
+
+    code = "no_market_price"
 
 
 class Gone(DomainError):

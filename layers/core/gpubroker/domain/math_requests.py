@@ -1,17 +1,39 @@
-"""Request models of the /math endpoints: every size, weight and count bounded (bad input is a 422)."""
+"""Request models of the /math endpoints: every size, weight and count bounded (bad input is a 422).
+
+Alternatives ("give this or that") are separate models joined in a union, so the OpenAPI document states
+exactly what is accepted; the rules a schema cannot state (weights summing to 1, a matrix's shape) are checked
+here too and answered with a 422.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gpubroker.domain.gpus import bundled_catalog
 
 MAX_ALTERNATIVES = 10_000
 MAX_CRITERIA = 32
 Precision = Literal["fp16", "bf16", "fp32"]
 ModelPrecision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
 BYTES_PER_PARAM: dict[str, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+CRITERION_NAMES = (
+    "price_per_gpu_hour", "price_per_hour", "gpu_memory_gb", "total_gpu_memory_gb", "gpu_count", "fp16_tflops",
+    "total_fp16_tflops", "memory_bandwidth_gbps", "tflops_per_usd", "tflops_per_watt", "reliability",
+)  # fmt: skip
+
+if TYPE_CHECKING:
+    GpuModel: TypeAlias = str
+    CriterionName: TypeAlias = str
+else:
+    GpuModel = Literal[tuple(g.model for g in bundled_catalog().gpus)]
+    CriterionName = Literal[CRITERION_NAMES]
+
+OfferId = Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")]
+UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:-]+$")]
+Price = Annotated[float, Field(ge=0.001, le=10_000, description="USD")]
 
 
 class _Strict(BaseModel):
@@ -19,107 +41,105 @@ class _Strict(BaseModel):
 
 
 class OfferFilters(_Strict):
-    gpu: list[str] = Field(default_factory=list, max_length=40)
-    provider: list[str] = Field(default_factory=list, max_length=20)
-    region: list[str] = Field(default_factory=list, max_length=50)
-    max_price_per_gpu_hour: float | None = Field(default=None, gt=0, le=10_000)
+    gpu: list[GpuModel] = Field(default_factory=list, max_length=40)
+    provider: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=20)
+    region: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=50)
+    max_price_per_gpu_hour: Price | None = None
     min_gpu_memory_gb: float | None = Field(default=None, ge=0, le=1024)
 
 
-class CostPerTokenRequest(_Strict):
-    """Either ``tokens_per_second`` (measured) or ``gpu_model`` + ``model_params_b`` (estimated from the catalog:
-    decode bound by memory bandwidth). ``price_per_hour`` defaults to the cheapest live offer for the GPU."""
+class MeasuredCostPerToken(_Strict):
+    """USD per 1M tokens from a measured throughput."""
 
-    price_per_hour: float | None = Field(default=None, gt=0, le=10_000)
-    tokens_per_second: float | None = Field(default=None, gt=0, le=1e7)
-    gpu_model: str | None = Field(default=None, max_length=64)
-    model_params_b: float | None = Field(default=None, gt=0, le=2000)
+    price_per_hour: Price
+    tokens_per_second: float = Field(ge=0.001, le=1e7)
+
+
+class EstimatedCostPerToken(_Strict):
+    """USD per 1M tokens estimated from the catalog: decode bound by memory bandwidth, capped by tensor TFLOPS.
+    ``price_per_hour`` defaults to the cheapest live offer for the GPU (per GPU-hour)."""
+
+    gpu_model: GpuModel
+    model_params_b: float = Field(ge=0.01, le=2000, description="model size, billions of parameters")
     precision: ModelPrecision = "fp16"
     batch_size: int = Field(default=1, ge=1, le=1024)
+    price_per_hour: Price | None = None
 
-    @model_validator(mode="after")
-    def _one_way(self) -> CostPerTokenRequest:
-        if self.tokens_per_second is not None:
-            if self.price_per_hour is None:
-                raise ValueError("price_per_hour is required with tokens_per_second")
-        elif self.gpu_model is None or self.model_params_b is None:
-            raise ValueError("give tokens_per_second, or gpu_model and model_params_b")
-        return self
+
+CostPerTokenRequest = MeasuredCostPerToken | EstimatedCostPerToken
 
 
 class CostPerGflopRequest(_Strict):
-    gpu_model: str = Field(max_length=64)
+    gpu_model: GpuModel
     precision: Precision = "bf16"
-    price_per_gpu_hour: float | None = Field(default=None, gt=0, le=10_000)
-    utilisation: float = Field(default=1.0, gt=0, le=1)
+    price_per_gpu_hour: Price | None = None
+    utilisation: float = Field(default=1.0, ge=0.01, le=1)
 
 
-class EfficiencyRequest(_Strict):
-    """Score an offer (``offer_id``) or a GPU at a price (``gpu_model`` + ``price_per_gpu_hour``)."""
+class EfficiencyByOffer(_Strict):
+    offer_id: OfferId
+    cost_weight: float = Field(default=0.6, ge=0, le=1, description="power weight is 1 - cost_weight")
 
-    offer_id: str | None = Field(default=None, max_length=80)
-    gpu_model: str | None = Field(default=None, max_length=64)
-    price_per_gpu_hour: float | None = Field(default=None, gt=0, le=10_000)
-    cost_weight: float = Field(default=0.6, ge=0, le=1)
-    power_weight: float = Field(default=0.4, ge=0, le=1)
 
-    @model_validator(mode="after")
-    def _target(self) -> EfficiencyRequest:
-        if (self.offer_id is None) == (self.gpu_model is None):
-            raise ValueError("give exactly one of offer_id or gpu_model")
-        if self.gpu_model is not None and self.price_per_gpu_hour is None:
-            raise ValueError("price_per_gpu_hour is required with gpu_model")
-        if abs(self.cost_weight + self.power_weight - 1) > 1e-9:
-            raise ValueError("cost_weight + power_weight must be 1")
-        return self
+class EfficiencyByGpu(_Strict):
+    gpu_model: GpuModel
+    price_per_gpu_hour: Price
+    cost_weight: float = Field(default=0.6, ge=0, le=1, description="power weight is 1 - cost_weight")
+
+
+EfficiencyRequest = EfficiencyByOffer | EfficiencyByGpu
 
 
 class WeightedCriterion(_Strict):
-    name: str = Field(max_length=64)
-    weight: float = Field(gt=0, le=1000)
+    name: CriterionName
+    weight: float = Field(ge=0.001, le=1000)
 
 
-class TopsisRequest(_Strict):
-    """Matrix mode: ``matrix`` (alternatives x criteria), ``weights``, ``types``. Offers mode: ``criteria`` over the
-    live catalog with optional ``filters``."""
-
-    matrix: list[list[float]] | None = Field(default=None, max_length=MAX_ALTERNATIVES)
-    weights: list[float] | None = Field(default=None, max_length=MAX_CRITERIA)
-    types: list[Literal["benefit", "cost"]] | None = Field(default=None, max_length=MAX_CRITERIA)
-    criteria: list[WeightedCriterion] | None = Field(default=None, min_length=1, max_length=MAX_CRITERIA)
+class OfferFiltered(_Strict):
     filters: OfferFilters = Field(default_factory=OfferFilters)
     limit: int = Field(default=20, ge=1, le=100)
 
+
+class TopsisMatrix(_Strict):
+    """``matrix``: alternatives x criteria; ``weights`` and ``types``: one per criterion."""
+
+    matrix: list[Annotated[list[float], Field(min_length=1, max_length=MAX_CRITERIA)]] = Field(
+        min_length=1, max_length=MAX_ALTERNATIVES
+    )
+    weights: list[Annotated[float, Field(ge=0, le=1e6)]] = Field(min_length=1, max_length=MAX_CRITERIA)
+    types: list[Literal["benefit", "cost"]] = Field(min_length=1, max_length=MAX_CRITERIA)
+
     @model_validator(mode="after")
-    def _shape(self) -> TopsisRequest:
-        if self.criteria is not None:
-            if self.matrix is not None or self.weights is not None or self.types is not None:
-                raise ValueError("give either criteria (offers mode) or matrix/weights/types (matrix mode)")
-            return self
-        if self.matrix is None or self.weights is None or self.types is None:
-            raise ValueError("matrix mode needs matrix, weights and types")
+    def _shape(self) -> TopsisMatrix:
         m = len(self.weights)
-        if not self.matrix or m == 0 or len(self.types) != m or any(len(row) != m for row in self.matrix):
+        if len(self.types) != m or any(len(row) != m for row in self.matrix):
             raise ValueError("matrix rows, weights and types must all have one entry per criterion")
-        if any(not math.isfinite(v) for row in self.matrix for v in row):
-            raise ValueError("matrix values must be finite")
-        if any(not math.isfinite(w) or w < 0 for w in self.weights) or sum(self.weights) <= 0:
-            raise ValueError("weights must be >= 0 with a positive sum")
+        if any(not math.isfinite(v) or abs(v) > 1e150 for row in self.matrix for v in row):
+            raise ValueError("matrix values must be finite and |v| <= 1e150")
+        if sum(self.weights) <= 0:
+            raise ValueError("weights must have a positive sum")
         return self
 
 
-class SimilarityRequest(_Strict):
-    """``offer_ids`` (2..50): their pairwise similarity matrix; or ``offer_id``: its ``top`` most similar offers."""
+class TopsisOffers(OfferFiltered):
+    """Rank live offers by named criteria (each criterion's direction is known: price is a cost, ...)."""
 
-    offer_ids: list[str] | None = Field(default=None, min_length=2, max_length=50)
-    offer_id: str | None = Field(default=None, max_length=80)
+    criteria: list[WeightedCriterion] = Field(min_length=1, max_length=len(CRITERION_NAMES))
+
+
+TopsisRequest = TopsisMatrix | TopsisOffers
+
+
+class PairwiseSimilarity(_Strict):
+    offer_ids: list[OfferId] = Field(min_length=2, max_length=50)
+
+
+class TopSimilar(_Strict):
+    offer_id: OfferId
     top: int = Field(default=10, ge=1, le=100)
 
-    @model_validator(mode="after")
-    def _one(self) -> SimilarityRequest:
-        if (self.offer_ids is None) == (self.offer_id is None):
-            raise ValueError("give exactly one of offer_ids or offer_id")
-        return self
+
+SimilarityRequest = PairwiseSimilarity | TopSimilar
 
 
 class EnsembleWeights(_Strict):
@@ -145,19 +165,19 @@ DEFAULT_CRITERIA = (
 
 
 class EnsembleRequest(_Strict):
-    user_id: str | None = Field(default=None, min_length=1, max_length=128)
+    user_id: UserId | None = None
     weights: EnsembleWeights = Field(default_factory=EnsembleWeights)
     criteria: list[WeightedCriterion] = Field(
-        default_factory=lambda: list(DEFAULT_CRITERIA), min_length=1, max_length=MAX_CRITERIA
+        default_factory=lambda: list(DEFAULT_CRITERIA), min_length=1, max_length=len(CRITERION_NAMES)
     )
     filters: OfferFilters = Field(default_factory=OfferFilters)
     limit: int = Field(default=10, ge=1, le=100)
 
 
 class CollaborativeRequest(_Strict):
-    user_id: str = Field(min_length=1, max_length=128)
+    user_id: UserId
     top: int = Field(default=10, ge=1, le=100)
-    offer_ids: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    offer_ids: list[OfferId] | None = Field(default=None, min_length=1, max_length=1000)
 
 
 InteractionKind = Literal["view", "save", "book"]
@@ -166,11 +186,6 @@ INTERACTION_WEIGHTS: dict[str, float] = {"view": 1.0, "save": 3.0, "book": 5.0}
 
 
 class InteractionRequest(_Strict):
-    user_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:-]+$")
-    offer_id: str = Field(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")
+    user_id: UserId
+    offer_id: OfferId
     kind: InteractionKind
-
-    @field_validator("user_id")
-    @classmethod
-    def _strip(cls, v: str) -> str:
-        return v.strip()

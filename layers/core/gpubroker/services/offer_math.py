@@ -202,3 +202,21 @@ def candidate_mask(
     if min_gpu_memory_gb is not None:
         mask &= cols.range_mask("gpu_memory_gb", min_gpu_memory_gb, None)
     return mask
+
+
+def prices_by_gpu(om: OfferMath) -> dict[str, tuple[float, str]]:
+    """Cheapest live offer per GPU model: ``{gpu_model: (USD per GPU-hour, offer_id)}`` (ties: smallest id)."""
+    cols = om.cols
+    live = np.flatnonzero(cols.bools["available"])
+    if live.size == 0:
+        return {}
+    codes = cols.codes["gpu_model"][live]
+    order = np.lexsort((cols.offer_id[live], cols.floats["price_per_gpu_hour"][live], codes))
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
+    return {
+        cols.vocab["gpu_model"][int(codes[j])]: (
+            float(cols.floats["price_per_gpu_hour"][live[j]]),
+            str(cols.offer_id[live[j]]),
+        )
+        for j in first
+    }

@@ -11,17 +11,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gpubroker.domain.errors import OfferNotFound, ValidationFailed
+from gpubroker.domain.errors import NoMarketPrice, OfferNotFound, ValidationFailed
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, bundled_catalog, canonical_gpu
 from gpubroker.domain.math_requests import (
     BYTES_PER_PARAM,
     CollaborativeRequest,
     CostPerGflopRequest,
     CostPerTokenRequest,
+    EfficiencyByOffer,
     EfficiencyRequest,
     EnsembleRequest,
+    MeasuredCostPerToken,
     OfferFilters,
+    PairwiseSimilarity,
     SimilarityRequest,
+    TopsisMatrix,
     TopsisRequest,
     WeightedCriterion,
 )
@@ -68,7 +72,7 @@ def _price_or_market(om: OfferMath | None, gpu_model: str, given: float | None) 
         return given, None
     found = cheapest(om, gpu_model) if om is not None else None
     if found is None:
-        raise ValidationFailed(f"no live offer for {gpu_model}; pass a price", details={"gpu_model": gpu_model})
+        raise NoMarketPrice(f"no live offer for {gpu_model}; pass a price", details={"gpu_model": gpu_model})
     return found
 
 
@@ -77,10 +81,9 @@ def _price_or_market(om: OfferMath | None, gpu_model: str, given: float | None) 
 
 def cost_per_token(req: CostPerTokenRequest, *, om: OfferMath | None) -> dict[str, Any]:
     out: dict[str, Any] = {"method": "measured"}
-    if req.tokens_per_second is not None and req.price_per_hour is not None:
+    if isinstance(req, MeasuredCostPerToken):
         price, tps = req.price_per_hour, req.tokens_per_second
     else:
-        assert req.gpu_model is not None and req.model_params_b is not None
         spec = _spec(req.gpu_model)
         bytes_pp = BYTES_PER_PARAM[req.precision]
         weights_gb = req.model_params_b * bytes_pp
@@ -148,13 +151,12 @@ def _references(om: OfferMath | None) -> tuple[float, float]:
 
 
 def efficiency(req: EfficiencyRequest, *, om: OfferMath | None) -> dict[str, Any]:
-    if req.offer_id is not None:
+    if isinstance(req, EfficiencyByOffer):
         if om is None or (i := om.index_of(req.offer_id)) is None:
             raise OfferNotFound(f"no offer {req.offer_id!r}")
         spec = _spec(str(om.cols.vocab["gpu_model"][int(om.cols.codes["gpu_model"][i])]))
         price = float(om.cols.floats["price_per_gpu_hour"][i])
     else:
-        assert req.gpu_model is not None and req.price_per_gpu_hour is not None
         spec, price = _spec(req.gpu_model), req.price_per_gpu_hour
     ref_usd, ref_watt = _references(om)
     score, per_usd, per_watt = kpi.efficiency_score(
@@ -164,7 +166,7 @@ def efficiency(req: EfficiencyRequest, *, om: OfferMath | None) -> dict[str, Any
         ref_tflops_per_usd=ref_usd,
         ref_tflops_per_watt=ref_watt,
         cost_weight=req.cost_weight,
-        power_weight=req.power_weight,
+        power_weight=1.0 - req.cost_weight,
     )
     return {
         "gpu_model": spec.model,
@@ -217,8 +219,7 @@ def _top_criteria(strengths: F64, names: Sequence[str], j: int, n: int = 3) -> l
 
 
 def topsis_rank(req: TopsisRequest, *, om: OfferMath | None) -> dict[str, Any]:
-    if req.criteria is None:
-        assert req.matrix is not None and req.weights is not None and req.types is not None
+    if isinstance(req, TopsisMatrix):
         x = np.asarray(req.matrix, dtype=np.float64).T.copy()  # alternatives x criteria -> criteria-major
         benefit = np.array([t == "benefit" for t in req.types], dtype=np.bool_)
         try:
@@ -262,11 +263,10 @@ def _indices(om: OfferMath, offer_ids: Sequence[str]) -> I64:
 
 
 def similarity(req: SimilarityRequest, *, om: OfferMath) -> dict[str, Any]:
-    if req.offer_ids is not None:
+    if isinstance(req, PairwiseSimilarity):
         idx = _indices(om, req.offer_ids)
         m = cosine_matrix(om.features, idx)
         return {"offer_ids": list(req.offer_ids), "matrix": [[r4(v) for v in row] for row in m]}
-    assert req.offer_id is not None
     return similar_offers(req.offer_id, req.top, om=om)
 
 

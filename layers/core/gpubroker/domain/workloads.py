@@ -1,0 +1,419 @@
+"""Workload descriptions (what the user wants to run) and the per-GPU plans we answer with.
+
+Pure pydantic, no NumPy. The five request models are discriminated by ``type``; :data:`WorkloadRequest` is their
+union. Every modelling constant lives here, next to its source in :data:`SOURCES` (``docs/workloads.md`` has the
+formulas). Bounds are enforced by the models; combinations that are each in range but make no sense together are
+rejected by the service with :class:`gpubroker.domain.errors.ValidationFailed`.
+
+Units: parameters in billions (``params_b``), tokens in billions where named ``_b``, GB = 1e9 bytes, TFLOPS = 1e12
+FLOP/s, hours for times the user sees.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# ---- vocabulary ----------------------------------------------------------------------------------------------------
+
+WorkloadType = Literal["llm_inference", "training", "image_generation", "video_processing", "data_processing"]
+Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
+Optimizer = Literal["adamw", "adafactor", "sgd", "adam8bit"]
+TrainingMethod = Literal["full", "lora", "qlora"]
+ImageFamily = Literal["sd15", "sdxl", "sd3", "flux-dev", "flux-schnell"]
+VideoTask = Literal["transcode", "upscale", "frame_interpolation", "diffusion_video"]
+Codec = Literal["h264", "hevc", "av1"]
+DataOperation = Literal["etl", "embedding", "dedupe"]
+Bottleneck = Literal["memory_bandwidth", "compute", "host_io", "video_encoder", "memory_capacity", "unsupported"]
+Parallelism = Literal["sharded", "replicated"]
+Reason = Literal[
+    "precision_unsupported",  # the GPU has no fast path for the requested precision (fp8 before Hopper/Ada, ...)
+    "codec_unsupported",  # the GPU's video encoder cannot encode the codec (AV1 before Ada)
+    "no_hardware_encoder",  # the GPU has no NVENC (A100, H100, ...): transcoding is not offered on it
+    "insufficient_memory_even_at_max_gpus",  # does not fit in max_gpus GPUs (or in one GPU when replicated)
+    "exceeds_max_gpus",  # fits, but the target/deadline needs more than max_gpus GPUs
+    "insufficient_memory_at_gpu_count",  # gpu_count was fixed and the workload does not fit in that many
+    "target_not_met",  # gpu_count fixed (or one job alone) and the target rate/deadline is not reached
+    "no_offers",  # technically feasible, but no live offer for this GPU model
+]
+REASONS: tuple[Reason, ...] = (
+    "precision_unsupported",
+    "codec_unsupported",
+    "no_hardware_encoder",
+    "insufficient_memory_even_at_max_gpus",
+    "exceeds_max_gpus",
+    "insufficient_memory_at_gpu_count",
+    "target_not_met",
+    "no_offers",
+)
+
+# ---- constants and their sources -----------------------------------------------------------------------------------
+
+SOURCES: dict[str, str] = {
+    "bytes_per_param": "IEEE/OCP formats: fp32 4 B, fp16/bf16 2 B, fp8/int8 1 B; int4 with group-128 fp16 "
+    "scale+zero = 4.25 bit (AWQ, Lin et al. 2023, arXiv:2306.00978; GPTQ, Frantar et al. 2022)",
+    "kv_cache": "KV bytes/token = 2 (K,V) x layers x kv_heads x head_dim x bytes (Pope et al. 2022, 'Efficiently "
+    "Scaling Transformer Inference', arXiv:2211.05102; vLLM docs)",
+    "llama_shape": "N ~= 12 L d^2 (Kaplan et al. 2020, arXiv:2001.08361, eq. 2.1 with SwiGLU 8/3 FFN); "
+    "d = 128 L and head_dim 128 match Llama-3-405B (126 layers, d 16384) and Llama-2-7B (32, 4096); "
+    "GQA with 8 KV heads as in Llama-2-70B / Llama-3 / Mistral (Ainslie et al. 2023, arXiv:2305.13245)",
+    "usable_memory_fraction": "0.9: vLLM default gpu_memory_utilization (docs.vllm.ai, EngineArgs); the rest is "
+    "CUDA context, NCCL buffers and allocator fragmentation",
+    "inference_overhead": "activations/workspace = 10% of weights (rule of thumb; the common 1.2 x weights sizing, "
+    "e.g. substratus.ai 'Calculating GPU memory for serving LLMs', covers weights + overhead + a small KV cache)",
+    "decode_bandwidth_efficiency": "0.6 of peak HBM bandwidth (model-bandwidth utilisation ~55-60% measured at "
+    "batch 1 on A100/H100: Databricks 'LLM Inference Performance Engineering: Best Practices', 2023)",
+    "prefill_compute_efficiency": "0.5 of dense tensor peak for prefill (compute-bound GEMMs; assumption in line "
+    "with published MFU of 40-60% for large GEMM-dominated passes)",
+    "decode_flops": "2N FLOPs per token for the matmuls plus 4 L d ctx for attention (Kaplan et al. 2020, table 1)",
+    "training_flops": "6 N D for full training (Kaplan et al. 2020; Hoffmann et al. 2022 'Chinchilla'); LoRA/QLoRA "
+    "4 N D: the frozen weights need no weight gradients (Hu et al. 2021, arXiv:2106.09685)",
+    "mfu": "default model-FLOPs utilisation 0.4: PaLM reports 46.2% MFU (Chowdhery et al. 2022, arXiv:2204.02311); "
+    "Megatron-LM 52% on 3072 A100 (Narayanan et al. 2021, arXiv:2104.04473); MosaicML/LLM Foundry tables 35-45%",
+    "training_memory": "mixed precision: 2 B weights + 2 B grads + 4 B fp32 master + optimizer states (ZeRO, "
+    "Rajbhandari et al. 2020, arXiv:1910.02054: 16 B/param with Adam); fp32: 4 + 4 + states",
+    "optimizer_states": "bytes/param: AdamW 8, 8-bit Adam 2 (Dettmers et al. 2021, arXiv:2110.02861), SGD with "
+    "momentum 4, Adafactor ~4 (Hugging Face Transformers docs, 'Methods and tools for efficient training on a "
+    "single GPU' / model training anatomy)",
+    "qlora": "NF4 base weights with double quantisation: 4.127 bit/param (Dettmers et al. 2023, arXiv:2305.14314)",
+    "activations": "with full recomputation 2 s b h bytes per layer kept + one layer's 34 s b h working set; "
+    "without, 34 s b h per layer (Korthikanti et al. 2022, arXiv:2205.05198; FlashAttention removes the "
+    "5 a s^2 b term, Dao et al. 2022)",
+    "scaling": "speedup(n) = n^beta: beta 0.9 for tensor/sequence parallel (an all-reduce per layer: 8 GPUs give "
+    "~6.5x), 0.97 for FSDP/data-parallel training on top of the single-node MFU (assumptions; time stays "
+    "monotone non-increasing in n)",
+    "gpu_counts": "valid sharded counts 1, 2, 4, 8 then multiples of 8: tensor parallelism must divide the "
+    "attention heads (vLLM) and nodes hold 8 GPUs",
+    "fp8_rate": "FP8 dense tensor throughput = 2 x FP16 on Hopper, Ada, Blackwell and MI300X (vendor datasheets)",
+    "precision_support": "bf16 needs Ampere (sm80+) or CDNA 3; fp8 tensor cores need Ada/Hopper (sm89/sm90+), "
+    "Blackwell or CDNA 3 (NVIDIA CUDA programming guide, AMD CDNA 3 white paper)",
+    "diffusion_flops": "TFLOP per denoising step per megapixel (classifier-free guidance doubles it): SD 1.5 "
+    "UNet 339 GMACs at 512^2 (BK-SDM, Kim et al. 2023, arXiv:2305.15798); SDXL calibrated to 0.51 s/step at "
+    "1024^2 on an RTX A4000 (sandner.art SDXL vs SD1.5 benchmark) at 30% utilisation; SD3-Medium (2B MMDiT) "
+    "and FLUX.1 (12B) from 2 P tokens + attention with 16x16-pixel tokens",
+    "diffusion_params": "SD1.5 UNet 0.86B + CLIP-L 0.12B + VAE 0.08B; SDXL UNet 2.6B + CLIP-L/bigG 0.82B "
+    "(Podell et al. 2023, arXiv:2307.01952); SD3-Medium 2B + T5-XXL 4.76B + CLIPs (Esser et al. 2024, "
+    "arXiv:2403.03206); FLUX.1 12B + T5-XXL (black-forest-labs model cards)",
+    "diffusion_utilisation": "0.3 of dense tensor peak (assumption, calibrated on the SDXL benchmark above)",
+    "diffusion_activation": "2.5 GB per megapixel per image in the batch, dominated by the VAE decode "
+    "(assumption; diffusers documents VAE tiling/slicing for large images for this reason)",
+    "video_diffusion": "Wan2.1-T2V-14B: VAE 4x temporal, 8x8 spatial, 1x2x2 patches; ~30 min for 81 frames of "
+    "720p on one H100 (Wan 2.1 repository) matches 2 P T + 4 L d T^2 per step at 40% MFU with CFG",
+    "nvenc": "NVENC engines per GPU and codec support: NVIDIA Video Encode and Decode GPU Support Matrix "
+    "(developer.nvidia.com/video-encode-and-decode-gpu-support-matrix-new); A100/H100/H200/B200 have none",
+    "nvenc_throughput": "400 frames/s of 1080p per NVENC engine at a medium-quality preset (NVIDIA Video Codec "
+    "SDK application note, encoder performance tables list ~400-800 fps for H.264/HEVC 1080p by preset)",
+    "upscale_flops": "Real-ESRGAN RRDBNet (16.7M params, 3.3e7 FLOP per input pixel for x4, a quarter for x2 via "
+    "pixel-unshuffle; Wang et al. 2021, arXiv:2107.10833), at 30% of tensor peak",
+    "interpolation_cost": "RIFE runs 30+ fps for 2x 720p on an RTX 2080 Ti (Huang et al. 2022, arXiv:2011.06294): "
+    "~4.9e5 FP32-peak FLOP per output pixel",
+    "host_io": "2 GB/s of input read + decoded per GPU (storage read, decompression and parsing with cuDF readers "
+    "run at ~1-4 GB/s per GPU; PCIe 4.0 x16 alone would allow ~25 GB/s) (assumption)",
+    "etl": "GPU dataframe work (RAPIDS cuDF) is memory-bandwidth bound: 10 bytes of HBM traffic per input byte at "
+    "60% of peak, 1 GB partitions with a 4x working set (assumptions)",
+    "embedding": "4 bytes of text per token (OpenAI tokenizer guidance); default model BAAI/bge-large-en-v1.5 "
+    "(335M params); 2 P FLOPs per token at 40% of tensor peak",
+    "dedupe": "fuzzy MinHash-LSH dedup (NeMo Curator): 260 hash permutations over ~1 shingle per byte, ~2 ops each, "
+    "plus LSH bucketing and Jaccard checks of candidate pairs: ~5000 ops per byte at 50% of FP32 peak; 6 bytes "
+    "of HBM traffic per input byte (assumptions)",
+}
+
+BYTES_PER_PARAM: dict[Precision, float] = {
+    "fp32": 4.0,
+    "fp16": 2.0,
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 4.25 / 8,
+}
+# KV cache element size: fp8 serving keeps an fp8 cache; weight-only int8/int4 keep an fp16 cache
+KV_BYTES: dict[Precision, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 2.0, "int4": 2.0}
+
+USABLE_MEMORY_FRACTION = 0.9
+INFERENCE_OVERHEAD_FRACTION = 0.10
+DECODE_BANDWIDTH_EFFICIENCY = 0.6
+PREFILL_COMPUTE_EFFICIENCY = 0.5
+HEAD_DIM = 128
+ASPECT_RATIO = 128  # d_model / n_layers
+DEFAULT_KV_HEADS = 8
+BETA_TENSOR_PARALLEL = 0.9
+BETA_DATA_PARALLEL = 0.97
+DEFAULT_MFU = 0.4
+
+# training: bytes per parameter
+OPTIMIZER_STATE_BYTES: dict[Optimizer, float] = {"adamw": 8.0, "adam8bit": 2.0, "sgd": 4.0, "adafactor": 4.0}
+MASTER_WEIGHT_BYTES = 4.0  # fp32 master copy under mixed precision
+QLORA_BYTES_PER_PARAM = 4.127 / 8
+ACTIVATION_LAYER_BYTES = 34  # x s b h per layer, half precision, no recompute
+CHECKPOINT_LAYER_BYTES = 2  # x s b h per layer, the layer input kept under full recompute
+
+# image generation: per family
+IMAGE_FAMILY: dict[ImageFamily, dict[str, float]] = {
+    # denoiser_b, other_b (text encoders + VAE), tflop_per_step_mp (incl. CFG), default steps
+    "sd15": {"denoiser_b": 0.86, "other_b": 0.21, "tflop_per_step_mp": 5.2, "default_steps": 30},
+    "sdxl": {"denoiser_b": 2.6, "other_b": 0.9, "tflop_per_step_mp": 11.8, "default_steps": 30},
+    "sd3": {"denoiser_b": 2.0, "other_b": 5.66, "tflop_per_step_mp": 41.0, "default_steps": 28},
+    "flux-dev": {"denoiser_b": 12.0, "other_b": 4.97, "tflop_per_step_mp": 110.0, "default_steps": 28},
+    "flux-schnell": {"denoiser_b": 12.0, "other_b": 4.97, "tflop_per_step_mp": 110.0, "default_steps": 4},
+}
+DIFFUSION_UTILISATION = 0.3
+DIFFUSION_ACTIVATION_GB_PER_MP = 2.5
+
+# video
+NVENC_ENGINES: dict[str, int] = {
+    "A10": 1, "A10G": 1, "A16": 1, "A30": 0, "A40": 1, "A100-40GB": 0, "A100-80GB": 0,
+    "H100-SXM": 0, "H100-PCIe": 0, "H100-NVL": 0, "H200": 0, "GH200": 0, "B200": 0, "B300": 0,
+    "L4": 2, "L40": 3, "L40S": 3, "T4": 1, "V100-16GB": 3, "V100-32GB": 3,
+    "RTX-A4000": 1, "RTX-A4500": 1, "RTX-A5000": 1, "RTX-A6000": 1, "RTX-4000-Ada": 2, "RTX-6000-Ada": 3,
+    "RTX-PRO-6000": 4, "Quadro-RTX-6000": 1, "Quadro-M4000": 1, "Quadro-P4000": 1,
+    "RTX-3060": 1, "RTX-3070": 1, "RTX-3090": 1, "RTX-4090": 2, "RTX-5090": 3, "MI300X": 0,
+}  # fmt: skip
+AV1_ENCODE_ARCHITECTURES = frozenset({"Ada Lovelace", "Blackwell", "Blackwell Ultra"})
+NVENC_FPS_1080P = 400.0
+CODEC_SPEED: dict[Codec, float] = {"h264": 1.0, "hevc": 0.8, "av1": 0.8}
+VIDEO_SESSION_MEMORY_GB = 1.0
+UPSCALE_FLOP_PER_INPUT_PIXEL: dict[int, float] = {4: 3.3e7, 2: 3.3e7 / 4}
+UPSCALE_UTILISATION = 0.3
+INTERPOLATION_FLOP_PER_PIXEL = 4.9e5
+VIDEO_DIFFUSION_UTILISATION = 0.4
+VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM = 48  # 24 live half-precision tensors of T x d per block (assumption)
+
+# data processing
+HOST_IO_GBPS = 2.0
+DATA_PARTITION_GB = 1.0
+DATA_WORKING_SET_FACTOR = 4.0
+ETL_BYTES_PER_BYTE = 10.0
+ETL_BANDWIDTH_EFFICIENCY = 0.6
+BYTES_PER_TOKEN = 4.0
+EMBEDDING_MFU = 0.4
+EMBEDDING_ACTIVATION_GB = 2.0
+DEDUPE_OPS_PER_BYTE = 5000.0
+DEDUPE_COMPUTE_EFFICIENCY = 0.5
+DEDUPE_BYTES_PER_BYTE = 6.0
+
+# precision support by architecture (catalog ``architecture`` strings)
+BF16_ARCHITECTURES = frozenset({"Ampere", "Hopper", "Ada Lovelace", "Blackwell", "Blackwell Ultra", "CDNA 3"})
+FP8_ARCHITECTURES = frozenset({"Hopper", "Ada Lovelace", "Blackwell", "Blackwell Ultra", "CDNA 3"})
+
+
+def precision_supported(architecture: str, precision: Precision) -> bool:
+    """Whether the GPU runs ``precision`` natively (fp16/fp32 everywhere; int8/int4 as weight-only formats)."""
+    if precision == "fp8":
+        return architecture in FP8_ARCHITECTURES
+    if precision == "bf16":
+        return architecture in BF16_ARCHITECTURES
+    return True
+
+
+def compute_path(precision: Precision) -> Literal["fp32", "tensor", "fp8"]:
+    """Which peak applies: fp32 -> non-tensor FP32; fp8 -> 2x tensor; fp16/bf16 and weight-only int8/int4 -> tensor."""
+    if precision == "fp32":
+        return "fp32"
+    if precision == "fp8":
+        return "fp8"
+    return "tensor"
+
+
+class ModelShape(BaseModel):
+    """Transformer shape used for KV cache, attention FLOPs and activation memory."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n_layers: int
+    hidden: int
+    n_kv_heads: int
+    head_dim: int
+
+
+def llama_shape(
+    params_b: float,
+    *,
+    n_layers: int | None = None,
+    hidden: int | None = None,
+    n_kv_heads: int | None = None,
+    head_dim: int | None = None,
+) -> ModelShape:
+    """Llama-like shape from the parameter count; any given field wins.
+
+    ``L = round((N / (12 * 128^2))^(1/3))``, ``d = 128 L``, ``head_dim = 128``, ``kv_heads = min(8, d / 128)``.
+    Every default is non-decreasing in ``params_b`` (so is the KV cache it implies). 7B -> 33 layers, d 4224;
+    70B -> 71 layers, d 9088; 405B -> 127 layers, d 16256.
+    """
+    hd = head_dim or HEAD_DIM
+    layers = n_layers or max(1, round((params_b * 1e9 / (12 * ASPECT_RATIO**2)) ** (1 / 3)))
+    d = hidden or ASPECT_RATIO * layers
+    kv = n_kv_heads or max(1, min(DEFAULT_KV_HEADS, d // hd))
+    return ModelShape(n_layers=layers, hidden=d, n_kv_heads=kv, head_dim=hd)
+
+
+# ---- requests ------------------------------------------------------------------------------------------------------
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu_count: int | None = Field(
+        default=None, ge=1, le=4096, description="evaluate every GPU model at exactly this count"
+    )
+    gpus: tuple[str, ...] = Field(default=(), max_length=64, description="restrict to these GPU models")
+
+
+class LlmInference(_Base):
+    """Serving a decoder-only LLM: ``requests`` prompts, ``concurrency`` of them decoded together."""
+
+    type: Literal["llm_inference"] = "llm_inference"
+    params_b: float = Field(ge=0.1, le=2000, description="parameters, billions")
+    precision: Precision = "fp16"
+    context_tokens: int = Field(default=4096, ge=1, le=1_048_576, description="tokens per sequence (prompt+output)")
+    output_tokens: int = Field(default=256, ge=1, le=1_048_576, description="generated tokens per request")
+    concurrency: int = Field(default=1, ge=1, le=4096, description="sequences decoded together (batch)")
+    requests: int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: one batch")
+    target_tokens_per_s: float | None = Field(default=None, gt=0, le=1e9, description="aggregate decode rate")
+    n_layers: int | None = Field(default=None, ge=1, le=1024)
+    hidden: int | None = Field(default=None, ge=64, le=131_072)
+    n_kv_heads: int | None = Field(default=None, ge=1, le=1024)
+    head_dim: int | None = Field(default=None, ge=16, le=1024)
+    max_gpus: int = Field(default=8, ge=1, le=4096)
+
+
+class Training(_Base):
+    """Pre-training or fine-tuning a transformer on ``dataset_tokens_b x epochs`` tokens."""
+
+    type: Literal["training"] = "training"
+    params_b: float = Field(ge=0.1, le=2000)
+    dataset_tokens_b: float = Field(gt=0, le=100_000, description="dataset size, billions of tokens")
+    epochs: float = Field(default=1.0, gt=0, le=1000)
+    precision: Precision = "bf16"
+    optimizer: Optimizer = "adamw"
+    method: TrainingMethod = "full"
+    lora_fraction: float = Field(default=0.01, gt=0, le=0.5, description="trainable share of params (LoRA)")
+    utilisation: float = Field(default=DEFAULT_MFU, gt=0, le=0.8, description="model FLOPs utilisation (MFU)")
+    seq_len: int = Field(default=2048, ge=16, le=1_048_576)
+    micro_batch_size: int = Field(default=1, ge=1, le=1024, description="sequences per GPU per step")
+    gradient_checkpointing: bool = True
+    deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
+    max_gpus: int = Field(default=256, ge=1, le=4096)
+
+
+class ImageGeneration(_Base):
+    type: Literal["image_generation"] = "image_generation"
+    model_family: ImageFamily = "sdxl"
+    precision: Precision = "fp16"
+    width: int = Field(default=1024, ge=64, le=8192)
+    height: int = Field(default=1024, ge=64, le=8192)
+    steps: int | None = Field(default=None, ge=1, le=1000, description="default: the family's usual count")
+    images: int = Field(default=1, ge=1, le=100_000_000)
+    batch: int = Field(default=1, ge=1, le=256, description="images per forward pass on one GPU")
+    deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
+    max_gpus: int = Field(default=64, ge=1, le=4096)
+
+
+class VideoProcessing(_Base):
+    type: Literal["video_processing"] = "video_processing"
+    task: VideoTask
+    codec: Codec = "h264"
+    width: int = Field(default=1920, ge=16, le=16_384, description="input width (output for diffusion_video)")
+    height: int = Field(default=1080, ge=16, le=16_384)
+    fps: float = Field(default=30.0, gt=0, le=1000)
+    duration_s: float = Field(gt=0, le=1_000_000)
+    scale: Literal[2, 4] = Field(default=2, description="upscale factor")
+    interpolation_factor: int = Field(default=2, ge=2, le=16, description="output/input frame rate")
+    params_b: float = Field(default=14.0, ge=0.1, le=200, description="video diffusion model size")
+    precision: Precision = "bf16"
+    steps: int = Field(default=50, ge=1, le=1000)
+    clips: int = Field(default=1, ge=1, le=1_000_000)
+    deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
+    max_gpus: int = Field(default=64, ge=1, le=4096)
+
+
+class DataProcessing(_Base):
+    type: Literal["data_processing"] = "data_processing"
+    operation: DataOperation
+    dataset_gb: float = Field(gt=0, le=10_000_000)
+    model_params_b: float = Field(default=0.335, ge=0.001, le=100, description="embedding model size")
+    precision: Precision = "fp16"
+    deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
+    max_gpus: int = Field(default=64, ge=1, le=4096)
+
+
+WorkloadRequest = Annotated[
+    LlmInference | Training | ImageGeneration | VideoProcessing | DataProcessing, Field(discriminator="type")
+]
+
+
+# ---- responses -----------------------------------------------------------------------------------------------------
+
+
+class WorkloadRequirement(BaseModel):
+    """What the workload needs, independent of the GPU (``time`` is per GPU, in the plans)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: WorkloadType
+    parallelism: Parallelism = Field(description="sharded: one job split over GPUs; replicated: independent jobs")
+    memory_required_gb: float = Field(description="sharded: total across GPUs; replicated: per GPU")
+    memory_breakdown_gb: dict[str, float]
+    total_flops: float = Field(description="FLOPs for the whole job")
+    bytes_moved: float = Field(description="bytes of GPU memory (or host) traffic for the whole job")
+    jobs: int = Field(description="independent units (images, frames, partitions); 1 for sharded work")
+    assumptions: list[str]
+    sources: dict[str, str]
+
+
+class GpuPlan(BaseModel):
+    """One GPU model's answer: feasible with count, time and cost, or infeasible with a machine-readable reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gpu_model: str
+    feasible: bool
+    gpus_needed: int | None = Field(description="None when technically infeasible")
+    est_hours: float | None
+    est_tokens_per_s: float | None = None
+    memory_required_gb: float
+    memory_per_gpu_gb: float = Field(description="at gpus_needed, or at the largest count tried if infeasible")
+    bottleneck: Bottleneck
+    est_cost_usd: float | None = None
+    price_per_gpu_hour: float | None = None
+    offer_id: str | None = None
+    reason: Reason | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class GpuFeasibility(BaseModel):
+    """The short per-GPU line of an estimate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gpu_model: str
+    feasible: bool
+    gpus_needed: int | None
+    est_hours: float | None
+    est_cost_usd: float | None
+    bottleneck: Bottleneck
+    reason: Reason | None
+
+
+class WorkloadEstimate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    requirement: WorkloadRequirement
+    gpus: list[GpuFeasibility] = Field(description="every GPU considered, catalog order")
+    priced: bool = Field(description="whether live prices were supplied")
+
+
+class WorkloadMapping(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    requirement: WorkloadRequirement
+    plans: list[GpuPlan] = Field(description="feasible plans, cheapest first (then fastest), at most `top`")
+    infeasible: list[GpuPlan] = Field(description="every infeasible GPU with its reason")
+    more_feasible: int = Field(description="feasible plans left out by `top`")
+    priced: bool
+
+
+def hours(seconds: float) -> float | None:
+    return seconds / 3600.0 if math.isfinite(seconds) else None
