@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
-from gpubroker.domain.errors import DomainError, UnknownParameter, UnsupportedMediaType, ValidationFailed
+from gpubroker.domain.errors import DomainError, UnknownParameter, ValidationFailed
 from gpubroker.observability import logger, metrics, tracer
 
 _DESCRIPTIONS = {
@@ -41,20 +41,8 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-def _json_bodies_only(app: APIGatewayRestResolver, next_middleware: Any) -> Any:
-    """A request body must be JSON: anything else is a 415, before validation tries to parse it."""
-    event = app.current_event
-    if event.body:
-        ctype = (event.headers or {}).get("content-type") or (event.headers or {}).get("Content-Type") or ""
-        media = ctype.split(";")[0].strip().lower()
-        if media and media != "application/json" and not media.endswith("+json"):
-            raise UnsupportedMediaType(f"unsupported Content-Type {media!r}; send application/json")
-    return next_middleware(app)
-
-
 def new_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    app.use([_json_bodies_only])
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[Any]:
@@ -66,6 +54,16 @@ def new_resolver() -> APIGatewayRestResolver:
             {"loc": list(err.get("loc", ())), "type": err.get("type"), "msg": err.get("msg")} for err in exc.errors()
         ]
         return _json(422, error_body("validation_error", "request parameters failed validation", details))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media(exc: Exception) -> Response[Any]:
+        return _json(
+            415, error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
+        )
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_text(exc: Exception) -> Response[Any]:
+        return _json(422, error_body("validation_error", "the body is not UTF-8 JSON"))
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[Any]:

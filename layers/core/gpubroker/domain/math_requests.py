@@ -37,7 +37,9 @@ Price = Annotated[float, Field(ge=0.001, le=10_000, description="USD")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """JSON types as declared: no "1" for 1, no 1 for true (strict), no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class OfferFilters(_Strict):

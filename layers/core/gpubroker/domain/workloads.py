@@ -252,12 +252,14 @@ def llama_shape(
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     gpu_count: int | None = Field(
         default=None, ge=1, le=4096, description="evaluate every GPU model at exactly this count"
     )
-    gpus: tuple[str, ...] = Field(default=(), max_length=64, description="restrict to these GPU models")
+    gpus: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=64, description="restrict to these GPU models"
+    )
 
 
 class LlmInference(_Base):
