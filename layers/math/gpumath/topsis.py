@@ -42,12 +42,18 @@ Speed: three streaming sweeps over ``x`` (max/min; sum of squares; separations),
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import numpy as np
 from numpy.typing import NDArray
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 B = NDArray[np.bool_]
+T = TypeVar("T")
 
 _BLOCK = 8192  # alternatives per block: an (8, 8192) float64 block is 512 KiB, within L2
 
@@ -78,7 +84,11 @@ def topsis(x: F64, weights: F64, benefit: B, *, out: F64 | None = None) -> F64:
         return out
 
     # sweep 1: per-criterion max and min (order-independent); also the NaN/inf check (max/min propagate NaN)
-    hi, lo = _max_min(xa)
+    parts = _parallel(lambda a, b: _max_min(xa, a, b), n)
+    hi, lo = parts[0]
+    for part_hi, part_lo in parts[1:]:
+        np.maximum(hi, part_hi, out=hi)
+        np.minimum(lo, part_lo, out=lo)
     if not (np.isfinite(hi).all() and np.isfinite(lo).all()):
         raise ValueError("x must be finite (no NaN or inf)")
 
@@ -90,19 +100,8 @@ def topsis(x: F64, weights: F64, benefit: B, *, out: F64 | None = None) -> F64:
     ideal = np.where(ben, vmax, vmin)
     anti = np.where(ben, vmin, vmax)
 
-    # sweep 3: squared separations, criterion by criterion, block by block
-    sm = np.empty(n, dtype=np.float64)
-    _separations(xa, s, ideal, anti, sp=out, sm=sm)
-
-    np.sqrt(out, out=out)  # S+
-    np.sqrt(sm, out=sm)  # S-
-    np.add(out, sm, out=out)  # S+ + S-
-    if out.min() > 0.0:
-        np.divide(sm, out, out=out)
-    else:  # some alternative ties ideal and anti-ideal: it is at the ideal -> 1.0
-        zero = out == 0.0
-        np.divide(sm, out, out=out, where=~zero)
-        out[zero] = 1.0
+    # sweep 3: separations and closeness, block by block (temporaries stay in cache)
+    _parallel(lambda a, b: _closeness(xa, s, ideal, anti, out=out, lo_col=a, hi_col=b), n)
     return out
 
 
@@ -113,6 +112,30 @@ def rank(scores: F64) -> I64:
 
 
 # ---- internals ----------------------------------------------------------------------------------------------
+
+_PARALLEL_MIN = 16 * _BLOCK  # below this, one thread (the pool's overhead is not worth it)
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _parallel(fn: Callable[[int, int], T], n: int) -> list[T]:
+    """``[fn(lo, hi) for each column range]`` over contiguous, block-aligned ranges covering ``[0, n)``.
+
+    With ``n >= _PARALLEL_MIN`` and more than one CPU the ranges run on a thread pool (NumPy releases the GIL in
+    its loops). Every caller combines the parts order-independently (max/min, exact sums, disjoint outputs), so
+    the result is identical to the single-threaded one bit for bit.
+    """
+    global _POOL  # noqa: PLW0603 -- one lazily created pool per process (a Lambda container reuses it)
+    workers = min(os.cpu_count() or 1, 4)
+    if n < _PARALLEL_MIN or workers == 1:
+        return [fn(0, n)]
+    blocks = -(-n // _BLOCK)
+    per = -(-blocks // workers) * _BLOCK
+    bounds = [(a, min(a + per, n)) for a in range(0, n, per)]
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="topsis")
+    futures = [_POOL.submit(fn, a, b) for a, b in bounds[1:]]
+    first = fn(*bounds[0])
+    return [first, *(f.result() for f in futures)]
 
 
 def _validate(x: F64, weights: F64, benefit: B) -> tuple[F64, F64, B]:
@@ -139,16 +162,31 @@ def _validate(x: F64, weights: F64, benefit: B) -> tuple[F64, F64, B]:
     return xa, w, ben
 
 
-def _max_min(x: F64) -> tuple[F64, F64]:
-    """Per-row max and min of ``x`` (m, n), one read of x (block by block)."""
-    n = x.shape[1]
-    hi = x[:, :_BLOCK].max(axis=1)
-    lo = x[:, :_BLOCK].min(axis=1)
-    for k in range(_BLOCK, n, _BLOCK):
-        xb = x[:, k : k + _BLOCK]
+def _max_min(x: F64, lo_col: int, hi_col: int) -> tuple[F64, F64]:
+    """Per-row max and min of ``x[:, lo_col:hi_col]`` (one read, block by block)."""
+    hi = x[:, lo_col : min(lo_col + _BLOCK, hi_col)].max(axis=1)
+    lo = x[:, lo_col : min(lo_col + _BLOCK, hi_col)].min(axis=1)
+    for k in range(lo_col + _BLOCK, hi_col, _BLOCK):
+        xb = x[:, k : min(k + _BLOCK, hi_col)]
         np.maximum(hi, xb.max(axis=1), out=hi)
         np.minimum(lo, xb.min(axis=1), out=lo)
     return hi, lo
+
+
+def _sum_sq_grid(x: F64, c: F64, lo_col: int, hi_col: int) -> F64:
+    """Per-row sum over ``x[:, lo_col:hi_col]`` of ``x^2`` rounded onto the grid set by ``c`` (see ``_scale``)."""
+    m = x.shape[0]
+    sq = np.zeros(m, dtype=np.float64)
+    buf = np.empty((m, min(hi_col - lo_col, _BLOCK)), dtype=np.float64)
+    c_c = c[:, None]
+    for start in range(lo_col, hi_col, _BLOCK):
+        xb = x[:, start : min(start + _BLOCK, hi_col)]
+        t = buf[:, : xb.shape[1]]
+        np.multiply(xb, xb, out=t)
+        np.add(t, c_c, out=t)
+        np.subtract(t, c_c, out=t)
+        sq += t.sum(axis=1)  # exact: every partial sum is a multiple of the grid and <= 2^(53-g) * P^2
+    return sq
 
 
 def _scale(x: F64, w: F64, hi: F64, lo: F64) -> F64:
@@ -171,14 +209,8 @@ def _scale(x: F64, w: F64, hi: F64, lo: F64) -> F64:
     c = np.ldexp(1.5, 52 - g + 2 * e_s)  # C_i
     xs = x * np.ldexp(1.0, -k)[:, None] if (k != 0).any() else x
     sq = np.zeros(m, dtype=np.float64)
-    buf = np.empty((m, min(n, _BLOCK)), dtype=np.float64)
-    for start in range(0, n, _BLOCK):
-        xb = xs[:, start : start + _BLOCK]
-        t = buf[:, : xb.shape[1]]
-        np.multiply(xb, xb, out=t)
-        np.add(t, c[:, None], out=t)
-        np.subtract(t, c[:, None], out=t)
-        sq += t.sum(axis=1)  # exact: every partial sum is a multiple of the grid and <= 2^(53-g) * P^2
+    for part in _parallel(lambda a, b: _sum_sq_grid(xs, c, a, b), n):
+        sq += part  # exact partial sums: the total does not depend on how the columns were split
     s = np.zeros(m, dtype=np.float64)
     pos = nz & (sq > 0)
     # s = w / (sqrt(sq) * 2^k); the 2^k factor applied by ldexp (no overflow for huge rows)
@@ -186,25 +218,36 @@ def _scale(x: F64, w: F64, hi: F64, lo: F64) -> F64:
     return s
 
 
-def _separations(x: F64, s: F64, ideal: F64, anti: F64, *, sp: F64, sm: F64) -> None:
-    """Write ``sum_i (s_i x_ij - ideal_i)^2`` into ``sp`` and the anti-ideal one into ``sm`` (both (n,)).
+def _closeness(x: F64, s: F64, ideal: F64, anti: F64, *, out: F64, lo_col: int, hi_col: int) -> None:
+    """Write ``C_j = S-_j / (S+_j + S-_j)`` into ``out`` (n,); ``C_j = 1.0`` where ``S+_j + S-_j == 0``.
 
-    The sum over criteria is ``np.add.reduce(axis=0)`` over a C-contiguous (m, b) block: row 0 + row 1 + ... in
-    that order for every column, so the result for an alternative does not depend on its position.
+    ``S+_j^2 = sum_i (s_i x_ij - ideal_i)^2`` (and ``S-`` with ``anti``). The sum over criteria is
+    ``np.add.reduce(axis=0)`` over a C-contiguous (m, b) block: row 0 + row 1 + ... in that order for every
+    column, so an alternative's score does not depend on its position.
     """
-    m, n = x.shape
-    width = min(n, _BLOCK)
+    m = x.shape[0]
+    width = min(hi_col - lo_col, _BLOCK)
     v = np.empty((m, width), dtype=np.float64)
     d = np.empty((m, width), dtype=np.float64)
+    sp_buf = np.empty(width, dtype=np.float64)
     s_c, ideal_c, anti_c = s[:, None], ideal[:, None], anti[:, None]
-    for start in range(0, n, _BLOCK):
-        xb = x[:, start : start + _BLOCK]
+    for start in range(lo_col, hi_col, _BLOCK):
+        xb = x[:, start : min(start + _BLOCK, hi_col)]
         b = xb.shape[1]
-        vb, db = v[:, :b], d[:, :b]
+        vb, db, sp, sm = v[:, :b], d[:, :b], sp_buf[:b], out[start : start + b]
         np.multiply(xb, s_c, out=vb)  # v = s * x (|v| <= w <= 1: no overflow)
         np.subtract(vb, ideal_c, out=db)
         np.multiply(db, db, out=db)
-        np.add.reduce(db, axis=0, out=sp[start : start + b])
+        np.add.reduce(db, axis=0, out=sp)
         np.subtract(vb, anti_c, out=vb)
         np.multiply(vb, vb, out=vb)
-        np.add.reduce(vb, axis=0, out=sm[start : start + b])
+        np.add.reduce(vb, axis=0, out=sm)
+        np.sqrt(sp, out=sp)  # S+
+        np.sqrt(sm, out=sm)  # S-
+        np.add(sp, sm, out=sp)  # S+ + S- (>= S-, so the ratio is <= 1)
+        if sp.min() > 0.0:
+            np.divide(sm, sp, out=sm)
+        else:  # an alternative at both the ideal and the anti-ideal (all tie): it is at the ideal -> 1.0
+            zero = sp == 0.0
+            np.divide(sm, sp, out=sm, where=~zero)
+            sm[zero] = 1.0
