@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -102,6 +103,15 @@ def parse_model(model: type[M], data: dict[str, Any]) -> M:
         raise ValidationFailed("request parameters failed validation", details=details) from None
 
 
+def _json_or_empty(event: dict[str, Any]) -> bool:
+    """Every API body is JSON: any other declared media type is refused before anything parses it."""
+    if not event.get("body"):
+        return True
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media = str(headers.get("content-type") or "").split(";")[0].strip().lower()
+    return not media or media == "application/json" or media.endswith("+json")
+
+
 def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], Any] | None = None) -> Callable[..., Any]:
     """The Lambda entry point of an API function: Powertools context, tracing and metrics around
     ``app.resolve``, with its ports in ``app.context["deps"]`` (passed in by tests, else ``default_deps()``)."""
@@ -110,6 +120,10 @@ def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], Any] | N
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Any = None) -> dict[str, Any]:
+        if not _json_or_empty(event):
+            body = error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
+            return {"statusCode": 415, "headers": {"Content-Type": "application/json"},
+                    "body": json.dumps(body), "isBase64Encoded": False}  # fmt: skip
         if default_deps is not None:
             app.append_context(deps=deps if deps is not None else default_deps())
         result: dict[str, Any] = app.resolve(event, context)

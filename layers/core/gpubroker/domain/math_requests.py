@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.gpus import bundled_catalog
+from gpubroker.domain.types import Int
 
 MAX_ALTERNATIVES = 10_000
 MAX_CRITERIA = 32
@@ -64,7 +65,7 @@ class EstimatedCostPerToken(_Strict):
     gpu_model: GpuModel
     model_params_b: float = Field(ge=0.01, le=2000, description="model size, billions of parameters")
     precision: ModelPrecision = "fp16"
-    batch_size: int = Field(default=1, ge=1, le=1024)
+    batch_size: Int = Field(default=1, ge=1, le=1024)
     price_per_hour: Price | None = None
 
 
@@ -99,7 +100,7 @@ class WeightedCriterion(_Strict):
 
 class OfferFiltered(_Strict):
     filters: OfferFilters = Field(default_factory=OfferFilters)
-    limit: int = Field(default=20, ge=1, le=100)
+    limit: Int = Field(default=20, ge=1, le=100)
 
 
 class TopsisMatrix(_Strict):
@@ -138,7 +139,7 @@ class PairwiseSimilarity(_Strict):
 
 class TopSimilar(_Strict):
     offer_id: OfferId
-    top: int = Field(default=10, ge=1, le=100)
+    top: Int = Field(default=10, ge=1, le=100)
 
 
 SimilarityRequest = PairwiseSimilarity | TopSimilar
@@ -173,12 +174,12 @@ class EnsembleRequest(_Strict):
         default_factory=lambda: list(DEFAULT_CRITERIA), min_length=1, max_length=len(CRITERION_NAMES)
     )
     filters: OfferFilters = Field(default_factory=OfferFilters)
-    limit: int = Field(default=10, ge=1, le=100)
+    limit: Int = Field(default=10, ge=1, le=100)
 
 
 class CollaborativeRequest(_Strict):
     user_id: UserId
-    top: int = Field(default=10, ge=1, le=100)
+    top: Int = Field(default=10, ge=1, le=100)
     offer_ids: list[OfferId] | None = Field(default=None, min_length=1, max_length=1000)
 
 

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpubroker.domain.types import Int
+
 # ---- vocabulary ----------------------------------------------------------------------------------------------------
 
 WorkloadType = Literal["llm_inference", "training", "image_generation", "video_processing", "data_processing"]
@@ -254,7 +256,7 @@ def llama_shape(
 class _Base(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    gpu_count: int | None = Field(
+    gpu_count: Int | None = Field(
         default=None, ge=1, le=4096, description="evaluate every GPU model at exactly this count"
     )
     gpus: list[Annotated[str, Field(max_length=64)]] = Field(
@@ -268,16 +270,16 @@ class LlmInference(_Base):
     type: Literal["llm_inference"] = "llm_inference"
     params_b: float = Field(ge=0.1, le=2000, description="parameters, billions")
     precision: Precision = "fp16"
-    context_tokens: int = Field(default=4096, ge=1, le=1_048_576, description="tokens per sequence (prompt+output)")
-    output_tokens: int = Field(default=256, ge=1, le=1_048_576, description="generated tokens per request")
-    concurrency: int = Field(default=1, ge=1, le=4096, description="sequences decoded together (batch)")
-    requests: int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: one batch")
+    context_tokens: Int = Field(default=4096, ge=1, le=1_048_576, description="tokens per sequence (prompt+output)")
+    output_tokens: Int = Field(default=256, ge=1, le=1_048_576, description="generated tokens per request")
+    concurrency: Int = Field(default=1, ge=1, le=4096, description="sequences decoded together (batch)")
+    requests: Int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: one batch")
     target_tokens_per_s: float | None = Field(default=None, gt=0, le=1e9, description="aggregate decode rate")
-    n_layers: int | None = Field(default=None, ge=1, le=1024)
-    hidden: int | None = Field(default=None, ge=64, le=131_072)
-    n_kv_heads: int | None = Field(default=None, ge=1, le=1024)
-    head_dim: int | None = Field(default=None, ge=16, le=1024)
-    max_gpus: int = Field(default=8, ge=1, le=4096)
+    n_layers: Int | None = Field(default=None, ge=1, le=1024)
+    hidden: Int | None = Field(default=None, ge=64, le=131_072)
+    n_kv_heads: Int | None = Field(default=None, ge=1, le=1024)
+    head_dim: Int | None = Field(default=None, ge=16, le=1024)
+    max_gpus: Int = Field(default=8, ge=1, le=4096)
 
 
 class Training(_Base):
@@ -292,42 +294,42 @@ class Training(_Base):
     method: TrainingMethod = "full"
     lora_fraction: float = Field(default=0.01, gt=0, le=0.5, description="trainable share of params (LoRA)")
     utilisation: float = Field(default=DEFAULT_MFU, gt=0, le=0.8, description="model FLOPs utilisation (MFU)")
-    seq_len: int = Field(default=2048, ge=16, le=1_048_576)
-    micro_batch_size: int = Field(default=1, ge=1, le=1024, description="sequences per GPU per step")
+    seq_len: Int = Field(default=2048, ge=16, le=1_048_576)
+    micro_batch_size: Int = Field(default=1, ge=1, le=1024, description="sequences per GPU per step")
     gradient_checkpointing: bool = True
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
-    max_gpus: int = Field(default=256, ge=1, le=4096)
+    max_gpus: Int = Field(default=256, ge=1, le=4096)
 
 
 class ImageGeneration(_Base):
     type: Literal["image_generation"] = "image_generation"
     model_family: ImageFamily = "sdxl"
     precision: Precision = "fp16"
-    width: int = Field(default=1024, ge=64, le=8192)
-    height: int = Field(default=1024, ge=64, le=8192)
-    steps: int | None = Field(default=None, ge=1, le=1000, description="default: the family's usual count")
-    images: int = Field(default=1, ge=1, le=100_000_000)
-    batch: int = Field(default=1, ge=1, le=256, description="images per forward pass on one GPU")
+    width: Int = Field(default=1024, ge=64, le=8192)
+    height: Int = Field(default=1024, ge=64, le=8192)
+    steps: Int | None = Field(default=None, ge=1, le=1000, description="default: the family's usual count")
+    images: Int = Field(default=1, ge=1, le=100_000_000)
+    batch: Int = Field(default=1, ge=1, le=256, description="images per forward pass on one GPU")
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
-    max_gpus: int = Field(default=64, ge=1, le=4096)
+    max_gpus: Int = Field(default=64, ge=1, le=4096)
 
 
 class VideoProcessing(_Base):
     type: Literal["video_processing"] = "video_processing"
     task: VideoTask
     codec: Codec = "h264"
-    width: int = Field(default=1920, ge=16, le=16_384, description="input width (output for diffusion_video)")
-    height: int = Field(default=1080, ge=16, le=16_384)
+    width: Int = Field(default=1920, ge=16, le=16_384, description="input width (output for diffusion_video)")
+    height: Int = Field(default=1080, ge=16, le=16_384)
     fps: float = Field(default=30.0, gt=0, le=1000)
     duration_s: float = Field(gt=0, le=1_000_000)
     scale: Literal[2, 4] = Field(default=2, description="upscale factor")
-    interpolation_factor: int = Field(default=2, ge=2, le=16, description="output/input frame rate")
+    interpolation_factor: Int = Field(default=2, ge=2, le=16, description="output/input frame rate")
     params_b: float = Field(default=14.0, ge=0.1, le=200, description="video diffusion model size")
     precision: Precision = "bf16"
-    steps: int = Field(default=50, ge=1, le=1000)
-    clips: int = Field(default=1, ge=1, le=1_000_000)
+    steps: Int = Field(default=50, ge=1, le=1000)
+    clips: Int = Field(default=1, ge=1, le=1_000_000)
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
-    max_gpus: int = Field(default=64, ge=1, le=4096)
+    max_gpus: Int = Field(default=64, ge=1, le=4096)
 
 
 class DataProcessing(_Base):
@@ -337,7 +339,7 @@ class DataProcessing(_Base):
     model_params_b: float = Field(default=0.335, ge=0.001, le=100, description="embedding model size")
     precision: Precision = "fp16"
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
-    max_gpus: int = Field(default=64, ge=1, le=4096)
+    max_gpus: Int = Field(default=64, ge=1, le=4096)
 
 
 WorkloadRequest = Annotated[
@@ -359,7 +361,7 @@ class WorkloadRequirement(BaseModel):
     memory_breakdown_gb: dict[str, float]
     total_flops: float = Field(description="FLOPs for the whole job")
     bytes_moved: float = Field(description="bytes of GPU memory (or host) traffic for the whole job")
-    jobs: int = Field(description="independent units (images, frames, partitions); 1 for sharded work")
+    jobs: Int = Field(description="independent units (images, frames, partitions); 1 for sharded work")
     assumptions: list[str]
     sources: dict[str, str]
 
@@ -371,7 +373,7 @@ class GpuPlan(BaseModel):
 
     gpu_model: str
     feasible: bool
-    gpus_needed: int | None = Field(description="None when technically infeasible")
+    gpus_needed: Int | None = Field(description="None when technically infeasible")
     est_hours: float | None
     est_tokens_per_s: float | None = None
     memory_required_gb: float
@@ -413,7 +415,7 @@ class WorkloadMapping(BaseModel):
     requirement: WorkloadRequirement
     plans: list[GpuPlan] = Field(description="feasible plans, cheapest first (then fastest), at most `top`")
     infeasible: list[GpuPlan] = Field(description="every infeasible GPU with its reason")
-    more_feasible: int = Field(description="feasible plans left out by `top`")
+    more_feasible: Int = Field(description="feasible plans left out by `top`")
     priced: bool
 
 

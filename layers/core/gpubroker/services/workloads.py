@@ -252,7 +252,7 @@ def _plans(built: _Built, cols: _Cols, prices: Prices | None) -> list[w.GpuPlan]
                 feasible=technical and reason is None,
                 gpus_needed=n if technical else None,
                 est_hours=est_hours,
-                est_tokens_per_s=float(tps[i]) if technical and tps is not None else None,
+                est_tokens_per_s=float(tps[i]) if technical and tps is not None and np.isfinite(tps[i]) else None,
                 memory_required_gb=built.requirement.memory_required_gb,
                 memory_per_gpu_gb=round(float(plan.memory_per_gpu_gb[i]), 4),
                 bottleneck=bottleneck,
