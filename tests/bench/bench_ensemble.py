@@ -107,9 +107,7 @@ def main() -> int:
             "p99_ms": round(ms[int(0.99 * len(ms)) - 1], 3),
             "mean_ms": round(statistics.fmean(ms), 3),
         }
-    print(
-        f"POST /math/ensemble-recommend over {N_OFFERS:,} offers, CF model {N_USERS:,} users x k={K}, {ITERATIONS} calls"
-    )
+    print(f"POST /math/ensemble-recommend: {N_OFFERS:,} offers, CF {N_USERS:,} users x k={K}, {ITERATIONS} calls")
     print(f"{'case':<14}{'path':<14}{'first ms':>10}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
     for label, r in results.items():
         print(f"{label:<14}{r['path']:<14}{r['first_ms']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['mean_ms']:>10}")

@@ -68,7 +68,9 @@ def cosine_matrix(features: F64, idx: NDArray[np.int64]) -> F64:
     return out
 
 
-def top_k(scores: F64, k: int, exclude: NDArray[np.int64] | None = None, mask: NDArray[np.bool_] | None = None) -> NDArray[np.int64]:
+def top_k(
+    scores: F64, k: int, exclude: NDArray[np.int64] | None = None, mask: NDArray[np.bool_] | None = None
+) -> NDArray[np.int64]:
     """Indices of the k best scores (descending, ties by index), skipping ``exclude`` and offers not in ``mask``."""
     s = scores.astype(np.float64, copy=True)
     if mask is not None:
