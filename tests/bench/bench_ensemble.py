@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).parent))
+for _p in (ROOT, ROOT / "layers" / "core", ROOT / "layers" / "math"):
+    sys.path.insert(0, str(_p))
 
-import bench_offers_search as base  # noqa: E402 (sets sys.path and the Powertools environment)
 import numpy as np  # noqa: E402
 
+import tests.bench.bench_offers_search as base  # noqa: E402 (sets sys.path and the Powertools environment)
 from gpubroker.domain.providers import COMPLIANCE_TAGS  # noqa: E402
 from gpubroker.services.collab import CfModel, CfModelCache  # noqa: E402
 from gpubroker.services.offer_math import OfferMathCache  # noqa: E402
@@ -85,7 +86,11 @@ def main() -> int:
     handler = __import__("functions.api_math_ensemble_recommend.handler", fromlist=["lambda_handler"]).lambda_handler
 
     results = {}
-    for label, body in (("personalised", {"user_id": user, "limit": 10}), ("cold_start", {"limit": 10})):
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("personalised", {"user_id": user, "limit": 10}),
+        ("cold_start", {"limit": 10}),
+    ]
+    for label, body in cases:
         ev = event(body)
         first = time.perf_counter()
         ctx = LambdaContext(function_name="ApiMathEnsembleRecommendFunction")
