@@ -110,3 +110,30 @@ def test_unrouted_method_is_405_with_allow(stack: Stack) -> None:
         assert err.code == 405 and err.headers["Allow"] == "GET"
     else:
         raise AssertionError("DELETE /offers must be refused")
+
+
+def _post(url: str, body: dict[str, object]) -> tuple[int, dict]:  # type: ignore[type-arg]
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_math_over_http(stack: Stack) -> None:
+    status, plan = _post(
+        f"{stack.url}/math/map-workload-to-gpu",
+        {"type": "llm_inference", "params_b": 70, "precision": "fp16", "concurrency": 8},
+    )
+    assert status == 200 and plan["plans"] and plan["plans"][0]["offer_id"]
+    status, rec = _post(f"{stack.url}/math/ensemble-recommend", {"limit": 3})
+    assert status == 200 and rec["path"] == "cold_start" and len(rec["items"]) == 3
+    status, preset = _get(f"{stack.url}/presets/best-value?limit=3")
+    assert status == 200 and len(preset["items"]) == 3 and 0 <= preset["top_offer"]["confidence"] <= 1
+    status, err = _post(
+        f"{stack.url}/math/ensemble-recommend", {"weights": {"topsis": 1, "collaborative": 1, "content": 0}}
+    )
+    assert status == 422 and err["error"]["code"] == "validation_error"

@@ -24,7 +24,9 @@ def post(module: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, A
 
 
 def test_interactions_train_and_personalise(endpoint: Endpoint) -> None:
-    fresh_handler("ingest_offers").lambda_handler({"provider": "lambda", "catalog": str(CATALOGS / "lambda" / "vms.csv")}, Ctx())
+    fresh_handler("ingest_offers").lambda_handler(
+        {"provider": "lambda", "catalog": str(CATALOGS / "lambda" / "vms.csv")}, Ctx()
+    )
     res = fresh_handler("api_list_offers").lambda_handler(rest_event("/offers", "/offers", {"limit": ["30"]}), Ctx())
     offers = [o["offer_id"] for o in json.loads(res["body"])["items"]]
     assert len(offers) == 30
@@ -32,10 +34,14 @@ def test_interactions_train_and_personalise(endpoint: Endpoint) -> None:
         for j, oid in enumerate(offers):
             if (u + j) % 3 == 0:
                 kind = ("view", "save", "book")[(u * j) % 3]
-                status, _ = post("api_record_interaction", "/interactions", {"user_id": f"user{u}", "offer_id": oid, "kind": kind})
+                status, _ = post(
+                    "api_record_interaction", "/interactions", {"user_id": f"user{u}", "offer_id": oid, "kind": kind}
+                )
                 assert status == 201
-    status, err = post("api_record_interaction", "/interactions", {"user_id": "user0", "offer_id": "lambda-0000", "kind": "save"})
-    assert status == 404
+    status, err = post(
+        "api_record_interaction", "/interactions", {"user_id": "user0", "offer_id": "lambda-0000", "kind": "save"}
+    )
+    assert status == 404 and err["error"]["code"] == "offer_not_found"
 
     report = fresh_handler("train_collaborative_filter").lambda_handler({"job": "train-collaborative-filter"}, Ctx())
     assert report["trained"] is True and report["users"] == 12 and report["ratings"] == 120
