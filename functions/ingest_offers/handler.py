@@ -89,7 +89,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | N
         catalog=d.catalog,
         clock=d.clock,
     )
-    logger.info("ingestion finished", extra={"report": report.model_dump(mode="json")})
+    if report.status == "failed":
+        logger.error(
+            "provider failed; its last good offers stay, flagged stale",
+            extra={"report": report.model_dump(mode="json")},
+        )
+        metrics.add_metric(name="ProviderFailures", unit="Count", value=1)
+    else:
+        logger.info("ingestion finished", extra={"report": report.model_dump(mode="json")})
     metrics.add_metric(name="OffersAccepted", unit="Count", value=report.accepted)
     metrics.add_metric(name="OffersRejected", unit="Count", value=sum(report.rejected.values()))
     return report.model_dump(mode="json")

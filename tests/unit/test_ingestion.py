@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
 from gpubroker.services.ingestion import sync_gpu_catalog
@@ -86,13 +84,30 @@ def test_other_providers_stay_in_the_snapshot() -> None:
     assert sorted(cols.vocab["provider"]) == ["runpod", "vast"] and cols.n == 2
 
 
-def test_a_failing_source_writes_nothing() -> None:
+def test_a_failing_source_removes_nothing_and_flags_stale() -> None:
     w = World()
-    w.run(ListSource("runpod", [raw("a", 0.49)]))
-    before = (dict(w.offers.items), list(w.history.points), dict(w.snapshots.blobs))
-    with pytest.raises(SourceError):
-        w.run(FailingSource("runpod", SourceError("boom")))
-    assert (dict(w.offers.items), list(w.history.points), dict(w.snapshots.blobs)) == before
+    first = w.run(ListSource("runpod", [raw("a", 0.49), raw("b", 0.79)]))
+    before = (dict(w.offers.items), list(w.history.points))
+    w.clock.advance(3600)
+    report = w.run(FailingSource("runpod", SourceError("boom")))
+    assert (report.status, report.stale_offers) == ("failed", 2) and "boom" in (report.error or "")
+    assert (dict(w.offers.items), list(w.history.points)) == before  # nothing written to the tables
+    cols = OfferColumns.from_bytes(w.snapshots.blobs[report.snapshot_version or ""])
+    assert cols.n == 2 and bool(cols.bools["stale"].all()) and bool(cols.bools["available"].all())
+    old = OfferColumns.from_bytes(w.snapshots.blobs[first.snapshot_version or ""])
+    assert list(cols.as_of) == list(old.as_of)  # the last good as_of, not the failed run's time
+    assert w.snapshots.latest is not None and w.snapshots.latest["providers"]["runpod"]["stale"] is True
+    # the next good run clears the flag
+    w.clock.advance(3600)
+    ok = w.run(ListSource("runpod", [raw("a", 0.49), raw("b", 0.79)]))
+    fresh = OfferColumns.from_bytes(w.snapshots.blobs[ok.snapshot_version or ""])
+    assert ok.status == "ok" and not fresh.bools["stale"].any()
+
+
+def test_failure_before_any_good_run_publishes_nothing() -> None:
+    w = World()
+    report = w.run(FailingSource("vast", SourceError("down")))
+    assert report.status == "failed" and report.snapshot_version is None and not w.snapshots.blobs
 
 
 def test_catalog_sync_only_when_version_differs() -> None:

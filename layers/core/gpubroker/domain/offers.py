@@ -263,6 +263,9 @@ class RunReport(BaseModel):
     accepted: int = 0
     rejected: dict[str, int] = Field(default_factory=dict)
     unknown_gpus: list[str] = Field(default_factory=list)
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    stale_offers: int = 0
     written: int = 0
     unchanged: int = 0
     marked_unavailable: int = 0

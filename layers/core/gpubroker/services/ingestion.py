@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from gpubroker.domain.errors import SourceError
 from gpubroker.domain.gpus import GpuCatalog, bundled_catalog
 from gpubroker.domain.offers import Offer, RejectedRow, RunReport, normalise
 from gpubroker.domain.providers import COMPLIANCE_TAGS
@@ -93,9 +94,16 @@ def run_ingestion(
     catalog: GpuCatalogRepository,
     clock: Clock,
 ) -> RunReport:
-    """One provider's run. Reading the source happens before any write: a source error writes nothing."""
+    """One provider's run. The source is read in full before any write.
+
+    When the source fails (its API is down, or its breaker is open) nothing is removed: the provider's last good
+    offers stay in the snapshot, flagged ``stale`` with their ``as_of``, and the report says ``failed``.
+    """
     provider = source.provider
-    rows = list(source.rows())
+    try:
+        rows = list(source.rows())
+    except SourceError as exc:
+        return _degrade(provider, exc, snapshots=snapshots, clock=clock)
     sync_gpu_catalog(repo=catalog)
     specs = bundled_catalog().by_model()
     as_of = clock.now()
@@ -147,6 +155,18 @@ def run_ingestion(
     part = [o.model_dump(mode="json") for o in [*fresh.values(), *gone]]
     snapshots.put_part(provider, part)
     report.snapshot_version = publish_snapshot(snapshots=snapshots, as_of=as_of)
+    return report
+
+
+def _degrade(provider: str, exc: SourceError, *, snapshots: SnapshotStore, clock: Clock) -> RunReport:
+    """Keep the provider's last good offers, flagged stale, and republish the snapshot."""
+    report = RunReport(provider=provider, status="failed", error=f"{type(exc).__name__}: {exc.message}")
+    part = snapshots.parts().get(provider)
+    if part:
+        stale = [{**record, "stale": bool(record["available"]) or bool(record.get("stale"))} for record in part]
+        snapshots.put_part(provider, stale)
+        report.stale_offers = sum(1 for r in stale if r["stale"])
+        report.snapshot_version = publish_snapshot(snapshots=snapshots, as_of=clock.now())
     return report
 
 
