@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,9 +77,12 @@ class UnknownGpu(Exception):
         self.reason = reason
 
 
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
 def _key(name: str) -> str:
     """Spelling-insensitive key: upper case, no separators, no vendor/brand noise."""
-    key = re.sub(r"[\s_\-]+", "", name.upper())
+    key = _SEPARATORS.sub("", name.upper())
     for noise in ("NVIDIA", "TESLA", "GEFORCE", "AMDINSTINCT"):
         key = key.replace(noise, "")
     return key
@@ -158,6 +161,7 @@ def _h100_variant(provider: str, instance_type: str, memory_gb: float | None) ->
     return _PROVIDER_H100_DEFAULT.get(provider)
 
 
+@lru_cache(maxsize=4096)
 def canonical_gpu(
     raw: str,
     *,

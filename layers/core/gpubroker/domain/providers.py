@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -116,17 +117,40 @@ _EEA_NAMES = {
     "liechtenstein",
     "norway",
     "fin",
+    "ice",
     "europe",
+    # Azure region names (one word each)
+    "westeurope",
+    "northeurope",
+    "swedencentral",
+    "swedensouth",
+    "francecentral",
+    "francesouth",
+    "germanywestcentral",
+    "germanynorth",
+    "norwayeast",
+    "norwaywest",
+    "polandcentral",
+    "italynorth",
+    "spaincentral",
+    "austriaeast",
+    "belgiumcentral",
+    "denmarkeast",
 }
+# "europe-*" regions outside the EU/EEA (GCP London and Zurich; Azure UK and Switzerland)
+_NOT_EEA = {"europe-west2", "europe-west6", "uksouth", "ukwest", "switzerlandnorth", "switzerlandwest"}
 _VAST_REGION = re.compile(r",\s*(?P<cc>[A-Z]{2}),\s*[A-Z]{2}$")
 
 
+@cache
 def in_eea(region: str) -> bool:
     """True when a provider's region string names a place in the EU/EEA.
 
     Understands ``"Germany, DE, EU"`` (Vast: the ISO code decides, so ``RU, EU`` is not EEA), two-letter codes
     (RunPod), ``frankfurt-germany-5`` / ``europe-central-1`` / ``FIN-01`` (word parts) and ``GERMANY``.
     """
+    if region.strip().lower() in _NOT_EEA:
+        return False
     vast = _VAST_REGION.search(region)
     if vast:
         return vast.group("cc") in _EEA_CODES
