@@ -67,6 +67,22 @@ class MemoryPriceHistory:
     def append(self, points: Sequence[Mapping[str, Any]]) -> None:
         self.points.extend(dict(p) for p in points)
 
+    def offer_points(
+        self, offer_id: str, *, since: str | None, until: str | None, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        rows = sorted((p for p in self.points if p["offer_id"] == offer_id), key=lambda p: p["ts"])
+        rows = [p for p in rows if (not since or p["ts"] >= since) and (not until or p["ts"] <= until)]
+        rows = [p for p in rows if not after or p["ts"] > after]
+        page = rows[:limit]
+        return page, (page[-1]["ts"] if len(rows) > limit else None)
+
+    def gpu_points(self, gpu_model: str, *, days: int) -> list[dict[str, Any]]:
+        rows = [p for p in self.points if p["gpu_model"] == gpu_model]
+        if not rows:
+            return []
+        newest = max(datetime.fromisoformat(p["ts"]) for p in rows)
+        return [p for p in rows if datetime.fromisoformat(p["ts"]) >= newest - timedelta(days=days)]
+
 
 @dataclass
 class MemorySnapshotStore:

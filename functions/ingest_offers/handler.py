@@ -1,7 +1,9 @@
 """Ingestion: one provider's catalog -> normalised offers, history points and a new snapshot.
 
-Event (EventBridge schedule input, or a direct invoke): ``{"provider": "runpod", "catalog": "<path or https URL>"}``.
-Returns the run report. A bad event is refused before anything is read or written.
+Event (EventBridge schedule input, or a direct invoke): ``{"provider": "runpod", "catalog": "<path or https URL>"}``
+for a SkyPilot catalog, or ``{"provider": "runpod", "source": "api"}`` for the provider's live API (``base_url``
+overrides its address). Every source runs behind the provider's circuit breaker. Returns the run report; a bad
+event is refused before anything is read or written.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gpubroker.adapters.clock import SystemClock
 from gpubroker.adapters.dynamodb import (
@@ -20,10 +21,9 @@ from gpubroker.adapters.dynamodb import (
     DynamoPriceHistoryRepository,
 )
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
-from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
+from gpubroker.adapters.secrets import SecretsManagerCredentials
 from gpubroker.config import IngestSettings, load_settings
-from gpubroker.domain.errors import ValidationFailed
-from gpubroker.domain.providers import PROVIDERS
+from gpubroker.domain.ingest_events import parse_event
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.ports import (
     Clock,
@@ -33,15 +33,9 @@ from gpubroker.ports import (
     SnapshotStore,
 )
 from gpubroker.services.ingestion import run_ingestion
+from gpubroker.wiring import offer_source
 
 Settings = IngestSettings
-
-
-class IngestEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    provider: str = Field(min_length=1, max_length=32)
-    catalog: str = Field(min_length=1, max_length=2048, description="local path or https:// URL of a vms.csv")
 
 
 @dataclass(frozen=True)
@@ -51,6 +45,8 @@ class Deps:
     snapshots: SnapshotStore
     catalog: GpuCatalogRepository
     clock: Clock
+    credentials: Any = None
+    redis_url: str = ""
 
 
 @cache
@@ -62,17 +58,9 @@ def default_deps() -> Deps:
         snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET),
         catalog=DynamoGpuCatalogRepository(s.GPU_CATALOG_TABLE),
         clock=SystemClock(),
+        credentials=SecretsManagerCredentials(s.PROVIDER_SECRETS_ID) if s.PROVIDER_SECRETS_ID else None,
+        redis_url=s.REDIS_URL,
     )
-
-
-def parse_event(event: dict[str, Any]) -> IngestEvent:
-    try:
-        parsed = IngestEvent.model_validate(event)
-    except ValidationError as exc:
-        raise ValidationFailed("ingestion event is invalid", details=exc.errors(include_url=False)) from None
-    if parsed.provider not in PROVIDERS:
-        raise ValidationFailed(f"unknown provider {parsed.provider!r}", details={"known": sorted(PROVIDERS)})
-    return parsed
 
 
 @logger.inject_lambda_context
@@ -81,8 +69,15 @@ def parse_event(event: dict[str, Any]) -> IngestEvent:
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     request = parse_event(event)
     d = deps or default_deps()
+    source = offer_source(
+        request.provider,
+        catalog=request.catalog,
+        base_url=request.base_url,
+        credentials=d.credentials,
+        redis_url=d.redis_url,
+    )
     report = run_ingestion(
-        SkyPilotCatalogSource(request.provider, request.catalog),
+        source,
         offers=d.offers,
         history=d.history,
         snapshots=d.snapshots,

@@ -29,11 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", "3001")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
     parser.add_argument(
         "--catalogs", default=os.environ.get("GPUBROKER_CATALOGS", str(ROOT.parent / "shared/data/catalogs"))
     )
     parser.add_argument("--no-seed", action="store_true")
+    parser.add_argument(
+        "--schedule-seconds",
+        type=float,
+        default=float(os.environ["GPUBROKER_SCHEDULE_SECONDS"])
+        if os.environ.get("GPUBROKER_SCHEDULE_SECONDS")
+        else None,
+        help="fire every template schedule this often (default: the template's own rates)",
+    )
     parser.add_argument("--state-file", default=str(ROOT / ".local/stack.json"))
     args = parser.parse_args(argv)
 
@@ -50,22 +59,32 @@ def main(argv: list[str] | None = None) -> int:
 
     _configure_process_env("us-east-1")
     started = time.monotonic()
-    stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port)
+    stack = LocalStack(host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port)
     stack.start()
     reports: list[dict[str, Any]] = [] if args.no_seed else stack.seed(catalogs)
+    local_seeds = {} if args.no_seed else stack.seed_local(catalogs.parent.parent)
+    stack.start_streams()
+    stack.start_schedules(catalogs, args.schedule_seconds)
     state = {
         "api": stack.api_url,
+        "ws": stack.ws_url,
         "aws_endpoint": stack.aws_endpoint,
         "names": stack.names,
         "pid": os.getpid(),
     }
     Path(args.state_file).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.state_file).write_text(json.dumps(state, indent=2))
+    tmp = Path(f"{args.state_file}.tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(args.state_file)  # atomic: whoever waits for the file reads it whole
     for r in reports:
         print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus")}))
+    for lid, seeded in local_seeds.items():
+        print(f"{lid}: {json.dumps(seeded)}")
     print(f"GPUBroker local stack ready in {time.monotonic() - started:.1f}s")
     print(f"  API           {stack.api_url}   (try {stack.api_url}/offers?gpu=H100-SXM&sort=price)")
     print(f"  OpenAPI       {stack.api_url}/openapi.json")
+    if stack.ws_url:
+        print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')
     print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
     print("  Ctrl-C stops it.", flush=True)
 

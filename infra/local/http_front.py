@@ -1,7 +1,10 @@
 """The HTTP front of the local stack: requests -> API Gateway REST proxy events -> the real handler.
 
-Routes come from template.yaml. Besides them it serves ``GET /openapi.json`` and the Lambda Invoke API
-(``POST /2015-03-31/functions/<name>/invocations``), which ``make ingest`` uses.
+Routes come from template.yaml. Besides them it serves ``GET /openapi.json``, the Lambda Invoke API
+(``POST /2015-03-31/functions/<name>/invocations``), which ``make ingest`` uses, and the WebSocket API's
+``@connections`` management API (``[/<stage>]/@connections/<id>``: POST delivers the body to that socket, DELETE
+closes it, GET describes it; an unknown id is 410 GoneException), which the handlers reach through the
+environment variable that holds the stage's management endpoint in AWS.
 """
 
 from __future__ import annotations
@@ -12,13 +15,22 @@ import re
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.local.runtime import FunctionError, Runtime
 from infra.local.template import Route
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+_CONNECTIONS = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
+
+
+class Connections(Protocol):
+    def post(self, connection_id: str, data: bytes) -> bool: ...
+
+    def close(self, connection_id: str) -> bool: ...
+
+    def info(self, connection_id: str) -> dict[str, Any] | None: ...
 
 
 def proxy_event(
@@ -58,13 +70,21 @@ def proxy_event(
 
 
 def make_server(
-    host: str, port: int, runtime: Runtime, openapi: dict[str, Any], stage: str = "local"
+    host: str,
+    port: int,
+    runtime: Runtime,
+    openapi: dict[str, Any],
+    stage: str = "local",
+    connections: Connections | None = None,
 ) -> ThreadingHTTPServer:
     routes = runtime.app.routes
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "gpubroker-local"
+        # headers and body go out as two writes: without TCP_NODELAY a keep-alive client (boto3) waits ~40 ms
+        # for the delayed ACK on every request
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -95,6 +115,10 @@ def make_server(
             invoke = _INVOKE.match(path)
             if invoke and self.command == "POST":
                 self._invoke(invoke.group("name"), body)
+                return
+            managed = _CONNECTIONS.match(path)
+            if managed and connections is not None:
+                self._manage(connections, unquote(managed.group("id")), body)
                 return
             matching = [r for r in routes if r.regex.match(path)]
             route = next((r for r in matching if r.method == self.command), None)
@@ -127,6 +151,26 @@ def make_server(
             raw = result.get("body") or ""
             data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
             self._send(int(result.get("statusCode", 200)), data, headers)
+
+        def _manage(self, conns: Connections, connection_id: str, body: bytes) -> None:
+            gone = {"x-amzn-ErrorType": "GoneException"}
+            if self.command == "POST":
+                ok = conns.post(connection_id, body)
+            elif self.command == "DELETE":
+                ok = conns.close(connection_id)
+            elif self.command == "GET":
+                info = conns.info(connection_id)
+                if info is not None:
+                    self._send(200, json.dumps(info).encode())
+                    return
+                ok = False
+            else:
+                self._send(405, json.dumps({"message": "Method not allowed"}).encode(), {"Allow": "DELETE, GET, POST"})
+                return
+            if ok:
+                self._send(200 if self.command == "POST" else 204, b"")
+            else:
+                self._send(410, json.dumps({"message": f"{connection_id} is gone"}).encode(), gone)
 
         def _invoke(self, name: str, body: bytes) -> None:
             try:

@@ -41,14 +41,26 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
         if "StreamSpecification" in props:
             props["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         ddb.create_table(TableName=names[lid], **props)
+        ttl = res["Properties"].get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=names[lid], TimeToLiveSpecification=ttl)
     for lid in app.resources("AWS::S3::Bucket"):
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=names[lid])
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region)
+    for lid in app.resources("AWS::SecretsManager::Secret"):
+        name = f"{prefix}-{lid}"
+        try:  # !Ref of a secret is its ARN; locally it starts empty (no provider keys: live APIs are not called)
+            names[lid] = secrets.create_secret(Name=name, SecretString="{}")["ARN"]
+        except secrets.exceptions.ResourceExistsException:
+            names[lid] = secrets.describe_secret(SecretId=name)["ARN"]
     return names
 
 
-def function_environment(app: App, names: dict[str, str]) -> dict[str, str]:
+def function_environment(app: App, names: dict[str, str], endpoints: dict[str, str] | None = None) -> dict[str, str]:
     """One environment for every function (globals + each function's variables, refs resolved).
+
+    ``endpoints`` maps an API's logical id to its local URL (what an ``https://${Api}.execute-api...`` becomes).
 
     The local stack runs every handler in one process, so a variable two functions set differently is an error.
     """
@@ -56,7 +68,7 @@ def function_environment(app: App, names: dict[str, str]) -> dict[str, str]:
     env: dict[str, str] = {}
     for fn in app.functions.values():
         for key, value in {**app.global_env, **fn.environment}.items():
-            resolved = str(resolve(value, names, params))
+            resolved = str(resolve(value, names, params, endpoints))
             if key in env and env[key] != resolved:
                 raise ValueError(f"{key} differs between functions ({env[key]!r} vs {resolved!r})")
             env[key] = resolved

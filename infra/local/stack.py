@@ -1,8 +1,10 @@
-"""The local stack: moto in server mode + the template's resources + the real handlers behind an HTTP front."""
+"""The local stack: moto in server mode + the template's resources + the real handlers behind an HTTP front,
+a WebSocket front for the template's WEBSOCKET API, and pollers for its DynamoDB stream event sources."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import socket
@@ -14,7 +16,9 @@ from typing import Any
 from infra.local.http_front import make_server
 from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
+from infra.local.streams import StreamPoller
 from infra.local.template import ROOT, App, read_app
+from infra.local.ws_front import WebSocketFront, selection_expression
 
 # what Lambda puts on sys.path from the layers (/opt/python) and the function folder (/var/task)
 for _layer in ("layers/core", "layers/math"):
@@ -30,6 +34,7 @@ LOCAL_OVERRIDES = (
     "POWERTOOLS_TRACE_DISABLED",
     "POWERTOOLS_METRICS_DISABLED",
     "SNAPSHOT_TTL_SECONDS",
+    "BROADCAST_CONCURRENCY",
 )
 
 
@@ -60,22 +65,41 @@ class LocalStack:
         *,
         host: str = "127.0.0.1",
         port: int = 3000,
+        ws_port: int = 3001,
         moto_port: int = 0,
         prefix: str = "gpubroker-local",
+        stage: str = "local",
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.ws_port = ws_port or free_port(host)
         self.moto_port = moto_port or free_port(host)
+        self.stage = stage
         self.prefix = prefix
         self.app = read_app()
         self.runtime = Runtime(self.app)
         self.names: dict[str, str] = {}
         self._moto: Any = None
         self._http: Any = None
+        self._ws: WebSocketFront | None = None
+        self._pollers: list[StreamPoller] = []
 
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_apis(self) -> list[str]:
+        return sorted({r.api for r in self.app.ws_routes})
+
+    @property
+    def ws_url(self) -> str | None:
+        return f"ws://{self.host}:{self.ws_port}" if self.ws_apis else None
+
+    @property
+    def management_endpoint(self) -> str:
+        """Where the handlers' ``@connections`` calls go: the HTTP front, under the stage (as in AWS)."""
+        return f"{self.api_url}/{self.stage}"
 
     @property
     def aws_endpoint(self) -> str:
@@ -91,11 +115,37 @@ class LocalStack:
         os.environ["MOTO_PORT"] = str(self.moto_port)
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
-        os.environ.update(function_environment(self.app, self.names))
+        endpoints = {api: self.management_endpoint for api in self.ws_apis}
+        os.environ.update(function_environment(self.app, self.names, endpoints))
         os.environ.update(local_overrides)
         importlib.invalidate_caches()
-        self._http = make_server(self.host, self.port, self.runtime, build_openapi(self.runtime))
+        apis = self.ws_apis
+        if len(apis) > 1:
+            raise RuntimeError(f"the local stack serves one WebSocket API; the template has {apis}")
+        if apis:
+            self._ws = WebSocketFront(
+                self.host,
+                self.ws_port,
+                self.runtime,
+                self.app.ws_routes,
+                selection_expression=selection_expression(self.app.template, apis[0]),
+                stage=self.stage,
+            )
+            self._ws.start()
+        self._http = make_server(
+            self.host, self.port, self.runtime, build_openapi(self.runtime), self.stage, connections=self._ws
+        )
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
+
+    def start_streams(self) -> None:
+        """Deliver every later write on a table's stream to the function the template maps to it.
+
+        Started after seeding: nobody can be subscribed yet, so replaying the seed's writes would be wasted work.
+        """
+        for trigger in self.app.stream_triggers:
+            poller = StreamPoller(self.runtime, trigger, self.names[trigger.table], endpoint_url=self.aws_endpoint)
+            poller.start()
+            self._pollers.append(poller)
 
     def seed(self, catalogs: Path) -> list[dict[str, Any]]:
         """Run the real ingestion function over every catalog in ``catalogs/<provider>/vms.csv``."""
@@ -112,7 +162,29 @@ class LocalStack:
             reports.append(self.runtime.invoke(fn, event))
         return reports
 
+    def seed_local(self, shared: Path) -> dict[str, Any]:
+        """Run every function whose template Metadata asks for a local seed (``${shared}`` = the shared folder)."""
+        out = {}
+        for lid, fn in sorted(self.app.functions.items()):
+            if fn.local_seed is not None:
+                event = json.loads(json.dumps(fn.local_seed).replace("${shared}", str(shared)))
+                out[lid] = self.runtime.invoke(lid, event)
+        return out
+
+    def start_schedules(self, catalogs: Path, every_s: float | None) -> None:
+        """Fire the template's schedules on local timers (see infra/local/scheduler.py)."""
+        from infra.local.scheduler import Scheduler
+
+        self._scheduler = Scheduler(self.app, self.runtime.invoke, catalogs=catalogs, every_s=every_s)
+        self._scheduler.start()
+
     def stop(self) -> None:
+        if getattr(self, "_scheduler", None) is not None:
+            self._scheduler.stop()
+        for poller in self._pollers:
+            poller.stop()
+        if self._ws is not None:
+            self._ws.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

@@ -63,6 +63,27 @@ class Schedule:
     input: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class WsRoute:
+    """An ``AWS::ApiGatewayV2::Route`` of a WEBSOCKET API: route key -> integration -> function."""
+
+    api: str  # logical id of the AWS::ApiGatewayV2::Api
+    route_key: str  # $connect, $disconnect, $default or an action
+    function: str  # logical id
+    two_way: bool  # a RouteResponse exists: the integration's body goes back to the client
+
+
+@dataclass(frozen=True)
+class StreamTrigger:
+    """A DynamoDB event source: the table whose stream invokes ``function``."""
+
+    function: str
+    table: str  # logical id of the AWS::DynamoDB::Table
+    batch_size: int
+    bisect_on_error: bool
+    max_retries: int
+
+
 @dataclass
 class Function:
     logical_id: str
@@ -71,6 +92,7 @@ class Function:
     environment: dict[str, Any] = field(default_factory=dict)
     layers: list[Any] = field(default_factory=list)
     reserved_concurrency: int | None = None
+    local_seed: dict[str, Any] | None = None  # Metadata.LocalSeed.Input: run once by the local stack at start
 
     @property
     def module_name(self) -> str:
@@ -91,6 +113,8 @@ class App:
     routes: list[Route]
     schedules: list[Schedule]
     global_env: dict[str, Any]
+    ws_routes: list[WsRoute] = field(default_factory=list)
+    stream_triggers: list[StreamTrigger] = field(default_factory=list)
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_}
@@ -106,6 +130,7 @@ def read_app(path: Path = TEMPLATE) -> App:
     functions: dict[str, Function] = {}
     routes: list[Route] = []
     schedules: list[Schedule] = []
+    triggers: list[StreamTrigger] = []
     for lid, res in tpl["Resources"].items():
         if res["Type"] != "AWS::Serverless::Function":
             continue
@@ -117,6 +142,7 @@ def read_app(path: Path = TEMPLATE) -> App:
             environment=dict(props.get("Environment", {}).get("Variables", {})),
             layers=[*globals_fn.get("Layers", []), *props.get("Layers", [])],
             reserved_concurrency=props.get("ReservedConcurrentExecutions"),
+            local_seed=_local_seed(res),
         )
         for ev_name, ev in (props.get("Events") or {}).items():
             ep = ev.get("Properties", {})
@@ -132,11 +158,88 @@ def read_app(path: Path = TEMPLATE) -> App:
                         input=json.loads(raw_input) if isinstance(raw_input, str) else {},
                     )
                 )
-    return App(template=tpl, functions=functions, routes=routes, schedules=schedules, global_env=global_env)
+            elif ev["Type"] == "DynamoDB":
+                table, attr = ep["Stream"]["Fn::GetAtt"]
+                assert attr == "StreamArn", f"{lid}.{ev_name}: Stream must be !GetAtt <Table>.StreamArn"
+                triggers.append(
+                    StreamTrigger(
+                        function=lid,
+                        table=table,
+                        batch_size=int(ep.get("BatchSize", 100)),
+                        bisect_on_error=bool(ep.get("BisectBatchOnFunctionError", False)),
+                        max_retries=int(ep.get("MaximumRetryAttempts", 3)),
+                    )
+                )
+    return App(
+        template=tpl,
+        functions=functions,
+        routes=routes,
+        schedules=schedules,
+        global_env=global_env,
+        ws_routes=_ws_routes(tpl, set(functions)),
+        stream_triggers=triggers,
+    )
 
 
-def resolve(value: Any, names: dict[str, str], params: dict[str, Any]) -> Any:
-    """Resolve !Ref to a physical name (resources) or a parameter's default; other intrinsics are not needed."""
+_SUB_VAR = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.Arn)?\}")
+
+
+def _sub_refs(value: Any) -> list[str]:
+    """The resource names a ``!Sub`` string (or a plain ``!Ref``) refers to, in order."""
+    if isinstance(value, dict) and "Ref" in value:
+        return [str(value["Ref"])]
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return [m for m in _SUB_VAR.findall(text) if "::" not in m]
+    return []
+
+
+def _ws_routes(tpl: dict[str, Any], functions: set[str]) -> list[WsRoute]:
+    resources: dict[str, Any] = tpl["Resources"]
+    ws_apis = {
+        lid
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::ApiGatewayV2::Api" and r["Properties"].get("ProtocolType") == "WEBSOCKET"
+    }
+    two_way = {
+        _sub_refs(r["Properties"]["RouteId"])[0]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::RouteResponse"
+    }
+    out: list[WsRoute] = []
+    for lid, r in resources.items():
+        if r["Type"] != "AWS::ApiGatewayV2::Route":
+            continue
+        props = r["Properties"]
+        api = _sub_refs(props["ApiId"])[0]
+        if api not in ws_apis:
+            continue
+        integration = next(ref for ref in _sub_refs(props["Target"]) if ref in resources)
+        uri = resources[integration]["Properties"]["IntegrationUri"]
+        function = next(ref for ref in _sub_refs(uri) if ref in functions)
+        out.append(WsRoute(api=api, route_key=str(props["RouteKey"]), function=function, two_way=lid in two_way))
+    return out
+
+
+def _local_seed(resource: dict[str, Any]) -> dict[str, Any] | None:
+    raw = (resource.get("Metadata") or {}).get("LocalSeed", {}).get("Input")
+    return json.loads(raw) if isinstance(raw, str) else None
+
+
+def resolve(value: Any, names: dict[str, str], params: dict[str, Any], endpoints: dict[str, str] | None = None) -> Any:
+    """Resolve !Ref to a physical name (resources) or a parameter's default.
+
+    A ``!Sub`` that names an API (``https://${Api}.execute-api...``) resolves to that API's local URL in
+    ``endpoints`` (logical id -> URL) when given; other ``!Sub`` strings are substituted from names and parameters.
+    """
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        text: str = value["Fn::Sub"]
+        for ref in _sub_refs(value):
+            if endpoints and ref in endpoints:
+                return endpoints[ref]
+        pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+        table = {**pseudo, **{k: str(v) for k, v in params.items()}, **names}
+        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: table.get(m.group(1), m.group(1)), text)
     if isinstance(value, dict) and "Ref" in value:
         ref = value["Ref"]
         if ref in names:

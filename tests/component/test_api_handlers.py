@@ -126,6 +126,13 @@ def test_ingest_handler_refuses_bad_events_before_any_io(world: World) -> None:
     ingest = handler_module("ingest_offers")
     from gpubroker.domain.errors import ValidationFailed
 
-    for bad in ({}, {"provider": "nope", "catalog": "x.csv"}, {"provider": "runpod"}):
+    bad_events: tuple[dict[str, str], ...] = (
+        {},
+        {"provider": "nope", "catalog": "x.csv"},
+        {"provider": "runpod", "source": "catalog"},
+        {"provider": "runpod", "source": "api", "catalog": "x.csv"},
+        {"provider": "runpod", "source": "api", "base_url": "ftp://x"},
+    )
+    for bad in bad_events:
         with pytest.raises(ValidationFailed):
             ingest.lambda_handler(bad, Ctx(), deps=object())

@@ -39,6 +39,8 @@ class IngestSettings(_Settings):
     PRICE_HISTORY_TABLE: str = Field(min_length=3)
     GPU_CATALOG_TABLE: str = Field(min_length=3)
     SNAPSHOT_BUCKET: str = Field(min_length=3)
+    PROVIDER_SECRETS_ID: str = Field(default="", description="Secrets Manager id of the providers' API keys")
+    REDIS_URL: str = Field(default="", description="shared breaker state; empty: a breaker per container")
 
 
 S = TypeVar("S", bound=_Settings)
@@ -66,3 +68,32 @@ class InteractionSettings(_Settings):
 class TrainSettings(_Settings):
     INTERACTIONS_TABLE: str = Field(min_length=3)
     MODEL_BUCKET: str = Field(min_length=3)
+
+
+class ConnectionSettings(_Settings):
+    """WebSocket route functions: the connections table."""
+
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+
+
+class BroadcastSettings(_Settings):
+    """The price broadcaster: the connections table and the WebSocket stage's management endpoint."""
+
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+    WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
+    BROADCAST_CONCURRENCY: int = Field(default=16, ge=1, le=64)
+
+
+class HistorySettings(_Settings):
+    OFFERS_TABLE: str = Field(min_length=3)
+    PRICE_HISTORY_TABLE: str = Field(min_length=3)
+
+
+class MarketSettings(_Settings):
+    SNAPSHOT_BUCKET: str = Field(min_length=3)
+    SNAPSHOT_TTL_SECONDS: float = Field(default=2.0, ge=0, le=300)
+    PRICE_HISTORY_TABLE: str = Field(min_length=3)
+
+
+class SeedSettings(_Settings):
+    PRICE_HISTORY_TABLE: str = Field(min_length=3)

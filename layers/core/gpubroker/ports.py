@@ -72,3 +72,13 @@ class ModelStore(Protocol):
     def save(self, name: str, data: bytes, manifest: Mapping[str, Any]) -> None: ...
 
     def load(self, name: str) -> bytes | None: ...
+
+
+class PriceHistoryReader(Protocol):
+    """Reads of the price-history table (points are the dicts ingestion appends)."""
+
+    def offer_points(
+        self, offer_id: str, *, since: str | None, until: str | None, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    def gpu_points(self, gpu_model: str, *, days: int) -> list[dict[str, Any]]: ...

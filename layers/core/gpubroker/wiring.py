@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gpubroker.config import PersonalSettings, SnapshotSettings, load_settings
-from gpubroker.ports import InteractionRepository
+from gpubroker.ports import InteractionRepository, OfferSource
 
 if TYPE_CHECKING:
     from gpubroker.services.collab import CfModelCache
@@ -50,3 +50,37 @@ def personal_deps() -> MathDeps:
         models=CfModelCache(S3ModelStore(s.MODEL_BUCKET)),
         interactions=DynamoInteractionRepository(s.INTERACTIONS_TABLE),
     )
+
+
+# ---- ingestion sources ---------------------------------------------------------------------------------------
+
+
+@cache
+def breaker_for(provider: str, redis_url: str) -> Any:
+    """One breaker per provider per container: shared through Redis when ``redis_url`` is set (short timeouts,
+    no client retries: an unreachable Redis falls back to the in-process breaker at once), else in-process."""
+    from gpubroker.adapters.breaker import MemoryCircuitBreaker, RedisCircuitBreaker
+
+    if not redis_url:
+        return MemoryCircuitBreaker(provider)
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, retry_on_timeout=False)
+    return RedisCircuitBreaker(client, provider)
+
+
+def offer_source(
+    provider: str, *, catalog: str | None, base_url: str | None, credentials: Any, redis_url: str
+) -> OfferSource:
+    """The source an ingestion event names (a SkyPilot catalog, or the provider's live API), behind its breaker."""
+    from gpubroker.adapters.breaker import guarded
+
+    if catalog:
+        from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
+
+        source: OfferSource = SkyPilotCatalogSource(provider, catalog)
+    else:
+        from gpubroker.adapters.providers import build_source
+
+        source = build_source(provider, credentials=credentials, base_url=base_url)
+    return guarded(source, breaker_for(provider, redis_url))

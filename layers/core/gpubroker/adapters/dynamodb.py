@@ -87,8 +87,51 @@ class DynamoOfferRepository:
 
 
 class DynamoPriceHistoryRepository:
+    """Append points; read one offer's points (Query on ``offer_id``, ``ts`` range) or a GPU model's last days
+    (the ``by_gpu`` index: newest point first, then the window before it)."""
+
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
+
+    def offer_points(
+        self, offer_id: str, *, since: str | None, until: str | None, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        from boto3.dynamodb.conditions import Key
+
+        cond: Any = Key("offer_id").eq(offer_id)
+        if since and until:
+            cond = cond & Key("ts").between(since, until)
+        elif since:
+            cond = cond & Key("ts").gte(since)
+        elif until:
+            cond = cond & Key("ts").lte(until)
+        kwargs: dict[str, Any] = {"KeyConditionExpression": cond, "Limit": limit}
+        if after:
+            kwargs["ExclusiveStartKey"] = {"offer_id": offer_id, "ts": after}
+        page = dynamodb_table(self.table_name).query(**kwargs)
+        last = page.get("LastEvaluatedKey")
+        return [from_item(i) for i in page["Items"]], (str(last["ts"]) if last else None)
+
+    def gpu_points(self, gpu_model: str, *, days: int) -> list[dict[str, Any]]:
+        from datetime import datetime, timedelta
+
+        from boto3.dynamodb.conditions import Key
+
+        table = dynamodb_table(self.table_name)
+        newest = table.query(IndexName="by_gpu", KeyConditionExpression=Key("gpu_model").eq(gpu_model),
+                             ScanIndexForward=False, Limit=1)["Items"]  # fmt: skip
+        if not newest:
+            return []
+        since = (datetime.fromisoformat(str(newest[0]["ts"])) - timedelta(days=days)).isoformat()
+        out: list[dict[str, Any]] = []
+        window = Key("gpu_model").eq(gpu_model) & Key("ts").gte(since)
+        kwargs: dict[str, Any] = {"IndexName": "by_gpu", "KeyConditionExpression": window}
+        while True:
+            page = table.query(**kwargs)
+            out.extend(from_item(i) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def append(self, points: Sequence[Mapping[str, Any]]) -> None:
         with dynamodb_table(self.table_name).batch_writer(overwrite_by_pkeys=["offer_id", "ts"]) as batch:

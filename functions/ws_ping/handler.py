@@ -1,0 +1,38 @@
+"""WebSocket ``ping`` (clients send one every 30 s): replies ``{"type": "pong", "ts"}``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.adapters.clock import SystemClock
+from gpubroker.config import NoSettings
+from gpubroker.observability import logger, metrics, tracer
+from gpubroker.ports import Clock
+from gpubroker.services.prices import ping
+
+Settings = NoSettings
+ROUTE_KEY = "ping"
+
+
+@dataclass(frozen=True)
+class Deps:
+    clock: Clock
+
+
+@cache
+def default_deps() -> Deps:
+    return Deps(clock=SystemClock())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
+    d = deps or default_deps()
+    return {"statusCode": 200, "body": json.dumps(ping(clock=d.clock))}

@@ -1,0 +1,44 @@
+"""WebSocket ``subscribe``: validate the filters and store them; replies ``subscribed`` or an ``error`` message."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.adapters.clock import SystemClock
+from gpubroker.adapters.connections import DynamoConnectionRepository
+from gpubroker.config import ConnectionSettings, load_settings
+from gpubroker.observability import logger, metrics, tracer
+from gpubroker.ports import Clock
+from gpubroker.services.prices import ConnectionRepository, subscribe
+
+Settings = ConnectionSettings
+ROUTE_KEY = "subscribe"
+
+
+@dataclass(frozen=True)
+class Deps:
+    connections: ConnectionRepository
+    clock: Clock
+
+
+@cache
+def default_deps() -> Deps:
+    s = load_settings(ConnectionSettings)
+    return Deps(connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE), clock=SystemClock())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
+    d = deps or default_deps()
+    connection_id = event["requestContext"]["connectionId"]
+    reply = subscribe(connection_id, event.get("body"), connections=d.connections, clock=d.clock)
+    # a message-level protocol: an invalid subscription is an ``error`` message, not a failed integration
+    return {"statusCode": 200, "body": json.dumps(reply)}

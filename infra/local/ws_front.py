@@ -1,0 +1,309 @@
+"""The WebSocket front of the local stack: what API Gateway's WEBSOCKET API does, over the `websockets` library.
+
+Routes come from template.yaml (``AWS::ApiGatewayV2::Route`` RouteKey + Target -> Integration -> function).
+``$connect`` runs during the opening handshake (a non-2xx answer refuses it), each text frame is routed by the
+API's ``RouteSelectionExpression`` (``$request.body.<field>``; else ``$default``; else API Gateway's "Forbidden"
+message), ``$disconnect`` runs when the socket closes. A route with a RouteResponse sends the integration's
+``body`` back. The ``@connections`` management API is served by the HTTP front through :meth:`post`,
+:meth:`close` and :meth:`info` (the handlers reach it through the same environment variable as in AWS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from infra.local.runtime import FunctionError, Runtime
+from infra.local.template import WsRoute
+
+log = logging.getLogger("gpubroker.local.ws")
+
+
+def _request_time(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+@dataclass
+class _Conn:
+    connection_id: str
+    socket: ServerConnection
+    connected_at: float
+    source_ip: str
+    user_agent: str | None
+    last_active: float = field(default_factory=time.time)
+
+
+class WebSocketFront:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        runtime: Runtime,
+        routes: list[WsRoute],
+        *,
+        selection_expression: str = "$request.body.action",
+        stage: str = "local",
+        workers: int = 32,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.runtime = runtime
+        self.routes = {r.route_key: r for r in routes}
+        prefix = "$request.body."
+        if not selection_expression.startswith(prefix):
+            raise ValueError(f"unsupported RouteSelectionExpression {selection_expression!r}")
+        self._selection = selection_expression[len(prefix) :].split(".")
+        self.stage = stage
+        self.api_id = "local"
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-invoke")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._stopped: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._pending: dict[int, tuple[str, float]] = {}  # id(socket) -> connection id, connected at
+        self._conns: dict[str, _Conn] = {}
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def domain_name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._main(ready))
+            except BaseException as exc:  # surfaced to start()
+                errors.append(exc)
+                ready.set()
+            finally:
+                loop.close()
+
+        logging.getLogger("websockets").setLevel(logging.CRITICAL)
+        self._thread = threading.Thread(target=run, name="ws-front", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+
+    async def _main(self, ready: threading.Event) -> None:
+        self._stopped = asyncio.Event()
+        async with serve(
+            self._session,
+            self.host,
+            self.port,
+            process_request=self._connect,
+            max_size=128 * 1024,  # API Gateway's frame limit
+            compression=None,
+        ) as server:
+            self._server = server
+            ready.set()
+            await self._stopped.wait()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ events
+    def _context(self, conn_id: str, route_key: str, event_type: str, connected_at: float) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": base64.b64encode(secrets.token_bytes(6)).decode(),
+            "requestTime": _request_time(now),
+            "messageDirection": "IN",
+            "stage": self.stage,
+            "connectedAt": int(connected_at * 1000),
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": base64.b64encode(secrets.token_bytes(6)).decode(),
+            "domainName": self.domain_name,
+            "connectionId": conn_id,
+            "apiId": self.api_id,
+        }
+
+    async def _invoke(self, route: WsRoute, event: dict[str, Any]) -> dict[str, Any] | None:
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(self._pool, self.runtime.invoke, route.function, event)
+        except FunctionError as exc:
+            log.error("%s failed: %s", route.function, exc)
+            return None
+        return result if isinstance(result, dict) else {}
+
+    async def _connect(self, socket: ServerConnection, request: Request) -> Response | None:
+        conn_id = base64.b64encode(secrets.token_bytes(10)).decode()  # the shape API Gateway gives: 'L0SM9cOFvHcCIhw='
+        connected_at = time.time()
+        self._pending[id(socket)] = (conn_id, connected_at)
+        route = self.routes.get("$connect")
+        if route is None:
+            return None
+        query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
+        headers = {k: v for k, v in request.headers.raw_items()}
+        remote = socket.remote_address
+        event: dict[str, Any] = {
+            "headers": headers,
+            "multiValueHeaders": {k: request.headers.get_all(k) for k in headers},
+            "requestContext": {
+                **self._context(conn_id, "$connect", "CONNECT", connected_at),
+                "identity": {"sourceIp": remote[0] if remote else "127.0.0.1", "userAgent": headers.get("User-Agent")},
+            },
+            "isBase64Encoded": False,
+        }
+        if query:
+            event["queryStringParameters"] = {k: v[-1] for k, v in query.items()}
+            event["multiValueQueryStringParameters"] = query
+        result = await self._invoke(route, event)
+        status = int((result or {}).get("statusCode", 200)) if result is not None else 500
+        if 200 <= status < 300:
+            return None
+        self._pending.pop(id(socket), None)
+        code = HTTPStatus(status) if status in HTTPStatus._value2member_map_ else HTTPStatus.FORBIDDEN
+        return socket.respond(code, "Forbidden\n" if status < 500 else "Internal server error\n")
+
+    async def _session(self, socket: ServerConnection) -> None:
+        conn_id, connected_at = self._pending.pop(id(socket))
+        remote = socket.remote_address
+        conn = _Conn(
+            connection_id=conn_id,
+            socket=socket,
+            connected_at=connected_at,
+            source_ip=remote[0] if remote else "127.0.0.1",
+            user_agent=socket.request.headers.get("User-Agent") if socket.request else None,
+        )
+        self._conns[conn_id] = conn
+        try:
+            async for frame in socket:
+                conn.last_active = time.time()
+                await self._message(conn, frame if isinstance(frame, str) else frame.decode("utf-8", "replace"))
+        except ConnectionClosed:
+            pass
+        finally:
+            self._conns.pop(conn_id, None)
+            route = self.routes.get("$disconnect")
+            if route is not None:
+                close = socket.protocol.close_rcvd or socket.protocol.close_sent
+                event = {
+                    "headers": {"Host": self.domain_name},
+                    "multiValueHeaders": {"Host": [self.domain_name]},
+                    "requestContext": {
+                        **self._context(conn_id, "$disconnect", "DISCONNECT", connected_at),
+                        "disconnectStatusCode": close.code if close else 1006,
+                        "disconnectReason": close.reason if close else "",
+                        "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+                    },
+                    "isBase64Encoded": False,
+                }
+                await self._invoke(route, event)
+
+    def _route_key(self, body: str) -> str | None:
+        try:
+            value: Any = json.loads(body)
+            for part in self._selection:
+                value = value[part] if isinstance(value, dict) else None
+        except (json.JSONDecodeError, TypeError):
+            value = None
+        if isinstance(value, str) and value in self.routes and not value.startswith("$"):
+            return value
+        return "$default" if "$default" in self.routes else None
+
+    async def _message(self, conn: _Conn, body: str) -> None:
+        key = self._route_key(body)
+        request_id = base64.b64encode(secrets.token_bytes(6)).decode()
+        if key is None:
+            await conn.socket.send(
+                json.dumps({"message": "Forbidden", "connectionId": conn.connection_id, "requestId": request_id})
+            )
+            return
+        route = self.routes[key]
+        event = {
+            "requestContext": {
+                **self._context(conn.connection_id, key, "MESSAGE", conn.connected_at),
+                "messageId": base64.b64encode(uuid.uuid4().bytes[:9]).decode(),
+                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+            },
+            "body": body,
+            "isBase64Encoded": False,
+        }
+        result = await self._invoke(route, event)
+        if result is None:
+            await conn.socket.send(
+                json.dumps(
+                    {"message": "Internal server error", "connectionId": conn.connection_id, "requestId": request_id}
+                )
+            )
+            return
+        if route.two_way and result.get("body") is not None:
+            await conn.socket.send(str(result["body"]))
+
+    # ------------------------------------------------------------------ @connections (called from other threads)
+    def _call(self, coro: Any, timeout: float = 10.0) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        conn = self._conns.get(connection_id)
+        if conn is None:
+            return False
+        payload: str | bytes
+        try:
+            payload = data.decode("utf-8")  # API Gateway sends what was posted; JSON goes out as a text frame
+        except UnicodeDecodeError:
+            payload = data
+        try:
+            self._call(conn.socket.send(payload))
+        except ConnectionClosed:
+            return False
+        return True
+
+    def close(self, connection_id: str) -> bool:
+        conn = self._conns.get(connection_id)
+        if conn is None:
+            return False
+        self._call(conn.socket.close(1000, "closed by the server"))
+        return True
+
+    def info(self, connection_id: str) -> dict[str, Any] | None:
+        conn = self._conns.get(connection_id)
+        if conn is None:
+            return None
+
+        def iso(t: float) -> str:
+            return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        return {
+            "ConnectedAt": iso(conn.connected_at),
+            "LastActiveAt": iso(conn.last_active),
+            "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent},
+        }
+
+
+def selection_expression(app_template: dict[str, Any], api: str) -> str:
+    return str(app_template["Resources"][api]["Properties"].get("RouteSelectionExpression", "$request.body.action"))

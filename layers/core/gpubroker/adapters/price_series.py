@@ -1,0 +1,106 @@
+"""Readers for the real public price series in ``shared/data/price-history`` (provenance in its README), as
+price-history points. Used to seed history so that market trends are real, not invented.
+
+- ``prime-intellect-aggregate/*.jsonl``: ~30-minute market snapshots per GPU SKU; the median price per GPU-hour
+  across providers becomes one point (series id ``market-primeintellect-<gpu>``).
+- ``aws-p5.48xlarge-daily.csv``: the daily on-demand price of 8 x H100 SXM in us-east-1 (empty prices skipped).
+- ``runpod-gpuTypes/*.json``: RunPod GraphQL answers; the secure on-demand price per GPU type.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gpubroker.domain.gpus import UnknownGpu, canonical_gpu
+
+
+def _point(
+    series: str, source: str, ts: datetime, gpu_model: str, *, per_gpu: float, count: int = 1, variant: str = ""
+) -> dict[str, Any]:
+    suffix = re.sub(r"[^a-z0-9]+", "-", f"{gpu_model}-{variant}".lower()).strip("-")
+    return {
+        "offer_id": f"market-{source}-{suffix}",
+        "ts": ts.astimezone(UTC).isoformat(),
+        "provider": source,
+        "gpu_model": gpu_model,
+        "gpu_count": count,
+        "price_per_hour": per_gpu * count,
+        "price_per_gpu_hour": per_gpu,
+        "spot_price_per_hour": None,
+        "available": True,
+        "series": series,
+    }
+
+
+def _model(name: str, *, hint: str, memory: float | None, provider: str = "") -> str | None:
+    """Canonical model from a series' spelling (the form factor comes as a separate word); None if unknown."""
+    try:
+        return canonical_gpu(name, provider=provider, instance_type=hint, memory_gb=memory)
+    except UnknownGpu:
+        return None
+
+
+def _ts(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def prime_intellect(path: Path) -> Iterator[dict[str, Any]]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        snap = json.loads(line)
+        memory = re.search(r"(\d+)GB", snap["gpu_type"])
+        model = _model(snap["gpu_type"].split("_")[0], hint=snap.get("socket_type") or "",
+                       memory=float(memory.group(1)) if memory else None)  # fmt: skip
+        if model is None:
+            continue
+        median = (snap.get("price_stats") or {}).get("median")
+        if median:
+            ts = _ts(snap["timestamp"])
+            variant = snap.get("socket_type") or ""
+            yield _point(
+                "prime-intellect-aggregate", "primeintellect", ts, model, per_gpu=float(median), variant=variant
+            )
+
+
+def aws_p5_daily(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("price_usd"):
+                ts = _ts(row["timestamp"])
+                per_gpu = float(row["price_usd"]) / 8
+                yield _point("aws-p5.48xlarge-daily", "aws", ts, "H100-SXM", per_gpu=per_gpu, count=8)
+
+
+def runpod_gpu_types(path: Path) -> Iterator[dict[str, Any]]:
+    stamp = re.search(r"(\d{4}-\d{2}-\d{2}T\d{2})-(\d{2})-(\d{2})([+-]\d{2})-(\d{2})", path.name)
+    if not stamp:
+        return
+    ts = _ts(f"{stamp.group(1)}:{stamp.group(2)}:{stamp.group(3)}{stamp.group(4)}:{stamp.group(5)}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for gpu in data.get("data", {}).get("gpuTypes", data) if isinstance(data, dict) else data:
+        price = gpu.get("securePrice") or gpu.get("communityPrice")
+        name = str(gpu.get("displayName", ""))
+        model = _model(name, hint=name, memory=gpu.get("memoryInGb"), provider="runpod")
+        if model is None:
+            model = _model(name.split(" ", maxsplit=1)[0], hint=name, memory=gpu.get("memoryInGb"), provider="runpod")
+        if model and price:
+            yield _point("runpod-gpuTypes", "runpod", ts, model, per_gpu=float(price), variant=name)
+
+
+def read_series(root: Path) -> Iterator[dict[str, Any]]:
+    """Every point of every known series under ``root`` (the price-history folder)."""
+    for path in sorted((root / "prime-intellect-aggregate").glob("*.jsonl")):
+        yield from prime_intellect(path)
+    aws = root / "aws-p5.48xlarge-daily.csv"
+    if aws.exists():
+        yield from aws_p5_daily(aws)
+    for path in sorted((root / "runpod-gpuTypes").glob("*.json")):
+        yield from runpod_gpu_types(path)

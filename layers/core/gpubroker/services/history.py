@@ -1,0 +1,47 @@
+"""One offer's price history (a Query on the history table; no NumPy)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from gpubroker.domain.errors import InvalidCursor, OfferNotFound
+from gpubroker.ports import OfferRepository, PriceHistoryReader
+
+
+def _encode(ts: str) -> str:
+    return base64.urlsafe_b64encode(ts.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        ts = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursor("cursor is malformed; start again without it") from exc
+    if not ts[:4].isdigit() or len(ts) > 64:
+        raise InvalidCursor("cursor is malformed; start again without it")
+    return ts
+
+
+def offer_history(
+    offer_id: str,
+    *,
+    offers: OfferRepository,
+    history: PriceHistoryReader,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Price points of an offer, oldest first, with a cursor for the next page."""
+    if offers.get(offer_id) is None:
+        raise OfferNotFound(f"no offer {offer_id!r}")
+    after = _decode(cursor) if cursor else None
+    points, last = history.offer_points(offer_id, since=since, until=until, limit=limit, after=after)
+    keys = ("ts", "price_per_hour", "price_per_gpu_hour", "spot_price_per_hour", "available")
+    return {
+        "offer_id": offer_id,
+        "points": [{k: p.get(k) for k in keys} for p in points],
+        "next_cursor": _encode(last) if last else None,
+    }

@@ -1,0 +1,274 @@
+"""Property "WebSocket message delivery latency": price changes reach every matching subscriber within 1 s (p99).
+
+Starts the local stack (a subprocess on free ports, seeded from the real catalogs), connects 200 WebSocket
+clients with mixed subscriptions, then changes prices the way production does: a modified copy of a provider's
+catalog goes through the ingestion function (the stack's Lambda Invoke API). Latency per message = client
+receive time - the message's ``ts`` (the time DynamoDB took the write, from the stream record). The truth for
+"who must hear what" is the offers table itself, read before and after every round.
+
+Checks: p99 <= 1 s, and every client got exactly the price messages matching its filters, in order per offer.
+Prints a table and one JSON line; exits 0 when both hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers/core")]
+
+import boto3  # noqa: E402
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+
+from infra.local.stack import free_port  # noqa: E402
+from tests.conftest import CATALOGS  # noqa: E402
+
+CLIENTS = 200
+ROUNDS = 6
+ROWS_PER_ROUND = 2
+PROVIDERS = ("runpod", "lambda", "shadeform")
+TARGET_P99_S = 1.0
+SEED = 20261126
+
+
+def start_stack(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    state = workdir / "stack.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(POWERTOOLS_LOG_LEVEL="ERROR", AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+    cmd = [sys.executable, "-m", "infra.local", "--port", str(free_port()), "--ws-port", str(free_port())]
+    log = (workdir / "stack.log").open("w")
+    proc = subprocess.Popen([*cmd, "--state-file", str(state)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    started = time.monotonic()
+    while not state.exists():
+        if proc.poll() is not None or time.monotonic() - started > 60:
+            raise RuntimeError(f"the local stack did not start (see {workdir / 'stack.log'})")
+        time.sleep(0.1)
+    return proc, json.loads(state.read_text())
+
+
+def offers_of(table: Any, provider: str) -> dict[str, dict[str, Any]]:
+    from boto3.dynamodb.conditions import Key
+
+    out: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"IndexName": "by_provider", "KeyConditionExpression": Key("provider").eq(provider)}
+    while True:
+        page = table.query(**kwargs)
+        out.update({i["offer_id"]: i for i in page["Items"]})
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def live_price(item: dict[str, Any] | None) -> float | None:
+    if item is None or not item.get("available", True):
+        return None
+    return float(item["price_per_gpu_hour"])
+
+
+def expected_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for oid, new in after.items():
+        old_p, new_p = live_price(before.get(oid)), live_price(new)
+        if new_p is not None and old_p != new_p:
+            out.append({"offer_id": oid, "provider": new["provider"], "gpu_model": new["gpu_model"],
+                        "region": new["region"], "old_price": old_p, "new_price": new_p})  # fmt: skip
+    return out
+
+
+def wanted(filters: dict[str, Any], change: dict[str, Any]) -> bool:
+    return all(
+        change["new_price"] <= v if k == "max_price_per_gpu_hour" else change[k] == v for k, v in filters.items()
+    )
+
+
+def modified_catalog(provider: str, rng: random.Random, workdir: Path, n: int) -> Path:
+    with (CATALOGS / provider / "vms.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rng.sample([r for r in rows if r.get("AcceleratorName") and float(r["Price"] or 0) > 0], n):
+        row["Price"] = str(round(float(row["Price"]) * rng.uniform(0.7, 1.3), 4))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    path = workdir / f"{provider}-{rng.random():.6f}.csv"
+    path.write_text(out.getvalue())
+    return path
+
+
+def invoke_ingestion(api: str, provider: str, catalog: Path) -> None:
+    body = json.dumps({"provider": provider, "catalog": str(catalog)}).encode()
+    url = f"{api}/2015-03-31/functions/IngestOffersFunction/invocations"
+    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120) as resp:
+        if resp.headers.get("X-Amz-Function-Error"):
+            raise RuntimeError(resp.read().decode())
+
+
+def subscriptions(rng: random.Random, offers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    gpus = sorted({o["gpu_model"] for o in offers})
+    out: list[dict[str, Any]] = []
+    for i in range(CLIENTS):
+        o = rng.choice(offers)
+        kind = i % 6
+        if kind == 0:
+            out.append({"gpu_model": rng.choice(gpus)})
+        elif kind == 1:
+            out.append({"provider": o["provider"]})
+        elif kind == 2:
+            out.append({"provider": o["provider"], "max_price_per_gpu_hour": round(float(o["price_per_gpu_hour"]), 2)})
+        elif kind == 3:
+            out.append({"gpu_model": o["gpu_model"], "region": o["region"]})
+        elif kind == 4:
+            out.append({"max_price_per_gpu_hour": round(rng.uniform(0.5, 4), 2)})
+        else:
+            out.append({})
+    return out
+
+
+async def client(url: str, filters: dict[str, Any], inbox: list[tuple[float, dict[str, Any]]], ready: Any) -> None:
+    async with connect(url, max_queue=None) as ws:
+        await ws.send(json.dumps({"action": "subscribe", "filters": filters}))
+        ack = json.loads(await ws.recv())
+        assert ack["type"] == "subscribed", ack
+        ready.release()
+        await reader(ws, inbox)
+
+
+async def reader(ws: ClientConnection, inbox: list[tuple[float, dict[str, Any]]]) -> None:
+    try:
+        async for raw in ws:
+            inbox.append((time.time(), json.loads(raw)))
+    except asyncio.CancelledError:
+        pass
+
+
+def debug_by_offer(inboxes: list[list[tuple[float, dict[str, Any]]]]) -> None:
+    """BENCH_DEBUG=1: per change, how many clients heard it and the fastest / slowest delivery (stderr)."""
+    by_offer: dict[str, list[float]] = {}
+    for inbox in inboxes:
+        for t, m in inbox:
+            if m.get("type") == "price":
+                latency = t - datetime.fromisoformat(m["ts"]).timestamp()
+                by_offer.setdefault(f"{m['ts']} {m['offer_id']}", []).append(latency)
+    for k in sorted(by_offer):
+        v = by_offer[k]
+        print(k, len(v), round(min(v), 3), round(max(v), 3), file=sys.stderr)
+
+
+def percentile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+async def run(state: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    rng = random.Random(SEED)
+    table = boto3.resource("dynamodb", endpoint_url=state["aws_endpoint"], region_name="us-east-1").Table(
+        state["names"]["OffersTable"]
+    )
+    current = {p: offers_of(table, p) for p in PROVIDERS}
+    pool = [o for p in PROVIDERS for o in current[p].values() if o.get("available", True)]
+
+    # warm-up (cold start of the broadcaster and its management-API client), heard by one extra client only
+    warm_inbox: list[tuple[float, dict[str, Any]]] = []
+    warm_ready = asyncio.Semaphore(0)
+    warm = asyncio.create_task(client(state["ws"], {"provider": PROVIDERS[0]}, warm_inbox, warm_ready))
+    await warm_ready.acquire()
+    catalog = modified_catalog(PROVIDERS[0], rng, workdir, 2)
+    await asyncio.to_thread(invoke_ingestion, state["api"], PROVIDERS[0], catalog)
+    await asyncio.sleep(1.0)
+    current[PROVIDERS[0]] = offers_of(table, PROVIDERS[0])
+    warm.cancel()
+
+    subs = subscriptions(rng, pool)
+    inboxes: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in subs]
+    ready = asyncio.Semaphore(0)
+    tasks = [asyncio.create_task(client(state["ws"], f, inbox, ready)) for f, inbox in zip(subs, inboxes, strict=True)]
+    for _ in subs:
+        await asyncio.wait_for(ready.acquire(), 30)
+
+    all_changes: list[dict[str, Any]] = []
+    for r in range(ROUNDS):
+        provider = PROVIDERS[r % len(PROVIDERS)]
+        catalog = modified_catalog(provider, rng, workdir, ROWS_PER_ROUND)
+        await asyncio.to_thread(invoke_ingestion, state["api"], provider, catalog)
+        after = await asyncio.to_thread(offers_of, table, provider)
+        all_changes += expected_changes(current[provider], after)
+        current[provider] = after
+        await asyncio.sleep(0.3)
+    await asyncio.sleep(1.5)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    latencies: list[float] = []
+    wrong = 0
+    for filters, inbox in zip(subs, inboxes, strict=True):
+        got = [(m["offer_id"], m["old_price"], m["new_price"]) for _, m in inbox if m.get("type") == "price"]
+        want = [(c["offer_id"], c["old_price"], c["new_price"]) for c in all_changes if wanted(filters, c)]
+        per_offer_got: dict[str, list[Any]] = {}
+        per_offer_want: dict[str, list[Any]] = {}
+        for g in got:
+            per_offer_got.setdefault(g[0], []).append(g)
+        for w in want:
+            per_offer_want.setdefault(w[0], []).append(w)
+        if per_offer_got != per_offer_want:
+            wrong += 1
+        latencies += [t - datetime.fromisoformat(m["ts"]).timestamp() for t, m in inbox if m.get("type") == "price"]
+    if os.environ.get("BENCH_DEBUG"):
+        debug_by_offer(inboxes)
+    return {
+        "clients": len(subs),
+        "rounds": ROUNDS,
+        "price_changes": len(all_changes),
+        "messages": len(latencies),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1) if latencies else None,
+        "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "clients_with_wrong_messages": wrong,
+    }
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
+        workdir = Path(tmp)
+        proc, state = start_stack(workdir)
+        try:
+            result = asyncio.run(run(state, workdir))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    met = (
+        result["messages"] > 0
+        and result["p99_ms"] is not None
+        and result["p99_ms"] <= TARGET_P99_S * 1000
+        and result["clients_with_wrong_messages"] == 0
+    )
+    result["target_p99_ms"] = TARGET_P99_S * 1000
+    result["met"] = met
+    print(f"{'WebSocket delivery latency':<34}{'value':>12}")
+    for key in ("clients", "rounds", "price_changes", "messages", "p50_ms", "p99_ms", "max_ms", "target_p99_ms",
+                "clients_with_wrong_messages", "met"):  # fmt: skip
+        print(f"  {key:<32}{result[key]!s:>12}")
+    print(json.dumps({"bench": "ws_latency", **result}, default=lambda o: float(o) if isinstance(o, Decimal) else o))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""GET /offers/{id}/history and GET /market/summary on real events with in-memory ports; real price series."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gpubroker.services.market import TrendCache, seed_price_history
+from gpubroker.services.search import SnapshotCache
+from tests.component.conftest import handler_module
+from tests.conftest import SHARED
+from tests.events import Ctx, rest_event
+from tests.fakes import World
+
+
+def call(name: str, ev: dict[str, Any], deps: Any) -> tuple[int, dict[str, Any]]:
+    res = handler_module(name).lambda_handler(ev, Ctx(), deps=deps)
+    return int(res["statusCode"]), json.loads(res["body"])
+
+
+def test_offer_history_pages(world: World) -> None:
+    mod = handler_module("api_get_offer_history")
+    offer = next(iter(world.offers.items.values()))
+    deps = mod.Deps(offers=world.offers, history=world.history)
+    path = f"/offers/{offer.offer_id}/history"
+    status, page = call(
+        "api_get_offer_history",
+        rest_event("/offers/{offer_id}/history", path, None, {"offer_id": offer.offer_id}),
+        deps,
+    )
+    assert status == 200 and page["points"][0]["price_per_hour"] == offer.price_per_hour
+    status, err = call(
+        "api_get_offer_history",
+        rest_event("/offers/{offer_id}/history", "/offers/x-1/history", None, {"offer_id": "runpod-0000"}),
+        deps,
+    )
+    assert status == 404 and err["error"]["code"] == "offer_not_found"
+    status, err = call(
+        "api_get_offer_history",
+        rest_event("/offers/{offer_id}/history", path, {"cursor": ["zz"]}, {"offer_id": offer.offer_id}),
+        deps,
+    )
+    assert status == 400 and err["error"]["code"] == "invalid_cursor"
+
+
+def test_market_summary_with_real_trends(world: World) -> None:
+    report = seed_price_history(SHARED / "data" / "price-history", history=world.history)
+    assert report["points"] > 7000 and set(report["series"]) == {
+        "prime-intellect-aggregate",
+        "aws-p5.48xlarge-daily",
+        "runpod-gpuTypes",
+    }
+    mod = handler_module("api_get_market_summary")
+    deps = mod.Deps(snapshots=SnapshotCache(world.snapshots, ttl_s=0), trends=TrendCache(world.history))
+    status, body = call("api_get_market_summary", rest_event("/market/summary", "/market/summary"), deps)
+    assert status == 200
+    assert set(body["active_providers"]) == {
+        "fluidstack",
+        "lambda",
+        "paperspace",
+        "runpod",
+        "shadeform",
+        "vast",
+        "verda",
+    }
+    assert sum(h["offers"] for h in body["price_histogram"]) == body["live_offers"]
+    assert abs(sum(s["offer_share_pct"] for s in body["provider_share"]) - 100) < 0.01
+    h100 = next(m for m in body["by_gpu"] if m["gpu_model"] == "H100-SXM")
+    assert h100["best_price_per_gpu_hour"] <= h100["median_price_per_gpu_hour"] and h100["savings_potential_pct"] >= 0
+    trend = body["trend_7d"]["H100-SXM"]
+    assert trend["direction"] in {"up", "down", "flat"} and 1 <= len(trend["days"]) <= 8
+
+
+@pytest.mark.parametrize("bad", [{"series": "/nope"}, {}])
+def test_seed_refuses_bad_events(world: World, bad: dict[str, str]) -> None:
+    from gpubroker.domain.errors import ValidationFailed
+
+    mod = handler_module("seed_price_history")
+    with pytest.raises(ValidationFailed):
+        mod.lambda_handler(bad, Ctx(), deps=mod.Deps(history=world.history))
