@@ -114,3 +114,12 @@ def test_catalog_sync_only_when_version_differs() -> None:
     repo = MemoryGpuCatalog()
     assert sync_gpu_catalog(repo=repo) is True
     assert sync_gpu_catalog(repo=repo) is False
+
+
+def test_provider_credentials_pick_their_part_of_the_shared_secret() -> None:
+    from gpubroker.adapters.secrets import ProviderCredentials, StaticCredentials
+
+    shared = StaticCredentials({"runpod": '{"api_key": "rk"}', "verda": '{"client_id": "c", "client_secret": "s"}'})
+    assert ProviderCredentials(shared, "runpod").values() == {"api_key": "rk"}
+    assert ProviderCredentials(shared, "verda").values() == {"client_id": "c", "client_secret": "s"}
+    assert ProviderCredentials(shared, "vast").values() == {}

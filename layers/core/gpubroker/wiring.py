@@ -81,6 +81,8 @@ def offer_source(
         source: OfferSource = SkyPilotCatalogSource(provider, catalog)
     else:
         from gpubroker.adapters.providers import build_source
+        from gpubroker.adapters.secrets import ProviderCredentials
 
-        source = build_source(provider, credentials=credentials, base_url=base_url)
+        scoped = ProviderCredentials(credentials, provider) if credentials is not None else None
+        source = build_source(provider, credentials=scoped, base_url=base_url)
     return guarded(source, breaker_for(provider, redis_url))

@@ -30,6 +30,27 @@ def require(credentials: Credentials | None, key: str, *, provider: str) -> str:
     return value
 
 
+class ProviderCredentials:
+    """One provider's part of a shared secret ``{"runpod": {"api_key": ...}, "verda": {...}}``."""
+
+    def __init__(self, shared: Credentials, provider: str) -> None:
+        self._shared = shared
+        self.provider = provider
+
+    def values(self) -> Mapping[str, str]:
+        raw = self._shared.values().get(self.provider)
+        if not raw:
+            return {}
+        try:
+            part = json.loads(raw)
+        except json.JSONDecodeError:
+            raise SourceError(f"{self.provider}: its credentials in the secret are not a JSON object") from None
+        return {str(k): str(v) for k, v in part.items()} if isinstance(part, dict) else {}
+
+    def __repr__(self) -> str:
+        return f"ProviderCredentials({self.provider!r})"
+
+
 class StaticCredentials:
     """Fixed values (tests, local runs)."""
 
@@ -90,7 +111,7 @@ class SecretsManagerCredentials:
             raise SourceError(f"secret {self.secret_id} is not a JSON object") from None
         if not isinstance(parsed, dict):
             raise SourceError(f"secret {self.secret_id} is not a JSON object")
-        return {str(k): str(v) for k, v in parsed.items() if v is not None}
+        return {str(k): json.dumps(v) if isinstance(v, dict) else str(v) for k, v in parsed.items() if v is not None}
 
     def __repr__(self) -> str:
         return f"SecretsManagerCredentials({self.secret_id!r})"
