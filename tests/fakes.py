@@ -76,8 +76,8 @@ class MemoryPriceHistory:
         page = rows[:limit]
         return page, (page[-1]["ts"] if len(rows) > limit else None)
 
-    def gpu_points(self, gpu_model: str, *, days: int) -> list[dict[str, Any]]:
-        rows = [p for p in self.points if p["gpu_model"] == gpu_model]
+    def gpu_points(self, gpu_model: str, *, days: int, prefix: str | None = None) -> list[dict[str, Any]]:
+        rows = [p for p in self.points if p["gpu_model"] == gpu_model and p["offer_id"].startswith(prefix or "")]
         if not rows:
             return []
         newest = max(datetime.fromisoformat(p["ts"]) for p in rows)

@@ -30,9 +30,9 @@ class Stack:
     ws_url: str | None = None
 
 
-def _get(url: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+def _get(url: str, timeout: float = 10) -> tuple[int, dict]:  # type: ignore[type-arg]
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())

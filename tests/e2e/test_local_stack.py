@@ -137,3 +137,15 @@ def test_math_over_http(stack: Stack) -> None:
         f"{stack.url}/math/ensemble-recommend", {"weights": {"topsis": 1, "collaborative": 1, "content": 0}}
     )
     assert status == 422 and err["error"]["code"] == "validation_error"
+
+
+def test_market_data_over_http(stack: Stack) -> None:
+    # the first summary reads every GPU model's history (one Query each; ~10 s against moto, cached after)
+    status, summary = _get(f"{stack.url}/market/summary", timeout=90)
+    assert status == 200 and summary["live_offers"] > 1000 and len(summary["active_providers"]) == 7
+    h100 = summary["trend_7d"]["H100-SXM"]  # seeded from the real public series (Prime Intellect, AWS, RunPod)
+    assert len(h100["days"]) >= 2 and h100["direction"] in {"up", "down", "flat"}
+    _, page = _get(f"{stack.url}/offers?gpu=H100-SXM&limit=1")
+    offer_id = page["items"][0]["offer_id"]
+    status, history = _get(f"{stack.url}/offers/{offer_id}/history")
+    assert status == 200 and history["points"] and history["points"][0]["price_per_gpu_hour"] > 0

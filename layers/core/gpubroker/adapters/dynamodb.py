@@ -112,26 +112,25 @@ class DynamoPriceHistoryRepository:
         last = page.get("LastEvaluatedKey")
         return [from_item(i) for i in page["Items"]], (str(last["ts"]) if last else None)
 
-    def gpu_points(self, gpu_model: str, *, days: int) -> list[dict[str, Any]]:
+    def gpu_points(self, gpu_model: str, *, days: int, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Points of ``gpu_model`` in the ``days`` before its newest one (only series whose id starts with
+        ``prefix``, when given): one Query of the model's ``by_gpu`` partition, the window cut here."""
         from datetime import datetime, timedelta
 
         from boto3.dynamodb.conditions import Key
 
-        table = dynamodb_table(self.table_name)
-        newest = table.query(IndexName="by_gpu", KeyConditionExpression=Key("gpu_model").eq(gpu_model),
-                             ScanIndexForward=False, Limit=1)["Items"]  # fmt: skip
-        if not newest:
-            return []
-        since = (datetime.fromisoformat(str(newest[0]["ts"])) - timedelta(days=days)).isoformat()
-        out: list[dict[str, Any]] = []
-        window = Key("gpu_model").eq(gpu_model) & Key("ts").gte(since)
-        kwargs: dict[str, Any] = {"IndexName": "by_gpu", "KeyConditionExpression": window}
+        rows: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"IndexName": "by_gpu", "KeyConditionExpression": Key("gpu_model").eq(gpu_model)}
         while True:
-            page = table.query(**kwargs)
-            out.extend(from_item(i) for i in page["Items"])
+            page = dynamodb_table(self.table_name).query(**kwargs)
+            rows.extend(from_item(i) for i in page["Items"] if str(i["offer_id"]).startswith(prefix or ""))
             if "LastEvaluatedKey" not in page:
-                return out
+                break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if not rows:
+            return []
+        since = (datetime.fromisoformat(max(str(r["ts"]) for r in rows)) - timedelta(days=days)).isoformat()
+        return [r for r in rows if str(r["ts"]) >= since]
 
     def append(self, points: Sequence[Mapping[str, Any]]) -> None:
         with dynamodb_table(self.table_name).batch_writer(overwrite_by_pkeys=["offer_id", "ts"]) as batch:

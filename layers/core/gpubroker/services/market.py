@@ -2,7 +2,9 @@
 seeding the history from real public series.
 
 The summary's trend per GPU model is the last ``days`` days of that model's history (ending at its newest
-point): daily mean price per GPU-hour, and the change from the first to the last day in %.
+point): daily mean price per GPU-hour, and the change from the first to the last day in %. It is computed from
+GPUBroker's own offer points when they span at least two days, else from the public reference series seeded
+into the history (ids ``market-*``); ``source`` says which.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from gpumath.columns import OfferColumns
 # price per GPU-hour bins (USD): wide enough for a consumer card and an 8x B200 node
 HISTOGRAM_EDGES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, float("inf"))
 FLAT_PCT = 1.0
+SERIES = "market-"  # ids of the public reference series (adapters/price_series.py)
 
 
 def r4(x: float) -> float:
@@ -52,6 +55,19 @@ def daily_trend(points: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     }
 
 
+ALL_DAYS = 3650
+
+
+def _window(points: list[dict[str, Any]], days: int) -> list[dict[str, Any]]:
+    """The points in the ``days`` before the newest one (ISO timestamps compare as strings)."""
+    if not points:
+        return []
+    from datetime import datetime, timedelta
+
+    since = (datetime.fromisoformat(max(str(p["ts"]) for p in points)) - timedelta(days=days)).isoformat()
+    return [p for p in points if str(p["ts"]) >= since]
+
+
 class TrendCache:
     """Trends per GPU model, re-read from the history at most every ``ttl_s`` (a few Queries per model)."""
 
@@ -64,13 +80,22 @@ class TrendCache:
         self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
+    def _trend(self, model: str) -> dict[str, Any] | None:
+        points = self._reader.gpu_points(model, days=ALL_DAYS)  # one read of the model's history
+        own = _window([p for p in points if not str(p["offer_id"]).startswith(SERIES)], self._days)
+        if len({str(p["ts"])[:10] for p in own}) >= 2:
+            trend = daily_trend(own)
+            return {**trend, "source": "offers"} if trend else None
+        trend = daily_trend(_window([p for p in points if str(p["offer_id"]).startswith(SERIES)], self._days))
+        return {**trend, "source": "public series"} if trend else None
+
     def trends(self, models: Iterable[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for model in sorted(set(models)):
             with self._lock:
                 hit = self._cache.get(model)
             if hit is None or self._now() - hit[0] >= self._ttl:
-                hit = (self._now(), daily_trend(self._reader.gpu_points(model, days=self._days)))
+                hit = (self._now(), self._trend(model))
                 with self._lock:
                     self._cache[model] = hit
             if hit[1] is not None:
