@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from gpubroker.adapters.providers.http import HttpClient
+from gpubroker.adapters.secrets import Credentials
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RejectedRow
 
@@ -67,3 +69,17 @@ def expect_dict(value: Any, *, provider: str, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise SourceError(f"{provider}: unexpected answer shape ({what} is {type(value).__name__}, not an object)")
     return value
+
+
+class ApiSource:
+    """What every live-API adapter shares: its provider name, credentials, base URL and HTTP client."""
+
+    provider: str = ""
+    default_base_url: str = ""
+
+    def __init__(
+        self, *, credentials: Credentials | None = None, base_url: str | None = None, http: HttpClient | None = None
+    ) -> None:
+        self._credentials = credentials
+        self._base = base_url or self.default_base_url
+        self._http = (http or HttpClient()).with_provider(self.provider)

@@ -19,9 +19,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from gpubroker.adapters.providers._common import MAX_PAGES, expect_dict, expect_list, obj, positive
-from gpubroker.adapters.providers.http import HttpClient, join
-from gpubroker.adapters.secrets import Credentials
+from gpubroker.adapters.providers._common import MAX_PAGES, ApiSource, expect_dict, expect_list, obj, positive
+from gpubroker.adapters.providers.http import join
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
 
@@ -103,15 +102,9 @@ def parse_product(entry: Any) -> RawOffer | RejectedRow | None:
         return rejected
 
 
-class AwsPricingSource:
+class AwsPricingSource(ApiSource):
     provider = "aws"
-
-    def __init__(
-        self, *, credentials: Credentials | None = None, base_url: str | None = None, http: HttpClient | None = None
-    ) -> None:
-        self._credentials = credentials
-        self._base = base_url or DEFAULT_BASE_URL
-        self._http = (http or HttpClient()).with_provider(self.provider)
+    default_base_url = DEFAULT_BASE_URL
 
     def _aws_credentials(self) -> Any:
         import botocore.session

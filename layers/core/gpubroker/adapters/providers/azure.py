@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from gpubroker.adapters.providers._common import MAX_PAGES, expect_dict, expect_list, obj, positive
+from gpubroker.adapters.providers._common import MAX_PAGES, ApiSource, expect_dict, expect_list, obj, positive
 from gpubroker.adapters.providers.http import HttpClient, join, same_host_link
 from gpubroker.adapters.secrets import Credentials
 from gpubroker.domain.errors import SourceError
@@ -165,8 +165,9 @@ def offers(items: Iterator[Any]) -> Iterator[RawOffer | RejectedRow]:
         )
 
 
-class AzureRetailSource:
+class AzureRetailSource(ApiSource):
     provider = "azure"
+    default_base_url = DEFAULT_BASE_URL
 
     def __init__(
         self,
@@ -176,8 +177,7 @@ class AzureRetailSource:
         http: HttpClient | None = None,
         odata_filter: str | None = None,
     ) -> None:
-        self._base = base_url or DEFAULT_BASE_URL  # the API is public: credentials are accepted and unused
-        self._http = (http or HttpClient()).with_provider(self.provider)
+        super().__init__(credentials=credentials, base_url=base_url, http=http)  # public API: credentials unused
         self._filter = odata_filter or default_filter()
 
     def pages(self) -> Iterator[Mapping[str, Any]]:

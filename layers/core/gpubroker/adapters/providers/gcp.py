@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from gpubroker.adapters.providers._common import MAX_PAGES, expect_dict, expect_list, obj
-from gpubroker.adapters.providers.http import HttpClient, join
-from gpubroker.adapters.secrets import Credentials, require
+from gpubroker.adapters.providers._common import MAX_PAGES, ApiSource, expect_dict, expect_list, obj
+from gpubroker.adapters.providers.http import join
+from gpubroker.adapters.secrets import require
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
 
@@ -181,15 +181,9 @@ def offers(prices: Mapping[tuple[str, str], dict[bool, float]]) -> Iterator[RawO
             )
 
 
-class GcpBillingSource:
+class GcpBillingSource(ApiSource):
     provider = "gcp"
-
-    def __init__(
-        self, *, credentials: Credentials, base_url: str | None = None, http: HttpClient | None = None
-    ) -> None:
-        self._credentials = credentials
-        self._base = base_url or DEFAULT_BASE_URL
-        self._http = (http or HttpClient()).with_provider(self.provider)
+    default_base_url = DEFAULT_BASE_URL
 
     def pages(self) -> Iterator[Mapping[str, Any]]:
         key = require(self._credentials, "api_key", provider=self.provider)

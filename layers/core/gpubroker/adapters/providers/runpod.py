@@ -14,9 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gpubroker.adapters.providers._common import expect_dict, expect_list, num, obj, positive, split_form_factor
-from gpubroker.adapters.providers.http import HttpClient, join
-from gpubroker.adapters.secrets import Credentials, require
+from gpubroker.adapters.providers._common import (
+    ApiSource,
+    expect_dict,
+    expect_list,
+    num,
+    obj,
+    positive,
+    split_form_factor,
+)
+from gpubroker.adapters.providers.http import join
+from gpubroker.adapters.secrets import require
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
 
@@ -94,15 +102,9 @@ def parse_answer(answer: Any) -> Iterator[RawOffer | RejectedRow]:
         yield from parse_gpu_type(item)
 
 
-class RunPodSource:
+class RunPodSource(ApiSource):
     provider = "runpod"
-
-    def __init__(
-        self, *, credentials: Credentials, base_url: str | None = None, http: HttpClient | None = None
-    ) -> None:
-        self._credentials = credentials
-        self._base = base_url or DEFAULT_BASE_URL
-        self._http = (http or HttpClient()).with_provider(self.provider)
+    default_base_url = DEFAULT_BASE_URL
 
     def fetch(self) -> Any:
         key = require(self._credentials, "api_key", provider=self.provider)

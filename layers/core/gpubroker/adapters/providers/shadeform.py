@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from gpubroker.adapters.providers._common import expect_dict, expect_list, num, obj, positive
-from gpubroker.adapters.providers.http import HttpClient, join
-from gpubroker.adapters.secrets import Credentials, require
+from gpubroker.adapters.providers._common import ApiSource, expect_dict, expect_list, num, obj, positive
+from gpubroker.adapters.providers.http import join
+from gpubroker.adapters.secrets import require
 from gpubroker.domain.offers import RawOffer, RejectedRow
 
 DEFAULT_BASE_URL = "https://api.shadeform.ai"
@@ -68,15 +68,9 @@ def parse_instance_type(item: Any) -> Iterator[RawOffer | RejectedRow]:
         )
 
 
-class ShadeformSource:
+class ShadeformSource(ApiSource):
     provider = "shadeform"
-
-    def __init__(
-        self, *, credentials: Credentials, base_url: str | None = None, http: HttpClient | None = None
-    ) -> None:
-        self._credentials = credentials
-        self._base = base_url or DEFAULT_BASE_URL
-        self._http = (http or HttpClient()).with_provider(self.provider)
+    default_base_url = DEFAULT_BASE_URL
 
     def fetch(self) -> Any:
         key = require(self._credentials, "api_key", provider=self.provider)

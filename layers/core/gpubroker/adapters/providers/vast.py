@@ -14,6 +14,7 @@ from typing import Any
 
 from gpubroker.adapters.providers._common import (
     MIB_PER_GB,
+    ApiSource,
     expect_dict,
     expect_list,
     num,
@@ -69,8 +70,9 @@ def parse_offer(item: Any) -> RawOffer | RejectedRow:
         return rejected
 
 
-class VastSource:
+class VastSource(ApiSource):
     provider = "vast"
+    default_base_url = DEFAULT_BASE_URL
 
     def __init__(
         self,
@@ -80,9 +82,7 @@ class VastSource:
         http: HttpClient | None = None,
         query: dict[str, Any] | None = None,
     ) -> None:
-        self._credentials = credentials
-        self._base = base_url or DEFAULT_BASE_URL
-        self._http = (http or HttpClient()).with_provider(self.provider)
+        super().__init__(credentials=credentials, base_url=base_url, http=http)
         self._query = query or QUERY
 
     def fetch(self) -> Any:
