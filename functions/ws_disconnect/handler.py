@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gpubroker.adapters.connections import DynamoConnectionRepository
-from gpubroker.config import ConnectionSettings, load_settings
+from gpubroker.config import ConnectionSettings
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.services.prices import ConnectionRepository, close_connection
+from gpubroker.services.prices import close_connection
+from gpubroker.wiring import ConnectionDeps, connection_deps
 
 Settings = ConnectionSettings
 ROUTE_KEY = "$disconnect"
 
 
-@dataclass(frozen=True)
-class Deps:
-    connections: ConnectionRepository
-
-
-@cache
-def default_deps() -> Deps:
-    s = load_settings(ConnectionSettings)
-    return Deps(connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE))
+Deps = ConnectionDeps
+default_deps = connection_deps
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gpubroker.adapters.clock import SystemClock
-from gpubroker.adapters.connections import DynamoConnectionRepository
-from gpubroker.config import ConnectionSettings, load_settings
+from gpubroker.config import ConnectionSettings
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.ports import Clock
-from gpubroker.services.prices import ConnectionRepository, subscribe
+from gpubroker.services.prices import subscribe
+from gpubroker.wiring import ConnectionDeps, connection_deps
 
 Settings = ConnectionSettings
 ROUTE_KEY = "subscribe"
 
 
-@dataclass(frozen=True)
-class Deps:
-    connections: ConnectionRepository
-    clock: Clock
-
-
-@cache
-def default_deps() -> Deps:
-    s = load_settings(ConnectionSettings)
-    return Deps(connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE), clock=SystemClock())
+Deps = ConnectionDeps
+default_deps = connection_deps
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -5,16 +5,23 @@ Handlers take these as their ``default_deps``; tests pass ``MathDeps`` built fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from gpubroker.config import PersonalSettings, SnapshotSettings, load_settings
-from gpubroker.ports import InteractionRepository, OfferSource
+from gpubroker.config import ConnectionSettings, PersonalSettings, SnapshotSettings, load_settings
+from gpubroker.ports import Clock, InteractionRepository, OfferSource
 
 if TYPE_CHECKING:
     from gpubroker.services.collab import CfModelCache
     from gpubroker.services.offer_math import OfferMathCache
+    from gpubroker.services.prices import ConnectionRepository
+
+
+def _system_clock() -> Clock:
+    from gpubroker.adapters.clock import SystemClock
+
+    return SystemClock()
 
 
 @dataclass(frozen=True)
@@ -86,3 +93,21 @@ def offer_source(
         scoped = ProviderCredentials(credentials, provider) if credentials is not None else None
         source = build_source(provider, credentials=scoped, base_url=base_url)
     return guarded(source, breaker_for(provider, redis_url))
+
+
+# ---- WebSocket routes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionDeps:
+    """The ports of the WebSocket route functions: the connections table and a clock."""
+
+    connections: ConnectionRepository
+    clock: Clock = field(default_factory=_system_clock)
+
+
+@cache
+def connection_deps() -> ConnectionDeps:
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+
+    return ConnectionDeps(connections=DynamoConnectionRepository(load_settings(ConnectionSettings).CONNECTIONS_TABLE))
