@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import secrets
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from infra.local.runtime import FunctionError, Runtime
 from infra.local.template import WsRoute
@@ -277,11 +279,18 @@ class WebSocketFront:
             payload = data.decode("utf-8")  # API Gateway sends what was posted; JSON goes out as a text frame
         except UnicodeDecodeError:
             payload = data
-        try:
-            self._call(conn.socket.send(payload))
-        except ConnectionClosed:
+        if conn.socket.state is not State.OPEN:
             return False
+        # like API Gateway, accept the post and deliver asynchronously: sends are queued on the front's event loop
+        # in call order, so per-connection order is kept, and the poster never waits on a socket
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._send_quietly(conn.socket, payload), self._loop)
         return True
+
+    @staticmethod
+    async def _send_quietly(socket: Any, payload: str | bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await socket.send(payload)
 
     def close(self, connection_id: str) -> bool:
         conn = self._conns.get(connection_id)
