@@ -62,7 +62,8 @@ test-py312: | $(UV)
 	  .venv-py312/bin/pytest -q -n 2 tests/unit tests/component tests/contract tests/integration; fi
 
 bench: venv
-	@for b in tests/bench/bench_*.py; do echo "== $$b"; $(RUN)/python $$b || exit 1; done
+	@failed=""; for b in tests/bench/bench_*.py; do echo "== $$b"; $(RUN)/python $$b || failed="$$failed $$b"; done; \
+	  if [ -n "$$failed" ]; then echo "targets missed:$$failed"; exit 1; fi
 
 ## make layers-deps: layers/deps (everything but numpy) and layers/math (numpy) requirements from uv.lock
 layers-deps: | $(UV)
