@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -16,7 +17,6 @@ from typing import Any
 from infra.local.http_front import make_server
 from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
-from infra.local.streams import StreamPoller
 from infra.local.template import ROOT, App, read_app
 from infra.local.ws_front import WebSocketFront, selection_expression
 
@@ -82,7 +82,7 @@ class LocalStack:
         self._moto: Any = None
         self._http: Any = None
         self._ws: WebSocketFront | None = None
-        self._pollers: list[StreamPoller] = []
+        self._stream_worker: subprocess.Popen[str] | None = None
 
     @property
     def api_url(self) -> str:
@@ -140,12 +140,26 @@ class LocalStack:
     def start_streams(self) -> None:
         """Deliver every later write on a table's stream to the function the template maps to it.
 
-        Started after seeding: nobody can be subscribed yet, so replaying the seed's writes would be wasted work.
+        The pollers run in their own process (infra/local/stream_worker.py), as Lambda runs stream-triggered
+        functions apart from the API. Started after seeding: nobody can be subscribed yet, so replaying the seed's
+        writes would be wasted work.
         """
-        for trigger in self.app.stream_triggers:
-            poller = StreamPoller(self.runtime, trigger, self.names[trigger.table], endpoint_url=self.aws_endpoint)
-            poller.start()
-            self._pollers.append(poller)
+        if not self.app.stream_triggers:
+            return
+        tables = {t.table: self.names[t.table] for t in self.app.stream_triggers}
+        env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables)}
+        self._stream_worker = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.stream_worker"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._stream_worker.stdout is not None
+        line = self._stream_worker.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"the stream worker did not start (said {line!r})")
 
     def seed(self, catalogs: Path) -> list[dict[str, Any]]:
         """Run the real ingestion function over every catalog in ``catalogs/<provider>/vms.csv``."""
@@ -181,8 +195,13 @@ class LocalStack:
     def stop(self) -> None:
         if getattr(self, "_scheduler", None) is not None:
             self._scheduler.stop()
-        for poller in self._pollers:
-            poller.stop()
+        worker = getattr(self, "_stream_worker", None)
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         if self._ws is not None:
             self._ws.stop()
         if self._http is not None:
