@@ -98,11 +98,6 @@ class WeightedCriterion(_Strict):
     weight: float = Field(ge=0.001, le=1000)
 
 
-class OfferFiltered(_Strict):
-    filters: OfferFilters = Field(default_factory=OfferFilters)
-    limit: Int = Field(default=20, ge=1, le=100)
-
-
 class TopsisMatrix(_Strict):
     """``matrix``: alternatives x criteria; ``weights`` and ``types``: one per criterion."""
 
@@ -124,9 +119,11 @@ class TopsisMatrix(_Strict):
         return self
 
 
-class TopsisOffers(OfferFiltered):
+class TopsisOffers(_Strict):
     """Rank live offers by named criteria (each criterion's direction is known: price is a cost, ...)."""
 
+    filters: OfferFilters = Field(default_factory=OfferFilters)
+    limit: Int = Field(default=20, ge=1, le=100)
     criteria: list[WeightedCriterion] = Field(min_length=1, max_length=len(CRITERION_NAMES))
 
 

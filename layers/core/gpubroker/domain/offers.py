@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -276,7 +276,3 @@ class RunReport(BaseModel):
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
         if raw_gpu and reason in {"unknown_gpu", "ambiguous_gpu_variant"} and raw_gpu not in self.unknown_gpus:
             self.unknown_gpus.append(raw_gpu)
-
-
-def offer_to_json(offer: Offer) -> dict[str, Any]:
-    return offer.model_dump(mode="json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,7 +167,3 @@ def _degrade(provider: str, exc: SourceError, *, snapshots: SnapshotStore, clock
         report.stale_offers = sum(1 for r in stale if r["stale"])
         report.snapshot_version = publish_snapshot(snapshots=snapshots, as_of=clock.now())
     return report
-
-
-def report_json(report: RunReport) -> Mapping[str, Any]:
-    return report.model_dump(mode="json")

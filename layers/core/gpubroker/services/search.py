@@ -187,5 +187,5 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> dict[str, A
         "count": total,
         "next_cursor": Cursor(v=version, r=last, h=fhash).encode() if last is not None else None,
         "snapshot_version": version,
-        "stale": any(i["stale"] for i in items) or bool(cols.meta.get("stale", False)),
+        "stale": any(i["stale"] for i in items),
     }
