@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class LocalStack:
         self.app = read_app()
         self.runtime = Runtime(self.app)
         self.names: dict[str, str] = {}
-        self._moto: Any = None
+        self._moto: subprocess.Popen[bytes] | None = None
         self._http: Any = None
         self._ws: WebSocketFront | None = None
         self._stream_worker: subprocess.Popen[str] | None = None
@@ -105,12 +106,28 @@ class LocalStack:
     def aws_endpoint(self) -> str:
         return f"http://{self.host}:{self.moto_port}"
 
-    def start(self) -> None:
-        from moto.server import ThreadedMotoServer
+    def _start_moto(self) -> None:
+        """moto in its own process, as AWS is not in the caller's process: the handlers' boto3 calls and moto's
+        request handling no longer share one GIL (measured in docs/decisions.md)."""
+        self._moto = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
+            [sys.executable, "-m", "infra.local.moto_server", "-H", self.host, "-p", str(self.moto_port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection((self.host, self.moto_port), timeout=0.5):
+                    return
+            except OSError:
+                if self._moto.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto did not start on {self.aws_endpoint}") from None
+                time.sleep(0.05)
 
+    def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
-        self._moto.start()
+        self._start_moto()
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
         os.environ["MOTO_PORT"] = str(self.moto_port)
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
@@ -208,4 +225,8 @@ class LocalStack:
             self._http.shutdown()
             self._http.server_close()
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.terminate()
+            try:
+                self._moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from gpubroker.adapters.aws import dynamodb_table
+from gpubroker.adapters.aws import client, dynamodb_table
 from gpubroker.domain.gpus import GpuCatalog, GpuSpec
 from gpubroker.domain.offers import Offer
 
@@ -43,6 +46,45 @@ def _from_ddb(v: Any) -> Any:
     return v
 
 
+BATCH = 25  # BatchWriteItem's limit
+WRITERS = 4  # concurrent BatchWriteItem calls per write_many
+_RETRIES = 8
+
+
+def write_many(table_name: str, items: Iterable[Mapping[str, Any]], *, key: Sequence[str]) -> int:
+    """Put ``items`` (plain dicts, as :func:`to_item` makes them) in batches of 25 on a few threads.
+
+    One key appears once (the last item wins, as DynamoDB refuses a batch that names a key twice); unprocessed
+    items are retried with exponential backoff and jitter, and still-unprocessed ones raise. Returns the count
+    written. The low-level client is used (thread-safe, unlike a resource), serialising each item once.
+    """
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    unique = {tuple(str(i[k]) for k in key): i for i in items}
+    wire = [{"PutRequest": {"Item": {k: ser.serialize(v) for k, v in i.items()}}} for i in unique.values()]
+    chunks = [wire[n : n + BATCH] for n in range(0, len(wire), BATCH)]
+    if not chunks:
+        return 0
+    ddb = client("dynamodb")
+
+    def put(chunk: list[dict[str, Any]]) -> None:
+        pending = {table_name: chunk}
+        for attempt in range(_RETRIES):
+            pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                return
+            time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        raise RuntimeError(f"{len(pending[table_name])} items of {table_name} stayed unprocessed")
+
+    if len(chunks) == 1:
+        put(chunks[0])
+    else:
+        with ThreadPoolExecutor(max_workers=min(WRITERS, len(chunks))) as pool:
+            list(pool.map(put, chunks))
+    return len(wire)
+
+
 _OFFER_FIELDS = set(Offer.model_fields)
 
 
@@ -75,11 +117,8 @@ class DynamoOfferRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def put_many(self, offers: Sequence[Offer]) -> None:
-        with self._table.batch_writer(overwrite_by_pkeys=["offer_id"]) as batch:
-            for offer in offers:
-                item = to_item(offer.model_dump(mode="json"))
-                item["content_hash"] = offer.content_hash()
-                batch.put_item(Item=item)
+        items = (to_item(o.model_dump(mode="json")) | {"content_hash": o.content_hash()} for o in offers)
+        write_many(self.table_name, items, key=["offer_id"])
 
     def get(self, offer_id: str) -> Offer | None:
         item = self._table.get_item(Key={"offer_id": offer_id}).get("Item")
@@ -114,16 +153,24 @@ class DynamoPriceHistoryRepository:
 
     def gpu_points(self, gpu_model: str, *, days: int, prefix: str | None = None) -> list[dict[str, Any]]:
         """Points of ``gpu_model`` in the ``days`` before its newest one (only series whose id starts with
-        ``prefix``, when given): one Query of the model's ``by_gpu`` partition, the window cut here."""
+        ``prefix``, when given): one Query of the model's ``by_gpu`` partition, the window cut here. Thread-safe
+        (the low-level client, not a resource): the market summary reads several models at once."""
         from datetime import datetime, timedelta
 
-        from boto3.dynamodb.conditions import Key
+        from boto3.dynamodb.types import TypeDeserializer
 
+        des = TypeDeserializer()
         rows: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"IndexName": "by_gpu", "KeyConditionExpression": Key("gpu_model").eq(gpu_model)}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "by_gpu",
+            "KeyConditionExpression": "gpu_model = :m",
+            "ExpressionAttributeValues": {":m": {"S": gpu_model}},
+        }
         while True:
-            page = dynamodb_table(self.table_name).query(**kwargs)
-            rows.extend(from_item(i) for i in page["Items"] if str(i["offer_id"]).startswith(prefix or ""))
+            page = client("dynamodb").query(**kwargs)
+            items = ({k: des.deserialize(v) for k, v in i.items()} for i in page["Items"])
+            rows.extend(from_item(i) for i in items if str(i["offer_id"]).startswith(prefix or ""))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -133,9 +180,7 @@ class DynamoPriceHistoryRepository:
         return [r for r in rows if str(r["ts"]) >= since]
 
     def append(self, points: Sequence[Mapping[str, Any]]) -> None:
-        with dynamodb_table(self.table_name).batch_writer(overwrite_by_pkeys=["offer_id", "ts"]) as batch:
-            for point in points:
-                batch.put_item(Item=to_item(point))
+        write_many(self.table_name, (to_item(p) for p in points), key=["offer_id", "ts"])
 
 
 _GPU_PK = "GPU"

@@ -22,6 +22,9 @@ def merge_openapi(apps: Iterable[APIGatewayRestResolver], *, title: str, version
             mode="json", by_alias=True, exclude_none=True
         )
         for path, ops in schema.get("paths", {}).items():
+            for op in ops.values():
+                for param in op.get("parameters", []):
+                    param["schema"] = _without_null(param.get("schema", {}))
             doc["paths"].setdefault(path, {}).update(ops)
         doc["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
     # validation errors answer with the same body as every other error
@@ -31,3 +34,17 @@ def merge_openapi(apps: Iterable[APIGatewayRestResolver], *, title: str, version
     doc["components"]["schemas"]["HTTPValidationError"] = error_schema
     doc["components"]["schemas"].pop("ValidationError", None)
     return doc
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [X, {type: null}]`` -> X for a parameter: a query string, path or header cannot carry a JSON null
+    (an optional parameter is simply absent), and the nullable union makes fuzzers send ``false`` or ``null`` as
+    "invalid" values that arrive as perfectly valid strings."""
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list):
+        return schema
+    kept = [b for b in branches if b != {"type": "null"}]
+    if len(kept) == len(branches) or not kept:
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**kept[0], **rest} if len(kept) == 1 else {"anyOf": kept, **rest}

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def daily_trend(points: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
 
 
 ALL_DAYS = 3650
+READERS = 8  # concurrent history Queries when trends are (re)read
 
 
 def _window(points: list[dict[str, Any]], days: int) -> list[dict[str, Any]]:
@@ -90,17 +92,17 @@ class TrendCache:
         return {**trend, "source": "public series"} if trend else None
 
     def trends(self, models: Iterable[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for model in sorted(set(models)):
+        """The models' trends; expired or missing ones are re-read concurrently (one Query each)."""
+        wanted = sorted(set(models))
+        with self._lock:
+            due = [m for m in wanted if m not in self._cache or self._now() - self._cache[m][0] >= self._ttl]
+        if due:
+            with ThreadPoolExecutor(max_workers=min(READERS, len(due))) as pool:
+                fresh = dict(zip(due, pool.map(self._trend, due), strict=True))
             with self._lock:
-                hit = self._cache.get(model)
-            if hit is None or self._now() - hit[0] >= self._ttl:
-                hit = (self._now(), self._trend(model))
-                with self._lock:
-                    self._cache[model] = hit
-            if hit[1] is not None:
-                out[model] = hit[1]
-        return out
+                self._cache.update({m: (self._now(), t) for m, t in fresh.items()})
+        with self._lock:
+            return {m: t for m in wanted if (t := self._cache[m][1]) is not None}
 
 
 def market_summary(cols: OfferColumns, *, trends: TrendCache) -> dict[str, Any]:
