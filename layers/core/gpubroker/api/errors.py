@@ -16,6 +16,9 @@ STATUS: dict[type[e.DomainError], int] = {
     e.Gone: 410,
     e.Unavailable: 503,
     e.SourceError: 502,
+    e.Unauthorized: 401,
+    e.Forbidden: 403,
+    e.TooManyRequests: 429,
     e.DomainError: 400,
 }
 

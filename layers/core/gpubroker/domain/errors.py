@@ -82,3 +82,31 @@ class SourceError(DomainError):
     """An offer source could not be read (the ingestion run fails, nothing is written)."""
 
     code = "source_error"
+
+
+class Unauthorized(DomainError):
+    """Credentials or a token were refused. The message never says which part was wrong (no enumeration)."""
+
+    code = "unauthorized"
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+
+
+class InvalidToken(Unauthorized):
+    code = "invalid_token"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class TooManyRequests(DomainError):
+    """Throttled; ``retry_after`` seconds (an integer >= 1) until a retry can succeed."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, int(retry_after))
