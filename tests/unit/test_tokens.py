@@ -158,10 +158,18 @@ def _matrix() -> dict[str, tuple[str, str, str | None, str]]:
         "wrong iss": (_sign(dict(claims, iss="https://evil.example")), "access", FP, "issuer"),
         "partial iss": (_sign(dict(claims, iss="https://auth.gpubroker")), "access", FP, "issuer"),
         "missing exp": (_sign(no_exp), "access", FP, "missing_claim"),
-        "expired": (_sign(dict(claims, iat=claims["iat"] - 3600, nbf=claims["iat"] - 3600,
-                                exp=claims["iat"] - 2700)), "access", FP, "expired"),  # fmt: skip
-        "future nbf": (_sign(dict(claims, nbf=claims["iat"] + 120, exp=claims["iat"] + 600)), "access", FP,
-                       "not_yet_valid"),  # fmt: skip
+        "expired": (
+            _sign(dict(claims, iat=claims["iat"] - 3600, nbf=claims["iat"] - 3600, exp=claims["iat"] - 2700)),
+            "access",
+            FP,
+            "expired",
+        ),
+        "future nbf": (
+            _sign(dict(claims, nbf=claims["iat"] + 120, exp=claims["iat"] + 600)),
+            "access",
+            FP,
+            "not_yet_valid",
+        ),
         "refresh token used as access token": (refresh, "access", FP, "type"),
         "access token used to refresh": (good, "refresh", FP, "type"),
         "refresh-typed claims under an access header": (_sign(dict(claims, typ="refresh")), "access", FP, "type"),

@@ -97,3 +97,17 @@ class MarketSettings(_Settings):
 
 class SeedSettings(_Settings):
     PRICE_HISTORY_TABLE: str = Field(min_length=3)
+
+
+class AuthSettings(_Settings):
+    """The auth functions: accounts and refresh families, the signing keys, token claims, login throttling."""
+
+    AUTH_TABLE: str = Field(min_length=3)
+    SIGNING_KEYS_SECRET_ID: str = Field(min_length=3)
+    TOKEN_ISSUER: str = Field(min_length=3)
+    TOKEN_AUDIENCE: str = Field(min_length=3)
+    REDIS_URL: str = Field(default="", description="login throttling; empty: a throttle per container")
+
+
+class JwksSettings(_Settings):
+    SIGNING_KEYS_SECRET_ID: str = Field(min_length=3)

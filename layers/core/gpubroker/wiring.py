@@ -111,3 +111,27 @@ def connection_deps() -> ConnectionDeps:
     from gpubroker.adapters.connections import DynamoConnectionRepository
 
     return ConnectionDeps(connections=DynamoConnectionRepository(load_settings(ConnectionSettings).CONNECTIONS_TABLE))
+
+
+@cache
+def auth_deps() -> Any:
+    """The /auth functions' ports: DynamoDB accounts and families, the Secrets Manager key ring, argon2id, the
+    shared Redis limiter for login throttling."""
+    from gpubroker.adapters.auth_store import DynamoRefreshStore, DynamoUserStore
+    from gpubroker.adapters.keyring import SecretsKeyRing
+    from gpubroker.adapters.passwords import Argon2Hasher
+    from gpubroker.adapters.ratelimit import MemoryRateLimiter, rate_limiter
+    from gpubroker.config import AuthSettings
+    from gpubroker.domain.tokens import TokenPolicy
+    from gpubroker.services.auth import AuthDeps
+
+    s = load_settings(AuthSettings)
+    return AuthDeps(
+        users=DynamoUserStore(s.AUTH_TABLE),
+        refresh=DynamoRefreshStore(s.AUTH_TABLE),
+        hasher=Argon2Hasher(),
+        throttle=rate_limiter(s.REDIS_URL, prefix="throttle") if s.REDIS_URL else MemoryRateLimiter(),
+        keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID),
+        policy=TokenPolicy(issuer=s.TOKEN_ISSUER, audience=s.TOKEN_AUDIENCE),
+        clock=_system_clock(),
+    )

@@ -13,7 +13,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
-from gpubroker.domain.errors import DomainError, UnknownParameter, ValidationFailed
+from gpubroker.domain.errors import (
+    DomainError,
+    TooManyRequests,
+    Unauthorized,
+    UnknownParameter,
+    ValidationFailed,
+)
 from gpubroker.observability import logger, metrics, tracer
 
 _DESCRIPTIONS = {
@@ -23,6 +29,9 @@ _DESCRIPTIONS = {
     422: "A value is out of range or unknown",
     415: "The body is not JSON (send Content-Type: application/json)",
     503: "No data published yet",
+    401: "Missing, invalid or expired credentials or token",
+    403: "Authenticated but not allowed",
+    429: "Too many requests (see Retry-After)",
 }
 
 
@@ -47,7 +56,12 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[Any]:
-        return _json(status_for(exc), error_body(exc.code, exc.message, exc.details))
+        response = _json(status_for(exc), error_body(exc.code, exc.message, exc.details))
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:

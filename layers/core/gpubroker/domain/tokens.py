@@ -20,8 +20,8 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 import jwt
@@ -146,22 +146,7 @@ def verify(
 ) -> dict[str, Any]:
     """The token's claims, or InvalidToken. Every refusal carries the same public message; ``details.reason``
     says which rule refused it (for logs and tests; it reveals nothing about accounts)."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise _refuse("malformed") from exc
-    if header.get("alg") != "RS256":
-        raise _refuse("algorithm")
-    if "crit" in header:  # PyJWT already refuses crit names it does not know; we refuse every one
-        raise _refuse("crit")
-    if header.get("typ") != HEADER_TYP[kind]:
-        raise _refuse("type")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not _KID.fullmatch(kid):
-        raise _refuse("kid")
-    key = ring.public_key(kid)
-    if key is None:
-        raise _refuse("unknown_key")
+    key = _key_for(token, kind, ring)
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -187,6 +172,27 @@ def verify(
     if not hmac.compare_digest(str(claims.get("fgp")), fingerprint_hash(fingerprint)):
         raise _refuse("fingerprint")
     return claims
+
+
+def _key_for(token: str, kind: TokenKind, ring: KeyRing) -> Any:
+    """The public key for the token's header, after the header's own rules (algorithm pinned first)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise _refuse("malformed") from exc
+    if header.get("alg") != "RS256":
+        raise _refuse("algorithm")
+    if "crit" in header:  # PyJWT already refuses crit names it does not know; we refuse every one
+        raise _refuse("crit")
+    if header.get("typ") != HEADER_TYP[kind]:
+        raise _refuse("type")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not _KID.fullmatch(kid):
+        raise _refuse("kid")
+    key = ring.public_key(kid)
+    if key is None:
+        raise _refuse("unknown_key")
+    return key
 
 
 def _check_times(claims: dict[str, Any], kind: TokenKind, policy: TokenPolicy, now: datetime) -> None:

@@ -1,0 +1,28 @@
+"""POST /auth/refresh: spend a refresh token (with its fingerprint cookie) for a new pair; reuse revokes the family."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from gpubroker.api.auth_models import RefreshRequest, Tokens
+from gpubroker.api.cookies import fingerprint_from
+from gpubroker.api.resolver import api_handler, new_resolver, responses
+from gpubroker.api.sessions import session_response
+from gpubroker.config import AuthSettings
+from gpubroker.services import auth
+from gpubroker.wiring import auth_deps
+
+Settings = AuthSettings
+app = new_resolver()
+
+
+@app.post("/auth/refresh", responses=responses(Tokens, 401, 415))
+def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[Any]:
+    fingerprint = fingerprint_from(app.current_event.headers)
+    return session_response(auth.refresh(request.refresh_token, fingerprint=fingerprint, deps=app.context["deps"]))
+
+
+lambda_handler = api_handler(app, auth_deps)

@@ -1,0 +1,25 @@
+"""POST /auth/register: create an account. The answer is the same whether the email was new or taken."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from gpubroker.api.auth_models import Accepted, Credentials
+from gpubroker.api.resolver import api_handler, new_resolver, responses
+from gpubroker.config import AuthSettings
+from gpubroker.services import auth
+from gpubroker.wiring import auth_deps
+
+Settings = AuthSettings
+app = new_resolver()
+
+
+@app.post("/auth/register", responses=responses(Accepted, 415, ok_status=202))
+def register(request: Annotated[Credentials, Body()]) -> tuple[Accepted, int]:
+    auth.register(request.email, request.password, deps=app.context["deps"])
+    return Accepted(status="accepted"), 202
+
+
+lambda_handler = api_handler(app, auth_deps)

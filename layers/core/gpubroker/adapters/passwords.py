@@ -1,0 +1,27 @@
+"""argon2id password hashing (argon2-cffi, RFC 9106 "low memory" profile: t=3, m=64 MiB, p=4 by default)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+
+class Argon2Hasher:
+    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
+        self._ph = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID)
+
+    def hash(self, password: str) -> str:
+        return self._ph.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return bool(self._ph.verify(password_hash, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    @cached_property
+    def dummy_hash(self) -> str:
+        """Verified against when the account does not exist: the same parameters, so the same cost."""
+        return self._ph.hash("no-such-account")

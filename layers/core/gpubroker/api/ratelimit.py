@@ -1,0 +1,91 @@
+"""Rate limiting for the REST API: one Powertools middleware, ``app.use([rate_limit_middleware(limiter)])``.
+
+Who is limited: ``requestContext.authorizer`` (filled by the Lambda authorizer) names ``user_id`` and ``plan``; a
+caller with a ``user_id`` is the principal ``user:<user_id>`` at its plan's rate (absent or unknown plan: free);
+a caller without one is anonymous, the principal ``ip:<source ip>`` at the free rate. Limits are
+``gpubroker.domain.plans.RATE_LIMITS`` per ``WINDOW_S`` (1 s), enforced by any ``RateLimiter`` (in production
+``gpubroker.adapters.ratelimit.rate_limiter(url)``: Redis, else the per-process fallback).
+
+Headers (draft-ietf-httpapi-ratelimit-headers, the structured-field form of drafts 08 onwards) on every response
+the middleware sees, allowed or refused::
+
+    RateLimit-Policy: "default";q=<limit>;w=<window seconds>
+    RateLimit: "default";r=<remaining>;t=<seconds until the oldest counted request leaves the window, >= 1>
+
+The older ``RateLimit-Limit/-Remaining/-Reset`` trio (draft 07 and earlier) is not sent: it cannot name the
+policy, and two header forms that could disagree are worse than one. A refusal is HTTP 429 with the shared
+error body ``{"error": {"code": "rate_limited", "message": ..., "details": {"limit", "retry_after"}}}`` and an
+integer ``Retry-After`` of at least 1 second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+from gpubroker.api.errors import error_body
+from gpubroker.domain.plans import RATE_LIMITS, WINDOW_S, Decision, Plan, plan_of
+
+POLICY = "default"
+
+Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
+
+
+class RateLimiter(Protocol):
+    def check(self, principal: str, limit: int, window_s: float = WINDOW_S) -> Decision: ...
+
+
+def principal_of(app: APIGatewayRestResolver) -> tuple[str, Plan]:
+    """The principal and plan of the current request: the authorizer's user, else the source IP (free plan)."""
+    ctx = app.current_event.request_context
+    authorizer = ctx.authorizer  # the Lambda authorizer's context; empty when the route has none
+    user_id = authorizer.get("user_id")
+    if user_id is not None and str(user_id) != "":
+        return f"user:{user_id}", plan_of(authorizer.get("plan"))
+    return f"ip:{ctx.identity.get('sourceIp') or 'unknown'}", Plan.FREE
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def rate_limit_headers(decision: Decision, window_s: float = WINDOW_S) -> dict[str, str]:
+    """``RateLimit-Policy`` and ``RateLimit`` (IETF draft, structured fields) for one decision."""
+    reset = max(1, math.ceil(decision.reset_s))
+    return {
+        "RateLimit-Policy": f'"{POLICY}";q={decision.limit};w={_seconds(window_s)}',
+        "RateLimit": f'"{POLICY}";r={decision.remaining};t={reset}',
+    }
+
+
+def rate_limit_middleware(limiter: RateLimiter, *, window_s: float = WINDOW_S) -> Middleware:
+    """A middleware holding each principal to its plan's limit; see the module docstring."""
+
+    def middleware(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        principal, plan = principal_of(app)
+        limit = RATE_LIMITS[plan]
+        decision = limiter.check(principal, limit, window_s)
+        headers = rate_limit_headers(decision, window_s)
+        if not decision.allowed:
+            retry_after = max(1, decision.retry_after_s)
+            body = error_body(
+                "rate_limited",
+                f"rate limit exceeded: {limit} requests per {_seconds(window_s)} s for this caller; "
+                f"retry after {retry_after} s",
+                {"limit": limit, "retry_after": retry_after},
+            )
+            return Response(
+                status_code=429,
+                content_type=content_types.APPLICATION_JSON,
+                body=body,
+                headers={**headers, "Retry-After": str(retry_after)},
+            )
+        response = next_middleware(app)
+        response.headers.update(headers)
+        return response
+
+    return middleware

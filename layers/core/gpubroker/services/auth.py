@@ -1,0 +1,166 @@
+"""Accounts and sessions: register, login, refresh (rotation with reuse detection), logout.
+
+A session is a refresh-token *family*: login starts one (absolute end: 7 days later), every refresh spends the
+presented token (a conditional write, so of N concurrent refreshes with one token exactly one wins) and issues the
+next. Presenting a spent token is treated as theft: the whole family is revoked, so the thief's and the victim's
+tokens die together. Access tokens carry the family id; the authorizer refuses those of a revoked family.
+
+No user enumeration: register answers the same for a new and a taken email (and hashes the password either way);
+login answers the same "invalid email or password" for an unknown email and a wrong password, and verifies against
+a dummy hash when the account does not exist, so both cost one argon2id verification. Login attempts are
+throttled per account and per IP.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from gpubroker.domain.accounts import User
+from gpubroker.domain.errors import InvalidCredentials, InvalidToken, TooManyRequests
+from gpubroker.domain.plans import Decision
+from gpubroker.domain.tokens import REFRESH_TTL_S, KeyRing, TokenPolicy, issue, new_fingerprint, verify
+from gpubroker.ports import Clock
+
+LOGIN_PER_ACCOUNT = (10, 300.0)  # attempts, window seconds
+LOGIN_PER_IP = (30, 60.0)
+
+
+class UserStore(Protocol):
+    def create(self, user: User) -> bool:
+        """Store a new user; False when the email is taken (nothing written)."""
+
+    def by_email(self, email: str) -> User | None: ...
+
+
+class RefreshStore(Protocol):
+    def start_family(self, family: str, user_id: str, expires_at: int) -> None: ...
+
+    def add(self, jti: str, family: str, expires_at: int) -> None: ...
+
+    def spend(self, jti: str) -> bool:
+        """Mark the token used; True for exactly one caller (conditional write), False if it was spent already."""
+
+    def revoke_family(self, family: str) -> None: ...
+
+    def family_revoked(self, family: str) -> bool: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+    @property
+    def dummy_hash(self) -> str: ...
+
+
+class Throttle(Protocol):
+    """A sliding-window limiter (adapters/ratelimit.py: Redis, shared by every instance)."""
+
+    def check(self, principal: str, limit: int, window_s: float = ...) -> Decision: ...
+
+
+class KeyRingSource(Protocol):
+    def ring(self) -> KeyRing: ...
+
+
+@dataclass
+class AuthDeps:
+    users: UserStore
+    refresh: RefreshStore
+    hasher: PasswordHasher
+    throttle: Throttle
+    keys: KeyRingSource
+    policy: TokenPolicy
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Session:
+    """What login and refresh hand back: the tokens, and the fingerprint to set in the hardened cookie."""
+
+    access_token: str
+    refresh_token: str
+    fingerprint: str
+    access_expires_in: int
+    refresh_expires_in: int
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def register(email: str, password: str, *, deps: AuthDeps) -> None:
+    """Create the account if the email is free. Same answer, same work, either way."""
+    user = User(user_id=f"u_{secrets.token_hex(12)}", email=normalise_email(email),
+                password_hash=deps.hasher.hash(password))  # fmt: skip
+    deps.users.create(user)
+
+
+def login(email: str, password: str, *, ip: str, deps: AuthDeps) -> Session:
+    email = normalise_email(email)
+    for key, (limit, window) in ((f"login:acct:{email}", LOGIN_PER_ACCOUNT), (f"login:ip:{ip}", LOGIN_PER_IP)):
+        decision = deps.throttle.check(key, limit, window)
+        if not decision.allowed:
+            raise TooManyRequests("too many login attempts", retry_after=decision.retry_after_s)
+    user = deps.users.by_email(email)
+    ok = deps.hasher.verify(user.password_hash if user else deps.hasher.dummy_hash, password)
+    if user is None or not ok:
+        raise InvalidCredentials("invalid email or password")
+    return start_session(user, deps=deps)
+
+
+def start_session(user: User, *, deps: AuthDeps) -> Session:
+    now = deps.clock.now()
+    family = f"f_{secrets.token_hex(12)}"
+    ends = int(now.timestamp()) + REFRESH_TTL_S
+    deps.refresh.start_family(family, user.user_id, ends)
+    extra = {"plan": user.plan, "roles": list(user.roles)}
+    return _issue_pair(user.user_id, extra, family=family, family_ends=ends, fingerprint=new_fingerprint(), now=now,
+                       deps=deps)  # fmt: skip
+
+
+def refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> Session:
+    now = deps.clock.now()
+    claims = verify(refresh_token, "refresh", ring=deps.keys.ring(), policy=deps.policy, now=now,
+                    fingerprint=fingerprint)  # fmt: skip
+    family = str(claims["fam"])
+    if deps.refresh.family_revoked(family):
+        raise InvalidToken("the token is not valid", details={"reason": "revoked"})
+    if not deps.refresh.spend(str(claims["jti"])):
+        deps.refresh.revoke_family(family)  # a spent token came back: someone holds a copy
+        raise InvalidToken("the token is not valid", details={"reason": "reused"})
+    assert fingerprint is not None  # verify() refused a missing one
+    extra = {"plan": claims.get("plan", "free"), "roles": claims.get("roles", ["user"])}
+    return _issue_pair(str(claims["sub"]), extra, family=family, family_ends=int(claims["exp"]),
+                       fingerprint=fingerprint, now=now, deps=deps)  # fmt: skip
+
+
+def logout(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> None:
+    claims = verify(refresh_token, "refresh", ring=deps.keys.ring(), policy=deps.policy, now=deps.clock.now(),
+                    fingerprint=fingerprint)  # fmt: skip
+    deps.refresh.revoke_family(str(claims["fam"]))
+
+
+def _issue_pair(
+    subject: str, extra: dict[str, Any], *, family: str, family_ends: int, fingerprint: str, now: datetime,
+    deps: AuthDeps,
+) -> Session:  # fmt: skip
+    ring = deps.keys.ring()
+    common: dict[str, Any] = {"ring": ring, "policy": deps.policy, "now": now, "subject": subject, "family": family,
+                              "fingerprint": fingerprint, "extra": extra}  # fmt: skip
+    access, a_claims = issue("access", **common)
+    refresh_token, r_claims = issue("refresh", **common, expires_at=family_ends)
+    deps.refresh.add(str(r_claims["jti"]), family, int(r_claims["exp"]))
+    return Session(
+        access_token=access,
+        refresh_token=refresh_token,
+        fingerprint=fingerprint,
+        access_expires_in=int(a_claims["exp"]) - int(a_claims["iat"]),
+        refresh_expires_in=int(r_claims["exp"]) - int(r_claims["iat"]),
+        claims=a_claims,
+    )

@@ -1,0 +1,254 @@
+"""RedisRateLimiter against a real redis-server (``REDIS_URL``, default redis://127.0.0.1:6379/0).
+
+Property "rate limiting enforcement": per plan, 16 concurrent clients hammer for ``RATELIMIT_TEST_SECONDS``
+(default 10) seconds; every accepted request's Redis server timestamp (the one the Lua script decided with) is
+recorded; no 1-second window holds more than the limit, and at least 90% of the limit is served per second.
+Every key this module writes is under one per-run prefix, deleted at the end.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from gpubroker.adapters.ratelimit import FallbackRateLimiter, RateLimiter, RedisRateLimiter
+from gpubroker.domain.plans import RATE_LIMITS
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+DURATION_S = float(os.environ.get("RATELIMIT_TEST_SECONDS", "10"))
+CLIENTS = 16
+US = 1_000_000
+RESULTS_LOCK = threading.Lock()
+
+try:
+    Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)).ping()
+except (RedisError, OSError) as exc:  # pragma: no cover - CI has a Redis
+    pytest.skip(
+        f"no Redis answers at REDIS_URL={REDIS_URL} ({type(exc).__name__}: {exc}); start one "
+        "(Debian: apt-get update && "
+        "apt-get install -y redis-server && redis-server --daemonize yes) or set REDIS_URL",
+        allow_module_level=True,
+    )
+
+PREFIX = f"test-rl-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Redis]:
+    r = Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
+    yield r
+    keys = list(r.scan_iter(match=f"{{{PREFIX}:*", count=1000))
+    if keys:
+        r.delete(*keys)
+    assert not list(r.scan_iter(match=f"{{{PREFIX}:*"))
+    r.close()
+
+
+def limiter() -> RedisRateLimiter:
+    """A limiter with its own connection pool, as one Lambda instance would have."""
+    return RedisRateLimiter(REDIS_URL, PREFIX, socket_timeout=2.0)
+
+
+def principal(stem: str) -> str:
+    return f"{stem}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Run:
+    """What one tenant's clients saw: server timestamps (µs) of accepted requests, counts, the wall duration."""
+
+    limit: int
+    accepted_us: list[int] = field(default_factory=list)
+    calls: int = 0
+    errors: list[BaseException] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.accepted_us) / self.elapsed_s
+
+    @property
+    def max_in_window(self) -> int:
+        return max_in_any_window(self.accepted_us, US)
+
+    def summary(self, name: str) -> str:
+        return (
+            f"{name}: limit {self.limit}/s, {self.calls} calls in {self.elapsed_s:.2f} s "
+            f"({self.calls / self.elapsed_s:.0f}/s offered), {len(self.accepted_us)} accepted = {self.rate:.1f}/s "
+            f"({self.rate / self.limit:.1%} of the limit), max {self.max_in_window} in any 1-s window"
+        )
+
+
+def max_in_any_window(times_us: list[int], window_us: int) -> int:
+    """The most timestamps in any half-open window [t, t + window); windows starting at each timestamp suffice
+    (any window can slide right to its first timestamp without losing one)."""
+    ordered = sorted(times_us)
+    return max((bisect.bisect_left(ordered, t + window_us) - i for i, t in enumerate(ordered)), default=0)
+
+
+def hammer(
+    rl: RateLimiter,
+    who: str,
+    limit: int,
+    run: Run,
+    start: threading.Barrier,
+    *,
+    per_client_rate: float | None = None,
+    seconds: float = DURATION_S,
+) -> None:
+    """One client: call ``check`` for ``seconds``, flat out or paced at ``per_client_rate``/s."""
+    accepted: list[int] = []
+    calls = 0
+    start.wait()
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    try:
+        while (now := time.monotonic()) < deadline:
+            if per_client_rate is not None:
+                due = t0 + calls / per_client_rate
+                if due > now:
+                    time.sleep(due - now)
+                    continue
+            d = rl.check(who, limit)
+            calls += 1
+            if d.allowed:
+                accepted.append(round(d.at_s * US))
+    except BaseException as exc:
+        run.errors.append(exc)
+    with RESULTS_LOCK:
+        run.accepted_us.extend(accepted)
+        run.calls += calls
+
+
+def run_tenants(tenants: dict[str, tuple[RateLimiter, int, int, float | None]]) -> dict[str, Run]:
+    """Run every tenant ``name -> (limiter, limit, clients, per-client rate or None)`` at once."""
+    runs = {name: Run(limit) for name, (_, limit, _, _) in tenants.items()}
+    who = {name: principal(name.split()[0]) for name in tenants}  # one principal per tenant, shared by its clients
+    start = threading.Barrier(sum(n for _, _, n, _ in tenants.values()) + 1)
+    threads = [
+        threading.Thread(
+            target=hammer, args=(rl, who[name], limit, runs[name], start), kwargs={"per_client_rate": pace}
+        )
+        for name, (rl, limit, n, pace) in tenants.items()
+        for _ in range(n)
+    ]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.monotonic()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - t0
+    for run in runs.values():
+        run.elapsed_s = elapsed
+        assert not run.errors, run.errors
+    return runs
+
+
+def test_rate_limiting_enforcement(client: Redis) -> None:
+    """Property "rate limiting enforcement": free, pro and enterprise tenants, 16 clients each, all at once."""
+    limiters = {plan: limiter() for plan in RATE_LIMITS}
+    runs = run_tenants({plan: (limiters[plan], limit, CLIENTS, None) for plan, limit in RATE_LIMITS.items()})
+    for plan, run in runs.items():
+        print(run.summary(plan))
+    for plan, run in runs.items():
+        assert run.calls > 1.2 * run.limit * DURATION_S, f"{plan}: demand did not exceed the limit: {run.summary(plan)}"
+        assert run.max_in_window <= run.limit, run.summary(plan)
+        assert run.rate >= 0.9 * run.limit, run.summary(plan)
+    for rl in limiters.values():
+        rl.close()
+
+
+def test_a_noisy_free_tenant_does_not_lower_a_pro_tenants_rate(client: Redis) -> None:
+    """Isolation: a free tenant offering 10x its limit (100/s from 4 clients) next to a pro tenant with 16."""
+    free_limit, pro_limit = RATE_LIMITS["free"], RATE_LIMITS["pro"]
+    shared = limiter()  # both tenants through one instance: the worst case for a noisy neighbour
+    runs = run_tenants(
+        {
+            "free (10x offered)": (shared, free_limit, 4, 10 * free_limit / 4),
+            "pro": (shared, pro_limit, CLIENTS, None),
+        }
+    )
+    free, pro = runs["free (10x offered)"], runs["pro"]
+    print(free.summary("free (10x offered)"))
+    print(pro.summary("pro"))
+    assert free.calls >= 0.8 * 10 * free_limit * DURATION_S  # the free tenant really offered ~10x its limit
+    assert free.max_in_window <= free_limit
+    assert free.rate >= 0.9 * free_limit
+    assert pro.max_in_window <= pro_limit
+    assert pro.rate >= 0.9 * pro_limit
+    shared.close()
+
+
+def test_decisions_use_redis_time_and_one_hash_tagged_key(client: Redis) -> None:
+    rl, other = limiter(), limiter()
+    who = principal("seq")
+    server_s = float(client.time()[0])
+    got = [rl.check(who, 3, 0.5), other.check(who, 3, 0.5), rl.check(who, 3, 0.5)]  # two instances, one log
+    assert [d.allowed for d in got] == [True, True, True]
+    assert [d.remaining for d in got] == [2, 1, 0]
+    assert all(abs(d.at_s - server_s) < 2 for d in got)
+    refused = other.check(who, 3, 0.5)
+    assert not refused.allowed and refused.remaining == 0 and refused.retry_after_s == 1
+    assert 0 < refused.reset_s <= 0.5
+    key = rl.key(who)
+    assert key == f"{{{PREFIX}:{who}}}"
+    assert client.zcard(key) == 3
+    assert 0 < client.pttl(key) <= 501
+    time.sleep(refused.reset_s + 0.01)
+    assert rl.check(who, 3, 0.5).allowed
+    time.sleep(0.6)
+    assert not client.exists(key)  # an idle principal's log expires
+    rl.close()
+    other.close()
+
+
+def test_redis_unreachable_falls_back_to_the_in_process_limiter(caplog: pytest.LogCaptureFixture) -> None:
+    down = RedisRateLimiter("redis://127.0.0.1:1/0", PREFIX, socket_timeout=0.5)
+    rl = FallbackRateLimiter(down)
+    limit = RATE_LIMITS["free"]
+    with caplog.at_level(logging.WARNING, logger="gpubroker.adapters.ratelimit"):
+        t0 = time.monotonic()
+        got = [rl.check("ip:198.51.100.9", limit).allowed for _ in range(limit + 5)]
+        first_calls_s = time.monotonic() - t0
+        assert got == [True] * limit + [False] * 5  # still limited
+        assert rl.degraded
+
+        run = Run(limit)  # 16 concurrent clients for 2 s on the fallback: still no window above the limit
+        start = threading.Barrier(CLIENTS + 1)
+        deadline_s = 2.0
+        threads = [
+            threading.Thread(
+                target=hammer, args=(rl, "ip:198.51.100.10", limit, run, start), kwargs={"seconds": deadline_s}
+            )
+            for _ in range(CLIENTS)
+        ]
+        for t in threads:
+            t.start()
+        start.wait()
+        for t in threads:
+            t.join()
+    assert not run.errors
+    assert run.max_in_window <= limit
+    assert len(run.accepted_us) >= 0.9 * limit * deadline_s
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "Redis unreachable" in warnings[0], warnings
+    assert first_calls_s < 1.0  # one refused connection, then Redis is not tried for 5 s
+    print(
+        f"Redis down: first {limit + 5} calls in {first_calls_s * 1000:.1f} ms, {got.count(True)} allowed; "
+        f"16 clients x {deadline_s:.0f} s on the fallback: {run.calls} calls, {len(run.accepted_us)} accepted, "
+        f"max {run.max_in_window} in any 1-s window; warning: {warnings[0]}"
+    )
+    down.close()
