@@ -1,0 +1,267 @@
+"""The audit log in DynamoDB and checkpoint signing with a KMS asymmetric key.
+
+Table key schema: ``pk`` (S, HASH), ``seq`` (N, RANGE).
+
+- entries: ``pk = "shard#<n>"``, ``seq = <0, 1, 2, ...>``, attributes ``shard ts actor action resource request_id
+  outcome prev_hash hash``. Items are written once (``attribute_not_exists(pk)``) and never updated.
+- checkpoints: ``pk = "checkpoint#<n>"``, ``seq = <size>``, attributes ``shard head time signature`` (base64)
+  ``key_id``.
+
+Appending is "read the shard's last entry, conditionally put the next sequence slot": the slot can be claimed
+once, so concurrent writers never fork the chain or overwrite one another; a loser re-reads the head, rehashes and
+retries after a short jittered backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gpubroker.adapters.aws import client
+from gpubroker.domain.audit import (
+    GENESIS,
+    AuditContention,
+    AuditEntry,
+    Checkpoint,
+    SignedCheckpoint,
+    make_entry,
+    shard_for,
+    utc_iso,
+)
+
+_STR_FIELDS = ("ts", "actor", "action", "resource", "request_id", "outcome", "prev_hash", "hash")
+_PAGE = 500
+
+
+def _entry_pk(shard: int) -> str:
+    return f"shard#{shard}"
+
+
+def _checkpoint_pk(shard: int) -> str:
+    return f"checkpoint#{shard}"
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def entry_to_item(entry: AuditEntry) -> dict[str, Any]:
+    """Low-level (typed) DynamoDB item for an entry."""
+    item: dict[str, Any] = {
+        "pk": {"S": _entry_pk(entry.shard)},
+        "seq": {"N": str(entry.seq)},
+        "shard": {"N": str(entry.shard)},
+    }
+    for name in _STR_FIELDS:
+        item[name] = {"S": getattr(entry, name)}
+    return item
+
+
+def entry_from_item(item: Mapping[str, Any]) -> AuditEntry:
+    """Read back exactly what is stored (no validation: a tampered item must reach the verifier as it is)."""
+
+    def s(name: str) -> str:
+        return str(item[name]["S"]) if name in item and "S" in item[name] else ""
+
+    shard = int(item["shard"]["N"]) if "shard" in item else int(str(item["pk"]["S"]).split("#", 1)[1])
+    return AuditEntry(
+        shard=shard,
+        seq=int(item["seq"]["N"]),
+        ts=s("ts"),
+        actor=s("actor"),
+        action=s("action"),
+        resource=s("resource"),
+        request_id=s("request_id"),
+        outcome=s("outcome"),
+        prev_hash=s("prev_hash"),
+        hash=s("hash"),
+    )
+
+
+class DynamoAuditLog:
+    """An append-only, sharded, hash-chained audit log in one DynamoDB table (thread-safe: low-level client)."""
+
+    def __init__(self, table_name: str, shards: int = 8, *, max_attempts: int = 60, backoff_cap_s: float = 0.1) -> None:
+        if shards < 1:
+            raise ValueError("shards must be >= 1")
+        self.table_name = table_name
+        self.shards = shards
+        self.max_attempts = max_attempts
+        self.backoff_cap_s = backoff_cap_s
+        self.conflicts = 0  # lost races so far: a contention metric
+        self._conflicts_lock = threading.Lock()
+
+    def shard_of(self, resource: str) -> int:
+        return shard_for(resource, self.shards)
+
+    def append(  # noqa: PLR0917 - the audit record's fields, in the order they are read aloud
+        self,
+        actor: str,
+        action: str,
+        resource: str,
+        request_id: str,
+        outcome: str,
+        ts: str | datetime | None = None,
+    ) -> AuditEntry:
+        """Append one entry to ``resource``'s shard; returns it with its seq and hash. Raises
+        :class:`AuditContention` after ``max_attempts`` lost races."""
+        stamp = utc_iso(ts) if isinstance(ts, datetime) else ts or utc_iso(datetime.now(UTC))
+        shard = self.shard_of(resource)
+        ddb = client("dynamodb")
+        for attempt in range(self.max_attempts):
+            head = self.head(shard)
+            entry = make_entry(
+                shard=shard,
+                seq=0 if head is None else head.seq + 1,
+                ts=stamp,
+                actor=actor,
+                action=action,
+                resource=resource,
+                request_id=request_id,
+                outcome=outcome,
+                prev_hash=GENESIS if head is None else head.hash,
+            )
+            try:
+                ddb.put_item(
+                    TableName=self.table_name,
+                    Item=entry_to_item(entry),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+                with self._conflicts_lock:
+                    self.conflicts += 1
+                time.sleep(random.uniform(0, min(self.backoff_cap_s, 0.002 * 2**attempt)))
+                continue
+            return entry
+        raise AuditContention(f"audit shard {shard}: no free sequence slot after {self.max_attempts} attempts")
+
+    def head(self, shard: int) -> AuditEntry | None:
+        """The shard's last entry (strongly consistent), or None when the shard is empty."""
+        resp = client("dynamodb").query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _entry_pk(shard)}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = resp.get("Items") or []
+        return entry_from_item(items[0]) if items else None
+
+    def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Up to ``limit`` entries of ``shard`` with seq > ``after_seq``, in seq order (fewer means the end)."""
+        if limit < 1:
+            return []
+        values: dict[str, Any] = {":pk": {"S": _entry_pk(shard)}}
+        condition = "pk = :pk"
+        if after_seq is not None:
+            condition += " AND seq > :after"
+            values[":after"] = {"N": str(after_seq)}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        out: list[AuditEntry] = []
+        ddb = client("dynamodb")
+        while len(out) < limit:
+            resp = ddb.query(**kwargs, Limit=limit - len(out))
+            out.extend(entry_from_item(i) for i in resp.get("Items") or [])
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return out
+
+    def all_entries(self, shard: int) -> list[AuditEntry]:
+        out: list[AuditEntry] = []
+        after: int | None = None
+        while True:
+            page = self.entries(shard, after_seq=after, limit=_PAGE)
+            out.extend(page)
+            if len(page) < _PAGE:
+                return out
+            after = page[-1].seq
+
+    def put_checkpoint(self, signed: SignedCheckpoint) -> bool:
+        """Store a signed checkpoint once; False when one of the same size already exists (nothing is replaced)."""
+        cp = signed.checkpoint
+        item = {
+            "pk": {"S": _checkpoint_pk(cp.shard)},
+            "seq": {"N": str(cp.size)},
+            "shard": {"N": str(cp.shard)},
+            "head": {"S": cp.head},
+            "time": {"S": cp.time},
+            "signature": {"S": base64.b64encode(signed.signature).decode("ascii")},
+            "key_id": {"S": signed.key_id},
+        }
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def latest_checkpoint(self, shard: int) -> SignedCheckpoint | None:
+        resp = client("dynamodb").query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _checkpoint_pk(shard)}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = resp.get("Items") or []
+        if not items:
+            return None
+        i = items[0]
+        cp = Checkpoint(shard=shard, size=int(i["seq"]["N"]), head=i["head"]["S"], time=i["time"]["S"])
+        return SignedCheckpoint(cp, base64.b64decode(i["signature"]["S"]), i["key_id"]["S"])
+
+
+class KmsCheckpointSigner:
+    """Signs checkpoint messages with a KMS asymmetric key (``SIGN_VERIFY``; the private key never leaves KMS, so
+    whoever can write the table cannot forge a checkpoint). ``MessageType=RAW``: KMS hashes the message itself
+    (at most 4096 bytes; a checkpoint message is about 150). Defaults suit ``KeySpec=ECC_NIST_P256``; pass
+    ``RSASSA_PSS_SHA_256`` for an ``RSA_2048`` key."""
+
+    def __init__(self, key_id: str, signing_algorithm: str = "ECDSA_SHA_256") -> None:
+        self.key_id = key_id
+        self.signing_algorithm = signing_algorithm
+
+    def sign(self, message: bytes) -> bytes:
+        resp = client("kms").sign(
+            KeyId=self.key_id, Message=message, MessageType="RAW", SigningAlgorithm=self.signing_algorithm
+        )
+        return bytes(resp["Signature"])
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True only for a valid signature by this signer's key (a key id stored with a checkpoint is never
+        trusted: the verifier's own configured key is the trust anchor)."""
+        if not signature:
+            return False
+        try:
+            resp = client("kms").verify(
+                KeyId=self.key_id,
+                Message=message,
+                MessageType="RAW",
+                Signature=signature,
+                SigningAlgorithm=self.signing_algorithm,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "KMSInvalidSignatureException":
+                return False
+            raise
+        return bool(resp.get("SignatureValid"))

@@ -1,0 +1,110 @@
+"""In-memory audit log and a local Ed25519 checkpoint signer: the same shape as DynamoAuditLog and
+KmsCheckpointSigner (services.audit's AuditLog / CheckpointSigner Protocols), for fast unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from bisect import bisect_right
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from gpubroker.domain.audit import GENESIS, AuditEntry, SignedCheckpoint, make_entry, shard_for, utc_iso
+
+
+class MemoryAuditLog:
+    """Entries per shard in seq order (as a DynamoDB Query returns them); checkpoints per shard by size.
+
+    ``stored`` / ``restore`` expose the raw lists so tests can tamper with them as an attacker with write access
+    to the table would.
+    """
+
+    def __init__(self, shards: int = 8) -> None:
+        self.shards = shards
+        self._entries: dict[int, list[AuditEntry]] = {n: [] for n in range(shards)}
+        self._checkpoints: dict[int, dict[int, SignedCheckpoint]] = {n: {} for n in range(shards)}
+        self._lock = threading.Lock()
+
+    def append(
+        self,
+        actor: str,
+        action: str,
+        resource: str,
+        request_id: str,
+        outcome: str,
+        ts: str | datetime | None = None,
+    ) -> AuditEntry:
+        stamp = utc_iso(ts) if isinstance(ts, datetime) else ts or utc_iso(datetime.now(UTC))
+        shard = shard_for(resource, self.shards)
+        with self._lock:
+            chain = self._entries[shard]
+            head = chain[-1] if chain else None
+            entry = make_entry(
+                shard=shard,
+                seq=0 if head is None else head.seq + 1,
+                ts=stamp,
+                actor=actor,
+                action=action,
+                resource=resource,
+                request_id=request_id,
+                outcome=outcome,
+                prev_hash=GENESIS if head is None else head.hash,
+            )
+            chain.append(entry)
+            return entry
+
+    def head(self, shard: int) -> AuditEntry | None:
+        chain = self._entries[shard]
+        return chain[-1] if chain else None
+
+    def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]:
+        chain = sorted(self._entries[shard], key=lambda e: e.seq)  # a Query returns range-key order
+        start = 0 if after_seq is None else bisect_right([e.seq for e in chain], after_seq)
+        return chain[start : start + max(limit, 0)]
+
+    def all_entries(self, shard: int) -> list[AuditEntry]:
+        return list(self._entries[shard])
+
+    def put_checkpoint(self, signed: SignedCheckpoint) -> bool:
+        with self._lock:
+            slot = self._checkpoints[signed.checkpoint.shard]
+            if signed.checkpoint.size in slot:
+                return False
+            slot[signed.checkpoint.size] = signed
+            return True
+
+    def latest_checkpoint(self, shard: int) -> SignedCheckpoint | None:
+        slot = self._checkpoints[shard]
+        return slot[max(slot)] if slot else None
+
+    # test hooks: what an attacker with table write access can do
+    def stored(self, shard: int) -> list[AuditEntry]:
+        return list(self._entries[shard])
+
+    def restore(self, shard: int, entries: list[AuditEntry]) -> None:
+        self._entries[shard] = list(entries)
+
+    def replace_checkpoint(self, signed: SignedCheckpoint) -> None:
+        self._checkpoints[signed.checkpoint.shard][signed.checkpoint.size] = signed
+
+
+class LocalSigner:
+    """Ed25519 in process: stands in for the KMS key in unit tests."""
+
+    def __init__(self, key: Ed25519PrivateKey | None = None) -> None:
+        self._key = key or Ed25519PrivateKey.generate()
+        public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = "local-ed25519:" + hashlib.sha256(public).hexdigest()[:16]
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        try:
+            self._key.public_key().verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
