@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from bisect import bisect_right
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gpubroker.domain.audit import GENESIS, AuditEntry, SignedCheckpoint, make_entry, shard_for, utc_iso
+from gpubroker.domain.audit import AuditEntry, SignedCheckpoint, next_entry, shard_for, stamp
 
 
 class MemoryAuditLog:
@@ -37,22 +37,11 @@ class MemoryAuditLog:
         outcome: str,
         ts: str | datetime | None = None,
     ) -> AuditEntry:
-        stamp = utc_iso(ts) if isinstance(ts, datetime) else ts or utc_iso(datetime.now(UTC))
         shard = shard_for(resource, self.shards)
         with self._lock:
             chain = self._entries[shard]
-            head = chain[-1] if chain else None
-            entry = make_entry(
-                shard=shard,
-                seq=0 if head is None else head.seq + 1,
-                ts=stamp,
-                actor=actor,
-                action=action,
-                resource=resource,
-                request_id=request_id,
-                outcome=outcome,
-                prev_hash=GENESIS if head is None else head.hash,
-            )
+            entry = next_entry(chain[-1] if chain else None, shard, stamp(ts), actor, action, resource, request_id,
+                               outcome)  # fmt: skip
             chain.append(entry)
             return entry
 

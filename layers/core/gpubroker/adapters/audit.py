@@ -19,21 +19,20 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from gpubroker.adapters.aws import client
 from gpubroker.domain.audit import (
-    GENESIS,
     AuditContention,
     AuditEntry,
     Checkpoint,
     SignedCheckpoint,
-    make_entry,
+    next_entry,
     shard_for,
-    utc_iso,
+    stamp,
 )
 
 _STR_FIELDS = ("ts", "actor", "action", "resource", "request_id", "outcome", "prev_hash", "hash")
@@ -112,22 +111,11 @@ class DynamoAuditLog:
     ) -> AuditEntry:
         """Append one entry to ``resource``'s shard; returns it with its seq and hash. Raises
         :class:`AuditContention` after ``max_attempts`` lost races."""
-        stamp = utc_iso(ts) if isinstance(ts, datetime) else ts or utc_iso(datetime.now(UTC))
+        when = stamp(ts)
         shard = self.shard_of(resource)
         ddb = client("dynamodb")
         for attempt in range(self.max_attempts):
-            head = self.head(shard)
-            entry = make_entry(
-                shard=shard,
-                seq=0 if head is None else head.seq + 1,
-                ts=stamp,
-                actor=actor,
-                action=action,
-                resource=resource,
-                request_id=request_id,
-                outcome=outcome,
-                prev_hash=GENESIS if head is None else head.hash,
-            )
+            entry = next_entry(self.head(shard), shard, when, actor, action, resource, request_id, outcome)
             try:
                 ddb.put_item(
                     TableName=self.table_name,

@@ -187,6 +187,37 @@ def make_entry(
     return AuditEntry(**fields, hash=chain_hash(prev_hash, fields))
 
 
+def stamp(ts: str | datetime | None) -> str:
+    """An append's timestamp: a given ISO string as is, a datetime in :func:`utc_iso` form, or now."""
+    if isinstance(ts, datetime):
+        return utc_iso(ts)
+    return ts or utc_iso(datetime.now(UTC))
+
+
+def next_entry(  # noqa: PLR0917 - the audit record's fields, in the order they are read aloud
+    head: AuditEntry | None,
+    shard: int,
+    ts: str,
+    actor: str,
+    action: str,
+    resource: str,
+    request_id: str,
+    outcome: str,
+) -> AuditEntry:
+    """The entry that follows ``head`` in ``shard`` (the first one, chained to GENESIS, when head is None)."""
+    return make_entry(
+        shard=shard,
+        seq=0 if head is None else head.seq + 1,
+        ts=ts,
+        actor=actor,
+        action=action,
+        resource=resource,
+        request_id=request_id,
+        outcome=outcome,
+        prev_hash=GENESIS if head is None else head.hash,
+    )
+
+
 def shard_for(key: str, shards: int) -> int:
     """A stable shard for ``key`` (same answer in every process and release: sha256, not ``hash()``)."""
     if shards < 1:
