@@ -11,7 +11,7 @@ from gpubroker.adapters.keyring import SecretsKeyRing
 from gpubroker.api.auth_models import Jwks
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import JwksSettings, load_settings
-from gpubroker.services.auth import KeyRingSource
+from gpubroker.ports import KeyRingSource
 
 Settings = JwksSettings
 app = new_resolver()

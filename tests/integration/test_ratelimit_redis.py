@@ -23,8 +23,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from gpubroker.adapters.ratelimit import FallbackRateLimiter, RateLimiter, RedisRateLimiter
+from gpubroker.adapters.ratelimit import FallbackRateLimiter, RedisRateLimiter
 from gpubroker.domain.plans import RATE_LIMITS
+from gpubroker.ports import RateLimiter
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DURATION_S = float(os.environ.get("RATELIMIT_TEST_SECONDS", "10"))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gpubroker.domain.gpus import GpuCatalog, GpuSpec
 from gpubroker.domain.offers import Offer, RawOffer, RejectedRow
+from gpubroker.domain.plans import WINDOW_S
+
+if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which most functions never load
+    from gpubroker.domain.accounts import User
+    from gpubroker.domain.audit import AuditEntry, SignedCheckpoint
+    from gpubroker.domain.plans import Decision
+    from gpubroker.domain.tokens import KeyRing
 
 
 class Clock(Protocol):
@@ -82,3 +89,74 @@ class PriceHistoryReader(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def gpu_points(self, gpu_model: str, *, days: int, prefix: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class RateLimiter(Protocol):
+    """A sliding-window limiter (adapters/ratelimit.py): plan rate limits and login throttling."""
+
+    def check(self, principal: str, limit: int, window_s: float = WINDOW_S) -> Decision: ...
+
+
+class UserStore(Protocol):
+    def create(self, user: User) -> bool:
+        """Store a new user; False when the email is taken (nothing written)."""
+
+    def by_email(self, email: str) -> User | None: ...
+
+
+class RefreshStore(Protocol):
+    def start_family(self, family: str, user_id: str, expires_at: int) -> None: ...
+
+    def add(self, jti: str, family: str, expires_at: int) -> None: ...
+
+    def spend(self, jti: str) -> bool:
+        """Mark the token used; True for exactly one caller (conditional write), False if it was spent already."""
+
+    def revoke_family(self, family: str) -> None: ...
+
+    def family_revoked(self, family: str) -> bool: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+    @property
+    def dummy_hash(self) -> str: ...
+
+
+class KeyRingSource(Protocol):
+    def ring(self) -> KeyRing: ...
+
+
+class AuditLog(Protocol):
+    shards: int
+
+    def append(  # noqa: PLR0917 - the audit record's fields, in the order they are read aloud
+        self,
+        actor: str,
+        action: str,
+        resource: str,
+        request_id: str,
+        outcome: str,
+        ts: str | datetime | None = None,
+    ) -> AuditEntry: ...
+
+    def head(self, shard: int) -> AuditEntry | None: ...
+
+    def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]: ...
+
+    def all_entries(self, shard: int) -> list[AuditEntry]: ...
+
+    def put_checkpoint(self, signed: SignedCheckpoint) -> bool: ...
+
+    def latest_checkpoint(self, shard: int) -> SignedCheckpoint | None: ...
+
+
+class CheckpointSigner(Protocol):
+    key_id: str
+
+    def sign(self, message: bytes) -> bytes: ...
+
+    def verify(self, message: bytes, signature: bytes) -> bool: ...

@@ -37,7 +37,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -45,6 +44,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from gpubroker.domain.plans import WINDOW_S, Decision
+from gpubroker.ports import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,6 @@ return {allowed, count, reset, now}
 
 _US = 1_000_000
 _SWEEP_EVERY = 4096
-
-
-class RateLimiter(Protocol):
-    def check(self, principal: str, limit: int, window_s: float = WINDOW_S) -> Decision: ...
 
 
 def _window_us(limit: int, window_s: float) -> int:

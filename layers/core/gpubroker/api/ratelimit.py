@@ -22,21 +22,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from gpubroker.api.errors import error_body
 from gpubroker.domain.plans import RATE_LIMITS, WINDOW_S, Decision, Plan, plan_of
+from gpubroker.ports import RateLimiter
 
 POLICY = "default"
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
-
-
-class RateLimiter(Protocol):
-    def check(self, principal: str, limit: int, window_s: float = WINDOW_S) -> Decision: ...
 
 
 def principal_of(app: APIGatewayRestResolver) -> tuple[str, Plan]:

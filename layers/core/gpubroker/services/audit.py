@@ -1,7 +1,7 @@
 """Audit log use cases: sign checkpoints, verify the whole log, page through entries.
 
-The two Protocols below are what these use cases need (DynamoAuditLog / KmsCheckpointSigner in production,
-MemoryAuditLog / LocalSigner in tests); they can move to ``gpubroker.ports`` unchanged.
+Ports: ``AuditLog`` and ``CheckpointSigner`` (DynamoAuditLog / KmsCheckpointSigner in production, MemoryAuditLog /
+LocalSigner in tests).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gpubroker.domain.audit import (
     AuditEntry,
@@ -24,41 +24,10 @@ from gpubroker.domain.audit import (
     verify_shard,
 )
 from gpubroker.domain.errors import InvalidCursor
+from gpubroker.ports import AuditLog, CheckpointSigner
 
 MAX_PAGE = 1000
 _PAGE = 500
-
-
-class AuditLog(Protocol):
-    shards: int
-
-    def append(  # noqa: PLR0917 - the audit record's fields, in the order they are read aloud
-        self,
-        actor: str,
-        action: str,
-        resource: str,
-        request_id: str,
-        outcome: str,
-        ts: str | datetime | None = None,
-    ) -> AuditEntry: ...
-
-    def head(self, shard: int) -> AuditEntry | None: ...
-
-    def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]: ...
-
-    def all_entries(self, shard: int) -> list[AuditEntry]: ...
-
-    def put_checkpoint(self, signed: SignedCheckpoint) -> bool: ...
-
-    def latest_checkpoint(self, shard: int) -> SignedCheckpoint | None: ...
-
-
-class CheckpointSigner(Protocol):
-    key_id: str
-
-    def sign(self, message: bytes) -> bytes: ...
-
-    def verify(self, message: bytes, signature: bytes) -> bool: ...
 
 
 def _entries_after(log: AuditLog, shard: int, after_seq: int | None) -> list[AuditEntry]:

@@ -16,55 +16,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from gpubroker.domain.accounts import User
 from gpubroker.domain.errors import InvalidCredentials, InvalidToken, TooManyRequests
-from gpubroker.domain.plans import Decision
-from gpubroker.domain.tokens import REFRESH_TTL_S, KeyRing, TokenPolicy, issue, new_fingerprint, verify
-from gpubroker.ports import Clock
+from gpubroker.domain.tokens import REFRESH_TTL_S, TokenPolicy, issue, new_fingerprint, verify
+from gpubroker.ports import Clock, KeyRingSource, PasswordHasher, RateLimiter, RefreshStore, UserStore
 
 LOGIN_PER_ACCOUNT = (10, 300.0)  # attempts, window seconds
 LOGIN_PER_IP = (30, 60.0)
-
-
-class UserStore(Protocol):
-    def create(self, user: User) -> bool:
-        """Store a new user; False when the email is taken (nothing written)."""
-
-    def by_email(self, email: str) -> User | None: ...
-
-
-class RefreshStore(Protocol):
-    def start_family(self, family: str, user_id: str, expires_at: int) -> None: ...
-
-    def add(self, jti: str, family: str, expires_at: int) -> None: ...
-
-    def spend(self, jti: str) -> bool:
-        """Mark the token used; True for exactly one caller (conditional write), False if it was spent already."""
-
-    def revoke_family(self, family: str) -> None: ...
-
-    def family_revoked(self, family: str) -> bool: ...
-
-
-class PasswordHasher(Protocol):
-    def hash(self, password: str) -> str: ...
-
-    def verify(self, password_hash: str, password: str) -> bool: ...
-
-    @property
-    def dummy_hash(self) -> str: ...
-
-
-class Throttle(Protocol):
-    """A sliding-window limiter (adapters/ratelimit.py: Redis, shared by every instance)."""
-
-    def check(self, principal: str, limit: int, window_s: float = ...) -> Decision: ...
-
-
-class KeyRingSource(Protocol):
-    def ring(self) -> KeyRing: ...
 
 
 @dataclass
@@ -72,7 +32,7 @@ class AuthDeps:
     users: UserStore
     refresh: RefreshStore
     hasher: PasswordHasher
-    throttle: Throttle
+    throttle: RateLimiter
     keys: KeyRingSource
     policy: TokenPolicy
     clock: Clock
