@@ -6,7 +6,6 @@ Every key this module writes is under one per-run prefix, deleted at the end.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -16,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from redis import Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from gpubroker.adapters.breaker import RedisCircuitBreaker, guarded
 from gpubroker.domain.breaker import BreakerConfig, BreakerOpen, BreakerState
 from tests.fakes import FixedClock, ListSource
+from tests.integration.redis_server import REDIS_URL, require_redis, scoped_client
 from tests.unit.test_breaker import (
     Factory,
     Step,
@@ -47,16 +46,7 @@ NAMED_RULES = (
     test_results_while_open_are_ignored,
 )
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-try:
-    Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)).ping()
-except (RedisError, OSError) as exc:  # pragma: no cover - CI has a Redis
-    pytest.skip(
-        f"no Redis answers at REDIS_URL={REDIS_URL} ({exc!r}); start one (Debian: apt-get update && "
-        "apt-get install -y redis-server && redis-server --daemonize yes) or set REDIS_URL",
-        allow_module_level=True,
-    )
+require_redis()
 
 PREFIX = f"test-breaker-{uuid.uuid4().hex[:8]}:"
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
@@ -68,13 +58,7 @@ def new_client(*, decode_responses: bool = True) -> Redis:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Redis]:
-    r = new_client()
-    yield r
-    keys = list(r.scan_iter(match=f"{PREFIX}*", count=1000))
-    if keys:
-        r.delete(*keys)
-    assert not list(r.scan_iter(match=f"{PREFIX}*"))
-    r.close()
+    yield from scoped_client(f"{PREFIX}*")
 
 
 def unique(stem: str) -> str:

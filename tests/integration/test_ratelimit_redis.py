@@ -19,42 +19,25 @@ from dataclasses import dataclass, field
 
 import pytest
 from redis import Redis
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from gpubroker.adapters.ratelimit import FallbackRateLimiter, RedisRateLimiter
 from gpubroker.domain.plans import RATE_LIMITS
 from gpubroker.ports import RateLimiter
+from tests.integration.redis_server import REDIS_URL, require_redis, scoped_client
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DURATION_S = float(os.environ.get("RATELIMIT_TEST_SECONDS", "10"))
 CLIENTS = 16
 US = 1_000_000
 RESULTS_LOCK = threading.Lock()
 
-try:
-    Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)).ping()
-except (RedisError, OSError) as exc:  # pragma: no cover - CI has a Redis
-    pytest.skip(
-        f"no Redis answers at REDIS_URL={REDIS_URL} ({type(exc).__name__}: {exc}); start one "
-        "(Debian: apt-get update && "
-        "apt-get install -y redis-server && redis-server --daemonize yes) or set REDIS_URL",
-        allow_module_level=True,
-    )
+require_redis()
 
 PREFIX = f"test-rl-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Redis]:
-    r = Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2, decode_responses=True)
-    yield r
-    keys = list(r.scan_iter(match=f"{{{PREFIX}:*", count=1000))
-    if keys:
-        r.delete(*keys)
-    assert not list(r.scan_iter(match=f"{{{PREFIX}:*"))
-    r.close()
+    yield from scoped_client(f"{{{PREFIX}:*")
 
 
 def limiter() -> RedisRateLimiter:
