@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from gpubroker.api.auth_models import Accepted, RefreshRequest
+from gpubroker.api.auth_models import LoggedOut, RefreshRequest
 from gpubroker.api.cookies import cleared_cookie, fingerprint_from
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
@@ -18,7 +18,7 @@ Settings = AuthSettings
 app = new_resolver()
 
 
-@app.post("/auth/logout", responses=responses(Accepted, 401, 415))
+@app.post("/auth/logout", responses=responses(LoggedOut, 401, 415))
 def logout(request: Annotated[RefreshRequest, Body()]) -> Response[Any]:
     fingerprint = fingerprint_from(app.current_event.headers)
     auth.logout(request.refresh_token, fingerprint=fingerprint, deps=app.context["deps"])

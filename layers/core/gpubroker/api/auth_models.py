@@ -26,6 +26,10 @@ class Accepted(BaseModel):
     status: str = Field(description="always 'accepted': the answer does not say whether the email was new")
 
 
+class LoggedOut(BaseModel):
+    status: str = Field(description="'logged_out': the session (every refresh token of its family) is revoked")
+
+
 class Tokens(BaseModel):
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
