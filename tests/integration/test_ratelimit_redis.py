@@ -142,9 +142,15 @@ def run_tenants(tenants: dict[str, tuple[RateLimiter, int, int, float | None]]) 
 
 
 def test_rate_limiting_enforcement(client: Redis) -> None:
-    """Property "rate limiting enforcement": free, pro and enterprise tenants, 16 clients each, all at once."""
+    """Property "rate limiting enforcement": for each plan, 16 clients for DURATION_S, one plan after the other.
+
+    (Running the three plans at once had 32 threads flooding the free and pro limits compete with the enterprise
+    clients for the CPU: on a loaded 2-core CI machine enterprise demand fell to 1.5x its limit and, being uneven,
+    left whole stretches below it, so the average accepted rate measured the machine, not the limiter.)"""
     limiters = {plan: limiter() for plan in RATE_LIMITS}
-    runs = run_tenants({plan: (limiters[plan], limit, CLIENTS, None) for plan, limit in RATE_LIMITS.items()})
+    runs = {
+        plan: run_tenants({plan: (limiters[plan], limit, CLIENTS, None)})[plan] for plan, limit in RATE_LIMITS.items()
+    }
     for plan, run in runs.items():
         print(run.summary(plan))
     for plan, run in runs.items():
