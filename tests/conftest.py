@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CATALOGS = SHARED / "data" / "catalogs"
@@ -26,3 +28,15 @@ for key, value in {
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def _handlers_unlimited(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handlers called in-process run their front door with an unlimited limiter and no token check, unless the
+    test is marked ``front_door`` (it tests that front door itself)."""
+    if request.node.get_closest_marker("front_door"):
+        return
+    from gpubroker import wiring
+    from tests.fakes import Unlimited
+
+    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=Unlimited()))

@@ -179,3 +179,13 @@ class MemoryModelStore:
 
     def load(self, name: str) -> bytes | None:
         return self.blobs.get(name)
+
+
+class Unlimited:
+    """A RateLimiter that allows everything: handler tests are about the handler, not the plan limits (those
+    have their own tests: tests/unit/test_ratelimit.py, tests/integration/test_ratelimit_redis.py, e2e)."""
+
+    def check(self, principal: str, limit: int, window_s: float = 1.0) -> Any:
+        from gpubroker.domain.plans import Decision
+
+        return Decision(allowed=True, limit=limit, remaining=limit - 1, reset_s=window_s, retry_after_s=0)

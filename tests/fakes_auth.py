@@ -1,13 +1,16 @@
-"""In-memory identity ports (no mocks): users, refresh families, a fixed key ring (throttle: MemoryRateLimiter)."""
+"""In-memory identity ports (no mocks): users, refresh families, MFA, a fixed key ring (throttle: MemoryRateLimiter)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gpubroker.adapters.passwords import Argon2Hasher
 from gpubroker.adapters.ratelimit import MemoryRateLimiter
 from gpubroker.domain.accounts import User
+from gpubroker.domain.mfa import Challenge, MfaState
 from gpubroker.domain.tokens import KeyRing, TokenPolicy, new_signing_key
 from gpubroker.services.auth import AuthDeps
 from tests.fakes import FixedClock
@@ -30,6 +33,85 @@ class MemoryUsers:
 
     def by_email(self, email: str) -> User | None:
         return self.users.get(email)
+
+    def by_id(self, user_id: str) -> User | None:
+        with self.lock:
+            return next((u for u in self.users.values() if u.user_id == user_id), None)
+
+
+@dataclass
+class MemoryMfa:
+    """MFA state beside ``users`` (kept in step with each User's mfa fields, as on DynamoDB's one profile item) and
+    challenges; every conditional write happens under one lock, so it is atomic like DynamoDB's."""
+
+    users: MemoryUsers
+    states: dict[str, MfaState] = field(default_factory=dict)
+    challenges: dict[str, Challenge] = field(default_factory=dict)
+
+    def state(self, email: str) -> MfaState | None:
+        with self.users.lock:
+            if email not in self.users.users:
+                return None
+            return self.states.get(email, MfaState())
+
+    def _update(self, email: str, state: MfaState) -> None:
+        self.states[email] = state
+        self.users.users[email] = dataclasses.replace(self.users.users[email], mfa_enabled=state.enabled,
+                                                      mfa_secret=state.secret)  # fmt: skip
+
+    def set_pending_secret(self, email: str, secret: str) -> bool:
+        with self.users.lock:
+            old = self.states.get(email, MfaState())
+            if email not in self.users.users or old.enabled:
+                return False
+            self._update(email, dataclasses.replace(old, pending_secret=secret))
+            return True
+
+    def activate(self, email: str, secret: str, step: int, recovery_hashes: Sequence[str]) -> bool:
+        with self.users.lock:
+            old = self.states.get(email, MfaState())
+            if old.pending_secret != secret or old.enabled or (old.last_step is not None and old.last_step >= step):
+                return False
+            self._update(email, MfaState(enabled=True, secret=secret, last_step=step,
+                                         recovery_hashes=frozenset(recovery_hashes)))  # fmt: skip
+            return True
+
+    def advance_step(self, email: str, step: int) -> bool:
+        with self.users.lock:
+            old = self.states.get(email, MfaState())
+            if not old.enabled or (old.last_step is not None and old.last_step >= step):
+                return False
+            self._update(email, dataclasses.replace(old, last_step=step))
+            return True
+
+    def consume_recovery_code(self, email: str, code_hash: str) -> bool:
+        with self.users.lock:
+            old = self.states.get(email, MfaState())
+            if not old.enabled or code_hash not in old.recovery_hashes:
+                return False
+            self._update(email, dataclasses.replace(old, recovery_hashes=old.recovery_hashes - {code_hash}))
+            return True
+
+    def put_challenge(self, challenge: Challenge) -> None:
+        with self.users.lock:
+            assert challenge.challenge_id not in self.challenges
+            self.challenges[challenge.challenge_id] = challenge
+
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        with self.users.lock:
+            return self.challenges.get(challenge_id)
+
+    def count_attempt(self, challenge_id: str, max_attempts: int, now: int) -> bool:
+        with self.users.lock:
+            ch = self.challenges.get(challenge_id)
+            if ch is None or ch.attempts >= max_attempts or ch.expires_at <= now:
+                return False
+            self.challenges[challenge_id] = dataclasses.replace(ch, attempts=ch.attempts + 1)
+            return True
+
+    def spend_challenge(self, challenge_id: str) -> bool:
+        with self.users.lock:
+            return self.challenges.pop(challenge_id, None) is not None
 
 
 @dataclass
@@ -70,9 +152,11 @@ class FixedRing:
 
 def auth_world(clock: FixedClock | None = None) -> tuple[AuthDeps, FixedClock]:
     clock = clock or FixedClock()
+    users = MemoryUsers()
     deps = AuthDeps(
-        users=MemoryUsers(),
+        users=users,
         refresh=MemoryRefresh(),
+        mfa=MemoryMfa(users),
         hasher=Argon2Hasher(time_cost=1, memory_kib=1024, parallelism=1),  # cheap for tests; production: defaults
         throttle=MemoryRateLimiter(lambda: clock.now().timestamp()),
         keys=FixedRing(KeyRing(active=KEY, published=(KEY,))),

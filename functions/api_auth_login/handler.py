@@ -1,27 +1,46 @@
-"""POST /auth/login: email and password -> access and refresh tokens, and the fingerprint cookie they are bound to."""
+"""POST /auth/login: email and password -> access and refresh tokens, and the fingerprint cookie they are bound to.
+
+With MFA on, no token yet: 202 with a short-lived challenge to complete at POST /auth/mfa/verify.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from gpubroker.api.auth_models import Credentials, Tokens
+from gpubroker.api.audit import audit_middleware
+from gpubroker.api.auth_models import Credentials, MfaRequired, Tokens
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.api.sessions import session_response
 from gpubroker.config import AuthSettings
+from gpubroker.domain.mfa import CHALLENGE_TTL_S
 from gpubroker.services import auth
-from gpubroker.wiring import auth_deps
+from gpubroker.wiring import audit_log, auth_deps
 
 Settings = AuthSettings
 app = new_resolver()
+app.use([audit_middleware(audit_log, action="auth.login")])
+
+RESPONSES = {
+    **responses(Tokens, 401, 415, 429),
+    202: {
+        "description": "MFA is on: no tokens yet; send a code with this challenge to POST /auth/mfa/verify",
+        "content": {"application/json": {"model": MfaRequired}},
+    },
+}
 
 
-@app.post("/auth/login", responses=responses(Tokens, 401, 415, 429))
+@app.post("/auth/login", responses=RESPONSES)
 def login(request: Annotated[Credentials, Body()]) -> Response[Any]:
     ip = app.current_event.request_context.identity.source_ip or "unknown"
-    return session_response(auth.login(request.email, request.password, ip=ip, deps=app.context["deps"]))
+    result = auth.login(request.email, request.password, ip=ip, deps=app.context["deps"])
+    if isinstance(result, auth.Session):
+        return session_response(result)
+    body = MfaRequired(challenge=result.challenge_id, expires_in=CHALLENGE_TTL_S)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body.model_dump(),
+                    headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
 lambda_handler = api_handler(app, auth_deps)

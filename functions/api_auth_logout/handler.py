@@ -7,15 +7,17 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from gpubroker.api.audit import audit_middleware
 from gpubroker.api.auth_models import LoggedOut, RefreshRequest
 from gpubroker.api.cookies import cleared_cookie, fingerprint_from
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
 from gpubroker.services import auth
-from gpubroker.wiring import auth_deps
+from gpubroker.wiring import audit_log, auth_deps
 
 Settings = AuthSettings
 app = new_resolver()
+app.use([audit_middleware(audit_log, action="auth.logout")])
 
 
 @app.post("/auth/logout", responses=responses(LoggedOut, 401, 415))

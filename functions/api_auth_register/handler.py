@@ -6,14 +6,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from gpubroker.api.audit import audit_middleware
 from gpubroker.api.auth_models import Accepted, Credentials
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
 from gpubroker.services import auth
-from gpubroker.wiring import auth_deps
+from gpubroker.wiring import audit_log, auth_deps
 
 Settings = AuthSettings
 app = new_resolver()
+app.use([audit_middleware(audit_log, action="auth.register")])
 
 
 @app.post("/auth/register", responses=responses(Accepted, 415, ok_status=202))

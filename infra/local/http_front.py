@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from infra.local.gateway import Gate
 from infra.local.runtime import FunctionError, Runtime
 from infra.local.template import Route
 
@@ -78,6 +79,7 @@ def make_server(
     connections: Connections | None = None,
 ) -> ThreadingHTTPServer:
     routes = runtime.app.routes
+    gate = Gate(runtime.app, runtime)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -137,6 +139,10 @@ def make_server(
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
             event = proxy_event(route, self.command, self.path, headers, body, self.client_address[0], stage)
+            refused = gate.enter(route, event)
+            if refused is not None:
+                self._send(refused.status, refused.body.encode(), refused.headers)
+                return
             try:
                 result = runtime.invoke(route.function, event)
             except FunctionError:

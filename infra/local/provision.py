@@ -1,4 +1,5 @@
-"""Create the template's DynamoDB tables and S3 buckets on an AWS-compatible endpoint (moto, LocalStack, AWS).
+"""Create the template's DynamoDB tables, S3 buckets, secrets and KMS keys on an AWS-compatible endpoint (moto,
+LocalStack, AWS).
 
 Physical names are ``<prefix>-<LogicalId>`` so several test runs can share one endpoint.
 """
@@ -29,7 +30,8 @@ def physical_names(app: App, prefix: str) -> dict[str, str]:
 
 
 def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1") -> dict[str, str]:
-    """Create every table and bucket (idempotent). Returns logical id -> physical name."""
+    """Create every table, bucket, secret and KMS key (idempotent). Returns logical id -> physical name (and
+    ``"<id>.Arn"`` -> ARN where ``!GetAtt <id>.Arn`` differs from ``!Ref``)."""
     names = physical_names(app, prefix)
     ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
     s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
@@ -54,6 +56,27 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
             names[lid] = secrets.create_secret(Name=name, SecretString="{}")["ARN"]
         except secrets.exceptions.ResourceExistsException:
             names[lid] = secrets.describe_secret(SecretId=name)["ARN"]
+    names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
+    return names
+
+
+_KEY_PROPS = ("KeySpec", "KeyUsage", "Description")
+
+
+def _kms_keys(app: App, prefix: str, *, endpoint_url: str | None, region: str) -> dict[str, str]:
+    """Every ``AWS::KMS::Key`` with the template's spec and usage, found again by its alias ``alias/<prefix>-<id>``.
+    ``!Ref`` of a key is its key id (``names[id]``), ``!GetAtt <id>.Arn`` its ARN (``names["<id>.Arn"]``)."""
+    kms = boto3.client("kms", endpoint_url=endpoint_url, region_name=region)
+    names: dict[str, str] = {}
+    for lid, res in app.resources("AWS::KMS::Key").items():
+        alias = f"alias/{prefix}-{lid}"
+        try:
+            meta = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        except kms.exceptions.NotFoundException:
+            props = {k: v for k, v in res["Properties"].items() if k in _KEY_PROPS}
+            meta = kms.create_key(**props)["KeyMetadata"]
+            kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
+        names[lid], names[f"{lid}.Arn"] = meta["KeyId"], meta["Arn"]
     return names
 
 

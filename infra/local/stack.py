@@ -52,7 +52,8 @@ def build_openapi(runtime: Runtime) -> dict[str, Any]:
     for lid in sorted({r.function for r in runtime.app.routes}):
         module = runtime.module(lid)
         apps.append(module.app)
-    return merge_openapi(apps, title="GPUBroker API", version="0.1.0")
+    protected = [(r.method, r.path) for r in runtime.app.routes if r.authorizer]
+    return merge_openapi(apps, title="GPUBroker API", version="0.1.0", protected=protected)
 
 
 def ingestion_targets(app: App) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class Route:
     method: str
     path: str  # API Gateway resource path, e.g. /offers/{offer_id}
     function: str  # logical id
+    authorizer: str | None = None  # the name of the Api's Lambda authorizer that guards it (Auth.Authorizer)
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -106,6 +107,47 @@ class Function:
         return self.handler.rsplit(".", 1)[1]
 
 
+@dataclass(frozen=True)
+class Authorizer:
+    """A REQUEST Lambda authorizer of the REST API (``Auth.Authorizers`` of the AWS::Serverless::Api)."""
+
+    name: str
+    function: str  # logical id
+    headers: tuple[str, ...]  # identity sources: every one must be present, and together they key the cache
+    ttl_s: int  # ReauthorizeEvery
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A customised API Gateway response (``GatewayResponses``): what the gateway itself answers."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+def _authorizers(api: dict[str, Any]) -> dict[str, Authorizer]:
+    out = {}
+    for name, spec in ((api.get("Auth") or {}).get("Authorizers") or {}).items():
+        function = spec["FunctionArn"]["Fn::GetAtt"][0]
+        identity = spec.get("Identity") or {}
+        out[name] = Authorizer(name=name, function=function, headers=tuple(identity.get("Headers") or ()),
+                               ttl_s=int(identity.get("ReauthorizeEvery", 300)))  # fmt: skip
+    return out
+
+
+def _gateway_responses(api: dict[str, Any]) -> dict[str, GatewayResponse]:
+    out = {}
+    for kind, spec in (api.get("GatewayResponses") or {}).items():
+        headers = (spec.get("ResponseParameters") or {}).get("Headers") or {}
+        out[kind] = GatewayResponse(
+            status=int(spec["StatusCode"]),
+            headers={k: str(v).strip("'") for k, v in headers.items()},  # literal values are single-quoted
+            body=str((spec.get("ResponseTemplates") or {}).get("application/json", "")),
+        )
+    return out
+
+
 @dataclass
 class App:
     template: dict[str, Any]
@@ -115,6 +157,8 @@ class App:
     global_env: dict[str, Any]
     ws_routes: list[WsRoute] = field(default_factory=list)
     stream_triggers: list[StreamTrigger] = field(default_factory=list)
+    authorizers: dict[str, Authorizer] = field(default_factory=dict)
+    gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_}
@@ -147,7 +191,9 @@ def read_app(path: Path = TEMPLATE) -> App:
         for ev_name, ev in (props.get("Events") or {}).items():
             ep = ev.get("Properties", {})
             if ev["Type"] in {"Api", "HttpApi"}:
-                routes.append(Route(method=ep["Method"].upper(), path=ep["Path"], function=lid))
+                auth = (ep.get("Auth") or {}).get("Authorizer")
+                routes.append(Route(method=ep["Method"].upper(), path=ep["Path"], function=lid,
+                                    authorizer=None if auth in (None, "NONE") else str(auth)))  # fmt: skip
             elif ev["Type"] in {"Schedule", "ScheduleV2"}:
                 raw_input = ep.get("Input")
                 schedules.append(
@@ -170,7 +216,10 @@ def read_app(path: Path = TEMPLATE) -> App:
                         max_retries=int(ep.get("MaximumRetryAttempts", 3)),
                     )
                 )
+    rest_apis = [r["Properties"] for r in tpl["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
     return App(
+        authorizers={k: v for api in rest_apis for k, v in _authorizers(api).items()},
+        gateway_responses={k: v for api in rest_apis for k, v in _gateway_responses(api).items()},
         template=tpl,
         functions=functions,
         routes=routes,
@@ -227,7 +276,8 @@ def _local_seed(resource: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def resolve(value: Any, names: dict[str, str], params: dict[str, Any], endpoints: dict[str, str] | None = None) -> Any:
-    """Resolve !Ref to a physical name (resources) or a parameter's default.
+    """Resolve !Ref to a physical name (resources) or a parameter's default, and !GetAtt <id>.<attr> to what
+    ``names["<id>.<attr>"]`` holds.
 
     A ``!Sub`` that names an API (``https://${Api}.execute-api...``) resolves to that API's local URL in
     ``endpoints`` (logical id -> URL) when given; other ``!Sub`` strings are substituted from names and parameters.
@@ -247,4 +297,10 @@ def resolve(value: Any, names: dict[str, str], params: dict[str, Any], endpoints
         if ref in params:
             return params[ref]
         raise KeyError(f"cannot resolve !Ref {ref}")
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        lid, attr = value["Fn::GetAtt"]
+        key = f"{lid}.{attr}"  # provision() records the attributes it knows, e.g. "AuditSigningKey.Arn"
+        if key in names:
+            return names[key]
+        raise KeyError(f"cannot resolve !GetAtt {key}")
     return value

@@ -61,10 +61,15 @@ def test_template_routes_equal_resolver_routes() -> None:
 
 @pytest.mark.parametrize("lid", FUNCTIONS)
 def test_environment_matches_settings_model(lid: str) -> None:
+    """A function's own variables are its settings' fields less the Globals ones; Globals hold the Powertools
+    variables and the API front door's (EdgeSettings), and no function repeats one of them."""
+    from gpubroker.config import EdgeSettings
+
     settings = module(lid).Settings
     declared = set(APP.functions[lid].environment)
-    assert declared == set(settings.model_fields), lid
-    assert set(APP.global_env) == POWERTOOLS_GLOBALS
+    assert set(APP.global_env) == POWERTOOLS_GLOBALS | set(EdgeSettings.model_fields)
+    assert not declared & set(APP.global_env), lid
+    assert declared == set(settings.model_fields) - set(APP.global_env), lid
 
 
 def _imports_numpy(lid: str) -> bool:
@@ -121,7 +126,10 @@ def test_schedules_name_a_known_provider_and_a_catalog() -> None:
             if "catalog" in i
             else (i["source"] == "api" and i["provider"] in SOURCES)
         )
-    assert {s.input["job"] for s in APP.schedules if "job" in s.input} == {"train-collaborative-filter"}
+    assert {s.input["job"] for s in APP.schedules if "job" in s.input} == {
+        "train-collaborative-filter",
+        "audit-checkpoint",
+    }
     assert len({i["provider"] for i in inputs}) == len(inputs)  # one schedule per provider
 
 

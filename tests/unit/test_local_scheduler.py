@@ -40,10 +40,14 @@ def test_timers_fire_the_template_schedules() -> None:
 
     scheduler = Scheduler(read_app(), invoke, catalogs=CATALOGS, every_s=0.05)
     planned = {s.input.get("provider") or s.input.get("job") for s, _, _ in scheduler.plan()}
-    assert planned == {"paperspace", "fluidstack", "train-collaborative-filter"}
+    assert planned == {"paperspace", "fluidstack", "train-collaborative-filter", "audit-checkpoint"}
     scheduler.start()
     try:
         assert done.wait(5)
     finally:
         scheduler.stop()
-    assert {f for f, _ in fired} <= {"IngestOffersFunction", "TrainCollaborativeFilterFunction"}
+    assert {f for f, _ in fired} <= {
+        "IngestOffersFunction",
+        "TrainCollaborativeFilterFunction",
+        "AuditCheckpointFunction",
+    }

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from gpubroker import wiring
 from gpubroker.adapters.ratelimit import FallbackRateLimiter, MemoryRateLimiter
-from gpubroker.api.ratelimit import rate_limit_headers, rate_limit_middleware
+from gpubroker.api.ratelimit import rate_limit_headers
 from gpubroker.api.resolver import new_resolver
 from gpubroker.domain.plans import RATE_LIMITS, Decision, Plan, plan_of
 from tests.events import Ctx, rest_event
@@ -225,10 +226,15 @@ def hits() -> list[str]:
     return []
 
 
+def front_door_with(monkeypatch: pytest.MonkeyPatch, limiter: Any, window_s: float = 1.0) -> None:
+    """Every resolver's front door (new_resolver installs it) runs with this limiter."""
+    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=limiter, window_s=window_s))
+
+
 @pytest.fixture
-def app(limiter: MemoryRateLimiter, hits: list[str]) -> Any:
+def app(limiter: MemoryRateLimiter, hits: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    front_door_with(monkeypatch, limiter)
     app = new_resolver()
-    app.use([rate_limit_middleware(limiter)])
 
     @app.get("/ping")
     def ping() -> dict[str, bool]:
@@ -318,9 +324,9 @@ def test_authorizer_without_user_is_anonymous(app: Any) -> None:
     assert call(app, ip="192.0.2.5")["statusCode"] == 429
 
 
-def test_retry_after_rounds_up_for_longer_windows(clock: FakeClock) -> None:
+def test_retry_after_rounds_up_for_longer_windows(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    front_door_with(monkeypatch, MemoryRateLimiter(clock), window_s=2.5)
     app = new_resolver()
-    app.use([rate_limit_middleware(MemoryRateLimiter(clock), window_s=2.5)])
 
     @app.get("/ping")
     def ping() -> dict[str, bool]:
@@ -338,3 +344,62 @@ def test_retry_after_rounds_up_for_longer_windows(clock: FakeClock) -> None:
 def test_headers_never_announce_a_zero_reset() -> None:
     d = Decision(allowed=True, limit=10, remaining=3, reset_s=0.0004, retry_after_s=0)
     assert rate_limit_headers(d)["RateLimit"] == '"default";r=3;t=1'
+
+
+# --- the front door names a public route's caller from a bearer token ----------------------------------------------
+
+
+def _identity() -> Any:
+    from gpubroker.services.identity import IdentityDeps
+    from tests.fakes import FixedClock
+    from tests.fakes_auth import FixedRing
+    from tests.unit.test_tokens import NOW, POLICY, RING
+
+    return IdentityDeps(keys=FixedRing(RING), policy=POLICY, clock=FixedClock(NOW))
+
+
+def _bearer_call(app: Any, token: str, fingerprint: str, ip: str = "203.0.113.7") -> dict[str, Any]:
+    ev = rest_event("/ping", "/ping")
+    ev["requestContext"]["identity"]["sourceIp"] = ip
+    ev["headers"] = {"Authorization": f"Bearer {token}", "Cookie": f"__Host-gpb_fgp={fingerprint}"}
+    ev["multiValueHeaders"] = {k: [v] for k, v in ev["headers"].items()}
+    result: dict[str, Any] = app.resolve(ev, Ctx())
+    return result
+
+
+@pytest.fixture
+def public_app(monkeypatch: pytest.MonkeyPatch, limiter: MemoryRateLimiter) -> Any:
+    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=limiter, identity=_identity()))
+    app = new_resolver()
+
+    @app.get("/ping")
+    def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def test_a_valid_bearer_token_on_a_public_route_gets_its_plan_rate(public_app: Any) -> None:
+    from gpubroker.domain.tokens import issue
+    from tests.unit.test_tokens import FP, NOW, POLICY, RING
+
+    token, _ = issue("access", ring=RING, policy=POLICY, now=NOW, subject="u-pro", family="f1", fingerprint=FP,
+                     extra={"plan": "pro", "roles": ["user"]})  # fmt: skip
+    answers = [_bearer_call(public_app, token, FP)["statusCode"] for _ in range(100)]
+    assert answers == [200] * 100
+    refused = _bearer_call(public_app, token, FP)
+    assert refused["statusCode"] == 429 and header(refused, "RateLimit-Policy") == '"default";q=100;w=1'
+    # the same IP without the token is another principal, with the anonymous (free) budget of its own
+    assert header(call(public_app), "RateLimit-Policy") == '"default";q=10;w=1'
+
+
+@pytest.mark.parametrize("name", ["expired", "wrong fingerprint", "signed with another key", "tampered payload"])
+def test_a_bad_bearer_token_on_a_public_route_is_anonymous_not_refused(public_app: Any, name: str) -> None:
+    from tests.unit.test_tokens import MATRIX
+
+    token, _, fingerprint, _ = MATRIX[name]
+    first = _bearer_call(public_app, token, fingerprint or "none", ip="198.51.100.77")
+    assert first["statusCode"] == 200 and header(first, "RateLimit-Policy") == '"default";q=10;w=1'
+    for _ in range(9):
+        _bearer_call(public_app, token, fingerprint or "none", ip="198.51.100.77")
+    assert call(public_app, ip="198.51.100.77")["statusCode"] == 429  # it spent that IP's anonymous budget

@@ -40,7 +40,7 @@ class IngestSettings(_Settings):
     GPU_CATALOG_TABLE: str = Field(min_length=3)
     SNAPSHOT_BUCKET: str = Field(min_length=3)
     PROVIDER_SECRETS_ID: str = Field(default="", description="Secrets Manager id of the providers' API keys")
-    REDIS_URL: str = Field(default="", description="shared breaker state; empty: a breaker per container")
+    REDIS_URL: str = Field(default="", description="shared breaker state; empty: a breaker per container (Globals)")
 
 
 S = TypeVar("S", bound=_Settings)
@@ -99,15 +99,43 @@ class SeedSettings(_Settings):
     PRICE_HISTORY_TABLE: str = Field(min_length=3)
 
 
-class AuthSettings(_Settings):
-    """The auth functions: accounts and refresh families, the signing keys, token claims, login throttling."""
+class EdgeSettings(_Settings):
+    """What every API function's front door needs (template.yaml ``Globals``): the Redis of the plan rate limits
+    and of login throttling, and what verifies an access token (a public route's caller gets its plan's rate)."""
+
+    REDIS_URL: str = Field(default="", description="rate limits and breakers; empty: per-container fallbacks")
+    SIGNING_KEYS_SECRET_ID: str = Field(default="", description="the JWT keys; empty: every caller is anonymous")
+    TOKEN_ISSUER: str = Field(default="")
+    TOKEN_AUDIENCE: str = Field(default="")
+
+
+class AuthorizerSettings(EdgeSettings):
+    """The Lambda authorizer: the token keys (required here) and the refresh families (revocation)."""
 
     AUTH_TABLE: str = Field(min_length=3)
     SIGNING_KEYS_SECRET_ID: str = Field(min_length=3)
     TOKEN_ISSUER: str = Field(min_length=3)
     TOKEN_AUDIENCE: str = Field(min_length=3)
-    REDIS_URL: str = Field(default="", description="login throttling; empty: a throttle per container")
 
 
-class JwksSettings(_Settings):
+class AuthSettings(AuthorizerSettings):
+    """The auth functions: accounts and refresh families, the signing keys, token claims, login throttling, and
+    the audit log every auth event is appended to."""
+
+    AUDIT_TABLE: str = Field(min_length=3)
+
+
+class AuditSettings(_Settings):
+    """Reading the audit log (``GET /audit``); every function that appends to it has ``AUDIT_TABLE`` too."""
+
+    AUDIT_TABLE: str = Field(min_length=3)
+
+
+class AuditSigningSettings(AuditSettings):
+    """Checkpoint signing and verification: the audit table and the KMS asymmetric key (ECC_NIST_P256)."""
+
+    AUDIT_SIGNING_KEY_ID: str = Field(min_length=1, description="KMS key id or ARN of the checkpoint signing key")
+
+
+class JwksSettings(EdgeSettings):
     SIGNING_KEYS_SECRET_ID: str = Field(min_length=3)

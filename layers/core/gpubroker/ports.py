@@ -13,6 +13,7 @@ from gpubroker.domain.plans import WINDOW_S
 if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which most functions never load
     from gpubroker.domain.accounts import User
     from gpubroker.domain.audit import AuditEntry, SignedCheckpoint
+    from gpubroker.domain.mfa import Challenge, MfaState
     from gpubroker.domain.plans import Decision
     from gpubroker.domain.tokens import KeyRing
 
@@ -102,6 +103,42 @@ class UserStore(Protocol):
         """Store a new user; False when the email is taken (nothing written)."""
 
     def by_email(self, email: str) -> User | None: ...
+
+    def by_id(self, user_id: str) -> User | None:
+        """The account with this id (a signed-in caller's Principal carries the id, not the email)."""
+
+
+class MfaStore(Protocol):
+    """MFA state on the account's profile, and the short-lived challenges of the second step.
+
+    Every method that returns a bool is a conditional write: True for exactly one of any number of concurrent
+    callers, False (nothing written) when its condition does not hold."""
+
+    def state(self, email: str) -> MfaState | None: ...
+
+    def set_pending_secret(self, email: str, secret: str) -> bool:
+        """Store a secret awaiting confirmation; False when MFA is already enabled (or there is no account)."""
+
+    def activate(self, email: str, secret: str, step: int, recovery_hashes: Sequence[str]) -> bool:
+        """Pending ``secret`` becomes the secret, ``step`` the last step used, recovery hashes stored; only if
+        ``secret`` is still the pending one, MFA is off, and ``step`` is later than the last step used."""
+
+    def advance_step(self, email: str, step: int) -> bool:
+        """Record ``step`` as used; only if MFA is on and ``step`` is later than the last step used."""
+
+    def consume_recovery_code(self, email: str, code_hash: str) -> bool:
+        """Remove ``code_hash`` from the account's recovery hashes; only if MFA is on and it is still there."""
+
+    def put_challenge(self, challenge: Challenge) -> None: ...
+
+    def challenge(self, challenge_id: str) -> Challenge | None: ...
+
+    def count_attempt(self, challenge_id: str, max_attempts: int, now: int) -> bool:
+        """Count one attempt; only if the challenge exists, is not expired at ``now`` (epoch s), and has been tried
+        fewer than ``max_attempts`` times."""
+
+    def spend_challenge(self, challenge_id: str) -> bool:
+        """Delete the challenge; True for the one caller that deleted it."""
 
 
 class RefreshStore(Protocol):

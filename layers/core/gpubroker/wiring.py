@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from gpubroker.config import ConnectionSettings, PersonalSettings, SnapshotSettings, load_settings
-from gpubroker.ports import Clock, InteractionRepository, OfferSource
+from gpubroker.ports import AuditLog, CheckpointSigner, Clock, InteractionRepository, OfferSource
 
 if TYPE_CHECKING:
     from gpubroker.services.collab import CfModelCache
@@ -117,7 +117,7 @@ def connection_deps() -> ConnectionDeps:
 def auth_deps() -> Any:
     """The /auth functions' ports: DynamoDB accounts and families, the Secrets Manager key ring, argon2id, the
     shared Redis limiter for login throttling."""
-    from gpubroker.adapters.auth_store import DynamoRefreshStore, DynamoUserStore
+    from gpubroker.adapters.auth_store import DynamoMfaStore, DynamoRefreshStore, DynamoUserStore
     from gpubroker.adapters.keyring import SecretsKeyRing
     from gpubroker.adapters.passwords import Argon2Hasher
     from gpubroker.adapters.ratelimit import MemoryRateLimiter, rate_limiter
@@ -129,9 +129,96 @@ def auth_deps() -> Any:
     return AuthDeps(
         users=DynamoUserStore(s.AUTH_TABLE),
         refresh=DynamoRefreshStore(s.AUTH_TABLE),
+        mfa=DynamoMfaStore(s.AUTH_TABLE),
         hasher=Argon2Hasher(),
         throttle=rate_limiter(s.REDIS_URL, prefix="throttle") if s.REDIS_URL else MemoryRateLimiter(),
         keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID),
         policy=TokenPolicy(issuer=s.TOKEN_ISSUER, audience=s.TOKEN_AUDIENCE),
         clock=_system_clock(),
     )
+
+
+# ---- the front door: who is calling, and at what rate ---------------------------------------------------------
+
+
+@cache
+def identity_deps(*, sessions: bool = False) -> Any:
+    """What verifies an access token: the key ring and token policy (``EdgeSettings``, from Globals) and, for the
+    authorizer (``sessions=True``), the refresh families of ``AUTH_TABLE`` for the revocation check."""
+    from gpubroker.adapters.keyring import SecretsKeyRing
+    from gpubroker.config import AuthorizerSettings, EdgeSettings
+    from gpubroker.domain.tokens import TokenPolicy
+    from gpubroker.services.identity import IdentityDeps
+
+    s = load_settings(AuthorizerSettings if sessions else EdgeSettings)
+    store = None
+    if sessions:
+        from gpubroker.adapters.auth_store import DynamoRefreshStore
+
+        store = DynamoRefreshStore(load_settings(AuthorizerSettings).AUTH_TABLE)
+    return IdentityDeps(
+        keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID),
+        policy=TokenPolicy(issuer=s.TOKEN_ISSUER, audience=s.TOKEN_AUDIENCE),
+        clock=_system_clock(),
+        sessions=store,
+    )
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The rate-limit middleware's ports: the limiter, and the token check that names a public route's caller
+    (None when no signing keys are configured: every caller without an authorizer context is anonymous)."""
+
+    limiter: Any
+    identity: Any = None
+    window_s: float = 1.0  # gpubroker.domain.plans.WINDOW_S
+
+
+@cache
+def edge() -> Edge:
+    from gpubroker.adapters.ratelimit import MemoryRateLimiter, rate_limiter
+    from gpubroker.config import EdgeSettings
+
+    s = load_settings(EdgeSettings)
+    limiter = rate_limiter(s.REDIS_URL) if s.REDIS_URL else MemoryRateLimiter()
+    usable = s.SIGNING_KEYS_SECRET_ID and s.TOKEN_ISSUER and s.TOKEN_AUDIENCE
+    return Edge(limiter=limiter, identity=identity_deps() if usable else None)
+
+
+# ---- the audit log ---------------------------------------------------------------------------------------------
+
+AUDIT_SHARDS = 8
+"""Shards of the audit log: every writer, the checkpoint signer and the verifier must agree. Only ever grow it
+(a shard that is no longer counted is no longer verified)."""
+
+
+@cache
+def audit_log() -> AuditLog:
+    """The audit log every mutating function appends to and the admin functions read (``AUDIT_TABLE``)."""
+    from gpubroker.adapters.audit import DynamoAuditLog
+    from gpubroker.config import AuditSettings
+
+    return DynamoAuditLog(load_settings(AuditSettings).AUDIT_TABLE, shards=AUDIT_SHARDS)
+
+
+@cache
+def audit_signer() -> CheckpointSigner:
+    """The KMS asymmetric key that signs (checkpoint function) and verifies (``GET /audit/verify``) checkpoints."""
+    from gpubroker.adapters.audit import KmsCheckpointSigner
+    from gpubroker.config import AuditSigningSettings
+
+    return KmsCheckpointSigner(load_settings(AuditSigningSettings).AUDIT_SIGNING_KEY_ID)
+
+
+@dataclass(frozen=True)
+class AuditDeps:
+    """The ports of the checkpoint function and ``GET /audit/verify``: the log, the KMS signer, a clock."""
+
+    log: AuditLog
+    signer: CheckpointSigner
+    clock: Clock = field(default_factory=_system_clock)
+
+
+@cache
+def audit_deps() -> AuditDeps:
+    return AuditDeps(log=audit_log(), signer=audit_signer())

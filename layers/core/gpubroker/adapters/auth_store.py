@@ -2,14 +2,24 @@
 
 Items: ``USER#<email>/PROFILE`` (the account), ``FAMILY#<id>/FAMILY`` (a session: user, end, revoked),
 ``RT#<jti>/RT`` (one refresh token: family, spent). Creating a user and spending a token are conditional writes.
+The index ``ByUserId`` (``user_id``, ``sk``; keys only) finds a profile from the id a Principal carries.
+
+MFA (``DynamoMfaStore``): on the profile ``mfa_pending_secret``, ``mfa_secret``, ``mfa_enabled``,
+``mfa_last_step`` (N) and ``recovery_hashes`` (SS); challenges are ``MFA#<id>/CHALLENGE`` items (kind, user,
+attempts, ``expires_at``). Using a TOTP step is ``SET mfa_last_step`` under ``mfa_last_step < :step``, using a
+recovery code a ``DELETE`` from the set under ``contains``: of concurrent requests with one code exactly one wins.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gpubroker.adapters.aws import client
 from gpubroker.domain.accounts import User
+from gpubroker.domain.mfa import Challenge, MfaState
+
+USER_ID_INDEX = "ByUserId"
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -56,6 +66,19 @@ class DynamoUserStore:
             mfa_secret=item.get("mfa_secret", {}).get("S"),
             mfa_enabled=item.get("mfa_enabled", {}).get("BOOL", False),
         )
+
+    def by_id(self, user_id: str) -> User | None:
+        got = client("dynamodb").query(
+            TableName=self.table_name,
+            IndexName=USER_ID_INDEX,
+            KeyConditionExpression="user_id = :u AND sk = :p",
+            ExpressionAttributeValues={":u": {"S": user_id}, ":p": {"S": "PROFILE"}},
+        )
+        for item in got.get("Items", []):
+            user = self.by_email(item["pk"]["S"].removeprefix("USER#"))
+            if user is not None and user.user_id == user_id:
+                return user
+        return None
 
 
 class DynamoRefreshStore:
@@ -117,3 +140,125 @@ class DynamoRefreshStore:
         )  # fmt: skip
         item = got.get("Item")
         return item is None or bool(item.get("revoked", {}).get("BOOL", False))
+
+
+class DynamoMfaStore:
+    """MFA state on the profile item and the challenge items; see the module docstring."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @staticmethod
+    def _profile(email: str) -> dict[str, Any]:
+        return {"pk": {"S": f"USER#{email}"}, "sk": {"S": "PROFILE"}}
+
+    @staticmethod
+    def _challenge(challenge_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"MFA#{challenge_id}"}, "sk": {"S": "CHALLENGE"}}
+
+    def _conditional(self, op: str, **kwargs: Any) -> bool:
+        try:
+            getattr(client("dynamodb"), op)(TableName=self.table_name, **kwargs)
+        except Exception as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def state(self, email: str) -> MfaState | None:
+        got = client("dynamodb").get_item(TableName=self.table_name, Key=self._profile(email), ConsistentRead=True)
+        item = got.get("Item")
+        if not item:
+            return None
+        last = item.get("mfa_last_step", {}).get("N")
+        return MfaState(
+            enabled=item.get("mfa_enabled", {}).get("BOOL", False),
+            secret=item.get("mfa_secret", {}).get("S"),
+            pending_secret=item.get("mfa_pending_secret", {}).get("S"),
+            last_step=int(last) if last is not None else None,
+            recovery_hashes=frozenset(item.get("recovery_hashes", {}).get("SS", [])),
+        )
+
+    def set_pending_secret(self, email: str, secret: str) -> bool:
+        return self._conditional(
+            "update_item",
+            Key=self._profile(email),
+            UpdateExpression="SET mfa_pending_secret = :s",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :f)",
+            ExpressionAttributeValues={":s": {"S": secret}, ":f": {"BOOL": False}},
+        )
+
+    def activate(self, email: str, secret: str, step: int, recovery_hashes: Sequence[str]) -> bool:
+        return self._conditional(
+            "update_item",
+            Key=self._profile(email),
+            UpdateExpression="SET mfa_secret = :s, mfa_enabled = :t, mfa_last_step = :step, recovery_hashes = :h "
+            "REMOVE mfa_pending_secret",
+            ConditionExpression="mfa_pending_secret = :s AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :f) "
+            "AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
+            ExpressionAttributeValues={":s": {"S": secret}, ":t": {"BOOL": True}, ":f": {"BOOL": False},
+                                       ":step": {"N": str(step)}, ":h": {"SS": list(recovery_hashes)}},
+        )  # fmt: skip
+
+    def advance_step(self, email: str, step: int) -> bool:
+        return self._conditional(
+            "update_item",
+            Key=self._profile(email),
+            UpdateExpression="SET mfa_last_step = :step",
+            ConditionExpression="mfa_enabled = :t AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":step": {"N": str(step)}},
+        )
+
+    def consume_recovery_code(self, email: str, code_hash: str) -> bool:
+        return self._conditional(
+            "update_item",
+            Key=self._profile(email),
+            UpdateExpression="DELETE recovery_hashes :h",
+            ConditionExpression="mfa_enabled = :t AND contains(recovery_hashes, :hv)",
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":h": {"SS": [code_hash]}, ":hv": {"S": code_hash}},
+        )
+
+    def put_challenge(self, challenge: Challenge) -> None:
+        client("dynamodb").put_item(
+            TableName=self.table_name,
+            Item={
+                **self._challenge(challenge.challenge_id),
+                "kind": {"S": challenge.kind},
+                "user_id": {"S": challenge.user_id},
+                "email": {"S": challenge.email},
+                "attempts": {"N": str(challenge.attempts)},
+                "expires_at": {"N": str(challenge.expires_at)},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        got = client("dynamodb").get_item(
+            TableName=self.table_name, Key=self._challenge(challenge_id), ConsistentRead=True
+        )
+        item = got.get("Item")
+        if not item or item["kind"]["S"] not in {"enroll", "login"}:
+            return None
+        return Challenge(
+            challenge_id=challenge_id,
+            kind="enroll" if item["kind"]["S"] == "enroll" else "login",
+            user_id=item["user_id"]["S"],
+            email=item["email"]["S"],
+            expires_at=int(item["expires_at"]["N"]),
+            attempts=int(item.get("attempts", {}).get("N", "0")),
+        )
+
+    def count_attempt(self, challenge_id: str, max_attempts: int, now: int) -> bool:
+        return self._conditional(
+            "update_item",
+            Key=self._challenge(challenge_id),
+            UpdateExpression="ADD attempts :one",
+            ConditionExpression="attribute_exists(pk) AND attempts < :max AND expires_at > :now",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":max": {"N": str(max_attempts)},
+                                       ":now": {"N": str(now)}},
+        )  # fmt: skip
+
+    def spend_challenge(self, challenge_id: str) -> bool:
+        return self._conditional(
+            "delete_item", Key=self._challenge(challenge_id), ConditionExpression="attribute_exists(pk)"
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 # printable ASCII without "@" or spaces (explicit ranges: "\s" means different sets to Python and to fuzzers),
@@ -51,3 +53,35 @@ class Jwk(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[Jwk]
+
+
+class MfaChallengeRef(BaseModel):
+    challenge: str = Field(description="an opaque id: send it with a code to POST /auth/mfa/verify")
+    expires_in: int = Field(description="seconds until the challenge expires (5 minutes, at most 5 codes)")
+
+
+class MfaRequired(MfaChallengeRef):
+    """Login with MFA on: the password was right, a code is needed before any token is issued."""
+
+    mfa_required: Literal[True] = True
+
+
+class MfaEnrollment(MfaChallengeRef):
+    secret: str = Field(description="the TOTP secret, base32 (for manual entry)")
+    otpauth_uri: str = Field(description="otpauth://totp/GPUBroker:<email>?secret=...&issuer=GPUBroker")
+    qr_png: str = Field(description="the otpauth URI as a QR code: data:image/png;base64,...")
+
+
+class MfaVerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge: str = Field(pattern=r"^[A-Za-z0-9_-]{20,128}$")
+    code: str = Field(
+        pattern=r"^(?:[0-9]{6}|[A-Za-z2-7]{4}(?:-?[A-Za-z2-7]{4}){3})$",
+        description="a 6-digit TOTP code, or (to complete a login) an unused recovery code xxxx-xxxx-xxxx-xxxx",
+    )
+
+
+class MfaEnabled(BaseModel):
+    status: Literal["mfa_enabled"] = "mfa_enabled"
+    recovery_codes: list[str] = Field(description="10 one-time codes, shown only now: store them safely")

@@ -18,6 +18,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.SourceError: 502,
     e.Unauthorized: 401,
     e.Forbidden: 403,
+    e.Conflict: 409,
     e.TooManyRequests: 429,
     e.DomainError: 400,
 }

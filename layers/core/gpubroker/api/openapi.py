@@ -7,10 +7,27 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+from gpubroker.api.cookies import FINGERPRINT_COOKIE
 from gpubroker.api.errors import ErrorResponse
 
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "the access token from POST /auth/login or /auth/refresh"},
+    "fingerprintCookie": {"type": "apiKey", "in": "cookie", "name": FINGERPRINT_COOKIE,
+                          "description": "the fingerprint the access token is bound to (set by login)"},
+}  # fmt: skip
+_GATEWAY_ERRORS = {401: "Missing, invalid or expired access token", 403: "Authenticated but not allowed"}
 
-def merge_openapi(apps: Iterable[APIGatewayRestResolver], *, title: str, version: str) -> dict[str, Any]:
+
+def merge_openapi(
+    apps: Iterable[APIGatewayRestResolver],
+    *,
+    title: str,
+    version: str,
+    protected: Iterable[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """``protected``: the (method, path) pairs behind the Lambda authorizer; they require both security schemes
+    together and document the gateway's 401 and 403."""
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -33,7 +50,18 @@ def merge_openapi(apps: Iterable[APIGatewayRestResolver], *, title: str, version
         doc["components"]["schemas"][name] = sub
     doc["components"]["schemas"]["HTTPValidationError"] = error_schema
     doc["components"]["schemas"].pop("ValidationError", None)
+    _secure(doc, protected)
     return doc
+
+
+def _secure(doc: dict[str, Any], protected: Iterable[tuple[str, str]]) -> None:
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    for method, path in protected:
+        op = doc["paths"][path][method.lower()]
+        op["security"] = [{name: [] for name in SECURITY_SCHEMES}]
+        for status, text in _GATEWAY_ERRORS.items():
+            op.setdefault("responses", {}).setdefault(str(status), {"description": text, **error})
+        doc["components"]["securitySchemes"] = SECURITY_SCHEMES
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ integer ``Retry-After`` of at least 1 second.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -27,22 +28,32 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+from gpubroker.api.cookies import fingerprint_from
 from gpubroker.api.errors import error_body
+from gpubroker.domain.accounts import Principal
+from gpubroker.domain.errors import InvalidToken
 from gpubroker.domain.plans import RATE_LIMITS, WINDOW_S, Decision, Plan, plan_of
 from gpubroker.ports import RateLimiter
+from gpubroker.services.identity import IdentityDeps, authenticate, bearer_token
 
 POLICY = "default"
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
 
 
-def principal_of(app: APIGatewayRestResolver) -> tuple[str, Plan]:
-    """The principal and plan of the current request: the authorizer's user, else the source IP (free plan)."""
+def principal_of(app: APIGatewayRestResolver, identity: IdentityDeps | None = None) -> tuple[str, Plan]:
+    """The principal and plan of the current request: the authorizer's user; on a public route (no authorizer),
+    the user of a valid bearer token when ``identity`` can check one; else the source IP (free plan). A token that
+    does not verify makes the caller anonymous, not refused: a public route needs no token."""
     ctx = app.current_event.request_context
-    authorizer = ctx.authorizer  # the Lambda authorizer's context; empty when the route has none
-    user_id = authorizer.get("user_id")
-    if user_id is not None and str(user_id) != "":
-        return f"user:{user_id}", plan_of(authorizer.get("plan"))
+    user = Principal.from_context(dict(ctx.authorizer or {}))
+    if user is None and identity is not None:
+        token = bearer_token(app.current_event.headers.get("authorization"))
+        if token is not None:
+            with contextlib.suppress(InvalidToken):
+                user = authenticate(token, fingerprint_from(app.current_event.headers), deps=identity)
+    if user is not None:
+        return f"user:{user.user_id}", plan_of(user.plan)
     return f"ip:{ctx.identity.get('sourceIp') or 'unknown'}", Plan.FREE
 
 
@@ -59,11 +70,13 @@ def rate_limit_headers(decision: Decision, window_s: float = WINDOW_S) -> dict[s
     }
 
 
-def rate_limit_middleware(limiter: RateLimiter, *, window_s: float = WINDOW_S) -> Middleware:
+def rate_limit_middleware(
+    limiter: RateLimiter, *, window_s: float = WINDOW_S, identity: IdentityDeps | None = None
+) -> Middleware:
     """A middleware holding each principal to its plan's limit; see the module docstring."""
 
     def middleware(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        principal, plan = principal_of(app)
+        principal, plan = principal_of(app, identity)
         limit = RATE_LIMITS[plan]
         decision = limiter.check(principal, limit, window_s)
         headers = rate_limit_headers(decision, window_s)
@@ -86,3 +99,12 @@ def rate_limit_middleware(limiter: RateLimiter, *, window_s: float = WINDOW_S) -
         return response
 
     return middleware
+
+
+def front_door(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """The middleware every API function runs (``new_resolver``): the plan rate limit, with the ports of
+    ``gpubroker.wiring.edge()`` (Redis and the token check, from ``EdgeSettings``), built on first use."""
+    from gpubroker import wiring
+
+    edge = wiring.edge()
+    return rate_limit_middleware(edge.limiter, identity=edge.identity, window_s=edge.window_s)(app, next_middleware)

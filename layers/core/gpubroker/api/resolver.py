@@ -31,6 +31,7 @@ _DESCRIPTIONS = {
     503: "No data published yet",
     401: "Missing, invalid or expired credentials or token",
     403: "Authenticated but not allowed",
+    409: "Conflicts with the current state (e.g. MFA is already enabled)",
     429: "Too many requests (see Retry-After)",
 }
 
@@ -39,7 +40,7 @@ def responses(ok: type[BaseModel], *errors: int, ok_status: int = 200) -> dict[i
     """OpenAPI ``responses`` for a route: its success model and the error statuses it can answer (ErrorResponse).
     Routes with a body may also answer 415 (a body that is not JSON)."""
     out: dict[int, Any] = {ok_status: {"description": "OK", "content": {"application/json": {"model": ok}}}}
-    for status in (*errors, 422):
+    for status in dict.fromkeys((*errors, 422, 429)):
         out[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorResponse}},
@@ -52,7 +53,11 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
 
 
 def new_resolver() -> APIGatewayRestResolver:
+    """A REST resolver with the shared error map and the front door (plan rate limits) on every route."""
+    from gpubroker.api.ratelimit import front_door
+
     app = APIGatewayRestResolver(enable_validation=True)
+    app.use([front_door])
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[Any]:
@@ -128,18 +133,24 @@ def _json_or_empty(event: dict[str, Any]) -> bool:
 
 def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], Any] | None = None) -> Callable[..., Any]:
     """The Lambda entry point of an API function: Powertools context, tracing and metrics around
-    ``app.resolve``, with its ports in ``app.context["deps"]`` (passed in by tests, else ``default_deps()``)."""
+    ``app.resolve``, with its ports in ``app.context["deps"]`` (passed in by tests, else ``default_deps()``).
+    ``audit``: the audit log ``gpubroker.api.audit.audit_middleware`` appends to (tests pass a fake; else the
+    middleware builds its own)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Any = None) -> dict[str, Any]:
+    def lambda_handler(
+        event: dict[str, Any], context: LambdaContext, deps: Any = None, audit: Any = None
+    ) -> dict[str, Any]:
         if not _json_or_empty(event):
             body = error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
             return {"statusCode": 415, "headers": {"Content-Type": "application/json"},
                     "body": json.dumps(body), "isBase64Encoded": False}  # fmt: skip
         if default_deps is not None:
             app.append_context(deps=deps if deps is not None else default_deps())
+        if audit is not None:
+            app.append_context(audit=audit)
         result: dict[str, Any] = app.resolve(event, context)
         return result
 

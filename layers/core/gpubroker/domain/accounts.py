@@ -16,3 +16,33 @@ class User:
     roles: tuple[str, ...] = ("user",)
     mfa_secret: str | None = None
     mfa_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in caller, as the Lambda authorizer hands it to a function (``requestContext.authorizer``)."""
+
+    user_id: str
+    plan: str = "free"
+    roles: frozenset[str] = frozenset({"user"})
+    family: str = ""  # the refresh-token family (session) the access token belongs to
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def to_context(self) -> dict[str, str]:
+        """The authorizer's context: API Gateway passes only flat string/number/boolean values."""
+        return {"user_id": self.user_id, "plan": self.plan, "roles": " ".join(sorted(self.roles)), "fam": self.family}
+
+    @classmethod
+    def from_context(cls, ctx: dict[str, object] | None) -> Principal | None:
+        """Read back :meth:`to_context`; None when there is no user (a public route, or no authorizer)."""
+        user_id = str((ctx or {}).get("user_id") or "")
+        if not user_id:
+            return None
+        assert ctx is not None
+        plan = str(ctx.get("plan") or "free")
+        roles = frozenset(str(ctx.get("roles") or "").split()) or frozenset({"user"})
+        return cls(
+            user_id=user_id, plan=plan if plan in PLANS else "free", roles=roles, family=str(ctx.get("fam") or "")
+        )

@@ -98,8 +98,30 @@ class InvalidToken(Unauthorized):
     code = "invalid_token"
 
 
+class InvalidMfaCode(Unauthorized):
+    """A second-factor code that is wrong, or right but already used (replay)."""
+
+    code = "invalid_mfa_code"
+
+
+class InvalidMfaChallenge(Unauthorized):
+    """An MFA challenge that is unknown, expired, spent, or out of attempts."""
+
+    code = "invalid_mfa_challenge"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The request contradicts the resource's current state (409)."""
+
+    code = "conflict"
+
+
+class MfaAlreadyEnabled(Conflict):
+    code = "mfa_already_enabled"
 
 
 class TooManyRequests(DomainError):

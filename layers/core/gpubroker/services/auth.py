@@ -9,6 +9,9 @@ No user enumeration: register answers the same for a new and a taken email (and 
 login answers the same "invalid email or password" for an unknown email and a wrong password, and verifies against
 a dummy hash when the account does not exist, so both cost one argon2id verification. Login attempts are
 throttled per account and per IP.
+
+With MFA on, a right password yields no tokens: login answers a short-lived ``login`` challenge that
+``services.mfa.verify`` completes with a TOTP or recovery code (then ``start_session``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 
 from gpubroker.domain.accounts import User
 from gpubroker.domain.errors import InvalidCredentials, InvalidToken, TooManyRequests
+from gpubroker.domain.mfa import Challenge, new_challenge
 from gpubroker.domain.tokens import REFRESH_TTL_S, TokenPolicy, issue, new_fingerprint, verify
-from gpubroker.ports import Clock, KeyRingSource, PasswordHasher, RateLimiter, RefreshStore, UserStore
+from gpubroker.ports import Clock, KeyRingSource, MfaStore, PasswordHasher, RateLimiter, RefreshStore, UserStore
 
 LOGIN_PER_ACCOUNT = (10, 300.0)  # attempts, window seconds
 LOGIN_PER_IP = (30, 60.0)
@@ -31,6 +35,7 @@ LOGIN_PER_IP = (30, 60.0)
 class AuthDeps:
     users: UserStore
     refresh: RefreshStore
+    mfa: MfaStore
     hasher: PasswordHasher
     throttle: RateLimiter
     keys: KeyRingSource
@@ -61,7 +66,8 @@ def register(email: str, password: str, *, deps: AuthDeps) -> None:
     deps.users.create(user)
 
 
-def login(email: str, password: str, *, ip: str, deps: AuthDeps) -> Session:
+def login(email: str, password: str, *, ip: str, deps: AuthDeps) -> Session | Challenge:
+    """A session; or, when the account has MFA on, a ``login`` challenge for ``services.mfa.verify``."""
     email = normalise_email(email)
     for key, (limit, window) in ((f"login:acct:{email}", LOGIN_PER_ACCOUNT), (f"login:ip:{ip}", LOGIN_PER_IP)):
         decision = deps.throttle.check(key, limit, window)
@@ -71,6 +77,10 @@ def login(email: str, password: str, *, ip: str, deps: AuthDeps) -> Session:
     ok = deps.hasher.verify(user.password_hash if user else deps.hasher.dummy_hash, password)
     if user is None or not ok:
         raise InvalidCredentials("invalid email or password")
+    if user.mfa_enabled:
+        challenge = new_challenge("login", user_id=user.user_id, email=user.email, now=deps.clock.now())
+        deps.mfa.put_challenge(challenge)
+        return challenge
     return start_session(user, deps=deps)
 
 

@@ -1,0 +1,30 @@
+"""GET /audit: the audit log a page at a time, shard 0 first then by sequence number (admins only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from gpubroker.api.audit import AuditPage, AuditQuery
+from gpubroker.api.identity import require_role
+from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.config import AuditSettings
+from gpubroker.services.audit import MAX_PAGE, list_entries
+from gpubroker.wiring import audit_log
+
+Settings = AuditSettings
+app = new_resolver()
+
+
+@app.get("/audit", responses=responses(AuditPage, 400, 401, 403))
+def list_audit(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="entries per page")] = 100,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
+) -> AuditPage:
+    require_role(app, "admin")
+    ensure_known_query(app, AuditQuery)
+    return AuditPage.model_validate(list_entries(app.context["deps"], limit=limit, cursor=cursor))
+
+
+lambda_handler = api_handler(app, audit_log)

@@ -1,0 +1,25 @@
+"""GET /audit/verify: recompute every shard's hash chain and check it against its newest KMS-signed checkpoint;
+answers per shard ok or the first broken sequence number (admins only)."""
+
+from __future__ import annotations
+
+from gpubroker.api.audit import AuditVerifyReport, NoQuery
+from gpubroker.api.identity import require_role
+from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.config import AuditSigningSettings
+from gpubroker.services.audit import verify_log
+from gpubroker.wiring import AuditDeps, audit_deps
+
+Settings = AuditSigningSettings
+app = new_resolver()
+
+
+@app.get("/audit/verify", responses=responses(AuditVerifyReport, 400, 401, 403))
+def verify_audit() -> AuditVerifyReport:
+    require_role(app, "admin")
+    ensure_known_query(app, NoQuery)
+    deps: AuditDeps = app.context["deps"]
+    return AuditVerifyReport.model_validate(verify_log(deps.log, deps.signer))
+
+
+lambda_handler = api_handler(app, audit_deps)

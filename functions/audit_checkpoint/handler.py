@@ -1,0 +1,41 @@
+"""Scheduled: sign a checkpoint (shard, size, head, time) with the KMS key for every audit shard that grew.
+
+Raises ``AuditTampered`` (a failed run, metric ``AuditTampered``) when a shard's new entries do not extend its
+last signed checkpoint: nothing is signed over a tampered tail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.config import AuditSigningSettings
+from gpubroker.domain.audit import AuditTampered
+from gpubroker.observability import logger, metrics, tracer
+from gpubroker.services.audit import write_checkpoints
+from gpubroker.wiring import AuditDeps, audit_deps
+
+Settings = AuditSigningSettings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: AuditDeps | None = None) -> dict[str, Any]:
+    d = deps or audit_deps()
+    try:
+        written = write_checkpoints(d.log, d.signer, d.clock.now())
+    except AuditTampered as exc:
+        metrics.add_metric(name="AuditTampered", unit=MetricUnit.Count, value=1)
+        logger.error("audit log tampered: no checkpoint signed", extra={"details": exc.details})
+        raise
+    metrics.add_metric(name="AuditCheckpointsWritten", unit=MetricUnit.Count, value=len(written))
+    report = {
+        "written": [
+            {"shard": s.checkpoint.shard, "size": s.checkpoint.size, "head": s.checkpoint.head} for s in written
+        ]
+    }
+    logger.info("audit checkpoints signed", extra=report)
+    return report

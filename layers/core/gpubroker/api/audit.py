@@ -1,0 +1,147 @@
+"""The audit API: the middleware that appends one audit entry per mutating request, and the bodies of
+``GET /audit`` and ``GET /audit/verify``.
+
+A function that changes something declares its action once::
+
+    app = new_resolver()
+    app.use([audit_middleware(audit_log, action="auth.login")])
+
+After the route has run, one entry is appended to the audit log (``gpubroker.domain.audit``):
+
+- ``actor``: ``user:<user_id>`` of the authorizer's Principal, else ``anon:<source ip>``;
+- ``action``: the name the function declared (``auth.login``, ``auth.mfa.enroll``, ...);
+- ``resource``: what the route put in ``app.context["audit_resource"]`` when it knows better (``booking/<id>``),
+  else the request path (``/auth/login``). The resource also picks the shard, so a busy path is a busy shard;
+- ``request_id``: API Gateway's ``requestContext.requestId`` (the key to the access and function logs);
+- ``outcome``: ``ok`` (status < 400), ``refused:<status>`` (4xx), ``error:<status>`` (5xx).
+
+An exception raised by the route is turned into its response here, by the app's own exception handler (the one
+the resolver would call), so the outcome is the status the client receives. Requests answered before the route
+runs are not audited, as nothing was attempted: the front door's 429, request validation's 422, a non-JSON body's
+415 (``api_handler``). Their traces are the access logs and the rate-limit metrics.
+
+If the append fails (DynamoDB unavailable, ``AuditContention`` after its retries), the response still goes out:
+the action has already happened, and answering 503 would hide its result from the client and invite a retry
+that repeats it. Nothing is lost: the complete entry (every field but its sequence number and hash, which the log
+assigns) is written to the function's log at ERROR as ``audit append failed`` with ``audit_entry``, and the
+metric ``AuditAppendFailed`` (alarm on > 0) says an entry is waiting to be re-appended from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, Field
+
+from gpubroker.api.identity import current_principal
+from gpubroker.domain.audit import utc_iso
+from gpubroker.observability import logger, metrics
+from gpubroker.ports import AuditLog
+from gpubroker.services.audit import MAX_PAGE
+
+Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
+APPEND_FAILED_METRIC = "AuditAppendFailed"
+
+
+def outcome_of(status: int) -> str:
+    """``ok`` below 400, ``refused:<status>`` for 4xx, ``error:<status>`` for 5xx."""
+    if status < 400:
+        return "ok"
+    return f"refused:{status}" if status < 500 else f"error:{status}"
+
+
+def actor_of(app: APIGatewayRestResolver) -> str:
+    principal = current_principal(app)
+    if principal is not None:
+        return f"user:{principal.user_id}"
+    return f"anon:{app.current_event.request_context.identity.source_ip or 'unknown'}"
+
+
+def audit_middleware(log_factory: Callable[[], AuditLog], *, action: str) -> Middleware:
+    """Append one entry per request that reached the route; see the module docstring. ``log_factory`` builds the
+    log on first use (``gpubroker.wiring.audit_log``); a log in ``app.context["audit"]`` (tests) comes first."""
+
+    def audit(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        try:
+            response = next_middleware(app)
+        except Exception as exc:
+            handler = app.exception_handler_manager.lookup_exception_handler(type(exc))
+            if handler is None:
+                _append(app, log_factory, action, 500)
+                raise
+            response = handler(exc)
+        _append(app, log_factory, action, response.status_code)
+        return response
+
+    audit.__name__ = f"audit[{action}]"
+    return audit
+
+
+def _append(app: APIGatewayRestResolver, log_factory: Callable[[], AuditLog], action: str, status: int) -> None:
+    entry = {
+        "ts": utc_iso(datetime.now(UTC)),
+        "actor": actor_of(app),
+        "action": action,
+        "resource": str(app.context.get("audit_resource") or app.current_event.path),
+        "request_id": app.current_event.request_context.request_id or "",
+        "outcome": outcome_of(status),
+    }
+    try:
+        log = app.context.get("audit")
+        (log if log is not None else log_factory()).append(**entry)
+    except Exception:  # any failure: the response goes out, the entry goes to the function's log
+        logger.exception("audit append failed", extra={"audit_entry": entry})
+        metrics.add_metric(name=APPEND_FAILED_METRIC, unit=MetricUnit.Count, value=1)
+
+
+# ---- bodies of GET /audit and GET /audit/verify ----------------------------------------------------------------
+
+
+class AuditQuery(BaseModel):
+    """The query parameters of ``GET /audit`` (any other name is a 400)."""
+
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
+    cursor: str | None = None
+
+
+class NoQuery(BaseModel):
+    """A route that takes no query parameters (any name is a 400)."""
+
+
+class AuditEntryOut(BaseModel):
+    shard: int
+    seq: int = Field(description="0, 1, 2, ... without gaps within the shard")
+    ts: str = Field(description="UTC, ISO 8601 with microseconds and a 'Z'")
+    actor: str = Field(description="'user:<id>' or 'anon:<source ip>'")
+    action: str
+    resource: str
+    request_id: str
+    outcome: str = Field(description="'ok', 'refused:<status>' or 'error:<status>'")
+    prev_hash: str = Field(description="hash of the previous entry of the shard (64 zeros for seq 0)")
+    hash: str = Field(description="sha256(prev_hash || canonical(entry)), hex")
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None = Field(description="pass as 'cursor' for the next page; null after the last one")
+
+
+class ShardReport(BaseModel):
+    shard: int
+    ok: bool
+    size: int = Field(description="entries stored in the shard")
+    checkpoint_size: int | None = Field(description="entries covered by the newest signed checkpoint")
+    first_broken_seq: int | None
+    reason: str | None
+
+
+class AuditVerifyReport(BaseModel):
+    ok: bool
+    shards: list[ShardReport]
+    first_broken_seq: int | None = Field(description="the first bad sequence number of the first broken shard")
+    first_broken_shard: int | None

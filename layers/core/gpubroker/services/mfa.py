@@ -1,0 +1,142 @@
+"""TOTP MFA: enrol a secret, then verify codes against a challenge (to activate MFA, or to complete a login).
+
+Enrolment (a signed-in user) stores a *pending* secret and answers an ``enroll`` challenge; a right code for the
+pending secret activates MFA and returns 10 recovery codes once (only their hashes are kept). With MFA on,
+``services.auth.login`` answers a ``login`` challenge instead of tokens; a right TOTP code or an unused recovery
+code for it starts the session.
+
+Each rule and the attack it stops:
+
+* a code is accepted for steps ``t-1..t+1`` only, and only for a step later than the last one used, recorded by a
+  conditional write: replaying a seen code (also concurrently: exactly one of N requests wins) is refused;
+* a recovery code is removed from the set by a conditional delete: it works once, also under concurrency;
+* guessing is throttled per account (``MFA_PER_USER`` through the shared limiter, whatever the challenge) and per
+  challenge (``MAX_ATTEMPTS`` codes, counted by a conditional increment, then the challenge is gone); a challenge
+  lives 5 minutes and is deleted when used, so a stolen challenge id is good for nothing afterwards;
+* the factor is spent before the challenge: a lost race never yields two sessions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from gpubroker.domain.errors import (
+    InvalidMfaChallenge,
+    InvalidMfaCode,
+    MfaAlreadyEnabled,
+    TooManyRequests,
+    Unauthorized,
+)
+from gpubroker.domain.mfa import (
+    MAX_ATTEMPTS,
+    Challenge,
+    MfaState,
+    is_totp_code,
+    matching_recovery_hash,
+    matching_step,
+    new_challenge,
+    new_recovery_codes,
+    new_secret,
+    otpauth_uri,
+    recovery_hash,
+)
+from gpubroker.services.auth import AuthDeps, Session, start_session
+
+MFA_PER_USER = (10, 300.0)  # codes tried per account (any challenge), window seconds
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    secret: str
+    otpauth_uri: str
+    challenge: Challenge
+
+
+@dataclass(frozen=True)
+class Activated:
+    """MFA is on; the recovery codes are shown this once (only their hashes are stored)."""
+
+    recovery_codes: tuple[str, ...]
+
+
+def enroll(user_id: str, *, deps: AuthDeps) -> Enrollment:
+    """A new pending secret for the signed-in user, and the ``enroll`` challenge that confirms it.
+
+    Enrolling again before confirming replaces the pending secret (the latest QR code is the one that works)."""
+    user = deps.users.by_id(user_id)
+    if user is None:
+        raise Unauthorized("sign in first: this route needs an access token")
+    if user.mfa_enabled:
+        raise MfaAlreadyEnabled("MFA is already enabled for this account")
+    secret = new_secret()
+    if not deps.mfa.set_pending_secret(user.email, secret):  # enabled meanwhile (or the account is gone)
+        raise MfaAlreadyEnabled("MFA is already enabled for this account")
+    challenge = new_challenge("enroll", user_id=user.user_id, email=user.email, now=deps.clock.now())
+    deps.mfa.put_challenge(challenge)
+    return Enrollment(secret=secret, otpauth_uri=otpauth_uri(secret, user.email), challenge=challenge)
+
+
+def verify(challenge_id: str, code: str, *, deps: AuthDeps) -> Session | Activated:
+    """Check ``code`` against the challenge: activate MFA (``enroll``) or start the session (``login``)."""
+    now = deps.clock.now()
+    challenge = deps.mfa.challenge(challenge_id)
+    if challenge is None or challenge.expired(now):  # TTL deletion is lazy: the expiry is checked here
+        raise _bad_challenge("unknown")
+    limit, window = MFA_PER_USER
+    decision = deps.throttle.check(f"mfa:{challenge.user_id}", limit, window)
+    if not decision.allowed:
+        raise TooManyRequests("too many MFA attempts", retry_after=decision.retry_after_s)
+    if not deps.mfa.count_attempt(challenge_id, MAX_ATTEMPTS, math.floor(now.timestamp())):
+        deps.mfa.spend_challenge(challenge_id)  # out of attempts (or spent meanwhile): sign in again
+        raise _bad_challenge("attempts")
+    state = deps.mfa.state(challenge.email)
+    if challenge.kind == "enroll":
+        return _activate(challenge, code, state, now=now, deps=deps)
+    return _complete_login(challenge, code, state, now=now, deps=deps)
+
+
+def _activate(challenge: Challenge, code: str, state: MfaState | None, *, now: datetime, deps: AuthDeps) -> Activated:
+    if state is not None and state.enabled:
+        raise MfaAlreadyEnabled("MFA is already enabled for this account")
+    if state is None or state.pending_secret is None:
+        raise _bad_challenge("state")
+    step = matching_step(state.pending_secret, code, now, state.last_step)
+    if step is None:
+        raise _bad_code()
+    codes = new_recovery_codes()
+    # conditional: still this pending secret, MFA still off, and the step not used yet
+    if not deps.mfa.activate(challenge.email, state.pending_secret, step, [recovery_hash(c) for c in codes]):
+        raise _bad_code()
+    deps.mfa.spend_challenge(challenge.challenge_id)
+    return Activated(recovery_codes=tuple(codes))
+
+
+def _complete_login(
+    challenge: Challenge, code: str, state: MfaState | None, *, now: datetime, deps: AuthDeps
+) -> Session:
+    if state is None or not state.enabled or state.secret is None:
+        raise _bad_challenge("state")
+    if is_totp_code(code):
+        step = matching_step(state.secret, code, now, state.last_step)
+        ok = step is not None and deps.mfa.advance_step(challenge.email, step)
+    else:
+        found = matching_recovery_hash(code, state.recovery_hashes)
+        ok = found is not None and deps.mfa.consume_recovery_code(challenge.email, found)
+    if not ok:
+        raise _bad_code()
+    if not deps.mfa.spend_challenge(challenge.challenge_id):  # another right code won this challenge
+        raise _bad_challenge("spent")
+    user = deps.users.by_email(challenge.email)
+    if user is None:
+        raise _bad_challenge("state")
+    return start_session(user, deps=deps)
+
+
+def _bad_code() -> InvalidMfaCode:
+    return InvalidMfaCode("the code is not valid (wrong, expired, or already used)")
+
+
+def _bad_challenge(reason: str) -> InvalidMfaChallenge:
+    return InvalidMfaChallenge("the MFA challenge is not valid: sign in again", details={"reason": reason})
