@@ -80,14 +80,17 @@ def _kms_keys(app: App, prefix: str, *, endpoint_url: str | None, region: str) -
     return names
 
 
-def function_environment(app: App, names: dict[str, str], endpoints: dict[str, str] | None = None) -> dict[str, str]:
+def function_environment(
+    app: App, names: dict[str, str], endpoints: dict[str, str] | None = None, params: dict[str, str] | None = None
+) -> dict[str, str]:
     """One environment for every function (globals + each function's variables, refs resolved).
 
-    ``endpoints`` maps an API's logical id to its local URL (what an ``https://${Api}.execute-api...`` becomes).
+    ``endpoints`` maps an API's logical id to its local URL (what an ``https://${Api}.execute-api...`` becomes);
+    ``params`` overrides template parameters (``sam deploy --parameter-overrides``).
 
     The local stack runs every handler in one process, so a variable two functions set differently is an error.
     """
-    params = app.parameter_defaults()
+    params = {**app.parameter_defaults(), **(params or {})}
     env: dict[str, str] = {}
     for fn in app.functions.values():
         for key, value in {**app.global_env, **fn.environment}.items():

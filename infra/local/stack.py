@@ -134,7 +134,10 @@ class LocalStack:
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
         endpoints = {api: self.management_endpoint for api in self.ws_apis}
-        os.environ.update(function_environment(self.app, self.names, endpoints))
+        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
+        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
+        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
+        os.environ.update(function_environment(self.app, self.names, endpoints, {"RedisUrl": redis_url}))
         os.environ.update(local_overrides)
         importlib.invalidate_caches()
         apis = self.ws_apis

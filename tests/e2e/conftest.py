@@ -12,12 +12,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
 
+import boto3
 import pytest
 
+from gpubroker.api.cookies import FINGERPRINT_COOKIE
 from infra.local.stack import free_port
 from infra.local.template import ROOT
 
@@ -28,14 +32,60 @@ class Stack:
     state_file: Path
     ready_s: float
     ws_url: str | None = None
+    auth: dict[str, str] = field(default_factory=dict)  # a signed-in enterprise admin's headers (see sign_in)
+
+    def get(self, url: str, timeout: float = 10) -> tuple[int, dict]:  # type: ignore[type-arg]
+        return _get(url, timeout, headers=self.auth)
+
+    def post(self, url: str, body: dict[str, object]) -> tuple[int, dict]:  # type: ignore[type-arg]
+        return request("POST", url, body, headers=self.auth)[:2]
 
 
-def _get(url: str, timeout: float = 10) -> tuple[int, dict]:  # type: ignore[type-arg]
+def request(
+    method: str, url: str, body: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, dict, dict[str, str]]:  # type: ignore[type-arg]  # fmt: skip
+    data = json.dumps(body).encode() if body is not None else None
+    hdrs = {**({"content-type": "application/json"} if data else {}), **(headers or {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read())
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"{}"), dict(resp.headers)
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        return err.code, json.loads(err.read() or b"{}"), dict(err.headers)
+
+
+def _get(url: str, timeout: float = 10, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+    status, body, _ = request("GET", url, headers=headers, timeout=timeout)
+    return status, body
+
+
+def sign_in(
+    url: str, state_file: Path, *, plan: str = "enterprise", roles: tuple[str, ...] = ("admin", "user")
+) -> dict[str, str]:
+    return session(url, state_file, plan=plan, roles=roles)[0]
+
+
+def session(url: str, state_file: Path, *, plan: str, roles: tuple[str, ...]) -> tuple[dict[str, str], str]:
+    """Register a fresh account over HTTP, give it ``plan`` and ``roles`` in the stack's AuthTable (what billing and
+    an operator do; neither is an API of its own yet), log in over HTTP: the headers that carry its session (the
+    access token and its fingerprint cookie). The tests are one client among many at the enterprise rate."""
+    email, password = f"e2e-{uuid.uuid4().hex[:12]}@example.com", "correct horse battery staple"
+    status, _, _ = request("POST", f"{url}/auth/register", {"email": email, "password": password})
+    assert status == 202, status
+    state = json.loads(state_file.read_text())
+    ddb = boto3.client("dynamodb", endpoint_url=state["aws_endpoint"], region_name="us-east-1")
+    ddb.update_item(
+        TableName=state["names"]["AuthTable"], Key={"pk": {"S": f"USER#{email}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET #p = :p, #r = :r", ExpressionAttributeNames={"#p": "plan", "#r": "roles"},
+        ExpressionAttributeValues={":p": {"S": plan}, ":r": {"SS": list(roles)}},
+    )  # fmt: skip
+    status, tokens, headers = request("POST", f"{url}/auth/login", {"email": email, "password": password})
+    assert status == 200, (status, tokens)
+    cookie = SimpleCookie(headers["Set-Cookie"])
+    fingerprint = cookie[FINGERPRINT_COOKIE].value
+    headers = {"Authorization": f"Bearer {tokens['access_token']}", "Cookie": f"{FINGERPRINT_COOKIE}={fingerprint}"}
+    return headers, str(tokens["refresh_token"])
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +124,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             time.sleep(0.1)
         ready_s = time.monotonic() - started
         ws_url = json.loads(state.read_text()).get("ws")
-        yield Stack(url=f"http://127.0.0.1:{port}", state_file=state, ready_s=ready_s, ws_url=ws_url)
+        url = f"http://127.0.0.1:{port}"
+        yield Stack(url=url, state_file=state, ready_s=ready_s, ws_url=ws_url, auth=sign_in(url, state))
     finally:
         proc.terminate()
         try:

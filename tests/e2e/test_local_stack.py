@@ -13,14 +13,14 @@ import pytest
 
 from infra.local.template import ROOT
 from tests.conftest import CATALOGS
-from tests.e2e.conftest import Stack, _get
+from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
 
 
 def test_ready_within_20_seconds_and_seeded(stack: Stack) -> None:
     assert stack.ready_s < 20
-    status, providers = _get(f"{stack.url}/providers")
+    status, providers = stack.get(f"{stack.url}/providers")
     counts = {p["name"]: p["offers"] for p in providers["items"]}
     assert status == 200
     assert {k: v for k, v in counts.items() if v} == {
@@ -36,7 +36,7 @@ def test_ready_within_20_seconds_and_seeded(stack: Stack) -> None:
 
 def test_search_walk_over_http(stack: Stack) -> None:
     url = f"{stack.url}/offers?gpu=H100-SXM&max_price_per_gpu_hour=4&sort=price&limit=7"
-    status, page = _get(url)
+    status, page = stack.get(url)
     assert status == 200 and page["count"] > 7
     seen: list[str] = []
     prices: list[float] = []
@@ -45,11 +45,11 @@ def test_search_walk_over_http(stack: Stack) -> None:
         prices += [o["price_per_hour"] for o in page["items"]]
         if not page["next_cursor"]:
             break
-        status, page = _get(f"{url}&cursor={page['next_cursor']}")
+        status, page = stack.get(f"{url}&cursor={page['next_cursor']}")
         assert status == 200
     assert len(seen) == len(set(seen)) == page["count"]
     assert prices == sorted(prices)
-    status, one = _get(f"{stack.url}/offers/{seen[0]}")
+    status, one = stack.get(f"{stack.url}/offers/{seen[0]}")
     assert status == 200 and one["gpu_model"] == "H100-SXM"
 
 
@@ -65,14 +65,14 @@ def test_search_walk_over_http(stack: Stack) -> None:
     ],
 )
 def test_errors_over_http(stack: Stack, path: str, status: int, code: str) -> None:
-    got, body = _get(f"{stack.url}{path}")
+    got, body = stack.get(f"{stack.url}{path}")
     assert (got, body["error"]["code"]) == (status, code)
 
 
 def test_openapi_describes_every_route(stack: Stack) -> None:
     from infra.local.template import read_app
 
-    _, doc = _get(f"{stack.url}/openapi.json")
+    _, doc = stack.get(f"{stack.url}/openapi.json")
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert documented == {(r.method, r.path) for r in read_app().routes}
 
@@ -94,7 +94,7 @@ def test_make_ingest_loads_one_more_catalog(stack: Stack, tmp_path: Path) -> Non
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report == {"provider": "vast", "accepted": 10, "rejected": {}, "unknown_gpus": []}
-    _, providers = _get(f"{stack.url}/providers")
+    _, providers = stack.get(f"{stack.url}/providers")
     vast = next(p for p in providers["items"] if p["name"] == "vast")
     assert (vast["offers"], vast["available_offers"]) == (63, 10)
     # a bad event is refused by the function and reported as a failure, nothing written
@@ -112,28 +112,17 @@ def test_unrouted_method_is_405_with_allow(stack: Stack) -> None:
         raise AssertionError("DELETE /offers must be refused")
 
 
-def _post(url: str, body: dict[str, object]) -> tuple[int, dict]:  # type: ignore[type-arg]
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 def test_math_over_http(stack: Stack) -> None:
-    status, plan = _post(
+    status, plan = stack.post(
         f"{stack.url}/math/map-workload-to-gpu",
         {"type": "llm_inference", "params_b": 70, "precision": "fp16", "concurrency": 8},
     )
     assert status == 200 and plan["plans"] and plan["plans"][0]["offer_id"]
-    status, rec = _post(f"{stack.url}/math/ensemble-recommend", {"limit": 3})
+    status, rec = stack.post(f"{stack.url}/math/ensemble-recommend", {"limit": 3})
     assert status == 200 and rec["path"] == "cold_start" and len(rec["items"]) == 3
-    status, preset = _get(f"{stack.url}/presets/best-value?limit=3")
+    status, preset = stack.get(f"{stack.url}/presets/best-value?limit=3")
     assert status == 200 and len(preset["items"]) == 3 and 0 <= preset["top_offer"]["confidence"] <= 1
-    status, err = _post(
+    status, err = stack.post(
         f"{stack.url}/math/ensemble-recommend", {"weights": {"topsis": 1, "collaborative": 1, "content": 0}}
     )
     assert status == 422 and err["error"]["code"] == "validation_error"
@@ -141,11 +130,11 @@ def test_math_over_http(stack: Stack) -> None:
 
 def test_market_data_over_http(stack: Stack) -> None:
     # the first summary reads every GPU model's history (one Query each; ~10 s against moto, cached after)
-    status, summary = _get(f"{stack.url}/market/summary", timeout=90)
+    status, summary = stack.get(f"{stack.url}/market/summary", timeout=90)
     assert status == 200 and summary["live_offers"] > 1000 and len(summary["active_providers"]) == 7
     h100 = summary["trend_7d"]["H100-SXM"]  # seeded from the real public series (Prime Intellect, AWS, RunPod)
     assert len(h100["days"]) >= 2 and h100["direction"] in {"up", "down", "flat"}
-    _, page = _get(f"{stack.url}/offers?gpu=H100-SXM&limit=1")
+    _, page = stack.get(f"{stack.url}/offers?gpu=H100-SXM&limit=1")
     offer_id = page["items"][0]["offer_id"]
-    status, history = _get(f"{stack.url}/offers/{offer_id}/history")
+    status, history = stack.get(f"{stack.url}/offers/{offer_id}/history")
     assert status == 200 and history["points"] and history["points"][0]["price_per_gpu_hour"] > 0

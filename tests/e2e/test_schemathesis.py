@@ -38,9 +38,16 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack: Stack
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.st_hooks", "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.st_hooks", "PYTHONPATH": str(ROOT), **_session(stack)},
     )
     tail = "\n".join(out.stdout.splitlines()[-60:])
     assert out.returncode == 0, tail
     n = len(read_app().routes)
     assert f"Selected: {n}/{n}" in out.stdout and f"Tested: {n}" in out.stdout, tail
+
+
+def _session(stack: Stack) -> dict[str, str]:
+    """The signed-in enterprise admin's session, for schemathesis.toml and st_hooks.py (see both)."""
+    token = stack.auth["Authorization"].removeprefix("Bearer ")
+    fingerprint = stack.auth["Cookie"].split("=", 1)[1]
+    return {"GPUBROKER_E2E_TOKEN": token, "GPUBROKER_E2E_FINGERPRINT": fingerprint}

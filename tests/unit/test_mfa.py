@@ -62,6 +62,7 @@ def test_one_step_of_drift_either_way_is_accepted_two_are_not() -> None:
         code = mfa.code_at(SECRET, T + offset)
         if code not in {mfa.code_at(SECRET, T + d) for d in (-1, 0, 1)}:  # a 1-in-10^6 coincidence is not drift
             assert mfa.matching_step(SECRET, code, NOW, None) is None
+    assert mfa.matching_step(SECRET, mfa.code_at(SECRET, 0), 10, None) == 0  # no step -1 at the epoch
 
 
 def test_replay_the_same_step_or_an_older_one_is_refused() -> None:

@@ -11,7 +11,7 @@ Each rule and the attack it stops:
   conditional write: replaying a seen code (also concurrently: exactly one of N requests wins) is refused;
 * a recovery code is removed from the set by a conditional delete: it works once, also under concurrency;
 * guessing is throttled per account (``MFA_PER_USER`` through the shared limiter, whatever the challenge) and per
-  challenge (``MAX_ATTEMPTS`` codes, counted by a conditional increment, then the challenge is gone); a challenge
+  challenge (``MAX_ATTEMPTS`` codes, counted by a conditional increment, then the challenge is dead); a challenge
   lives 5 minutes and is deleted when used, so a stolen challenge id is good for nothing afterwards;
 * the factor is spent before the challenge: a lost race never yields two sessions.
 """
@@ -88,8 +88,9 @@ def verify(challenge_id: str, code: str, *, deps: AuthDeps) -> Session | Activat
     decision = deps.throttle.check(f"mfa:{challenge.user_id}", limit, window)
     if not decision.allowed:
         raise TooManyRequests("too many MFA attempts", retry_after=decision.retry_after_s)
+    # out of attempts (or spent meanwhile): sign in again. Not deleted here: a request refused by the cap must not
+    # spend the challenge under a concurrent right code (which would then lose); it is dead anyway, and expires.
     if not deps.mfa.count_attempt(challenge_id, MAX_ATTEMPTS, math.floor(now.timestamp())):
-        deps.mfa.spend_challenge(challenge_id)  # out of attempts (or spent meanwhile): sign in again
         raise _bad_challenge("attempts")
     state = deps.mfa.state(challenge.email)
     if challenge.kind == "enroll":

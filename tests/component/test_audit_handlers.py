@@ -1,0 +1,282 @@
+"""The audit log's functions with in-memory ports: GET /audit and GET /audit/verify (admins only), the checkpoint
+function, and the middleware that appends one entry per mutating request (the /auth functions)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from gpubroker.domain.accounts import Principal
+from gpubroker.domain.audit import AuditTampered
+from gpubroker.services.audit import write_checkpoints
+from gpubroker.wiring import AuditDeps
+from tests.component.conftest import handler_module
+from tests.events import Ctx, rest_event
+from tests.fakes import FixedClock
+from tests.fakes_audit import LocalSigner, MemoryAuditLog
+from tests.fakes_auth import auth_world
+
+list_mod = handler_module("api_list_audit")
+verify_mod = handler_module("api_verify_audit")
+checkpoint_mod = handler_module("audit_checkpoint")
+register_mod = handler_module("api_auth_register")
+login_mod = handler_module("api_auth_login")
+logout_mod = handler_module("api_auth_logout")
+
+PASSWORD = "correct horse battery staple"
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _principal(*roles: str) -> Principal:
+    # a plan with room: the front door's rate limit is per principal and these tests call in quick succession
+    return Principal(user_id=f"u-{uuid.uuid4().hex[:8]}", plan="enterprise", roles=frozenset(roles))
+
+
+def admin() -> Principal:
+    return _principal("admin", "user")
+
+
+def get(path: str, principal: Principal | None, query: dict[str, str] | None = None) -> dict[str, Any]:
+    ev = rest_event(path, path, {k: [v] for k, v in (query or {}).items()} or None)
+    ev["requestContext"]["authorizer"] = principal.to_context() if principal else None
+    return ev
+
+
+def call(mod: Any, event: dict[str, Any], deps: Any, audit: Any = None) -> tuple[int, dict[str, Any]]:
+    res = mod.lambda_handler(event, Ctx(), deps=deps, audit=audit)
+    return int(res["statusCode"]), json.loads(res["body"])
+
+
+def filled_log(n: int = 40, shards: int = 4) -> MemoryAuditLog:
+    log = MemoryAuditLog(shards=shards)
+    for i in range(n):
+        log.append(f"user:u{i % 3}", "booking.create", f"booking/{i}", f"req-{i}", "ok", ts=NOW)
+    return log
+
+
+# ---- GET /audit -------------------------------------------------------------------------------------------------
+
+
+def test_an_admin_pages_through_every_entry_shard_by_shard() -> None:
+    log, who = filled_log(), admin()
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        query = {"limit": "7", **({"cursor": cursor} if cursor else {})}
+        status, body = call(list_mod, get("/audit", who, query), deps=log)
+        assert status == 200, body
+        assert len(body["items"]) <= 7
+        seen.extend(body["items"])
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    expected = [e.to_dict() for shard in range(log.shards) for e in log.stored(shard)]
+    assert seen == expected and len(seen) == 40  # every entry once, shard 0 first, then by seq
+    assert pages >= 40 // 7
+    assert all(s["shard"] == 0 for s in seen[: len(log.stored(0))])
+
+
+def test_default_page_is_100_entries() -> None:
+    status, body = call(list_mod, get("/audit", admin()), deps=filled_log(150, shards=1))
+    assert status == 200 and len(body["items"]) == 100 and body["next_cursor"]
+
+
+def test_list_needs_a_signed_in_admin() -> None:
+    status, body = call(list_mod, get("/audit", _principal("user")), deps=filled_log())
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    status, body = call(list_mod, get("/audit", None), deps=filled_log())
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ({"cursor": "not-a-cursor!"}, 400, "invalid_cursor"),
+        ({"cursor": "eyJzIjo5OSwiYSI6bnVsbH0"}, 400, "invalid_cursor"),  # {"s":99,"a":null}: no shard 99
+        ({"page": "2"}, 400, "unknown_parameter"),
+        ({"limit": "0"}, 422, "validation_error"),
+        ({"limit": "1001"}, 422, "validation_error"),
+    ],
+)
+def test_bad_list_queries(query: dict[str, str], status: int, code: str) -> None:
+    got, body = call(list_mod, get("/audit", admin(), query), deps=filled_log())
+    assert (got, body["error"]["code"]) == (status, code)
+
+
+# ---- GET /audit/verify ------------------------------------------------------------------------------------------
+
+
+def test_verify_reports_ok_then_the_first_broken_seq_after_tampering() -> None:
+    log, signer = filled_log(), LocalSigner()
+    write_checkpoints(log, signer, NOW)
+    deps = AuditDeps(log=log, signer=signer, clock=FixedClock())
+    status, body = call(verify_mod, get("/audit/verify", admin()), deps=deps)
+    assert status == 200 and body["ok"] is True and body["first_broken_seq"] is None
+    assert [s["checkpoint_size"] for s in body["shards"]] == [len(log.stored(s)) for s in range(log.shards)]
+
+    entries = log.stored(2)
+    victim = entries[3]
+    log.restore(2, [*entries[:3], type(victim)(**{**victim.to_dict(), "outcome": "refused:403"}), *entries[4:]])
+    status, body = call(verify_mod, get("/audit/verify", admin()), deps=deps)
+    assert status == 200 and body["ok"] is False
+    assert (body["first_broken_shard"], body["first_broken_seq"]) == (2, 3)
+    assert [s["ok"] for s in body["shards"]] == [True, True, False, True]
+
+
+def test_verify_needs_a_signed_in_admin_and_takes_no_query() -> None:
+    deps = AuditDeps(log=filled_log(), signer=LocalSigner())
+    assert call(verify_mod, get("/audit/verify", _principal("user")), deps=deps)[0] == 403
+    assert call(verify_mod, get("/audit/verify", None), deps=deps)[0] == 401
+    assert call(verify_mod, get("/audit/verify", admin(), {"shard": "1"}), deps=deps)[0] == 400
+
+
+# ---- the checkpoint function ------------------------------------------------------------------------------------
+
+
+def test_checkpoint_function_signs_grown_shards_once_and_refuses_a_tampered_tail() -> None:
+    log, signer = filled_log(), LocalSigner()
+    deps = AuditDeps(log=log, signer=signer, clock=FixedClock())
+    report = checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps)
+    assert sorted(w["shard"] for w in report["written"]) == [0, 1, 2, 3]
+    assert checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps) == {"written": []}
+
+    log.append("user:x", "booking.create", "booking/new", "req-new", "ok", ts=NOW)
+    shard = next(s for s in range(log.shards) if log.stored(s) and log.stored(s)[-1].request_id == "req-new")
+    entries = log.stored(shard)
+    log.restore(shard, [*entries[:-1], type(entries[-1])(**{**entries[-1].to_dict(), "prev_hash": "0" * 64})])
+    with pytest.raises(AuditTampered):
+        checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps)
+
+
+# ---- the middleware on the /auth functions ----------------------------------------------------------------------
+
+
+def post(path: str, body: dict[str, Any], *, ip: str, principal: Principal | None = None) -> dict[str, Any]:
+    ev = rest_event(path, path)
+    ev["httpMethod"] = "POST"
+    ev["body"] = json.dumps(body)
+    ev["headers"] = {"Content-Type": "application/json"}
+    ev["multiValueHeaders"] = {"Content-Type": ["application/json"]}
+    ev["requestContext"]["identity"]["sourceIp"] = ip
+    ev["requestContext"]["requestId"] = f"req-{uuid.uuid4().hex[:12]}"
+    ev["requestContext"]["authorizer"] = principal.to_context() if principal else None
+    return ev
+
+
+def _ip() -> str:
+    n = uuid.uuid4().int
+    return f"198.51.{n % 250}.{(n >> 8) % 250 + 1}"
+
+
+def entries(log: MemoryAuditLog) -> list[dict[str, Any]]:
+    return [e.to_dict() for shard in range(log.shards) for e in log.stored(shard)]
+
+
+def test_each_mutating_request_appends_exactly_one_entry_with_its_outcome() -> None:
+    deps, _ = auth_world()
+    log, ip = MemoryAuditLog(), _ip()
+    email = f"a-{uuid.uuid4().hex[:6]}@example.com"
+
+    ev = post("/auth/register", {"email": email, "password": PASSWORD}, ip=ip)
+    assert call(register_mod, ev, deps, log)[0] == 202
+    [entry] = entries(log)
+    assert {k: entry[k] for k in ("actor", "action", "resource", "request_id", "outcome")} == {
+        "actor": f"anon:{ip}",
+        "action": "auth.register",
+        "resource": "/auth/register",
+        "request_id": ev["requestContext"]["requestId"],
+        "outcome": "ok",
+    }
+
+    wrong = post("/auth/login", {"email": email, "password": PASSWORD + "!"}, ip=ip)
+    assert call(login_mod, wrong, deps, log)[0] == 401
+    right = post("/auth/login", {"email": email, "password": PASSWORD}, ip=ip)
+    assert call(login_mod, right, deps, log)[0] == 200
+    logged = {e["request_id"]: e for e in entries(log)}
+    assert len(logged) == 3
+    assert logged[wrong["requestContext"]["requestId"]]["outcome"] == "refused:401"
+    assert logged[right["requestContext"]["requestId"]]["outcome"] == "ok"
+    assert {e["action"] for e in logged.values()} == {"auth.register", "auth.login"}
+
+
+def test_the_actor_is_the_authorizers_user_when_there_is_one() -> None:
+    deps, _ = auth_world()
+    log, who = MemoryAuditLog(), _principal("user")
+    ev = post("/auth/logout", {"refresh_token": "x" * 40}, ip=_ip(), principal=who)
+    assert call(logout_mod, ev, deps, log)[0] == 401
+    [entry] = entries(log)
+    assert (entry["actor"], entry["action"], entry["outcome"]) == (f"user:{who.user_id}", "auth.logout", "refused:401")
+
+
+def test_a_server_error_is_recorded_as_error_500() -> None:
+    deps, _ = auth_world()
+
+    class BrokenUsers:
+        def by_email(self, email: str) -> Any:
+            raise RuntimeError("the user store is down")
+
+    deps.users = BrokenUsers()  # type: ignore[assignment]
+    log = MemoryAuditLog()
+    ev = post("/auth/login", {"email": "b@example.com", "password": PASSWORD}, ip=_ip())
+    assert call(login_mod, ev, deps, log)[0] == 500
+    assert [e["outcome"] for e in entries(log)] == ["error:500"]
+
+
+def test_a_request_refused_before_the_route_runs_is_not_audited() -> None:
+    deps, _ = auth_world()
+    log = MemoryAuditLog()
+    ev = post("/auth/login", {"email": "not-an-email", "password": PASSWORD}, ip=_ip())
+    assert call(login_mod, ev, deps, log)[0] == 422  # request validation, before the route
+    assert entries(log) == []
+
+
+class FailingLog(MemoryAuditLog):
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("DynamoDB is unreachable")
+
+
+def test_a_failing_log_lets_the_response_out_and_logs_the_whole_entry_with_a_metric(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    deps, _ = auth_world()
+    ev = post("/auth/register", {"email": f"c-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD}, ip=_ip())
+    assert call(register_mod, ev, deps, FailingLog())[0] == 202  # the account exists: the client learns it
+    [failure] = [r for r in caplog.records if r.getMessage() == "audit append failed"]
+    assert failure.levelname == "ERROR" and failure.exc_info is not None
+    entry = failure.__dict__["audit_entry"]
+    assert (entry["request_id"], entry["action"], entry["outcome"]) == (
+        ev["requestContext"]["requestId"],
+        "auth.register",
+        "ok",
+    )
+    assert set(entry) == {"ts", "actor", "action", "resource", "request_id", "outcome"}  # enough to re-append
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for r in emf for d in r["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert "AuditAppendFailed" in names
+
+
+def test_a_route_may_name_its_resource_and_the_factory_builds_the_log() -> None:
+    from gpubroker.api.audit import audit_middleware
+    from gpubroker.api.resolver import new_resolver
+
+    log = MemoryAuditLog()
+    app = new_resolver()
+    app.use([audit_middleware(lambda: log, action="booking.create")])
+
+    @app.post("/bookings")
+    def create() -> dict[str, str]:
+        app.context["audit_resource"] = "booking/b-1"
+        return {"booking_id": "b-1"}
+
+    ev = post("/bookings", {}, ip=_ip(), principal=_principal("user"))
+    ctx: Any = Ctx()
+    assert app.resolve(ev, ctx)["statusCode"] == 200
+    [entry] = entries(log)
+    assert (entry["resource"], entry["action"], entry["outcome"]) == ("booking/b-1", "booking.create", "ok")

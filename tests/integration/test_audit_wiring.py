@@ -1,0 +1,157 @@
+"""The audit functions with their default wiring against moto: the table shaped as template.yaml's AuditTable, the
+KMS key the local provisioning creates from AuditSigningKey. Append (through the /auth middleware and directly),
+sign checkpoints with the scheduled function, tamper with one item in DynamoDB, and GET /audit/verify names the
+first broken sequence number."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gpubroker import wiring
+from gpubroker.adapters import aws
+from gpubroker.adapters.audit import entry_from_item, entry_to_item
+from gpubroker.adapters.passwords import Argon2Hasher
+from gpubroker.domain.accounts import Principal
+from gpubroker.domain.audit import AuditTampered, chain_hash
+from tests.events import Ctx, rest_event
+from tests.integration.conftest import Endpoint, fresh_handler
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("aws")]
+
+ADMIN = Principal(user_id="admin-1", plan="enterprise", roles=frozenset({"admin", "user"}))
+
+
+def _clear() -> None:
+    for built in (wiring.audit_log, wiring.audit_signer, wiring.audit_deps):
+        built.cache_clear()
+
+
+@pytest.fixture
+def audit_table(endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh table with the template's AuditTable key schema and billing (one per test: tampering stays here)."""
+    res = endpoint.app.resources("AWS::DynamoDB::Table")["AuditTable"]["Properties"]
+    name = f"audit-it-{uuid.uuid4().hex[:8]}"
+    ddb = aws.client("dynamodb")
+    ddb.create_table(TableName=name, **{k: res[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")})
+    monkeypatch.setenv("AUDIT_TABLE", name)
+    assert endpoint.names["AuditSigningKey"]  # provisioned from the template, its id in AUDIT_SIGNING_KEY_ID
+    _clear()
+    yield name
+    _clear()
+    ddb.delete_table(TableName=name)
+
+
+def get(path: str, query: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    ev = rest_event(path, path, {k: [v] for k, v in (query or {}).items()} or None)
+    ev["requestContext"]["authorizer"] = ADMIN.to_context()
+    module = {"/audit": "api_list_audit", "/audit/verify": "api_verify_audit"}[path]
+    res = fresh_handler(module).lambda_handler(ev, Ctx())
+    return int(res["statusCode"]), json.loads(res["body"])
+
+
+def checkpoint() -> dict[str, Any]:
+    report: dict[str, Any] = fresh_handler("audit_checkpoint").lambda_handler({"job": "audit-checkpoint"}, Ctx())
+    return report
+
+
+def _fill(n: int = 40) -> None:
+    log = wiring.audit_log()
+    for i in range(n):
+        log.append(f"user:u{i % 5}", "booking.create", f"booking/{i}", f"req-{i}", "ok")
+
+
+def _register_through_the_middleware() -> str:
+    wiring.auth_deps.cache_clear()
+    deps = wiring.auth_deps()
+    deps.hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)
+    ev = rest_event("/auth/register", "/auth/register")
+    ev["httpMethod"] = "POST"
+    ev["body"] = json.dumps({"email": f"audit-{uuid.uuid4().hex[:6]}@example.com", "password": "x" * 16})
+    ev["headers"] = {"Content-Type": "application/json"}
+    ev["multiValueHeaders"] = {"Content-Type": ["application/json"]}
+    ev["requestContext"]["requestId"] = request_id = f"req-reg-{uuid.uuid4().hex[:8]}"
+    res = fresh_handler("api_auth_register").lambda_handler(ev, Ctx(), deps=deps)  # audit: the default wiring
+    assert res["statusCode"] == 202
+    return request_id
+
+
+def _shard_with(min_entries: int) -> int:
+    log = wiring.audit_log()
+    return next(s for s in range(log.shards) if len(log.all_entries(s)) >= min_entries)
+
+
+def test_append_checkpoint_verify_then_an_edited_item_is_found(audit_table: str) -> None:
+    request_id = _register_through_the_middleware()
+    _fill()
+    status, page = get("/audit", {"limit": "1000"})
+    assert status == 200 and page["next_cursor"] is None and len(page["items"]) == 41
+    [registered] = [e for e in page["items"] if e["request_id"] == request_id]
+    assert (registered["action"], registered["outcome"], registered["resource"]) == (
+        "auth.register",
+        "ok",
+        "/auth/register",
+    )
+
+    report = checkpoint()
+    log = wiring.audit_log()
+    assert sorted(w["shard"] for w in report["written"]) == [s for s in range(log.shards) if log.all_entries(s)]
+    assert checkpoint() == {"written": []}  # nothing new: nothing signed twice
+
+    status, body = get("/audit/verify")
+    assert status == 200 and body["ok"] is True, body
+    assert all(s["checkpoint_size"] == s["size"] for s in body["shards"] if s["size"])
+
+    shard = _shard_with(3)
+    aws.client("dynamodb").update_item(
+        TableName=audit_table,
+        Key={"pk": {"S": f"shard#{shard}"}, "seq": {"N": "1"}},
+        UpdateExpression="SET outcome = :o",
+        ExpressionAttributeValues={":o": {"S": "refused:403"}},
+    )
+    status, body = get("/audit/verify")
+    assert status == 200 and body["ok"] is False
+    assert (body["first_broken_shard"], body["first_broken_seq"]) == (shard, 1)
+
+    # the checkpoint function checks only what it is about to sign (O(new entries)): an edited new entry
+    newest = wiring.audit_log().append("user:u9", "booking.create", "booking/late", "req-late", "ok")
+    aws.client("dynamodb").update_item(
+        TableName=audit_table,
+        Key={"pk": {"S": f"shard#{newest.shard}"}, "seq": {"N": str(newest.seq)}},
+        UpdateExpression="SET actor = :a",
+        ExpressionAttributeValues={":a": {"S": "user:someone-else"}},
+    )
+    with pytest.raises(AuditTampered):
+        checkpoint()
+
+
+def test_a_rewritten_and_rehashed_shard_is_caught_by_the_signed_checkpoint(audit_table: str) -> None:
+    _fill()
+    checkpoint()
+    shard = _shard_with(3)
+    items = aws.client("dynamodb").query(
+        TableName=audit_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"shard#{shard}"}},
+        ConsistentRead=True,
+    )["Items"]
+    entries = [entry_from_item(i) for i in items]
+    # an attacker with table write access edits seq 1 and recomputes every later hash: the chain is consistent again
+    prev = entries[0].hash
+    for old in entries[1:]:
+        fields = {**old.to_dict(), "prev_hash": prev}
+        if old.seq == 1:
+            fields["actor"] = "user:someone-else"
+        fields["hash"] = chain_hash(prev, {k: v for k, v in fields.items() if k != "hash"})
+        aws.client("dynamodb").put_item(TableName=audit_table, Item=entry_to_item(type(old)(**fields)))
+        prev = fields["hash"]
+
+    status, body = get("/audit/verify")
+    assert status == 200 and body["ok"] is False
+    row = body["shards"][shard]
+    assert body["first_broken_shard"] == shard and row["first_broken_seq"] == len(entries) - 1
+    assert "signed checkpoint" in row["reason"]
