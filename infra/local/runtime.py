@@ -45,8 +45,14 @@ class Runtime:
     def __init__(self, app: App) -> None:
         self.app = app
         self._handlers: dict[str, Callable[..., Any]] = {}
-        # ReservedConcurrentExecutions: 1 in the template -> one invocation at a time here too
-        self._locks = {lid: threading.Lock() for lid, fn in app.functions.items() if fn.reserved_concurrency == 1}
+        # One invocation at a time per function, as in one Lambda execution environment: a handler's module state
+        # belongs to one event at a time. Lambda scales out with more environments, not threads; here there is
+        # one environment per function (the template's ReservedConcurrentExecutions: 1 holds here as well).
+        self._locks = {lid: threading.Lock() for lid in app.functions}
+        # ...and one for all the REST functions together: Powertools keeps a resolver's current event on the
+        # BaseRouter class, so in one process two REST functions running at once read each other's request
+        # (measured: GET /audit answered with the requestContext of a concurrent POST /math/...).
+        self._rest_lock = threading.Lock()
 
     def function(self, name: str) -> Function:
         if name in self.app.functions:
@@ -62,14 +68,17 @@ class Runtime:
             self._handlers[logical_id] = getattr(self.module(logical_id), fn.attribute)
         return self._handlers[logical_id]
 
+    def _lock_for(self, logical_id: str) -> threading.Lock:
+        from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+        is_rest = isinstance(getattr(self.module(logical_id), "app", None), BaseRouter)
+        return self._rest_lock if is_rest else self._locks[logical_id]
+
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         handler = self.handler(logical_id)
         ctx = LambdaContext(function_name=logical_id)
-        lock = self._locks.get(logical_id)
         try:
-            if lock is None:
-                return handler(event, ctx)
-            with lock:
+            with self._lock_for(logical_id):
                 return handler(event, ctx)
         except Exception as exc:
             raise FunctionError(logical_id, exc) from exc

@@ -244,3 +244,14 @@ def test_workload_endpoints(deps: MathDeps) -> None:
     assert all(p["reason"] for p in mapped["infeasible"])
     status, err = post("api_math_map_workload_to_gpu", "/math/map-workload-to-gpu", {"type": "quantum"}, deps)
     assert status == 422 and err["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("body", [[{}, [1]], [{}], [], "text", 3, True, None])
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [("api_math_ensemble_recommend", "/math/ensemble-recommend"), ("api_math_topsis", "/math/topsis")],
+)
+def test_a_body_that_is_not_a_json_object_is_refused(deps: MathDeps, name: str, path: str, body: Any) -> None:
+    # Powertools alone validated an array by its first element: [{}, [1]] got a 200 from ensemble-recommend
+    status, out = post(name, path, body, deps)
+    assert (status, out["error"]["code"]) == (422, "validation_error")

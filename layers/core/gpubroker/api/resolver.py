@@ -131,6 +131,24 @@ def _json_or_empty(event: dict[str, Any]) -> bool:
     return not media or media == "application/json" or media.endswith("+json")
 
 
+def _object_or_empty(event: dict[str, Any]) -> bool:
+    """Every API body is a JSON object. Powertools validates a JSON array against a route's body model by its
+    first element (measured: ``[{}, [1]]`` accepted by POST /math/ensemble-recommend), so arrays and scalars are
+    refused here. A body that is not JSON at all is left to the route's validation (422)."""
+    raw = event.get("body")
+    if not raw or event.get("isBase64Encoded"):
+        return True
+    try:
+        return isinstance(json.loads(raw), dict)
+    except ValueError:
+        return True
+
+
+def _early(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body),
+            "isBase64Encoded": False}  # fmt: skip
+
+
 def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], Any] | None = None) -> Callable[..., Any]:
     """The Lambda entry point of an API function: Powertools context, tracing and metrics around
     ``app.resolve``, with its ports in ``app.context["deps"]`` (passed in by tests, else ``default_deps()``).
@@ -145,8 +163,9 @@ def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], Any] | N
     ) -> dict[str, Any]:
         if not _json_or_empty(event):
             body = error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
-            return {"statusCode": 415, "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps(body), "isBase64Encoded": False}  # fmt: skip
+            return _early(415, body)
+        if not _object_or_empty(event):
+            return _early(422, error_body("validation_error", "the body must be a JSON object"))
         if default_deps is not None:
             app.append_context(deps=deps if deps is not None else default_deps())
         if audit is not None:
