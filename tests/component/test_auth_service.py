@@ -134,3 +134,26 @@ def test_twenty_concurrent_refreshes_with_one_token_let_exactly_one_succeed() ->
     for t in threads:
         t.join()
     assert results.count("ok") == 1 and len(results) == 20
+
+
+def test_refresh_carries_the_plan_and_roles_the_account_has_now() -> None:
+    import dataclasses
+
+    deps, s = _session()
+    users = deps.users.users  # type: ignore[attr-defined]
+    users["ada@example.com"] = dataclasses.replace(users["ada@example.com"], plan="pro", roles=("admin", "user"))
+    fresh = auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
+    claims = verify(fresh.access_token, "access", ring=deps.keys.ring(), policy=deps.policy, now=deps.clock.now(),
+                    fingerprint=fresh.fingerprint)  # fmt: skip
+    assert (claims["plan"], claims["roles"]) == ("pro", ["admin", "user"])
+
+
+def test_refresh_for_a_deleted_account_is_refused_and_ends_the_session() -> None:
+    deps, s = _session()
+    deps.users.users.clear()  # type: ignore[attr-defined]
+    with pytest.raises(InvalidToken) as refused:
+        auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
+    assert refused.value.details == {"reason": "no_account"}
+    assert deps.refresh.family_revoked(str(verify(s.refresh_token, "refresh", ring=deps.keys.ring(),
+                                                  policy=deps.policy, now=deps.clock.now(),
+                                                  fingerprint=s.fingerprint)["fam"]))  # fmt: skip

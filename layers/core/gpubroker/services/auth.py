@@ -105,7 +105,11 @@ def refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> S
         deps.refresh.revoke_family(family)  # a spent token came back: someone holds a copy
         raise InvalidToken("the token is not valid", details={"reason": "reused"})
     assert fingerprint is not None  # verify() refused a missing one
-    extra = {"plan": claims.get("plan", "free"), "roles": claims.get("roles", ["user"])}
+    user = deps.users.by_id(str(claims["sub"]))  # the plan and roles as they are now (an upgrade, a revoked role)
+    if user is None:
+        deps.refresh.revoke_family(family)
+        raise InvalidToken("the token is not valid", details={"reason": "no_account"})
+    extra = {"plan": user.plan, "roles": list(user.roles)}
     return _issue_pair(str(claims["sub"]), extra, family=family, family_ends=int(claims["exp"]),
                        fingerprint=fingerprint, now=now, deps=deps)  # fmt: skip
 
