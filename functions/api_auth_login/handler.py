@@ -23,13 +23,9 @@ Settings = AuthSettings
 app = new_resolver()
 app.use([audit_middleware(audit_log, action="auth.login")])
 
-RESPONSES = {
-    **responses(Tokens, 401, 415, 429),
-    202: {
-        "description": "MFA is on: no tokens yet; send a code with this challenge to POST /auth/mfa/verify",
-        "content": {"application/json": {"model": MfaRequired}},
-    },
-}
+RESPONSES = responses(Tokens, 401, 415, 429, also={
+    202: ("MFA is on: no tokens yet; send a code with this challenge to POST /auth/mfa/verify", MfaRequired),
+})  # fmt: skip
 
 
 @app.post("/auth/login", responses=RESPONSES)

@@ -22,13 +22,9 @@ Settings = AuthSettings
 app = new_resolver()
 app.use([audit_middleware(audit_log, action="auth.mfa.verify")])
 
-RESPONSES = {
-    **responses(Tokens, 401, 409, 415, 429),
-    200: {
-        "description": "Login completed (Tokens, and the fingerprint cookie) or MFA enabled (the recovery codes)",
-        "content": {"application/json": {"model": Tokens | MfaEnabled}},
-    },
-}
+RESPONSES = responses(Tokens, 401, 409, 415, 429, also={
+    200: ("Login completed (tokens, fingerprint cookie) or MFA enabled (recovery codes)", Tokens | MfaEnabled),
+})  # fmt: skip
 
 
 @app.post("/auth/mfa/verify", responses=RESPONSES)

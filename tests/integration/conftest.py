@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,14 @@ def fresh_handler(module: str):  # type: ignore[no-untyped-def]
     if hasattr(mod, "default_deps"):
         mod.default_deps.cache_clear()
     return mod
+
+
+def wired_auth_deps() -> Any:
+    """The auth functions' default wiring against the endpoint, argon2id at a cheaper cost (the same code)."""
+    from gpubroker import wiring
+    from gpubroker.adapters.passwords import Argon2Hasher
+
+    wiring.auth_deps.cache_clear()
+    deps = wiring.auth_deps()
+    deps.hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)
+    return deps

@@ -10,21 +10,16 @@ from typing import Any
 import jwt
 import pytest
 
-from gpubroker import wiring
 from gpubroker.adapters.keyring import SecretsKeyRing
-from gpubroker.adapters.passwords import Argon2Hasher
 from tests.events import Ctx, rest_event
-from tests.integration.conftest import Endpoint, fresh_handler
+from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def deps(endpoint: Endpoint) -> Any:
-    wiring.auth_deps.cache_clear()
-    d = wiring.auth_deps()
-    d.hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)  # the same code, a cheaper cost
-    return d
+    return wired_auth_deps()
 
 
 def call(module: str, path: str, body: dict[str, Any] | None, deps: Any, *, cookie: str | None = None,

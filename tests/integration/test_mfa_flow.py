@@ -14,15 +14,13 @@ from typing import Any
 import jwt
 import pytest
 
-from gpubroker import wiring
 from gpubroker.adapters import aws
-from gpubroker.adapters.passwords import Argon2Hasher
 from gpubroker.adapters.ratelimit import MemoryRateLimiter
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.mfa import CHALLENGE_TTL_S, code_at, step_at
 from tests.events import Ctx, rest_event
 from tests.fakes import FixedClock, Unlimited
-from tests.integration.conftest import Endpoint, fresh_handler
+from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("aws")]
 
@@ -31,9 +29,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def deps(endpoint: Endpoint) -> Any:
-    wiring.auth_deps.cache_clear()
-    d = wiring.auth_deps()
-    d.hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)  # the same code, a cheaper cost
+    d = wired_auth_deps()
     d.clock = FixedClock(datetime.now(UTC).replace(microsecond=0))  # TOTP steps move only when the test says
     d.throttle = MemoryRateLimiter(lambda: d.clock.now().timestamp())  # the wired limiter, on that clock
     return d

@@ -36,15 +36,20 @@ _DESCRIPTIONS = {
 }
 
 
-def responses(ok: type[BaseModel], *errors: int, ok_status: int = 200) -> dict[int, Any]:
+def responses(
+    ok: Any, *errors: int, ok_status: int = 200, also: dict[int, tuple[str, Any]] | None = None
+) -> dict[int, Any]:
     """OpenAPI ``responses`` for a route: its success model and the error statuses it can answer (ErrorResponse).
-    Routes with a body may also answer 415 (a body that is not JSON)."""
+    Routes with a body may also answer 415 (a body that is not JSON). ``also``: more answers, status ->
+    (description, model), e.g. a second success status; one for ``ok_status`` replaces the plain "OK"."""
     out: dict[int, Any] = {ok_status: {"description": "OK", "content": {"application/json": {"model": ok}}}}
     for status in dict.fromkeys((*errors, 422, 429)):
         out[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorResponse}},
         }
+    for status, (description, model) in (also or {}).items():
+        out[status] = {"description": description, "content": {"application/json": {"model": model}}}
     return out
 
 
