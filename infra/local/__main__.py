@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     stack = LocalStack(host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port)
     stack.start()
-    reports: list[dict[str, Any]] = [] if args.no_seed else stack.seed(catalogs)
-    local_seeds = {} if args.no_seed else stack.seed_local(catalogs.parent.parent)
+    reports: list[dict[str, Any]] = []
+    local_seeds: dict[str, Any] = {}
+    if not args.no_seed:  # the offers and the price history are independent: seeded side by side
+        with ThreadPoolExecutor(2) as pool:
+            offers = pool.submit(stack.seed, catalogs)
+            local_seeds = stack.seed_local(catalogs.parent.parent)
+            reports = offers.result()
     stack.start_streams()
     stack.start_schedules(catalogs, args.schedule_seconds)
     state = {
