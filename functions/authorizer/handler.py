@@ -19,10 +19,11 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.api.cookies import fingerprint_from
+from gpubroker.api.identity import bearer_token
 from gpubroker.config import AuthorizerSettings
 from gpubroker.domain.errors import InvalidToken
 from gpubroker.observability import logger
-from gpubroker.services.identity import IdentityDeps, authenticate, bearer_token
+from gpubroker.services.identity import IdentityDeps, authenticate
 from gpubroker.wiring import identity_deps
 
 Settings = AuthorizerSettings

@@ -58,7 +58,6 @@ class Gate:
         self._clock = clock
         self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, Decision]] = {}
         self._lock = threading.Lock()
-        self.invocations = 0  # authorizer calls so far (the cache's effect shows here)
 
     def response(self, kind: str) -> GatewayResponse:
         return self.app.gateway_responses.get(kind) or _DEFAULTS[kind]
@@ -96,7 +95,6 @@ class Gate:
         return None
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Decision:
-        self.invocations += 1
         answer = self.runtime.invoke(function, event)
         return Decision(policy=answer["policyDocument"], principal_id=str(answer["principalId"]),
                         context=dict(answer.get("context") or {}))  # fmt: skip

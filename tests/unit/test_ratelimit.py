@@ -369,7 +369,7 @@ def _bearer_call(app: Any, token: str, fingerprint: str, ip: str = "203.0.113.7"
 
 @pytest.fixture
 def public_app(monkeypatch: pytest.MonkeyPatch, limiter: MemoryRateLimiter) -> Any:
-    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=limiter, identity=_identity()))
+    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=limiter, identity=_identity))
     app = new_resolver()
 
     @app.get("/ping")

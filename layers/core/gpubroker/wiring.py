@@ -5,6 +5,7 @@ Handlers take these as their ``default_deps``; tests pass ``MathDeps`` built fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -152,10 +153,10 @@ def identity_deps(*, sessions: bool = False) -> Any:
 
     s = load_settings(AuthorizerSettings if sessions else EdgeSettings)
     store = None
-    if sessions:
+    if isinstance(s, AuthorizerSettings):
         from gpubroker.adapters.auth_store import DynamoRefreshStore
 
-        store = DynamoRefreshStore(load_settings(AuthorizerSettings).AUTH_TABLE)
+        store = DynamoRefreshStore(s.AUTH_TABLE)
     return IdentityDeps(
         keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID),
         policy=TokenPolicy(issuer=s.TOKEN_ISSUER, audience=s.TOKEN_AUDIENCE),
@@ -166,11 +167,11 @@ def identity_deps(*, sessions: bool = False) -> Any:
 
 @dataclass(frozen=True)
 class Edge:
-    """The rate-limit middleware's ports: the limiter, and the token check that names a public route's caller
-    (None when no signing keys are configured: every caller without an authorizer context is anonymous)."""
+    """The rate-limit middleware's ports: the limiter, and what builds the token check that names a public route's
+    caller (None when no signing keys are configured: every caller without an authorizer context is anonymous)."""
 
     limiter: Any
-    identity: Any = None
+    identity: Callable[[], Any] | None = None  # builds the token check on first use (identity_deps)
     window_s: float = 1.0  # gpubroker.domain.plans.WINDOW_S
 
 
@@ -182,7 +183,7 @@ def edge() -> Edge:
     s = load_settings(EdgeSettings)
     limiter = rate_limiter(s.REDIS_URL) if s.REDIS_URL else MemoryRateLimiter()
     usable = s.SIGNING_KEYS_SECRET_ID and s.TOKEN_ISSUER and s.TOKEN_AUDIENCE
-    return Edge(limiter=limiter, identity=identity_deps() if usable else None)
+    return Edge(limiter=limiter, identity=identity_deps if usable else None)
 
 
 # ---- the audit log ---------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.errors import Forbidden, Unauthorized
 
+BEARER = "bearer "
+
 
 def current_principal(app: APIGatewayRestResolver) -> Principal | None:
     return Principal.from_context(dict(app.current_event.request_context.authorizer or {}))
@@ -29,3 +31,11 @@ def require_role(app: APIGatewayRestResolver, role: str) -> Principal:
     if not principal.has_role(role):
         raise Forbidden(f"this route needs the {role!r} role")
     return principal
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when absent or another scheme."""
+    if not authorization or authorization[: len(BEARER)].lower() != BEARER:
+        return None
+    token = authorization[len(BEARER) :].strip()
+    return token or None

@@ -56,11 +56,13 @@ def merge_openapi(
 
 def _secure(doc: dict[str, Any], protected: Iterable[tuple[str, str]]) -> None:
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    protected = list(protected)
     for method, path in protected:
         op = doc["paths"][path][method.lower()]
         op["security"] = [{name: [] for name in SECURITY_SCHEMES}]
         for status, text in _GATEWAY_ERRORS.items():
             op.setdefault("responses", {}).setdefault(str(status), {"description": text, **error})
+    if protected:
         doc["components"]["securitySchemes"] = SECURITY_SCHEMES
 
 

@@ -17,8 +17,6 @@ from gpubroker.domain.plans import plan_of
 from gpubroker.domain.tokens import TokenPolicy, verify
 from gpubroker.ports import Clock, KeyRingSource, RefreshStore
 
-BEARER = "bearer "
-
 
 @dataclass(frozen=True)
 class IdentityDeps:
@@ -26,14 +24,6 @@ class IdentityDeps:
     policy: TokenPolicy
     clock: Clock
     sessions: RefreshStore | None = None  # None: no session (revocation) check
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header; None when absent or another scheme."""
-    if not authorization or authorization[: len(BEARER)].lower() != BEARER:
-        return None
-    token = authorization[len(BEARER) :].strip()
-    return token or None
 
 
 def authenticate(token: str, fingerprint: str | None, *, deps: IdentityDeps) -> Principal:
