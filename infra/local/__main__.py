@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     stack = LocalStack(host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port)
     stack.start()
+    stack.launch_streams()
     reports: list[dict[str, Any]] = []
     local_seeds: dict[str, Any] = {}
     if not args.no_seed:  # the offers and the price history are independent: seeded side by side

@@ -158,14 +158,10 @@ class LocalStack:
         )
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 
-    def start_streams(self) -> None:
-        """Deliver every later write on a table's stream to the function the template maps to it.
-
-        The pollers run in their own process (infra/local/stream_worker.py), as Lambda runs stream-triggered
-        functions apart from the API. Started after seeding: nobody can be subscribed yet, so replaying the seed's
-        writes would be wasted work.
-        """
-        if not self.app.stream_triggers:
+    def launch_streams(self) -> None:
+        """Start the stream worker's process (interpreter, imports, the template) without polling yet, so that
+        start-up overlaps the seeding; :meth:`start_streams` lets it begin."""
+        if not self.app.stream_triggers or self._stream_worker is not None:
             return
         tables = {t.table: self.names[t.table] for t in self.app.stream_triggers}
         env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables)}
@@ -177,8 +173,22 @@ class LocalStack:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self._stream_worker.stdout is not None
-        line = self._stream_worker.stdout.readline().strip()
+
+    def start_streams(self) -> None:
+        """Deliver every later write on a table's stream to the function the template maps to it.
+
+        The pollers run in their own process (infra/local/stream_worker.py), as Lambda runs stream-triggered
+        functions apart from the API. They start polling after seeding (their iterators are LATEST from then on):
+        nobody can be subscribed yet, so replaying the seed's writes would be wasted work.
+        """
+        self.launch_streams()
+        worker = self._stream_worker
+        if worker is None:
+            return
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        line = worker.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"the stream worker did not start (said {line!r})")
 

@@ -3,7 +3,8 @@
 Lambda runs a stream-triggered function apart from the API; here that keeps the broadcaster's boto3 work off the
 interpreter that serves HTTP, WebSocket and moto (measured: it halved WebSocket delivery latency). Started by the
 stack with its environment (AWS endpoint, table names, management endpoint) and ``GPUBROKER_STREAM_TABLES``
-(logical id -> physical table name); prints ``ready`` once every poller holds its LATEST iterators; stops when its
+(logical id -> physical table name); starts polling when it reads ``go`` on stdin (the stack launches it early, so
+its start-up overlaps the seeding), prints ``ready`` once every poller holds its LATEST iterators; stops when its
 stdin closes (the stack ended) or on SIGTERM.
 """
 
@@ -28,6 +29,10 @@ def main() -> int:
     app = read_app()
     tables = json.loads(os.environ["GPUBROKER_STREAM_TABLES"])
     runtime = Runtime(app)
+    for trigger in app.stream_triggers:
+        runtime.handler(trigger.function)  # imported now, while the stack seeds
+    if sys.stdin.readline().strip() != "go":
+        return 0  # the stack ended before it needed the streams
     pollers = []
     for trigger in app.stream_triggers:
         poller = StreamPoller(runtime, trigger, tables[trigger.table], endpoint_url=os.environ["AWS_ENDPOINT_URL"])
