@@ -51,9 +51,12 @@ typecheck: venv
 cfn-lint: venv
 	$(RUN)/cfn-lint template.yaml
 
-## make test: lint, types, template, and the whole pytest suite (unit, component, integration, contract, e2e)
+## make test: lint, types, template, and the whole pytest suite (unit, component, integration, contract, e2e).
+## The e2e tests run last, on their own: their local stack is timed from start to ready (<= 20 s, what `make dev`
+## promises a developer), which a second worker running the CPU-bound suites beside it turned into 20-25 s.
 test: lint typecheck cfn-lint sam-validate test-py312
-	$(RUN)/pytest -n 2 --dist loadgroup
+	$(RUN)/pytest -n 2 --dist loadgroup -m "not e2e"
+	$(RUN)/pytest -m e2e
 
 ## the Lambda runtime is python3.12: the fast tiers run there too (skipped, with a note, where no 3.12 exists)
 test-py312: | $(UV)
