@@ -28,8 +28,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack: Stack
             "all",
             "--max-examples",
             "100",
+            # one worker: on CPython 3.11 two threads in ast.parse at once can raise "SystemError: AST constructor
+            # recursion depth mismatch" (python/cpython#106905; the AST state is shared), and Hypothesis parses
+            # filter lambdas to describe them: a CI run died of it in the coverage phase with 2 workers
             "--workers",
-            "2",
+            "1",
             "--no-color",
             "--report-dir",
             str(tmp_path),
