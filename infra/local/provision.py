@@ -1,5 +1,5 @@
-"""Create the template's DynamoDB tables, S3 buckets, secrets and KMS keys on an AWS-compatible endpoint (moto,
-LocalStack, AWS).
+"""Create the template's DynamoDB tables, S3 buckets, secrets, SSM parameters and KMS keys on an AWS-compatible
+endpoint (moto, LocalStack, AWS).
 
 Physical names are ``<prefix>-<LogicalId>`` so several test runs can share one endpoint.
 """
@@ -30,7 +30,7 @@ def physical_names(app: App, prefix: str) -> dict[str, str]:
 
 
 def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1") -> dict[str, str]:
-    """Create every table, bucket, secret and KMS key (idempotent). Returns logical id -> physical name (and
+    """Create every table, bucket, secret, parameter and KMS key (idempotent). Returns logical id -> physical name (and
     ``"<id>.Arn"`` -> ARN where ``!GetAtt <id>.Arn`` differs from ``!Ref``)."""
     names = physical_names(app, prefix)
     ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
@@ -56,6 +56,12 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
             names[lid] = secrets.create_secret(Name=name, SecretString="{}")["ARN"]
         except secrets.exceptions.ResourceExistsException:
             names[lid] = secrets.describe_secret(SecretId=name)["ARN"]
+    ssm = boto3.client("ssm", endpoint_url=endpoint_url, region_name=region)
+    for lid, res in app.resources("AWS::SSM::Parameter").items():
+        names[lid] = f"{prefix}-{lid}"  # !Ref of a parameter is its name
+        with contextlib.suppress(ssm.exceptions.ParameterAlreadyExists):
+            ssm.put_parameter(Name=names[lid], Value=str(res["Properties"]["Value"]),
+                              Type=str(res["Properties"].get("Type", "String")))  # fmt: skip
     names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
     return names
 

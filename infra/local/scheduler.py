@@ -22,6 +22,8 @@ from infra.local.template import App, Schedule
 log = logging.getLogger("gpubroker.local.scheduler")
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNIT_S = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+MAX_SPEEDUP_S = 86_400.0
+"""``every_s`` (make dev --schedule-seconds) speeds up schedules of at most a day; longer ones keep their period."""
 
 
 def rate_seconds(expression: str) -> float | None:
@@ -64,7 +66,9 @@ class Scheduler:
     def plan(self) -> list[tuple[Schedule, float, dict[str, Any]]]:
         out = []
         for s in self._app.schedules:
-            seconds = self._every or rate_seconds(resolve_expression(self._app, s))
+            real = rate_seconds(resolve_expression(self._app, s))
+            # the speed-up is for the frequent jobs; a monthly one (key rotation) keeps its own period
+            seconds = self._every if self._every and (real is None or real <= MAX_SPEEDUP_S) else real
             event = local_input(s, self._catalogs)
             if seconds is None or event is None:
                 log.info("schedule %s.%s is not simulated locally", s.function, s.name)

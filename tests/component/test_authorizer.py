@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from gpubroker.domain.accounts import Principal
-from gpubroker.domain.tokens import issue
+from gpubroker.domain.tokens import PublishedKeys, issue
 from gpubroker.services.identity import IdentityDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx
 from tests.fakes import FixedClock
-from tests.fakes_auth import FixedRing, MemoryRefresh
+from tests.fakes_auth import MemoryRefresh
 from tests.unit.test_tokens import FP, MATRIX, NOW, POLICY, RING
 
 AUTHORIZER = handler_module("authorizer")
@@ -24,7 +24,9 @@ def _deps(sessions: MemoryRefresh | None = None) -> IdentityDeps:
     if sessions is None:
         sessions = MemoryRefresh()
         sessions.start_family("f1", "u1", 2_000_000_000)
-    return IdentityDeps(keys=FixedRing(RING), policy=POLICY, clock=FixedClock(NOW), sessions=sessions)
+    return IdentityDeps(
+        keys=PublishedKeys.from_jwks(RING.jwks()), policy=POLICY, clock=FixedClock(NOW), sessions=sessions
+    )
 
 
 def _event(authorization: str | None, cookie: str | None = f"__Host-gpb_fgp={FP}") -> dict[str, Any]:

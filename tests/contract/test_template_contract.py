@@ -129,6 +129,7 @@ def test_schedules_name_a_known_provider_and_a_catalog() -> None:
     assert {s.input["job"] for s in APP.schedules if "job" in s.input} == {
         "train-collaborative-filter",
         "audit-checkpoint",
+        "key-rotation",
     }
     assert len({i["provider"] for i in inputs}) == len(inputs)  # one schedule per provider
 
@@ -139,3 +140,32 @@ def test_api_functions_use_the_shared_resolver() -> None:
         if "app = " in src:
             assert "app = new_resolver()" in src, lid
         assert "boto3" not in src, f"{lid}: boto3 belongs in adapters"
+
+
+def test_only_the_signers_can_read_the_private_signing_keys() -> None:
+    """Least privilege for the JWT keys: a function can read or write SigningKeysSecret only if it signs (its
+    settings name the secret), and then it can also publish the public parameter; every function that verifies a
+    token (the authorizer, and the front door of every public route, which learns a signed-in caller's plan from the
+    token) reads the public parameter, and nothing else of the keys."""
+    functions = APP.resources("AWS::Serverless::Function")
+    routed = {r.function for r in APP.routes if not r.authorizer} | {"AuthorizerFunction"}
+    signers = set()
+    for lid in FUNCTIONS:
+        policies = json.dumps(functions[lid]["Properties"].get("Policies", []), default=str)
+        signs = "SIGNING_KEYS_SECRET_ID" in module(lid).Settings.model_fields
+        assert ("SigningKeysSecret" in policies) == signs, lid
+        reads_public = "'SSMParameterReadPolicy'" in policies or '"SSMParameterReadPolicy"' in policies
+        if signs:
+            signers.add(lid)
+            assert "ssm:PutParameter" in policies and "PublicKeysParameter" in policies, lid
+        if lid in routed or signs:
+            assert reads_public and "PublicKeysParameter" in policies, lid
+    assert signers == {
+        "ApiAuthRegisterFunction",
+        "ApiAuthLoginFunction",
+        "ApiAuthRefreshFunction",
+        "ApiAuthLogoutFunction",
+        "ApiAuthMfaEnrollFunction",
+        "ApiAuthMfaVerifyFunction",
+        "KeyRotationFunction",
+    }

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from gpubroker.adapters.keyring import SecretsKeyRing
+from gpubroker.adapters.keyring import ParameterPublicKeys
 from tests.events import Ctx, rest_event
 from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
 
@@ -51,8 +51,8 @@ def test_register_login_refresh_logout_against_the_endpoint(deps: Any, endpoint:
     status, tokens, headers = call("api_auth_login", "/auth/login", {"email": email, "password": PASSWORD}, deps)
     assert status == 200 and tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
     cookie = _cookie(headers)
-    # the published JWKS verifies the access token
-    jwks_deps = SecretsKeyRing(endpoint.names["SigningKeysSecret"])
+    # the published JWKS (the public parameter the login's bootstrap wrote) verifies the access token
+    jwks_deps = ParameterPublicKeys(endpoint.names["PublicKeysParameter"])
     status, jwks, _ = call("api_jwks", "/.well-known/jwks.json", None, jwks_deps, method="GET")
     assert status == 200
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]

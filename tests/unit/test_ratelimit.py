@@ -350,12 +350,12 @@ def test_headers_never_announce_a_zero_reset() -> None:
 
 
 def _identity() -> Any:
+    from gpubroker.domain.tokens import PublishedKeys
     from gpubroker.services.identity import IdentityDeps
     from tests.fakes import FixedClock
-    from tests.fakes_auth import FixedRing
     from tests.unit.test_tokens import NOW, POLICY, RING
 
-    return IdentityDeps(keys=FixedRing(RING), policy=POLICY, clock=FixedClock(NOW))
+    return IdentityDeps(keys=PublishedKeys.from_jwks(RING.jwks()), policy=POLICY, clock=FixedClock(NOW))
 
 
 def _bearer_call(app: Any, token: str, fingerprint: str, ip: str = "203.0.113.7") -> dict[str, Any]:

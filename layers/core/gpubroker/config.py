@@ -104,16 +104,16 @@ class EdgeSettings(_Settings):
     and of login throttling, and what verifies an access token (a public route's caller gets its plan's rate)."""
 
     REDIS_URL: str = Field(default="", description="rate limits and breakers; empty: per-container fallbacks")
-    SIGNING_KEYS_SECRET_ID: str = Field(default="", description="the JWT keys; empty: every caller is anonymous")
+    PUBLIC_KEYS_PARAMETER: str = Field(default="", description="the JWKS (SSM); empty: every caller is anonymous")
     TOKEN_ISSUER: str = Field(default="")
     TOKEN_AUDIENCE: str = Field(default="")
 
 
 class AuthorizerSettings(EdgeSettings):
-    """The Lambda authorizer: the token keys (required here) and the refresh families (revocation)."""
+    """The Lambda authorizer: the published token keys (required here) and the refresh families (revocation)."""
 
     AUTH_TABLE: str = Field(min_length=3)
-    SIGNING_KEYS_SECRET_ID: str = Field(min_length=3)
+    PUBLIC_KEYS_PARAMETER: str = Field(min_length=1)
     TOKEN_ISSUER: str = Field(min_length=3)
     TOKEN_AUDIENCE: str = Field(min_length=3)
 
@@ -122,6 +122,16 @@ class AuthSettings(AuthorizerSettings):
     """The auth functions: accounts and refresh families, the signing keys, token claims, login throttling, and
     the audit log every auth event is appended to."""
 
+    AUDIT_TABLE: str = Field(min_length=3)
+    SIGNING_KEYS_SECRET_ID: str = Field(min_length=3, description="the private signing keys (signers only)")
+
+
+class KeyRotationSettings(_Settings):
+    """The scheduled signing-key rotation: the private keys' secret, the public parameter it publishes to, and the
+    audit log it records the rotation in."""
+
+    SIGNING_KEYS_SECRET_ID: str = Field(min_length=3)
+    PUBLIC_KEYS_PARAMETER: str = Field(min_length=1)
     AUDIT_TABLE: str = Field(min_length=3)
 
 
@@ -138,4 +148,4 @@ class AuditSigningSettings(AuditSettings):
 
 
 class JwksSettings(EdgeSettings):
-    SIGNING_KEYS_SECRET_ID: str = Field(min_length=3)
+    PUBLIC_KEYS_PARAMETER: str = Field(min_length=1)

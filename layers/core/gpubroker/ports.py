@@ -164,7 +164,17 @@ class PasswordHasher(Protocol):
 
 
 class KeyRingSource(Protocol):
+    """The signers' keys, private ones included (the auth functions)."""
+
     def ring(self) -> KeyRing: ...
+
+
+class PublishedKeySource(Protocol):
+    """The published JWKS (everything that verifies a token, and ``GET /.well-known/jwks.json``)."""
+
+    def public_key(self, kid: str) -> Any: ...
+
+    def jwks(self) -> dict[str, Any]: ...
 
 
 class AuditLog(Protocol):

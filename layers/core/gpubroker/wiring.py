@@ -133,10 +133,21 @@ def auth_deps() -> Any:
         mfa=DynamoMfaStore(s.AUTH_TABLE),
         hasher=Argon2Hasher(),
         throttle=rate_limiter(s.REDIS_URL, prefix="throttle") if s.REDIS_URL else MemoryRateLimiter(),
-        keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID),
+        keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID, s.PUBLIC_KEYS_PARAMETER),
         policy=TokenPolicy(issuer=s.TOKEN_ISSUER, audience=s.TOKEN_AUDIENCE),
         clock=_system_clock(),
     )
+
+
+@cache
+def key_rotation_deps() -> Any:
+    """The scheduled rotation: the signing-keys secret and its public parameter, and the audit log."""
+    from gpubroker.adapters.keyring import SecretsKeyRing
+    from gpubroker.config import KeyRotationSettings
+    from gpubroker.services.keys import KeyRotationDeps
+
+    s = load_settings(KeyRotationSettings)
+    return KeyRotationDeps(keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID, s.PUBLIC_KEYS_PARAMETER), log=audit_log())
 
 
 # ---- the front door: who is calling, and at what rate ---------------------------------------------------------
@@ -144,9 +155,9 @@ def auth_deps() -> Any:
 
 @cache
 def identity_deps(*, sessions: bool = False) -> Any:
-    """What verifies an access token: the key ring and token policy (``EdgeSettings``, from Globals) and, for the
-    authorizer (``sessions=True``), the refresh families of ``AUTH_TABLE`` for the revocation check."""
-    from gpubroker.adapters.keyring import SecretsKeyRing
+    """What verifies an access token: the published keys and token policy (``EdgeSettings``, from Globals) and,
+    for the authorizer (``sessions=True``), the refresh families of ``AUTH_TABLE`` for the revocation check."""
+    from gpubroker.adapters.keyring import ParameterPublicKeys
     from gpubroker.config import AuthorizerSettings, EdgeSettings
     from gpubroker.domain.tokens import TokenPolicy
     from gpubroker.services.identity import IdentityDeps
@@ -158,7 +169,7 @@ def identity_deps(*, sessions: bool = False) -> Any:
 
         store = DynamoRefreshStore(s.AUTH_TABLE)
     return IdentityDeps(
-        keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID),
+        keys=ParameterPublicKeys(s.PUBLIC_KEYS_PARAMETER),
         policy=TokenPolicy(issuer=s.TOKEN_ISSUER, audience=s.TOKEN_AUDIENCE),
         clock=_system_clock(),
         sessions=store,
@@ -182,7 +193,7 @@ def edge() -> Edge:
 
     s = load_settings(EdgeSettings)
     limiter = rate_limiter(s.REDIS_URL) if s.REDIS_URL else MemoryRateLimiter()
-    usable = s.SIGNING_KEYS_SECRET_ID and s.TOKEN_ISSUER and s.TOKEN_AUDIENCE
+    usable = s.PUBLIC_KEYS_PARAMETER and s.TOKEN_ISSUER and s.TOKEN_AUDIENCE
     return Edge(limiter=limiter, identity=identity_deps if usable else None)
 
 

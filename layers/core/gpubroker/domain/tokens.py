@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -75,9 +75,51 @@ def new_signing_key(kid: str | None = None) -> SigningKey:
     return SigningKey(kid or secrets.token_urlsafe(12), pem)
 
 
+class Verifier(Protocol):
+    """What verifies a token: the public key for a ``kid`` (None: unknown). A ``KeyRing`` is one (it holds the
+    private keys: the signing functions); ``PublishedKeys`` is the other (the JWKS alone: everything else)."""
+
+    def public_key(self, kid: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PublishedKeys:
+    """The verify-only side of the key ring: the published JWKS, without a private key. Entries that are not RSA
+    signing keys for RS256 with a plain ``kid`` are left out, so a bad entry can never choose the algorithm."""
+
+    keys: dict[str, rsa.RSAPublicKey]
+    doc: dict[str, Any]
+
+    @classmethod
+    def from_jwks(cls, doc: dict[str, Any]) -> PublishedKeys:
+        keys: dict[str, rsa.RSAPublicKey] = {}
+        kept = []
+        for jwk in doc.get("keys", []) if isinstance(doc, dict) else []:
+            kid = jwk.get("kid") if isinstance(jwk, dict) else None
+            if not isinstance(kid, str) or not _KID.fullmatch(kid) or jwk.get("kty") != "RSA":
+                continue
+            if jwk.get("alg", "RS256") != "RS256" or jwk.get("use", "sig") != "sig":
+                continue
+            try:
+                key = jwt.algorithms.RSAAlgorithm.from_jwk(jwk)
+            except (jwt.InvalidKeyError, KeyError, ValueError, TypeError):
+                continue
+            if isinstance(key, rsa.RSAPublicKey):
+                keys[kid] = key
+                kept.append(jwk)
+        return cls(keys=keys, doc={"keys": kept})
+
+    def public_key(self, kid: str) -> Any:
+        return self.keys.get(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.doc
+
+
 @dataclass(frozen=True)
 class KeyRing:
-    """The active signing key and every key whose tokens may still be alive (published in the JWKS)."""
+    """The active signing key and every key whose tokens may still be alive, or soon will be (published in the
+    JWKS)."""
 
     active: SigningKey
     published: tuple[SigningKey, ...]
@@ -139,7 +181,7 @@ def verify(
     token: str,
     kind: TokenKind,
     *,
-    ring: KeyRing,
+    ring: Verifier,
     policy: TokenPolicy,
     now: datetime,
     fingerprint: str | None,
@@ -174,7 +216,7 @@ def verify(
     return claims
 
 
-def _key_for(token: str, kind: TokenKind, ring: KeyRing) -> Any:
+def _key_for(token: str, kind: TokenKind, ring: Verifier) -> Any:
     """The public key for the token's header, after the header's own rules (algorithm pinned first)."""
     try:
         header = jwt.get_unverified_header(token)

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.errors import InvalidToken
 from gpubroker.domain.plans import plan_of
-from gpubroker.domain.tokens import TokenPolicy, verify
-from gpubroker.ports import Clock, KeyRingSource, RefreshStore
+from gpubroker.domain.tokens import TokenPolicy, Verifier, verify
+from gpubroker.ports import Clock, RefreshStore
 
 
 @dataclass(frozen=True)
 class IdentityDeps:
-    keys: KeyRingSource
+    keys: Verifier  # the published keys (adapters/keyring.ParameterPublicKeys): never a private key
     policy: TokenPolicy
     clock: Clock
     sessions: RefreshStore | None = None  # None: no session (revocation) check
@@ -28,7 +28,7 @@ class IdentityDeps:
 
 def authenticate(token: str, fingerprint: str | None, *, deps: IdentityDeps) -> Principal:
     """The Principal of a valid access token bound to ``fingerprint``; InvalidToken otherwise."""
-    claims = verify(token, "access", ring=deps.keys.ring(), policy=deps.policy, now=deps.clock.now(),
+    claims = verify(token, "access", ring=deps.keys, policy=deps.policy, now=deps.clock.now(),
                     fingerprint=fingerprint)  # fmt: skip
     family = str(claims["fam"])
     if deps.sessions is not None and deps.sessions.family_revoked(family):

@@ -1,0 +1,28 @@
+"""Scheduled: rotate the JWT signing keys. The new key is published at once and signs only once every verifier has
+read it; the old one stays published until its tokens have expired (adapters/keyring.py). Audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.config import KeyRotationSettings
+from gpubroker.observability import logger, metrics, tracer
+from gpubroker.services.keys import KeyRotationDeps, rotate_signing_key
+from gpubroker.wiring import key_rotation_deps
+
+Settings = KeyRotationSettings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, deps: KeyRotationDeps | None = None
+) -> dict[str, Any]:
+    result = rotate_signing_key(deps or key_rotation_deps(), request_id=context.aws_request_id)
+    metrics.add_metric(name="SigningKeyRotated", unit=MetricUnit.Count, value=1 if result["rotated"] else 0)
+    logger.info("signing key rotation", extra=result)
+    return result
