@@ -115,8 +115,9 @@ def test_a_rotation_never_refuses_a_valid_token(keys: tuple[str, str]) -> None:
 def test_the_rotation_function_audits_each_run(keys: tuple[str, str], endpoint: Endpoint) -> None:
     secret, parameter = keys
     log = DynamoAuditLog(endpoint.names["AuditTable"], shards=8)
-    deps = KeyRotationDeps(keys=SecretsKeyRing(secret, parameter), log=log)
-    deps.keys.ring()  # bootstrapped by a first login: its key signs at once
+    ring = SecretsKeyRing(secret, parameter)
+    ring.ring()  # bootstrapped by a first login: its key signs at once
+    deps = KeyRotationDeps(keys=ring, log=log)
     handler = fresh_handler("key_rotation")
     first = handler.lambda_handler({"job": "key-rotation"}, Ctx(), deps=deps)
     second = handler.lambda_handler({"job": "key-rotation"}, Ctx(), deps=deps)
