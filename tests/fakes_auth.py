@@ -56,8 +56,7 @@ class MemoryMfa:
 
     def _update(self, email: str, state: MfaState) -> None:
         self.states[email] = state
-        self.users.users[email] = dataclasses.replace(self.users.users[email], mfa_enabled=state.enabled,
-                                                      mfa_secret=state.secret)  # fmt: skip
+        self.users.users[email] = dataclasses.replace(self.users.users[email], mfa_enabled=state.enabled)
 
     def set_pending_secret(self, email: str, secret: str) -> bool:
         with self.users.lock:

@@ -169,3 +169,20 @@ def test_only_the_signers_can_read_the_private_signing_keys() -> None:
         "ApiAuthMfaVerifyFunction",
         "KeyRotationFunction",
     }
+
+
+def test_only_the_mfa_functions_can_use_the_totp_sealing_key() -> None:
+    """The TOTP secrets are sealed under MfaSecretsKey: enrolment seals (Encrypt), verification opens and seals
+    (Decrypt, Encrypt); no other function can open one, so a read of AuthTable yields no TOTP secret."""
+    functions = APP.resources("AWS::Serverless::Function")
+    grants: dict[str, set[str]] = {}
+    for lid in FUNCTIONS:
+        for policy in functions[lid]["Properties"].get("Policies", []):
+            for st in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                if "MfaSecretsKey" in json.dumps(st.get("Resource"), default=str):
+                    actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                    grants.setdefault(lid, set()).update(actions)
+    assert grants == {
+        "ApiAuthMfaEnrollFunction": {"kms:Encrypt"},
+        "ApiAuthMfaVerifyFunction": {"kms:Encrypt", "kms:Decrypt"},
+    }

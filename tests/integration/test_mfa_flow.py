@@ -13,9 +13,11 @@ from typing import Any
 
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 
 from gpubroker.adapters import aws
 from gpubroker.adapters.ratelimit import MemoryRateLimiter
+from gpubroker.adapters.secretbox import KmsSecretBox
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.mfa import CHALLENGE_TTL_S, code_at, step_at
 from tests.events import Ctx, rest_event
@@ -121,12 +123,19 @@ def test_enroll_verify_then_login_needs_a_code_against_the_endpoint(deps: Any, e
     assert status == 200 and headers["Cache-Control"] == "no-store"
     assert enrolment["otpauth_uri"].startswith(f"otpauth://totp/GPUBroker:{email.replace('@', '%40')}?secret=")
     assert enrolment["qr_png"].startswith("data:image/png;base64,")
-    assert _profile(endpoint, email)["mfa_pending_secret"]["S"] == enrolment["secret"]
+    # the table holds the secret sealed under the KMS key, bound to this account: it opens for this account only
+    sealed = _profile(endpoint, email)["mfa_pending_secret"]["S"]
+    assert enrolment["secret"] not in sealed and enrolment["secret"] not in json.dumps(_profile(endpoint, email))
+    box = KmsSecretBox(endpoint.names["MfaSecretsKey"], purpose="gpubroker-totp")
+    assert box.open(sealed, email) == enrolment["secret"]
+    with pytest.raises(ClientError, match="InvalidCiphertext"):
+        box.open(sealed, "mallory@example.com")  # copied onto another profile, it does not open
     code = code_at(enrolment["secret"], step_at(deps.clock.now()))
     status, body, _ = _verify(enrolment["challenge"], code, deps)
     assert status == 200 and len(body["recovery_codes"]) == 10
     item = _profile(endpoint, email)
     assert item["mfa_enabled"]["BOOL"] is True and "mfa_pending_secret" not in item
+    assert "mfa_pending_digest" not in item and box.open(item["mfa_secret"]["S"], email) == enrolment["secret"]
     stored = set(item["recovery_hashes"]["SS"])
     assert stored == {hashlib.sha256(c.replace("-", "").encode()).hexdigest() for c in body["recovery_codes"]}
     assert not any(c.replace("-", "") in json.dumps(item) for c in body["recovery_codes"])  # never in clear

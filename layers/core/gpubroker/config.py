@@ -124,6 +124,7 @@ class AuthSettings(AuthorizerSettings):
 
     AUDIT_TABLE: str = Field(min_length=3)
     SIGNING_KEYS_SECRET_ID: str = Field(min_length=3, description="the private signing keys (signers only)")
+    MFA_KEY_ID: str = Field(min_length=1, description="KMS symmetric key sealing the TOTP secrets")
 
 
 class KeyRotationSettings(_Settings):

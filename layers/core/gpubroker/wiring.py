@@ -122,6 +122,7 @@ def auth_deps() -> Any:
     from gpubroker.adapters.keyring import SecretsKeyRing
     from gpubroker.adapters.passwords import Argon2Hasher
     from gpubroker.adapters.ratelimit import MemoryRateLimiter, rate_limiter
+    from gpubroker.adapters.secretbox import KmsSecretBox
     from gpubroker.config import AuthSettings
     from gpubroker.domain.tokens import TokenPolicy
     from gpubroker.services.auth import AuthDeps
@@ -130,7 +131,7 @@ def auth_deps() -> Any:
     return AuthDeps(
         users=DynamoUserStore(s.AUTH_TABLE),
         refresh=DynamoRefreshStore(s.AUTH_TABLE),
-        mfa=DynamoMfaStore(s.AUTH_TABLE),
+        mfa=DynamoMfaStore(s.AUTH_TABLE, KmsSecretBox(s.MFA_KEY_ID, purpose="gpubroker-totp")),
         hasher=Argon2Hasher(),
         throttle=rate_limiter(s.REDIS_URL, prefix="throttle") if s.REDIS_URL else MemoryRateLimiter(),
         keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID, s.PUBLIC_KEYS_PARAMETER),

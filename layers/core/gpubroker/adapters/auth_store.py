@@ -5,15 +5,19 @@ Items: ``USER#<email>/PROFILE`` (the account), ``FAMILY#<id>/FAMILY`` (a session
 The index ``ByUserId`` (``user_id``, ``sk``; keys only) finds a profile from the id a Principal carries.
 
 MFA (``DynamoMfaStore``): on the profile ``mfa_pending_secret``, ``mfa_secret``, ``mfa_enabled``,
-``mfa_last_step`` (N) and ``recovery_hashes`` (SS); challenges are ``MFA#<id>/CHALLENGE`` items (kind, user,
-attempts, ``expires_at``). Using a TOTP step is ``SET mfa_last_step`` under ``mfa_last_step < :step``, using a
-recovery code a ``DELETE`` from the set under ``contains``: of concurrent requests with one code exactly one wins.
+``mfa_last_step`` (N) and ``recovery_hashes`` (SS); the two secrets are sealed under a KMS key bound to the account
+(``SecretBox``: a read of the table alone yields no TOTP secret), and ``mfa_pending_digest`` (SHA-256 of the
+pending secret, 160 random bits: not reversible) is what activation's condition compares. Challenges are
+``MFA#<id>/CHALLENGE`` items (kind, user, attempts, ``expires_at``). Using a TOTP step is ``SET mfa_last_step``
+under ``mfa_last_step < :step``, using a recovery code a ``DELETE`` from the set under ``contains``: of concurrent
+requests with one code exactly one wins.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from gpubroker.adapters.aws import client
 from gpubroker.domain.accounts import User
@@ -63,7 +67,6 @@ class DynamoUserStore:
             password_hash=item["password_hash"]["S"],
             plan=item.get("plan", {}).get("S", "free"),
             roles=tuple(sorted(item.get("roles", {}).get("SS", ["user"]))),
-            mfa_secret=item.get("mfa_secret", {}).get("S"),
             mfa_enabled=item.get("mfa_enabled", {}).get("BOOL", False),
         )
 
@@ -142,11 +145,22 @@ class DynamoRefreshStore:
         return item is None or bool(item.get("revoked", {}).get("BOOL", False))
 
 
+class SecretBox(Protocol):
+    def seal(self, plaintext: str, owner: str) -> str: ...
+
+    def open(self, sealed: str, owner: str) -> str: ...
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class DynamoMfaStore:
     """MFA state on the profile item and the challenge items; see the module docstring."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, box: SecretBox) -> None:
         self.table_name = table_name
+        self.box = box
 
     @staticmethod
     def _profile(email: str) -> dict[str, Any]:
@@ -171,10 +185,11 @@ class DynamoMfaStore:
         if not item:
             return None
         last = item.get("mfa_last_step", {}).get("N")
+        sealed, pending = item.get("mfa_secret", {}).get("S"), item.get("mfa_pending_secret", {}).get("S")
         return MfaState(
             enabled=item.get("mfa_enabled", {}).get("BOOL", False),
-            secret=item.get("mfa_secret", {}).get("S"),
-            pending_secret=item.get("mfa_pending_secret", {}).get("S"),
+            secret=self.box.open(sealed, email) if sealed else None,
+            pending_secret=self.box.open(pending, email) if pending else None,
             last_step=int(last) if last is not None else None,
             recovery_hashes=frozenset(item.get("recovery_hashes", {}).get("SS", [])),
         )
@@ -183,9 +198,13 @@ class DynamoMfaStore:
         return self._conditional(
             "update_item",
             Key=self._profile(email),
-            UpdateExpression="SET mfa_pending_secret = :s",
+            UpdateExpression="SET mfa_pending_secret = :s, mfa_pending_digest = :d",
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :f)",
-            ExpressionAttributeValues={":s": {"S": secret}, ":f": {"BOOL": False}},
+            ExpressionAttributeValues={
+                ":s": {"S": self.box.seal(secret, email)},
+                ":d": {"S": _digest(secret)},
+                ":f": {"BOOL": False},
+            },
         )
 
     def activate(self, email: str, secret: str, step: int, recovery_hashes: Sequence[str]) -> bool:
@@ -193,10 +212,11 @@ class DynamoMfaStore:
             "update_item",
             Key=self._profile(email),
             UpdateExpression="SET mfa_secret = :s, mfa_enabled = :t, mfa_last_step = :step, recovery_hashes = :h "
-            "REMOVE mfa_pending_secret",
-            ConditionExpression="mfa_pending_secret = :s AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :f) "
+            "REMOVE mfa_pending_secret, mfa_pending_digest",
+            ConditionExpression="mfa_pending_digest = :d AND (attribute_not_exists(mfa_enabled) OR mfa_enabled = :f) "
             "AND (attribute_not_exists(mfa_last_step) OR mfa_last_step < :step)",
-            ExpressionAttributeValues={":s": {"S": secret}, ":t": {"BOOL": True}, ":f": {"BOOL": False},
+            ExpressionAttributeValues={":s": {"S": self.box.seal(secret, email)}, ":d": {"S": _digest(secret)},
+                                       ":t": {"BOOL": True}, ":f": {"BOOL": False},
                                        ":step": {"N": str(step)}, ":h": {"SS": list(recovery_hashes)}},
         )  # fmt: skip
 

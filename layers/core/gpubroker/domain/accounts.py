@@ -14,8 +14,7 @@ class User:
     password_hash: str
     plan: str = "free"
     roles: tuple[str, ...] = ("user",)
-    mfa_secret: str | None = None
-    mfa_enabled: bool = False
+    mfa_enabled: bool = False  # the TOTP secret itself is read only by the MFA store (sealed, see auth_store)
 
 
 @dataclass(frozen=True)
