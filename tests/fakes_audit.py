@@ -7,6 +7,7 @@ import hashlib
 import threading
 from bisect import bisect_right
 from datetime import datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -97,3 +98,27 @@ class LocalSigner:
         except InvalidSignature:
             return False
         return True
+
+
+class MemorySpool:
+    """The audit spool in memory (``AuditSpool``): what ``put`` adds, ``take`` hands out once until ``done``."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.messages: dict[str, Any] = {}
+        self.taken: set[str] = set()
+        self.fail = fail
+        self._n = 0
+
+    def put(self, entry: Any) -> None:
+        if self.fail:
+            raise RuntimeError("SQS is unreachable")
+        self._n += 1
+        self.messages[f"r{self._n}"] = entry
+
+    def take(self, max_n: int = 10) -> list[tuple[Any, str]]:
+        out = [(m, r) for r, m in self.messages.items() if r not in self.taken][:max_n]
+        self.taken.update(r for _, r in out)
+        return out
+
+    def done(self, receipt: str) -> None:
+        del self.messages[receipt]

@@ -1,4 +1,5 @@
-"""Scheduled: sign a checkpoint (shard, size, head, time) with the KMS key for every audit shard that grew.
+"""Scheduled: re-append the entries waiting in the audit spool (appends that failed at request time), then sign a
+checkpoint (shard, size, head, time) with the KMS key for every audit shard that grew.
 
 Raises ``AuditTampered`` (a failed run, metric ``AuditTampered``) when a shard's new entries do not extend its
 last signed checkpoint: nothing is signed over a tampered tail.
@@ -11,20 +12,22 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gpubroker.config import AuditSigningSettings
+from gpubroker.config import AuditCheckpointSettings
 from gpubroker.domain.audit import AuditTampered
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.services.audit import write_checkpoints
-from gpubroker.wiring import AuditDeps, audit_deps
+from gpubroker.services.audit import replay_spooled, write_checkpoints
+from gpubroker.wiring import AuditDeps, checkpoint_deps
 
-Settings = AuditSigningSettings
+Settings = AuditCheckpointSettings
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: AuditDeps | None = None) -> dict[str, Any]:
-    d = deps or audit_deps()
+    d = deps or checkpoint_deps()
+    replayed = replay_spooled(d.log, d.spool) if d.spool is not None else 0
+    metrics.add_metric(name="AuditEntriesReplayed", unit=MetricUnit.Count, value=replayed)
     try:
         written = write_checkpoints(d.log, d.signer, d.clock.now())
     except AuditTampered as exc:
@@ -33,9 +36,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: AuditDep
         raise
     metrics.add_metric(name="AuditCheckpointsWritten", unit=MetricUnit.Count, value=len(written))
     report = {
+        "replayed": replayed,
         "written": [
             {"shard": s.checkpoint.shard, "size": s.checkpoint.size, "head": s.checkpoint.head} for s in written
-        ]
+        ],
     }
     logger.info("audit checkpoints signed", extra=report)
     return report

@@ -1,5 +1,5 @@
-"""Create the template's DynamoDB tables, S3 buckets, secrets, SSM parameters and KMS keys on an AWS-compatible
-endpoint (moto, LocalStack, AWS).
+"""Create the template's DynamoDB tables, S3 buckets, secrets, SSM parameters, SQS queues and KMS keys on an
+AWS-compatible endpoint (moto, LocalStack, AWS).
 
 Physical names are ``<prefix>-<LogicalId>`` so several test runs can share one endpoint.
 """
@@ -30,8 +30,8 @@ def physical_names(app: App, prefix: str) -> dict[str, str]:
 
 
 def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1") -> dict[str, str]:
-    """Create every table, bucket, secret, parameter and KMS key (idempotent). Returns logical id -> physical name (and
-    ``"<id>.Arn"`` -> ARN where ``!GetAtt <id>.Arn`` differs from ``!Ref``)."""
+    """Create every table, bucket, secret, parameter, queue and KMS key (idempotent). Returns logical id ->
+    physical name (and ``"<id>.Arn"`` -> ARN where ``!GetAtt <id>.Arn`` differs from ``!Ref``)."""
     names = physical_names(app, prefix)
     ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
     s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
@@ -62,6 +62,10 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
         with contextlib.suppress(ssm.exceptions.ParameterAlreadyExists):
             ssm.put_parameter(Name=names[lid], Value=str(res["Properties"]["Value"]),
                               Type=str(res["Properties"].get("Type", "String")))  # fmt: skip
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
+    for lid in app.resources("AWS::SQS::Queue"):
+        name = f"{prefix}-{lid}"[:80]  # !Ref of a queue is its URL, !GetAtt .QueueName its name
+        names[lid], names[f"{lid}.QueueName"] = sqs.create_queue(QueueName=name)["QueueUrl"], name
     names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
     return names
 

@@ -12,12 +12,12 @@ import pytest
 
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.audit import AuditTampered
-from gpubroker.services.audit import write_checkpoints
+from gpubroker.services.audit import replay_spooled, write_checkpoints
 from gpubroker.wiring import AuditDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
 from tests.fakes import FixedClock
-from tests.fakes_audit import LocalSigner, MemoryAuditLog
+from tests.fakes_audit import LocalSigner, MemoryAuditLog, MemorySpool
 from tests.fakes_auth import auth_world
 
 list_mod = handler_module("api_list_audit")
@@ -144,7 +144,10 @@ def test_checkpoint_function_signs_grown_shards_once_and_refuses_a_tampered_tail
     deps = AuditDeps(log=log, signer=signer, clock=FixedClock())
     report = checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps)
     assert sorted(w["shard"] for w in report["written"]) == [0, 1, 2, 3]
-    assert checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps) == {"written": []}
+    assert checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps) == {
+        "replayed": 0,
+        "written": [],
+    }
 
     log.append("user:x", "booking.create", "booking/new", "req-new", "ok", ts=NOW)
     shard = next(s for s in range(log.shards) if log.stored(s) and log.stored(s)[-1].request_id == "req-new")
@@ -241,25 +244,64 @@ class FailingLog(MemoryAuditLog):
         raise RuntimeError("DynamoDB is unreachable")
 
 
-def test_a_failing_log_lets_the_response_out_and_logs_the_whole_entry_with_a_metric(
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def _metric_names(capsys: pytest.CaptureFixture[str]) -> set[str]:
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    return {m["Name"] for r in emf for d in r["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+
+
+def test_a_failing_log_lets_the_response_out_and_spools_the_whole_entry_then_the_checkpoint_re_appends_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from gpubroker import wiring
+
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    spool = MemorySpool()
+    monkeypatch.setattr(wiring, "audit_spool", lambda: spool)
     deps, _ = auth_world()
     ev = post("/auth/register", {"email": f"c-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD}, ip=_ip())
     assert call(register_mod, ev, deps, FailingLog())[0] == 202  # the account exists: the client learns it
-    [failure] = [r for r in caplog.records if r.getMessage() == "audit append failed"]
-    assert failure.levelname == "ERROR" and failure.exc_info is not None
-    entry = failure.__dict__["audit_entry"]
+    [entry] = spool.messages.values()
     assert (entry["request_id"], entry["action"], entry["outcome"]) == (
         ev["requestContext"]["requestId"],
         "auth.register",
         "ok",
     )
     assert set(entry) == {"ts", "actor", "action", "resource", "request_id", "outcome"}  # enough to re-append
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    names = {m["Name"] for r in emf for d in r["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-    assert "AuditAppendFailed" in names
+    assert "AuditAppendFailed" in _metric_names(capsys)
+    # the next checkpoint run re-appends it with its original time, drops what is not an entry, then signs
+    spool.put({"ts": 1})
+    log = MemoryAuditLog(shards=4)
+    report = checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(),
+                                           deps=AuditDeps(log=log, signer=LocalSigner(), spool=spool))  # fmt: skip
+    assert report["replayed"] == 1 and len(report["written"]) == 1 and spool.messages == {}
+    [appended] = entries(log)
+    assert {k: appended[k] for k in entry} == entry
+
+
+def test_when_the_spool_fails_too_the_entry_is_in_the_function_log_with_an_alarm_metric(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gpubroker import wiring
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setattr(wiring, "audit_spool", lambda: MemorySpool(fail=True))
+    deps, _ = auth_world()
+    ev = post("/auth/register", {"email": f"d-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD}, ip=_ip())
+    assert call(register_mod, ev, deps, FailingLog())[0] == 202
+    [lost] = [r for r in caplog.records if r.getMessage() == "audit entry lost"]
+    assert lost.levelname == "ERROR" and lost.exc_info is not None
+    assert lost.__dict__["audit_entry"]["request_id"] == ev["requestContext"]["requestId"]
+    assert {"AuditAppendFailed", "AuditEntryUnspooled"} <= _metric_names(capsys)
+
+
+def test_replay_leaves_an_entry_whose_append_fails_again_in_the_spool() -> None:
+    spool = MemorySpool()
+    for i in range(3):
+        spool.put({"ts": "2025-03-01T12:00:00.000000Z", "actor": "anon:1.2.3.4", "action": "auth.login",
+                   "resource": "/auth/login", "request_id": f"r{i}", "outcome": "ok"})  # fmt: skip
+    assert replay_spooled(FailingLog(), spool) == 0 and len(spool.messages) == 3
+    spool.taken.clear()  # the visibility timeout has passed
+    assert replay_spooled(MemoryAuditLog(), spool, limit=2) == 2 and len(spool.messages) == 1
 
 
 def test_a_route_may_name_its_resource_and_the_factory_builds_the_log() -> None:

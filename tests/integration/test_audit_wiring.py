@@ -27,7 +27,7 @@ ADMIN = Principal(user_id="admin-1", plan="enterprise", roles=frozenset({"admin"
 
 
 def _clear() -> None:
-    for built in (wiring.audit_log, wiring.audit_signer, wiring.audit_deps):
+    for built in (wiring.audit_log, wiring.audit_signer, wiring.audit_deps, wiring.audit_spool, wiring.checkpoint_deps):
         built.cache_clear()
 
 
@@ -100,7 +100,7 @@ def test_append_checkpoint_verify_then_an_edited_item_is_found(audit_table: str)
     report = checkpoint()
     log = wiring.audit_log()
     assert sorted(w["shard"] for w in report["written"]) == [s for s in range(log.shards) if log.all_entries(s)]
-    assert checkpoint() == {"written": []}  # nothing new: nothing signed twice
+    assert checkpoint() == {"replayed": 0, "written": []}  # nothing new: nothing signed twice
 
     status, body = get("/audit/verify")
     assert status == 200 and body["ok"] is True, body
@@ -127,6 +127,23 @@ def test_append_checkpoint_verify_then_an_edited_item_is_found(audit_table: str)
     )
     with pytest.raises(AuditTampered):
         checkpoint()
+
+
+def test_an_append_that_fails_is_spooled_in_sqs_and_re_appended_by_the_checkpoint(
+    audit_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUDIT_TABLE", f"{audit_table}-missing")  # DynamoDB answers ResourceNotFoundException
+    _clear()
+    request_id = _register_through_the_middleware()  # the response went out (202)
+    monkeypatch.setenv("AUDIT_TABLE", audit_table)
+    _clear()
+    assert get("/audit", {"limit": "1000"})[1]["items"] == []
+    report = checkpoint()  # the default wiring: drains the template's AuditSpoolQueue, then signs
+    assert report["replayed"] == 1 and len(report["written"]) == 1
+    [entry] = get("/audit", {"limit": "1000"})[1]["items"]
+    assert (entry["request_id"], entry["action"], entry["outcome"]) == (request_id, "auth.register", "ok")
+    assert get("/audit/verify")[1]["ok"] is True
+    assert checkpoint() == {"replayed": 0, "written": []}  # deleted from the queue once appended
 
 
 def test_a_rewritten_and_rehashed_shard_is_caught_by_the_signed_checkpoint(audit_table: str) -> None:

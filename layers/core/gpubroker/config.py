@@ -124,6 +124,7 @@ class AuthSettings(AuthorizerSettings):
 
     AUDIT_TABLE: str = Field(min_length=3)
     SIGNING_KEYS_SECRET_ID: str = Field(min_length=3, description="the private signing keys (signers only)")
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3, description="where an audit entry waits if its append fails")
     MFA_KEY_ID: str = Field(min_length=1, description="KMS symmetric key sealing the TOTP secrets")
 
 
@@ -146,6 +147,16 @@ class AuditSigningSettings(AuditSettings):
     """Checkpoint signing and verification: the audit table and the KMS asymmetric key (ECC_NIST_P256)."""
 
     AUDIT_SIGNING_KEY_ID: str = Field(min_length=1, description="KMS key id or ARN of the checkpoint signing key")
+
+
+class AuditSpoolSettings(_Settings):
+    """The audit spool (SQS): every function with the audit middleware writes to it, the checkpoint drains it."""
+
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class AuditCheckpointSettings(AuditSigningSettings, AuditSpoolSettings):
+    """The checkpoint function: re-appends the spooled entries, then signs the checkpoints."""
 
 
 class JwksSettings(EdgeSettings):

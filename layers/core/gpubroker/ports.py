@@ -177,6 +177,16 @@ class PublishedKeySource(Protocol):
     def jwks(self) -> dict[str, Any]: ...
 
 
+class AuditSpool(Protocol):
+    """Where an audit entry waits when its append failed (adapters/audit_spool.py), until it is re-appended."""
+
+    def put(self, entry: dict[str, str]) -> None: ...
+
+    def take(self, max_n: int = 10) -> list[tuple[dict[str, Any], str]]: ...
+
+    def done(self, receipt: str) -> None: ...
+
+
 class AuditLog(Protocol):
     shards: int
 

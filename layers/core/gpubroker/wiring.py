@@ -11,7 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from gpubroker.config import ConnectionSettings, PersonalSettings, SnapshotSettings, load_settings
-from gpubroker.ports import AuditLog, CheckpointSigner, Clock, InteractionRepository, OfferSource
+from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner, Clock, InteractionRepository, OfferSource
 
 if TYPE_CHECKING:
     from gpubroker.services.collab import CfModelCache
@@ -223,15 +223,31 @@ def audit_signer() -> CheckpointSigner:
     return KmsCheckpointSigner(load_settings(AuditSigningSettings).AUDIT_SIGNING_KEY_ID)
 
 
+@cache
+def audit_spool() -> AuditSpool:
+    """Where the audit middleware puts an entry whose append failed (``AUDIT_SPOOL_QUEUE_URL``)."""
+    from gpubroker.adapters.audit_spool import SqsAuditSpool
+    from gpubroker.config import AuditSpoolSettings
+
+    return SqsAuditSpool(load_settings(AuditSpoolSettings).AUDIT_SPOOL_QUEUE_URL)
+
+
 @dataclass(frozen=True)
 class AuditDeps:
-    """The ports of the checkpoint function and ``GET /audit/verify``: the log, the KMS signer, a clock."""
+    """The ports of the checkpoint function and ``GET /audit/verify``: the log, the KMS signer, a clock, and (the
+    checkpoint function) the spool of entries to re-append."""
 
     log: AuditLog
     signer: CheckpointSigner
     clock: Clock = field(default_factory=_system_clock)
+    spool: AuditSpool | None = None
 
 
 @cache
 def audit_deps() -> AuditDeps:
     return AuditDeps(log=audit_log(), signer=audit_signer())
+
+
+@cache
+def checkpoint_deps() -> AuditDeps:
+    return AuditDeps(log=audit_log(), signer=audit_signer(), spool=audit_spool())

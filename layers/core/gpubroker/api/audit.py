@@ -23,8 +23,10 @@ runs are not audited, as nothing was attempted: the front door's 429, request va
 If the append fails (DynamoDB unavailable, ``AuditContention`` after its retries), the response still goes out:
 the action has already happened, and answering 503 would hide its result from the client and invite a retry
 that repeats it. Nothing is lost: the complete entry (every field but its sequence number and hash, which the log
-assigns) is written to the function's log at ERROR as ``audit append failed`` with ``audit_entry``, and the
-metric ``AuditAppendFailed`` (alarm on > 0) says an entry is waiting to be re-appended from there.
+assigns) goes to the audit spool (an SQS queue, ``gpubroker.wiring.audit_spool``), from which the checkpoint
+function re-appends it with its original time within 5 minutes; the metric ``AuditAppendFailed`` counts these.
+Only if the spool cannot take it either is the entry left in the function's log at ERROR (``audit entry lost``
+with ``audit_entry``) and counted in ``AuditEntryUnspooled`` (alarm on > 0).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from gpubroker.services.audit import MAX_PAGE
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
 APPEND_FAILED_METRIC = "AuditAppendFailed"
+UNSPOOLED_METRIC = "AuditEntryUnspooled"
 
 
 def outcome_of(status: int) -> str:
@@ -94,9 +97,20 @@ def _append(app: APIGatewayRestResolver, log_factory: Callable[[], AuditLog], ac
     try:
         log = app.context.get("audit")
         (log if log is not None else log_factory()).append(**entry)
-    except Exception:  # any failure: the response goes out, the entry goes to the function's log
-        logger.exception("audit append failed", extra={"audit_entry": entry})
+    except Exception:  # any failure: the response goes out, the entry goes to the spool
+        logger.warning("audit append failed: spooled", exc_info=True, extra={"audit_entry": entry})
         metrics.add_metric(name=APPEND_FAILED_METRIC, unit=MetricUnit.Count, value=1)
+        _spool(entry)
+
+
+def _spool(entry: dict[str, str]) -> None:
+    from gpubroker import wiring
+
+    try:
+        wiring.audit_spool().put(entry)
+    except Exception:  # the spool is down too: the function's log is the last copy
+        logger.exception("audit entry lost", extra={"audit_entry": entry})
+        metrics.add_metric(name=UNSPOOLED_METRIC, unit=MetricUnit.Count, value=1)
 
 
 # ---- bodies of GET /audit and GET /audit/verify ----------------------------------------------------------------

@@ -24,7 +24,7 @@ from gpubroker.domain.audit import (
     verify_shard,
 )
 from gpubroker.domain.errors import InvalidCursor
-from gpubroker.ports import AuditLog, CheckpointSigner
+from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner
 
 MAX_PAGE = 1000
 _PAGE = 500
@@ -42,6 +42,39 @@ def _entries_after(log: AuditLog, shard: int, after_seq: int | None) -> list[Aud
 
 def _signature_ok(signer: CheckpointSigner, signed: SignedCheckpoint) -> bool:
     return signer.verify(checkpoint_message(signed.checkpoint), signed.signature)
+
+
+SPOOL_FIELDS = ("ts", "actor", "action", "resource", "request_id", "outcome")
+MAX_REPLAY_FAILURES = 10
+
+
+def replay_spooled(log: AuditLog, spool: AuditSpool, *, limit: int = 500) -> int:
+    """Append the entries waiting in ``spool`` (appends that failed at request time), with their original time,
+    then remove them from the spool; at most ``limit`` per run. An entry whose append fails again stays spooled
+    (it is seen again after the spool's visibility timeout); after ``MAX_REPLAY_FAILURES`` such failures the run
+    stops replaying (the log is likely unavailable). A message that is not an entry is dropped, with an error log.
+    Returns the number appended."""
+    from gpubroker.observability import logger
+
+    appended = failed = 0
+    while appended < limit and failed < MAX_REPLAY_FAILURES:
+        batch = spool.take(min(10, limit - appended))
+        if not batch:
+            break
+        for entry, receipt in batch:
+            if not isinstance(entry, dict) or any(not isinstance(entry.get(k), str) for k in SPOOL_FIELDS):
+                logger.error("audit spool: not an entry, dropped", extra={"spooled": entry})
+                spool.done(receipt)
+                continue
+            try:
+                log.append(**{k: entry[k] for k in SPOOL_FIELDS})
+            except Exception:
+                logger.exception("audit spool: append failed again, left spooled", extra={"audit_entry": entry})
+                failed += 1
+                continue
+            spool.done(receipt)
+            appended += 1
+    return appended
 
 
 def write_checkpoints(log: AuditLog, signer: CheckpointSigner, now: datetime) -> list[SignedCheckpoint]:
