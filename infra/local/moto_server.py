@@ -1,4 +1,5 @@
-"""moto in server mode for the local stack, with two speed-ups that change no answer.
+"""moto in server mode for the local stack, with two speed-ups that change no answer, and DynamoDB writes made
+atomic (:func:`serialise_writes`), as they are in DynamoDB.
 
 1. DynamoDB data-plane answers are written with ``json.dumps`` instead of moto's generic, shape-walking
    response serializer.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import calendar
 import json
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -135,10 +137,41 @@ def uninstall() -> None:
         ActionResult._gpubroker_generic = None  # type: ignore[attr-defined]
 
 
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_WRITE_LOCK = threading.RLock()
+
+
+def serialise_writes() -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are (idempotent).
+
+    moto's server answers requests on many threads, and its ``update_item`` reads the item, checks the condition
+    and writes in separate steps with no lock: two concurrent conditional writes on one item can both succeed.
+    Seen in a CI simulation: of 20 concurrent refreshes with one refresh token, 2 got 200 (the conditional
+    ``spent = false`` write passed twice). DynamoDB evaluates a condition and applies the write atomically per
+    item, and our one-winner guarantees (refresh rotation, TOTP replay, audit sequence slots) rest on that. One
+    lock around every write is stricter than per-item atomicity, but moto's writes are in-memory and short.
+    Reads are left unlocked."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _WRITES:
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_gpubroker_serialised", False):
+            continue
+
+        def locked(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with _WRITE_LOCK:
+                return _method(self, *args, **kwargs)
+
+        locked._gpubroker_serialised = True  # type: ignore[attr-defined]
+        locked.__name__ = name
+        setattr(DynamoDBBackend, name, locked)
+
+
 def main() -> None:
     from moto.server import main as moto_main
 
     install()
+    serialise_writes()
     moto_main()
 
 

@@ -33,6 +33,9 @@ def endpoint() -> Iterator[Endpoint]:
     if not given:
         from moto.server import ThreadedMotoServer
 
+        from infra.local.moto_server import serialise_writes
+
+        serialise_writes()  # conditional writes atomic, as in DynamoDB (see its docstring)
         port = free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
