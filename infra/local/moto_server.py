@@ -139,6 +139,7 @@ def uninstall() -> None:
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 _WRITE_LOCK = threading.RLock()
+_BATCHED = ("put_item", "delete_item")  # BatchWriteItem calls these with (table, item or key) alone
 
 
 def serialise_writes() -> None:
@@ -150,7 +151,8 @@ def serialise_writes() -> None:
     ``spent = false`` write passed twice). DynamoDB evaluates a condition and applies the write atomically per
     item, and our one-winner guarantees (refresh rotation, TOTP replay, audit sequence slots) rest on that. One
     lock around every write is stricter than per-item atomicity, but moto's writes are in-memory and short.
-    Reads are left unlocked."""
+    Reads are left unlocked, and so are a BatchWriteItem's puts and deletes (no condition: the local stack's
+    seeding writes thousands of them from several threads)."""
     from moto.dynamodb.models import DynamoDBBackend
 
     for name in _WRITES:
@@ -159,6 +161,8 @@ def serialise_writes() -> None:
             continue
 
         def locked(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            if len(args) <= 2 and not kwargs and _method.__name__ in _BATCHED:
+                return _method(self, *args, **kwargs)  # a BatchWriteItem member: no condition, no read
             with _WRITE_LOCK:
                 return _method(self, *args, **kwargs)
 
