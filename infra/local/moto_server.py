@@ -1,5 +1,5 @@
-"""moto in server mode for the local stack, with two speed-ups that change no answer, and DynamoDB writes made
-atomic (:func:`serialise_writes`), as they are in DynamoDB.
+"""moto in server mode for the local stack, with two speed-ups that change no answer; and
+:func:`serialise_writes`, which makes DynamoDB's conditional writes atomic in the integration tests' server.
 
 1. DynamoDB data-plane answers are written with ``json.dumps`` instead of moto's generic, shape-walking
    response serializer.
@@ -152,7 +152,11 @@ def serialise_writes() -> None:
     item, and our one-winner guarantees (refresh rotation, TOTP replay, audit sequence slots) rest on that. One
     lock around every write is stricter than per-item atomicity, but moto's writes are in-memory and short.
     Reads are left unlocked, and so are a BatchWriteItem's puts and deletes (no condition: the local stack's
-    seeding writes thousands of them from several threads)."""
+    seeding writes thousands of them from several threads).
+
+    Installed in the integration tests' in-process server, where the one-winner tests run. Not in the local
+    stack's moto process: two fresh-clone CI simulations with it there read 21.5 and 21.7 s on the e2e "ready
+    within 20 s" check, against four passing runs without it."""
     from moto.dynamodb.models import DynamoDBBackend
 
     for name in _WRITES:
@@ -174,8 +178,7 @@ def serialise_writes() -> None:
 def main() -> None:
     from moto.server import main as moto_main
 
-    install()
-    serialise_writes()
+    install()  # not serialise_writes(): see its docstring
     moto_main()
 
 
