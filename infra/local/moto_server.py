@@ -1,5 +1,5 @@
 """moto in server mode for the local stack, with two speed-ups that change no answer; and
-:func:`serialise_writes`, which makes DynamoDB's conditional writes atomic in the integration tests' server.
+:func:`serialise_writes`, which makes DynamoDB's conditional writes atomic (the local stack's and the tests' server).
 
 1. DynamoDB data-plane answers are written with ``json.dumps`` instead of moto's generic, shape-walking
    response serializer.
@@ -154,9 +154,8 @@ def serialise_writes() -> None:
     Reads are left unlocked, and so are a BatchWriteItem's puts and deletes (no condition: the local stack's
     seeding writes thousands of them from several threads).
 
-    Installed in the integration tests' in-process server, where the one-winner tests run. Not in the local
-    stack's moto process: two fresh-clone CI simulations with it there read 21.5 and 21.7 s on the e2e "ready
-    within 20 s" check, against four passing runs without it."""
+    Installed in the integration tests' in-process server, where the one-winner tests run, and in the local
+    stack's moto process (idle start 7.5-8.0 s with it, 7.3-10.2 s without: no measurable cost)."""
     from moto.dynamodb.models import DynamoDBBackend
 
     for name in _WRITES:
@@ -178,7 +177,8 @@ def serialise_writes() -> None:
 def main() -> None:
     from moto.server import main as moto_main
 
-    install()  # not serialise_writes(): see its docstring
+    install()
+    serialise_writes()
     moto_main()
 
 
