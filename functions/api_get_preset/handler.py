@@ -1,37 +1,26 @@
-"""GET /presets/{name}: one preset's ranked offers (for-you is personalised when a user_id is given)."""
+"""GET /presets/{name}: one preset's ranked offers (for-you: the cold-start ensemble; signed in, GET
+/me/presets/{name} personalises it)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from gpubroker.api.math_models import PresetOut
-from gpubroker.api.resolver import api_handler, new_resolver, responses
-from gpubroker.config import PersonalSettings
-from gpubroker.services.presets import run_preset
-from gpubroker.wiring import MathDeps, personal_deps
+from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.config import ModelSettings
+from gpubroker.services.presets import PresetName, preset_for
+from gpubroker.wiring import model_deps
 
-Settings = PersonalSettings
+Settings = ModelSettings
 app = new_resolver()
 
-PresetName = Literal[
-    "best-value", "highest-performance", "most-reliable", "budget-friendly", "enterprise-grade", "for-you"
-]
+
+@app.get("/presets/<name>", responses=responses(PresetOut, 400, 404, 503))
+def preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
+    ensure_known_query(app, frozenset({"limit"}))
+    return PresetOut.model_validate(preset_for(app.context["deps"], name, limit, None))
 
 
-@app.get("/presets/<name>", responses=responses(PresetOut, 404, 503))
-def preset(
-    name: Annotated[PresetName, Path()],
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:-]+$")] = None,
-) -> PresetOut:
-    deps: MathDeps = app.context["deps"]
-    model = deps.models.get() if deps.models else None
-    history = deps.interactions.history(user_id) if deps.interactions and user_id else None
-    return PresetOut.model_validate(
-        run_preset(name, om=deps.offers.get(), limit=limit, user_id=user_id, cf=model, history=history)
-    )
-
-
-lambda_handler = api_handler(app, personal_deps)
+lambda_handler = api_handler(app, model_deps)

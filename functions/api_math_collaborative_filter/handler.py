@@ -1,4 +1,5 @@
-"""POST /math/collaborative-filter: a user's predicted scores / top offers from the trained ALS-WR factors."""
+"""POST /math/collaborative-filter (signed in): the caller's predicted scores / top offers from the trained ALS-WR
+factors; an admin may name another user."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from gpubroker.api.identity import acting_user
 from gpubroker.api.math_models import RecommendationOut
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import PersonalSettings
@@ -17,11 +19,12 @@ Settings = PersonalSettings
 app = new_resolver()
 
 
-@app.post("/math/collaborative-filter", responses=responses(RecommendationOut, 404, 503, 415))
+@app.post("/math/collaborative-filter", responses=responses(RecommendationOut, 401, 403, 404, 503, 415))
 def collaborative_route(request: Annotated[CollaborativeRequest, Body()]) -> RecommendationOut:
     deps: MathDeps = app.context["deps"]
     model = deps.models.get() if deps.models else None
-    return RecommendationOut.model_validate(collaborative(request, om=deps.offers.get(), cf=model))
+    user_id = acting_user(app, request.user_id)
+    return RecommendationOut.model_validate(collaborative(request, user_id=user_id, om=deps.offers.get(), cf=model))
 
 
 lambda_handler = api_handler(app, personal_deps)

@@ -1,4 +1,5 @@
-"""POST /math/ensemble-recommend: TOPSIS + collaborative + content, with a cold-start path and explanations."""
+"""POST /math/ensemble-recommend (signed in): TOPSIS + collaborative + content for the caller (an admin may name
+another user), with a cold-start path and explanations. Anonymous callers: GET /presets/for-you."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from gpubroker.api.identity import acting_user
 from gpubroker.api.math_models import RecommendationOut
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import PersonalSettings
@@ -17,11 +19,11 @@ Settings = PersonalSettings
 app = new_resolver()
 
 
-@app.post("/math/ensemble-recommend", responses=responses(RecommendationOut, 503, 415))
+@app.post("/math/ensemble-recommend", responses=responses(RecommendationOut, 401, 403, 503, 415))
 def ensemble_route(request: Annotated[EnsembleRequest, Body()]) -> RecommendationOut:
     deps: MathDeps = app.context["deps"]
-    model = deps.models.get() if deps.models else None
-    history = deps.interactions.history(request.user_id) if deps.interactions and request.user_id else None
+    request = request.model_copy(update={"user_id": acting_user(app, request.user_id)})
+    model, history = deps.personal(request.user_id)
     return RecommendationOut.model_validate(
         ensemble_recommend(request, om=deps.offers.get(), cf=model, history=history)
     )

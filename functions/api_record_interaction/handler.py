@@ -1,4 +1,5 @@
-"""POST /interactions: record that a user viewed, saved or booked an offer (input to collaborative filtering)."""
+"""POST /interactions (signed in): record that the caller viewed, saved or booked an offer (input to collaborative
+filtering). Audited as ``interaction.record`` on the offer."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ from pydantic import BaseModel
 from gpubroker.adapters.clock import SystemClock
 from gpubroker.adapters.dynamodb import DynamoOfferRepository
 from gpubroker.adapters.interactions import DynamoInteractionRepository
+from gpubroker.api.audit import audit_middleware
+from gpubroker.api.identity import acting_user
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import InteractionSettings, load_settings
 from gpubroker.domain.errors import OfferNotFound
 from gpubroker.domain.math_requests import InteractionRequest
 from gpubroker.ports import Clock, InteractionRepository, OfferRepository
+from gpubroker.wiring import audit_log
 
 Settings = InteractionSettings
 app = new_resolver()
+app.use([audit_middleware(audit_log, action="interaction.record")])
 
 
 class Recorded(BaseModel):
@@ -42,14 +47,16 @@ def default_deps() -> Deps:
     return Deps(DynamoOfferRepository(s.OFFERS_TABLE), DynamoInteractionRepository(s.INTERACTIONS_TABLE), SystemClock())
 
 
-@app.post("/interactions", responses=responses(Recorded, 404, 415, ok_status=201))
+@app.post("/interactions", responses=responses(Recorded, 401, 404, 415, ok_status=201))
 def record(request: Annotated[InteractionRequest, Body()]) -> tuple[Recorded, int]:
+    user_id = acting_user(app)
     deps: Deps = app.context["deps"]
+    app.append_context(audit_resource=f"offer/{request.offer_id}")
     if deps.offers.get(request.offer_id) is None:
         raise OfferNotFound(f"no offer {request.offer_id!r}")
     at = deps.clock.now()
-    deps.interactions.record(request.user_id, request.offer_id, request.kind, at)
-    return Recorded(user_id=request.user_id, offer_id=request.offer_id, kind=request.kind, at=at.isoformat()), 201
+    deps.interactions.record(user_id, request.offer_id, request.kind, at)
+    return Recorded(user_id=user_id, offer_id=request.offer_id, kind=request.kind, at=at.isoformat()), 201
 
 
 lambda_handler = api_handler(app, default_deps)

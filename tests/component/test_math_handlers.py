@@ -8,28 +8,47 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gpubroker.domain.accounts import Principal
 from gpubroker.services.collab import CfModel, CfModelCache
 from gpubroker.services.offer_math import OfferMathCache
+from gpubroker.services.presets import run_preset
 from gpubroker.services.search import SnapshotCache
 from gpubroker.wiring import MathDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
 from tests.fakes import MemoryInteractions, MemoryModelStore, World
+from tests.fakes_audit import MemoryAuditLog
+
+ALICE = Principal(user_id="alice")
+ADMIN = Principal(user_id="root", roles=frozenset({"user", "admin"}))
 
 
-def post(name: str, path: str, body: Any, deps: Any) -> tuple[int, dict[str, Any]]:
+def post(
+    name: str, path: str, body: Any, deps: Any, *, caller: Principal | None = None, audit: Any = None
+) -> tuple[int, dict[str, Any]]:
+    """``caller``: the Principal the authorizer hands a protected route (None: an anonymous request)."""
     ev = rest_event(path, path)
     ev["httpMethod"] = "POST"
     ev["requestContext"]["httpMethod"] = "POST"
+    ev["requestContext"]["authorizer"] = caller.to_context() if caller else None
     ev["body"] = body if isinstance(body, str) else json.dumps(body)
-    res = handler_module(name).lambda_handler(ev, Ctx(), deps=deps)
+    res = handler_module(name).lambda_handler(ev, Ctx(), deps=deps, audit=audit)
     return int(res["statusCode"]), json.loads(res["body"])
 
 
 def get(
-    name: str, resource: str, path: str, query: dict[str, list[str]] | None, params: dict[str, str] | None, deps: Any
+    name: str,
+    resource: str,
+    path: str,
+    query: dict[str, list[str]] | None,
+    params: dict[str, str] | None,
+    deps: Any,
+    *,
+    caller: Principal | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    res = handler_module(name).lambda_handler(rest_event(resource, path, query, params), Ctx(), deps=deps)
+    ev = rest_event(resource, path, query, params)
+    ev["requestContext"]["authorizer"] = caller.to_context() if caller else None
+    res = handler_module(name).lambda_handler(ev, Ctx(), deps=deps)
     return int(res["statusCode"]), json.loads(res["body"])
 
 
@@ -156,29 +175,37 @@ def test_similarity_endpoints(deps: MathDeps) -> None:
 
 
 def test_ensemble_paths(deps: MathDeps) -> None:
-    status, cold = post("api_math_ensemble_recommend", "/math/ensemble-recommend", {"limit": 5}, deps)
-    assert status == 200 and cold["path"] == "cold_start" and "anonymous" in cold["reason"] and len(cold["items"]) == 5
-    item = cold["items"][0]
+    route = ("api_math_ensemble_recommend", "/math/ensemble-recommend")
+    status, warm = post(*route, {"limit": 5}, deps, caller=ALICE)  # the caller's own history
+    assert status == 200 and warm["path"] == "personalised" and len(warm["items"]) == 5
+    item = warm["items"][0]
     assert set(item["components"]) == {"topsis", "collaborative", "content"} and item["top_criteria"]
-    status, warm = post(
-        "api_math_ensemble_recommend", "/math/ensemble-recommend", {"user_id": "alice", "limit": 5}, deps
-    )
-    assert status == 200 and warm["path"] == "personalised"
-    status, stranger = post("api_math_ensemble_recommend", "/math/ensemble-recommend", {"user_id": "zed"}, deps)
+    status, stranger = post(*route, {}, deps, caller=Principal(user_id="zed"))
     assert stranger["path"] == "cold_start" and "no interactions" in stranger["reason"]
+    status, same = post(*route, {"user_id": "alice", "limit": 5}, deps, caller=ALICE)
+    assert status == 200 and same["path"] == "personalised"
     bad = {"weights": {"topsis": 0.5, "collaborative": 0.5, "content": 0.5}}
-    status, err = post("api_math_ensemble_recommend", "/math/ensemble-recommend", bad, deps)
+    status, err = post(*route, bad, deps, caller=ALICE)
     assert status == 422 and err["error"]["code"] == "validation_error"
 
 
+def test_ensemble_and_cf_never_read_another_users_history(deps: MathDeps) -> None:
+    """Another user's recommendations are derived from their history: only an admin may name them."""
+    for name, path in (("api_math_ensemble_recommend", "/math/ensemble-recommend"),
+                       ("api_math_collaborative_filter", "/math/collaborative-filter")):  # fmt: skip
+        status, err = post(name, path, {"user_id": "alice"}, deps, caller=Principal(user_id="mallory"))
+        assert status == 403 and err["error"]["code"] == "forbidden"
+        status, err = post(name, path, {"user_id": "alice"}, deps)  # no authorizer context: never runs as nobody
+        assert status == 401 and err["error"]["code"] == "unauthorized"
+        status, _ = post(name, path, {"user_id": "alice"}, deps, caller=ADMIN)
+        assert status == 200
+
+
 def test_collaborative_filter(deps: MathDeps) -> None:
-    status, out = post(
-        "api_math_collaborative_filter", "/math/collaborative-filter", {"user_id": "alice", "top": 3}, deps
-    )
-    assert status == 200 and out["known_user"] is True and len(out["items"]) == 3
-    status, out = post(
-        "api_math_collaborative_filter", "/math/collaborative-filter", {"user_id": "zed", "top": 3}, deps
-    )
+    route = ("api_math_collaborative_filter", "/math/collaborative-filter")
+    status, out = post(*route, {"top": 3}, deps, caller=ALICE)
+    assert status == 200 and out["user_id"] == "alice" and out["known_user"] is True and len(out["items"]) == 3
+    status, out = post(*route, {"top": 3}, deps, caller=Principal(user_id="zed"))
     assert status == 200 and out["known_user"] is False and out["path"] == "cold_start_popularity"
 
 
@@ -213,24 +240,59 @@ def test_presets(deps: MathDeps) -> None:
     assert status == 422
 
 
+def test_personalised_presets_are_the_callers_own(deps: MathDeps) -> None:
+    def for_you(user_id: str | None) -> list[str]:
+        model, history = deps.personal(user_id)
+        out = run_preset("for-you", om=deps.offers.get(), limit=5, user_id=user_id, cf=model, history=history)
+        return [i["offer_id"] for i in out["items"]]
+
+    route = ("api_get_my_preset", "/me/presets/{name}", "/me/presets/for-you", {"limit": ["5"]}, {"name": "for-you"})
+    status, mine = get(*route, deps, caller=ALICE)
+    assert status == 200 and [i["offer_id"] for i in mine["items"]] == for_you("alice")
+    public = ("api_get_preset", "/presets/{name}", "/presets/for-you", {"limit": ["5"]}, {"name": "for-you"})
+    status, anonymous = get(*public, deps)
+    assert status == 200 and [i["offer_id"] for i in anonymous["items"]] == for_you(None)
+    status, _ = get(*public[:3], {"user_id": ["alice"]}, public[4], deps)  # a public route cannot name a user
+    assert status == 400
+    status, err = get(*route, deps)
+    assert status == 401 and err["error"]["code"] == "unauthorized"
+    status, listed = get("api_list_my_presets", "/me/presets", "/me/presets", None, None, deps, caller=ALICE)
+    assert status == 200 and listed["items"][-1]["top_offer"]["offer_id"] == for_you("alice")[0]
+    status, _ = get("api_list_my_presets", "/me/presets", "/me/presets", None, None, deps)
+    assert status == 401
+
+
 def test_record_interaction(world: World) -> None:
+    mod = handler_module("api_record_interaction")
+    interactions = MemoryInteractions()
+    audit = MemoryAuditLog()
+    d = mod.Deps(offers=world.offers, interactions=interactions, clock=world.clock)
+    offer_id = next(iter(world.offers.items))
+    route = ("api_record_interaction", "/interactions")
+    status, recorded = post(*route, {"offer_id": offer_id, "kind": "save"}, d, caller=ALICE, audit=audit)
+    assert status == 201 and recorded["kind"] == "save" and recorded["user_id"] == "alice"
+    assert interactions.history("alice") == {offer_id: {"view": 0, "save": 1, "book": 0}}
+    (entry,) = [e for shard in range(audit.shards) for e in audit.all_entries(shard)]
+    assert (entry.actor, entry.action, entry.resource, entry.outcome) == (
+        "user:alice", "interaction.record", f"offer/{offer_id}", "ok")  # fmt: skip
+    status, _ = post(*route, {"offer_id": "runpod-00000", "kind": "save"}, d, caller=ALICE, audit=audit)
+    assert status == 404 and len(interactions.items) == 1  # nothing written for an unknown offer
+    status, _out = post(*route, {"offer_id": offer_id, "kind": "like"}, d, caller=ALICE, audit=audit)
+    assert status == 422
+
+
+def test_an_interaction_is_recorded_only_for_the_caller(world: World) -> None:
     mod = handler_module("api_record_interaction")
     interactions = MemoryInteractions()
     d = mod.Deps(offers=world.offers, interactions=interactions, clock=world.clock)
     offer_id = next(iter(world.offers.items))
-    status, recorded = post(
-        "api_record_interaction", "/interactions", {"user_id": "u1", "offer_id": offer_id, "kind": "save"}, d
-    )
-    assert status == 201 and recorded["kind"] == "save"
-    assert interactions.history("u1") == {offer_id: {"view": 0, "save": 1, "book": 0}}
-    status, _ = post(
-        "api_record_interaction", "/interactions", {"user_id": "u1", "offer_id": "runpod-00000", "kind": "save"}, d
-    )
-    assert status == 404 and len(interactions.items) == 1  # nothing written for an unknown offer
-    status, _out = post(
-        "api_record_interaction", "/interactions", {"user_id": "u1", "offer_id": offer_id, "kind": "like"}, d
-    )
-    assert status == 422
+    route = ("api_record_interaction", "/interactions")
+    forged = {"user_id": "alice", "offer_id": offer_id, "kind": "book"}
+    status, err = post(*route, forged, d, caller=Principal(user_id="mallory"), audit=MemoryAuditLog())
+    assert status == 422 and err["error"]["code"] == "validation_error"  # the body cannot name a user
+    status, err = post(*route, {"offer_id": offer_id, "kind": "book"}, d, audit=MemoryAuditLog())
+    assert status == 401
+    assert interactions.items == {}
 
 
 def test_workload_endpoints(deps: MathDeps) -> None:

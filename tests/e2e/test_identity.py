@@ -4,6 +4,7 @@ revocation, and the plan rate limits (anonymous callers by IP at the free rate, 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import pytest
 
@@ -68,3 +69,30 @@ def test_anonymous_callers_are_limited_by_ip_at_the_free_rate(stack: Stack) -> N
 def test_a_signed_in_caller_gets_its_plan_rate_on_public_routes(stack: Stack) -> None:
     status, _, headers = request("GET", f"{stack.url}/health", headers=stack.auth)
     assert status == 200 and headers["RateLimit-Policy"] == '"default";q=1000;w=1'
+
+
+def test_a_user_records_and_reads_only_their_own_personalisation(stack: Stack) -> None:
+    """Interactions and the personalised presets act for the signed-in caller; a request cannot name another user."""
+    user = sign_in(stack.url, stack.state_file, plan="free", roles=("user",))
+    status, offers = stack.get(f"{stack.url}/offers?limit=1")
+    offer_id = offers["items"][0]["offer_id"]
+    status, recorded, _ = request("POST", f"{stack.url}/interactions", {"offer_id": offer_id, "kind": "save"}, user)
+    assert status == 201 and recorded["offer_id"] == offer_id and recorded["user_id"].startswith("u_")
+    forged = {"user_id": "someone-else", "offer_id": offer_id, "kind": "book"}
+    status, body, _ = request("POST", f"{stack.url}/interactions", forged, user)
+    assert (status, body["error"]["code"]) == (422, "validation_error")
+    status, mine, _ = request("GET", f"{stack.url}/me/presets/for-you?limit=3", headers=user)
+    assert status == 200 and mine["name"] == "for-you" and len(mine["items"]) == 3
+    status, body, _ = request("POST", f"{stack.url}/math/collaborative-filter", {"user_id": "someone-else"}, user)
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    status, body = stack.get(f"{stack.url}/presets/for-you?user_id=someone-else")
+    assert (status, body["error"]["code"]) == (400, "unknown_parameter")
+    found: list[dict[str, str]] = []  # the admin reads the interaction's audit entry
+    url = f"{stack.url}/audit?limit=500"
+    while url and not found:
+        status, page = stack.get(url)
+        found = [
+            e for e in page["items"] if (e["action"], e["resource"]) == ("interaction.record", f"offer/{offer_id}")
+        ]
+        url = f"{stack.url}/audit?limit=500&cursor={quote(page['next_cursor'])}" if page.get("next_cursor") else ""
+    assert found and found[0]["actor"] == f"user:{recorded['user_id']}" and found[0]["outcome"] == "ok"

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from gpubroker import wiring
+from gpubroker.domain.accounts import Principal
 from tests.conftest import CATALOGS
 from tests.events import Ctx, rest_event
 from tests.integration.conftest import Endpoint, fresh_handler
@@ -15,9 +17,11 @@ from tests.integration.conftest import Endpoint, fresh_handler
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("aws")]
 
 
-def post(module: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def post(module: str, path: str, body: dict[str, Any], user: str) -> tuple[int, dict[str, Any]]:
+    """A signed-in ``user``'s request (the authorizer's context), as API Gateway hands it to the function."""
     ev = rest_event(path, path)
     ev["httpMethod"] = "POST"
+    ev["requestContext"]["authorizer"] = Principal(user_id=user).to_context()
     ev["body"] = json.dumps(body)
     res = fresh_handler(module).lambda_handler(ev, Ctx())
     return int(res["statusCode"]), json.loads(res["body"])
@@ -34,21 +38,22 @@ def test_interactions_train_and_personalise(endpoint: Endpoint) -> None:
         for j, oid in enumerate(offers):
             if (u + j) % 3 == 0:
                 kind = ("view", "save", "book")[(u * j) % 3]
-                status, _ = post(
-                    "api_record_interaction", "/interactions", {"user_id": f"user{u}", "offer_id": oid, "kind": kind}
-                )
+                status, _ = post("api_record_interaction", "/interactions", {"offer_id": oid, "kind": kind}, f"user{u}")
                 assert status == 201
-    status, err = post(
-        "api_record_interaction", "/interactions", {"user_id": "user0", "offer_id": "lambda-0000", "kind": "save"}
-    )
+    status, err = post("api_record_interaction", "/interactions", {"offer_id": "lambda-0000", "kind": "save"}, "user0")
     assert status == 404 and err["error"]["code"] == "offer_not_found"
+    log = wiring.audit_log()
+    recorded = [e for shard in range(wiring.AUDIT_SHARDS) for e in log.all_entries(shard)
+                if e.action == "interaction.record"]  # fmt: skip
+    assert len(recorded) == 121 and {e.outcome for e in recorded} == {"ok", "refused:404"}
+    assert {e.actor for e in recorded} == {f"user:user{u}" for u in range(12)}
 
     report = fresh_handler("train_collaborative_filter").lambda_handler({"job": "train-collaborative-filter"}, Ctx())
     assert report["trained"] is True and report["users"] == 12 and report["ratings"] == 120
 
-    status, cf = post("api_math_collaborative_filter", "/math/collaborative-filter", {"user_id": "user3", "top": 5})
-    assert status == 200 and cf["known_user"] is True and len(cf["items"]) == 5
-    status, rec = post("api_math_ensemble_recommend", "/math/ensemble-recommend", {"user_id": "user3", "limit": 5})
+    status, cf = post("api_math_collaborative_filter", "/math/collaborative-filter", {"top": 5}, "user3")
+    assert status == 200 and cf["user_id"] == "user3" and cf["known_user"] is True and len(cf["items"]) == 5
+    status, rec = post("api_math_ensemble_recommend", "/math/ensemble-recommend", {"limit": 5}, "user3")
     assert status == 200 and rec["path"] == "personalised"
-    status, cold = post("api_math_ensemble_recommend", "/math/ensemble-recommend", {"limit": 5})
+    status, cold = post("api_math_ensemble_recommend", "/math/ensemble-recommend", {"limit": 5}, "newcomer")
     assert status == 200 and cold["path"] == "cold_start"

@@ -51,18 +51,27 @@ def load_settings(model: type[S]) -> S:
     return model.model_validate({k: v for k, v in os.environ.items() if k in model.model_fields})
 
 
-class PersonalSettings(_Settings):
-    """Math functions that personalise: the snapshot, the trained CF model and the user's interactions."""
+class ModelSettings(_Settings):
+    """The public presets: the snapshot and the trained CF model (its popularity: the anonymous for-you)."""
 
     SNAPSHOT_BUCKET: str = Field(min_length=3)
     SNAPSHOT_TTL_SECONDS: float = Field(default=2.0, ge=0, le=300)
     MODEL_BUCKET: str = Field(min_length=3)
+
+
+class PersonalSettings(ModelSettings):
+    """Math functions that personalise for the signed-in caller: also the user's interactions."""
+
     INTERACTIONS_TABLE: str = Field(min_length=3)
 
 
 class InteractionSettings(_Settings):
+    """POST /interactions: the offers (an unknown offer is a 404), the interactions, and the audit log."""
+
     OFFERS_TABLE: str = Field(min_length=3)
     INTERACTIONS_TABLE: str = Field(min_length=3)
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
 
 
 class TrainSettings(_Settings):

@@ -5,16 +5,16 @@ Handlers take these as their ``default_deps``; tests pass ``MathDeps`` built fro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from gpubroker.config import ConnectionSettings, PersonalSettings, SnapshotSettings, load_settings
+from gpubroker.config import ConnectionSettings, ModelSettings, PersonalSettings, SnapshotSettings, load_settings
 from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner, Clock, InteractionRepository, OfferSource
 
 if TYPE_CHECKING:
-    from gpubroker.services.collab import CfModelCache
+    from gpubroker.services.collab import CfModel, CfModelCache
     from gpubroker.services.offer_math import OfferMathCache
     from gpubroker.services.prices import ConnectionRepository
 
@@ -31,6 +31,12 @@ class MathDeps:
     models: CfModelCache | None = None
     interactions: InteractionRepository | None = None
 
+    def personal(self, user_id: str | None) -> tuple[CfModel | None, Mapping[str, Mapping[str, int]] | None]:
+        """The trained CF model, and ``user_id``'s interaction history (None: anonymous, or no interactions port)."""
+        model = self.models.get() if self.models else None
+        history = self.interactions.history(user_id) if self.interactions and user_id else None
+        return model, history
+
 
 def _offer_math(bucket: str, ttl: float) -> OfferMathCache:
     from gpubroker.adapters.s3_snapshots import S3SnapshotStore
@@ -44,6 +50,17 @@ def _offer_math(bucket: str, ttl: float) -> OfferMathCache:
 def math_deps() -> MathDeps:
     s = load_settings(SnapshotSettings)
     return MathDeps(offers=_offer_math(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS))
+
+
+@cache
+def model_deps() -> MathDeps:
+    """The public presets: the snapshot and the CF model, no user's interactions."""
+    from gpubroker.adapters.s3_models import S3ModelStore
+    from gpubroker.services.collab import CfModelCache
+
+    s = load_settings(ModelSettings)
+    return MathDeps(offers=_offer_math(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS),
+                    models=CfModelCache(S3ModelStore(s.MODEL_BUCKET)))  # fmt: skip
 
 
 @cache

@@ -39,3 +39,14 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     token = authorization[len(BEARER) :].strip()
     return token or None
+
+
+def acting_user(app: APIGatewayRestResolver, requested: str | None = None) -> str:
+    """The user whose data a protected route reads or writes: the caller; another user only for an admin (403
+    otherwise), so no one reads or writes another user's history by naming them."""
+    principal = require_user(app)
+    if requested is None or requested == principal.user_id:
+        return principal.user_id
+    if not principal.has_role("admin"):
+        raise Forbidden("only an admin may act for another user", details={"user_id": requested})
+    return requested

@@ -102,16 +102,18 @@ def new_resolver() -> APIGatewayRestResolver:
     return app
 
 
-def ensure_known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
-    """Unknown query parameter names are a 400, not silently ignored (a typo must not widen a search)."""
+def ensure_known_query(app: APIGatewayRestResolver, model: type[BaseModel] | frozenset[str]) -> None:
+    """Unknown query parameter names are a 400, not silently ignored (a typo must not widen a search).
+    ``model``: the query's model, or the set of its parameter names."""
     given = set(app.current_event.multi_value_query_string_parameters or {}) | set(
         app.current_event.query_string_parameters or {}
     )
-    unknown = sorted(given - set(model.model_fields))
+    allowed = model if isinstance(model, frozenset) else frozenset(model.model_fields)
+    unknown = sorted(given - allowed)
     if unknown:
         raise UnknownParameter(
             f"unknown query parameter {unknown[0]!r}",
-            details={"unknown": unknown, "allowed": sorted(model.model_fields)},
+            details={"unknown": unknown, "allowed": sorted(allowed)},
         )
 
 

@@ -165,7 +165,9 @@ DEFAULT_CRITERIA = (
 
 
 class EnsembleRequest(_Strict):
-    user_id: UserId | None = None
+    user_id: UserId | None = Field(
+        default=None, description="default: the caller; another user: admins only (none: the cold-start path)"
+    )
     weights: EnsembleWeights = Field(default_factory=EnsembleWeights)
     criteria: list[WeightedCriterion] = Field(
         default_factory=lambda: list(DEFAULT_CRITERIA), min_length=1, max_length=len(CRITERION_NAMES)
@@ -175,7 +177,7 @@ class EnsembleRequest(_Strict):
 
 
 class CollaborativeRequest(_Strict):
-    user_id: UserId
+    user_id: UserId | None = Field(default=None, description="default: the caller; another user: admins only")
     top: Int = Field(default=10, ge=1, le=100)
     offer_ids: list[OfferId] | None = Field(default=None, min_length=1, max_length=1000)
 
@@ -186,6 +188,7 @@ INTERACTION_WEIGHTS: dict[str, float] = {"view": 1.0, "save": 3.0, "book": 5.0}
 
 
 class InteractionRequest(_Strict):
-    user_id: UserId
+    """Recorded for the caller (the authorizer's user): a body cannot name another user."""
+
     offer_id: OfferId
     kind: InteractionKind

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -21,6 +21,13 @@ from gpubroker.services.collab import CfModel
 from gpubroker.services.offer_math import OfferMath, candidate_mask, offer_summary
 from gpubroker.services.recommend import _ranked, ensemble_recommend, r4
 from gpumath.topsis import topsis
+
+if TYPE_CHECKING:
+    from gpubroker.wiring import MathDeps
+
+PresetName = Literal[
+    "best-value", "highest-performance", "most-reliable", "budget-friendly", "enterprise-grade", "for-you"
+]
 
 
 @dataclass(frozen=True)
@@ -165,3 +172,16 @@ def list_presets(
     *, om: OfferMath, user_id: str | None, cf: CfModel | None, history: Mapping[str, Mapping[str, int]] | None
 ) -> list[dict[str, Any]]:
     return [run_preset(n, om=om, limit=1, user_id=user_id, cf=cf, history=history) for n in PRESETS]
+
+
+def presets_for(deps: MathDeps, user_id: str | None) -> list[dict[str, Any]]:
+    """Every preset's top offer from ``deps``; for-you ranked for ``user_id`` from their own interactions (None:
+    anonymous, the cold start). The public routes pass None, the ``/me`` routes the signed-in caller."""
+    model, history = deps.personal(user_id)
+    return list_presets(om=deps.offers.get(), user_id=user_id, cf=model, history=history)
+
+
+def preset_for(deps: MathDeps, name: str, limit: int, user_id: str | None) -> dict[str, Any]:
+    """One preset's ranked offers; for-you as in :func:`presets_for`."""
+    model, history = deps.personal(user_id)
+    return run_preset(name, om=deps.offers.get(), limit=limit, user_id=user_id, cf=model, history=history)

@@ -282,18 +282,19 @@ def similar_offers(offer_id: str, limit: int, *, om: OfferMath) -> dict[str, Any
 # ---- collaborative + ensemble --------------------------------------------------------------------------------
 
 
-def collaborative(req: CollaborativeRequest, *, om: OfferMath, cf: CfModel | None) -> dict[str, Any]:
+def collaborative(req: CollaborativeRequest, *, user_id: str, om: OfferMath, cf: CfModel | None) -> dict[str, Any]:
+    """``user_id``: whom the request is for (the handler resolves ``req.user_id`` against the caller)."""
     idx = np.flatnonzero(om.cols.bools["available"]).astype(np.int64)
     if req.offer_ids:
         idx = _indices(om, req.offer_ids)
     ids = om.cols.offer_id[idx]
-    scores = cf.scores_for(req.user_id, ids) if cf is not None else None
+    scores = cf.scores_for(user_id, ids) if cf is not None else None
     known = scores is not None
     if scores is None:
         scores = popularity(cf.popularity_for(ids)) if cf is not None else np.full(idx.shape[0], 0.5)
     order = _ranked(scores, idx, om)[: req.top]
     return {
-        "user_id": req.user_id,
+        "user_id": user_id,
         "known_user": known,
         "path": "collaborative" if known else "cold_start_popularity",
         "model": cf.meta if cf is not None else None,
