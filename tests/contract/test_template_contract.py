@@ -186,3 +186,19 @@ def test_only_the_mfa_functions_can_use_the_totp_sealing_key() -> None:
         "ApiAuthMfaEnrollFunction": {"kms:Encrypt"},
         "ApiAuthMfaVerifyFunction": {"kms:Encrypt", "kms:Decrypt"},
     }
+
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+COMPUTATIONS = "/math/"  # POST /math/* compute an answer from the request and change nothing
+
+
+def test_every_mutating_route_appends_to_the_audit_log() -> None:
+    """Issue 5: every mutating request lands in the audit log. Each such route's function runs the audit middleware
+    and has the audit table and the spool (where an entry whose append failed waits)."""
+    mutating = sorted({r.function for r in APP.routes if r.method in MUTATING and not r.path.startswith(COMPUTATIONS)})
+    assert {"ApiAuthLoginFunction", "ApiRecordInteractionFunction"} <= set(mutating)
+    for lid in mutating:
+        middlewares = getattr(module(lid).app, "_router_middlewares", [])
+        assert any(m.__qualname__.startswith("audit_middleware.") for m in middlewares), f"{lid}: no audit middleware"
+        env = APP.functions[lid].environment
+        assert {"AUDIT_TABLE", "AUDIT_SPOOL_QUEUE_URL"} <= set(env), f"{lid}: not wired to the audit log and spool"
