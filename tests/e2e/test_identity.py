@@ -19,7 +19,10 @@ PROTECTED = sorted((r.method, r.path) for r in read_app().routes if r.authorizer
 def test_the_template_protects_the_routes_that_need_a_user() -> None:
     paths = {path for _, path in PROTECTED}
     assert {"/auth/mfa/enroll", "/audit", "/audit/verify"} <= paths
-    assert "/offers" not in paths and "/auth/login" not in paths
+    # personalisation reads or writes one user's history: always the signed-in caller's
+    assert {"/me/presets", "/me/presets/{name}", "/interactions", "/math/collaborative-filter",
+            "/math/ensemble-recommend"} <= paths  # fmt: skip
+    assert not paths & {"/offers", "/auth/login", "/presets", "/presets/{name}"}
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
