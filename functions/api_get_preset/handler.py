@@ -7,7 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from gpubroker.api.math_models import PresetOut
+from gpubroker.api.math_models import PresetOut, PresetQuery
 from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
 from gpubroker.config import ModelSettings
 from gpubroker.services.presets import PresetName, preset_for
@@ -19,7 +19,7 @@ app = new_resolver()
 
 @app.get("/presets/<name>", responses=responses(PresetOut, 400, 404, 503))
 def preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
-    ensure_known_query(app, frozenset({"limit"}))
+    ensure_known_query(app, PresetQuery)
     return PresetOut.model_validate(preset_for(app.context["deps"], name, limit, None))
 
 

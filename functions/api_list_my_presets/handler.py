@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gpubroker.api.identity import acting_user
 from gpubroker.api.math_models import PresetList
-from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.resolver import NoQuery, api_handler, ensure_known_query, new_resolver, responses
 from gpubroker.config import PersonalSettings
 from gpubroker.services.presets import presets_for
 from gpubroker.wiring import personal_deps
@@ -16,7 +16,7 @@ app = new_resolver()
 
 @app.get("/me/presets", responses=responses(PresetList, 400, 401, 503))
 def my_presets() -> PresetList:
-    ensure_known_query(app, frozenset())
+    ensure_known_query(app, NoQuery)
     return PresetList.model_validate({"items": presets_for(app.context["deps"], acting_user(app))})
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from gpubroker.api.math_models import PresetList
-from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.resolver import NoQuery, api_handler, ensure_known_query, new_resolver, responses
 from gpubroker.config import ModelSettings
 from gpubroker.services.presets import presets_for
 from gpubroker.wiring import model_deps
@@ -15,7 +15,7 @@ app = new_resolver()
 
 @app.get("/presets", responses=responses(PresetList, 400, 503))
 def presets() -> PresetList:
-    ensure_known_query(app, frozenset())
+    ensure_known_query(app, NoQuery)
     return PresetList.model_validate({"items": presets_for(app.context["deps"], None)})
 
 

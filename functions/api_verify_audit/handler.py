@@ -3,9 +3,9 @@ answers per shard ok or the first broken sequence number (admins only)."""
 
 from __future__ import annotations
 
-from gpubroker.api.audit import AuditVerifyReport, NoQuery
+from gpubroker.api.audit import AuditVerifyReport
 from gpubroker.api.identity import require_role
-from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.resolver import NoQuery, api_handler, ensure_known_query, new_resolver, responses
 from gpubroker.config import AuditSigningSettings
 from gpubroker.services.audit import verify_log
 from gpubroker.wiring import AuditDeps, audit_deps

@@ -123,10 +123,6 @@ class AuditQuery(BaseModel):
     cursor: str | None = None
 
 
-class NoQuery(BaseModel):
-    """A route that takes no query parameters (any name is a 400)."""
-
-
 class AuditEntryOut(BaseModel):
     shard: int
     seq: int = Field(description="0, 1, 2, ... without gaps within the shard")

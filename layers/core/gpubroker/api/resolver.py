@@ -102,18 +102,20 @@ def new_resolver() -> APIGatewayRestResolver:
     return app
 
 
-def ensure_known_query(app: APIGatewayRestResolver, model: type[BaseModel] | frozenset[str]) -> None:
-    """Unknown query parameter names are a 400, not silently ignored (a typo must not widen a search).
-    ``model``: the query's model, or the set of its parameter names."""
+class NoQuery(BaseModel):
+    """A route that takes no query parameters (any name is a 400)."""
+
+
+def ensure_known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
+    """Unknown query parameter names are a 400, not silently ignored (a typo must not widen a search)."""
     given = set(app.current_event.multi_value_query_string_parameters or {}) | set(
         app.current_event.query_string_parameters or {}
     )
-    allowed = model if isinstance(model, frozenset) else frozenset(model.model_fields)
-    unknown = sorted(given - allowed)
+    unknown = sorted(given - set(model.model_fields))
     if unknown:
         raise UnknownParameter(
             f"unknown query parameter {unknown[0]!r}",
-            details={"unknown": unknown, "allowed": sorted(allowed)},
+            details={"unknown": unknown, "allowed": sorted(model.model_fields)},
         )
 
 
