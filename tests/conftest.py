@@ -30,13 +30,30 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def clear_wiring_caches() -> None:
+    """Drop every cached default ``Deps`` of the composition root, so the next call builds it anew (under the
+    test's environment and front door)."""
+    import importlib
+    import pkgutil
+
+    import gpubroker.wiring
+
+    for info in pkgutil.iter_modules(gpubroker.wiring.__path__):
+        module = importlib.import_module(f"gpubroker.wiring.{info.name}")
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == module.__name__:
+                value.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _handlers_unlimited(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Handlers called in-process run their front door with an unlimited limiter and no token check, unless the
-    test is marked ``front_door`` (it tests that front door itself)."""
+    """Handlers called in-process with their default wiring (integration tests) get an unlimited front door with
+    no token check, unless the test is marked ``front_door`` (it tests that front door itself). Tests that pass
+    ``deps`` name their front door themselves (``tests.fakes.UNLIMITED``)."""
+    clear_wiring_caches()
     if request.node.get_closest_marker("front_door"):
         return
-    from gpubroker import wiring
-    from tests.fakes import Unlimited
+    from gpubroker.wiring import edge
+    from tests.fakes import UNLIMITED
 
-    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=Unlimited()))
+    monkeypatch.setattr(edge, "front_door", lambda: UNLIMITED)

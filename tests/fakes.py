@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gpubroker.api.deps import AuditTrail, FrontDoor
 from gpubroker.domain.gpus import GpuCatalog, GpuSpec
 from gpubroker.domain.offers import Offer, RawOffer, RejectedRow, RunReport
 from gpubroker.ports import OfferSource
@@ -189,3 +190,14 @@ class Unlimited:
         from gpubroker.domain.plans import Decision
 
         return Decision(allowed=True, limit=limit, remaining=limit - 1, reset_s=window_s, retry_after_s=0)
+
+
+UNLIMITED = FrontDoor(limiter=Unlimited())
+"""The front door of in-process handler tests: every request allowed, no token check."""
+
+
+def trail(log: Any = None, spool: Any = None) -> AuditTrail:
+    """An audit trail of in-memory fakes (a fresh log and spool unless given)."""
+    from tests.fakes_audit import MemoryAuditLog, MemorySpool
+
+    return AuditTrail(log=MemoryAuditLog() if log is None else log, spool=MemorySpool() if spool is None else spool)

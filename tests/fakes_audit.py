@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gpubroker.domain.audit import AuditEntry, SignedCheckpoint, next_entry, shard_for, stamp
+from gpubroker.domain.audit import AUDIT_SHARDS, AuditEntry, SignedCheckpoint, next_entry, shard_for, stamp
 
 
 class MemoryAuditLog:
@@ -23,7 +23,7 @@ class MemoryAuditLog:
     to the table would.
     """
 
-    def __init__(self, shards: int = 8) -> None:
+    def __init__(self, shards: int = AUDIT_SHARDS) -> None:
         self.shards = shards
         self._entries: dict[int, list[AuditEntry]] = {n: [] for n in range(shards)}
         self._checkpoints: dict[int, dict[int, SignedCheckpoint]] = {n: {} for n in range(shards)}

@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpubroker.adapters.passwords import Argon2Hasher
 from gpubroker.adapters.ratelimit import MemoryRateLimiter
@@ -13,6 +14,7 @@ from gpubroker.domain.accounts import User
 from gpubroker.domain.mfa import Challenge, MfaState
 from gpubroker.domain.tokens import KeyRing, TokenPolicy, new_signing_key
 from gpubroker.services.auth import AuthDeps
+from gpubroker.wiring.auth import AuthApiDeps
 from tests.fakes import FixedClock
 
 KEY = new_signing_key("test-key")
@@ -163,3 +165,11 @@ def auth_world(clock: FixedClock | None = None) -> tuple[AuthDeps, FixedClock]:
         clock=clock,
     )
     return deps, clock
+
+
+def auth_api(deps: AuthDeps, log: Any = None, spool: Any = None) -> AuthApiDeps:
+    """The /auth functions' ``Deps`` around the account services' ``deps``: an unlimited front door and an audit
+    trail of in-memory fakes (``log`` and ``spool`` when given)."""
+    from tests.fakes import UNLIMITED, trail
+
+    return AuthApiDeps(auth=deps, front_door=UNLIMITED, audit=trail(log, spool))

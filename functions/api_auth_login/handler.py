@@ -17,11 +17,12 @@ from gpubroker.api.sessions import session_response
 from gpubroker.config import AuthSettings
 from gpubroker.domain.mfa import CHALLENGE_TTL_S
 from gpubroker.services import auth
-from gpubroker.wiring import audit_log, auth_deps
+from gpubroker.wiring.auth import AuthApiDeps, auth_deps
 
 Settings = AuthSettings
+Deps = AuthApiDeps
 app = new_resolver()
-app.use([audit_middleware(audit_log, action="auth.login")])
+app.use([audit_middleware(action="auth.login")])
 
 RESPONSES = responses(Tokens, 401, 415, 429, also={
     202: ("MFA is on: no tokens yet; send a code with this challenge to POST /auth/mfa/verify", MfaRequired),
@@ -31,7 +32,7 @@ RESPONSES = responses(Tokens, 401, 415, 429, also={
 @app.post("/auth/login", responses=RESPONSES)
 def login(request: Annotated[Credentials, Body()]) -> Response[Any]:
     ip = app.current_event.request_context.identity.source_ip or "unknown"
-    result = auth.login(request.email, request.password, ip=ip, deps=app.context["deps"])
+    result = auth.login(request.email, request.password, ip=ip, deps=app.context["deps"].auth)
     if isinstance(result, auth.Session):
         return session_response(result)
     body = MfaRequired(challenge=result.challenge_id, expires_in=CHALLENGE_TTL_S)

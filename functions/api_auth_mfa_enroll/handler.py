@@ -16,17 +16,18 @@ from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
 from gpubroker.domain.mfa import CHALLENGE_TTL_S, qr_png_data_uri
 from gpubroker.services import mfa
-from gpubroker.wiring import audit_log, auth_deps
+from gpubroker.wiring.auth import AuthApiDeps, auth_deps
 
 Settings = AuthSettings
+Deps = AuthApiDeps
 app = new_resolver()
-app.use([audit_middleware(audit_log, action="auth.mfa.enroll")])
+app.use([audit_middleware(action="auth.mfa.enroll")])
 
 
 @app.post("/auth/mfa/enroll", responses=responses(MfaEnrollment, 401, 409, 415))
 def enroll() -> Response[Any]:
     principal = require_user(app)
-    started = mfa.enroll(principal.user_id, deps=app.context["deps"])
+    started = mfa.enroll(principal.user_id, deps=app.context["deps"].auth)
     body = MfaEnrollment(secret=started.secret, otpauth_uri=started.otpauth_uri,
                          qr_png=qr_png_data_uri(started.otpauth_uri), challenge=started.challenge.challenge_id,
                          expires_in=CHALLENGE_TTL_S)  # fmt: skip

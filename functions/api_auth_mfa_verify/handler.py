@@ -16,11 +16,12 @@ from gpubroker.api.sessions import session_response
 from gpubroker.config import AuthSettings
 from gpubroker.services import mfa
 from gpubroker.services.auth import Session
-from gpubroker.wiring import audit_log, auth_deps
+from gpubroker.wiring.auth import AuthApiDeps, auth_deps
 
 Settings = AuthSettings
+Deps = AuthApiDeps
 app = new_resolver()
-app.use([audit_middleware(audit_log, action="auth.mfa.verify")])
+app.use([audit_middleware(action="auth.mfa.verify")])
 
 RESPONSES = responses(Tokens, 401, 409, 415, 429, also={
     200: ("Login completed (tokens, fingerprint cookie) or MFA enabled (recovery codes)", Tokens | MfaEnabled),
@@ -29,7 +30,7 @@ RESPONSES = responses(Tokens, 401, 409, 415, 429, also={
 
 @app.post("/auth/mfa/verify", responses=RESPONSES)
 def verify(request: Annotated[MfaVerifyRequest, Body()]) -> Response[Any]:
-    result = mfa.verify(request.challenge, request.code, deps=app.context["deps"])
+    result = mfa.verify(request.challenge, request.code, deps=app.context["deps"].auth)
     if isinstance(result, Session):
         return session_response(result)
     body = MfaEnabled(recovery_codes=list(result.recovery_codes))

@@ -14,17 +14,18 @@ from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.api.sessions import session_response
 from gpubroker.config import AuthSettings
 from gpubroker.services import auth
-from gpubroker.wiring import audit_log, auth_deps
+from gpubroker.wiring.auth import AuthApiDeps, auth_deps
 
 Settings = AuthSettings
+Deps = AuthApiDeps
 app = new_resolver()
-app.use([audit_middleware(audit_log, action="auth.refresh")])
+app.use([audit_middleware(action="auth.refresh")])
 
 
 @app.post("/auth/refresh", responses=responses(Tokens, 401, 415))
 def refresh(request: Annotated[RefreshRequest, Body()]) -> Response[Any]:
     fingerprint = fingerprint_from(app.current_event.headers)
-    return session_response(auth.refresh(request.refresh_token, fingerprint=fingerprint, deps=app.context["deps"]))
+    return session_response(auth.refresh(request.refresh_token, fingerprint=fingerprint, deps=app.context["deps"].auth))
 
 
 lambda_handler = api_handler(app, auth_deps)

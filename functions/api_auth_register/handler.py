@@ -11,16 +11,17 @@ from gpubroker.api.auth_models import Accepted, Credentials
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
 from gpubroker.services import auth
-from gpubroker.wiring import audit_log, auth_deps
+from gpubroker.wiring.auth import AuthApiDeps, auth_deps
 
 Settings = AuthSettings
+Deps = AuthApiDeps
 app = new_resolver()
-app.use([audit_middleware(audit_log, action="auth.register")])
+app.use([audit_middleware(action="auth.register")])
 
 
 @app.post("/auth/register", responses=responses(Accepted, 415, ok_status=202))
 def register(request: Annotated[Credentials, Body()]) -> tuple[Accepted, int]:
-    auth.register(request.email, request.password, deps=app.context["deps"])
+    auth.register(request.email, request.password, deps=app.context["deps"].auth)
     return Accepted(status="accepted"), 202
 
 

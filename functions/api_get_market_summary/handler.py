@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gpubroker.adapters.dynamodb import DynamoPriceHistoryRepository
-from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.resolver import api_handler, new_resolver, responses
-from gpubroker.config import MarketSettings, load_settings
-from gpubroker.services.market import TrendCache, market_summary
-from gpubroker.services.search import SnapshotCache
+from gpubroker.config import MarketSettings
+from gpubroker.services.market import market_summary
+from gpubroker.wiring.offers import MarketDeps, market_deps
 
 Settings = MarketSettings
+Deps = MarketDeps
 app = new_resolver()
 
 
@@ -33,23 +30,10 @@ class MarketSummary(BaseModel):
     stale: bool
 
 
-@dataclass(frozen=True)
-class Deps:
-    snapshots: SnapshotCache
-    trends: TrendCache
-
-
-@cache
-def default_deps() -> Deps:
-    s = load_settings(MarketSettings)
-    snapshots = SnapshotCache(S3SnapshotStore(s.SNAPSHOT_BUCKET), ttl_s=s.SNAPSHOT_TTL_SECONDS)
-    return Deps(snapshots=snapshots, trends=TrendCache(DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE)))
-
-
 @app.get("/market/summary", responses=responses(MarketSummary, 503))
 def summary() -> MarketSummary:
     deps: Deps = app.context["deps"]
     return MarketSummary.model_validate(market_summary(deps.snapshots.current(), trends=deps.trends))
 
 
-lambda_handler = api_handler(app, default_deps)
+lambda_handler = api_handler(app, market_deps)

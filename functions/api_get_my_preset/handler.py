@@ -8,20 +8,23 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from gpubroker.api.identity import acting_user
-from gpubroker.api.math_models import PresetOut, PresetQuery
-from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.math_models import PresetOut
+from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import PersonalSettings
 from gpubroker.services.presets import PresetName, preset_for
-from gpubroker.wiring import personal_deps
+from gpubroker.wiring.math import PersonalDeps, personal_deps
 
 Settings = PersonalSettings
+Deps = PersonalDeps
 app = new_resolver()
 
 
 @app.get("/me/presets/<name>", responses=responses(PresetOut, 400, 401, 404, 503))
 def my_preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
-    ensure_known_query(app, PresetQuery)
-    return PresetOut.model_validate(preset_for(app.context["deps"], name, limit, acting_user(app)))
+    deps: Deps = app.context["deps"]
+    ranked = preset_for(name, limit, offers=deps.offers, models=deps.models, interactions=deps.interactions,
+                        user_id=acting_user(app))  # fmt: skip
+    return PresetOut.model_validate(ranked)
 
 
 lambda_handler = api_handler(app, personal_deps)

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from gpubroker.adapters.dynamodb import DynamoOfferRepository
-from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import OfferOut
 from gpubroker.api.resolver import api_handler, new_resolver, responses
-from gpubroker.config import OfferReadSettings, load_settings
-from gpubroker.ports import OfferRepository, SnapshotReader
+from gpubroker.config import OfferReadSettings
 from gpubroker.services.catalog import get_offer
+from gpubroker.wiring.offers import OfferReadDeps, offer_read_deps
 
 Settings = OfferReadSettings
+Deps = OfferReadDeps
 app = new_resolver()
-
-
-@dataclass(frozen=True)
-class Deps:
-    offers: OfferRepository
-    snapshots: SnapshotReader
-
-
-@cache
-def default_deps() -> Deps:
-    settings = load_settings(OfferReadSettings)
-    return Deps(
-        offers=DynamoOfferRepository(settings.OFFERS_TABLE),
-        snapshots=S3SnapshotStore(settings.SNAPSHOT_BUCKET),
-    )
 
 
 @app.get("/offers/<offer_id>", responses=responses(OfferOut, 404))
@@ -44,4 +26,4 @@ def read_offer(
     return OfferOut.model_validate(offer.model_dump())
 
 
-lambda_handler = api_handler(app, default_deps)
+lambda_handler = api_handler(app, offer_read_deps)

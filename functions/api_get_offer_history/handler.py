@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
-from gpubroker.adapters.dynamodb import DynamoOfferRepository, DynamoPriceHistoryRepository
 from gpubroker.api.resolver import api_handler, new_resolver, responses
-from gpubroker.config import HistorySettings, load_settings
-from gpubroker.ports import OfferRepository, PriceHistoryReader
+from gpubroker.config import HistorySettings
 from gpubroker.services.history import offer_history
+from gpubroker.wiring.offers import HistoryDeps, history_deps
 
 Settings = HistorySettings
+Deps = HistoryDeps
 app = new_resolver()
 ISO = r"^\d{4}-\d{2}-\d{2}(T[0-9:.+-]+Z?)?$"
 
@@ -24,18 +22,6 @@ class HistoryPage(BaseModel):
     offer_id: str
     points: list[dict[str, Any]]
     next_cursor: str | None
-
-
-@dataclass(frozen=True)
-class Deps:
-    offers: OfferRepository
-    history: PriceHistoryReader
-
-
-@cache
-def default_deps() -> Deps:
-    s = load_settings(HistorySettings)
-    return Deps(DynamoOfferRepository(s.OFFERS_TABLE), DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE))
 
 
 @app.get("/offers/<offer_id>/history", responses=responses(HistoryPage, 400, 404))
@@ -53,4 +39,4 @@ def history(
     return HistoryPage.model_validate(page)
 
 
-lambda_handler = api_handler(app, default_deps)
+lambda_handler = api_handler(app, history_deps)

@@ -7,20 +7,22 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from gpubroker.api.math_models import PresetOut, PresetQuery
-from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.math_models import PresetOut
+from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import ModelSettings
 from gpubroker.services.presets import PresetName, preset_for
-from gpubroker.wiring import model_deps
+from gpubroker.wiring.math import ModelDeps, model_deps
 
 Settings = ModelSettings
+Deps = ModelDeps
 app = new_resolver()
 
 
 @app.get("/presets/<name>", responses=responses(PresetOut, 400, 404, 503))
 def preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
-    ensure_known_query(app, PresetQuery)
-    return PresetOut.model_validate(preset_for(app.context["deps"], name, limit, None))
+    deps: Deps = app.context["deps"]
+    ranked = preset_for(name, limit, offers=deps.offers, models=deps.models, interactions=None, user_id=None)
+    return PresetOut.model_validate(ranked)
 
 
 lambda_handler = api_handler(app, model_deps)

@@ -7,6 +7,7 @@ import os
 from gpubroker.api.models import Health
 from gpubroker.api.resolver import api_handler, new_resolver
 from gpubroker.config import NoSettings
+from gpubroker.wiring.edge import bare_deps
 
 Settings = NoSettings
 app = new_resolver()
@@ -17,4 +18,4 @@ def health() -> Health:
     return Health(status="ok", service=os.environ.get("POWERTOOLS_SERVICE_NAME", "gpubroker"))
 
 
-lambda_handler = api_handler(app)
+lambda_handler = api_handler(app, bare_deps)

@@ -6,14 +6,15 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from gpubroker.api.audit import AuditPage, AuditQuery
+from gpubroker.api.audit import AuditPage
 from gpubroker.api.identity import require_role
-from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuditSettings
 from gpubroker.services.audit import MAX_PAGE, list_entries
-from gpubroker.wiring import audit_log
+from gpubroker.wiring.audit import AuditListDeps, audit_list_deps
 
 Settings = AuditSettings
+Deps = AuditListDeps
 app = new_resolver()
 
 
@@ -23,8 +24,7 @@ def list_audit(
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
 ) -> AuditPage:
     require_role(app, "admin")
-    ensure_known_query(app, AuditQuery)
-    return AuditPage.model_validate(list_entries(app.context["deps"], limit=limit, cursor=cursor))
+    return AuditPage.model_validate(list_entries(app.context["deps"].log, limit=limit, cursor=cursor))
 
 
-lambda_handler = api_handler(app, audit_log)
+lambda_handler = api_handler(app, audit_list_deps)

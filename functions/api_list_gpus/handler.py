@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-
 from pydantic import BaseModel
 
-from gpubroker.adapters.dynamodb import DynamoGpuCatalogRepository
 from gpubroker.api.resolver import api_handler, new_resolver
-from gpubroker.config import CatalogSettings, load_settings
+from gpubroker.config import CatalogSettings
 from gpubroker.domain.gpus import GpuSpec
-from gpubroker.ports import GpuCatalogRepository
 from gpubroker.services.catalog import list_gpus
+from gpubroker.wiring.offers import CatalogDeps, catalog_deps
 
 Settings = CatalogSettings
+Deps = CatalogDeps
 app = new_resolver()
 
 
@@ -22,19 +19,9 @@ class GpuList(BaseModel):
     items: list[GpuSpec]
 
 
-@dataclass(frozen=True)
-class Deps:
-    catalog: GpuCatalogRepository
-
-
-@cache
-def default_deps() -> Deps:
-    return Deps(catalog=DynamoGpuCatalogRepository(load_settings(CatalogSettings).GPU_CATALOG_TABLE))
-
-
 @app.get("/gpus")
 def gpus() -> GpuList:
     return GpuList(items=list_gpus(catalog=app.context["deps"].catalog))
 
 
-lambda_handler = api_handler(app, default_deps)
+lambda_handler = api_handler(app, catalog_deps)

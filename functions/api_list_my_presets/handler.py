@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from gpubroker.api.identity import acting_user
 from gpubroker.api.math_models import PresetList
-from gpubroker.api.resolver import NoQuery, api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import PersonalSettings
 from gpubroker.services.presets import presets_for
-from gpubroker.wiring import personal_deps
+from gpubroker.wiring.math import PersonalDeps, personal_deps
 
 Settings = PersonalSettings
+Deps = PersonalDeps
 app = new_resolver()
 
 
 @app.get("/me/presets", responses=responses(PresetList, 400, 401, 503))
 def my_presets() -> PresetList:
-    ensure_known_query(app, NoQuery)
-    return PresetList.model_validate({"items": presets_for(app.context["deps"], acting_user(app))})
+    deps: Deps = app.context["deps"]
+    items = presets_for(offers=deps.offers, models=deps.models, interactions=deps.interactions,
+                        user_id=acting_user(app))  # fmt: skip
+    return PresetList.model_validate({"items": items})
 
 
 lambda_handler = api_handler(app, personal_deps)

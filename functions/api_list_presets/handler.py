@@ -4,19 +4,21 @@
 from __future__ import annotations
 
 from gpubroker.api.math_models import PresetList
-from gpubroker.api.resolver import NoQuery, api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import ModelSettings
 from gpubroker.services.presets import presets_for
-from gpubroker.wiring import model_deps
+from gpubroker.wiring.math import ModelDeps, model_deps
 
 Settings = ModelSettings
+Deps = ModelDeps
 app = new_resolver()
 
 
 @app.get("/presets", responses=responses(PresetList, 400, 503))
 def presets() -> PresetList:
-    ensure_known_query(app, NoQuery)
-    return PresetList.model_validate({"items": presets_for(app.context["deps"], None)})
+    deps: Deps = app.context["deps"]
+    items = presets_for(offers=deps.offers, models=deps.models, interactions=None, user_id=None)
+    return PresetList.model_validate({"items": items})
 
 
 lambda_handler = api_handler(app, model_deps)

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-
-from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import ProviderList
 from gpubroker.api.resolver import api_handler, new_resolver, responses
-from gpubroker.config import SnapshotSettings, load_settings
-from gpubroker.ports import SnapshotReader
+from gpubroker.config import SnapshotSettings
 from gpubroker.services.catalog import list_providers
+from gpubroker.wiring.offers import ProvidersDeps, providers_deps
 
 Settings = SnapshotSettings
+Deps = ProvidersDeps
 app = new_resolver()
-
-
-@dataclass(frozen=True)
-class Deps:
-    snapshots: SnapshotReader
-
-
-@cache
-def default_deps() -> Deps:
-    return Deps(snapshots=S3SnapshotStore(load_settings(SnapshotSettings).SNAPSHOT_BUCKET))
 
 
 @app.get("/providers", responses=responses(ProviderList, 503))
@@ -31,4 +18,4 @@ def providers() -> ProviderList:
     return ProviderList.model_validate({"items": list_providers(snapshots=app.context["deps"].snapshots)})
 
 
-lambda_handler = api_handler(app, default_deps)
+lambda_handler = api_handler(app, providers_deps)

@@ -10,9 +10,10 @@ from gpubroker.api.math_models import SimilarityOut
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import SnapshotSettings
 from gpubroker.services.recommend import similar_offers
-from gpubroker.wiring import MathDeps, math_deps
+from gpubroker.wiring.math import MathDeps, math_deps
 
 Settings = SnapshotSettings
+Deps = MathDeps
 app = new_resolver()
 
 

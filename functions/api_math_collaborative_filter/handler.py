@@ -13,16 +13,17 @@ from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import PersonalSettings
 from gpubroker.domain.math_requests import CollaborativeRequest
 from gpubroker.services.recommend import collaborative
-from gpubroker.wiring import MathDeps, personal_deps
+from gpubroker.wiring.math import PersonalDeps, personal_deps
 
 Settings = PersonalSettings
+Deps = PersonalDeps
 app = new_resolver()
 
 
 @app.post("/math/collaborative-filter", responses=responses(RecommendationOut, 401, 403, 404, 503, 415))
 def collaborative_route(request: Annotated[CollaborativeRequest, Body()]) -> RecommendationOut:
-    deps: MathDeps = app.context["deps"]
-    model = deps.models.get() if deps.models else None
+    deps: Deps = app.context["deps"]
+    model = deps.models.get()
     user_id = acting_user(app, request.user_id)
     return RecommendationOut.model_validate(collaborative(request, user_id=user_id, om=deps.offers.get(), cf=model))
 

@@ -11,9 +11,10 @@ from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import SnapshotSettings
 from gpubroker.domain.math_requests import CostPerGflopRequest
 from gpubroker.services.recommend import cost_per_gflop
-from gpubroker.wiring import MathDeps, math_deps
+from gpubroker.wiring.math import MathDeps, math_deps
 
 Settings = SnapshotSettings
+Deps = MathDeps
 app = new_resolver()
 
 

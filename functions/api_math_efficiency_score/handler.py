@@ -11,9 +11,10 @@ from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import SnapshotSettings
 from gpubroker.domain.math_requests import EfficiencyRequest
 from gpubroker.services.recommend import efficiency
-from gpubroker.wiring import MathDeps, math_deps
+from gpubroker.wiring.math import MathDeps, math_deps
 
 Settings = SnapshotSettings
+Deps = MathDeps
 app = new_resolver()
 
 

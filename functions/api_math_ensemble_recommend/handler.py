@@ -13,17 +13,19 @@ from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import PersonalSettings
 from gpubroker.domain.math_requests import EnsembleRequest
 from gpubroker.services.recommend import ensemble_recommend
-from gpubroker.wiring import MathDeps, personal_deps
+from gpubroker.wiring.math import PersonalDeps, personal_deps
 
 Settings = PersonalSettings
+Deps = PersonalDeps
 app = new_resolver()
 
 
 @app.post("/math/ensemble-recommend", responses=responses(RecommendationOut, 401, 403, 503, 415))
 def ensemble_route(request: Annotated[EnsembleRequest, Body()]) -> RecommendationOut:
-    deps: MathDeps = app.context["deps"]
+    deps: Deps = app.context["deps"]
     request = request.model_copy(update={"user_id": acting_user(app, request.user_id)})
-    model, history = deps.personal(request.user_id)
+    model = deps.models.get()
+    history = deps.interactions.history(request.user_id) if request.user_id else None
     return RecommendationOut.model_validate(
         ensemble_recommend(request, om=deps.offers.get(), cf=model, history=history)
     )

@@ -12,9 +12,10 @@ from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.workloads import WorkloadEstimate, WorkloadRequest
 from gpubroker.services.offer_math import prices_by_gpu
 from gpubroker.services.workloads import estimate_workload
-from gpubroker.wiring import MathDeps, math_deps
+from gpubroker.wiring.math import MathDeps, math_deps
 
 Settings = SnapshotSettings
+Deps = MathDeps
 app = new_resolver()
 
 

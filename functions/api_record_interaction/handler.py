@@ -3,60 +3,32 @@ filtering). Audited as ``interaction.record`` on the offer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel
 
-from gpubroker.adapters.clock import SystemClock
-from gpubroker.adapters.dynamodb import DynamoOfferRepository
-from gpubroker.adapters.interactions import DynamoInteractionRepository
 from gpubroker.api.audit import audit_middleware
 from gpubroker.api.identity import acting_user
 from gpubroker.api.resolver import api_handler, new_resolver, responses
-from gpubroker.config import InteractionSettings, load_settings
-from gpubroker.domain.errors import OfferNotFound
-from gpubroker.domain.math_requests import InteractionRequest
-from gpubroker.ports import Clock, InteractionRepository, OfferRepository
-from gpubroker.wiring import audit_log
+from gpubroker.config import InteractionSettings
+from gpubroker.domain.interactions import InteractionRequest, RecordedInteraction
+from gpubroker.services.interactions import record_interaction
+from gpubroker.wiring.math import InteractionDeps, interaction_deps
 
 Settings = InteractionSettings
+Deps = InteractionDeps
 app = new_resolver()
-app.use([audit_middleware(audit_log, action="interaction.record")])
+app.use([audit_middleware(action="interaction.record")])
 
 
-class Recorded(BaseModel):
-    user_id: str
-    offer_id: str
-    kind: str
-    at: str
-
-
-@dataclass(frozen=True)
-class Deps:
-    offers: OfferRepository
-    interactions: InteractionRepository
-    clock: Clock
-
-
-@cache
-def default_deps() -> Deps:
-    s = load_settings(InteractionSettings)
-    return Deps(DynamoOfferRepository(s.OFFERS_TABLE), DynamoInteractionRepository(s.INTERACTIONS_TABLE), SystemClock())
-
-
-@app.post("/interactions", responses=responses(Recorded, 401, 404, 415, ok_status=201))
-def record(request: Annotated[InteractionRequest, Body()]) -> tuple[Recorded, int]:
+@app.post("/interactions", responses=responses(RecordedInteraction, 401, 404, 415, ok_status=201))
+def record(request: Annotated[InteractionRequest, Body()]) -> tuple[RecordedInteraction, int]:
     user_id = acting_user(app)
-    deps: Deps = app.context["deps"]
     app.append_context(audit_resource=f"offer/{request.offer_id}")
-    if deps.offers.get(request.offer_id) is None:
-        raise OfferNotFound(f"no offer {request.offer_id!r}")
-    at = deps.clock.now()
-    deps.interactions.record(user_id, request.offer_id, request.kind, at)
-    return Recorded(user_id=user_id, offer_id=request.offer_id, kind=request.kind, at=at.isoformat()), 201
+    deps: Deps = app.context["deps"]
+    recorded = record_interaction(user_id, request, offers=deps.offers, interactions=deps.interactions,
+                                  clock=deps.clock)  # fmt: skip
+    return recorded, 201
 
 
-lambda_handler = api_handler(app, default_deps)
+lambda_handler = api_handler(app, interaction_deps)

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from gpubroker.api.audit import AuditVerifyReport
 from gpubroker.api.identity import require_role
-from gpubroker.api.resolver import NoQuery, api_handler, ensure_known_query, new_resolver, responses
+from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuditSigningSettings
 from gpubroker.services.audit import verify_log
-from gpubroker.wiring import AuditDeps, audit_deps
+from gpubroker.wiring.audit import AuditVerifyDeps, audit_verify_deps
 
 Settings = AuditSigningSettings
+Deps = AuditVerifyDeps
 app = new_resolver()
 
 
 @app.get("/audit/verify", responses=responses(AuditVerifyReport, 400, 401, 403))
 def verify_audit() -> AuditVerifyReport:
     require_role(app, "admin")
-    ensure_known_query(app, NoQuery)
-    deps: AuditDeps = app.context["deps"]
+    deps: Deps = app.context["deps"]
     return AuditVerifyReport.model_validate(verify_log(deps.log, deps.signer))
 
 
-lambda_handler = api_handler(app, audit_deps)
+lambda_handler = api_handler(app, audit_verify_deps)

@@ -16,15 +16,16 @@ from gpubroker.config import AuditCheckpointSettings
 from gpubroker.domain.audit import AuditTampered
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.services.audit import replay_spooled, write_checkpoints
-from gpubroker.wiring import AuditDeps, checkpoint_deps
+from gpubroker.wiring.audit import CheckpointDeps, checkpoint_deps
 
 Settings = AuditCheckpointSettings
+Deps = CheckpointDeps
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: AuditDeps | None = None) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     d = deps or checkpoint_deps()
     replayed = replay_spooled(d.log, d.spool) if d.spool is not None else 0
     metrics.add_metric(name="AuditEntriesReplayed", unit=MetricUnit.Count, value=replayed)

@@ -24,21 +24,22 @@ from gpubroker.config import AuthorizerSettings
 from gpubroker.domain.errors import InvalidToken
 from gpubroker.observability import logger
 from gpubroker.services.identity import IdentityDeps, authenticate
-from gpubroker.wiring import identity_deps
+from gpubroker.wiring.auth import authorizer_deps
 
 Settings = AuthorizerSettings
+Deps = IdentityDeps
 UNAUTHORIZED = "Unauthorized"  # the exact message API Gateway maps to a 401
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: IdentityDeps | None = None) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     token = bearer_token(headers.get("authorization"))
     if token is None:
         raise Exception(UNAUTHORIZED)  # API Gateway: this message means 401
     try:
-        principal = authenticate(token, fingerprint_from(headers), deps=deps or identity_deps(sessions=True))
+        principal = authenticate(token, fingerprint_from(headers), deps=deps or authorizer_deps())
     except InvalidToken as exc:
         logger.info("token refused", extra={"reason": (exc.details or {}).get("reason")})
         raise Exception(UNAUTHORIZED) from None

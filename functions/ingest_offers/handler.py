@@ -8,59 +8,18 @@ event is refused before anything is read or written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gpubroker.adapters.clock import SystemClock
-from gpubroker.adapters.dynamodb import (
-    DynamoGpuCatalogRepository,
-    DynamoOfferRepository,
-    DynamoPriceHistoryRepository,
-)
-from gpubroker.adapters.s3_snapshots import S3SnapshotStore
-from gpubroker.adapters.secrets import SecretsManagerCredentials
-from gpubroker.config import IngestSettings, load_settings
+from gpubroker.config import IngestSettings
 from gpubroker.domain.ingest_events import parse_event
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.ports import (
-    Clock,
-    GpuCatalogRepository,
-    OfferRepository,
-    PriceHistoryRepository,
-    SnapshotStore,
-)
 from gpubroker.services.ingestion import run_ingestion
-from gpubroker.wiring import offer_source
+from gpubroker.wiring.offers import IngestDeps, ingest_deps
 
 Settings = IngestSettings
-
-
-@dataclass(frozen=True)
-class Deps:
-    offers: OfferRepository
-    history: PriceHistoryRepository
-    snapshots: SnapshotStore
-    catalog: GpuCatalogRepository
-    clock: Clock
-    credentials: Any = None
-    redis_url: str = ""
-
-
-@cache
-def default_deps() -> Deps:
-    s = load_settings(IngestSettings)
-    return Deps(
-        offers=DynamoOfferRepository(s.OFFERS_TABLE),
-        history=DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE),
-        snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET),
-        catalog=DynamoGpuCatalogRepository(s.GPU_CATALOG_TABLE),
-        clock=SystemClock(),
-        credentials=SecretsManagerCredentials(s.PROVIDER_SECRETS_ID) if s.PROVIDER_SECRETS_ID else None,
-        redis_url=s.REDIS_URL,
-    )
+Deps = IngestDeps
 
 
 @logger.inject_lambda_context
@@ -68,14 +27,8 @@ def default_deps() -> Deps:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     request = parse_event(event)
-    d = deps or default_deps()
-    source = offer_source(
-        request.provider,
-        catalog=request.catalog,
-        base_url=request.base_url,
-        credentials=d.credentials,
-        redis_url=d.redis_url,
-    )
+    d = deps or ingest_deps()
+    source = d.sources.source(request.provider, catalog=request.catalog, base_url=request.base_url)
     report = run_ingestion(
         source,
         offers=d.offers,

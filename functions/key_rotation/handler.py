@@ -11,17 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gpubroker.config import KeyRotationSettings
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.services.keys import KeyRotationDeps, rotate_signing_key
-from gpubroker.wiring import key_rotation_deps
+from gpubroker.wiring.auth import key_rotation_deps
 
 Settings = KeyRotationSettings
+Deps = KeyRotationDeps
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, deps: KeyRotationDeps | None = None
-) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     result = rotate_signing_key(deps or key_rotation_deps(), request_id=context.aws_request_id)
     metrics.add_metric(name="SigningKeyRotated", unit=MetricUnit.Count, value=1 if result["rotated"] else 0)
     logger.info("signing key rotation", extra=result)

@@ -5,38 +5,26 @@ The local stack runs it at start (template Metadata LocalSeed), so market trends
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gpubroker.adapters.dynamodb import DynamoPriceHistoryRepository
-from gpubroker.config import SeedSettings, load_settings
+from gpubroker.config import SeedSettings
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.ports import PriceHistoryRepository
 from gpubroker.services.market import seed_price_history
+from gpubroker.wiring.offers import SeedDeps, seed_deps
 
 Settings = SeedSettings
+Deps = SeedDeps
 
 
 class SeedEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     series: str = Field(min_length=1, max_length=1024)
-
-
-@dataclass(frozen=True)
-class Deps:
-    history: PriceHistoryRepository
-
-
-@cache
-def default_deps() -> Deps:
-    return Deps(history=DynamoPriceHistoryRepository(load_settings(SeedSettings).PRICE_HISTORY_TABLE))
 
 
 @logger.inject_lambda_context
@@ -50,6 +38,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | N
     folder = Path(request.series)
     if not folder.is_dir():
         raise ValidationFailed(f"no price-history folder at {folder}")
-    report = seed_price_history(folder, history=(deps or default_deps()).history)
+    report = seed_price_history(folder, history=(deps or seed_deps()).history)
     logger.info("price history seeded", extra={"report": report})
     return report

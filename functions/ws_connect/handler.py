@@ -10,21 +10,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gpubroker.config import ConnectionSettings
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.services.prices import open_connection
-from gpubroker.wiring import ConnectionDeps, connection_deps
+from gpubroker.wiring.realtime import ConnectionDeps, connection_deps
 
 Settings = ConnectionSettings
 ROUTE_KEY = "$connect"
-
-
 Deps = ConnectionDeps
-default_deps = connection_deps
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or default_deps()
+    d = deps or connection_deps()
     query = event.get("queryStringParameters") or {}
     token = query.get("token") or None
     open_connection(event["requestContext"]["connectionId"], token, connections=d.connections, clock=d.clock)

@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gpubroker.adapters.clock import SystemClock
 from gpubroker.config import NoSettings
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.ports import Clock
 from gpubroker.services.prices import ping
+from gpubroker.wiring.realtime import PingDeps, ping_deps
 
 Settings = NoSettings
 ROUTE_KEY = "ping"
-
-
-@dataclass(frozen=True)
-class Deps:
-    clock: Clock
-
-
-@cache
-def default_deps() -> Deps:
-    return Deps(clock=SystemClock())
+Deps = PingDeps
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or default_deps()
+    d = deps or ping_deps()
     return {"statusCode": 200, "body": json.dumps(ping(clock=d.clock))}

@@ -11,21 +11,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gpubroker.config import ConnectionSettings
 from gpubroker.observability import logger, metrics, tracer
 from gpubroker.services.prices import subscribe
-from gpubroker.wiring import ConnectionDeps, connection_deps
+from gpubroker.wiring.realtime import ConnectionDeps, connection_deps
 
 Settings = ConnectionSettings
 ROUTE_KEY = "subscribe"
-
-
 Deps = ConnectionDeps
-default_deps = connection_deps
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or default_deps()
+    d = deps or connection_deps()
     connection_id = event["requestContext"]["connectionId"]
     reply = subscribe(connection_id, event.get("body"), connections=d.connections, clock=d.clock)
     # a message-level protocol: an invalid subscription is an ``error`` message, not a failed integration

@@ -26,10 +26,14 @@ from gpubroker.domain.providers import COMPLIANCE_TAGS  # noqa: E402
 from gpubroker.services.collab import CfModel, CfModelCache  # noqa: E402
 from gpubroker.services.offer_math import OfferMathCache  # noqa: E402
 from gpubroker.services.search import SnapshotCache  # noqa: E402
-from gpubroker.wiring import MathDeps  # noqa: E402
+from gpubroker.wiring.math import PersonalDeps  # noqa: E402
 from gpumath.columns import OfferColumns  # noqa: E402
 from infra.local.runtime import LambdaContext  # noqa: E402
-from tests.fakes import MemoryInteractions, MemoryModelStore  # noqa: E402
+from tests.fakes import (  # noqa: E402
+    UNLIMITED,
+    MemoryInteractions,
+    MemoryModelStore,
+)
 
 N_OFFERS = 10_000
 N_USERS = 2_000
@@ -82,7 +86,9 @@ def main() -> int:
     user = "user00042"
     for oid in rng.choice(ids, size=20, replace=False):
         interactions.record(user, str(oid), "save", datetime.now(UTC))
-    deps = MathDeps(offers=offers, models=CfModelCache(store, ttl_s=3600), interactions=interactions)
+    deps = PersonalDeps(
+        offers=offers, models=CfModelCache(store, ttl_s=3600), interactions=interactions, front_door=UNLIMITED
+    )
     handler = __import__("functions.api_math_ensemble_recommend.handler", fromlist=["lambda_handler"]).lambda_handler
 
     results = {}

@@ -10,7 +10,7 @@ import pytest
 from gpubroker.services.search import SnapshotCache
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
-from tests.fakes import World
+from tests.fakes import UNLIMITED, World
 
 offers_mod = handler_module("api_list_offers")
 offer_mod = handler_module("api_get_offer")
@@ -27,7 +27,7 @@ def call(mod: Any, event: dict[str, Any], deps: Any = None) -> tuple[int, dict[s
 
 def search(world: World, **query: Any) -> tuple[int, dict[str, Any]]:
     q = {k: v if isinstance(v, list) else [str(v)] for k, v in query.items()}
-    deps = offers_mod.Deps(snapshots=SnapshotCache(world.snapshots, ttl_s=0))
+    deps = offers_mod.Deps(front_door=UNLIMITED, snapshots=SnapshotCache(world.snapshots, ttl_s=0))
     return call(offers_mod, rest_event("/offers", "/offers", q), deps)
 
 
@@ -87,7 +87,7 @@ def test_bad_input_is_a_clear_4xx(world: World, query: dict[str, str], status: i
 
 def test_get_offer_and_404(world: World) -> None:
     offer = next(iter(world.offers.items.values()))
-    deps = offer_mod.Deps(offers=world.offers, snapshots=world.snapshots)
+    deps = offer_mod.Deps(front_door=UNLIMITED, offers=world.offers, snapshots=world.snapshots)
     ev = rest_event("/offers/{offer_id}", f"/offers/{offer.offer_id}", path_params={"offer_id": offer.offer_id})
     status, body = call(offer_mod, ev, deps)
     assert status == 200 and body["offer_id"] == offer.offer_id and body["gpu_model"] == offer.gpu_model
@@ -99,17 +99,24 @@ def test_get_offer_and_404(world: World) -> None:
 
 
 def test_gpus_and_providers(world: World) -> None:
-    status, body = call(gpus_mod, rest_event("/gpus", "/gpus"), gpus_mod.Deps(catalog=world.catalog))
+    status, body = call(
+        gpus_mod, rest_event("/gpus", "/gpus"), gpus_mod.Deps(front_door=UNLIMITED, catalog=world.catalog)
+    )
     assert status == 200 and len(body["items"]) >= 21
     assert all(item["sources"]["memory_bandwidth_gbps"] for item in body["items"])
     for name, expected in (("H100-SXM", "H100-SXM"), ("rtxa6000", "RTX-A6000")):
         ev = rest_event("/gpus/{model}", f"/gpus/{name}", path_params={"model": name})
-        status, spec = call(gpu_mod, ev, gpu_mod.Deps(catalog=world.catalog))
+        status, spec = call(gpu_mod, ev, gpu_mod.Deps(front_door=UNLIMITED, catalog=world.catalog))
         assert (status, spec["model"]) == (200, expected)
     ev = rest_event("/gpus/{model}", "/gpus/TPU", path_params={"model": "TPU"})
-    assert call(gpu_mod, ev, gpu_mod.Deps(catalog=world.catalog))[1]["error"]["code"] == "gpu_not_found"
+    assert (
+        call(gpu_mod, ev, gpu_mod.Deps(front_door=UNLIMITED, catalog=world.catalog))[1]["error"]["code"]
+        == "gpu_not_found"
+    )
     status, provs = call(
-        providers_mod, rest_event("/providers", "/providers"), providers_mod.Deps(snapshots=world.snapshots)
+        providers_mod,
+        rest_event("/providers", "/providers"),
+        providers_mod.Deps(front_door=UNLIMITED, snapshots=world.snapshots),
     )
     by = {p["name"]: p for p in provs["items"]}
     assert status == 200 and by["runpod"]["offers"] == 480 and by["aws"]["offers"] == 0

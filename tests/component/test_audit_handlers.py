@@ -13,12 +13,12 @@ import pytest
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.audit import AuditTampered
 from gpubroker.services.audit import replay_spooled, write_checkpoints
-from gpubroker.wiring import AuditDeps
+from gpubroker.wiring.audit import CheckpointDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
-from tests.fakes import FixedClock
+from tests.fakes import UNLIMITED, FixedClock, trail
 from tests.fakes_audit import LocalSigner, MemoryAuditLog, MemorySpool
-from tests.fakes_auth import auth_world
+from tests.fakes_auth import auth_api, auth_world
 
 list_mod = handler_module("api_list_audit")
 verify_mod = handler_module("api_verify_audit")
@@ -46,8 +46,8 @@ def get(path: str, principal: Principal | None, query: dict[str, str] | None = N
     return ev
 
 
-def call(mod: Any, event: dict[str, Any], deps: Any, audit: Any = None) -> tuple[int, dict[str, Any]]:
-    res = mod.lambda_handler(event, Ctx(), deps=deps, audit=audit)
+def call(mod: Any, event: dict[str, Any], deps: Any) -> tuple[int, dict[str, Any]]:
+    res = mod.lambda_handler(event, Ctx(), deps=deps)
     return int(res["statusCode"]), json.loads(res["body"])
 
 
@@ -68,7 +68,7 @@ def test_an_admin_pages_through_every_entry_shard_by_shard() -> None:
     pages = 0
     while True:
         query = {"limit": "7", **({"cursor": cursor} if cursor else {})}
-        status, body = call(list_mod, get("/audit", who, query), deps=log)
+        status, body = call(list_mod, get("/audit", who, query), deps=list_mod.Deps(log=log, front_door=UNLIMITED))
         assert status == 200, body
         assert len(body["items"]) <= 7
         seen.extend(body["items"])
@@ -83,14 +83,18 @@ def test_an_admin_pages_through_every_entry_shard_by_shard() -> None:
 
 
 def test_default_page_is_100_entries() -> None:
-    status, body = call(list_mod, get("/audit", admin()), deps=filled_log(150, shards=1))
+    status, body = call(
+        list_mod, get("/audit", admin()), deps=list_mod.Deps(log=filled_log(150, shards=1), front_door=UNLIMITED)
+    )
     assert status == 200 and len(body["items"]) == 100 and body["next_cursor"]
 
 
 def test_list_needs_a_signed_in_admin() -> None:
-    status, body = call(list_mod, get("/audit", _principal("user")), deps=filled_log())
+    status, body = call(
+        list_mod, get("/audit", _principal("user")), deps=list_mod.Deps(log=filled_log(), front_door=UNLIMITED)
+    )
     assert (status, body["error"]["code"]) == (403, "forbidden")
-    status, body = call(list_mod, get("/audit", None), deps=filled_log())
+    status, body = call(list_mod, get("/audit", None), deps=list_mod.Deps(log=filled_log(), front_door=UNLIMITED))
     assert (status, body["error"]["code"]) == (401, "unauthorized")
 
 
@@ -105,7 +109,9 @@ def test_list_needs_a_signed_in_admin() -> None:
     ],
 )
 def test_bad_list_queries(query: dict[str, str], status: int, code: str) -> None:
-    got, body = call(list_mod, get("/audit", admin(), query), deps=filled_log())
+    got, body = call(
+        list_mod, get("/audit", admin(), query), deps=list_mod.Deps(log=filled_log(), front_door=UNLIMITED)
+    )
     assert (got, body["error"]["code"]) == (status, code)
 
 
@@ -115,7 +121,7 @@ def test_bad_list_queries(query: dict[str, str], status: int, code: str) -> None
 def test_verify_reports_ok_then_the_first_broken_seq_after_tampering() -> None:
     log, signer = filled_log(), LocalSigner()
     write_checkpoints(log, signer, NOW)
-    deps = AuditDeps(log=log, signer=signer, clock=FixedClock())
+    deps = verify_mod.Deps(log=log, signer=signer, front_door=UNLIMITED)
     status, body = call(verify_mod, get("/audit/verify", admin()), deps=deps)
     assert status == 200 and body["ok"] is True and body["first_broken_seq"] is None
     assert [s["checkpoint_size"] for s in body["shards"]] == [len(log.stored(s)) for s in range(log.shards)]
@@ -130,7 +136,7 @@ def test_verify_reports_ok_then_the_first_broken_seq_after_tampering() -> None:
 
 
 def test_verify_needs_a_signed_in_admin_and_takes_no_query() -> None:
-    deps = AuditDeps(log=filled_log(), signer=LocalSigner())
+    deps = verify_mod.Deps(log=filled_log(), signer=LocalSigner(), front_door=UNLIMITED)
     assert call(verify_mod, get("/audit/verify", _principal("user")), deps=deps)[0] == 403
     assert call(verify_mod, get("/audit/verify", None), deps=deps)[0] == 401
     assert call(verify_mod, get("/audit/verify", admin(), {"shard": "1"}), deps=deps)[0] == 400
@@ -141,7 +147,7 @@ def test_verify_needs_a_signed_in_admin_and_takes_no_query() -> None:
 
 def test_checkpoint_function_signs_grown_shards_once_and_refuses_a_tampered_tail() -> None:
     log, signer = filled_log(), LocalSigner()
-    deps = AuditDeps(log=log, signer=signer, clock=FixedClock())
+    deps = CheckpointDeps(log=log, signer=signer, clock=FixedClock())
     report = checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps)
     assert sorted(w["shard"] for w in report["written"]) == [0, 1, 2, 3]
     assert checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(), deps=deps) == {
@@ -187,7 +193,7 @@ def test_each_mutating_request_appends_exactly_one_entry_with_its_outcome() -> N
     email = f"a-{uuid.uuid4().hex[:6]}@example.com"
 
     ev = post("/auth/register", {"email": email, "password": PASSWORD}, ip=ip)
-    assert call(register_mod, ev, deps, log)[0] == 202
+    assert call(register_mod, ev, auth_api(deps, log))[0] == 202
     [entry] = entries(log)
     assert {k: entry[k] for k in ("actor", "action", "resource", "request_id", "outcome")} == {
         "actor": f"anon:{ip}",
@@ -198,9 +204,9 @@ def test_each_mutating_request_appends_exactly_one_entry_with_its_outcome() -> N
     }
 
     wrong = post("/auth/login", {"email": email, "password": PASSWORD + "!"}, ip=ip)
-    assert call(login_mod, wrong, deps, log)[0] == 401
+    assert call(login_mod, wrong, auth_api(deps, log))[0] == 401
     right = post("/auth/login", {"email": email, "password": PASSWORD}, ip=ip)
-    assert call(login_mod, right, deps, log)[0] == 200
+    assert call(login_mod, right, auth_api(deps, log))[0] == 200
     logged = {e["request_id"]: e for e in entries(log)}
     assert len(logged) == 3
     assert logged[wrong["requestContext"]["requestId"]]["outcome"] == "refused:401"
@@ -212,7 +218,7 @@ def test_the_actor_is_the_authorizers_user_when_there_is_one() -> None:
     deps, _ = auth_world()
     log, who = MemoryAuditLog(), _principal("user")
     ev = post("/auth/logout", {"refresh_token": "x" * 40}, ip=_ip(), principal=who)
-    assert call(logout_mod, ev, deps, log)[0] == 401
+    assert call(logout_mod, ev, auth_api(deps, log))[0] == 401
     [entry] = entries(log)
     assert (entry["actor"], entry["action"], entry["outcome"]) == (f"user:{who.user_id}", "auth.logout", "refused:401")
 
@@ -227,7 +233,7 @@ def test_a_server_error_is_recorded_as_error_500() -> None:
     deps.users = BrokenUsers()  # type: ignore[assignment]
     log = MemoryAuditLog()
     ev = post("/auth/login", {"email": "b@example.com", "password": PASSWORD}, ip=_ip())
-    assert call(login_mod, ev, deps, log)[0] == 500
+    assert call(login_mod, ev, auth_api(deps, log))[0] == 500
     assert [e["outcome"] for e in entries(log)] == ["error:500"]
 
 
@@ -235,7 +241,7 @@ def test_a_request_refused_before_the_route_runs_is_not_audited() -> None:
     deps, _ = auth_world()
     log = MemoryAuditLog()
     ev = post("/auth/login", {"email": "not-an-email", "password": PASSWORD}, ip=_ip())
-    assert call(login_mod, ev, deps, log)[0] == 422  # request validation, before the route
+    assert call(login_mod, ev, auth_api(deps, log))[0] == 422  # request validation, before the route
     assert entries(log) == []
 
 
@@ -252,14 +258,13 @@ def _metric_names(capsys: pytest.CaptureFixture[str]) -> set[str]:
 def test_a_failing_log_lets_the_response_out_and_spools_the_whole_entry_then_the_checkpoint_re_appends_it(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gpubroker import wiring
-
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     spool = MemorySpool()
-    monkeypatch.setattr(wiring, "audit_spool", lambda: spool)
     deps, _ = auth_world()
     ev = post("/auth/register", {"email": f"c-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD}, ip=_ip())
-    assert call(register_mod, ev, deps, FailingLog())[0] == 202  # the account exists: the client learns it
+    assert (
+        call(register_mod, ev, auth_api(deps, FailingLog(), spool))[0] == 202
+    )  # the account exists: the client learns it
     [entry] = spool.messages.values()
     assert (entry["request_id"], entry["action"], entry["outcome"]) == (
         ev["requestContext"]["requestId"],
@@ -272,7 +277,7 @@ def test_a_failing_log_lets_the_response_out_and_spools_the_whole_entry_then_the
     spool.put({"ts": 1})
     log = MemoryAuditLog(shards=4)
     report = checkpoint_mod.lambda_handler({"job": "audit-checkpoint"}, Ctx(),
-                                           deps=AuditDeps(log=log, signer=LocalSigner(), spool=spool))  # fmt: skip
+                                           deps=CheckpointDeps(log=log, signer=LocalSigner(), spool=spool))  # fmt: skip
     assert report["replayed"] == 1 and len(report["written"]) == 1 and spool.messages == {}
     [appended] = entries(log)
     assert {k: appended[k] for k in entry} == entry
@@ -281,13 +286,11 @@ def test_a_failing_log_lets_the_response_out_and_spools_the_whole_entry_then_the
 def test_when_the_spool_fails_too_the_entry_is_in_the_function_log_with_an_alarm_metric(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gpubroker import wiring
-
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    monkeypatch.setattr(wiring, "audit_spool", lambda: MemorySpool(fail=True))
+    spool = MemorySpool(fail=True)
     deps, _ = auth_world()
     ev = post("/auth/register", {"email": f"d-{uuid.uuid4().hex[:6]}@example.com", "password": PASSWORD}, ip=_ip())
-    assert call(register_mod, ev, deps, FailingLog())[0] == 202
+    assert call(register_mod, ev, auth_api(deps, FailingLog(), spool))[0] == 202
     [lost] = [r for r in caplog.records if r.getMessage() == "audit entry lost"]
     assert lost.levelname == "ERROR" and lost.exc_info is not None
     assert lost.__dict__["audit_entry"]["request_id"] == ev["requestContext"]["requestId"]
@@ -304,13 +307,15 @@ def test_replay_leaves_an_entry_whose_append_fails_again_in_the_spool() -> None:
     assert replay_spooled(MemoryAuditLog(), spool, limit=2) == 2 and len(spool.messages) == 1
 
 
-def test_a_route_may_name_its_resource_and_the_factory_builds_the_log() -> None:
+def test_a_route_may_name_its_resource_and_the_log_is_the_functions_deps_audit() -> None:
     from gpubroker.api.audit import audit_middleware
-    from gpubroker.api.resolver import new_resolver
+    from gpubroker.api.deps import AuditedApiDeps
+    from gpubroker.api.resolver import api_handler, new_resolver
 
     log = MemoryAuditLog()
     app = new_resolver()
-    app.use([audit_middleware(lambda: log, action="booking.create")])
+    app.use([audit_middleware(action="booking.create")])
+    handler = api_handler(app, lambda: AuditedApiDeps(front_door=UNLIMITED, audit=trail(log)))
 
     @app.post("/bookings")
     def create() -> dict[str, str]:
@@ -318,7 +323,6 @@ def test_a_route_may_name_its_resource_and_the_factory_builds_the_log() -> None:
         return {"booking_id": "b-1"}
 
     ev = post("/bookings", {}, ip=_ip(), principal=_principal("user"))
-    ctx: Any = Ctx()
-    assert app.resolve(ev, ctx)["statusCode"] == 200
+    assert handler(ev, Ctx())["statusCode"] == 200
     [entry] = entries(log)
     assert (entry["resource"], entry["action"], entry["outcome"]) == ("booking/b-1", "booking.create", "ok")

@@ -12,7 +12,7 @@ from gpubroker.services.search import SnapshotCache
 from tests.component.conftest import handler_module
 from tests.conftest import SHARED
 from tests.events import Ctx, rest_event
-from tests.fakes import World
+from tests.fakes import UNLIMITED, World
 
 
 def call(name: str, ev: dict[str, Any], deps: Any) -> tuple[int, dict[str, Any]]:
@@ -23,7 +23,7 @@ def call(name: str, ev: dict[str, Any], deps: Any) -> tuple[int, dict[str, Any]]
 def test_offer_history_pages(world: World) -> None:
     mod = handler_module("api_get_offer_history")
     offer = next(iter(world.offers.items.values()))
-    deps = mod.Deps(offers=world.offers, history=world.history)
+    deps = mod.Deps(front_door=UNLIMITED, offers=world.offers, history=world.history)
     path = f"/offers/{offer.offer_id}/history"
     status, page = call(
         "api_get_offer_history",
@@ -53,7 +53,9 @@ def test_market_summary_with_real_trends(world: World) -> None:
         "runpod-gpuTypes",
     }
     mod = handler_module("api_get_market_summary")
-    deps = mod.Deps(snapshots=SnapshotCache(world.snapshots, ttl_s=0), trends=TrendCache(world.history))
+    deps = mod.Deps(
+        front_door=UNLIMITED, snapshots=SnapshotCache(world.snapshots, ttl_s=0), trends=TrendCache(world.history)
+    )
     status, body = call("api_get_market_summary", rest_event("/market/summary", "/market/summary"), deps)
     assert status == 200
     assert set(body["active_providers"]) == {

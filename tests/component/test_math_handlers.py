@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,10 @@ from gpubroker.services.collab import CfModel, CfModelCache
 from gpubroker.services.offer_math import OfferMathCache
 from gpubroker.services.presets import run_preset
 from gpubroker.services.search import SnapshotCache
-from gpubroker.wiring import MathDeps
+from gpubroker.wiring.math import PersonalDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
-from tests.fakes import MemoryInteractions, MemoryModelStore, World
+from tests.fakes import UNLIMITED, MemoryInteractions, MemoryModelStore, World, trail
 from tests.fakes_audit import MemoryAuditLog
 
 ALICE = Principal(user_id="alice")
@@ -32,7 +33,9 @@ def post(
     ev["requestContext"]["httpMethod"] = "POST"
     ev["requestContext"]["authorizer"] = caller.to_context() if caller else None
     ev["body"] = body if isinstance(body, str) else json.dumps(body)
-    res = handler_module(name).lambda_handler(ev, Ctx(), deps=deps, audit=audit)
+    if audit is not None:
+        deps = replace(deps, audit=trail(audit))
+    res = handler_module(name).lambda_handler(ev, Ctx(), deps=deps)
     return int(res["statusCode"]), json.loads(res["body"])
 
 
@@ -53,7 +56,7 @@ def get(
 
 
 @pytest.fixture(scope="module")
-def deps(world: World) -> MathDeps:
+def deps(world: World) -> PersonalDeps:
     models = MemoryModelStore()
     interactions = MemoryInteractions()
     offers = OfferMathCache(SnapshotCache(world.snapshots, ttl_s=60).current)
@@ -71,10 +74,10 @@ def deps(world: World) -> MathDeps:
     )
     models.save("cf", model.to_bytes(), model.meta)
     interactions.record("alice", str(ids[0]), "save", world.clock.now())
-    return MathDeps(offers=offers, models=CfModelCache(models), interactions=interactions)
+    return PersonalDeps(offers=offers, models=CfModelCache(models), interactions=interactions, front_door=UNLIMITED)
 
 
-def test_cost_per_token_measured_and_estimated(deps: MathDeps) -> None:
+def test_cost_per_token_measured_and_estimated(deps: PersonalDeps) -> None:
     status, body = post(
         "api_math_cost_per_token", "/math/cost-per-token", {"price_per_hour": 2.0, "tokens_per_second": 1000}, deps
     )
@@ -96,7 +99,7 @@ def test_cost_per_token_measured_and_estimated(deps: MathDeps) -> None:
         assert body["error"]["code"] == "validation_error"
 
 
-def test_cost_per_gflop_and_efficiency(deps: MathDeps) -> None:
+def test_cost_per_gflop_and_efficiency(deps: PersonalDeps) -> None:
     status, body = post(
         "api_math_cost_per_gflop",
         "/math/cost-per-gflop",
@@ -118,7 +121,7 @@ def test_cost_per_gflop_and_efficiency(deps: MathDeps) -> None:
     assert status == 404
 
 
-def test_topsis_matrix_and_offers(deps: MathDeps) -> None:
+def test_topsis_matrix_and_offers(deps: PersonalDeps) -> None:
     body = {"matrix": [[1, 10], [2, 20], [3, 5]], "weights": [0.5, 0.5], "types": ["cost", "benefit"]}
     status, out = post("api_math_topsis", "/math/topsis", body, deps)
     assert status == 200 and len(out["scores"]) == 3 and sorted(out["ranking"]) == [0, 1, 2]
@@ -147,7 +150,7 @@ def test_topsis_matrix_and_offers(deps: MathDeps) -> None:
         assert post("api_math_topsis", "/math/topsis", bad, deps)[0] == 422, bad
 
 
-def test_similarity_endpoints(deps: MathDeps) -> None:
+def test_similarity_endpoints(deps: PersonalDeps) -> None:
     ids = [str(i) for i in deps.offers.get().cols.offer_id[:3]]
     status, out = post("api_math_content_similarity", "/math/content-similarity", {"offer_ids": ids}, deps)
     m = np.array(out["matrix"])
@@ -174,7 +177,7 @@ def test_similarity_endpoints(deps: MathDeps) -> None:
     assert status == 404
 
 
-def test_ensemble_paths(deps: MathDeps) -> None:
+def test_ensemble_paths(deps: PersonalDeps) -> None:
     route = ("api_math_ensemble_recommend", "/math/ensemble-recommend")
     status, warm = post(*route, {"limit": 5}, deps, caller=ALICE)  # the caller's own history
     assert status == 200 and warm["path"] == "personalised" and len(warm["items"]) == 5
@@ -189,7 +192,7 @@ def test_ensemble_paths(deps: MathDeps) -> None:
     assert status == 422 and err["error"]["code"] == "validation_error"
 
 
-def test_ensemble_and_cf_never_read_another_users_history(deps: MathDeps) -> None:
+def test_ensemble_and_cf_never_read_another_users_history(deps: PersonalDeps) -> None:
     """Another user's recommendations are derived from their history: only an admin may name them."""
     for name, path in (("api_math_ensemble_recommend", "/math/ensemble-recommend"),
                        ("api_math_collaborative_filter", "/math/collaborative-filter")):  # fmt: skip
@@ -201,7 +204,7 @@ def test_ensemble_and_cf_never_read_another_users_history(deps: MathDeps) -> Non
         assert status == 200
 
 
-def test_collaborative_filter(deps: MathDeps) -> None:
+def test_collaborative_filter(deps: PersonalDeps) -> None:
     route = ("api_math_collaborative_filter", "/math/collaborative-filter")
     status, out = post(*route, {"top": 3}, deps, caller=ALICE)
     assert status == 200 and out["user_id"] == "alice" and out["known_user"] is True and len(out["items"]) == 3
@@ -209,7 +212,7 @@ def test_collaborative_filter(deps: MathDeps) -> None:
     assert status == 200 and out["known_user"] is False and out["path"] == "cold_start_popularity"
 
 
-def test_presets(deps: MathDeps) -> None:
+def test_presets(deps: PersonalDeps) -> None:
     status, out = get("api_list_presets", "/presets", "/presets", None, None, deps)
     names = [p["name"] for p in out["items"]]
     assert status == 200 and names == [
@@ -240,10 +243,12 @@ def test_presets(deps: MathDeps) -> None:
     assert status == 422
 
 
-def test_personalised_presets_are_the_callers_own(deps: MathDeps) -> None:
+def test_personalised_presets_are_the_callers_own(deps: PersonalDeps) -> None:
     def for_you(user_id: str | None) -> list[str]:
-        model, history = deps.personal(user_id)
-        out = run_preset("for-you", om=deps.offers.get(), limit=5, user_id=user_id, cf=model, history=history)
+        history = deps.interactions.history(user_id) if user_id else None
+        out = run_preset(
+            "for-you", om=deps.offers.get(), limit=5, user_id=user_id, cf=deps.models.get(), history=history
+        )
         return [i["offer_id"] for i in out["items"]]
 
     route = ("api_get_my_preset", "/me/presets/{name}", "/me/presets/for-you", {"limit": ["5"]}, {"name": "for-you"})
@@ -266,7 +271,7 @@ def test_record_interaction(world: World) -> None:
     mod = handler_module("api_record_interaction")
     interactions = MemoryInteractions()
     audit = MemoryAuditLog()
-    d = mod.Deps(offers=world.offers, interactions=interactions, clock=world.clock)
+    d = mod.Deps(front_door=UNLIMITED, audit=trail(), offers=world.offers, interactions=interactions, clock=world.clock)
     offer_id = next(iter(world.offers.items))
     route = ("api_record_interaction", "/interactions")
     status, recorded = post(*route, {"offer_id": offer_id, "kind": "save"}, d, caller=ALICE, audit=audit)
@@ -284,7 +289,7 @@ def test_record_interaction(world: World) -> None:
 def test_an_interaction_is_recorded_only_for_the_caller(world: World) -> None:
     mod = handler_module("api_record_interaction")
     interactions = MemoryInteractions()
-    d = mod.Deps(offers=world.offers, interactions=interactions, clock=world.clock)
+    d = mod.Deps(front_door=UNLIMITED, audit=trail(), offers=world.offers, interactions=interactions, clock=world.clock)
     offer_id = next(iter(world.offers.items))
     route = ("api_record_interaction", "/interactions")
     forged = {"user_id": "alice", "offer_id": offer_id, "kind": "book"}
@@ -295,7 +300,7 @@ def test_an_interaction_is_recorded_only_for_the_caller(world: World) -> None:
     assert interactions.items == {}
 
 
-def test_workload_endpoints(deps: MathDeps) -> None:
+def test_workload_endpoints(deps: PersonalDeps) -> None:
     body = {"type": "llm_inference", "params_b": 70, "precision": "fp16", "context_tokens": 4096, "concurrency": 4}
     status, est = post("api_math_estimate_workload", "/math/estimate-workload", body, deps)
     assert status == 200 and est["requirement"]["memory_required_gb"] > 140 and est["priced"] is True
@@ -313,7 +318,7 @@ def test_workload_endpoints(deps: MathDeps) -> None:
     ("name", "path"),
     [("api_math_ensemble_recommend", "/math/ensemble-recommend"), ("api_math_topsis", "/math/topsis")],
 )
-def test_a_body_that_is_not_a_json_object_is_refused(deps: MathDeps, name: str, path: str, body: Any) -> None:
+def test_a_body_that_is_not_a_json_object_is_refused(deps: PersonalDeps, name: str, path: str, body: Any) -> None:
     # Powertools alone validated an array by its first element: [{}, [1]] got a 200 from ensemble-recommend
     status, out = post(name, path, body, deps)
     assert (status, out["error"]["code"]) == (422, "validation_error")

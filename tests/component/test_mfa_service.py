@@ -25,7 +25,7 @@ from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
 from tests.fakes import FixedClock, Unlimited
 from tests.fakes_audit import MemoryAuditLog
-from tests.fakes_auth import auth_world
+from tests.fakes_auth import auth_api, auth_world
 
 EMAIL, PASSWORD, IP = "ada@example.com", "correct horse battery", "198.51.100.7"
 
@@ -288,7 +288,7 @@ def _call(
     ev["headers"] = {"Content-Type": "application/json"}
     if principal is not None:
         ev["requestContext"]["authorizer"] = principal.to_context()
-    res = handler_module(name).lambda_handler(ev, Ctx(), deps=deps, audit=audit)
+    res = handler_module(name).lambda_handler(ev, Ctx(), deps=auth_api(deps, audit))
     multi = {k: v[-1] if len(v) == 1 else v for k, v in (res.get("multiValueHeaders") or {}).items()}
     headers = {**res.get("headers", {}), **multi}
     return int(res["statusCode"]), json.loads(res["body"]), headers

@@ -9,14 +9,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from gpubroker.adapters import aws
+from gpubroker.wiring.auth import AuthApiDeps
 from infra.local.provision import function_environment, provision
 from infra.local.stack import free_port
 from infra.local.template import App, read_app
+from tests.conftest import clear_wiring_caches
 
 
 @dataclass
@@ -56,19 +57,16 @@ def endpoint() -> Iterator[Endpoint]:
 
 
 def fresh_handler(module: str):  # type: ignore[no-untyped-def]
-    """The handler module with its cached default wiring dropped (each test builds it anew)."""
-    mod = importlib.import_module(f"functions.{module}.handler")
-    if hasattr(mod, "default_deps"):
-        mod.default_deps.cache_clear()
-    return mod
+    """The handler module, with the composition root's cached default wiring dropped (each test builds it anew)."""
+    clear_wiring_caches()
+    return importlib.import_module(f"functions.{module}.handler")
 
 
-def wired_auth_deps() -> Any:
+def wired_auth_deps() -> AuthApiDeps:
     """The auth functions' default wiring against the endpoint, argon2id at a cheaper cost (the same code)."""
-    from gpubroker import wiring
     from gpubroker.adapters.passwords import Argon2Hasher
+    from gpubroker.wiring import auth
 
-    wiring.auth_deps.cache_clear()
-    deps = wiring.auth_deps()
-    deps.hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)
-    return deps
+    clear_wiring_caches()
+    auth.auth_service_deps().hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)
+    return auth.auth_deps()

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from gpubroker import wiring
 from gpubroker.adapters import aws
 from gpubroker.adapters.audit import entry_from_item, entry_to_item
-from gpubroker.adapters.passwords import Argon2Hasher
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.audit import AuditTampered, chain_hash
+from gpubroker.wiring import edge
+from tests.conftest import clear_wiring_caches
 from tests.events import Ctx, rest_event
-from tests.integration.conftest import Endpoint, fresh_handler
+from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("aws")]
 
@@ -27,8 +27,7 @@ ADMIN = Principal(user_id="admin-1", plan="enterprise", roles=frozenset({"admin"
 
 
 def _clear() -> None:
-    for built in (wiring.audit_log, wiring.audit_signer, wiring.audit_deps, wiring.audit_spool, wiring.checkpoint_deps):
-        built.cache_clear()
+    clear_wiring_caches()
 
 
 @pytest.fixture
@@ -60,15 +59,13 @@ def checkpoint() -> dict[str, Any]:
 
 
 def _fill(n: int = 40) -> None:
-    log = wiring.audit_log()
+    log = edge.audit_log()
     for i in range(n):
         log.append(f"user:u{i % 5}", "booking.create", f"booking/{i}", f"req-{i}", "ok")
 
 
 def _register_through_the_middleware() -> str:
-    wiring.auth_deps.cache_clear()
-    deps = wiring.auth_deps()
-    deps.hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)
+    deps = wired_auth_deps()
     ev = rest_event("/auth/register", "/auth/register")
     ev["httpMethod"] = "POST"
     ev["body"] = json.dumps({"email": f"audit-{uuid.uuid4().hex[:6]}@example.com", "password": "x" * 16})
@@ -81,7 +78,7 @@ def _register_through_the_middleware() -> str:
 
 
 def _shard_with(min_entries: int) -> int:
-    log = wiring.audit_log()
+    log = edge.audit_log()
     return next(s for s in range(log.shards) if len(log.all_entries(s)) >= min_entries)
 
 
@@ -98,7 +95,7 @@ def test_append_checkpoint_verify_then_an_edited_item_is_found(audit_table: str)
     )
 
     report = checkpoint()
-    log = wiring.audit_log()
+    log = edge.audit_log()
     assert sorted(w["shard"] for w in report["written"]) == [s for s in range(log.shards) if log.all_entries(s)]
     assert checkpoint() == {"replayed": 0, "written": []}  # nothing new: nothing signed twice
 
@@ -118,7 +115,7 @@ def test_append_checkpoint_verify_then_an_edited_item_is_found(audit_table: str)
     assert (body["first_broken_shard"], body["first_broken_seq"]) == (shard, 1)
 
     # the checkpoint function checks only what it is about to sign (O(new entries)): an edited new entry
-    newest = wiring.audit_log().append("user:u9", "booking.create", "booking/late", "req-late", "ok")
+    newest = edge.audit_log().append("user:u9", "booking.create", "booking/late", "req-late", "ok")
     aws.client("dynamodb").update_item(
         TableName=audit_table,
         Key={"pk": {"S": f"shard#{newest.shard}"}, "seq": {"N": str(newest.seq)}},

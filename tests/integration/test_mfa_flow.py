@@ -32,8 +32,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def deps(endpoint: Endpoint) -> Any:
     d = wired_auth_deps()
-    d.clock = FixedClock(datetime.now(UTC).replace(microsecond=0))  # TOTP steps move only when the test says
-    d.throttle = MemoryRateLimiter(lambda: d.clock.now().timestamp())  # the wired limiter, on that clock
+    d.auth.clock = FixedClock(datetime.now(UTC).replace(microsecond=0))  # TOTP steps move only when the test says
+    d.auth.throttle = MemoryRateLimiter(lambda: d.auth.clock.now().timestamp())  # the wired limiter, on that clock
     return d
 
 
@@ -97,11 +97,11 @@ def _enable(email: str, deps: Any) -> tuple[str, list[str]]:
     me = _signed_up(email, deps)
     status, enrolment, _ = call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, principal=me)
     assert status == 200 and enrolment["expires_in"] == CHALLENGE_TTL_S
-    code = code_at(enrolment["secret"], step_at(deps.clock.now()))
+    code = code_at(enrolment["secret"], step_at(deps.auth.clock.now()))
     status, body, _ = call("api_auth_mfa_verify", "/auth/mfa/verify",
                            {"challenge": enrolment["challenge"], "code": code}, deps)  # fmt: skip
     assert status == 200 and body["status"] == "mfa_enabled"
-    deps.clock.advance(30)  # the confirming code's step is used: log in with the next one
+    deps.auth.clock.advance(30)  # the confirming code's step is used: log in with the next one
     return enrolment["secret"], body["recovery_codes"]
 
 
@@ -130,7 +130,7 @@ def test_enroll_verify_then_login_needs_a_code_against_the_endpoint(deps: Any, e
     assert box.open(sealed, email) == enrolment["secret"]
     with pytest.raises(ClientError, match="InvalidCiphertext"):
         box.open(sealed, "mallory@example.com")  # copied onto another profile, it does not open
-    code = code_at(enrolment["secret"], step_at(deps.clock.now()))
+    code = code_at(enrolment["secret"], step_at(deps.auth.clock.now()))
     status, body, _ = _verify(enrolment["challenge"], code, deps)
     assert status == 200 and len(body["recovery_codes"]) == 10
     item = _profile(endpoint, email)
@@ -142,21 +142,21 @@ def test_enroll_verify_then_login_needs_a_code_against_the_endpoint(deps: Any, e
     status, body, _ = call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, principal=me)
     assert (status, body["error"]["code"]) == (409, "mfa_already_enabled")
 
-    deps.clock.advance(30)
+    deps.auth.clock.advance(30)
     challenge = _challenge(email, deps)
-    code = code_at(enrolment["secret"], step_at(deps.clock.now()))
+    code = code_at(enrolment["secret"], step_at(deps.auth.clock.now()))
     status, tokens, headers = _verify(challenge, code, deps)
     assert status == 200 and tokens["token_type"] == "Bearer" and "__Host-gpb_fgp=" in str(headers["Set-Cookie"])
     # replay: the same code on a fresh challenge (an observer with the password too)
     status, body, _ = _verify(_challenge(email, deps), code, deps)
     assert (status, body["error"]["code"]) == (401, "invalid_mfa_code")
-    assert int(_profile(endpoint, email)["mfa_last_step"]["N"]) == step_at(deps.clock.now())
+    assert int(_profile(endpoint, email)["mfa_last_step"]["N"]) == step_at(deps.auth.clock.now())
     # the spent challenge, an unknown one, an expired one
     assert _verify(challenge, code, deps)[1]["error"]["code"] == "invalid_mfa_challenge"
     assert _verify("x" * 43, code, deps)[1]["error"]["code"] == "invalid_mfa_challenge"
     stale = _challenge(email, deps)
-    deps.clock.advance(CHALLENGE_TTL_S)
-    status, body, _ = _verify(stale, code_at(enrolment["secret"], step_at(deps.clock.now())), deps)
+    deps.auth.clock.advance(CHALLENGE_TTL_S)
+    status, body, _ = _verify(stale, code_at(enrolment["secret"], step_at(deps.auth.clock.now())), deps)
     assert (status, body["error"]["code"]) == (401, "invalid_mfa_challenge")
 
 
@@ -173,18 +173,18 @@ def test_a_recovery_code_logs_in_once(deps: Any, endpoint: Endpoint) -> None:
 def test_a_challenge_takes_five_codes_and_the_account_ten_per_window(deps: Any) -> None:
     email = "turing@example.com"
     secret, _ = _enable(email, deps)
-    deps.clock.advance(300)  # a fresh throttle window (the confirming code counted)
-    valid = {code_at(secret, step_at(deps.clock.now()) + d) for d in (-1, 0, 1)}
+    deps.auth.clock.advance(300)  # a fresh throttle window (the confirming code counted)
+    valid = {code_at(secret, step_at(deps.auth.clock.now()) + d) for d in (-1, 0, 1)}
     wrong = next(c for c in ("000000", "111111", "222222") if c not in valid)
     challenge = _challenge(email, deps)
     for _ in range(5):
         assert _verify(challenge, wrong, deps)[1]["error"]["code"] == "invalid_mfa_code"
-    status, body, _ = _verify(challenge, code_at(secret, step_at(deps.clock.now())), deps)
+    status, body, _ = _verify(challenge, code_at(secret, step_at(deps.auth.clock.now())), deps)
     assert (status, body["error"]["code"]) == (401, "invalid_mfa_challenge")  # capped: even the right code
     challenge = _challenge(email, deps)
     for _ in range(4):  # 10 codes for this account in 5 minutes
         assert _verify(challenge, wrong, deps)[0] == 401
-    status, body, headers = _verify(challenge, code_at(secret, step_at(deps.clock.now())), deps)
+    status, body, headers = _verify(challenge, code_at(secret, step_at(deps.auth.clock.now())), deps)
     assert status == 429 and int(headers["Retry-After"]) >= 1
 
 
@@ -209,13 +209,13 @@ def test_twenty_concurrent_submissions_of_one_code_exactly_one_succeeds(deps: An
     email = "hamilton@example.com"
     secret, recovery = _enable(email, deps)
     deps.throttle = Unlimited()  # every request must reach the conditional write under test
-    code = code_at(secret, step_at(deps.clock.now()))
+    code = code_at(secret, step_at(deps.auth.clock.now()))
     challenges = [_challenge(email, deps) for _ in range(20)]
     statuses = _race(20, lambda i: _verify(challenges[i], code, deps)[0])
     assert sorted(statuses) == [200] + [401] * 19
     # one challenge, one code, twenty requests
-    deps.clock.advance(30)
-    code, challenge = code_at(secret, step_at(deps.clock.now())), _challenge(email, deps)
+    deps.auth.clock.advance(30)
+    code, challenge = code_at(secret, step_at(deps.auth.clock.now())), _challenge(email, deps)
     statuses = _race(20, lambda _: _verify(challenge, code, deps)[0])
     assert sorted(statuses) == [200] + [401] * 19
     # one recovery code, twenty challenges

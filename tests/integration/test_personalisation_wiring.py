@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from gpubroker import wiring
 from gpubroker.domain.accounts import Principal
+from gpubroker.domain.audit import AUDIT_SHARDS
+from gpubroker.wiring import edge
 from tests.conftest import CATALOGS
 from tests.events import Ctx, rest_event
 from tests.integration.conftest import Endpoint, fresh_handler
@@ -42,8 +43,8 @@ def test_interactions_train_and_personalise(endpoint: Endpoint) -> None:
                 assert status == 201
     status, err = post("api_record_interaction", "/interactions", {"offer_id": "lambda-0000", "kind": "save"}, "user0")
     assert status == 404 and err["error"]["code"] == "offer_not_found"
-    log = wiring.audit_log()
-    recorded = [e for shard in range(wiring.AUDIT_SHARDS) for e in log.all_entries(shard)
+    log = edge.audit_log()
+    recorded = [e for shard in range(AUDIT_SHARDS) for e in log.all_entries(shard)
                 if e.action == "interaction.record"]  # fmt: skip
     assert len(recorded) == 121 and {e.outcome for e in recorded} == {"ok", "refused:404"}
     assert {e.actor for e in recorded} == {f"user:user{u}" for u in range(12)}

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from gpubroker.wiring.realtime import broadcast_deps
 from infra.local.streams import stream_event
 from tests.component.test_ws_handlers import CONNECT_EVENT, disconnect_event, message_event
 from tests.events import Ctx
@@ -87,7 +88,7 @@ def test_broadcast_from_real_stream_records_and_gone_cleanup(
     # default wiring, one sender (the Stubber answers in order), the management client stubbed
     monkeypatch.setenv("BROADCAST_CONCURRENCY", "1")
     mod = fresh_handler("stream_push_prices")
-    client = mod.default_deps().poster.client
+    client = broadcast_deps().poster.client  # type: ignore[attr-defined]  # the adapter's boto3 client
     assert client.meta.endpoint_url == "https://WebSocketApi.execute-api.us-east-1.amazonaws.com/dev"
     with Stubber(client) as stub:
         for data in (

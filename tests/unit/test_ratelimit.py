@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gpubroker import wiring
 from gpubroker.adapters.ratelimit import FallbackRateLimiter, MemoryRateLimiter
+from gpubroker.api.deps import ApiDeps, FrontDoor
 from gpubroker.api.ratelimit import rate_limit_headers
 from gpubroker.api.resolver import new_resolver
 from gpubroker.domain.plans import RATE_LIMITS, Decision, Plan, plan_of
@@ -226,14 +226,21 @@ def hits() -> list[str]:
     return []
 
 
-def front_door_with(monkeypatch: pytest.MonkeyPatch, limiter: Any, window_s: float = 1.0) -> None:
-    """Every resolver's front door (new_resolver installs it) runs with this limiter."""
-    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=limiter, window_s=window_s))
+class Served:
+    """A resolver served as ``api_handler`` serves it: the function's ``Deps`` (here only its front door, which
+    new_resolver installs on every route) in the context of each request."""
+
+    def __init__(self, app: Any, door: FrontDoor) -> None:
+        self.app, self.door = app, door
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.app.append_context(deps=ApiDeps(front_door=self.door))
+        result: dict[str, Any] = self.app.resolve(event, context)
+        return result
 
 
 @pytest.fixture
-def app(limiter: MemoryRateLimiter, hits: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    front_door_with(monkeypatch, limiter)
+def app(limiter: MemoryRateLimiter, hits: list[str]) -> Any:
     app = new_resolver()
 
     @app.get("/ping")
@@ -241,7 +248,7 @@ def app(limiter: MemoryRateLimiter, hits: list[str], monkeypatch: pytest.MonkeyP
         hits.append("ping")
         return {"ok": True}
 
-    return app
+    return Served(app, FrontDoor(limiter=limiter))
 
 
 def call(app: Any, *, ip: str = "203.0.113.7", authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -324,13 +331,14 @@ def test_authorizer_without_user_is_anonymous(app: Any) -> None:
     assert call(app, ip="192.0.2.5")["statusCode"] == 429
 
 
-def test_retry_after_rounds_up_for_longer_windows(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    front_door_with(monkeypatch, MemoryRateLimiter(clock), window_s=2.5)
-    app = new_resolver()
+def test_retry_after_rounds_up_for_longer_windows(clock: FakeClock) -> None:
+    resolver = new_resolver()
 
-    @app.get("/ping")
+    @resolver.get("/ping")
     def ping() -> dict[str, bool]:
         return {"ok": True}
+
+    app = Served(resolver, FrontDoor(limiter=MemoryRateLimiter(clock), window_s=2.5))
 
     for _ in range(10):
         assert call(app)["statusCode"] == 200
@@ -368,15 +376,14 @@ def _bearer_call(app: Any, token: str, fingerprint: str, ip: str = "203.0.113.7"
 
 
 @pytest.fixture
-def public_app(monkeypatch: pytest.MonkeyPatch, limiter: MemoryRateLimiter) -> Any:
-    monkeypatch.setattr(wiring, "edge", lambda: wiring.Edge(limiter=limiter, identity=_identity))
+def public_app(limiter: MemoryRateLimiter) -> Any:
     app = new_resolver()
 
     @app.get("/ping")
     def ping() -> dict[str, bool]:
         return {"ok": True}
 
-    return app
+    return Served(app, FrontDoor(limiter=limiter, identity=_identity))
 
 
 def test_a_valid_bearer_token_on_a_public_route_gets_its_plan_rate(public_app: Any) -> None:

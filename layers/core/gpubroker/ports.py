@@ -28,6 +28,12 @@ class OfferSource(Protocol):
     def rows(self) -> Iterator[RawOffer | RejectedRow]: ...
 
 
+class OfferSourceFactory(Protocol):
+    """Builds the source an ingestion event names: a catalog (path or URL), else the provider's live API."""
+
+    def source(self, provider: str, *, catalog: str | None, base_url: str | None) -> OfferSource: ...
+
+
 class OfferRepository(Protocol):
     def offers_of(self, provider: str) -> list[Offer]: ...
 

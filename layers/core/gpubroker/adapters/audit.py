@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from gpubroker.adapters.aws import client
 from gpubroker.domain.audit import (
+    AUDIT_SHARDS,
     AuditContention,
     AuditEntry,
     Checkpoint,
@@ -87,7 +88,9 @@ def entry_from_item(item: Mapping[str, Any]) -> AuditEntry:
 class DynamoAuditLog:
     """An append-only, sharded, hash-chained audit log in one DynamoDB table (thread-safe: low-level client)."""
 
-    def __init__(self, table_name: str, shards: int = 8, *, max_attempts: int = 60, backoff_cap_s: float = 0.1) -> None:
+    def __init__(
+        self, table_name: str, shards: int = AUDIT_SHARDS, *, max_attempts: int = 60, backoff_cap_s: float = 0.1
+    ) -> None:
         if shards < 1:
             raise ValueError("shards must be >= 1")
         self.table_name = table_name

@@ -225,6 +225,6 @@ class FallbackRateLimiter:
         return self.fallback.check(principal, limit, window_s)
 
 
-def rate_limiter(url: str, prefix: str = "rl", *, retry_s: float = 5.0) -> FallbackRateLimiter:
+def redis_rate_limiter(url: str, prefix: str = "rl", *, retry_s: float = 5.0) -> FallbackRateLimiter:
     """The production wiring: Redis at ``url``, falling back to this process's limiter while it is unreachable."""
     return FallbackRateLimiter(RedisRateLimiter(url, prefix), retry_s=retry_s)

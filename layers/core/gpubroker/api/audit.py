@@ -4,7 +4,7 @@
 A function that changes something declares its action once::
 
     app = new_resolver()
-    app.use([audit_middleware(audit_log, action="auth.login")])
+    app.use([audit_middleware(action="auth.login")])
 
 After the route has run, one entry is appended to the audit log (``gpubroker.domain.audit``):
 
@@ -23,7 +23,7 @@ runs are not audited, as nothing was attempted: the front door's 429, request va
 If the append fails (DynamoDB unavailable, ``AuditContention`` after its retries), the response still goes out:
 the action has already happened, and answering 503 would hide its result from the client and invite a retry
 that repeats it. Nothing is lost: the complete entry (every field but its sequence number and hash, which the log
-assigns) goes to the audit spool (an SQS queue, ``gpubroker.wiring.audit_spool``), from which the checkpoint
+assigns) goes to the audit spool (an SQS queue, ``AuditTrail.spool``), from which the checkpoint
 function re-appends it with its original time within 5 minutes; the metric ``AuditAppendFailed`` counts these.
 Only if the spool cannot take it either is the entry left in the function's log at ERROR (``audit entry lost``
 with ``audit_entry``) and counted in ``AuditEntryUnspooled`` (alarm on > 0).
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -43,8 +43,10 @@ from pydantic import BaseModel, Field
 from gpubroker.api.identity import current_principal
 from gpubroker.domain.audit import utc_iso
 from gpubroker.observability import logger, metrics
-from gpubroker.ports import AuditLog
-from gpubroker.services.audit import MAX_PAGE
+
+if TYPE_CHECKING:
+    from gpubroker.api.deps import AuditedApiDeps
+    from gpubroker.ports import AuditSpool
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
 APPEND_FAILED_METRIC = "AuditAppendFailed"
@@ -65,9 +67,9 @@ def actor_of(app: APIGatewayRestResolver) -> str:
     return f"anon:{app.current_event.request_context.identity.source_ip or 'unknown'}"
 
 
-def audit_middleware(log_factory: Callable[[], AuditLog], *, action: str) -> Middleware:
-    """Append one entry per request that reached the route; see the module docstring. ``log_factory`` builds the
-    log on first use (``gpubroker.wiring.audit_log``); a log in ``app.context["audit"]`` (tests) comes first."""
+def audit_middleware(*, action: str) -> Middleware:
+    """Append one entry per request that reached the route; see the module docstring. The log and the spool are
+    the function's ``Deps.audit`` (``gpubroker.api.deps.AuditTrail``), which ``api_handler`` put in the context."""
 
     def audit(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
         try:
@@ -75,17 +77,17 @@ def audit_middleware(log_factory: Callable[[], AuditLog], *, action: str) -> Mid
         except Exception as exc:
             handler = app.exception_handler_manager.lookup_exception_handler(type(exc))
             if handler is None:
-                _append(app, log_factory, action, 500)
+                _append(app, action, 500)
                 raise
             response = handler(exc)
-        _append(app, log_factory, action, response.status_code)
+        _append(app, action, response.status_code)
         return response
 
     audit.__name__ = f"audit[{action}]"
     return audit
 
 
-def _append(app: APIGatewayRestResolver, log_factory: Callable[[], AuditLog], action: str, status: int) -> None:
+def _append(app: APIGatewayRestResolver, action: str, status: int) -> None:
     entry = {
         "ts": utc_iso(datetime.now(UTC)),
         "actor": actor_of(app),
@@ -94,33 +96,24 @@ def _append(app: APIGatewayRestResolver, log_factory: Callable[[], AuditLog], ac
         "request_id": app.current_event.request_context.request_id or "",
         "outcome": outcome_of(status),
     }
+    deps: AuditedApiDeps = app.context["deps"]
     try:
-        log = app.context.get("audit")
-        (log if log is not None else log_factory()).append(**entry)
+        deps.audit.log.append(**entry)
     except Exception:  # any failure: the response goes out, the entry goes to the spool
         logger.warning("audit append failed: spooled", exc_info=True, extra={"audit_entry": entry})
         metrics.add_metric(name=APPEND_FAILED_METRIC, unit=MetricUnit.Count, value=1)
-        _spool(entry)
+        _spool(deps.audit.spool, entry)
 
 
-def _spool(entry: dict[str, str]) -> None:
-    from gpubroker import wiring
-
+def _spool(spool: AuditSpool, entry: dict[str, str]) -> None:
     try:
-        wiring.audit_spool().put(entry)
+        spool.put(entry)
     except Exception:  # the spool is down too: the function's log is the last copy
         logger.exception("audit entry lost", extra={"audit_entry": entry})
         metrics.add_metric(name=UNSPOOLED_METRIC, unit=MetricUnit.Count, value=1)
 
 
 # ---- bodies of GET /audit and GET /audit/verify ----------------------------------------------------------------
-
-
-class AuditQuery(BaseModel):
-    """The query parameters of ``GET /audit`` (any other name is a 400)."""
-
-    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
-    cursor: str | None = None
 
 
 class AuditEntryOut(BaseModel):

@@ -72,9 +72,3 @@ class PresetOut(_Out):
 
 class PresetList(BaseModel):
     items: list[PresetOut]
-
-
-class PresetQuery(BaseModel):
-    """The query parameters of ``GET /presets/{name}`` and ``/me/presets/{name}`` (any other name is a 400)."""
-
-    limit: int = Field(default=10, ge=1, le=50)

@@ -4,7 +4,7 @@ Who is limited: ``requestContext.authorizer`` (filled by the Lambda authorizer) 
 caller with a ``user_id`` is the principal ``user:<user_id>`` at its plan's rate (absent or unknown plan: free);
 a caller without one is anonymous, the principal ``ip:<source ip>`` at the free rate. Limits are
 ``gpubroker.domain.plans.RATE_LIMITS`` per ``WINDOW_S`` (1 s), enforced by any ``RateLimiter`` (in production
-``gpubroker.adapters.ratelimit.rate_limiter(url)``: Redis, else the per-process fallback).
+``gpubroker.wiring.edge.rate_limiter(url)``: Redis, else the per-process fallback).
 
 Headers (draft-ietf-httpapi-ratelimit-headers, the structured-field form of drafts 08 onwards) on every response
 the middleware sees, allowed or refused::
@@ -36,13 +36,12 @@ from gpubroker.domain.errors import InvalidToken
 from gpubroker.domain.plans import RATE_LIMITS, WINDOW_S, Decision, Plan, plan_of
 
 if TYPE_CHECKING:  # types only: ports.py pulls in the offer models (~25 ms at every cold start)
+    from gpubroker.api.deps import ApiDeps, IdentityFactory
     from gpubroker.ports import RateLimiter
-    from gpubroker.services.identity import IdentityDeps
 
 POLICY = "default"
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
-IdentityFactory = Callable[[], "IdentityDeps"]  # builds the token check (``gpubroker.wiring.identity_deps``)
 
 
 def principal_of(app: APIGatewayRestResolver, identity: IdentityFactory | None = None) -> tuple[str, Plan]:
@@ -111,9 +110,8 @@ def rate_limit_middleware(
 
 
 def front_door(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """The middleware every API function runs (``new_resolver``): the plan rate limit, with the ports of
-    ``gpubroker.wiring.edge()`` (Redis and the token check, from ``EdgeSettings``), built on first use."""
-    from gpubroker import wiring
-
-    edge = wiring.edge()
-    return rate_limit_middleware(edge.limiter, identity=edge.identity, window_s=edge.window_s)(app, next_middleware)
+    """The middleware every API function runs (``new_resolver``): the plan rate limit, with the ports of the
+    function's ``Deps.front_door`` (``gpubroker.api.deps.FrontDoor``, which ``api_handler`` put in the context)."""
+    deps: ApiDeps = app.context["deps"]
+    door = deps.front_door
+    return rate_limit_middleware(door.limiter, identity=door.identity, window_s=door.window_s)(app, next_middleware)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Route
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,6 +23,9 @@ from gpubroker.domain.errors import (
     ValidationFailed,
 )
 from gpubroker.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from gpubroker.api.deps import ApiDeps
 
 _DESCRIPTIONS = {
     400: "Malformed request (unknown parameter, malformed cursor)",
@@ -58,11 +63,12 @@ def _json(status: int, body: dict[str, Any]) -> Response[Any]:
 
 
 def new_resolver() -> APIGatewayRestResolver:
-    """A REST resolver with the shared error map and the front door (plan rate limits) on every route."""
+    """A REST resolver with the shared error map and, on every route, the front door (plan rate limits) and the
+    rule for unknown query parameters."""
     from gpubroker.api.ratelimit import front_door
 
     app = APIGatewayRestResolver(enable_validation=True)
-    app.use([front_door])
+    app.use([front_door, known_query_only])
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[Any]:
@@ -102,21 +108,33 @@ def new_resolver() -> APIGatewayRestResolver:
     return app
 
 
-class NoQuery(BaseModel):
-    """A route that takes no query parameters (any name is a 400)."""
+def declared_query(route: Route) -> frozenset[str]:
+    """The query parameter names a route declares: each ``Query()`` parameter, and each field of a pydantic
+    model expanded into query parameters (``Annotated[Model, Query()]``), by alias."""
+    names: set[str] = set()
+    for param in route.dependant.query_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names.update(f.alias or name for name, f in model.model_fields.items())
+        else:
+            names.add(param.alias)
+    return frozenset(names)
 
 
-def ensure_known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
-    """Unknown query parameter names are a 400, not silently ignored (a typo must not widen a search)."""
+def known_query_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Unknown query parameter names are a 400 ``unknown_parameter`` on every route, not silently ignored (a typo
+    such as ``sinse`` must not widen an answer): the names a route accepts are the ones its handler declares."""
+    route: Route = app.context["_route"]
+    allowed = declared_query(route)
     given = set(app.current_event.multi_value_query_string_parameters or {}) | set(
         app.current_event.query_string_parameters or {}
     )
-    unknown = sorted(given - set(model.model_fields))
+    unknown = sorted(given - allowed)
     if unknown:
         raise UnknownParameter(
-            f"unknown query parameter {unknown[0]!r}",
-            details={"unknown": unknown, "allowed": sorted(model.model_fields)},
+            f"unknown query parameter {unknown[0]!r}", details={"unknown": unknown, "allowed": sorted(allowed)}
         )
+    return next_middleware(app)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -158,27 +176,22 @@ def _early(status: int, body: dict[str, Any]) -> dict[str, Any]:
             "isBase64Encoded": False}  # fmt: skip
 
 
-def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], Any] | None = None) -> Callable[..., Any]:
+def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], ApiDeps]) -> Callable[..., Any]:
     """The Lambda entry point of an API function: Powertools context, tracing and metrics around
-    ``app.resolve``, with its ports in ``app.context["deps"]`` (passed in by tests, else ``default_deps()``).
-    ``audit``: the audit log ``gpubroker.api.audit.audit_middleware`` appends to (tests pass a fake; else the
-    middleware builds its own)."""
+    ``app.resolve``, with the function's ports in ``app.context["deps"]``: ``deps`` passed in (tests), else
+    ``default_deps()`` from the composition root (``gpubroker.wiring``). The front door and the audit middleware
+    take their ports from there too (``ApiDeps.front_door``, ``AuditedApiDeps.audit``)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
-    def lambda_handler(
-        event: dict[str, Any], context: LambdaContext, deps: Any = None, audit: Any = None
-    ) -> dict[str, Any]:
+    def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: ApiDeps | None = None) -> dict[str, Any]:
         if not _json_or_empty(event):
             body = error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
             return _early(415, body)
         if not _object_or_empty(event):
             return _early(422, error_body("validation_error", "the body must be a JSON object"))
-        if default_deps is not None:
-            app.append_context(deps=deps if deps is not None else default_deps())
-        if audit is not None:
-            app.append_context(audit=audit)
+        app.append_context(deps=deps if deps is not None else default_deps())
         result: dict[str, Any] = app.resolve(event, context)
         return result
 

@@ -23,6 +23,9 @@ from typing import Any
 
 from gpubroker.domain.errors import DomainError, Unavailable
 
+AUDIT_SHARDS = 8
+"""Shards of the audit log: every writer, the checkpoint signer and the verifier must agree. Only ever grow it
+(a shard that is no longer counted is no longer verified)."""
 GENESIS = "0" * 64
 """The ``prev_hash`` of every shard's first entry (seq 0): a fixed, public constant (32 zero bytes in hex), so a
 verifier needs nothing but the entries and the signed checkpoint to recompute the chain from its start."""

@@ -180,15 +180,3 @@ class CollaborativeRequest(_Strict):
     user_id: UserId | None = Field(default=None, description="default: the caller; another user: admins only")
     top: Int = Field(default=10, ge=1, le=100)
     offer_ids: list[OfferId] | None = Field(default=None, min_length=1, max_length=1000)
-
-
-InteractionKind = Literal["view", "save", "book"]
-# explicit rating per (user, offer) = the strongest signal seen: view 1, save 3, book 5 (a 1..5 scale)
-INTERACTION_WEIGHTS: dict[str, float] = {"view": 1.0, "save": 3.0, "book": 5.0}
-
-
-class InteractionRequest(_Strict):
-    """Recorded for the caller (the authorizer's user): a body cannot name another user."""
-
-    offer_id: OfferId
-    kind: InteractionKind

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gpubroker.domain.math_requests import INTERACTION_WEIGHTS
+from gpubroker.domain.interactions import INTERACTION_WEIGHTS
 from gpubroker.ports import Clock, InteractionRepository, ModelStore
 
 MODEL_NAME = "cf"

@@ -23,7 +23,9 @@ from gpubroker.services.recommend import _ranked, ensemble_recommend, r4
 from gpumath.topsis import topsis
 
 if TYPE_CHECKING:
-    from gpubroker.wiring import MathDeps
+    from gpubroker.ports import InteractionRepository
+    from gpubroker.services.collab import CfModelCache
+    from gpubroker.services.offer_math import OfferMathCache
 
 PresetName = Literal[
     "best-value", "highest-performance", "most-reliable", "budget-friendly", "enterprise-grade", "for-you"
@@ -174,14 +176,24 @@ def list_presets(
     return [run_preset(n, om=om, limit=1, user_id=user_id, cf=cf, history=history) for n in PRESETS]
 
 
-def presets_for(deps: MathDeps, user_id: str | None) -> list[dict[str, Any]]:
-    """Every preset's top offer from ``deps``; for-you ranked for ``user_id`` from their own interactions (None:
-    anonymous, the cold start). The public routes pass None, the ``/me`` routes the signed-in caller."""
-    model, history = deps.personal(user_id)
-    return list_presets(om=deps.offers.get(), user_id=user_id, cf=model, history=history)
+def presets_for(
+    *, offers: OfferMathCache, models: CfModelCache, interactions: InteractionRepository | None, user_id: str | None
+) -> list[dict[str, Any]]:
+    """Every preset's top offer; for-you ranked for ``user_id`` from their own interactions (None: anonymous, the
+    cold start, and no interactions are read). The public routes pass None, the ``/me`` routes the caller."""
+    history = interactions.history(user_id) if interactions is not None and user_id else None
+    return list_presets(om=offers.get(), user_id=user_id, cf=models.get(), history=history)
 
 
-def preset_for(deps: MathDeps, name: str, limit: int, user_id: str | None) -> dict[str, Any]:
+def preset_for(
+    name: str,
+    limit: int,
+    *,
+    offers: OfferMathCache,
+    models: CfModelCache,
+    interactions: InteractionRepository | None,
+    user_id: str | None,
+) -> dict[str, Any]:
     """One preset's ranked offers; for-you as in :func:`presets_for`."""
-    model, history = deps.personal(user_id)
-    return run_preset(name, om=deps.offers.get(), limit=limit, user_id=user_id, cf=model, history=history)
+    history = interactions.history(user_id) if interactions is not None and user_id else None
+    return run_preset(name, om=offers.get(), limit=limit, user_id=user_id, cf=models.get(), history=history)

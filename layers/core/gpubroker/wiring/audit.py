@@ -1,0 +1,61 @@
+"""The audit log's readers (``GET /audit``, ``GET /audit/verify``) and the scheduled checkpoint signer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING
+
+from gpubroker.api.deps import ApiDeps
+from gpubroker.config import AuditSigningSettings, load_settings
+from gpubroker.wiring import edge
+
+if TYPE_CHECKING:
+    from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner, Clock
+
+
+@cache
+def audit_signer() -> CheckpointSigner:
+    """The KMS asymmetric key that signs (checkpoint function) and verifies (``GET /audit/verify``) checkpoints."""
+    from gpubroker.adapters.audit import KmsCheckpointSigner
+
+    return KmsCheckpointSigner(load_settings(AuditSigningSettings).AUDIT_SIGNING_KEY_ID)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditListDeps(ApiDeps):
+    """``GET /audit``: the log."""
+
+    log: AuditLog
+
+
+@cache
+def audit_list_deps() -> AuditListDeps:
+    return AuditListDeps(log=edge.audit_log(), front_door=edge.front_door())
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditVerifyDeps(AuditListDeps):
+    """``GET /audit/verify``: the log and the key its checkpoints are signed with."""
+
+    signer: CheckpointSigner
+
+
+@cache
+def audit_verify_deps() -> AuditVerifyDeps:
+    return AuditVerifyDeps(log=edge.audit_log(), signer=audit_signer(), front_door=edge.front_door())
+
+
+@dataclass(frozen=True)
+class CheckpointDeps:
+    """The scheduled checkpoint: re-append the spool, then sign each shard's head."""
+
+    log: AuditLog
+    signer: CheckpointSigner
+    spool: AuditSpool | None = None
+    clock: Clock = field(default_factory=edge.system_clock)
+
+
+@cache
+def checkpoint_deps() -> CheckpointDeps:
+    return CheckpointDeps(log=edge.audit_log(), signer=audit_signer(), spool=edge.audit_spool())

@@ -1,0 +1,221 @@
+"""Offers: search, the GPU catalog, one offer, its price history, the market summary, ingestion and seeding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from gpubroker.api.deps import ApiDeps
+from gpubroker.config import (
+    CatalogSettings,
+    HistorySettings,
+    IngestSettings,
+    MarketSettings,
+    OfferReadSettings,
+    SeedSettings,
+    SnapshotSettings,
+    load_settings,
+)
+from gpubroker.wiring import edge
+
+if TYPE_CHECKING:
+    from gpubroker.adapters.breaker import CircuitBreaker
+    from gpubroker.adapters.secrets import Credentials
+    from gpubroker.ports import (
+        Clock,
+        GpuCatalogRepository,
+        OfferRepository,
+        OfferSource,
+        OfferSourceFactory,
+        PriceHistoryReader,
+        PriceHistoryRepository,
+        SnapshotReader,
+        SnapshotStore,
+    )
+    from gpubroker.services.market import TrendCache
+    from gpubroker.services.search import SnapshotCache
+
+
+def snapshot_cache(bucket: str, ttl_s: float) -> SnapshotCache:
+    """The live offer snapshot of ``bucket``, re-read at most every ``ttl_s``."""
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+    from gpubroker.services.search import SnapshotCache
+
+    return SnapshotCache(S3SnapshotStore(bucket), ttl_s=ttl_s)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchDeps(ApiDeps):
+    snapshots: SnapshotCache
+
+
+@cache
+def search_deps() -> SearchDeps:
+    s = load_settings(SnapshotSettings)
+    return SearchDeps(snapshots=snapshot_cache(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS), front_door=edge.front_door())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvidersDeps(ApiDeps):
+    snapshots: SnapshotReader
+
+
+@cache
+def providers_deps() -> ProvidersDeps:
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+
+    bucket = load_settings(SnapshotSettings).SNAPSHOT_BUCKET
+    return ProvidersDeps(snapshots=S3SnapshotStore(bucket), front_door=edge.front_door())
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferReadDeps(ApiDeps):
+    offers: OfferRepository
+    snapshots: SnapshotReader
+
+
+@cache
+def offer_read_deps() -> OfferReadDeps:
+    from gpubroker.adapters.dynamodb import DynamoOfferRepository
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+
+    s = load_settings(OfferReadSettings)
+    return OfferReadDeps(offers=DynamoOfferRepository(s.OFFERS_TABLE), snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET),
+                         front_door=edge.front_door())  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogDeps(ApiDeps):
+    catalog: GpuCatalogRepository
+
+
+@cache
+def catalog_deps() -> CatalogDeps:
+    from gpubroker.adapters.dynamodb import DynamoGpuCatalogRepository
+
+    table = load_settings(CatalogSettings).GPU_CATALOG_TABLE
+    return CatalogDeps(catalog=DynamoGpuCatalogRepository(table), front_door=edge.front_door())
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryDeps(ApiDeps):
+    offers: OfferRepository
+    history: PriceHistoryReader
+
+
+@cache
+def history_deps() -> HistoryDeps:
+    from gpubroker.adapters.dynamodb import DynamoOfferRepository, DynamoPriceHistoryRepository
+
+    s = load_settings(HistorySettings)
+    return HistoryDeps(
+        offers=DynamoOfferRepository(s.OFFERS_TABLE),
+        history=DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE),
+        front_door=edge.front_door(),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarketDeps(ApiDeps):
+    snapshots: SnapshotCache
+    trends: TrendCache
+
+
+@cache
+def market_deps() -> MarketDeps:
+    from gpubroker.adapters.dynamodb import DynamoPriceHistoryRepository
+    from gpubroker.services.market import TrendCache
+
+    s = load_settings(MarketSettings)
+    return MarketDeps(
+        snapshots=snapshot_cache(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS),
+        trends=TrendCache(DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE)),
+        front_door=edge.front_door(),
+    )
+
+
+# ---- ingestion ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderSources:
+    """The source an ingestion event names (a SkyPilot catalog, or the provider's live API with its keys from
+    ``credentials``), behind the provider's circuit breaker (shared in Redis at ``redis_url``, else per container).
+    Implements ``ports.OfferSourceFactory``."""
+
+    credentials: Credentials | None = None
+    redis_url: str = ""
+
+    def source(self, provider: str, *, catalog: str | None, base_url: str | None) -> OfferSource:
+        from gpubroker.adapters.breaker import guarded
+
+        if catalog:
+            from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
+
+            source: OfferSource = SkyPilotCatalogSource(provider, catalog)
+        else:
+            from gpubroker.adapters.providers import build_source
+            from gpubroker.adapters.secrets import ProviderCredentials
+
+            scoped = ProviderCredentials(self.credentials, provider) if self.credentials is not None else None
+            source = build_source(provider, credentials=scoped, base_url=base_url)
+        return guarded(source, breaker_for(provider, self.redis_url))
+
+
+@cache
+def breaker_for(provider: str, redis_url: str) -> CircuitBreaker:
+    """One breaker per provider per container: shared through Redis when ``redis_url`` is set (short timeouts,
+    no client retries: an unreachable Redis falls back to the in-process breaker at once), else in-process."""
+    from gpubroker.adapters.breaker import MemoryCircuitBreaker, RedisCircuitBreaker
+
+    if not redis_url:
+        return MemoryCircuitBreaker(provider)
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, retry_on_timeout=False)
+    return RedisCircuitBreaker(client, provider)
+
+
+@dataclass(frozen=True)
+class IngestDeps:
+    offers: OfferRepository
+    history: PriceHistoryRepository
+    snapshots: SnapshotStore
+    catalog: GpuCatalogRepository
+    clock: Clock
+    sources: OfferSourceFactory
+
+
+@cache
+def ingest_deps() -> IngestDeps:
+    from gpubroker.adapters.dynamodb import (
+        DynamoGpuCatalogRepository,
+        DynamoOfferRepository,
+        DynamoPriceHistoryRepository,
+    )
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+    from gpubroker.adapters.secrets import SecretsManagerCredentials
+
+    s = load_settings(IngestSettings)
+    credentials = SecretsManagerCredentials(s.PROVIDER_SECRETS_ID) if s.PROVIDER_SECRETS_ID else None
+    return IngestDeps(
+        offers=DynamoOfferRepository(s.OFFERS_TABLE),
+        history=DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE),
+        snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET),
+        catalog=DynamoGpuCatalogRepository(s.GPU_CATALOG_TABLE),
+        clock=edge.system_clock(),
+        sources=ProviderSources(credentials=credentials, redis_url=s.REDIS_URL),
+    )
+
+
+@dataclass(frozen=True)
+class SeedDeps:
+    history: PriceHistoryRepository
+
+
+@cache
+def seed_deps() -> SeedDeps:
+    from gpubroker.adapters.dynamodb import DynamoPriceHistoryRepository
+
+    return SeedDeps(history=DynamoPriceHistoryRepository(load_settings(SeedSettings).PRICE_HISTORY_TABLE))
