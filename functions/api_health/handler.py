@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 
+from gpubroker.api.deps import ApiDeps
 from gpubroker.api.models import Health
 from gpubroker.api.resolver import api_handler, new_resolver
 from gpubroker.config import NoSettings
 from gpubroker.wiring.edge import bare_deps
 
 Settings = NoSettings
+Deps = ApiDeps
 app = new_resolver()
 
 

@@ -3,6 +3,7 @@ the template gives a function the math layer."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -36,7 +37,26 @@ def test_layout_one_folder_per_function_with_a_thin_handler() -> None:
     for lid, fn in APP.functions.items():
         assert lid == "".join(part.capitalize() for part in fn.code_uri.name.split("_")) + "Function"
         assert sorted(p.name for p in fn.code_uri.iterdir() if p.suffix == ".py") == ["handler.py"]
-        assert len((fn.code_uri / "handler.py").read_text().splitlines()) <= 120, f"{lid} handler is not thin"
+        assert len((fn.code_uri / "handler.py").read_text().splitlines()) <= 60, f"{lid} handler is not thin"
+
+
+@pytest.mark.parametrize("lid", FUNCTIONS)
+def test_every_handler_takes_its_typed_deps_from_the_composition_root(lid: str) -> None:
+    """Each function names its ``Deps``: a dataclass of the composition root (``gpubroker.wiring``) or a service's
+    own bundle of ports; an API function's extends ``ApiDeps`` (its front door), and one with a mutating route
+    ``AuditedApiDeps`` (its audit trail), so neither reaches the handler through a hidden global."""
+    from gpubroker.api.deps import ApiDeps, AuditedApiDeps
+
+    mod = module(lid)
+    deps = mod.Deps
+    assert dataclasses.is_dataclass(deps) and deps.__module__.startswith(
+        ("gpubroker.wiring.", "gpubroker.services.", "gpubroker.api.deps")
+    )
+    if getattr(mod, "app", None) is not None:
+        assert issubclass(deps, ApiDeps), lid
+        mutating = any(r.function == lid and r.method in MUTATING and not r.path.startswith(COMPUTATIONS)
+                       for r in APP.routes)  # fmt: skip
+        assert issubclass(deps, AuditedApiDeps) == mutating, lid
 
 
 @pytest.mark.parametrize("lid", FUNCTIONS)
@@ -200,5 +220,6 @@ def test_every_mutating_route_appends_to_the_audit_log() -> None:
     for lid in mutating:
         middlewares = getattr(module(lid).app, "_router_middlewares", [])
         assert any(m.__qualname__.startswith("audit_middleware.") for m in middlewares), f"{lid}: no audit middleware"
+        assert "audit" in {f.name for f in dataclasses.fields(module(lid).Deps)}, f"{lid}: no audit trail in Deps"
         env = APP.functions[lid].environment
         assert {"AUDIT_TABLE", "AUDIT_SPOOL_QUEUE_URL"} <= set(env), f"{lid}: not wired to the audit log and spool"

@@ -11,7 +11,9 @@ import jwt
 import pytest
 
 from gpubroker.adapters.keyring import ParameterPublicKeys
+from gpubroker.wiring.auth import JwksDeps
 from tests.events import Ctx, rest_event
+from tests.fakes import UNLIMITED
 from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
 
 PASSWORD = "correct horse battery staple"
@@ -52,7 +54,7 @@ def test_register_login_refresh_logout_against_the_endpoint(deps: Any, endpoint:
     assert status == 200 and tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
     cookie = _cookie(headers)
     # the published JWKS (the public parameter the login's bootstrap wrote) verifies the access token
-    jwks_deps = ParameterPublicKeys(endpoint.names["PublicKeysParameter"])
+    jwks_deps = JwksDeps(keys=ParameterPublicKeys(endpoint.names["PublicKeysParameter"]), front_door=UNLIMITED)
     status, jwks, _ = call("api_jwks", "/.well-known/jwks.json", None, jwks_deps, method="GET")
     assert status == 200
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]

@@ -14,13 +14,8 @@ import jwt
 import pytest
 
 from gpubroker.adapters.audit import DynamoAuditLog
-from gpubroker.adapters.keyring import (
-    CACHE_TTL_S,
-    PUBLISH_LEAD_S,
-    REFETCH_UNKNOWN_S,
-    ParameterPublicKeys,
-    SecretsKeyRing,
-)
+from gpubroker.adapters.keyring import ParameterPublicKeys, SecretsKeyRing
+from gpubroker.domain.key_rotation import CACHE_TTL_S, PUBLISH_LEAD_S, REFETCH_UNKNOWN_S
 from gpubroker.domain.tokens import ACCESS_TTL_S, MAX_LEEWAY_S, TokenPolicy, issue, verify
 from gpubroker.services.keys import ACTION, KeyRotationDeps
 from tests.events import Ctx

@@ -208,7 +208,7 @@ def _race(n: int, attempt: Any) -> list[int]:
 def test_twenty_concurrent_submissions_of_one_code_exactly_one_succeeds(deps: Any) -> None:
     email = "hamilton@example.com"
     secret, recovery = _enable(email, deps)
-    deps.throttle = Unlimited()  # every request must reach the conditional write under test
+    deps.auth.throttle = Unlimited()  # every request must reach the conditional write under test
     code = code_at(secret, step_at(deps.auth.clock.now()))
     challenges = [_challenge(email, deps) for _ in range(20)]
     statuses = _race(20, lambda i: _verify(challenges[i], code, deps)[0])

@@ -12,16 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpubroker.adapters.keyring import (
-    CACHE_TTL_S,
-    PUBLISH_LEAD_S,
-    RETIRE_AFTER_S,
-    _canonical,
-    pending,
-    ring_from,
-    rotated,
-)
+from gpubroker.adapters.keyring import _canonical
 from gpubroker.domain.errors import InvalidToken
+from gpubroker.domain.key_rotation import CACHE_TTL_S, PUBLISH_LEAD_S, RETIRE_AFTER_S, pending, ring_from, rotated
 from gpubroker.domain.tokens import (
     ACCESS_TTL_S,
     MAX_LEEWAY_S,

@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gpubroker.adapters.aws import client
+from gpubroker.adapters.aws import client, conditional_check_failed
 from gpubroker.domain.audit import (
     AUDIT_SHARDS,
     AuditContention,
@@ -46,10 +46,6 @@ def _entry_pk(shard: int) -> str:
 
 def _checkpoint_pk(shard: int) -> str:
     return f"checkpoint#{shard}"
-
-
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def entry_to_item(entry: AuditEntry) -> dict[str, Any]:
@@ -126,7 +122,7 @@ class DynamoAuditLog:
                     ConditionExpression="attribute_not_exists(pk)",
                 )
             except ClientError as exc:
-                if not _is_conditional_failure(exc):
+                if not conditional_check_failed(exc):
                     raise
                 with self._conflicts_lock:
                     self.conflicts += 1
@@ -200,7 +196,7 @@ class DynamoAuditLog:
                 TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if conditional_check_failed(exc):
                 return False
             raise
         return True

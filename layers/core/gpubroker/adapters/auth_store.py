@@ -19,15 +19,11 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from gpubroker.adapters.aws import client
+from gpubroker.adapters.aws import client, conditional_check_failed
 from gpubroker.domain.accounts import User
 from gpubroker.domain.mfa import Challenge, MfaState
 
 USER_ID_INDEX = "ByUserId"
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return bool(getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 class DynamoUserStore:
@@ -49,7 +45,7 @@ class DynamoUserStore:
             client("dynamodb").put_item(TableName=self.table_name, Item=item,
                                         ConditionExpression="attribute_not_exists(pk)")  # fmt: skip
         except Exception as exc:
-            if _conditional_failed(exc):
+            if conditional_check_failed(exc):
                 return False
             raise
         return True
@@ -123,7 +119,7 @@ class DynamoRefreshStore:
                 ExpressionAttributeValues={":t": {"BOOL": True}, ":f": {"BOOL": False}},
             )
         except Exception as exc:
-            if _conditional_failed(exc):
+            if conditional_check_failed(exc):
                 return False
             raise
         return True
@@ -174,7 +170,7 @@ class DynamoMfaStore:
         try:
             getattr(client("dynamodb"), op)(TableName=self.table_name, **kwargs)
         except Exception as exc:
-            if _conditional_failed(exc):
+            if conditional_check_failed(exc):
                 return False
             raise
         return True

@@ -25,6 +25,13 @@ def dynamodb_table(name: str) -> Any:
     return boto3.session.Session().resource("dynamodb").Table(name)
 
 
+def conditional_check_failed(exc: BaseException) -> bool:
+    """Whether a DynamoDB write was refused by its condition (``ConditionalCheckFailedException``), the answer a
+    conditional write gives when another writer was first."""
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    return bool(code == "ConditionalCheckFailedException")
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints between runs)."""
     client.cache_clear()

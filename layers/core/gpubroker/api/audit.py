@@ -45,7 +45,7 @@ from gpubroker.domain.audit import utc_iso
 from gpubroker.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from gpubroker.api.deps import AuditedApiDeps
+    from gpubroker.api.deps import AuditTrail
     from gpubroker.ports import AuditSpool
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
@@ -72,22 +72,23 @@ def audit_middleware(*, action: str) -> Middleware:
     the function's ``Deps.audit`` (``gpubroker.api.deps.AuditTrail``), which ``api_handler`` put in the context."""
 
     def audit(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        trail: AuditTrail = app.context["deps"].audit  # read before the route runs: it is this request's
         try:
             response = next_middleware(app)
         except Exception as exc:
             handler = app.exception_handler_manager.lookup_exception_handler(type(exc))
             if handler is None:
-                _append(app, action, 500)
+                _append(app, trail, action, 500)
                 raise
             response = handler(exc)
-        _append(app, action, response.status_code)
+        _append(app, trail, action, response.status_code)
         return response
 
     audit.__name__ = f"audit[{action}]"
     return audit
 
 
-def _append(app: APIGatewayRestResolver, action: str, status: int) -> None:
+def _append(app: APIGatewayRestResolver, trail: AuditTrail, action: str, status: int) -> None:
     entry = {
         "ts": utc_iso(datetime.now(UTC)),
         "actor": actor_of(app),
@@ -96,13 +97,12 @@ def _append(app: APIGatewayRestResolver, action: str, status: int) -> None:
         "request_id": app.current_event.request_context.request_id or "",
         "outcome": outcome_of(status),
     }
-    deps: AuditedApiDeps = app.context["deps"]
     try:
-        deps.audit.log.append(**entry)
+        trail.log.append(**entry)
     except Exception:  # any failure: the response goes out, the entry goes to the spool
         logger.warning("audit append failed: spooled", exc_info=True, extra={"audit_entry": entry})
         metrics.add_metric(name=APPEND_FAILED_METRIC, unit=MetricUnit.Count, value=1)
-        _spool(deps.audit.spool, entry)
+        _spool(trail.spool, entry)
 
 
 def _spool(spool: AuditSpool, entry: dict[str, str]) -> None:

@@ -1,0 +1,57 @@
+"""One rule for unknown query parameters, on every GET route of the template: a name the route does not declare is
+a 400 ``unknown_parameter`` (a typo such as ``sinse`` must not widen an answer), and the declared ones still pass.
+Each function runs with its default wiring (dummy resource names): the refusal comes before any port is read."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import pytest
+
+from gpubroker.domain.accounts import Principal
+from infra.local.template import read_app
+from tests.conftest import clear_wiring_caches
+from tests.events import Ctx, rest_event
+
+APP = read_app()
+GET_ROUTES = sorted((r.path, r.function) for r in APP.routes if r.method == "GET")
+PATH_VALUES = {"offer_id": "runpod-abc-1", "name": "best-value", "model": "H100-SXM"}
+ADMIN = Principal(user_id="root", plan="enterprise", roles=frozenset({"user", "admin"}))
+
+
+def _call(path: str, lid: str, query: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any]:
+    module = importlib.import_module(APP.functions[lid].module_name)
+    for name, field in module.Settings.model_fields.items():
+        if field.is_required():
+            monkeypatch.setenv(name, "https://unknown-query.test" if "ENDPOINT" in name else "unknown-query-test")
+    clear_wiring_caches()
+    params = {k: PATH_VALUES[k] for k in PATH_VALUES if "{" + k + "}" in path}
+    concrete = path.format(**params)
+    ev = rest_event(path, concrete, query, params or None)
+    ev["requestContext"]["authorizer"] = ADMIN.to_context()
+    res = module.lambda_handler(ev, Ctx())
+    return int(res["statusCode"]), json.loads(res["body"])
+
+
+def test_every_get_route_is_walked() -> None:
+    assert len(GET_ROUTES) >= 16 and ("/offers/{offer_id}/history", "ApiGetOfferHistoryFunction") in GET_ROUTES
+
+
+@pytest.mark.parametrize(("path", "lid"), GET_ROUTES)
+def test_an_unknown_query_parameter_is_a_400(path: str, lid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, body = _call(path, lid, {"sinse": ["2025-01-01"]}, monkeypatch)
+    assert status == 400, body
+    assert body["error"]["code"] == "unknown_parameter"
+    assert body["error"]["details"]["unknown"] == ["sinse"]
+    assert "sinse" not in body["error"]["details"]["allowed"]
+
+
+def test_the_allowed_names_are_the_routes_declared_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    status, body = _call("/offers/{offer_id}/history", "ApiGetOfferHistoryFunction", {"sinse": ["x"]}, monkeypatch)
+    assert (status, body["error"]["details"]["allowed"]) == (400, ["cursor", "limit", "since", "until"])
+    status, body = _call("/offers", "ApiListOffersFunction", {"gpus": ["H100-SXM"]}, monkeypatch)
+    assert status == 400 and {"gpu", "provider", "q", "sort", "limit", "cursor"} <= set(
+        body["error"]["details"]["allowed"]
+    )
