@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from pydantic import BaseModel
 
 from gpubroker.api.cookies import FINGERPRINT_COOKIE
 from gpubroker.api.errors import ErrorResponse
@@ -38,9 +39,13 @@ def merge_openapi(
         schema = app.get_openapi_schema(title=title, version=version).model_dump(
             mode="json", by_alias=True, exclude_none=True
         )
+        models = _query_models(app)
         for path, ops in schema.get("paths", {}).items():
-            for op in ops.values():
+            for method, op in ops.items():
+                fields = models.get((method.upper(), path), {})
                 for param in op.get("parameters", []):
+                    if param.get("in") == "query" and param["name"] in fields:
+                        param["schema"] = fields[param["name"]]
                     param["schema"] = _without_null(param.get("schema", {}))
             doc["paths"].setdefault(path, {}).update(ops)
         doc["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
@@ -52,6 +57,29 @@ def merge_openapi(
     doc["components"]["schemas"].pop("ValidationError", None)
     _secure(doc, protected)
     return doc
+
+
+def _query_models(app: APIGatewayRestResolver) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """(method, path) -> the JSON schema of each field of the pydantic models a route takes as its query
+    (``Annotated[Model, Query()]``). Powertools expands such a model into one parameter per field but gives each
+    only its basic type, dropping enums and bounds; the model's own JSON schema has them."""
+    out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for route in app._static_routes + app._dynamic_routes:
+        fields: dict[str, dict[str, Any]] = {}
+        for param in route.dependant.query_params:
+            model = param.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                props = model.model_json_schema(mode="validation").get("properties", {})
+                for name, f in model.model_fields.items():
+                    prop = props[f.alias or name]
+                    if prop.get("default", 0) in (None, []):  # an absent parameter: nothing to default to
+                        prop = {k: v for k, v in prop.items() if k != "default"}
+                    fields[f.alias or name] = prop
+        if fields:
+            path = route.path.replace("<", "{").replace(">", "}")
+            methods = route.method if isinstance(route.method, tuple | list) else (route.method,)
+            out.update({(str(m).upper(), path): fields for m in methods})
+    return out
 
 
 def _secure(doc: dict[str, Any], protected: Iterable[tuple[str, str]]) -> None:
