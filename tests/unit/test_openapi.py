@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field
 
 from gpubroker.api.openapi import merge_openapi
 
@@ -36,18 +37,15 @@ def test_optional_parameters_lose_the_null_branch_and_keep_their_constraints() -
         assert "null" not in str(schema.get("anyOf", "")) and schema.get("type") != "null"
 
 
+class Filters(BaseModel):
+    kind: tuple[Literal["a", "b"], ...] = Field(default=(), description="repeatable")
+    size: float | None = Field(default=None, ge=0, le=10)
+    sort: Literal["x", "-x"] = "x"
+
+
 def test_a_query_model_keeps_each_fields_enum_bounds_and_description() -> None:
     """Powertools expands ``Annotated[Model, Query()]`` into one parameter per field with only its basic type; the
     merged document restores each field's schema from the model (what GET /offers takes)."""
-    from typing import Literal
-
-    from pydantic import BaseModel, Field
-
-    class Filters(BaseModel):
-        kind: tuple[Literal["a", "b"], ...] = Field(default=(), description="repeatable")
-        size: float | None = Field(default=None, ge=0, le=10)
-        sort: Literal["x", "-x"] = "x"
-
     app = APIGatewayRestResolver(enable_validation=True)
 
     @app.get("/models")
