@@ -21,6 +21,7 @@ from gpubroker.adapters.keyring import (
     ParameterPublicKeys,
     SecretsKeyRing,
 )
+from gpubroker.domain.errors import InvalidToken
 from gpubroker.domain.tokens import ACCESS_TTL_S, MAX_LEEWAY_S, TokenPolicy, issue, verify
 from gpubroker.services.keys import ACTION, KeyRotationDeps
 from tests.events import Ctx
@@ -54,9 +55,11 @@ def _sign(ring: SecretsKeyRing, t: float) -> str:
 
 
 def _verifies(token: str, verifier: ParameterPublicKeys, t: float) -> bool:
+    """True if the token verifies, False if it is refused as a token (``InvalidToken``); any other error (a bug, an
+    endpoint failure) propagates instead of passing for a refusal."""
     try:
         verify(token, "access", ring=verifier, policy=POLICY, now=datetime.fromtimestamp(t, UTC), fingerprint="fp")
-    except Exception:
+    except InvalidToken:
         return False
     return True
 
