@@ -64,7 +64,11 @@ test-py312: | $(UV)
 	  UV_PROJECT_ENVIRONMENT=.venv-py312 $(UV) sync --frozen --quiet --python $(SAM_PY) && \
 	  .venv-py312/bin/pytest -q -n 2 tests/unit tests/component tests/contract tests/integration; fi
 
+## make bench: the benchmarks, with their peers (the `bench` dependency group: pymcdm, scikit-criteria, implicit and
+## SciPy, scikit-learn, pandas, matplotlib under them), which only this target installs. A later re-sync of the venv
+## (uv.lock or pyproject.toml changed) drops them again; `make bench` puts them back.
 bench: venv
+	$(UV) sync --frozen --quiet --group bench --python $(PY)
 	@failed=""; for b in tests/bench/bench_*.py; do echo "== $$b"; $(RUN)/python $$b || failed="$$failed $$b"; done; \
 	  if [ -n "$$failed" ]; then echo "targets missed:$$failed"; exit 1; fi
 
