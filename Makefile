@@ -33,7 +33,13 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 venv: $(VENV)/.synced
 
 ## make dev: the whole application on 127.0.0.1:$(PORT), seeded from ../shared/data/catalogs
-dev: venv
+## (a missing ../shared stops it before the venv is even synced; python -m infra.local checks again, --catalogs aware)
+dev:
+	@test -n "$$GPUBROKER_CATALOGS" || test -d ../shared/data/catalogs -a -d ../shared/data/price-history || { \
+	  echo "error: the shared data folder is missing: $(abspath ../shared)/data/catalogs and data/price-history" \
+	    "are needed (make dev seeds the local stack from them). Put the shared folder beside the project, or set" \
+	    "GPUBROKER_CATALOGS=<dir of the catalogs>."; exit 2; }
+	@$(MAKE) --no-print-directory venv
 	$(RUN)/python -m infra.local --port $(PORT)
 
 ## make ingest CATALOG=path/to/vms.csv PROVIDER=name: one more catalog into the running local stack
