@@ -81,6 +81,13 @@ class MemoryAuditLog:
         self._checkpoints[signed.checkpoint.shard][signed.checkpoint.size] = signed
 
 
+class FailingLog(MemoryAuditLog):
+    """An audit log whose every append fails, as when DynamoDB is unreachable."""
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("DynamoDB is unreachable")
+
+
 class LocalSigner:
     """Ed25519 in process: stands in for the KMS key in unit tests."""
 

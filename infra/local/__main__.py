@@ -26,6 +26,12 @@ def _configure_process_env(region: str) -> None:
     os.environ.setdefault("POWERTOOLS_DEV", "false")
 
 
+def missing_seed_data(catalogs: Path) -> list[Path]:
+    """The seed folders that are not there: the catalogs, and the price history beside them (the template's local
+    seed reads ``${shared}/data/price-history``, and ``${shared}`` is two levels above the catalogs)."""
+    return [folder for folder in (catalogs, catalogs.parent / "price-history") if not folder.is_dir()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -48,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     catalogs = Path(args.catalogs)
-    if not args.no_seed and not catalogs.is_dir():
+    missing = [] if args.no_seed else missing_seed_data(catalogs)
+    if missing:
         print(
-            f"error: seed catalogs not found at {catalogs}. The local stack seeds itself from the shared data "
-            "(../shared/data/catalogs relative to the project root); pass --catalogs DIR or --no-seed.",
+            f"error: the seed data is missing: {', '.join(str(m) for m in missing)} not found. The local stack seeds "
+            f"itself from the shared data folder beside the project ({ROOT.parent / 'shared'}: data/catalogs and "
+            "data/price-history); put it there, or pass --catalogs DIR (its price-history beside it) or --no-seed.",
             file=sys.stderr,
         )
         return 2

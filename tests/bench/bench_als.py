@@ -85,7 +85,7 @@ def synthetic(n_users: int, n_items: int, density: float, seed: int) -> tuple[An
 
 
 def _child(mode: str, side: str, threads: int, path: str) -> dict[str, Any]:
-    from threadpoolctl import threadpool_info, threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     z = np.load(path)
     indptr, indices, data, n_items = z["indptr"], z["indices"], z["data"], int(z["n_items"])
@@ -106,8 +106,8 @@ def _child(mode: str, side: str, threads: int, path: str) -> dict[str, Any]:
                 )  # fmt: skip
 
         else:
-            import scipy.sparse as sp  # type: ignore[import-untyped]
-            from implicit.cpu.als import AlternatingLeastSquares  # type: ignore[import-untyped]
+            import scipy.sparse as sp
+            from implicit.cpu.als import AlternatingLeastSquares
 
             m = sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=(n_users, n_items))
             elapsed: list[float] = []

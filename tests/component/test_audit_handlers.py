@@ -12,12 +12,12 @@ import pytest
 
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.audit import AuditTampered
-from gpubroker.services.audit import replay_spooled, write_checkpoints
+from gpubroker.services.audit import write_checkpoints
 from gpubroker.wiring.audit import CheckpointDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
 from tests.fakes import UNLIMITED, FixedClock, trail
-from tests.fakes_audit import LocalSigner, MemoryAuditLog, MemorySpool
+from tests.fakes_audit import FailingLog, LocalSigner, MemoryAuditLog, MemorySpool
 from tests.fakes_auth import auth_api, auth_world
 
 list_mod = handler_module("api_list_audit")
@@ -245,11 +245,6 @@ def test_a_request_refused_before_the_route_runs_is_not_audited() -> None:
     assert entries(log) == []
 
 
-class FailingLog(MemoryAuditLog):
-    def append(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("DynamoDB is unreachable")
-
-
 def _metric_names(capsys: pytest.CaptureFixture[str]) -> set[str]:
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     return {m["Name"] for r in emf for d in r["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
@@ -295,16 +290,6 @@ def test_when_the_spool_fails_too_the_entry_is_in_the_function_log_with_an_alarm
     assert lost.levelname == "ERROR" and lost.exc_info is not None
     assert lost.__dict__["audit_entry"]["request_id"] == ev["requestContext"]["requestId"]
     assert {"AuditAppendFailed", "AuditEntryUnspooled"} <= _metric_names(capsys)
-
-
-def test_replay_leaves_an_entry_whose_append_fails_again_in_the_spool() -> None:
-    spool = MemorySpool()
-    for i in range(3):
-        spool.put({"ts": "2025-03-01T12:00:00.000000Z", "actor": "anon:1.2.3.4", "action": "auth.login",
-                   "resource": "/auth/login", "request_id": f"r{i}", "outcome": "ok"})  # fmt: skip
-    assert replay_spooled(FailingLog(), spool) == 0 and len(spool.messages) == 3
-    spool.taken.clear()  # the visibility timeout has passed
-    assert replay_spooled(MemoryAuditLog(), spool, limit=2) == 2 and len(spool.messages) == 1
 
 
 def test_a_route_may_name_its_resource_and_the_log_is_the_functions_deps_audit() -> None:

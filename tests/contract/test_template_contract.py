@@ -48,7 +48,7 @@ def test_every_handler_takes_its_typed_deps_from_the_composition_root(lid: str) 
     from gpubroker.api.deps import ApiDeps, AuditedApiDeps
 
     mod = module(lid)
-    deps = mod.Deps
+    deps: type = mod.Deps
     assert dataclasses.is_dataclass(deps) and deps.__module__.startswith(
         ("gpubroker.wiring.", "gpubroker.services.", "gpubroker.api.deps")
     )

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -22,15 +20,15 @@ import boto3
 import pytest
 
 from gpubroker.api.cookies import FINGERPRINT_COOKIE
-from infra.local.stack import free_port
 from infra.local.template import ROOT
+from tests.e2e.stack_process import local_stack
 
 
 @dataclass
 class Stack:
     url: str
     state_file: Path
-    ready_s: float
+    ready_s: float  # reported, never asserted: tests/bench/bench_local_stack.py times it
     ws_url: str | None = None
     auth: dict[str, str] = field(default_factory=dict)  # a signed-in enterprise admin's headers (see sign_in)
 
@@ -106,41 +104,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ws = os.environ.get("GPUBROKER_WS_URL")
         yield Stack(url=given.rstrip("/"), state_file=ROOT / ".local/stack.json", ready_s=0.0, ws_url=ws)
         return
-    port, ws_port = free_port(), free_port()
-    state = tmp_path_factory.mktemp("stack") / "stack.json"
-    log = (tmp_path_factory.getbasetemp() / "stack.log").open("w")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "infra.local",
-            "--port",
-            str(port),
-            "--ws-port",
-            str(ws_port),
-            "--state-file",
-            str(state),
-        ],
-        cwd=ROOT,
-        env={**env, "POWERTOOLS_LOG_LEVEL": "WARNING"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        while not state.exists():
-            if proc.poll() is not None or time.monotonic() - started > 60:
-                raise RuntimeError(f"local stack did not start; see {log.name}")
-            time.sleep(0.1)
-        ready_s = time.monotonic() - started
-        ws_url = json.loads(state.read_text()).get("ws")
-        url = f"http://127.0.0.1:{port}"
-        yield Stack(url=url, state_file=state, ready_s=ready_s, ws_url=ws_url, auth=sign_in(url, state))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with local_stack(tmp_path_factory.mktemp("stack")) as up:
+        auth = sign_in(up.url, up.state_file)
+        yield Stack(url=up.url, state_file=up.state_file, ready_s=up.ready_s, ws_url=up.ws_url, auth=auth)

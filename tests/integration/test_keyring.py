@@ -15,6 +15,7 @@ import pytest
 
 from gpubroker.adapters.audit import DynamoAuditLog
 from gpubroker.adapters.keyring import ParameterPublicKeys, SecretsKeyRing
+from gpubroker.domain.errors import InvalidToken
 from gpubroker.domain.key_rotation import CACHE_TTL_S, PUBLISH_LEAD_S, REFETCH_UNKNOWN_S
 from gpubroker.domain.tokens import ACCESS_TTL_S, MAX_LEEWAY_S, TokenPolicy, issue, verify
 from gpubroker.services.keys import ACTION, KeyRotationDeps
@@ -49,9 +50,11 @@ def _sign(ring: SecretsKeyRing, t: float) -> str:
 
 
 def _verifies(token: str, verifier: ParameterPublicKeys, t: float) -> bool:
+    """True if the token verifies, False if it is refused as a token (``InvalidToken``); any other error (a bug, an
+    endpoint failure) propagates instead of passing for a refusal."""
     try:
         verify(token, "access", ring=verifier, policy=POLICY, now=datetime.fromtimestamp(t, UTC), fingerprint="fp")
-    except Exception:
+    except InvalidToken:
         return False
     return True
 

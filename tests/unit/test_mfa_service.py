@@ -1,16 +1,14 @@
-"""TOTP MFA against in-memory ports (services.mfa, services.auth.login, and the handlers): each rule with the attack
-it stops. The fakes' conditional writes are atomic under one lock, as DynamoDB's are per item."""
+"""TOTP MFA against in-memory ports (services.mfa, services.auth.login): each rule with the attack it stops. The
+fakes' conditional writes are atomic under one lock, as DynamoDB's are per item. The handlers over the same rules:
+tests/component/test_mfa_handlers.py."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from gpubroker.domain.accounts import Principal
 from gpubroker.domain.errors import (
     InvalidCredentials,
     InvalidMfaChallenge,
@@ -21,11 +19,8 @@ from gpubroker.domain.errors import (
 from gpubroker.domain.mfa import CHALLENGE_TTL_S, MAX_ATTEMPTS, Challenge, code_at, recovery_hash, step_at
 from gpubroker.domain.tokens import verify as verify_token
 from gpubroker.services import auth, mfa
-from tests.component.conftest import handler_module
-from tests.events import Ctx, rest_event
 from tests.fakes import FixedClock, Unlimited
-from tests.fakes_audit import MemoryAuditLog
-from tests.fakes_auth import auth_api, auth_world
+from tests.fakes_auth import auth_world
 
 EMAIL, PASSWORD, IP = "ada@example.com", "correct horse battery", "198.51.100.7"
 
@@ -273,62 +268,3 @@ def test_a_recovery_code_completes_a_login_once() -> None:
     assert state is not None and len(state.recovery_hashes) == 8
     with pytest.raises(InvalidMfaCode):  # a made-up code
         mfa.verify(_login_challenge(deps), "abcd-efgh-ijkl-mnop", deps=deps)
-
-
-# ---- the handlers (real API Gateway events, fakes behind) -------------------------------------------------------
-
-
-def _call(
-    name: str, path: str, body: dict[str, Any] | None, deps: auth.AuthDeps, audit: MemoryAuditLog,
-    *, principal: Principal | None = None,
-) -> tuple[int, dict[str, Any], dict[str, Any]]:  # fmt: skip
-    ev = rest_event(path, path)
-    ev["httpMethod"] = "POST"
-    ev["body"] = json.dumps(body) if body is not None else None
-    ev["headers"] = {"Content-Type": "application/json"}
-    if principal is not None:
-        ev["requestContext"]["authorizer"] = principal.to_context()
-    res = handler_module(name).lambda_handler(ev, Ctx(), deps=auth_api(deps, audit))
-    multi = {k: v[-1] if len(v) == 1 else v for k, v in (res.get("multiValueHeaders") or {}).items()}
-    headers = {**res.get("headers", {}), **multi}
-    return int(res["statusCode"]), json.loads(res["body"]), headers
-
-
-def test_the_handlers_enroll_verify_login_and_map_each_refusal() -> None:
-    deps, clock = _world()
-    audit = MemoryAuditLog()
-    me = Principal(user_id=_uid(deps))
-    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, audit)
-    assert (status, body["error"]["code"]) == (401, "unauthorized")  # no authorizer context: nobody
-    status, enrolment, headers = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, audit, principal=me)
-    assert status == 200 and headers.get("Cache-Control") == "no-store"
-    assert enrolment["otpauth_uri"].startswith("otpauth://totp/GPUBroker:") and enrolment["expires_in"] == 300
-    assert enrolment["qr_png"].startswith("data:image/png;base64,")
-    verify = {"challenge": enrolment["challenge"], "code": _code(enrolment["secret"], clock)}
-    status, body, _ = _call("api_auth_mfa_verify", "/auth/mfa/verify", {**verify, "code": "12ab56"}, deps, audit)
-    assert status == 422
-    status, body, _ = _call("api_auth_mfa_verify", "/auth/mfa/verify", verify, deps, audit)
-    assert status == 200 and body["status"] == "mfa_enabled" and len(body["recovery_codes"]) == 10
-    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, audit, principal=me)
-    assert (status, body["error"]["code"]) == (409, "mfa_already_enabled")
-    clock.advance(30)
-    status, body, _ = _call("api_auth_login", "/auth/login", {"email": EMAIL, "password": PASSWORD}, deps, audit)
-    assert status == 202 and body["mfa_required"] is True and body["expires_in"] == 300
-    assert "access_token" not in body and "refresh_token" not in body
-    challenge = body["challenge"]
-    status, body, headers = _call("api_auth_mfa_verify", "/auth/mfa/verify", {"challenge": challenge,
-                                  "code": _code(enrolment["secret"], clock)}, deps, audit)  # fmt: skip
-    assert status == 200 and body["token_type"] == "Bearer" and "__Host-gpb_fgp=" in str(headers["Set-Cookie"])
-    status, body, _ = _call("api_auth_mfa_verify", "/auth/mfa/verify", {"challenge": challenge,
-                            "code": _code(enrolment["secret"], clock, 1)}, deps, audit)  # fmt: skip
-    assert (status, body["error"]["code"]) == (401, "invalid_mfa_challenge")
-    # throttled: 429 with Retry-After
-    limit, window = mfa.MFA_PER_USER
-    for _ in range(limit):  # someone has spent this account's budget of codes
-        deps.throttle.check(f"mfa:{me.user_id}", limit, window)
-    status, body, _ = _call("api_auth_login", "/auth/login", {"email": EMAIL, "password": PASSWORD}, deps, audit)
-    status, body, headers = _call("api_auth_mfa_verify", "/auth/mfa/verify", {"challenge": body["challenge"],
-                                  "code": "000000"}, deps, audit)  # fmt: skip
-    assert status == 429 and int(headers["Retry-After"]) >= 1
-    actions = [e.action for n in range(audit.shards) for e in audit.all_entries(n)]
-    assert actions.count("auth.mfa.enroll") == 3 and actions.count("auth.mfa.verify") >= 4
