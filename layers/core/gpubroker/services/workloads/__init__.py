@@ -79,18 +79,7 @@ class WorkloadPlans(NamedTuple):
 def estimate_workload(request: WorkloadRequest, *, specs: Sequence[GpuSpec], prices: Prices | None) -> WorkloadEstimate:
     """The requirement and one feasibility line per GPU model (catalog order)."""
     requirement, plans = plan_workload(request, specs=specs, prices=prices)
-    lines = [
-        GpuFeasibility(
-            gpu_model=p.gpu_model,
-            feasible=p.feasible,
-            gpus_needed=p.gpus_needed,
-            est_hours=p.est_hours,
-            est_cost_usd=p.est_cost_usd,
-            bottleneck=p.bottleneck,
-            reason=p.reason,
-        )
-        for p in plans
-    ]
+    lines = [GpuFeasibility.model_validate(p, from_attributes=True) for p in plans]  # the plan's short form
     return WorkloadEstimate(requirement=requirement, gpus=lines, priced=prices is not None)
 
 
