@@ -284,8 +284,9 @@ class _Workload(BaseModel):
     gpus: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=64, description="restrict to these GPU models"
     )
-    if TYPE_CHECKING:  # each workload declares its own bounds and default (last in its schema)
+    if TYPE_CHECKING:  # every workload declares these with its own default (and its own place in the schema)
         max_gpus: int
+        precision: Precision
 
     @model_validator(mode="after")
     def _gpu_count_within_max_gpus(self) -> Self:
@@ -293,8 +294,9 @@ class _Workload(BaseModel):
             raise _refused(self, "gpu_count", f"gpu_count ({self.gpu_count}) exceeds max_gpus ({self.max_gpus})")
         return self
 
-    def _require_float_precision(self, precision: Precision, what: str) -> None:
-        if precision not in FLOAT_PRECISIONS:
+    def _require_float_precision(self, what: str) -> None:
+        """int8/int4 are weight-only formats: only LLM inference runs them (computing in fp16)."""
+        if self.precision not in FLOAT_PRECISIONS:
             raise _refused(self, "precision", f"{what} in fp32, fp16, bf16 or fp8")
 
 
@@ -391,7 +393,7 @@ class ImageGeneration(_Workload):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        self._require_float_precision(self.precision, "image generation runs")
+        self._require_float_precision("image generation runs")
         if self.width % 8 or self.height % 8:
             field = "width" if self.width % 8 else "height"
             raise _refused(self, field, "width and height must be multiples of 8 (the VAE downsamples by 8)")
@@ -420,9 +422,9 @@ class VideoProcessing(_Workload):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.task == "diffusion_video":
-            self._require_float_precision(self.precision, "video diffusion runs")
+            self._require_float_precision("video diffusion runs")
         elif self.task != "transcode":  # the hardware encoder takes no precision
-            self._require_float_precision(self.precision, "video models run")
+            self._require_float_precision("video models run")
         return self
 
 
@@ -438,7 +440,7 @@ class DataProcessing(_Workload):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.operation == "embedding":
-            self._require_float_precision(self.precision, "embedding runs")
+            self._require_float_precision("embedding runs")
         return self
 
 
