@@ -36,7 +36,6 @@ from gpubroker.domain.workloads import (
     GpuPlan,
     WorkloadEstimate,
     WorkloadMapping,
-    WorkloadRequirement,
     hours,
 )
 from gpubroker.services.workloads import (
@@ -59,7 +58,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from gpubroker.domain.gpus import GpuSpec
-    from gpubroker.domain.workloads import Bottleneck, Reason, WorkloadRequest
+    from gpubroker.domain.workloads import Bottleneck, Reason, WorkloadRequest, WorkloadRequirement
 
     Prices = Mapping[str, tuple[float, str]]
 

@@ -17,9 +17,6 @@ from numpy.typing import NDArray
 from gpubroker.domain.workloads import (
     SOURCES,
     USABLE_MEMORY_FRACTION,
-    Bottleneck,
-    Parallelism,
-    Reason,
     WorkloadRequirement,
     compute_path,
     precision_supported,
@@ -30,9 +27,12 @@ if TYPE_CHECKING:
     from gpubroker.domain.gpus import GpuSpec
     from gpubroker.domain.precision import Precision
     from gpubroker.domain.workloads import (
+        Bottleneck,
         DataProcessing,
         ImageGeneration,
         LlmInference,
+        Parallelism,
+        Reason,
         Training,
         VideoProcessing,
         WorkloadRequest,

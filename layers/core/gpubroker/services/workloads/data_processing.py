@@ -21,8 +21,6 @@ from gpubroker.domain.workloads import (
     HOST_IO_GBPS,
 )
 from gpubroker.services.workloads.common import (
-    F64,
-    I8,
     GpuColumns,
     PlannedWorkload,
     bottlenecks_at,
@@ -34,6 +32,7 @@ from gpumath import workload as kernels
 
 if TYPE_CHECKING:
     from gpubroker.domain.workloads import Bottleneck, DataProcessing
+    from gpubroker.services.workloads.common import F64, I8
 
 
 class _PartitionJob(NamedTuple):

@@ -27,8 +27,6 @@ from gpubroker.domain.workloads import (
 )
 from gpubroker.services.workloads.common import (
     CODEC_UNSUPPORTED,
-    F64,
-    I8,
     NO_HARDWARE_ENCODER,
     GpuColumns,
     PlannedWorkload,
@@ -42,6 +40,7 @@ from gpumath import workload as kernels
 
 if TYPE_CHECKING:
     from gpubroker.domain.workloads import Bottleneck, VideoProcessing
+    from gpubroker.services.workloads.common import F64, I8
 
 
 class _FrameJobs(NamedTuple):
