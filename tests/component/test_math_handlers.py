@@ -311,6 +311,14 @@ def test_workload_endpoints(deps: PersonalDeps) -> None:
     assert all(p["reason"] for p in mapped["infeasible"])
     status, err = post("api_math_map_workload_to_gpu", "/math/map-workload-to-gpu", {"type": "quantum"}, deps)
     assert status == 422 and err["error"]["code"] == "validation_error"
+    # each field in range, the combination not: the model's validator refuses it, naming the field
+    for name, path in (
+        ("api_math_estimate_workload", "/math/estimate-workload"),
+        ("api_math_map_workload_to_gpu", "/math/map-workload-to-gpu"),
+    ):
+        status, err = post(name, path, body | {"output_tokens": 4096}, deps)
+        assert status == 422 and err["error"]["code"] == "validation_error"
+        assert [d["loc"][-2:] for d in err["error"]["details"]] == [["llm_inference", "output_tokens"]]
 
 
 @pytest.mark.parametrize("body", [[{}, [1]], [{}], [], "text", 3, True, None])

@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.gpus import bundled_catalog
+from gpubroker.domain.precision import CatalogPeakPrecision, Precision
 from gpubroker.domain.types import Int
 
 MAX_ALTERNATIVES = 10_000
 MAX_CRITERIA = 32
-Precision = Literal["fp16", "bf16", "fp32"]
-ModelPrecision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
-BYTES_PER_PARAM: dict[str, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+BYTES_PER_PARAM: dict[Precision, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 CRITERION_NAMES = (
     "price_per_gpu_hour", "price_per_hour", "gpu_memory_gb", "total_gpu_memory_gb", "gpu_count", "fp16_tflops",
     "total_fp16_tflops", "memory_bandwidth_gbps", "tflops_per_usd", "tflops_per_watt", "reliability",
@@ -64,7 +63,7 @@ class EstimatedCostPerToken(_Strict):
 
     gpu_model: GpuModel
     model_params_b: float = Field(ge=0.01, le=2000, description="model size, billions of parameters")
-    precision: ModelPrecision = "fp16"
+    precision: Precision = "fp16"
     batch_size: Int = Field(default=1, ge=1, le=1024)
     price_per_hour: Price | None = None
 
@@ -74,7 +73,7 @@ CostPerTokenRequest = MeasuredCostPerToken | EstimatedCostPerToken
 
 class CostPerGflopRequest(_Strict):
     gpu_model: GpuModel
-    precision: Precision = "bf16"
+    precision: CatalogPeakPrecision = "bf16"
     price_per_gpu_hour: Price | None = None
     utilisation: float = Field(default=1.0, ge=0.01, le=1)
 

@@ -2,8 +2,10 @@
 
 Pure pydantic, no NumPy. The five request models are discriminated by ``type``; :data:`WorkloadRequest` is their
 union. Every modelling constant lives here, next to its source in :data:`SOURCES` (``docs/workloads.md`` has the
-formulas). Bounds are enforced by the models; combinations that are each in range but make no sense together are
-rejected by the service with :class:`gpubroker.domain.errors.ValidationFailed`.
+formulas). Bounds are enforced by the fields; combinations that are each in range but make no sense together
+(``output_tokens`` not below ``context_tokens``, ``gpu_count`` above ``max_gpus``, an inference-only precision for
+training, ...) by each model's validator, with the offending field in the error's location. Either way validation
+fails, and the API answers 422.
 
 Units: parameters in billions (``params_b``), tokens in billions where named ``_b``, GB = 1e9 bytes, TFLOPS = 1e12
 FLOP/s, hours for times the user sees.
@@ -12,16 +14,17 @@ FLOP/s, hours for times the user sees.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from gpubroker.domain.precision import FLOAT_PRECISIONS, Precision
 from gpubroker.domain.types import Int
 
 # ---- vocabulary ----------------------------------------------------------------------------------------------------
 
 WorkloadType = Literal["llm_inference", "training", "image_generation", "video_processing", "data_processing"]
-Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
 Optimizer = Literal["adamw", "adafactor", "sgd", "adam8bit"]
 TrainingMethod = Literal["full", "lora", "qlora"]
 ImageFamily = Literal["sd15", "sdxl", "sd3", "flux-dev", "flux-schnell"]
@@ -151,14 +154,23 @@ QLORA_BYTES_PER_PARAM = 4.127 / 8
 ACTIVATION_LAYER_BYTES = 34  # x s b h per layer, half precision, no recompute
 CHECKPOINT_LAYER_BYTES = 2  # x s b h per layer, the layer input kept under full recompute
 
+
 # image generation: per family
-IMAGE_FAMILY: dict[ImageFamily, dict[str, float]] = {
-    # denoiser_b, other_b (text encoders + VAE), tflop_per_step_mp (incl. CFG), default steps
-    "sd15": {"denoiser_b": 0.86, "other_b": 0.21, "tflop_per_step_mp": 5.2, "default_steps": 30},
-    "sdxl": {"denoiser_b": 2.6, "other_b": 0.9, "tflop_per_step_mp": 11.8, "default_steps": 30},
-    "sd3": {"denoiser_b": 2.0, "other_b": 5.66, "tflop_per_step_mp": 41.0, "default_steps": 28},
-    "flux-dev": {"denoiser_b": 12.0, "other_b": 4.97, "tflop_per_step_mp": 110.0, "default_steps": 28},
-    "flux-schnell": {"denoiser_b": 12.0, "other_b": 4.97, "tflop_per_step_mp": 110.0, "default_steps": 4},
+class DiffusionFamily(NamedTuple):
+    """One image model family: parameters in billions, TFLOP per denoising step per megapixel (incl. CFG)."""
+
+    denoiser_b: float
+    other_b: float  # text encoders + VAE
+    tflop_per_step_mp: float
+    default_steps: int
+
+
+IMAGE_FAMILY: dict[ImageFamily, DiffusionFamily] = {
+    "sd15": DiffusionFamily(denoiser_b=0.86, other_b=0.21, tflop_per_step_mp=5.2, default_steps=30),
+    "sdxl": DiffusionFamily(denoiser_b=2.6, other_b=0.9, tflop_per_step_mp=11.8, default_steps=30),
+    "sd3": DiffusionFamily(denoiser_b=2.0, other_b=5.66, tflop_per_step_mp=41.0, default_steps=28),
+    "flux-dev": DiffusionFamily(denoiser_b=12.0, other_b=4.97, tflop_per_step_mp=110.0, default_steps=28),
+    "flux-schnell": DiffusionFamily(denoiser_b=12.0, other_b=4.97, tflop_per_step_mp=110.0, default_steps=4),
 }
 DIFFUSION_UTILISATION = 0.3
 DIFFUSION_ACTIVATION_GB_PER_MP = 2.5
@@ -253,7 +265,17 @@ def llama_shape(
 # ---- requests ------------------------------------------------------------------------------------------------------
 
 
-class _Base(BaseModel):
+def _refused(request: BaseModel, field: str, message: str) -> ValidationError:
+    """A combination the fields allow one by one but the workload cannot run: a validation error on ``field``."""
+    error = InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=(field,), input=getattr(request, field)
+    )
+    return ValidationError.from_exception_data(type(request).__name__, [error])
+
+
+class _Workload(BaseModel):
+    """What every workload request has: the GPU models to consider and the count to evaluate them at."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     gpu_count: Int | None = Field(
@@ -262,9 +284,23 @@ class _Base(BaseModel):
     gpus: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=64, description="restrict to these GPU models"
     )
+    if TYPE_CHECKING:  # every workload declares these with its own default (and its own place in the schema)
+        max_gpus: int
+        precision: Precision
+
+    @model_validator(mode="after")
+    def _gpu_count_within_max_gpus(self) -> Self:
+        if self.gpu_count is not None and self.gpu_count > self.max_gpus:
+            raise _refused(self, "gpu_count", f"gpu_count ({self.gpu_count}) exceeds max_gpus ({self.max_gpus})")
+        return self
+
+    def _require_float_precision(self, what: str) -> None:
+        """int8/int4 are weight-only formats: only LLM inference runs them (computing in fp16)."""
+        if self.precision not in FLOAT_PRECISIONS:
+            raise _refused(self, "precision", f"{what} in fp32, fp16, bf16 or fp8")
 
 
-class LlmInference(_Base):
+class LlmInference(_Workload):
     """Serving a decoder-only LLM: ``requests`` prompts, ``concurrency`` of them decoded together."""
 
     type: Literal["llm_inference"] = "llm_inference"
@@ -281,8 +317,37 @@ class LlmInference(_Base):
     head_dim: Int | None = Field(default=None, ge=16, le=1024)
     max_gpus: Int = Field(default=8, ge=1, le=4096)
 
+    def shape(self) -> ModelShape:
+        """The given shape fields, Llama-like defaults for the others."""
+        return llama_shape(
+            self.params_b,
+            n_layers=self.n_layers,
+            hidden=self.hidden,
+            n_kv_heads=self.n_kv_heads,
+            head_dim=self.head_dim,
+        )
 
-class Training(_Base):
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.output_tokens >= self.context_tokens:
+            raise _refused(
+                self,
+                "output_tokens",
+                "output_tokens must be smaller than context_tokens (the context holds prompt + output)",
+            )
+        if self.requests is not None and self.concurrency > self.requests:
+            raise _refused(self, "concurrency", "concurrency cannot exceed requests")
+        shape = self.shape()
+        if shape.n_kv_heads * shape.head_dim > shape.hidden:
+            raise _refused(
+                self,
+                "n_kv_heads",
+                f"n_kv_heads x head_dim ({shape.n_kv_heads * shape.head_dim}) cannot exceed hidden ({shape.hidden})",
+            )
+        return self
+
+
+class Training(_Workload):
     """Pre-training or fine-tuning a transformer on ``dataset_tokens_b x epochs`` tokens."""
 
     type: Literal["training"] = "training"
@@ -300,8 +365,21 @@ class Training(_Base):
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=256, ge=1, le=4096)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.precision not in FLOAT_PRECISIONS:
+            raise _refused(
+                self,
+                "precision",
+                f"training precision must be one of {', '.join(FLOAT_PRECISIONS)}; int8/int4 are inference "
+                "formats (use method=qlora for 4-bit base weights)",
+            )
+        if self.method == "qlora" and self.precision not in ("fp16", "bf16"):
+            raise _refused(self, "precision", "QLoRA computes in bf16 or fp16")
+        return self
 
-class ImageGeneration(_Base):
+
+class ImageGeneration(_Workload):
     type: Literal["image_generation"] = "image_generation"
     model_family: ImageFamily = "sdxl"
     precision: Precision = "fp16"
@@ -313,8 +391,18 @@ class ImageGeneration(_Base):
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=64, ge=1, le=4096)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        self._require_float_precision("image generation runs")
+        if self.width % 8 or self.height % 8:
+            field = "width" if self.width % 8 else "height"
+            raise _refused(self, field, "width and height must be multiples of 8 (the VAE downsamples by 8)")
+        if self.batch > self.images:
+            raise _refused(self, "batch", "batch cannot exceed images")
+        return self
 
-class VideoProcessing(_Base):
+
+class VideoProcessing(_Workload):
     type: Literal["video_processing"] = "video_processing"
     task: VideoTask
     codec: Codec = "h264"
@@ -331,8 +419,16 @@ class VideoProcessing(_Base):
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=64, ge=1, le=4096)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.task == "diffusion_video":
+            self._require_float_precision("video diffusion runs")
+        elif self.task != "transcode":  # the hardware encoder takes no precision
+            self._require_float_precision("video models run")
+        return self
 
-class DataProcessing(_Base):
+
+class DataProcessing(_Workload):
     type: Literal["data_processing"] = "data_processing"
     operation: DataOperation
     dataset_gb: float = Field(gt=0, le=10_000_000)
@@ -340,6 +436,12 @@ class DataProcessing(_Base):
     precision: Precision = "fp16"
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=64, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.operation == "embedding":
+            self._require_float_precision("embedding runs")
+        return self
 
 
 WorkloadRequest = Annotated[
