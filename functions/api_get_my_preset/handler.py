@@ -21,7 +21,12 @@ app = new_resolver()
 @app.get("/me/presets/<name>", responses=responses(PresetOut, 400, 401, 404, 503))
 def my_preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
     ensure_known_query(app, PresetQuery)
-    return PresetOut.model_validate(preset_for(app.context["deps"], name, limit, acting_user(app)))
+    deps = app.context["deps"]
+    user_id = acting_user(app)
+    model = deps.models.get() if deps.models else None
+    history = deps.interactions.history(user_id) if deps.interactions else None
+    result = preset_for(name, limit=limit, offers=deps.offers, user_id=user_id, model=model, history=history)
+    return PresetOut.model_validate(result.model_dump())
 
 
 lambda_handler = api_handler(app, personal_deps)

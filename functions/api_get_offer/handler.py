@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from gpubroker.adapters.dynamodb import DynamoOfferRepository
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
 from gpubroker.api.models import OfferOut
+from gpubroker.api.params import OfferIdPath
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import OfferReadSettings, load_settings
 from gpubroker.ports import OfferRepository, SnapshotReader
@@ -37,7 +35,7 @@ def default_deps() -> Deps:
 
 @app.get("/offers/<offer_id>", responses=responses(OfferOut, 404))
 def read_offer(
-    offer_id: Annotated[str, Path(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")],
+    offer_id: OfferIdPath,
 ) -> OfferOut:
     deps: Deps = app.context["deps"]
     offer = get_offer(offer_id, offers=deps.offers, snapshots=deps.snapshots)

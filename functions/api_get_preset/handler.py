@@ -20,7 +20,10 @@ app = new_resolver()
 @app.get("/presets/<name>", responses=responses(PresetOut, 400, 404, 503))
 def preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
     ensure_known_query(app, PresetQuery)
-    return PresetOut.model_validate(preset_for(app.context["deps"], name, limit, None))
+    deps = app.context["deps"]
+    model = deps.models.get() if deps.models else None
+    result = preset_for(name, limit=limit, offers=deps.offers, user_id=None, model=model, history=None)
+    return PresetOut.model_validate(result.model_dump())
 
 
 lambda_handler = api_handler(app, model_deps)

@@ -24,7 +24,7 @@ def list_audit(
 ) -> AuditPage:
     require_role(app, "admin")
     ensure_known_query(app, AuditQuery)
-    return AuditPage.model_validate(list_entries(app.context["deps"], limit=limit, cursor=cursor))
+    return AuditPage.model_validate(list_entries(app.context["deps"], limit=limit, cursor=cursor).model_dump())
 
 
 lambda_handler = api_handler(app, audit_log)

@@ -5,21 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from pydantic import BaseModel
-
 from gpubroker.adapters.dynamodb import DynamoGpuCatalogRepository
+from gpubroker.api.models import GpuList
 from gpubroker.api.resolver import api_handler, new_resolver
 from gpubroker.config import CatalogSettings, load_settings
-from gpubroker.domain.gpus import GpuSpec
 from gpubroker.ports import GpuCatalogRepository
 from gpubroker.services.catalog import list_gpus
 
 Settings = CatalogSettings
 app = new_resolver()
-
-
-class GpuList(BaseModel):
-    items: list[GpuSpec]
 
 
 @dataclass(frozen=True)

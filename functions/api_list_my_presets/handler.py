@@ -17,7 +17,12 @@ app = new_resolver()
 @app.get("/me/presets", responses=responses(PresetList, 400, 401, 503))
 def my_presets() -> PresetList:
     ensure_known_query(app, NoQuery)
-    return PresetList.model_validate({"items": presets_for(app.context["deps"], acting_user(app))})
+    deps = app.context["deps"]
+    user_id = acting_user(app)
+    model = deps.models.get() if deps.models else None
+    history = deps.interactions.history(user_id) if deps.interactions else None
+    presets = presets_for(offers=deps.offers, user_id=user_id, model=model, history=history)
+    return PresetList.model_validate({"items": [p.model_dump() for p in presets]})
 
 
 lambda_handler = api_handler(app, personal_deps)

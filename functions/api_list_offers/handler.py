@@ -65,7 +65,7 @@ def list_offers(
     ensure_known_query(app, OfferQuery)
     params = {k: v for k, v in locals().items() if k in OfferQuery.model_fields and v is not None}
     query = parse_model(OfferQuery, params)
-    return OfferPage.model_validate(search_offers(query, snapshots=app.context["deps"].snapshots))
+    return search_offers(query, snapshots=app.context["deps"].snapshots)
 
 
 lambda_handler = api_handler(app, default_deps)

@@ -16,7 +16,10 @@ app = new_resolver()
 @app.get("/presets", responses=responses(PresetList, 400, 503))
 def presets() -> PresetList:
     ensure_known_query(app, NoQuery)
-    return PresetList.model_validate({"items": presets_for(app.context["deps"], None)})
+    deps = app.context["deps"]
+    model = deps.models.get() if deps.models else None
+    presets = presets_for(offers=deps.offers, user_id=None, model=model, history=None)
+    return PresetList.model_validate({"items": [p.model_dump() for p in presets]})
 
 
 lambda_handler = api_handler(app, model_deps)

@@ -28,7 +28,7 @@ def default_deps() -> Deps:
 
 @app.get("/providers", responses=responses(ProviderList, 503))
 def providers() -> ProviderList:
-    return ProviderList.model_validate({"items": list_providers(snapshots=app.context["deps"].snapshots)})
+    return ProviderList(items=list_providers(snapshots=app.context["deps"].snapshots))
 
 
 lambda_handler = api_handler(app, default_deps)

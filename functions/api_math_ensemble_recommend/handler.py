@@ -23,10 +23,10 @@ app = new_resolver()
 def ensemble_route(request: Annotated[EnsembleRequest, Body()]) -> RecommendationOut:
     deps: MathDeps = app.context["deps"]
     request = request.model_copy(update={"user_id": acting_user(app, request.user_id)})
-    model, history = deps.personal(request.user_id)
-    return RecommendationOut.model_validate(
-        ensemble_recommend(request, om=deps.offers.get(), cf=model, history=history)
-    )
+    model = deps.models.get() if deps.models else None
+    history = deps.interactions.history(request.user_id) if deps.interactions and request.user_id else None
+    result = ensemble_recommend(request, offer_math=deps.offers.get(), cf=model, history=history)
+    return RecommendationOut.model_validate(result.model_dump())
 
 
 lambda_handler = api_handler(app, personal_deps)

@@ -8,13 +8,13 @@ from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel
 
 from gpubroker.adapters.clock import SystemClock
 from gpubroker.adapters.dynamodb import DynamoOfferRepository
 from gpubroker.adapters.interactions import DynamoInteractionRepository
 from gpubroker.api.audit import audit_middleware
 from gpubroker.api.identity import acting_user
+from gpubroker.api.models import Recorded
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import InteractionSettings, load_settings
 from gpubroker.domain.errors import OfferNotFound
@@ -25,13 +25,6 @@ from gpubroker.wiring import audit_log
 Settings = InteractionSettings
 app = new_resolver()
 app.use([audit_middleware(audit_log, action="interaction.record")])
-
-
-class Recorded(BaseModel):
-    user_id: str
-    offer_id: str
-    kind: str
-    at: str
 
 
 @dataclass(frozen=True)

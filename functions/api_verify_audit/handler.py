@@ -19,7 +19,7 @@ def verify_audit() -> AuditVerifyReport:
     require_role(app, "admin")
     ensure_known_query(app, NoQuery)
     deps: AuditDeps = app.context["deps"]
-    return AuditVerifyReport.model_validate(verify_log(deps.log, deps.signer))
+    return AuditVerifyReport.model_validate(verify_log(deps.log, deps.signer).model_dump())
 
 
 lambda_handler = api_handler(app, audit_deps)

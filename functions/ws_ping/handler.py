@@ -35,4 +35,4 @@ def default_deps() -> Deps:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     d = deps or default_deps()
-    return {"statusCode": 200, "body": json.dumps(ping(clock=d.clock))}
+    return {"statusCode": 200, "body": json.dumps(ping(clock=d.clock).model_dump())}

@@ -57,8 +57,8 @@ def deps(world: World) -> MathDeps:
     models = MemoryModelStore()
     interactions = MemoryInteractions()
     offers = OfferMathCache(SnapshotCache(world.snapshots, ttl_s=60).current)
-    om = offers.get()
-    ids = np.sort(om.cols.offer_id[:50])
+    offer_math = offers.get()
+    ids = np.sort(offer_math.cols.offer_id[:50])
     rng = np.random.default_rng(1)
     model = CfModel(
         user_ids=np.array(["alice", "bob"]),
@@ -242,9 +242,12 @@ def test_presets(deps: MathDeps) -> None:
 
 def test_personalised_presets_are_the_callers_own(deps: MathDeps) -> None:
     def for_you(user_id: str | None) -> list[str]:
-        model, history = deps.personal(user_id)
-        out = run_preset("for-you", om=deps.offers.get(), limit=5, user_id=user_id, cf=model, history=history)
-        return [i["offer_id"] for i in out["items"]]
+        model = deps.models.get() if deps.models else None
+        history = deps.interactions.history(user_id) if deps.interactions and user_id else None
+        out = run_preset(
+            "for-you", offer_math=deps.offers.get(), limit=5, user_id=user_id, model=model, history=history
+        )
+        return [i.offer_id for i in out.items]
 
     route = ("api_get_my_preset", "/me/presets/{name}", "/me/presets/for-you", {"limit": ["5"]}, {"name": "for-you"})
     status, mine = get(*route, deps, caller=ALICE)
