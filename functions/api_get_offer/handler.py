@@ -7,10 +7,10 @@ from functools import cache
 
 from gpubroker.adapters.dynamodb import DynamoOfferRepository
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
-from gpubroker.api.models import OfferOut
 from gpubroker.api.params import OfferIdPath
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import OfferReadSettings, load_settings
+from gpubroker.domain.search import OfferOut
 from gpubroker.ports import OfferRepository, SnapshotReader
 from gpubroker.services.catalog import get_offer
 

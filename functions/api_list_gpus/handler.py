@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from gpubroker.adapters.dynamodb import DynamoGpuCatalogRepository
-from gpubroker.api.models import GpuList
+from gpubroker.api.catalog_models import GpuList
 from gpubroker.api.resolver import api_handler, new_resolver
 from gpubroker.config import CatalogSettings, load_settings
 from gpubroker.ports import GpuCatalogRepository

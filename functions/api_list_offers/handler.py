@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
-from gpubroker.api.models import OfferPage
 from gpubroker.api.resolver import api_handler, ensure_known_query, new_resolver, parse_model, responses
 from gpubroker.config import SnapshotSettings, load_settings
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
-from gpubroker.domain.search import MAX_LIMIT, MAX_PRICE, OfferQuery, SortKey
+from gpubroker.domain.search import MAX_LIMIT, MAX_PRICE, OfferPage, OfferQuery, SortKey
 from gpubroker.services.search import SnapshotCache, search_offers
 
 Settings = SnapshotSettings

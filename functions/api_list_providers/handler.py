@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from gpubroker.adapters.s3_snapshots import S3SnapshotStore
-from gpubroker.api.models import ProviderList
+from gpubroker.api.catalog_models import ProviderList
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import SnapshotSettings, load_settings
 from gpubroker.ports import SnapshotReader

@@ -1,28 +1,19 @@
-"""Response models: they document the API (OpenAPI) and are validated on the way out. A service's result that is
-exactly the answer (an offer page, a provider) is defined in the domain and named here."""
+"""Response models: they document the API (OpenAPI) and are validated on the way out.
+
+Where a service's result is exactly the answer, the route returns it and the model is the domain's:
+``domain.search.OfferPage`` / ``OfferOut`` (GET /offers, GET /offers/{offer_id}), ``domain.market.MarketSummary``,
+``domain.price_history.HistoryPage``. The catalog lists are in ``api.catalog_models`` (they import the domain's
+GPU and provider models, which a function such as /health should not load at its cold start).
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from gpubroker.domain.gpus import GpuSpec
-from gpubroker.domain.providers import ProviderOut
-from gpubroker.domain.search import OfferOut, OfferPage
-
-__all__ = ["GpuList", "Health", "OfferOut", "OfferPage", "ProviderList", "ProviderOut", "Recorded"]
-
-
-class ProviderList(BaseModel):
-    items: list[ProviderOut]
-
 
 class Health(BaseModel):
     status: str
     service: str
-
-
-class GpuList(BaseModel):
-    items: list[GpuSpec]
 
 
 class Recorded(BaseModel):
