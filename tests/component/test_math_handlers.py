@@ -320,3 +320,24 @@ def test_a_body_that_is_not_a_json_object_is_refused(deps: MathDeps, name: str, 
     # Powertools alone validated an array by its first element: [{}, [1]] got a 200 from ensemble-recommend
     status, out = post(name, path, body, deps)
     assert (status, out["error"]["code"]) == (422, "validation_error")
+
+
+def test_training_reports_what_it_read_and_the_model_only_when_it_trained() -> None:
+    from datetime import UTC, datetime
+
+    from tests.fakes import FixedClock
+
+    mod = handler_module("train_collaborative_filter")
+    interactions, models = MemoryInteractions(), MemoryModelStore()
+    deps = mod.Deps(interactions=interactions, models=models, clock=FixedClock())
+    assert mod.lambda_handler({}, Ctx(), deps=deps) == {"users": 0, "offers": 0, "ratings": 0, "trained": False}
+    assert models.blobs == {}
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    for user, offer in (("u1", "runpod-a1"), ("u1", "runpod-b2"), ("u2", "runpod-a1")):
+        interactions.record(user, offer, "save", at)
+    report = mod.lambda_handler({}, Ctx(), deps=deps)
+    assert {k: report[k] for k in ("users", "offers", "ratings", "trained", "k")} == {
+        "users": 2, "offers": 2, "ratings": 3, "trained": True, "k": 2
+    }  # fmt: skip
+    assert set(report) == {"users", "offers", "ratings", "trained", "k", "sweeps", "converged", "seconds"}
+    assert isinstance(report["sweeps"], int) and isinstance(report["converged"], bool) and "cf" in models.blobs
