@@ -35,7 +35,7 @@ from gpumath.columns import OfferColumns
 # price per GPU-hour bins (USD): wide enough for a consumer card and an 8x B200 node
 HISTOGRAM_EDGES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, float("inf"))
 FLAT_PCT = 1.0
-SERIES = "market-"  # ids of the public reference series (ports.PriceSeriesSource)
+SERIES = "market-"  # id prefix of the public reference series' points (seed_price_history appends them)
 
 
 def daily_trend(points: Sequence[Mapping[str, Any]]) -> PriceTrend | None:
