@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring as _q  # the C escaper json.dumps(ensure_ascii=False) uses
 from typing import Any
 
-from pydantic import BaseModel
-
 from gpubroker.domain.errors import DomainError, Unavailable
 
 GENESIS = "0" * 64
@@ -259,34 +257,6 @@ class VerifyResult:
 
 
 _OK = VerifyResult(ok=True)
-
-
-class ShardVerification(BaseModel):
-    """One shard against its newest checkpoint: ``size`` entries stored, ``checkpoint_size`` of them signed."""
-
-    shard: int
-    ok: bool
-    size: int
-    checkpoint_size: int | None
-    first_broken_seq: int | None
-    reason: str | None
-
-
-class LogVerification(BaseModel):
-    """Every shard; ``first_broken_seq`` / ``first_broken_shard`` name the lowest-numbered broken shard's first bad
-    seq (seqs of different shards are not comparable)."""
-
-    ok: bool
-    shards: list[ShardVerification]
-    first_broken_seq: int | None
-    first_broken_shard: int | None
-
-
-class EntryPage(BaseModel):
-    """A page of entries, shard 0 first then by seq; ``next_cursor`` None when every shard has been read."""
-
-    items: list[AuditEntry]
-    next_cursor: str | None
 
 
 def _entry_fault(entry: AuditEntry, *, expected: int, shard: int, prev: str) -> str | None:

@@ -10,14 +10,12 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from gpubroker.domain.audit import (
     AuditEntry,
     AuditTampered,
     Checkpoint,
-    EntryPage,
-    LogVerification,
-    ShardVerification,
     SignedCheckpoint,
     VerifyResult,
     checkpoint_message,
@@ -27,6 +25,9 @@ from gpubroker.domain.audit import (
 )
 from gpubroker.domain.errors import InvalidCursor
 from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner
+
+if TYPE_CHECKING:  # built on first use: only the two admin routes read the log (domain/audit_reports.py)
+    from gpubroker.domain.audit_reports import EntryPage, LogVerification
 
 MAX_PAGE = 1000
 _PAGE = 500
@@ -123,6 +124,8 @@ def write_checkpoints(log: AuditLog, signer: CheckpointSigner, now: datetime) ->
 def verify_log(log: AuditLog, signer: CheckpointSigner) -> LogVerification:
     """Verify every shard against its newest checkpoint. ``first_broken_seq`` / ``first_broken_shard`` name the
     lowest-numbered broken shard's first bad seq (seqs of different shards are not comparable)."""
+    from gpubroker.domain.audit_reports import LogVerification, ShardVerification
+
     shards: list[ShardVerification] = []
     first: ShardVerification | None = None
     for shard in range(log.shards):
@@ -170,6 +173,8 @@ def _decode_cursor(cursor: str, shards: int) -> tuple[int, int | None]:
 def list_entries(log: AuditLog, limit: int = 100, cursor: str | None = None) -> EntryPage:
     """One page of entries, shard 0 first then by seq. The cursor is opaque (base64url of the position); ``None``
     when every shard has been read."""
+    from gpubroker.domain.audit_reports import EntryPage
+
     limit = max(1, min(limit, MAX_PAGE))
     shard, after = (0, None) if cursor is None else _decode_cursor(cursor, log.shards)
     items: list[AuditEntry] = []

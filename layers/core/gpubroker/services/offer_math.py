@@ -9,16 +9,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.gpus import GpuSpec, bundled_catalog
-from gpubroker.domain.math_results import OfferSummary
 from gpubroker.domain.providers import PROVIDERS, in_eea
 from gpumath.columns import OfferColumns
 from gpumath.similarity import build_features
+
+if TYPE_CHECKING:  # built on first use: the workload functions import this module for prices_by_gpu only
+    from gpubroker.domain.math_results import OfferSummary
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -161,6 +164,8 @@ class OfferMathCache:
 
 def offer_summary(offer_math: OfferMath, i: int) -> OfferSummary:
     """The fields of offer ``i`` a ranking shows."""
+    from gpubroker.domain.math_results import OfferSummary
+
     return OfferSummary.model_validate(offer_math.cols.record(i))
 
 
