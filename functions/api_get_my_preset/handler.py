@@ -22,9 +22,10 @@ app = new_resolver()
 @app.get("/me/presets/<name>", responses=responses(PresetOut, 400, 401, 404, 503))
 def my_preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
     deps: Deps = app.context["deps"]
-    ranked = preset_for(name, limit, offers=deps.offers, models=deps.models, interactions=deps.interactions,
-                        user_id=acting_user(app))  # fmt: skip
-    return PresetOut.model_validate(ranked)
+    user_id = acting_user(app)
+    result = preset_for(name, limit=limit, offers=deps.offers, user_id=user_id, model=deps.models.get(),
+                        history=deps.interactions.history(user_id))  # fmt: skip
+    return PresetOut.model_validate(result.model_dump())
 
 
 lambda_handler = api_handler(app, personal_deps)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Path
-
-from gpubroker.api.models import OfferOut
+from gpubroker.api.params import OfferIdPath
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import OfferReadSettings
+from gpubroker.domain.search import OfferOut
 from gpubroker.services.catalog import get_offer
 from gpubroker.wiring.offers import OfferReadDeps, offer_read_deps
 
@@ -19,7 +16,7 @@ app = new_resolver()
 
 @app.get("/offers/<offer_id>", responses=responses(OfferOut, 404))
 def read_offer(
-    offer_id: Annotated[str, Path(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")],
+    offer_id: OfferIdPath,
 ) -> OfferOut:
     deps: Deps = app.context["deps"]
     offer = get_offer(offer_id, offers=deps.offers, snapshots=deps.snapshots)

@@ -21,8 +21,8 @@ app = new_resolver()
 @app.get("/presets/<name>", responses=responses(PresetOut, 400, 404, 503))
 def preset(name: Annotated[PresetName, Path()], limit: Annotated[int, Query(ge=1, le=50)] = 10) -> PresetOut:
     deps: Deps = app.context["deps"]
-    ranked = preset_for(name, limit, offers=deps.offers, models=deps.models, interactions=None, user_id=None)
-    return PresetOut.model_validate(ranked)
+    result = preset_for(name, limit=limit, offers=deps.offers, user_id=None, model=deps.models.get(), history=None)
+    return PresetOut.model_validate(result.model_dump())
 
 
 lambda_handler = api_handler(app, model_deps)

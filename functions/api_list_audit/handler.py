@@ -24,7 +24,7 @@ def list_audit(
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
 ) -> AuditPage:
     require_role(app, "admin")
-    return AuditPage.model_validate(list_entries(app.context["deps"].log, limit=limit, cursor=cursor))
+    return AuditPage.model_validate(list_entries(app.context["deps"].log, limit=limit, cursor=cursor).model_dump())
 
 
 lambda_handler = api_handler(app, audit_list_deps)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
+from gpubroker.api.catalog_models import GpuList
 from gpubroker.api.resolver import api_handler, new_resolver
 from gpubroker.config import CatalogSettings
-from gpubroker.domain.gpus import GpuSpec
 from gpubroker.services.catalog import list_gpus
 from gpubroker.wiring.offers import CatalogDeps, catalog_deps
 
 Settings = CatalogSettings
 Deps = CatalogDeps
 app = new_resolver()
-
-
-class GpuList(BaseModel):
-    items: list[GpuSpec]
 
 
 @app.get("/gpus")

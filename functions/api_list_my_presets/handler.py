@@ -18,9 +18,10 @@ app = new_resolver()
 @app.get("/me/presets", responses=responses(PresetList, 400, 401, 503))
 def my_presets() -> PresetList:
     deps: Deps = app.context["deps"]
-    items = presets_for(offers=deps.offers, models=deps.models, interactions=deps.interactions,
-                        user_id=acting_user(app))  # fmt: skip
-    return PresetList.model_validate({"items": items})
+    user_id = acting_user(app)
+    presets = presets_for(offers=deps.offers, user_id=user_id, model=deps.models.get(),
+                          history=deps.interactions.history(user_id))  # fmt: skip
+    return PresetList.model_validate({"items": [p.model_dump() for p in presets]})
 
 
 lambda_handler = api_handler(app, personal_deps)

@@ -17,8 +17,8 @@ app = new_resolver()
 @app.get("/presets", responses=responses(PresetList, 400, 503))
 def presets() -> PresetList:
     deps: Deps = app.context["deps"]
-    items = presets_for(offers=deps.offers, models=deps.models, interactions=None, user_id=None)
-    return PresetList.model_validate({"items": items})
+    presets = presets_for(offers=deps.offers, user_id=None, model=deps.models.get(), history=None)
+    return PresetList.model_validate({"items": [p.model_dump() for p in presets]})
 
 
 lambda_handler = api_handler(app, model_deps)

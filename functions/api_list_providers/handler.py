@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpubroker.api.models import ProviderList
+from gpubroker.api.catalog_models import ProviderList
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import SnapshotSettings
 from gpubroker.services.catalog import list_providers
@@ -15,7 +15,7 @@ app = new_resolver()
 
 @app.get("/providers", responses=responses(ProviderList, 503))
 def providers() -> ProviderList:
-    return ProviderList.model_validate({"items": list_providers(snapshots=app.context["deps"].snapshots)})
+    return ProviderList(items=list_providers(snapshots=app.context["deps"].snapshots))
 
 
 lambda_handler = api_handler(app, providers_deps)

@@ -25,7 +25,8 @@ def collaborative_route(request: Annotated[CollaborativeRequest, Body()]) -> Rec
     deps: Deps = app.context["deps"]
     model = deps.models.get()
     user_id = acting_user(app, request.user_id)
-    return RecommendationOut.model_validate(collaborative(request, user_id=user_id, om=deps.offers.get(), cf=model))
+    result = collaborative(request, user_id=user_id, offer_math=deps.offers.get(), cf=model)
+    return RecommendationOut.model_validate(result.model_dump())
 
 
 lambda_handler = api_handler(app, personal_deps)

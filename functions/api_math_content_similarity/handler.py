@@ -21,7 +21,7 @@ app = new_resolver()
 @app.post("/math/content-similarity", responses=responses(SimilarityOut, 404, 503, 415))
 def similarity_route(request: Annotated[SimilarityRequest, Body()]) -> SimilarityOut:
     deps: MathDeps = app.context["deps"]
-    return SimilarityOut.model_validate(similarity(request, om=deps.offers.get()))
+    return SimilarityOut.model_validate(similarity(request, offer_math=deps.offers.get()).model_dump())
 
 
 lambda_handler = api_handler(app, math_deps)

@@ -24,11 +24,9 @@ app = new_resolver()
 def ensemble_route(request: Annotated[EnsembleRequest, Body()]) -> RecommendationOut:
     deps: Deps = app.context["deps"]
     request = request.model_copy(update={"user_id": acting_user(app, request.user_id)})
-    model = deps.models.get()
     history = deps.interactions.history(request.user_id) if request.user_id else None
-    return RecommendationOut.model_validate(
-        ensemble_recommend(request, om=deps.offers.get(), cf=model, history=history)
-    )
+    result = ensemble_recommend(request, offer_math=deps.offers.get(), cf=deps.models.get(), history=history)
+    return RecommendationOut.model_validate(result.model_dump())
 
 
 lambda_handler = api_handler(app, personal_deps)

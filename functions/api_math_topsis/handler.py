@@ -21,9 +21,8 @@ app = new_resolver()
 @app.post("/math/topsis", responses=responses(TopsisOut, 503, 415))
 def topsis_route(request: Annotated[TopsisRequest, Body()]) -> TopsisOut:
     deps: MathDeps = app.context["deps"]
-    return TopsisOut.model_validate(
-        topsis_rank(request, om=None if isinstance(request, TopsisMatrix) else deps.offers.get())
-    )
+    offer_math = None if isinstance(request, TopsisMatrix) else deps.offers.get()
+    return TopsisOut.model_validate(topsis_rank(request, offer_math=offer_math).model_dump())
 
 
 lambda_handler = api_handler(app, math_deps)

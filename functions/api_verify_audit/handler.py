@@ -19,7 +19,7 @@ app = new_resolver()
 def verify_audit() -> AuditVerifyReport:
     require_role(app, "admin")
     deps: Deps = app.context["deps"]
-    return AuditVerifyReport.model_validate(verify_log(deps.log, deps.signer))
+    return AuditVerifyReport.model_validate(verify_log(deps.log, deps.signer).model_dump())
 
 
 lambda_handler = api_handler(app, audit_verify_deps)

@@ -21,7 +21,8 @@ Deps = KeyRotationDeps
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    result = rotate_signing_key(deps or key_rotation_deps(), request_id=context.aws_request_id)
-    metrics.add_metric(name="SigningKeyRotated", unit=MetricUnit.Count, value=1 if result["rotated"] else 0)
+    rotation = rotate_signing_key(deps or key_rotation_deps(), request_id=context.aws_request_id)
+    metrics.add_metric(name="SigningKeyRotated", unit=MetricUnit.Count, value=1 if rotation.rotated else 0)
+    result = rotation.model_dump()
     logger.info("signing key rotation", extra=result)
     return result

@@ -20,6 +20,6 @@ Deps = TrainDeps
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     d = deps or train_deps()
-    report = train_cf(interactions=d.interactions, models=d.models, clock=d.clock)
+    report = train_cf(interactions=d.interactions, models=d.models, clock=d.clock).model_dump(exclude_none=True)
     logger.info("collaborative filter trained", extra={"report": report})
     return report

@@ -23,4 +23,4 @@ Deps = PingDeps
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
     d = deps or ping_deps()
-    return {"statusCode": 200, "body": json.dumps(ping(clock=d.clock))}
+    return {"statusCode": 200, "body": json.dumps(ping(clock=d.clock).model_dump())}

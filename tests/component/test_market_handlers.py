@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gpubroker.adapters.price_series import PublicPriceSeries
 from gpubroker.services.market import TrendCache, seed_price_history
 from gpubroker.services.search import SnapshotCache
 from tests.component.conftest import handler_module
@@ -46,8 +47,8 @@ def test_offer_history_pages(world: World) -> None:
 
 
 def test_market_summary_with_real_trends(world: World) -> None:
-    report = seed_price_history(SHARED / "data" / "price-history", history=world.history)
-    assert report["points"] > 7000 and set(report["series"]) == {
+    report = seed_price_history(series=PublicPriceSeries(SHARED / "data" / "price-history"), history=world.history)
+    assert report.points > 7000 and set(report.series) == {
         "prime-intellect-aggregate",
         "aws-p5.48xlarge-daily",
         "runpod-gpuTypes",

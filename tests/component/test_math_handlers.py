@@ -60,8 +60,8 @@ def deps(world: World) -> PersonalDeps:
     models = MemoryModelStore()
     interactions = MemoryInteractions()
     offers = OfferMathCache(SnapshotCache(world.snapshots, ttl_s=60).current)
-    om = offers.get()
-    ids = np.sort(om.cols.offer_id[:50])
+    offer_math = offers.get()
+    ids = np.sort(offer_math.cols.offer_id[:50])
     rng = np.random.default_rng(1)
     model = CfModel(
         user_ids=np.array(["alice", "bob"]),
@@ -245,11 +245,12 @@ def test_presets(deps: PersonalDeps) -> None:
 
 def test_personalised_presets_are_the_callers_own(deps: PersonalDeps) -> None:
     def for_you(user_id: str | None) -> list[str]:
-        history = deps.interactions.history(user_id) if user_id else None
+        model = deps.models.get() if deps.models else None
+        history = deps.interactions.history(user_id) if deps.interactions and user_id else None
         out = run_preset(
-            "for-you", om=deps.offers.get(), limit=5, user_id=user_id, cf=deps.models.get(), history=history
+            "for-you", offer_math=deps.offers.get(), limit=5, user_id=user_id, model=model, history=history
         )
-        return [i["offer_id"] for i in out["items"]]
+        return [i.offer_id for i in out.items]
 
     route = ("api_get_my_preset", "/me/presets/{name}", "/me/presets/for-you", {"limit": ["5"]}, {"name": "for-you"})
     status, mine = get(*route, deps, caller=ALICE)
@@ -330,3 +331,24 @@ def test_a_body_that_is_not_a_json_object_is_refused(deps: PersonalDeps, name: s
     # Powertools alone validated an array by its first element: [{}, [1]] got a 200 from ensemble-recommend
     status, out = post(name, path, body, deps)
     assert (status, out["error"]["code"]) == (422, "validation_error")
+
+
+def test_training_reports_what_it_read_and_the_model_only_when_it_trained() -> None:
+    from datetime import UTC, datetime
+
+    from tests.fakes import FixedClock
+
+    mod = handler_module("train_collaborative_filter")
+    interactions, models = MemoryInteractions(), MemoryModelStore()
+    deps = mod.Deps(interactions=interactions, models=models, clock=FixedClock())
+    assert mod.lambda_handler({}, Ctx(), deps=deps) == {"users": 0, "offers": 0, "ratings": 0, "trained": False}
+    assert models.blobs == {}
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    for user, offer in (("u1", "runpod-a1"), ("u1", "runpod-b2"), ("u2", "runpod-a1")):
+        interactions.record(user, offer, "save", at)
+    report = mod.lambda_handler({}, Ctx(), deps=deps)
+    assert {k: report[k] for k in ("users", "offers", "ratings", "trained", "k")} == {
+        "users": 2, "offers": 2, "ratings": 3, "trained": True, "k": 2
+    }  # fmt: skip
+    assert set(report) == {"users", "offers", "ratings", "trained", "k", "sweeps", "converged", "seconds"}
+    assert isinstance(report["sweeps"], int) and isinstance(report["converged"], bool) and "cf" in models.blobs

@@ -146,7 +146,7 @@ def test_kms_checkpoint_sign_verify_round_trip(table: str, signer: KmsCheckpoint
     forged = KmsCheckpointSigner(other).sign(checkpoint_message(written[0].checkpoint))
     assert not signer.verify(checkpoint_message(written[0].checkpoint), forged)  # another key's signature
     assert write_checkpoints(log, signer, NOW) == []  # nothing new
-    assert verify_log(log, signer)["ok"]
+    assert verify_log(log, signer).ok
 
 
 def _seeded(table: str, signer: KmsCheckpointSigner) -> tuple[DynamoAuditLog, int, int]:
@@ -154,7 +154,7 @@ def _seeded(table: str, signer: KmsCheckpointSigner) -> tuple[DynamoAuditLog, in
     for i in range(40):
         log.append(f"user-{i % 3}", "booking.create", f"booking/{i}", f"req-{i}", "ok")
     write_checkpoints(log, signer, NOW)
-    assert verify_log(log, signer)["ok"]
+    assert verify_log(log, signer).ok
     shard = max(range(2), key=lambda s: len(log.all_entries(s)))
     return log, shard, len(log.all_entries(shard))
 
@@ -173,9 +173,9 @@ def test_an_item_edited_in_dynamodb_is_found_at_its_seq(table: str, signer: KmsC
         ExpressionAttributeValues={":o": {"S": "denied"}},
     )
     report = verify_log(log, signer)
-    assert not report["ok"]
-    assert (report["first_broken_shard"], report["first_broken_seq"]) == (shard, 7)
-    assert report["shards"][shard]["size"] == report["shards"][shard]["checkpoint_size"] == size
+    assert not report.ok
+    assert (report.first_broken_shard, report.first_broken_seq) == (shard, 7)
+    assert report.shards[shard].size == report.shards[shard].checkpoint_size == size
 
 
 @pytest.mark.parametrize("signer", [("ECC_NIST_P256", "ECDSA_SHA_256")], indirect=True, ids=["ecc"])
@@ -185,14 +185,14 @@ def test_a_truncated_tail_and_a_deleted_item_are_found(table: str, signer: KmsCh
     for seq in range(size - 3, size):
         ddb.delete_item(TableName=table, Key=_key(shard, seq))
     report = verify_log(log, signer)
-    row = report["shards"][shard]
-    assert not report["ok"]
-    assert row["first_broken_seq"] == size - 3
-    assert "truncated" in row["reason"]
+    row = report.shards[shard]
+    assert not report.ok
+    assert row.first_broken_seq == size - 3
+    assert "truncated" in str(row.reason)
     ddb.delete_item(TableName=table, Key=_key(shard, 5))
-    row = verify_log(log, signer)["shards"][shard]
-    assert row["first_broken_seq"] == 5
-    assert "missing" in row["reason"]
+    row = verify_log(log, signer).shards[shard]
+    assert row.first_broken_seq == 5
+    assert "missing" in str(row.reason)
 
 
 def test_list_entries_pages_through_dynamodb(table: str) -> None:
@@ -203,8 +203,8 @@ def test_list_entries_pages_through_dynamodb(table: str) -> None:
     cursor: str | None = None
     while True:
         page = list_entries(log, limit=4, cursor=cursor)
-        seen.extend((item["shard"], item["seq"]) for item in page["items"])
-        cursor = page["next_cursor"]
+        seen.extend((item.shard, item.seq) for item in page.items)
+        cursor = page.next_cursor
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 23

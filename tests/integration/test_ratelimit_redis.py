@@ -287,9 +287,11 @@ def test_redis_unreachable_falls_back_to_the_in_process_limiter(caplog: pytest.L
             t.join()
     assert not run.errors
     assert run.refused_us and run.max_in_window <= limit and run.false_refusals == 0, run.summary("fallback")
-    assert attempts.calls == 2  # the second limiter's one attempt: none per request during the outage
+    # none per request during the outage: at most one per client, those racing before the first refusal is seen
+    # (a Lambda environment serves one request at a time, so there it is exactly one)
+    assert 1 <= attempts.calls - 1 <= CLIENTS, attempts.calls
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "Redis unreachable" in warnings[0], warnings
+    assert 1 <= len(warnings) <= CLIENTS and all("Redis unreachable" in w for w in warnings), warnings
     print(
         f"Redis down: first {limit + 5} calls {got.count(True)} allowed, 1 attempt on Redis; "
         f"16 clients x {deadline_s:.0f} s on the fallback: {run.calls} calls, {len(run.accepted_us)} accepted, "

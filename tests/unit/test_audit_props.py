@@ -311,12 +311,12 @@ def test_tamper_matrix_detects_everything_without_false_alarms(signed_log: tuple
 
     # the untouched log after the matrix: copy-on-write left it intact, and the service agrees
     report = verify_log(log, signer)
-    false_alarms += sum(not row["ok"] for row in report["shards"])
+    false_alarms += sum(not row.ok for row in report.shards)
     print(f"\ntamper matrix ({elapsed:.1f}s): detected {dict(detected)} of {PLAN}; false alarms {false_alarms}")
     assert dict(detected) == PLAN
     assert dict(localised) == PLAN
     assert false_alarms == 0
-    assert report["ok"] and report["first_broken_seq"] is None
+    assert report.ok and report.first_broken_seq is None
 
 
 # ---- services over the in-memory log ----------------------------------------------------------------------------
@@ -332,17 +332,17 @@ def _small_log(n: int = 60, shards: int = 4) -> MemoryAuditLog:
 def test_verify_log_reports_the_broken_shard_and_seq() -> None:
     log, signer = _small_log(), LocalSigner()
     write_checkpoints(log, signer, T0)
-    assert verify_log(log, signer)["ok"]
+    assert verify_log(log, signer).ok
     shard = next(s for s in range(log.shards) if len(log.stored(s)) > 5)
     entries = log.stored(shard)
     entries[4] = dataclasses.replace(entries[4], outcome="denied")
     log.restore(shard, entries)
     report = verify_log(log, signer)
-    assert not report["ok"]
-    assert (report["first_broken_shard"], report["first_broken_seq"]) == (shard, 4)
-    row = report["shards"][shard]
-    assert row["size"] == row["checkpoint_size"] == len(entries)
-    assert all(r["ok"] for r in report["shards"] if r["shard"] != shard)
+    assert not report.ok
+    assert (report.first_broken_shard, report.first_broken_seq) == (shard, 4)
+    row = report.shards[shard]
+    assert row.size == row.checkpoint_size == len(entries)
+    assert all(r.ok for r in report.shards if r.shard != shard)
 
 
 def test_appends_after_a_checkpoint_are_chain_verified_then_covered_by_the_next() -> None:
@@ -350,11 +350,11 @@ def test_appends_after_a_checkpoint_are_chain_verified_then_covered_by_the_next(
     first = write_checkpoints(log, signer, T0)
     for i in range(40, 80):
         log.append("user-x", "booking.cancel", f"booking/{i}", f"req-{i}", "ok", ts=T0)
-    assert verify_log(log, signer)["ok"]
+    assert verify_log(log, signer).ok
     second = write_checkpoints(log, signer, T0 + timedelta(hours=1))
     assert {c.checkpoint.shard for c in second} <= {c.checkpoint.shard for c in first} | set(range(log.shards))
     assert write_checkpoints(log, signer, T0 + timedelta(hours=2)) == []  # nothing new: nothing signed
-    assert verify_log(log, signer)["ok"]
+    assert verify_log(log, signer).ok
     assert all(
         (cp := log.latest_checkpoint(s)) is not None and cp.checkpoint.size == len(log.stored(s))
         for s in range(log.shards)
@@ -383,8 +383,8 @@ def test_a_checkpoint_signed_by_another_key_is_refused() -> None:
     assert sc is not None
     log.replace_checkpoint(SignedCheckpoint(sc.checkpoint, LocalSigner().sign(checkpoint_message(sc.checkpoint)), "x"))
     report = verify_log(log, signer)
-    assert not report["ok"]
-    assert "signature" in str(report["shards"][0]["reason"])
+    assert not report.ok
+    assert "signature" in str(report.shards[0].reason)
     with pytest.raises(AuditTampered):
         write_checkpoints(log, signer, T0)
 
@@ -405,10 +405,10 @@ def test_list_entries_pages_across_shards_each_entry_once() -> None:
     pages = 0
     while True:
         page = list_entries(log, limit=10, cursor=cursor)
-        assert len(page["items"]) <= 10
-        seen.extend((item["shard"], item["seq"]) for item in page["items"])
+        assert len(page.items) <= 10
+        seen.extend((item.shard, item.seq) for item in page.items)
         pages += 1
-        cursor = page["next_cursor"]
+        cursor = page.next_cursor
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 97

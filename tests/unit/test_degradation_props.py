@@ -61,9 +61,9 @@ def test_failures_keep_last_good_offers_and_searches_never_fail(steps: list[tupl
             continue
         page = search_offers(OfferQuery(limit=100, available=True), snapshots=SnapshotCache(w.snapshots, ttl_s=0))
         found: dict[str, set[str]] = {}
-        for item in page["items"]:
-            found.setdefault(item["provider"], set()).add(item["offer_id"])
-            assert item["stale"] == (item["provider"] in failing)
+        for item in page.items:
+            found.setdefault(item.provider, set()).add(item.offer_id)
+            assert item.stale == (item.provider in failing)
         for p, ids in last_good.items():
             assert found.get(p, set()) == ids  # nothing of a failing provider disappears
-        assert page["stale"] == any(i["stale"] for i in page["items"])
+        assert page.stale == any(i.stale for i in page.items)

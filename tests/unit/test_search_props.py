@@ -117,15 +117,15 @@ def walk(cache: SnapshotCache, q: OfferQuery, between_pages: Any = None) -> tupl
     counts: list[int] = []
     page = search_offers(q, snapshots=cache)
     while True:
-        ids += [i["offer_id"] for i in page["items"]]
-        counts.append(page["count"])
-        assert len(page["items"]) <= q.limit
-        if page["next_cursor"] is None:
+        ids += [i.offer_id for i in page.items]
+        counts.append(page.count)
+        assert len(page.items) <= q.limit
+        if page.next_cursor is None:
             return ids, counts
-        assert len(page["items"]) == q.limit
+        assert len(page.items) == q.limit
         if between_pages:
             between_pages()
-        page = search_offers(q.model_copy(update={"cursor": page["next_cursor"]}), snapshots=cache)
+        page = search_offers(q.model_copy(update={"cursor": page.next_cursor}), snapshots=cache)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -184,7 +184,7 @@ def test_unknown_values_are_422_and_empty_store_is_503() -> None:
         search_offers(OfferQuery(), snapshots=SnapshotCache(store))
     publish(store, [], "v1")
     cache = SnapshotCache(store, ttl_s=0)
-    assert search_offers(OfferQuery(), snapshots=cache)["count"] == 0
+    assert search_offers(OfferQuery(), snapshots=cache).count == 0
     for bad in (OfferQuery(gpu=("TPU",)), OfferQuery(provider=("nope",)), OfferQuery(compliance=("hipaa",))):
         with pytest.raises(ValidationFailed):
             search_offers(bad, snapshots=cache)

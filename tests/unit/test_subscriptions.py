@@ -142,5 +142,5 @@ def test_messages() -> None:
         "new_price": 2.25,
         "ts": "2026-11-26T12:00:00.123Z",
     }
-    assert pong_message(TS) == {"type": "pong", "ts": "2026-11-26T12:00:00.123Z"}
+    assert pong_message(TS).model_dump() == {"type": "pong", "ts": "2026-11-26T12:00:00.123Z"}
     assert error_message("validation_error", "bad") == {"type": "error", "code": "validation_error", "message": "bad"}

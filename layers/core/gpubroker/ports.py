@@ -98,6 +98,13 @@ class PriceHistoryReader(Protocol):
     def gpu_points(self, gpu_model: str, *, days: int, prefix: str | None = None) -> list[dict[str, Any]]: ...
 
 
+class PriceSeriesSource(Protocol):
+    """The real public price series (``adapters.price_series.PublicPriceSeries``): price-history points, each
+    naming its ``series`` id."""
+
+    def points(self) -> Iterator[dict[str, Any]]: ...
+
+
 class RateLimiter(Protocol):
     """A sliding-window limiter (adapters/ratelimit.py): plan rate limits and login throttling."""
 

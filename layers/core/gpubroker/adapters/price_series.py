@@ -104,3 +104,13 @@ def read_series(root: Path) -> Iterator[dict[str, Any]]:
         yield from aws_p5_daily(aws)
     for path in sorted((root / "runpod-gpuTypes").glob("*.json")):
         yield from runpod_gpu_types(path)
+
+
+class PublicPriceSeries:
+    """The series under one price-history folder, as a ``PriceSeriesSource``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def points(self) -> Iterator[dict[str, Any]]:
+        return read_series(self.root)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from gpubroker.domain.math_requests import OfferId
+from gpubroker.domain.types import OfferId
 
 InteractionKind = Literal["view", "save", "book"]
 # explicit rating per (user, offer) = the strongest signal seen: view 1, save 3, book 5 (a 1..5 scale)

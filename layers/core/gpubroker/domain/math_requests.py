@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.precision import CatalogPeakPrecision, Precision
-from gpubroker.domain.types import Int
+from gpubroker.domain.types import Int, OfferId
 
 MAX_ALTERNATIVES = 10_000
 MAX_CRITERIA = 32
@@ -31,7 +31,6 @@ else:
     GpuModel = Literal[tuple(g.model for g in bundled_catalog().gpus)]
     CriterionName = Literal[CRITERION_NAMES]
 
-OfferId = Annotated[str, Field(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")]
 UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:-]+$")]
 Price = Annotated[float, Field(ge=0.001, le=10_000, description="USD")]
 

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, in_eea
+from gpubroker.domain.types import OfferId
 
 # Plausible ranges (USD per hour for a whole instance; GB per GPU). Outside them a row is rejected, not stored.
 MIN_PRICE_PER_HOUR = 0.001
@@ -31,7 +32,7 @@ class Offer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    offer_id: str = Field(min_length=3, max_length=80, pattern=r"^[a-z0-9-]+$")
+    offer_id: OfferId
     provider: str
     instance_type: str = Field(min_length=1, max_length=128)
     gpu_model: str

@@ -1,11 +1,12 @@
-"""The providers GPUBroker knows, and region facts used for compliance tags."""
+"""The providers GPUBroker knows (and what the latest snapshot holds of each), and region facts used for
+compliance tags."""
 
 from __future__ import annotations
 
 import re
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 
 class Provider(BaseModel):
@@ -15,6 +16,18 @@ class Provider(BaseModel):
     display_name: str
     website: str
     marketplace: bool  # offers come from third-party hosts (community marketplace) rather than the provider's DCs
+
+
+# A provider with what the latest snapshot holds for it (``services.catalog.list_providers``; GET /providers).
+class ProviderOut(BaseModel):
+    name: str
+    display_name: str
+    website: str
+    marketplace: bool
+    offers: int
+    available_offers: int
+    as_of: AwareDatetime | None
+    stale: bool
 
 
 PROVIDERS: dict[str, Provider] = {

@@ -1,4 +1,5 @@
-"""The offer search request: filters, sort, pagination, as one validated model."""
+"""The offer search: the request (filters, sort, pagination, as one validated model) and its answer, a page of
+offers (``OfferPage``, also the body of ``GET /offers``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.errors import InvalidCursor
 
@@ -78,3 +79,34 @@ class Cursor(BaseModel):
             return cls.model_validate_json(raw)
         except (binascii.Error, ValueError) as exc:
             raise InvalidCursor("cursor is malformed; start again without it") from exc
+
+
+# What a search returns, and GET /offers answers (the class names are the OpenAPI schema names).
+class OfferOut(BaseModel):
+    offer_id: str
+    provider: str
+    instance_type: str
+    gpu_model: str
+    gpu_vendor: str
+    gpu_memory_gb: float = Field(description="per GPU, GB")
+    gpu_count: int
+    form_factor: str | None
+    vcpus: float | None
+    ram_gb: float | None = Field(description="host RAM, GB")
+    region: str
+    price_per_hour: float = Field(description="USD per hour, whole instance")
+    price_per_gpu_hour: float = Field(description="USD per GPU-hour")
+    spot_price_per_hour: float | None
+    available: bool
+    compliance: list[str]
+    as_of: AwareDatetime
+    stale: bool
+    source: str
+
+
+class OfferPage(BaseModel):
+    items: list[OfferOut]
+    count: int = Field(description="offers matching the filters in this snapshot")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+    snapshot_version: str
+    stale: bool = Field(description="true when any returned offer comes from a provider whose last run failed")

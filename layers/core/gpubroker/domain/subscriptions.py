@@ -138,8 +138,15 @@ def price_message(change: PriceChange) -> dict[str, Any]:
     }
 
 
-def pong_message(now: datetime) -> dict[str, Any]:
-    return {"type": "pong", "ts": iso(now)}
+class Pong(BaseModel):
+    """The reply to a client's ``ping``: the server time."""
+
+    type: Literal["pong"] = "pong"
+    ts: str
+
+
+def pong_message(now: datetime) -> Pong:
+    return Pong(ts=iso(now))
 
 
 def subscribed_message(filters: SubscriptionFilters) -> dict[str, Any]:

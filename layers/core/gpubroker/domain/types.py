@@ -1,10 +1,10 @@
-"""Shared field types for request bodies validated in strict mode."""
+"""Shared field types (request bodies validated in strict mode, the offer id) and the one rounding rule."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 
 def _integral(value: Any) -> Any:
@@ -15,3 +15,17 @@ def _integral(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_integral)]
+
+# An offer id (``domain.offers.offer_id_for``: ``<provider>-<16 hex>``): the one rule for bodies, models and the
+# ``{offer_id}`` path parameters (``gpubroker.api.params.OfferIdPath``).
+OFFER_ID_PATTERN = r"^[a-z0-9-]+$"
+OFFER_ID_MIN_LENGTH = 3
+OFFER_ID_MAX_LENGTH = 80
+OfferId = Annotated[
+    str, Field(min_length=OFFER_ID_MIN_LENGTH, max_length=OFFER_ID_MAX_LENGTH, pattern=OFFER_ID_PATTERN)
+]
+
+
+def r4(x: float) -> float:
+    """Four decimals: rounding happens at the API boundary (what a service returns), and nowhere else."""
+    return round(float(x), 4)

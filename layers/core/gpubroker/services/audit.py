@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gpubroker.domain.audit import (
     AuditEntry,
@@ -25,6 +25,9 @@ from gpubroker.domain.audit import (
 )
 from gpubroker.domain.errors import InvalidCursor
 from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner
+
+if TYPE_CHECKING:  # built on first use: only the two admin routes read the log (domain/audit_reports.py)
+    from gpubroker.domain.audit_reports import EntryPage, LogVerification
 
 MAX_PAGE = 1000
 _PAGE = 500
@@ -118,33 +121,35 @@ def write_checkpoints(log: AuditLog, signer: CheckpointSigner, now: datetime) ->
     return written
 
 
-def verify_log(log: AuditLog, signer: CheckpointSigner) -> dict[str, Any]:
+def verify_log(log: AuditLog, signer: CheckpointSigner) -> LogVerification:
     """Verify every shard against its newest checkpoint. ``first_broken_seq`` / ``first_broken_shard`` name the
     lowest-numbered broken shard's first bad seq (seqs of different shards are not comparable)."""
-    shards: list[dict[str, Any]] = []
-    first: dict[str, Any] | None = None
+    from gpubroker.domain.audit_reports import LogVerification, ShardVerification
+
+    shards: list[ShardVerification] = []
+    first: ShardVerification | None = None
     for shard in range(log.shards):
         entries = log.all_entries(shard)
         latest = log.latest_checkpoint(shard)
         sig_ok = True if latest is None else _signature_ok(signer, latest)
         result = verify_shard(entries, None if latest is None else latest.checkpoint, sig_ok, shard=shard)
-        row = {
-            "shard": shard,
-            "ok": result.ok,
-            "size": len(entries),
-            "checkpoint_size": None if latest is None else latest.checkpoint.size,
-            "first_broken_seq": result.first_broken_seq,
-            "reason": result.reason,
-        }
+        row = ShardVerification(
+            shard=shard,
+            ok=result.ok,
+            size=len(entries),
+            checkpoint_size=None if latest is None else latest.checkpoint.size,
+            first_broken_seq=result.first_broken_seq,
+            reason=result.reason,
+        )
         shards.append(row)
         if not result.ok and first is None:
             first = row
-    return {
-        "ok": first is None,
-        "shards": shards,
-        "first_broken_seq": None if first is None else first["first_broken_seq"],
-        "first_broken_shard": None if first is None else first["shard"],
-    }
+    return LogVerification(
+        ok=first is None,
+        shards=shards,
+        first_broken_seq=None if first is None else first.first_broken_seq,
+        first_broken_shard=None if first is None else first.shard,
+    )
 
 
 def _encode_cursor(shard: int, after_seq: int | None) -> str:
@@ -165,9 +170,11 @@ def _decode_cursor(cursor: str, shards: int) -> tuple[int, int | None]:
     return shard, after
 
 
-def list_entries(log: AuditLog, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-    """One page of entries, shard 0 first then by seq: ``{"items": [entry dicts], "next_cursor": str | None}``.
-    The cursor is opaque (base64url of the position); ``None`` when every shard has been read."""
+def list_entries(log: AuditLog, limit: int = 100, cursor: str | None = None) -> EntryPage:
+    """One page of entries, shard 0 first then by seq. The cursor is opaque (base64url of the position); ``None``
+    when every shard has been read."""
+    from gpubroker.domain.audit_reports import EntryPage
+
     limit = max(1, min(limit, MAX_PAGE))
     shard, after = (0, None) if cursor is None else _decode_cursor(cursor, log.shards)
     items: list[AuditEntry] = []
@@ -180,4 +187,4 @@ def list_entries(log: AuditLog, limit: int = 100, cursor: str | None = None) -> 
         else:
             after = page[-1].seq
     next_cursor = None if shard >= log.shards else _encode_cursor(shard, after)
-    return {"items": [e.to_dict() for e in items], "next_cursor": next_cursor}
+    return EntryPage(items=items, next_cursor=next_cursor)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gpubroker.domain.errors import GpuNotFound, OfferNotFound, SnapshotMissing
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
 from gpubroker.domain.offers import Offer
-from gpubroker.domain.providers import PROVIDERS
+from gpubroker.domain.providers import PROVIDERS, ProviderOut
 from gpubroker.ports import GpuCatalogRepository, OfferRepository, SnapshotReader
 
 
@@ -45,7 +43,7 @@ def get_offer(offer_id: str, *, offers: OfferRepository, snapshots: SnapshotRead
     return offer
 
 
-def list_providers(*, snapshots: SnapshotReader) -> list[dict[str, Any]]:
+def list_providers(*, snapshots: SnapshotReader) -> list[ProviderOut]:
     """Every known provider with what the latest snapshot holds for it."""
     manifest = snapshots.manifest()
     if manifest is None:
@@ -55,15 +53,15 @@ def list_providers(*, snapshots: SnapshotReader) -> list[dict[str, Any]]:
     for name, p in sorted(PROVIDERS.items()):
         s = stats.get(name, {})
         out.append(
-            {
-                "name": name,
-                "display_name": p.display_name,
-                "website": p.website,
-                "marketplace": p.marketplace,
-                "offers": int(s.get("offers", 0)),
-                "available_offers": int(s.get("available", 0)),
-                "as_of": s.get("as_of"),
-                "stale": bool(s.get("stale", False)),
-            }
+            ProviderOut(
+                name=name,
+                display_name=p.display_name,
+                website=p.website,
+                marketplace=p.marketplace,
+                offers=int(s.get("offers", 0)),
+                available_offers=int(s.get("available", 0)),
+                as_of=s.get("as_of"),
+                stale=bool(s.get("stale", False)),
+            )
         )
     return out

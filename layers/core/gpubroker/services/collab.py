@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from gpubroker.domain.interactions import INTERACTION_WEIGHTS
 from gpubroker.ports import Clock, InteractionRepository, ModelStore
@@ -122,6 +123,20 @@ class CfModelCache:
             return self._loaded
 
 
+class TrainingReport(BaseModel):
+    """A training run: what it read, and (when there was a rating to learn from) the model it stored. The fields
+    of an untrained run's model are None (``model_dump(exclude_none=True)`` leaves them out)."""
+
+    users: int
+    offers: int
+    ratings: int
+    trained: bool
+    k: int | None = None
+    sweeps: int | None = None
+    converged: bool | None = None
+    seconds: float | None = None
+
+
 def _triples(rows: Iterable[tuple[str, str, dict[str, int]]]) -> tuple[list[str], list[str], list[float]]:
     users, items, values = [], [], []
     for user_id, offer_id, counts in rows:
@@ -142,7 +157,7 @@ def train_cf(
     lam: float = 0.1,
     seed: int = 0,
     max_sweeps: int = 50,
-) -> dict[str, Any]:
+) -> TrainingReport:
     """Train ALS-WR on every interaction and store the factors. Returns a small report."""
     from gpumath.als import als_wr, csr_from_coo
 
@@ -150,10 +165,9 @@ def train_cf(
     users, items, values = _triples(interactions.scan_all())
     user_ids = np.unique(np.array(users, dtype=np.str_))
     offer_ids = np.unique(np.array(items, dtype=np.str_))
-    report: dict[str, Any] = {"users": int(user_ids.size), "offers": int(offer_ids.size), "ratings": len(values)}
+    read = {"users": int(user_ids.size), "offers": int(offer_ids.size), "ratings": len(values)}
     if not values:
-        report["trained"] = False
-        return report
+        return TrainingReport(**read, trained=False)
     u = np.searchsorted(user_ids, np.array(users, dtype=np.str_))
     i = np.searchsorted(offer_ids, np.array(items, dtype=np.str_))
     v = np.array(values, dtype=np.float64)
@@ -181,13 +195,11 @@ def train_cf(
         meta={"trained_at": trained_at.isoformat(), "k": k_eff, "lambda": lam, "sweeps": int(result.sweeps)},
     )
     models.save(MODEL_NAME, model.to_bytes(), model.meta)
-    report.update(
-        {
-            "trained": True,
-            "k": k_eff,
-            "sweeps": int(result.sweeps),
-            "converged": bool(result.converged),
-            "seconds": round(time.monotonic() - started, 3),
-        }
+    return TrainingReport(
+        **read,
+        trained=True,
+        k=k_eff,
+        sweeps=int(result.sweeps),
+        converged=bool(result.converged),
+        seconds=round(time.monotonic() - started, 3),
     )
-    return report

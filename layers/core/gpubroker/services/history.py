@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
 from gpubroker.domain.errors import InvalidCursor, OfferNotFound
+from gpubroker.domain.price_history import HistoryPage, PricePoint
 from gpubroker.ports import OfferRepository, PriceHistoryReader
 
 
@@ -33,15 +33,15 @@ def offer_history(
     until: str | None = None,
     limit: int = 100,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> HistoryPage:
     """Price points of an offer, oldest first, with a cursor for the next page."""
     if offers.get(offer_id) is None:
         raise OfferNotFound(f"no offer {offer_id!r}")
     after = _decode(cursor) if cursor else None
     points, last = history.offer_points(offer_id, since=since, until=until, limit=limit, after=after)
-    keys = ("ts", "price_per_hour", "price_per_gpu_hour", "spot_price_per_hour", "available")
-    return {
-        "offer_id": offer_id,
-        "points": [{k: p.get(k) for k in keys} for p in points],
-        "next_cursor": _encode(last) if last else None,
-    }
+    keys = PricePoint.model_fields
+    return HistoryPage(
+        offer_id=offer_id,
+        points=[PricePoint.model_validate({k: p.get(k) for k in keys}) for p in points],
+        next_cursor=_encode(last) if last else None,
+    )

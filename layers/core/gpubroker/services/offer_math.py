@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,9 @@ from gpubroker.domain.gpus import GpuSpec, bundled_catalog
 from gpubroker.domain.providers import PROVIDERS, in_eea
 from gpumath.columns import OfferColumns
 from gpumath.similarity import build_features
+
+if TYPE_CHECKING:  # built on first use: the workload functions import this module for prices_by_gpu only
+    from gpubroker.domain.math_results import OfferSummary
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -159,26 +162,23 @@ class OfferMathCache:
             return self._built[1]
 
 
-def offer_summary(om: OfferMath, i: int) -> dict[str, Any]:
-    rec = om.cols.record(i)
-    keys = (
-        "offer_id",
-        "provider",
-        "instance_type",
-        "gpu_model",
-        "gpu_count",
-        "gpu_memory_gb",
-        "region",
-        "price_per_hour",
-        "price_per_gpu_hour",
-        "available",
-        "stale",
-    )
-    return {k: rec[k] for k in keys}
+def offer_summary(offer_math: OfferMath, i: int) -> OfferSummary:
+    """The fields of offer ``i`` a ranking shows."""
+    from gpubroker.domain.math_results import OfferSummary
+
+    return OfferSummary.model_validate(offer_math.cols.record(i))
+
+
+def ranked(scores: F64, idx: NDArray[np.int64], offer_math: OfferMath) -> NDArray[np.int64]:
+    """Positions into ``idx`` (the candidates, with their ``scores``) by score descending, ties by offer id: the
+    one deterministic order of every ranking (TOPSIS, collaborative, ensemble, presets)."""
+    order = np.lexsort((offer_math.cols.offer_id[idx], -scores))
+    out: NDArray[np.int64] = order.astype(np.int64)
+    return out
 
 
 def candidate_mask(
-    om: OfferMath,
+    offer_math: OfferMath,
     *,
     gpu: Sequence[str] = (),
     provider: Sequence[str] = (),
@@ -187,7 +187,7 @@ def candidate_mask(
     min_gpu_memory_gb: float | None = None,
     available_only: bool = True,
 ) -> B:
-    cols = om.cols
+    cols = offer_math.cols
     mask = np.ones(cols.n, dtype=np.bool_)
     if available_only:
         mask &= cols.bools["available"]
@@ -204,9 +204,9 @@ def candidate_mask(
     return mask
 
 
-def prices_by_gpu(om: OfferMath) -> dict[str, tuple[float, str]]:
+def prices_by_gpu(offer_math: OfferMath) -> dict[str, tuple[float, str]]:
     """Cheapest live offer per GPU model: ``{gpu_model: (USD per GPU-hour, offer_id)}`` (ties: smallest id)."""
-    cols = om.cols
+    cols = offer_math.cols
     live = np.flatnonzero(cols.bools["available"])
     if live.size == 0:
         return {}

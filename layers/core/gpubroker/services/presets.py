@@ -11,21 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from gpubroker.domain.errors import NotFound
 from gpubroker.domain.math_requests import EnsembleRequest, WeightedCriterion
+from gpubroker.domain.math_results import (
+    PersonalPresetOffer,
+    PersonalPresetRanking,
+    PresetOffer,
+    PresetRanking,
+    PresetResult,
+    Savings,
+)
+from gpubroker.domain.types import r4
 from gpubroker.services.collab import CfModel
-from gpubroker.services.offer_math import OfferMath, candidate_mask, offer_summary
-from gpubroker.services.recommend import _ranked, ensemble_recommend, r4
+from gpubroker.services.offer_math import OfferMath, OfferMathCache, candidate_mask, offer_summary, ranked
+from gpubroker.services.recommend import ensemble_recommend
 from gpumath.topsis import topsis
 
-if TYPE_CHECKING:
-    from gpubroker.ports import InteractionRepository
-    from gpubroker.services.collab import CfModelCache
-    from gpubroker.services.offer_math import OfferMathCache
+History = Mapping[str, Mapping[str, int]]
 
 PresetName = Literal[
     "best-value", "highest-performance", "most-reliable", "budget-friendly", "enterprise-grade", "for-you"
@@ -81,119 +87,131 @@ SAMPLE_SCALE = 5.0
 MARGIN_FULL = 0.1
 
 
-def _market_median(om: OfferMath) -> dict[int, float]:
+def _market_median(offer_math: OfferMath) -> dict[int, float]:
     """Median price per GPU-hour of live offers, per gpu_model code."""
-    live = om.cols.bools["available"]
-    codes = om.cols.codes["gpu_model"][live]
-    prices = om.cols.floats["price_per_gpu_hour"][live]
+    live = offer_math.cols.bools["available"]
+    codes = offer_math.cols.codes["gpu_model"][live]
+    prices = offer_math.cols.floats["price_per_gpu_hour"][live]
     return {int(c): float(np.median(prices[codes == c])) for c in np.unique(codes)}
 
 
 def _savings_and_confidence(
-    om: OfferMath, i: int, s1: float, s2: float | None, medians: Mapping[int, float]
-) -> dict[str, Any]:
-    code = int(om.cols.codes["gpu_model"][i])
-    n = int(((om.cols.codes["gpu_model"] == code) & om.cols.bools["available"]).sum())
+    offer_math: OfferMath, i: int, s1: float, s2: float | None, medians: Mapping[int, float]
+) -> Savings:
+    cols = offer_math.cols
+    code = int(cols.codes["gpu_model"][i])
+    n = int(((cols.codes["gpu_model"] == code) & cols.bools["available"]).sum())
     median = medians.get(code)
-    price = float(om.cols.floats["price_per_gpu_hour"][i])
+    price = float(cols.floats["price_per_gpu_hour"][i])
     savings = (median - price) / median * 100 if median else 0.0
     margin = 0.5 + 0.5 * min(1.0, (s1 - s2) / MARGIN_FULL) if s2 is not None else 1.0
     confidence = (1 - np.exp(-n / SAMPLE_SCALE)) * margin
-    return {
-        "savings_pct": r4(savings),
-        "market_median_per_gpu_hour": r4(median or price),
-        "comparable_offers": n,
-        "confidence": r4(confidence),
-    }
+    return Savings(
+        savings_pct=r4(savings),
+        market_median_per_gpu_hour=r4(median or price),
+        comparable_offers=n,
+        confidence=r4(confidence),
+    )
+
+
+def _for_you(
+    preset: Preset,
+    *,
+    offer_math: OfferMath,
+    limit: int,
+    user_id: str | None,
+    model: CfModel | None,
+    history: History | None,
+    medians: Mapping[int, float],
+) -> PersonalPresetRanking:
+    """The for-you preset: the ensemble recommender's ranking, with savings and confidence."""
+    request = EnsembleRequest(user_id=user_id, limit=limit)
+    rec = ensemble_recommend(request, offer_math=offer_math, cf=model, history=history)
+    scores = [it.score for it in rec.items]
+    items = [
+        PersonalPresetOffer(
+            **it.model_dump(),
+            **_savings_and_confidence(
+                offer_math,
+                offer_math.index_of(it.offer_id) or 0,
+                scores[k],
+                scores[k + 1] if k + 1 < len(scores) else None,
+                medians,
+            ).model_dump(),
+        )
+        for k, it in enumerate(rec.items)
+    ]
+    return PersonalPresetRanking(
+        name=preset.name,
+        description=preset.description,
+        path=rec.path,
+        reason=rec.reason,
+        criteria=[],
+        items=items,
+        top_offer=items[0] if items else None,
+    )
 
 
 def run_preset(
     name: str,
     *,
-    om: OfferMath,
+    offer_math: OfferMath,
     limit: int,
     user_id: str | None,
-    cf: CfModel | None,
-    history: Mapping[str, Mapping[str, int]] | None,
-) -> dict[str, Any]:
+    model: CfModel | None,
+    history: History | None,
+) -> PresetResult:
+    """One preset's best ``limit`` offers; for-you ranks for ``user_id`` with the CF ``model`` and their
+    interaction ``history`` (None: anonymous, the cold start)."""
     preset = PRESETS.get(name)
     if preset is None:
         raise NotFound(f"no preset {name!r}", details={"known": sorted(PRESETS)})
-    medians = _market_median(om)
-    base = {"name": preset.name, "description": preset.description}
+    medians = _market_median(offer_math)
     if not preset.criteria:
-        rec = ensemble_recommend(EnsembleRequest(user_id=user_id, limit=limit), om=om, cf=cf, history=history)
-        items = rec["items"]
-        scores = [it["score"] for it in items]
-        out_items = [
-            {
-                **it,
-                **_savings_and_confidence(
-                    om,
-                    om.index_of(it["offer_id"]) or 0,
-                    scores[k],
-                    scores[k + 1] if k + 1 < len(scores) else None,
-                    medians,
-                ),
-            }
-            for k, it in enumerate(items)
-        ]
-        return {
-            **base,
-            "path": rec["path"],
-            "reason": rec["reason"],
-            "criteria": [],
-            "items": out_items,
-            "top_offer": out_items[0] if out_items else None,
-        }
-    mask = candidate_mask(om)
+        return _for_you(
+            preset, offer_math=offer_math, limit=limit, user_id=user_id, model=model, history=history, medians=medians
+        )
+    mask = candidate_mask(offer_math)
     if preset.min_reliability:
-        mask &= om.columns["reliability"] >= preset.min_reliability
+        mask &= offer_math.columns["reliability"] >= preset.min_reliability
     idx = np.flatnonzero(mask).astype(np.int64)
     names = [c for c, _ in preset.criteria]
     criteria = [WeightedCriterion(name=c, weight=w) for c, w in preset.criteria]
     if idx.size == 0:
-        return {**base, "criteria": [c.model_dump() for c in criteria], "items": [], "top_offer": None}
-    x, benefit = om.criteria_matrix(names, idx)
-    ranked = topsis(x, np.array([w for _, w in preset.criteria]), benefit)
-    order = _ranked(ranked, idx, om)[: max(limit, 2)]
+        return PresetRanking(name=preset.name, description=preset.description, criteria=criteria, items=[],
+                             top_offer=None)  # fmt: skip
+    x, benefit = offer_math.criteria_matrix(names, idx)
+    scores = topsis(x, np.array([w for _, w in preset.criteria]), benefit)
+    order = ranked(scores, idx, offer_math)[: max(limit, 2)]
     items = []
     for k, j in enumerate(order[:limit]):
-        nxt = float(ranked[order[k + 1]]) if k + 1 < order.size else None
-        items.append(
-            {
-                **offer_summary(om, int(idx[j])),
-                "score": r4(ranked[j]),
-                **_savings_and_confidence(om, int(idx[j]), float(ranked[j]), nxt, medians),
-            }
-        )
-    return {**base, "criteria": [c.model_dump() for c in criteria], "items": items, "top_offer": items[0]}
-
-
-def list_presets(
-    *, om: OfferMath, user_id: str | None, cf: CfModel | None, history: Mapping[str, Mapping[str, int]] | None
-) -> list[dict[str, Any]]:
-    return [run_preset(n, om=om, limit=1, user_id=user_id, cf=cf, history=history) for n in PRESETS]
+        nxt = float(scores[order[k + 1]]) if k + 1 < order.size else None
+        savings = _savings_and_confidence(offer_math, int(idx[j]), float(scores[j]), nxt, medians)
+        summary = offer_summary(offer_math, int(idx[j]))
+        items.append(PresetOffer(**summary.model_dump(), score=r4(scores[j]), **savings.model_dump()))
+    return PresetRanking(name=preset.name, description=preset.description, criteria=criteria, items=items,
+                         top_offer=items[0])  # fmt: skip
 
 
 def presets_for(
-    *, offers: OfferMathCache, models: CfModelCache, interactions: InteractionRepository | None, user_id: str | None
-) -> list[dict[str, Any]]:
-    """Every preset's top offer; for-you ranked for ``user_id`` from their own interactions (None: anonymous, the
-    cold start, and no interactions are read). The public routes pass None, the ``/me`` routes the caller."""
-    history = interactions.history(user_id) if interactions is not None and user_id else None
-    return list_presets(om=offers.get(), user_id=user_id, cf=models.get(), history=history)
+    *, offers: OfferMathCache, user_id: str | None, model: CfModel | None, history: History | None
+) -> list[PresetResult]:
+    """Every preset's top offer over the current snapshot; for-you ranked for ``user_id`` from their own
+    ``history`` (None: anonymous, the cold start). The public routes pass no user, the ``/me`` routes the caller."""
+    offer_math = offers.get()
+    return [
+        run_preset(n, offer_math=offer_math, limit=1, user_id=user_id, model=model, history=history) for n in PRESETS
+    ]
 
 
 def preset_for(
     name: str,
-    limit: int,
     *,
+    limit: int,
     offers: OfferMathCache,
-    models: CfModelCache,
-    interactions: InteractionRepository | None,
     user_id: str | None,
-) -> dict[str, Any]:
+    model: CfModel | None,
+    history: History | None,
+) -> PresetResult:
     """One preset's ranked offers; for-you as in :func:`presets_for`."""
-    history = interactions.history(user_id) if interactions is not None and user_id else None
-    return run_preset(name, om=offers.get(), limit=limit, user_id=user_id, cf=models.get(), history=history)
+    return run_preset(name, offer_math=offers.get(), limit=limit, user_id=user_id, model=model, history=history)

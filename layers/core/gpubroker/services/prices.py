@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from gpubroker.domain.subscriptions import (
+    Pong,
     PriceChange,
     SubscribeMessage,
     SubscriptionFilters,
@@ -66,7 +67,7 @@ def subscribe(
     return subscribed_message(message.filters)
 
 
-def ping(*, clock: Clock) -> dict[str, Any]:
+def ping(*, clock: Clock) -> Pong:
     return pong_message(clock.now())
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing, ValidationFailed
 from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, canonical_gpu
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
-from gpubroker.domain.search import Cursor, OfferQuery
+from gpubroker.domain.search import Cursor, OfferOut, OfferPage, OfferQuery
 from gpubroker.ports import SnapshotReader
 from gpumath.columns import OfferColumns
 
@@ -157,7 +157,7 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
-def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> dict[str, Any]:
+def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     """A page of offers matching ``query``, in its sort order, with a cursor pinned to the snapshot it read."""
     query = normalise_query(query)
     fhash = query.filter_hash()
@@ -180,12 +180,12 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> dict[str, A
     for i in idx:
         rec = cols.record(int(i))
         rec["as_of"] = _iso(rec["as_of"])
-        items.append(rec)
+        items.append(OfferOut.model_validate(rec))
     version = str(cols.meta["version"])
-    return {
-        "items": items,
-        "count": total,
-        "next_cursor": Cursor(v=version, r=last, h=fhash).encode() if last is not None else None,
-        "snapshot_version": version,
-        "stale": any(i["stale"] for i in items),
-    }
+    return OfferPage(
+        items=items,
+        count=total,
+        next_cursor=Cursor(v=version, r=last, h=fhash).encode() if last is not None else None,
+        snapshot_version=version,
+        stale=any(i.stale for i in items),
+    )

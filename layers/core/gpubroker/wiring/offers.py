@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gpubroker.api.deps import ApiDeps
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
         OfferSourceFactory,
         PriceHistoryReader,
         PriceHistoryRepository,
+        PriceSeriesSource,
         SnapshotReader,
         SnapshotStore,
     )
@@ -209,9 +212,19 @@ def ingest_deps() -> IngestDeps:
     )
 
 
+def public_price_series(folder: Path) -> PriceSeriesSource:
+    """The public price series files in ``folder`` (``../shared/data/price-history`` locally)."""
+    from gpubroker.adapters.price_series import PublicPriceSeries
+
+    return PublicPriceSeries(folder)
+
+
 @dataclass(frozen=True)
 class SeedDeps:
+    """The seeding function: where history points go, and what reads the series in the folder an event names."""
+
     history: PriceHistoryRepository
+    series_at: Callable[[Path], PriceSeriesSource] = public_price_series
 
 
 @cache

@@ -1,0 +1,198 @@
+"""What the /math use cases return (``services.kpis``, ``services.recommend``, ``services.presets``): typed results,
+figures already rounded (``domain.types.r4``). Alternatives that answer with different fields (a measured or an
+estimated cost, a matrix or offers) are separate models joined in a union, so no result carries a field it does
+not fill. The API documents them with ``gpubroker.api.math_models``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from gpubroker.domain.math_requests import EnsembleWeights, WeightedCriterion
+
+# ---- KPIs ----------------------------------------------------------------------------------------------------
+
+
+class MeasuredCost(BaseModel):
+    """USD per 1M tokens from a throughput the caller measured."""
+
+    method: Literal["measured"] = "measured"
+    price_per_hour: float
+    tokens_per_second: float
+    usd_per_million_tokens: float
+
+
+class EstimatedCost(BaseModel):
+    """USD per 1M tokens from the GPU catalog (decode bandwidth, capped by compute)."""
+
+    method: Literal["estimated"] = "estimated"
+    gpu_model: str
+    offer_id: str | None
+    bottleneck: Literal["memory_bandwidth", "compute"]
+    assumptions: list[str]
+    price_per_hour: float
+    tokens_per_second: float
+    usd_per_million_tokens: float
+
+
+CostPerToken = MeasuredCost | EstimatedCost
+
+
+class CostPerGflop(BaseModel):
+    gpu_model: str
+    precision: str
+    tflops: float
+    utilisation: float
+    price_per_gpu_hour: float
+    offer_id: str | None
+    usd_per_pflop_hour: float
+    usd_per_gflop: float
+
+
+class EfficiencyReference(BaseModel):
+    """The market bests a score is measured against."""
+
+    tflops_per_usd: float
+    tflops_per_watt: float
+
+
+class Efficiency(BaseModel):
+    gpu_model: str
+    price_per_gpu_hour: float
+    score: float
+    tflops_per_usd: float
+    tflops_per_watt: float
+    reference: EfficiencyReference
+    formula: str
+
+
+# ---- offers, ranked ------------------------------------------------------------------------------------------
+
+
+class OfferSummary(BaseModel):
+    """The few fields of an offer a ranking shows (``services.offer_math.offer_summary``)."""
+
+    offer_id: str
+    provider: str
+    instance_type: str
+    gpu_model: str
+    gpu_count: int
+    gpu_memory_gb: float
+    region: str
+    price_per_hour: float
+    price_per_gpu_hour: float
+    available: bool
+    stale: bool
+
+
+class ScoredOffer(OfferSummary):
+    score: float
+
+
+class TopsisOffer(ScoredOffer):
+    top_criteria: list[str]
+
+
+class SimilarOffer(OfferSummary):
+    similarity: float
+
+
+class EnsembleOffer(TopsisOffer):
+    components: dict[str, float]
+
+
+class TopsisScores(BaseModel):
+    """TOPSIS over a decision matrix: a score per alternative and their order, best first."""
+
+    mode: Literal["matrix"] = "matrix"
+    scores: list[float]
+    ranking: list[int]
+
+
+class TopsisRanking(BaseModel):
+    """TOPSIS over the live offers: the best ``limit`` of ``count`` candidates."""
+
+    mode: Literal["offers"] = "offers"
+    criteria: list[str]
+    count: int
+    items: list[TopsisOffer]
+
+
+TopsisResult = TopsisScores | TopsisRanking
+
+
+class SimilarityMatrix(BaseModel):
+    offer_ids: list[str]
+    matrix: list[list[float]]
+
+
+class SimilarOffers(BaseModel):
+    offer_id: str
+    items: list[SimilarOffer]
+
+
+SimilarityResult = SimilarityMatrix | SimilarOffers
+
+
+class CollaborativeScores(BaseModel):
+    user_id: str
+    known_user: bool
+    path: Literal["collaborative", "cold_start_popularity"]
+    model: dict[str, Any] | None
+    items: list[ScoredOffer]
+
+
+class Recommendation(BaseModel):
+    """The ensemble's answer: which path it took and why, the weights it used, the best offers."""
+
+    path: Literal["personalised", "cold_start", "empty"]
+    reason: str
+    weights: EnsembleWeights
+    count: int
+    items: list[EnsembleOffer]
+
+
+# ---- presets -------------------------------------------------------------------------------------------------
+
+
+class Savings(BaseModel):
+    """Savings against the market median of the same GPU, and how sure the ranking is (``services.presets``)."""
+
+    savings_pct: float
+    market_median_per_gpu_hour: float
+    comparable_offers: int
+    confidence: float
+
+
+class PresetOffer(Savings, ScoredOffer):
+    pass
+
+
+class PersonalPresetOffer(Savings, EnsembleOffer):
+    pass
+
+
+class PresetRanking(BaseModel):
+    """A preset ranked by its fixed criteria."""
+
+    name: str
+    description: str
+    criteria: list[WeightedCriterion]
+    items: list[PresetOffer]
+    top_offer: PresetOffer | None
+
+
+class PersonalPresetRanking(BaseModel):
+    """The for-you preset: the ensemble recommender's ranking (``path`` and ``reason`` as in ``Recommendation``)."""
+
+    name: str
+    description: str
+    path: str
+    reason: str
+    criteria: list[WeightedCriterion]
+    items: list[PersonalPresetOffer]
+    top_offer: PersonalPresetOffer | None
+
+
+PresetResult = PresetRanking | PersonalPresetRanking
