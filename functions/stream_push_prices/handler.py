@@ -13,8 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import BroadcastSettings
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.services.broadcast import stream_price_changes
-from gpubroker.services.prices import broadcast
+from gpubroker.services.broadcast import broadcast, stream_price_changes
 from gpubroker.wiring.realtime import BroadcastDeps, broadcast_deps
 
 Settings = BroadcastSettings

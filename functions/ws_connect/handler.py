@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import ConnectionSettings
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.services.prices import open_connection
+from gpubroker.services.connections import open_connection
 from gpubroker.wiring.realtime import ConnectionDeps, connection_deps
 
 Settings = ConnectionSettings

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import NoSettings
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.services.prices import ping
+from gpubroker.services.connections import ping
 from gpubroker.wiring.realtime import PingDeps, ping_deps
 
 Settings = NoSettings

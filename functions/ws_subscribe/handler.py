@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import ConnectionSettings
 from gpubroker.observability import logger, metrics, tracer
-from gpubroker.services.prices import subscribe
+from gpubroker.services.connections import subscribe
 from gpubroker.wiring.realtime import ConnectionDeps, connection_deps
 
 Settings = ConnectionSettings
@@ -26,4 +26,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | N
     connection_id = event["requestContext"]["connectionId"]
     reply = subscribe(connection_id, event.get("body"), connections=d.connections, clock=d.clock)
     # a message-level protocol: an invalid subscription is an ``error`` message, not a failed integration
-    return {"statusCode": 200, "body": json.dumps(reply)}
+    return {"statusCode": 200, "body": json.dumps(reply.model_dump(exclude_none=True))}

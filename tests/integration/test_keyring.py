@@ -90,11 +90,11 @@ def test_a_rotation_never_refuses_a_valid_token(keys: tuple[str, str]) -> None:
     assert _verifies(old, verifier, clock.t)
     clock.t += 60
     rotation = SecretsKeyRing(secret, parameter, clock=clock).rotate()
-    assert rotation["rotated"] and rotation["active_from"] == clock.t + PUBLISH_LEAD_S
-    assert [k["kid"] for k in _parameter(parameter)["keys"]][-1] == rotation["kid"]  # published at once
+    assert rotation.rotated and rotation.active_from == clock.t + PUBLISH_LEAD_S
+    assert [k["kid"] for k in _parameter(parameter)["keys"]][-1] == rotation.kid  # published at once
     # a second run while the rotation is pending adds nothing
     again = SecretsKeyRing(secret, parameter, clock=clock).rotate()
-    assert again == {**rotation, "rotated": False}
+    assert again == rotation.model_copy(update={"rotated": False})
     # every 60 s until every token of the old key has expired: the signer (cached ring) signs, the verifier
     # (cached keys) verifies, and the old token verifies until it expires
     kids = set()
@@ -105,9 +105,9 @@ def test_a_rotation_never_refuses_a_valid_token(keys: tuple[str, str]) -> None:
         kids.add(jwt.get_unverified_header(token)["kid"])
         assert _verifies(token, verifier, clock.t)
         assert _verifies(old, verifier, clock.t) == (clock.t < T0 + ACCESS_TTL_S + MAX_LEEWAY_S)
-    assert rotation["kid"] in kids and len(kids) == 2
+    assert rotation.kid in kids and len(kids) == 2
     # once the old key has retired, a signer re-reading the secret drops it from the parameter
-    assert [k["kid"] for k in _parameter(parameter)["keys"]] == [rotation["kid"]]
+    assert [k["kid"] for k in _parameter(parameter)["keys"]] == [rotation.kid]
 
 
 def test_the_rotation_function_audits_each_run(keys: tuple[str, str], endpoint: Endpoint) -> None:

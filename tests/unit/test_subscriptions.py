@@ -143,4 +143,5 @@ def test_messages() -> None:
         "ts": "2026-11-26T12:00:00.123Z",
     }
     assert pong_message(TS).model_dump() == {"type": "pong", "ts": "2026-11-26T12:00:00.123Z"}
-    assert error_message("validation_error", "bad") == {"type": "error", "code": "validation_error", "message": "bad"}
+    assert error_message("validation_error", "bad").model_dump(exclude_none=True) == {
+        "type": "error", "code": "validation_error", "message": "bad"}  # fmt: skip

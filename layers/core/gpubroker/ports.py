@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -13,8 +13,10 @@ from gpubroker.domain.plans import WINDOW_S
 if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which most functions never load
     from gpubroker.domain.accounts import User
     from gpubroker.domain.audit import AuditEntry, SignedCheckpoint
+    from gpubroker.domain.key_rotation import KeyRotation
     from gpubroker.domain.mfa import Challenge, MfaState
     from gpubroker.domain.plans import Decision
+    from gpubroker.domain.subscriptions import SubscriptionFilters
     from gpubroker.domain.tokens import KeyRing
 
 
@@ -26,6 +28,30 @@ class OfferSource(Protocol):
     provider: str
 
     def rows(self) -> Iterator[RawOffer | RejectedRow]: ...
+
+
+class ConnectionRepository(Protocol):
+    """Open WebSocket connections and their subscriptions (adapters/connections.py)."""
+
+    def connect(self, connection_id: str, *, at: Any, token: str | None) -> None: ...
+
+    def subscribe(self, connection_id: str, filters: SubscriptionFilters, *, at: Any) -> None: ...
+
+    def delete(self, connection_id: str) -> None: ...
+
+    def subscribers(self, keys: Iterable[str]) -> list[tuple[str, SubscriptionFilters]]: ...
+
+
+class ConnectionPoster(Protocol):
+    """Posts one message to one connection (the @connections API); False when the connection is gone."""
+
+    def post(self, connection_id: str, data: bytes) -> bool: ...
+
+
+class RotatingKeys(Protocol):
+    """The signing keys' rotation path (adapters/keyring.SecretsKeyRing)."""
+
+    def rotate(self) -> KeyRotation: ...
 
 
 class OfferSourceFactory(Protocol):

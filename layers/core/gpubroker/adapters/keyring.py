@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gpubroker.adapters.aws import client
-from gpubroker.domain.key_rotation import CACHE_TTL_S, REFETCH_UNKNOWN_S, pending, ring_from, rotated
+from gpubroker.domain.key_rotation import CACHE_TTL_S, REFETCH_UNKNOWN_S, KeyRotation, pending, ring_from, rotated
 from gpubroker.domain.tokens import KeyRing, PublishedKeys
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class SecretsKeyRing:
             self._cached = (now, ring)
         return self._cached[1]
 
-    def rotate(self) -> dict[str, Any]:
+    def rotate(self) -> KeyRotation:
         """Rotate (the scheduled rotation function calls this): write the new key, then publish it. A rotation
         already in progress is not doubled: its pending key is returned. Returns the pending key's ``kid`` and
         ``active_from``, and ``rotated`` (whether this call added it)."""
@@ -106,7 +106,7 @@ class SecretsKeyRing:
             waiting = doc["keys"][-1]
         self.publish(ring_from(doc, now))
         self._cached = None
-        return {"kid": waiting["kid"], "active_from": waiting["active_from"], "rotated": added}
+        return KeyRotation(kid=waiting["kid"], active_from=waiting["active_from"], rotated=added)
 
 
 class ParameterPublicKeys:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from gpubroker.domain.tokens import ACCESS_TTL_S, MAX_LEEWAY_S, KeyRing, SigningKey, new_signing_key
 
 CACHE_TTL_S = 300.0
@@ -59,3 +61,12 @@ def rotated(doc: dict[str, Any], now: float, new: SigningKey | None = None) -> d
     out = [k if k.get("retire_at") is not None else {**k, "retire_at": start + RETIRE_AFTER_S} for k in keys]
     out.append({"kid": new.kid, "private_pem": new.private_pem.decode(), "active_from": start, "retire_at": None})
     return {"keys": out}
+
+
+class KeyRotation(BaseModel):
+    """What a rotation run did: the pending key (``kid``, signing from ``active_from``, epoch seconds) and whether
+    this run added it."""
+
+    kid: str
+    active_from: float
+    rotated: bool

@@ -149,12 +149,26 @@ def pong_message(now: datetime) -> Pong:
     return Pong(ts=iso(now))
 
 
-def subscribed_message(filters: SubscriptionFilters) -> dict[str, Any]:
-    return {"type": "subscribed", "filters": filters.model_dump(exclude_none=True)}
+class Subscribed(BaseModel):
+    """The reply to a valid ``subscribe``: the filters now in force (unset ones left out)."""
+
+    type: Literal["subscribed"] = "subscribed"
+    filters: dict[str, Any]
 
 
-def error_message(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if details is not None:
-        out["details"] = details
-    return out
+class ErrorReply(BaseModel):
+    """The reply to a message the server refuses (the connection stays open); sent without ``details`` when there
+    are none (``model_dump(exclude_none=True)``)."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    details: Any = None
+
+
+def subscribed_message(filters: SubscriptionFilters) -> Subscribed:
+    return Subscribed(filters=filters.model_dump(exclude_none=True))
+
+
+def error_message(code: str, message: str, details: Any = None) -> ErrorReply:
+    return ErrorReply(code=code, message=message, details=details)

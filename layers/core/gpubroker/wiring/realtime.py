@@ -10,8 +10,7 @@ from gpubroker.config import BroadcastSettings, ConnectionSettings, load_setting
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
-    from gpubroker.ports import Clock
-    from gpubroker.services.prices import ConnectionPoster, ConnectionRepository
+    from gpubroker.ports import Clock, ConnectionPoster, ConnectionRepository
 
 
 @dataclass(frozen=True)
