@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import AuditCheckpointSettings
 from gpubroker.domain.audit import AuditTampered
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler, logger, metrics
 from gpubroker.services.audit import replay_spooled, write_checkpoints
 from gpubroker.wiring.audit import CheckpointDeps, checkpoint_deps
 
@@ -22,15 +22,12 @@ Settings = AuditCheckpointSettings
 Deps = CheckpointDeps
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or checkpoint_deps()
-    replayed = replay_spooled(d.log, d.spool) if d.spool is not None else 0
+@event_handler(checkpoint_deps)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    replayed = replay_spooled(deps.log, deps.spool) if deps.spool is not None else 0
     metrics.add_metric(name="AuditEntriesReplayed", unit=MetricUnit.Count, value=replayed)
     try:
-        written = write_checkpoints(d.log, d.signer, d.clock.now())
+        written = write_checkpoints(deps.log, deps.signer, deps.clock.now())
     except AuditTampered as exc:
         metrics.add_metric(name="AuditTampered", unit=MetricUnit.Count, value=1)
         logger.error("audit log tampered: no checkpoint signed", extra={"details": exc.details})

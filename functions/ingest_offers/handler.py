@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import IngestSettings
 from gpubroker.domain.ingest_events import parse_event
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler, logger, metrics
 from gpubroker.services.ingestion import run_ingestion
 from gpubroker.wiring.offers import IngestDeps, ingest_deps
 
@@ -22,20 +22,17 @@ Settings = IngestSettings
 Deps = IngestDeps
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
+@event_handler(ingest_deps)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
     request = parse_event(event)
-    d = deps or ingest_deps()
-    source = d.sources.source(request.provider, catalog=request.catalog, base_url=request.base_url)
+    source = deps.sources.source(request.provider, catalog=request.catalog, base_url=request.base_url)
     report = run_ingestion(
         source,
-        offers=d.offers,
-        history=d.history,
-        snapshots=d.snapshots,
-        catalog=d.catalog,
-        clock=d.clock,
+        offers=deps.offers,
+        history=deps.history,
+        snapshots=deps.snapshots,
+        catalog=deps.catalog,
+        clock=deps.clock,
     )
     if report.status == "failed":
         logger.error(

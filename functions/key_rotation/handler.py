@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import KeyRotationSettings
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler, logger, metrics
 from gpubroker.services.keys import KeyRotationDeps, rotate_signing_key
 from gpubroker.wiring.auth import key_rotation_deps
 
@@ -17,11 +17,9 @@ Settings = KeyRotationSettings
 Deps = KeyRotationDeps
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    rotation = rotate_signing_key(deps or key_rotation_deps(), request_id=context.aws_request_id)
+@event_handler(key_rotation_deps)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    rotation = rotate_signing_key(deps, request_id=context.aws_request_id)
     metrics.add_metric(name="SigningKeyRotated", unit=MetricUnit.Count, value=1 if rotation.rotated else 0)
     result = rotation.model_dump()
     logger.info("signing key rotation", extra=result)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import SeedSettings
 from gpubroker.domain.price_history import parse_seed_event
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler, logger
 from gpubroker.services.market import seed_price_history
 from gpubroker.wiring.offers import SeedDeps, seed_deps
 
@@ -19,12 +19,9 @@ Settings = SeedSettings
 Deps = SeedDeps
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
+@event_handler(seed_deps)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
     request = parse_seed_event(event)
-    d = deps or seed_deps()
-    report = seed_price_history(series=d.series_at(request.folder), history=d.history).model_dump()
+    report = seed_price_history(series=deps.series_at(request.folder), history=deps.history).model_dump()
     logger.info("price history seeded", extra={"report": report})
     return report

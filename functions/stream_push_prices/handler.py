@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import BroadcastSettings
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler, metrics
 from gpubroker.services.broadcast import broadcast, stream_price_changes
 from gpubroker.wiring.realtime import BroadcastDeps, broadcast_deps
 
@@ -20,13 +20,10 @@ Settings = BroadcastSettings
 Deps = BroadcastDeps
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or broadcast_deps()
-    changes = stream_price_changes(event, clock=d.clock)
-    report = broadcast(changes, connections=d.connections, poster=d.poster, max_workers=d.concurrency)
+@event_handler(broadcast_deps)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    changes = stream_price_changes(event, clock=deps.clock)
+    report = broadcast(changes, connections=deps.connections, poster=deps.poster, max_workers=deps.concurrency)
     metrics.add_metric(name="PriceMessagesSent", unit="Count", value=report.sent)
     metrics.add_metric(name="GoneConnections", unit="Count", value=len(report.gone))
     return asdict(report)

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import TrainSettings
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler, logger
 from gpubroker.services.collab import train_cf
 from gpubroker.wiring.math import TrainDeps, train_deps
 
@@ -15,11 +15,10 @@ Settings = TrainSettings
 Deps = TrainDeps
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or train_deps()
-    report = train_cf(interactions=d.interactions, models=d.models, clock=d.clock).model_dump(exclude_none=True)
+@event_handler(train_deps)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    report = train_cf(interactions=deps.interactions, models=deps.models, clock=deps.clock).model_dump(
+        exclude_none=True
+    )
     logger.info("collaborative filter trained", extra={"report": report})
     return report

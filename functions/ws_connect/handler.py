@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import ConnectionSettings
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler, metrics
 from gpubroker.services.connections import open_connection
 from gpubroker.wiring.realtime import ConnectionDeps, connection_deps
 
@@ -17,13 +17,10 @@ ROUTE_KEY = "$connect"
 Deps = ConnectionDeps
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or connection_deps()
+@event_handler(connection_deps, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
     query = event.get("queryStringParameters") or {}
     token = query.get("token") or None
-    open_connection(event["requestContext"]["connectionId"], token, connections=d.connections, clock=d.clock)
+    open_connection(event["requestContext"]["connectionId"], token, connections=deps.connections, clock=deps.clock)
     metrics.add_metric(name="WebSocketConnected", unit="Count", value=1)
     return {"statusCode": 200}

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import NoSettings
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler
 from gpubroker.services.connections import ping
 from gpubroker.wiring.realtime import PingDeps, ping_deps
 
@@ -18,9 +18,6 @@ ROUTE_KEY = "ping"
 Deps = PingDeps
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or ping_deps()
-    return {"statusCode": 200, "body": json.dumps(ping(clock=d.clock).model_dump())}
+@event_handler(ping_deps, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    return {"statusCode": 200, "body": json.dumps(ping(clock=deps.clock).model_dump())}

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import ConnectionSettings
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import event_handler
 from gpubroker.services.connections import subscribe
 from gpubroker.wiring.realtime import ConnectionDeps, connection_deps
 
@@ -18,12 +18,9 @@ ROUTE_KEY = "subscribe"
 Deps = ConnectionDeps
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps | None = None) -> dict[str, Any]:
-    d = deps or connection_deps()
+@event_handler(connection_deps, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
     connection_id = event["requestContext"]["connectionId"]
-    reply = subscribe(connection_id, event.get("body"), connections=d.connections, clock=d.clock)
+    reply = subscribe(connection_id, event.get("body"), connections=deps.connections, clock=deps.clock)
     # a message-level protocol: an invalid subscription is an ``error`` message, not a failed integration
     return {"statusCode": 200, "body": json.dumps(reply.model_dump(exclude_none=True))}

@@ -51,11 +51,9 @@ def load_settings(model: type[S]) -> S:
     return model.model_validate({k: v for k, v in os.environ.items() if k in model.model_fields})
 
 
-class ModelSettings(_Settings):
+class ModelSettings(SnapshotSettings):
     """The public presets: the snapshot and the trained CF model (its popularity: the anonymous for-you)."""
 
-    SNAPSHOT_BUCKET: str = Field(min_length=3)
-    SNAPSHOT_TTL_SECONDS: float = Field(default=2.0, ge=0, le=300)
     MODEL_BUCKET: str = Field(min_length=3)
 
 
@@ -98,9 +96,7 @@ class HistorySettings(_Settings):
     PRICE_HISTORY_TABLE: str = Field(min_length=3)
 
 
-class MarketSettings(_Settings):
-    SNAPSHOT_BUCKET: str = Field(min_length=3)
-    SNAPSHOT_TTL_SECONDS: float = Field(default=2.0, ge=0, le=300)
+class MarketSettings(SnapshotSettings):
     PRICE_HISTORY_TABLE: str = Field(min_length=3)
 
 

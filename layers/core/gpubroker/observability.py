@@ -51,3 +51,28 @@ class LazyTracer:
 
 
 tracer = LazyTracer()
+
+
+D = TypeVar("D")
+R = TypeVar("R")
+
+
+def event_handler(
+    default_deps: Callable[[], D], *, correlation_id_path: str | None = None
+) -> Callable[[Callable[[dict[str, Any], Any, D], R]], Callable[..., R]]:
+    """The Lambda entry point of a function that is not a REST route (schedules, streams, WebSocket routes): the
+    Powertools logger context (with the correlation id at ``correlation_id_path``), tracing and metrics around
+    ``fn(event, context, deps)``, where ``deps`` is the one passed in (tests) or else ``default_deps()`` from the
+    composition root. The API functions' counterpart is ``gpubroker.api.resolver.api_handler``."""
+
+    def decorate(fn: Callable[[dict[str, Any], Any, D], R]) -> Callable[..., R]:
+        @logger.inject_lambda_context(correlation_id_path=correlation_id_path)
+        @tracer.capture_lambda_handler
+        @metrics.log_metrics
+        @functools.wraps(fn)
+        def lambda_handler(event: dict[str, Any], context: Any, deps: D | None = None) -> R:
+            return fn(event, context, deps if deps is not None else default_deps())
+
+        return lambda_handler
+
+    return decorate

@@ -133,16 +133,21 @@ class DynamoAuditLog:
 
     def head(self, shard: int) -> AuditEntry | None:
         """The shard's last entry (strongly consistent), or None when the shard is empty."""
+        item = self._newest(_entry_pk(shard))
+        return entry_from_item(item) if item is not None else None
+
+    def _newest(self, pk: str) -> dict[str, Any] | None:
+        """The item of partition ``pk`` with the highest sort key (strongly consistent), or None."""
         resp = client("dynamodb").query(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": _entry_pk(shard)}},
+            ExpressionAttributeValues={":pk": {"S": pk}},
             ScanIndexForward=False,
             Limit=1,
             ConsistentRead=True,
         )
-        items = resp.get("Items") or []
-        return entry_from_item(items[0]) if items else None
+        items: list[dict[str, Any]] = resp.get("Items") or []
+        return items[0] if items else None
 
     def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]:
         """Up to ``limit`` entries of ``shard`` with seq > ``after_seq``, in seq order (fewer means the end)."""
@@ -202,18 +207,9 @@ class DynamoAuditLog:
         return True
 
     def latest_checkpoint(self, shard: int) -> SignedCheckpoint | None:
-        resp = client("dynamodb").query(
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": _checkpoint_pk(shard)}},
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )
-        items = resp.get("Items") or []
-        if not items:
+        i = self._newest(_checkpoint_pk(shard))
+        if i is None:
             return None
-        i = items[0]
         cp = Checkpoint(shard=shard, size=int(i["seq"]["N"]), head=i["head"]["S"], time=i["time"]["S"])
         return SignedCheckpoint(cp, base64.b64decode(i["signature"]["S"]), i["key_id"]["S"])
 
