@@ -19,7 +19,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,8 +34,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/core")]
 import boto3  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
-from infra.local.stack import free_port  # noqa: E402
 from tests.conftest import CATALOGS  # noqa: E402
+from tests.e2e.stack_process import local_stack  # noqa: E402
 
 CLIENTS = 200
 ROUNDS = 6
@@ -44,21 +43,6 @@ ROWS_PER_ROUND = 2
 PROVIDERS = ("runpod", "lambda", "shadeform")
 TARGET_P99_S = 1.0
 SEED = 20261126
-
-
-def start_stack(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    state = workdir / "stack.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env.update(POWERTOOLS_LOG_LEVEL="ERROR", AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
-    cmd = [sys.executable, "-m", "infra.local", "--port", str(free_port()), "--ws-port", str(free_port())]
-    log = (workdir / "stack.log").open("w")
-    proc = subprocess.Popen([*cmd, "--state-file", str(state)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    started = time.monotonic()
-    while not state.exists():
-        if proc.poll() is not None or time.monotonic() - started > 60:
-            raise RuntimeError(f"the local stack did not start (see {workdir / 'stack.log'})")
-        time.sleep(0.1)
-    return proc, json.loads(state.read_text())
 
 
 def offers_of(table: Any, provider: str) -> dict[str, dict[str, Any]]:
@@ -245,15 +229,9 @@ async def run(state: dict[str, Any], workdir: Path) -> dict[str, Any]:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
         workdir = Path(tmp)
-        proc, state = start_stack(workdir)
-        try:
-            result = asyncio.run(run(state, workdir))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        with local_stack(workdir, env=quiet) as started:
+            result = asyncio.run(run(json.loads(started.state_file.read_text()), workdir))
     met = (
         result["messages"] > 0
         and result["p99_ms"] is not None

@@ -31,19 +31,20 @@ class Started:
 
 
 @contextmanager
-def local_stack(workdir: Path, *args: str) -> Iterator[Started]:
+def local_stack(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Started]:
     """Start the stack with its state file and log in ``workdir``; yield once the state file exists (the stack is
-    ready); stop it on exit. ``args`` go to ``python -m infra.local`` (e.g. ``--no-seed``)."""
+    ready); stop it on exit. ``args`` go to ``python -m infra.local`` (e.g. ``--no-seed``), ``env`` over this
+    process's environment."""
     port, ws_port = free_port(), free_port()
     state, log_path = workdir / "stack.json", workdir / "stack.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     with log_path.open("w") as log:
         started = time.monotonic()
         proc = subprocess.Popen(
             [sys.executable, "-m", "infra.local", "--port", str(port), "--ws-port", str(ws_port),
              "--state-file", str(state), *args],
             cwd=ROOT,
-            env={**env, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+            env={**base, "POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
