@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from gpubroker.api.audit import AuditPage
+from gpubroker.api.audit_models import AuditPage
 from gpubroker.api.identity import require_role
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuditSettings

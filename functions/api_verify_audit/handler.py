@@ -3,7 +3,7 @@ answers per shard ok or the first broken sequence number (admins only)."""
 
 from __future__ import annotations
 
-from gpubroker.api.audit import AuditVerifyReport
+from gpubroker.api.audit_models import AuditVerifyReport
 from gpubroker.api.identity import require_role
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuditSigningSettings
@@ -19,7 +19,7 @@ app = new_resolver()
 def verify_audit() -> AuditVerifyReport:
     require_role(app, "admin")
     deps: Deps = app.context["deps"]
-    return AuditVerifyReport.model_validate(verify_log(deps.log, deps.signer).model_dump())
+    return verify_log(deps.log, deps.signer)
 
 
 lambda_handler = api_handler(app, audit_verify_deps)

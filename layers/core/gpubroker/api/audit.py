@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, Field
 
 from gpubroker.api.identity import current_principal
 from gpubroker.domain.audit import utc_iso
@@ -111,40 +110,3 @@ def _spool(spool: AuditSpool, entry: dict[str, str]) -> None:
     except Exception:  # the spool is down too: the function's log is the last copy
         logger.exception("audit entry lost", extra={"audit_entry": entry})
         metrics.add_metric(name=UNSPOOLED_METRIC, unit=MetricUnit.Count, value=1)
-
-
-# ---- bodies of GET /audit and GET /audit/verify ----------------------------------------------------------------
-
-
-class AuditEntryOut(BaseModel):
-    shard: int
-    seq: int = Field(description="0, 1, 2, ... without gaps within the shard")
-    ts: str = Field(description="UTC, ISO 8601 with microseconds and a 'Z'")
-    actor: str = Field(description="'user:<id>' or 'anon:<source ip>'")
-    action: str
-    resource: str
-    request_id: str
-    outcome: str = Field(description="'ok', 'refused:<status>' or 'error:<status>'")
-    prev_hash: str = Field(description="hash of the previous entry of the shard (64 zeros for seq 0)")
-    hash: str = Field(description="sha256(prev_hash || canonical(entry)), hex")
-
-
-class AuditPage(BaseModel):
-    items: list[AuditEntryOut]
-    next_cursor: str | None = Field(description="pass as 'cursor' for the next page; null after the last one")
-
-
-class ShardReport(BaseModel):
-    shard: int
-    ok: bool
-    size: int = Field(description="entries stored in the shard")
-    checkpoint_size: int | None = Field(description="entries covered by the newest signed checkpoint")
-    first_broken_seq: int | None
-    reason: str | None
-
-
-class AuditVerifyReport(BaseModel):
-    ok: bool
-    shards: list[ShardReport]
-    first_broken_seq: int | None = Field(description="the first bad sequence number of the first broken shard")
-    first_broken_shard: int | None

@@ -6,29 +6,29 @@ the two admin routes need these models: they are not built at the others' cold s
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gpubroker.domain.audit import AuditEntry
 
 
-class ShardVerification(BaseModel):
+class ShardReport(BaseModel):
     """One shard against its newest checkpoint: ``size`` entries stored, ``checkpoint_size`` of them signed."""
 
     shard: int
     ok: bool
-    size: int
-    checkpoint_size: int | None
+    size: int = Field(description="entries stored in the shard")
+    checkpoint_size: int | None = Field(description="entries covered by the newest signed checkpoint")
     first_broken_seq: int | None
     reason: str | None
 
 
-class LogVerification(BaseModel):
-    """Every shard; ``first_broken_seq`` / ``first_broken_shard`` name the lowest-numbered broken shard's first bad
-    seq (seqs of different shards are not comparable)."""
+class AuditVerifyReport(BaseModel):
+    """Every shard (the body of ``GET /audit/verify``); ``first_broken_seq`` / ``first_broken_shard`` name the
+    lowest-numbered broken shard's first bad seq (seqs of different shards are not comparable)."""
 
     ok: bool
-    shards: list[ShardVerification]
-    first_broken_seq: int | None
+    shards: list[ShardReport]
+    first_broken_seq: int | None = Field(description="the first bad sequence number of the first broken shard")
     first_broken_shard: int | None
 
 

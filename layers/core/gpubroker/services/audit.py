@@ -27,7 +27,7 @@ from gpubroker.domain.errors import InvalidCursor
 from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner
 
 if TYPE_CHECKING:  # built on first use: only the two admin routes read the log (domain/audit_reports.py)
-    from gpubroker.domain.audit_reports import EntryPage, LogVerification
+    from gpubroker.domain.audit_reports import AuditVerifyReport, EntryPage
 
 MAX_PAGE = 1000
 _PAGE = 500
@@ -121,19 +121,19 @@ def write_checkpoints(log: AuditLog, signer: CheckpointSigner, now: datetime) ->
     return written
 
 
-def verify_log(log: AuditLog, signer: CheckpointSigner) -> LogVerification:
+def verify_log(log: AuditLog, signer: CheckpointSigner) -> AuditVerifyReport:
     """Verify every shard against its newest checkpoint. ``first_broken_seq`` / ``first_broken_shard`` name the
     lowest-numbered broken shard's first bad seq (seqs of different shards are not comparable)."""
-    from gpubroker.domain.audit_reports import LogVerification, ShardVerification
+    from gpubroker.domain.audit_reports import AuditVerifyReport, ShardReport
 
-    shards: list[ShardVerification] = []
-    first: ShardVerification | None = None
+    shards: list[ShardReport] = []
+    first: ShardReport | None = None
     for shard in range(log.shards):
         entries = log.all_entries(shard)
         latest = log.latest_checkpoint(shard)
         sig_ok = True if latest is None else _signature_ok(signer, latest)
         result = verify_shard(entries, None if latest is None else latest.checkpoint, sig_ok, shard=shard)
-        row = ShardVerification(
+        row = ShardReport(
             shard=shard,
             ok=result.ok,
             size=len(entries),
@@ -144,7 +144,7 @@ def verify_log(log: AuditLog, signer: CheckpointSigner) -> LogVerification:
         shards.append(row)
         if not result.ok and first is None:
             first = row
-    return LogVerification(
+    return AuditVerifyReport(
         ok=first is None,
         shards=shards,
         first_broken_seq=None if first is None else first.first_broken_seq,
