@@ -55,3 +55,15 @@ def test_the_allowed_names_are_the_routes_declared_parameters(monkeypatch: pytes
     assert status == 400 and {"gpu", "provider", "q", "sort", "limit", "cursor"} <= set(
         body["error"]["details"]["allowed"]
     )
+
+
+def test_a_path_no_route_matches_is_a_404_whatever_its_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powertools answers an unmatched path through a not-found route that declares nothing: the query rule must
+    not turn that 404 into a 400 (found by schemathesis: ``/offers/%C3%97.../similar?limit=10``)."""
+    module = importlib.import_module(APP.functions["ApiListSimilarOffersFunction"].module_name)
+    monkeypatch.setenv("SNAPSHOT_BUCKET", "unknown-query-test")
+    clear_wiring_caches()
+    ev = rest_event("/offers/{offer_id}/similar", "/offers/\u00d7\u00f4/similar", {"limit": ["10"]},
+                    {"offer_id": "\u00d7\u00f4"})  # fmt: skip
+    res = module.lambda_handler(ev, Ctx())
+    assert (res["statusCode"], json.loads(res["body"])["error"]["code"]) == (404, "route_not_found")

@@ -125,6 +125,8 @@ def known_query_only(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
     """Unknown query parameter names are a 400 ``unknown_parameter`` on every route, not silently ignored (a typo
     such as ``sinse`` must not widen an answer): the names a route accepts are the ones its handler declares."""
     route: Route = app.context["_route"]
+    if route not in app._static_routes and route not in app._dynamic_routes:
+        return next_middleware(app)  # no route matched: Powertools' not-found route answers 404, whatever the query
     allowed = declared_query(route)
     given = set(app.current_event.multi_value_query_string_parameters or {}) | set(
         app.current_event.query_string_parameters or {}
