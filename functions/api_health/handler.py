@@ -6,7 +6,7 @@ import os
 
 from gpubroker.api.deps import ApiDeps
 from gpubroker.api.models import Health
-from gpubroker.api.resolver import api_handler, new_resolver
+from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import NoSettings
 from gpubroker.wiring.edge import bare_deps
 
@@ -15,7 +15,7 @@ Deps = ApiDeps
 app = new_resolver()
 
 
-@app.get("/health")
+@app.get("/health", responses=responses(Health))
 def health() -> Health:
     return Health(status="ok", service=os.environ.get("POWERTOOLS_SERVICE_NAME", "gpubroker"))
 

@@ -67,3 +67,18 @@ def test_a_path_no_route_matches_is_a_404_whatever_its_query(monkeypatch: pytest
                     {"offer_id": "\u00d7\u00f4"})  # fmt: skip
     res = module.lambda_handler(ev, Ctx())
     assert (res["statusCode"], json.loads(res["body"])["error"]["code"]) == (404, "route_not_found")
+
+
+def test_every_route_documents_the_400() -> None:
+    """Each operation of the merged OpenAPI document lists 400 among its answers (what a client or fuzzer sending
+    an unknown parameter receives)."""
+    from gpubroker.api.openapi import merge_openapi
+
+    apps = [
+        importlib.import_module(APP.functions[lid].module_name).app for lid in sorted({r.function for r in APP.routes})
+    ]
+    doc = merge_openapi(apps, title="t", version="1")
+    undocumented = [
+        (m, path) for path, ops in doc["paths"].items() for m, op in ops.items() if "400" not in op["responses"]
+    ]
+    assert undocumented == []

@@ -45,10 +45,11 @@ def responses(
     ok: Any, *errors: int, ok_status: int = 200, also: dict[int, tuple[str, Any]] | None = None
 ) -> dict[int, Any]:
     """OpenAPI ``responses`` for a route: its success model and the error statuses it can answer (ErrorResponse).
-    Routes with a body may also answer 415 (a body that is not JSON). ``also``: more answers, status ->
-    (description, model), e.g. a second success status; one for ``ok_status`` replaces the plain "OK"."""
+    Every route may answer 400 (an unknown query parameter), 422 (validation) and 429 (its plan's rate); routes
+    with a body also 415 (a body that is not JSON). ``also``: more answers, status -> (description, model), e.g. a
+    second success status; one for ``ok_status`` replaces the plain "OK"."""
     out: dict[int, Any] = {ok_status: {"description": "OK", "content": {"application/json": {"model": ok}}}}
-    for status in dict.fromkeys((*errors, 422, 429)):
+    for status in dict.fromkeys((*errors, 400, 422, 429)):
         out[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorResponse}},
