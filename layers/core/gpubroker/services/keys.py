@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gpubroker.domain.key_rotation import KeyRotation
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rotation model's module loads PyJWT and cryptography; this function never needs them
+    from gpubroker.domain.key_rotation import KeyRotation
     from gpubroker.ports import AuditLog, RotatingKeys
 
 ACTOR = "system:key-rotation"

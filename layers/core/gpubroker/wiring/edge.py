@@ -1,5 +1,5 @@
-"""What every API function shares: the front door (plan rate limits, and the token check that names a public
-route's caller), the audit trail of mutating routes, the system clock."""
+"""What the API functions share: the front door (plan rate limits, and the token check that names a public route's
+caller), the audit trail of mutating routes, the system clock, the live offer snapshot."""
 
 from __future__ import annotations
 
@@ -12,12 +12,21 @@ from gpubroker.config import AuditSettings, AuditSpoolSettings, EdgeSettings, lo
 if TYPE_CHECKING:
     from gpubroker.ports import AuditLog, AuditSpool, Clock, RateLimiter
     from gpubroker.services.identity import IdentityDeps
+    from gpubroker.services.search import SnapshotCache
 
 
 def system_clock() -> Clock:
     from gpubroker.adapters.clock import SystemClock
 
     return SystemClock()
+
+
+def snapshot_cache(bucket: str, ttl_s: float) -> SnapshotCache:
+    """The live offer snapshot of ``bucket``, re-read at most every ``ttl_s``."""
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+    from gpubroker.services.search import SnapshotCache
+
+    return SnapshotCache(S3SnapshotStore(bucket), ttl_s=ttl_s)
 
 
 def rate_limiter(redis_url: str, *, prefix: str = "rl") -> RateLimiter:

@@ -17,7 +17,6 @@ from gpubroker.config import (
     load_settings,
 )
 from gpubroker.wiring import edge
-from gpubroker.wiring.offers import snapshot_cache
 
 if TYPE_CHECKING:
     from gpubroker.ports import Clock, InteractionRepository, ModelStore, OfferRepository
@@ -29,7 +28,7 @@ def offer_math(bucket: str, ttl_s: float) -> OfferMathCache:
     """The live offers' columns with their derived metrics, rebuilt when the snapshot changes."""
     from gpubroker.services.offer_math import OfferMathCache
 
-    return OfferMathCache(snapshot_cache(bucket, ttl_s).current)
+    return OfferMathCache(edge.snapshot_cache(bucket, ttl_s).current)
 
 
 def cf_models(bucket: str) -> CfModelCache:

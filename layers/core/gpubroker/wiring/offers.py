@@ -40,14 +40,6 @@ if TYPE_CHECKING:
     from gpubroker.services.search import SnapshotCache
 
 
-def snapshot_cache(bucket: str, ttl_s: float) -> SnapshotCache:
-    """The live offer snapshot of ``bucket``, re-read at most every ``ttl_s``."""
-    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
-    from gpubroker.services.search import SnapshotCache
-
-    return SnapshotCache(S3SnapshotStore(bucket), ttl_s=ttl_s)
-
-
 @dataclass(frozen=True, kw_only=True)
 class SearchDeps(ApiDeps):
     snapshots: SnapshotCache
@@ -56,7 +48,9 @@ class SearchDeps(ApiDeps):
 @cache
 def search_deps() -> SearchDeps:
     s = load_settings(SnapshotSettings)
-    return SearchDeps(snapshots=snapshot_cache(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS), front_door=edge.front_door())
+    return SearchDeps(
+        snapshots=edge.snapshot_cache(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS), front_door=edge.front_door()
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +126,7 @@ def market_deps() -> MarketDeps:
 
     s = load_settings(MarketSettings)
     return MarketDeps(
-        snapshots=snapshot_cache(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS),
+        snapshots=edge.snapshot_cache(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS),
         trends=TrendCache(DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE)),
         front_door=edge.front_door(),
     )
