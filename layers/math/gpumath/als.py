@@ -38,9 +38,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-F64 = NDArray[np.float64]
+from gpumath.arrays import F64, I64
+
 F32 = NDArray[np.float32]
-I64 = NDArray[np.int64]
 IP = NDArray[np.intp]
 
 MAX_K = 256

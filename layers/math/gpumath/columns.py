@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gpumath.arrays import F64, I64, B
+
 CATEGORICAL = ("provider", "gpu_model", "gpu_vendor", "region", "instance_type", "form_factor", "source")
 FLOATS = ("gpu_memory_gb", "vcpus", "ram_gb", "price_per_hour", "price_per_gpu_hour", "spot_price_per_hour")
 INTS = ("gpu_count",)
@@ -30,10 +32,7 @@ SORT_KEYS = {
 }
 TEXT_COLUMNS = ("provider", "gpu_model", "region", "instance_type")
 
-F64 = NDArray[np.float64]
 I32 = NDArray[np.int32]
-I64 = NDArray[np.int64]
-B = NDArray[np.bool_]
 
 
 @dataclass

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-F64 = NDArray[np.float64]
+from gpumath.arrays import F64
+
 WEIGHT_TOLERANCE = 1e-9
 
 

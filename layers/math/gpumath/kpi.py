@@ -7,9 +7,9 @@ Units: prices in USD per hour; throughput in tokens per second; compute in TFLOP
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-F64 = NDArray[np.float64]
+from gpumath.arrays import F64
 
 SECONDS_PER_HOUR = 3600.0
 TOKENS_PER_MILLION = 1e6

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-F64 = NDArray[np.float64]
+from gpumath.arrays import F64
+
 I32 = NDArray[np.int32]
 
 

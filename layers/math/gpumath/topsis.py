@@ -48,11 +48,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-B = NDArray[np.bool_]
+from gpumath.arrays import F64, I64, B
+
 T = TypeVar("T")
 
 _BLOCK = 8192  # alternatives per block: an (8, 8192) float64 block is 512 KiB, within L2

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-I8 = NDArray[np.int8]
+from gpumath.arrays import F64, I8, I64
 
 OK = 0  # caller-supplied ``blocked`` codes must be >= 16
 INSUFFICIENT_MEMORY_AT_MAX = 2

@@ -22,9 +22,9 @@ from pydantic import BaseModel
 
 from gpubroker.domain.interactions import INTERACTION_WEIGHTS
 from gpubroker.ports import Clock, InteractionRepository, ModelStore
+from gpumath.arrays import F64
 
 MODEL_NAME = "cf"
-F64 = NDArray[np.float64]
 
 
 def rating(counts: dict[str, int]) -> float:

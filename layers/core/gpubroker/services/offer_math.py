@@ -17,14 +17,13 @@ from numpy.typing import NDArray
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.gpus import GpuSpec, bundled_catalog
 from gpubroker.domain.providers import PROVIDERS, in_eea
+from gpumath.arrays import F64, B
 from gpumath.columns import OfferColumns
 from gpumath.similarity import build_features
 
 if TYPE_CHECKING:  # built on first use: the workload functions import this module for prices_by_gpu only
     from gpubroker.domain.math_results import OfferSummary
 
-F64 = NDArray[np.float64]
-B = NDArray[np.bool_]
 
 # Reliability (a documented heuristic, in [0, 1]): provider-run data centres 1.0, marketplace hosts 0.6;
 # RunPod community tier x0.8; dedicated (bare-metal) hosts +0.1 (capped); offers from a provider whose last run

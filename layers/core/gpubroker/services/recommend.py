@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from gpubroker.domain.errors import OfferNotFound, ValidationFailed
 from gpubroker.domain.math_requests import (
@@ -40,13 +39,10 @@ from gpubroker.domain.types import r4
 from gpubroker.services.collab import CfModel
 from gpubroker.services.kpis import gpu_spec
 from gpubroker.services.offer_math import CRITERIA, OfferMath, candidate_mask, offer_summary, ranked
+from gpumath.arrays import F64, I64
 from gpumath.ensemble import criterion_strengths, ensemble, popularity
 from gpumath.similarity import cosine_matrix, cosine_to, top_k
 from gpumath.topsis import topsis
-
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-
 
 # ---- TOPSIS --------------------------------------------------------------------------------------------------
 

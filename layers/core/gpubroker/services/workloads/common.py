@@ -22,6 +22,7 @@ from gpubroker.domain.workloads import (
     precision_supported,
 )
 from gpumath import workload as kernels
+from gpumath.arrays import F64, I8
 
 if TYPE_CHECKING:
     from gpubroker.domain.gpus import GpuSpec
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
         WorkloadRequest,
     )
 
-F64 = NDArray[np.float64]
-I8 = NDArray[np.int8]
 
 # per-GPU codes the modules pass to the kernels as ``blocked`` (the kernels' own codes are 0..5)
 PRECISION_UNSUPPORTED, CODEC_UNSUPPORTED, NO_HARDWARE_ENCODER = 16, 17, 18

@@ -40,7 +40,7 @@ from gpumath import workload as kernels
 
 if TYPE_CHECKING:
     from gpubroker.domain.workloads import Bottleneck, VideoProcessing
-    from gpubroker.services.workloads.common import F64, I8
+    from gpumath.arrays import F64, I8
 
 
 class _FrameJobs(NamedTuple):
