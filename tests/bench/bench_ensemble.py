@@ -42,7 +42,8 @@ ITERATIONS = 1_000
 TARGET_P99_MS = 50.0
 
 
-def event(body: dict[str, object]) -> dict[str, object]:
+def event(body: dict[str, object], caller: str) -> dict[str, object]:
+    """A POST the authorizer let through for ``caller`` (the route acts for the signed-in user)."""
     return {
         "resource": "/math/ensemble-recommend",
         "path": "/math/ensemble-recommend",
@@ -58,6 +59,7 @@ def event(body: dict[str, object]) -> dict[str, object]:
             "requestId": "b",
             "stage": "local",
             "identity": {"sourceIp": "127.0.0.1"},
+            "authorizer": {"principalId": caller, "user_id": caller, "plan": "enterprise", "roles": "user"},
         },
         "body": json.dumps(body),
         "isBase64Encoded": False,
@@ -92,12 +94,12 @@ def main() -> int:
     handler = __import__("functions.api_math_ensemble_recommend.handler", fromlist=["lambda_handler"]).lambda_handler
 
     results = {}
-    cases: list[tuple[str, dict[str, object]]] = [
-        ("personalised", {"user_id": user, "limit": 10}),
-        ("cold_start", {"limit": 10}),
+    cases: list[tuple[str, str, dict[str, object]]] = [
+        ("personalised", user, {"limit": 10}),
+        ("cold_start", "newcomer", {"limit": 10}),  # a signed-in user with no history and no factors
     ]
-    for label, body in cases:
-        ev = event(body)
+    for label, caller, body in cases:
+        ev = event(body, caller)
         first = time.perf_counter()
         ctx = LambdaContext(function_name="ApiMathEnsembleRecommendFunction")
         out = handler(ev, ctx, deps=deps)

@@ -333,7 +333,11 @@ class Handler:
 
         module = importlib.import_module("functions.api_list_offers.handler")
         self._fn = module.lambda_handler
-        self._deps = module.Deps(snapshots=SnapshotCache(InMemorySnapshots(bench.manifest, bench.data)))
+        from tests.fakes import UNLIMITED  # the search, not the plan's rate limit, is measured
+
+        self._deps = module.Deps(
+            snapshots=SnapshotCache(InMemorySnapshots(bench.manifest, bench.data)), front_door=UNLIMITED
+        )
         self._context = LambdaContext
         self.bad_status: list[int] = []
 
