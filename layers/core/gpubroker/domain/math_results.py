@@ -7,14 +7,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from gpubroker.domain.math_requests import EnsembleWeights, WeightedCriterion
+
+
+class _Result(BaseModel):
+    """Validators are built on first use (``defer_build``): a function builds the few results it answers with at its
+    first request, not all 21 at import (measured: ~7 ms of every math function's cold import)."""
+
+    model_config = ConfigDict(defer_build=True)
+
 
 # ---- KPIs ----------------------------------------------------------------------------------------------------
 
 
-class MeasuredCost(BaseModel):
+class MeasuredCost(_Result):
     """USD per 1M tokens from a throughput the caller measured."""
 
     method: Literal["measured"] = "measured"
@@ -23,7 +31,7 @@ class MeasuredCost(BaseModel):
     usd_per_million_tokens: float
 
 
-class EstimatedCost(BaseModel):
+class EstimatedCost(_Result):
     """USD per 1M tokens from the GPU catalog (decode bandwidth, capped by compute)."""
 
     method: Literal["estimated"] = "estimated"
@@ -39,7 +47,7 @@ class EstimatedCost(BaseModel):
 CostPerToken = MeasuredCost | EstimatedCost
 
 
-class CostPerGflop(BaseModel):
+class CostPerGflop(_Result):
     gpu_model: str
     precision: str
     tflops: float
@@ -50,14 +58,14 @@ class CostPerGflop(BaseModel):
     usd_per_gflop: float
 
 
-class EfficiencyReference(BaseModel):
+class EfficiencyReference(_Result):
     """The market bests a score is measured against."""
 
     tflops_per_usd: float
     tflops_per_watt: float
 
 
-class Efficiency(BaseModel):
+class Efficiency(_Result):
     gpu_model: str
     price_per_gpu_hour: float
     score: float
@@ -70,7 +78,7 @@ class Efficiency(BaseModel):
 # ---- offers, ranked ------------------------------------------------------------------------------------------
 
 
-class OfferSummary(BaseModel):
+class OfferSummary(_Result):
     """The few fields of an offer a ranking shows (``services.offer_math.offer_summary``)."""
 
     offer_id: str
@@ -102,7 +110,7 @@ class EnsembleOffer(TopsisOffer):
     components: dict[str, float]
 
 
-class TopsisScores(BaseModel):
+class TopsisScores(_Result):
     """TOPSIS over a decision matrix: a score per alternative and their order, best first."""
 
     mode: Literal["matrix"] = "matrix"
@@ -110,7 +118,7 @@ class TopsisScores(BaseModel):
     ranking: list[int]
 
 
-class TopsisRanking(BaseModel):
+class TopsisRanking(_Result):
     """TOPSIS over the live offers: the best ``limit`` of ``count`` candidates."""
 
     mode: Literal["offers"] = "offers"
@@ -122,12 +130,12 @@ class TopsisRanking(BaseModel):
 TopsisResult = TopsisScores | TopsisRanking
 
 
-class SimilarityMatrix(BaseModel):
+class SimilarityMatrix(_Result):
     offer_ids: list[str]
     matrix: list[list[float]]
 
 
-class SimilarOffers(BaseModel):
+class SimilarOffers(_Result):
     offer_id: str
     items: list[SimilarOffer]
 
@@ -135,7 +143,7 @@ class SimilarOffers(BaseModel):
 SimilarityResult = SimilarityMatrix | SimilarOffers
 
 
-class CollaborativeScores(BaseModel):
+class CollaborativeScores(_Result):
     user_id: str
     known_user: bool
     path: Literal["collaborative", "cold_start_popularity"]
@@ -143,7 +151,7 @@ class CollaborativeScores(BaseModel):
     items: list[ScoredOffer]
 
 
-class Recommendation(BaseModel):
+class Recommendation(_Result):
     """The ensemble's answer: which path it took and why, the weights it used, the best offers."""
 
     path: Literal["personalised", "cold_start", "empty"]
@@ -156,7 +164,7 @@ class Recommendation(BaseModel):
 # ---- presets -------------------------------------------------------------------------------------------------
 
 
-class Savings(BaseModel):
+class Savings(_Result):
     """Savings against the market median of the same GPU, and how sure the ranking is (``services.presets``)."""
 
     savings_pct: float
@@ -173,7 +181,7 @@ class PersonalPresetOffer(Savings, EnsembleOffer):
     pass
 
 
-class PresetRanking(BaseModel):
+class PresetRanking(_Result):
     """A preset ranked by its fixed criteria."""
 
     name: str
@@ -183,7 +191,7 @@ class PresetRanking(BaseModel):
     top_offer: PresetOffer | None
 
 
-class PersonalPresetRanking(BaseModel):
+class PersonalPresetRanking(_Result):
     """The for-you preset: the ensemble recommender's ranking (``path`` and ``reason`` as in ``Recommendation``)."""
 
     name: str
