@@ -98,6 +98,7 @@ _ALIASES: dict[str, str] = {
     "A10040GB": "A100-40GB",
     "A10080GB": "A100-80GB",
     "A10080GBSXM": "A100-80GB",
+    "A10080GBPCIE": "A100-80GB",
     "H100SXM": "H100-SXM",
     "H100SXM5": "H100-SXM",
     "H100PCIE": "H100-PCIe",
@@ -124,6 +125,7 @@ _ALIASES: dict[str, str] = {
     "RTX4000ADA": "RTX-4000-Ada",
     "RTX6000ADA": "RTX-6000-Ada",
     "RTXPRO6000": "RTX-PRO-6000",
+    "RTXPRO6000WS": "RTX-PRO-6000",
     "RTX6000": "Quadro-RTX-6000",
     "QUADRORTX6000": "Quadro-RTX-6000",
     "M4000": "Quadro-M4000",
@@ -192,76 +194,9 @@ def canonical_gpu(
     return canonical
 
 
-# Catalog ids added for issue 10 (older and newest generations, regional variants, PCIe cards apart from SXM).
-# Each resolves to itself; spellings beyond the id are the resolver's job (see tests/fixtures/gpu_spellings.csv).
-_CATALOG_IDS_ISSUE_10 = (
-    "A100-40GB-PCIe",
-    "A100-80GB-PCIe",
-    "A800-80GB-PCIe",
-    "A800-80GB-SXM",
-    "H800-SXM",
-    "H800-PCIe",
-    "H20",
-    "H200-NVL",
-    "GB200",
-    "GB300",
-    "L20",
-    "A2",
-    "V100-16GB-PCIe",
-    "V100-32GB-PCIe",
-    "V100S",
-    "P100-16GB-PCIe",
-    "P100-12GB-PCIe",
-    "P4",
-    "P40",
-    "K80",
-    "M60",
-    "RTX-A2000-6GB",
-    "RTX-A2000-12GB",
-    "RTX-2000-Ada",
-    "RTX-4000-SFF-Ada",
-    "RTX-4500-Ada",
-    "RTX-5000-Ada",
-    "RTX-5880-Ada",
-    "RTX-PRO-6000-WS",
-    "RTX-2080-Ti",
-    "RTX-3060-Ti",
-    "RTX-3070-Ti",
-    "RTX-3080",
-    "RTX-3080-Ti",
-    "RTX-3090-Ti",
-    "RTX-4060",
-    "RTX-4060-Ti",
-    "RTX-4070",
-    "RTX-4070-SUPER",
-    "RTX-4070-Ti",
-    "RTX-4070-Ti-SUPER",
-    "RTX-4080",
-    "RTX-4080-SUPER",
-    "RTX-4090D",
-    "RTX-5060-Ti",
-    "RTX-5070",
-    "RTX-5070-Ti",
-    "RTX-5080",
-    "MI25",
-    "MI100",
-    "MI210",
-    "MI250",
-    "MI250X",
-    "MI325X",
-    "MI355X",
-    "Radeon-Pro-V520",
-    "Radeon-Pro-V620",
-    "Radeon-Pro-V710",
-)
-
-
 def _self_aliases() -> None:
     for canonical in set(_ALIASES.values()):
         _ALIASES.setdefault(_key(canonical), canonical)
-    # a catalog id names exactly its GPU: "A100-80GB-PCIe" is the PCIe card, not the SXM4 one
-    for canonical in _CATALOG_IDS_ISSUE_10:
-        _ALIASES[_key(canonical)] = canonical
 
 
 _self_aliases()
