@@ -306,7 +306,8 @@ def test_azure_pages_spot_windows_and_table(stub: Stub) -> None:
     nd = by_type(offers, "Standard_ND96asr_v4", "southcentralus")
     assert (nd.gpu_model, nd.gpu_count, nd.price_per_hour, nd.spot_price_per_hour) == ("A100-40GB", 8, 27.197, 10.8788)
     nc = by_type(offers, "Standard_NC24ads_A100_v4", "eastus")
-    assert (nc.gpu_model, nc.price_per_hour, nc.spot_price_per_hour) == ("A100-80GB", 3.673, 1.4692)  # not Windows
+    # NC A100 v4 is the A100 80GB PCIe card (the adapter says so); it used to resolve to the SXM4 id
+    assert (nc.gpu_model, nc.price_per_hour, nc.spot_price_per_hour) == ("A100-80GB-PCIe", 3.673, 1.4692)  # not Windows
     assert by_type(offers, "Standard_ND96isr_H100_v5").gpu_model == "H100-SXM"
     assert by_type(offers, "Standard_NC40ads_H100_v5").gpu_model == "H100-NVL"
     raw_unknown = {r.raw_gpu for r in rows if isinstance(r, RejectedRow) and r.reason == "unknown_gpu"}

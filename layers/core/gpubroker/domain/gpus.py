@@ -98,7 +98,6 @@ _ALIASES: dict[str, str] = {
     "A10040GB": "A100-40GB",
     "A10080GB": "A100-80GB",
     "A10080GBSXM": "A100-80GB",
-    "A10080GBPCIE": "A100-80GB",
     "H100SXM": "H100-SXM",
     "H100SXM5": "H100-SXM",
     "H100PCIE": "H100-PCIe",
@@ -125,7 +124,6 @@ _ALIASES: dict[str, str] = {
     "RTX4000ADA": "RTX-4000-Ada",
     "RTX6000ADA": "RTX-6000-Ada",
     "RTXPRO6000": "RTX-PRO-6000",
-    "RTXPRO6000WS": "RTX-PRO-6000",
     "RTX6000": "Quadro-RTX-6000",
     "QUADRORTX6000": "Quadro-RTX-6000",
     "M4000": "Quadro-M4000",
@@ -197,6 +195,10 @@ def canonical_gpu(
 def _self_aliases() -> None:
     for canonical in set(_ALIASES.values()):
         _ALIASES.setdefault(_key(canonical), canonical)
+    # TEMPORARY (branch i10-specs only): every catalog id names exactly its GPU ("A100-80GB-PCIe" is the PCIe card).
+    # The resolver rewritten on i10-names derives this from gpus.json; drop this block when merging it.
+    for canonical in bundled_catalog().by_model():
+        _ALIASES[_key(canonical)] = canonical
 
 
 _self_aliases()
