@@ -93,6 +93,13 @@ def _spec_lut(cols: OfferColumns, specs: Mapping[str, GpuSpec], attr: str) -> F6
     return out
 
 
+def _spec_flag(cols: OfferColumns, specs: Mapping[str, GpuSpec], test: Callable[[GpuSpec], bool]) -> F64:
+    """1.0 where the offer's GPU passes ``test``, else 0.0 (also for a GPU the catalog lacks)."""
+    lut = np.array([1.0 if m in specs and test(specs[m]) else 0.0 for m in cols.vocab["gpu_model"]])
+    out: F64 = lut[cols.codes["gpu_model"]] if lut.size else np.zeros(cols.n)
+    return out
+
+
 def _reliability(cols: OfferColumns) -> F64:
     marketplace = np.array([PROVIDERS[p].marketplace if p in PROVIDERS else True for p in cols.vocab["provider"]])
     base = np.where(marketplace[cols.codes["provider"]], MARKETPLACE_RELIABILITY, 1.0)
@@ -126,6 +133,7 @@ def build_offer_math(cols: OfferColumns, specs: Mapping[str, GpuSpec] | None = N
         "tflops_per_watt": tflops / tdp,
         "reliability": _reliability(cols),
         "tdp_w": tdp,
+        "hbm_memory": _spec_flag(cols, specs, lambda s: s.memory_type.upper().startswith("HBM")),
     }
     columns = {k: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) for k, v in columns.items()}
     eea = np.array([in_eea(r) for r in cols.vocab["region"]], dtype=np.int32)[cols.codes["region"]]
