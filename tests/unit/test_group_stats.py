@@ -26,7 +26,7 @@ def test_each_group_matches_numpy_over_that_group(case: tuple[np.ndarray, np.nda
     stats = group_stats(codes, values, groups)
     for g in range(groups):
         mine = values[codes == g]
-        assert stats.count[g] == mine.size
+        assert stats.n[g] == mine.size
         if mine.size:
             assert stats.median[g] == np.median(mine) and stats.minimum[g] == mine.min()
             np.testing.assert_allclose(stats.mean[g], mine.mean(), rtol=1e-12)
@@ -42,4 +42,4 @@ def test_degenerate_input_is_refused_at_the_boundary() -> None:
     with pytest.raises(ValueError):
         group_stats([0], [1.0, 2.0], 2)
     empty = group_stats(np.zeros(0, np.int64), np.zeros(0), 0)
-    assert empty.count.size == 0 and empty.median.size == 0
+    assert empty.n.size == 0 and empty.median.size == 0

@@ -15,9 +15,9 @@ from gpumath.arrays import F64, I64
 
 
 class GroupStats(NamedTuple):
-    """One entry per group code ``0..n_groups-1``; NaN (count 0) for a group without values."""
+    """One entry per group code ``0..n_groups-1``: ``n`` values, their mean, median and minimum (NaN where n = 0)."""
 
-    count: I64
+    n: I64
     mean: F64
     median: F64
     minimum: F64

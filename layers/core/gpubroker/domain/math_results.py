@@ -67,6 +67,8 @@ class EfficiencyReference(_Result):
 
 class Efficiency(_Result):
     gpu_model: str
+    precision: str
+    tflops: float
     price_per_gpu_hour: float
     score: float
     tflops_per_usd: float

@@ -77,7 +77,9 @@ def daily_trend(points: Sequence[Mapping[str, Any]], *, days: int = 7, source: s
     out: list[DailyPrice] = []
     for d in window:
         providers = by_day[d]
-        per_provider = [statistics.median(statistics.median(v) for v in series.values()) for series in providers.values()]
+        per_provider = [
+            statistics.median(statistics.median(v) for v in series.values()) for series in providers.values()
+        ]
         medians[d] = statistics.median(per_provider)
         count = sum(len(v) for series in providers.values() for v in series.values())
         out.append(DailyPrice(date=d, median_price_per_gpu_hour=r4(medians[d]), providers=len(providers), points=count))
@@ -149,12 +151,13 @@ def market_summary(cols: OfferColumns, *, trends: TrendCache) -> MarketSummary:
     stats = group_stats(codes, prices, n_models)
     gpus_by_model = np.bincount(codes, weights=gpus, minlength=n_models)
     per_model = []
-    for m in np.flatnonzero(stats.count):
+    for m in np.flatnonzero(stats.n):
         median, best = float(stats.median[m]), float(stats.minimum[m])
         per_model.append(GpuMarket(
-            gpu_model=cols.vocab["gpu_model"][m], offers=int(stats.count[m]), gpus=int(gpus_by_model[m]),
+            gpu_model=cols.vocab["gpu_model"][m], offers=int(stats.n[m]), gpus=int(gpus_by_model[m]),
             avg_price_per_gpu_hour=r4(stats.mean[m]), median_price_per_gpu_hour=r4(median),
-            best_price_per_gpu_hour=r4(best), savings_potential_pct=r4((median - best) / median * 100 if median else 0.0),
+            best_price_per_gpu_hour=r4(best),
+            savings_potential_pct=r4((median - best) / median * 100 if median else 0.0),
         ))  # fmt: skip
     hist, _ = np.histogram(prices, bins=np.array(HISTOGRAM_EDGES))
     n_prov = len(cols.vocab["provider"])

@@ -147,7 +147,7 @@ def savings(offer_math: OfferMath, idx: NDArray[np.int64], scores: F64, stats: G
     cols = offer_math.cols
     code = cols.codes["gpu_model"][idx]
     price = cols.floats["price_per_gpu_hour"][idx]
-    n = stats.count[code]
+    n = stats.n[code]
     median = np.where(n > 0, stats.median[code], price)  # an offer not live has no market: its own price
     relative = (price - median) / median * 100.0
     lead = np.append(scores[:-1] - scores[1:], MARGIN_FULL)[: idx.size]  # the last one has no runner-up
