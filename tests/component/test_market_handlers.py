@@ -49,7 +49,7 @@ def test_offer_history_pages(world: World) -> None:
 def test_market_summary_with_real_trends(world: World) -> None:
     report = seed_price_history(series=PublicPriceSeries(SHARED / "data" / "price-history"), history=world.history)
     # Prime Intellect's snapshots give one daily close per listing provider (853 points; it was one aggregate point
-    # per half-hour snapshot, 6,699, counted as a single voice in the cross-provider trend)
+    # per half-hour snapshot, 6,494, counted as a single voice in the cross-provider trend)
     assert report.points > 1500 and set(report.series) == {
         "prime-intellect-aggregate",
         "aws-p5.48xlarge-daily",
@@ -93,3 +93,24 @@ def test_seed_refuses_bad_events(world: World, bad: dict[str, str]) -> None:
     mod = handler_module("seed_price_history")
     with pytest.raises(ValidationFailed):
         mod.lambda_handler(bad, Ctx(), deps=mod.Deps(history=world.history))
+
+
+def test_the_openapi_document_says_what_the_numbers_mean() -> None:
+    """The merged document names offers as offers and documents savings_pct's definition and range."""
+    from gpubroker.api.openapi import merge_openapi
+
+    names = ("api_get_market_summary", "api_get_preset", "api_list_presets", "api_math_cost_per_gflop",
+             "api_math_efficiency_score")  # fmt: skip
+    doc = merge_openapi([handler_module(n).app for n in names], title="t", version="1")
+    schemas = doc["components"]["schemas"]
+    summary = schemas["MarketSummary"]["properties"]
+    assert "available_gpus" not in summary and "offers, not GPUs" in summary["available_offers"]["description"]
+    assert "sum of gpu_count" in summary["gpus_in_live_offers"]["description"]
+    trend = schemas["MarketTrend"]["properties"]
+    assert {"basis", "providers", "series", "source"} <= set(trend)
+    savings = schemas["PresetItemOut"]["properties"]["savings_pct"]
+    assert (savings["minimum"], savings["exclusiveMaximum"]) == (0, 100)
+    assert "0 means no saving" in savings["description"] and "median" in savings["description"]
+    assert "promise" in schemas["PresetOut"]["required"]
+    for request in ("CostPerGflopRequest", "EfficiencyByGpu"):
+        assert schemas[request]["properties"]["precision"]["enum"] == ["fp32", "fp16", "bf16", "fp8"]
