@@ -87,11 +87,10 @@ class PresetOut(_Out):
     name: str
     description: str
     promise: str = Field(description="what the preset returns, in one sentence (the test suite holds it to it)")
-    minimum: list[PresetMinimum] | None = Field(
-        default=None, description="conditions every returned offer meets (absent for for-you)"
-    )
-    order_by: list[PresetOrder] | None = Field(
-        default=None, description="the order: the first key decides, the next break ties (absent for for-you)"
+    minimum: list[PresetMinimum] = Field(description="conditions every returned offer meets (for-you: none)")
+    order_by: list[PresetOrder] = Field(
+        description="the order: the first key decides, the next break ties, then the offer id (for-you: "
+        "ensemble_score, descending)"
     )
     count: int = Field(description="live offers that meet the minimum (for-you: that the recommender ranked)")
     items: list[PresetItemOut]

@@ -239,6 +239,8 @@ class PersonalPresetRanking(_Result):
     name: str
     description: str
     promise: str
+    minimum: list[PresetMinimum] = Field(description="none: every live offer is a candidate")
+    order_by: list[PresetOrder] = Field(description="the ensemble score, descending")
     path: str
     reason: str
     count: int = Field(description="live offers the recommender ranked")

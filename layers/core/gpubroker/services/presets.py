@@ -231,6 +231,8 @@ def _for_you(
         name=preset.name,
         description=preset.description,
         promise=preset.promise,
+        minimum=[],
+        order_by=[PresetOrder(criterion="ensemble_score", direction="descending")],
         path=rec.path,
         reason=rec.reason,
         count=rec.count,
