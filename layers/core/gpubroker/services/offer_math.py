@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,8 +18,9 @@ from numpy.typing import NDArray
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.gpus import GpuSpec, bundled_catalog
 from gpubroker.domain.providers import PROVIDERS, in_eea
-from gpumath.arrays import F64, B
+from gpumath.arrays import F64, I64, B
 from gpumath.columns import OfferColumns
+from gpumath.groups import GroupStats, group_stats
 from gpumath.similarity import build_features
 
 if TYPE_CHECKING:  # built on first use: the workload functions import this module for prices_by_gpu only
@@ -81,6 +83,22 @@ class OfferMath:
         x = np.vstack([self.columns[n][idx] for n in names]) if names else np.zeros((0, idx.shape[0]))
         benefit = np.array([CRITERIA[n].benefit for n in names], dtype=np.bool_)
         return x, benefit
+
+    @cached_property
+    def id_rank(self) -> I64:
+        """Each offer's position in offer-id order (ids are unique): the tie-break of every ranking as an integer
+        key, so a sort does not compare strings (a lexsort over 100k ids took ~20 ms)."""
+        rank = np.empty(self.n, dtype=np.int64)
+        rank[np.argsort(self.cols.offer_id, kind="stable")] = np.arange(self.n, dtype=np.int64)
+        return rank
+
+    @cached_property
+    def live_price_stats(self) -> GroupStats:
+        """Per gpu_model code: live offers, and their mean, median and cheapest price per GPU-hour (the market
+        median the presets' savings are measured against; the market summary computes the same figures)."""
+        live = self.cols.bools["available"]
+        codes = self.cols.codes["gpu_model"][live]
+        return group_stats(codes, self.cols.floats["price_per_gpu_hour"][live], len(self.cols.vocab["gpu_model"]))
 
     def index_of(self, offer_id: str) -> int | None:
         hit = np.flatnonzero(self.cols.offer_id == offer_id)
@@ -179,7 +197,7 @@ def offer_summary(offer_math: OfferMath, i: int) -> OfferSummary:
 def ranked(scores: F64, idx: NDArray[np.int64], offer_math: OfferMath) -> NDArray[np.int64]:
     """Positions into ``idx`` (the candidates, with their ``scores``) by score descending, ties by offer id: the
     one deterministic order of every ranking (TOPSIS, collaborative, ensemble, presets)."""
-    order = np.lexsort((offer_math.cols.offer_id[idx], -scores))
+    order = np.lexsort((offer_math.id_rank[idx], -scores))
     out: NDArray[np.int64] = order.astype(np.int64)
     return out
 

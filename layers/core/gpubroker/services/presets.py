@@ -43,7 +43,7 @@ from gpubroker.services.collab import CfModel
 from gpubroker.services.offer_math import OfferMath, OfferMathCache, candidate_mask, offer_summary
 from gpubroker.services.recommend import ensemble_recommend
 from gpumath.arrays import F64
-from gpumath.groups import GroupStats, group_stats
+from gpumath.groups import GroupStats
 
 History = Mapping[str, Mapping[str, int]]
 
@@ -133,15 +133,6 @@ SAMPLE_SCALE = 5.0
 MARGIN_FULL = 0.1
 
 
-def live_price_stats(offer_math: OfferMath) -> GroupStats:
-    """Per gpu_model code: live offers, and their mean, median and cheapest price per GPU-hour."""
-    cols = offer_math.cols
-    live = cols.bools["available"]
-    return group_stats(
-        cols.codes["gpu_model"][live], cols.floats["price_per_gpu_hour"][live], len(cols.vocab["gpu_model"])
-    )
-
-
 def savings(offer_math: OfferMath, idx: NDArray[np.int64], scores: F64, stats: GroupStats) -> list[Savings]:
     """Savings and confidence of the offers at ``idx`` (best first, with their ``scores``): vectorised."""
     cols = offer_math.cols
@@ -165,18 +156,23 @@ def savings(offer_math: OfferMath, idx: NDArray[np.int64], scores: F64, stats: G
     ]
 
 
-def qualifying(preset: Preset, offer_math: OfferMath) -> NDArray[np.int64]:
-    """Indices of the live offers that meet the preset's minimum, in the preset's order (offer id last)."""
+def qualifying(preset: Preset, offer_math: OfferMath, top: int | None = None) -> tuple[NDArray[np.int64], int]:
+    """The live offers that meet the preset's minimum, in the preset's order (offer id last): the first ``top`` of
+    them (all when None), and how many qualify."""
     mask = candidate_mask(offer_math)
     for criterion, at_least, _ in preset.minimum:
         mask &= offer_math.columns[criterion] >= at_least
     idx = np.flatnonzero(mask).astype(np.int64)
-    keys: list[NDArray[np.generic]] = [offer_math.cols.offer_id[idx]]
-    for criterion, higher_first in reversed(preset.order):  # np.lexsort: the last key is the primary one
+    count = int(idx.size)
+    first, higher_first = preset.order[0]
+    primary = -offer_math.columns[first][idx] if higher_first else offer_math.columns[first][idx]
+    keys: list[NDArray[np.generic]] = [offer_math.id_rank[idx]]
+    for criterion, higher in reversed(preset.order[1:]):  # np.lexsort: the last key is the primary one
         column = offer_math.columns[criterion][idx]
-        keys.append(-column if higher_first else column)
-    out: NDArray[np.int64] = idx[np.lexsort(keys)] if idx.size else idx
-    return out
+        keys.append(-column if higher else column)
+    keys.append(primary)
+    ordered: NDArray[np.int64] = idx[np.lexsort(keys)] if idx.size else idx
+    return (ordered if top is None else ordered[:top]), count
 
 
 def relative_scores(preset: Preset, offer_math: OfferMath, ordered: NDArray[np.int64], top: int) -> F64:
@@ -191,9 +187,9 @@ def relative_scores(preset: Preset, offer_math: OfferMath, ordered: NDArray[np.i
 
 
 def _ranking(preset: Preset, *, offer_math: OfferMath, limit: int, stats: GroupStats) -> PresetRanking:
-    ordered = qualifying(preset, offer_math)
+    ordered, count = qualifying(preset, offer_math, limit + 1)  # one more: the last pick's lead
     top = ordered[:limit]
-    scores = relative_scores(preset, offer_math, ordered, limit + 1)  # one more: the last pick's lead
+    scores = relative_scores(preset, offer_math, ordered, limit + 1)
     found = savings(offer_math, top, scores, stats)
     items = [
         PresetOffer(**offer_summary(offer_math, int(i)).model_dump(), score=r4(scores[k]), **found[k].model_dump())
@@ -205,7 +201,7 @@ def _ranking(preset: Preset, *, offer_math: OfferMath, limit: int, stats: GroupS
         promise=preset.promise,
         minimum=[PresetMinimum(criterion=c, at_least=v, meaning=m) for c, v, m in preset.minimum],
         order_by=[PresetOrder(criterion=c, direction="descending" if h else "ascending") for c, h in preset.order],
-        count=int(ordered.size),
+        count=count,
         items=items,
         top_offer=items[0] if items else None,
     )
@@ -255,7 +251,7 @@ def run_preset(
     preset = PRESETS.get(name)
     if preset is None:
         raise NotFound(f"no preset {name!r}", details={"known": sorted(PRESETS)})
-    stats = live_price_stats(offer_math)
+    stats = offer_math.live_price_stats
     if preset.personal:
         return _for_you(preset, offer_math=offer_math, limit=limit, user_id=user_id, model=model, history=history,
                         stats=stats)  # fmt: skip
