@@ -121,6 +121,27 @@ def test_cost_per_gflop_and_efficiency(deps: PersonalDeps) -> None:
     assert status == 404
 
 
+MATH_ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
+    "/math/cost-per-token": ("api_math_cost_per_token", {"model_params_b": 1, "price_per_hour": 1.0}),
+    "/math/cost-per-gflop": ("api_math_cost_per_gflop", {"price_per_gpu_hour": 1.0}),
+    "/math/efficiency-score": ("api_math_efficiency_score", {"price_per_gpu_hour": 1.0}),
+    "/math/estimate-workload": ("api_math_estimate_workload", {"type": "llm_inference", "params_b": 1}),
+    "/math/map-workload-to-gpu": ("api_math_map_workload_to_gpu", {"type": "llm_inference", "params_b": 1}),
+}
+
+
+@pytest.mark.parametrize("path", list(MATH_ROUTES))
+def test_a_precision_the_gpu_lacks_is_one_422_on_every_route(deps: PersonalDeps, path: str) -> None:
+    """T4 with bf16: the KPI routes priced it at the fp16 figure (200) while the workload routes refused it."""
+    name, body = MATH_ROUTES[path]
+    gpu: dict[str, Any] = {"gpus": ["T4"]} if "workload" in path else {"gpu_model": "T4"}
+    status, out = post(name, path, body | gpu | {"precision": "bf16"}, deps)
+    assert (status, out["error"]["code"]) == (422, "precision_unsupported"), out
+    assert out["error"]["details"]["supported"]["T4"] == ["fp32", "fp16", "int8", "int4"]
+    status, _ = post(name, path, body | gpu | {"precision": "fp16"}, deps)
+    assert status == 200
+
+
 def test_topsis_matrix_and_offers(deps: PersonalDeps) -> None:
     body = {"matrix": [[1, 10], [2, 20], [3, 5]], "weights": [0.5, 0.5], "types": ["cost", "benefit"]}
     status, out = post("api_math_topsis", "/math/topsis", body, deps)

@@ -57,8 +57,9 @@ def test_a_seed_report_and_a_price_point_keep_their_fields() -> None:
 
 
 def test_a_trend_is_written_with_its_from_key() -> None:
-    days = [DailyPrice(date="2026-01-01", avg_price_per_gpu_hour=2.0, points=3)]
-    trend = PriceTrend(days=days, change_pct=0.0, direction="flat", from_="2026-01-01", to="2026-01-01")
+    days = [DailyPrice(date="2026-01-01", median_price_per_gpu_hour=2.0, providers=2, points=3)]
+    trend = PriceTrend(days=days, change_pct=0.0, direction="flat", from_="2026-01-01", to="2026-01-01",
+                       providers=2, series=3, basis="median across providers")  # fmt: skip
     dumped = trend.model_dump()
     assert dumped["from"] == "2026-01-01" and "from_" not in dumped
     market = MarketTrend.model_validate({**dumped, "source": "public series"})

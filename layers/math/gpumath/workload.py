@@ -76,14 +76,12 @@ def speedup(n: F64 | I64, beta: float) -> F64:
     return out
 
 
-def effective_tflops(tensor_tflops: F64, fp32_tflops: F64, path: str) -> F64:
-    """Peak TFLOPS for a compute path: ``fp32`` (non-tensor), ``tensor`` (dense FP16/BF16) or ``fp8`` (2x tensor)."""
-    if path == "fp32":
-        return np.asarray(fp32_tflops, dtype=np.float64)
-    if path == "fp8":
-        out: F64 = 2.0 * np.asarray(tensor_tflops, dtype=np.float64)
-        return out
-    return np.asarray(tensor_tflops, dtype=np.float64)
+def effective_tflops(tensor_tflops: F64, fp32_tflops: F64, fp8_tflops: F64, path: str) -> F64:
+    """Peak TFLOPS (g,) for a compute path: ``fp32`` (non-tensor), ``tensor`` (dense FP16/BF16) or ``fp8`` (the dense
+    FP8 tensor rate; 0 where a GPU has none, which makes its compute terms infinite)."""
+    chosen = {"fp32": fp32_tflops, "fp8": fp8_tflops}.get(path, tensor_tflops)
+    out: F64 = np.asarray(chosen, dtype=np.float64)
+    return out
 
 
 def roofline_seconds(amounts: Sequence[float], rates: Sequence[F64]) -> tuple[F64, I64]:

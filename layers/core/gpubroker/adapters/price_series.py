@@ -1,8 +1,11 @@
 """Readers for the real public price series in ``shared/data/price-history`` (provenance in its README), as
 price-history points. Used to seed history so that market trends are real, not invented.
 
-- ``prime-intellect-aggregate/*.jsonl``: ~30-minute market snapshots per GPU SKU; the median price per GPU-hour
-  across providers becomes one point (series id ``market-primeintellect-<gpu>``).
+- ``prime-intellect-aggregate/*.jsonl``: ~30-minute market snapshots per GPU SKU, each with every listing
+  provider's average price per GPU-hour. Each provider is its own series (``market-primeintellect-<provider>-<gpu>``,
+  ``provider`` = that provider), one point per UTC day: its average at its last snapshot of the day (a daily close).
+  A market trend is then a median across providers (``services.market``), where a single aggregate point per
+  snapshot counted as one voice against AWS's list price.
 - ``aws-p5.48xlarge-daily.csv``: the daily on-demand price of 8 x H100 SXM in us-east-1 (empty prices skipped).
 - ``runpod-gpuTypes/*.json``: RunPod GraphQL answers; the secure on-demand price per GPU type.
 """
@@ -21,13 +24,23 @@ from gpubroker.domain.gpus import UnknownGpu, canonical_gpu
 
 
 def _point(
-    series: str, source: str, ts: datetime, gpu_model: str, *, per_gpu: float, count: int = 1, variant: str = ""
+    series: str,
+    source: str,
+    ts: datetime,
+    gpu_model: str,
+    *,
+    per_gpu: float,
+    count: int = 1,
+    variant: str = "",
+    provider: str | None = None,
 ) -> dict[str, Any]:
+    """One price-history point of a public series; ``provider``: whose price it is (default: the ``source``)."""
     suffix = re.sub(r"[^a-z0-9]+", "-", f"{gpu_model}-{variant}".lower()).strip("-")
+    who = re.sub(r"[^a-z0-9]+", "-", provider.lower()).strip("-") + "-" if provider else ""
     return {
-        "offer_id": f"market-{source}-{suffix}",
+        "offer_id": f"market-{source}-{who}{suffix}",
         "ts": ts.astimezone(UTC).isoformat(),
-        "provider": source,
+        "provider": provider or source,
         "gpu_model": gpu_model,
         "gpu_count": count,
         "price_per_hour": per_gpu * count,
@@ -52,6 +65,8 @@ def _ts(value: str) -> datetime:
 
 
 def prime_intellect(path: Path) -> Iterator[dict[str, Any]]:
+    """Per listing provider, its average price per GPU-hour at its last snapshot of each UTC day."""
+    close: dict[tuple[str, str], dict[str, Any]] = {}  # (provider, day) -> the point of its latest snapshot
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -61,13 +76,16 @@ def prime_intellect(path: Path) -> Iterator[dict[str, Any]]:
                        memory=float(memory.group(1)) if memory else None)  # fmt: skip
         if model is None:
             continue
-        median = (snap.get("price_stats") or {}).get("median")
-        if median:
-            ts = _ts(snap["timestamp"])
-            variant = snap.get("socket_type") or ""
-            yield _point(
-                "prime-intellect-aggregate", "primeintellect", ts, model, per_gpu=float(median), variant=variant
-            )
+        ts = _ts(snap["timestamp"])
+        for provider, stats in sorted((snap.get("by_provider") or {}).items()):
+            average = (stats or {}).get("avg")
+            if average:
+                point = _point("prime-intellect-aggregate", "primeintellect", ts, model, per_gpu=float(average),
+                               variant=snap.get("socket_type") or "", provider=provider)  # fmt: skip
+                key = (point["offer_id"], point["ts"][:10])
+                if key not in close or close[key]["ts"] <= point["ts"]:
+                    close[key] = point
+    yield from sorted(close.values(), key=lambda p: (p["offer_id"], p["ts"]))
 
 
 def aws_p5_daily(path: Path) -> Iterator[dict[str, Any]]:

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpubroker.domain.math_results import PresetMinimum, PresetOrder, Savings
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -63,11 +65,36 @@ class RecommendationOut(_Out):
     items: list[OfferScore]
 
 
+class PresetItemOut(Savings):
+    """One offer a preset returns: the offer's summary, its score, and its price against the market median."""
+
+    model_config = ConfigDict(extra="allow")
+
+    offer_id: str
+    provider: str
+    gpu_model: str
+    gpu_count: int
+    price_per_hour: float
+    price_per_gpu_hour: float
+    score: float = Field(
+        description="the preset's first measure (order_by[0]) relative to the best offer that meets the minimum: "
+        "value / best when more is better, best / value when less is; in (0, 1], 1 = as good as the best. "
+        "for-you: the ensemble score in [0, 1]"
+    )
+
+
 class PresetOut(_Out):
     name: str
     description: str
-    items: list[dict[str, Any]]
-    top_offer: dict[str, Any] | None
+    promise: str = Field(description="what the preset returns, in one sentence (the test suite holds it to it)")
+    minimum: list[PresetMinimum] = Field(description="conditions every returned offer meets (for-you: none)")
+    order_by: list[PresetOrder] = Field(
+        description="the order: the first key decides, the next break ties, then the offer id (for-you: "
+        "ensemble_score, descending)"
+    )
+    count: int = Field(description="live offers that meet the minimum (for-you: that the recommender ranked)")
+    items: list[PresetItemOut]
+    top_offer: PresetItemOut | None
 
 
 class PresetList(BaseModel):

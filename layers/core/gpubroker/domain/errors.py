@@ -40,6 +40,12 @@ class ValidationFailed(DomainError):
     code = "validation_error"
 
 
+class PrecisionUnsupported(ValidationFailed):
+    """A GPU asked to compute in a number format its architecture lacks (T4 with bf16, A100 with fp8) (422)."""
+
+    code = "precision_unsupported"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.gpus import bundled_catalog
-from gpubroker.domain.precision import CatalogPeakPrecision, Precision
+from gpubroker.domain.precision import FloatPrecision, Precision
 from gpubroker.domain.types import Int, OfferId
 
 MAX_ALTERNATIVES = 10_000
 MAX_CRITERIA = 32
-BYTES_PER_PARAM: dict[Precision, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 CRITERION_NAMES = (
     "price_per_gpu_hour", "price_per_hour", "gpu_memory_gb", "total_gpu_memory_gb", "gpu_count", "fp16_tflops",
     "total_fp16_tflops", "memory_bandwidth_gbps", "tflops_per_usd", "tflops_per_watt", "reliability",
@@ -62,7 +61,11 @@ class EstimatedCostPerToken(_Strict):
 
     gpu_model: GpuModel
     model_params_b: float = Field(ge=0.01, le=2000, description="model size, billions of parameters")
-    precision: Precision = "fp16"
+    precision: Precision = Field(
+        default="fp16",
+        description="weights' format; int8/int4 are weight-only (computed at the fp16 tensor peak); a format the GPU "
+        "lacks is a 422 precision_unsupported",
+    )
     batch_size: Int = Field(default=1, ge=1, le=1024)
     price_per_hour: Price | None = None
 
@@ -70,9 +73,15 @@ class EstimatedCostPerToken(_Strict):
 CostPerTokenRequest = MeasuredCostPerToken | EstimatedCostPerToken
 
 
+PRECISION_FIELD = (
+    "the number format the arithmetic runs in: fp32 (non-tensor peak), fp16/bf16 (dense tensor peak), fp8 (dense FP8 "
+    "tensor peak, 2x fp16 where the architecture has FP8 units); a format the GPU lacks is a 422 precision_unsupported"
+)
+
+
 class CostPerGflopRequest(_Strict):
     gpu_model: GpuModel
-    precision: CatalogPeakPrecision = "bf16"
+    precision: FloatPrecision = Field(default="fp16", description=PRECISION_FIELD)
     price_per_gpu_hour: Price | None = None
     utilisation: float = Field(default=1.0, ge=0.01, le=1)
 
@@ -80,12 +89,14 @@ class CostPerGflopRequest(_Strict):
 class EfficiencyByOffer(_Strict):
     offer_id: OfferId
     cost_weight: float = Field(default=0.6, ge=0, le=1, description="power weight is 1 - cost_weight")
+    precision: FloatPrecision = Field(default="fp16", description=PRECISION_FIELD)
 
 
 class EfficiencyByGpu(_Strict):
     gpu_model: GpuModel
     price_per_gpu_hour: Price
     cost_weight: float = Field(default=0.6, ge=0, le=1, description="power weight is 1 - cost_weight")
+    precision: FloatPrecision = Field(default="fp16", description=PRECISION_FIELD)
 
 
 EfficiencyRequest = EfficiencyByOffer | EfficiencyByGpu

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from gpubroker.domain.math_requests import EnsembleWeights, WeightedCriterion
+from gpubroker.domain.math_requests import EnsembleWeights
 
 
 class _Result(BaseModel):
@@ -67,6 +67,8 @@ class EfficiencyReference(_Result):
 
 class Efficiency(_Result):
     gpu_model: str
+    precision: str
+    tflops: float
     price_per_gpu_hour: float
     score: float
     tflops_per_usd: float
@@ -163,14 +165,35 @@ class Recommendation(_Result):
 
 # ---- presets -------------------------------------------------------------------------------------------------
 
+SAVINGS_PCT = (
+    "How much cheaper per GPU-hour this offer is than the market median of the same GPU model, in %: "
+    "(market_median_per_gpu_hour - price_per_gpu_hour) / market_median_per_gpu_hour x 100, in [0, 100). "
+    "0 means no saving: the offer costs the median or more (price_vs_median_pct says how much more). "
+    "A preset keeps such an offer when its promise ranks it: the promise is about its own measure, not the price."
+)
+
 
 class Savings(_Result):
-    """Savings against the market median of the same GPU, and how sure the ranking is (``services.presets``)."""
+    """An offer's price against the market median of the same GPU, and how sure the ranking is
+    (``services.presets``)."""
 
-    savings_pct: float
-    market_median_per_gpu_hour: float
-    comparable_offers: int
-    confidence: float
+    savings_pct: float = Field(ge=0, lt=100, description=SAVINGS_PCT)
+    price_vs_median_pct: float = Field(
+        gt=-100,
+        description="(price_per_gpu_hour - market_median_per_gpu_hour) / market_median_per_gpu_hour x 100: "
+        "negative = cheaper than the median (the saving), positive = dearer (a premium), 0 = the median",
+    )
+    market_median_per_gpu_hour: float = Field(
+        description="median price per GPU-hour (USD) of the live offers of the same GPU model across every provider "
+        "(the market summary's median_price_per_gpu_hour for that model)"
+    )
+    comparable_offers: int = Field(description="live offers of the same GPU model the median is taken over")
+    confidence: float = Field(
+        ge=0,
+        le=1,
+        description="(1 - exp(-comparable_offers / 5)) x (0.5 + 0.5 x min(1, lead / 0.1)), lead = this offer's "
+        "score minus the next one's: how well the median is known times how clearly this offer leads",
+    )
 
 
 class PresetOffer(Savings, ScoredOffer):
@@ -181,12 +204,31 @@ class PersonalPresetOffer(Savings, EnsembleOffer):
     pass
 
 
+class PresetMinimum(_Result):
+    """A condition every offer a preset returns meets: ``criterion >= at_least``."""
+
+    criterion: str = Field(description="a per-offer figure (``services.offer_math.CRITERIA`` and ``hbm_memory``)")
+    at_least: float
+    meaning: str
+
+
+class PresetOrder(_Result):
+    """One key of a preset's order; the first key decides, the next ones break ties (then the offer id)."""
+
+    criterion: str
+    direction: Literal["descending", "ascending"]
+
+
 class PresetRanking(_Result):
-    """A preset ranked by its fixed criteria."""
+    """A preset: the live offers that meet its minimum, in its order. ``promise`` says both in one sentence;
+    ``minimum`` and ``order_by`` say them to a machine."""
 
     name: str
     description: str
-    criteria: list[WeightedCriterion]
+    promise: str
+    minimum: list[PresetMinimum]
+    order_by: list[PresetOrder]
+    count: int = Field(description="live offers that meet the minimum")
     items: list[PresetOffer]
     top_offer: PresetOffer | None
 
@@ -196,9 +238,12 @@ class PersonalPresetRanking(_Result):
 
     name: str
     description: str
+    promise: str
+    minimum: list[PresetMinimum] = Field(description="none: every live offer is a candidate")
+    order_by: list[PresetOrder] = Field(description="the ensemble score, descending")
     path: str
     reason: str
-    criteria: list[WeightedCriterion]
+    count: int = Field(description="live offers the recommender ranked")
     items: list[PersonalPresetOffer]
     top_offer: PersonalPresetOffer | None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -26,6 +27,20 @@ OfferId = Annotated[
 ]
 
 
+SIGNIFICANT = 4
+
+
+def rounded(x: float, decimals: int) -> float:
+    """``decimals`` decimals, or four significant figures where that is finer: a real figure never rounds to 0.0.
+    Zero, NaN and infinities pass through."""
+    value = float(x)
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, max(decimals, SIGNIFICANT - 1 - math.floor(math.log10(abs(value)))))
+
+
 def r4(x: float) -> float:
-    """Four decimals: rounding happens at the API boundary (what a service returns), and nowhere else."""
-    return round(float(x), 4)
+    """Four decimals, or four significant figures where that is finer (0.0000093 USD per 1M tokens stays 9.3e-06;
+    123.45678 -> 123.4568): the one rounding rule. It happens at the API boundary (what a service returns), and
+    nowhere else."""
+    return rounded(x, 4)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from gpubroker.domain.precision import FLOAT_PRECISIONS, Precision
+from gpubroker.domain.precision import FLOAT_PRECISIONS, PRECISION_SOURCES, Precision
 from gpubroker.domain.types import Int
 
 # ---- vocabulary ----------------------------------------------------------------------------------------------------
@@ -91,9 +91,7 @@ SOURCES: dict[str, str] = {
     "monotone non-increasing in n)",
     "gpu_counts": "valid sharded counts 1, 2, 4, 8 then multiples of 8: tensor parallelism must divide the "
     "attention heads (vLLM) and nodes hold 8 GPUs",
-    "fp8_rate": "FP8 dense tensor throughput = 2 x FP16 on Hopper, Ada, Blackwell and MI300X (vendor datasheets)",
-    "precision_support": "bf16 needs Ampere (sm80+) or CDNA 3; fp8 tensor cores need Ada/Hopper (sm89/sm90+), "
-    "Blackwell or CDNA 3 (NVIDIA CUDA programming guide, AMD CDNA 3 white paper)",
+    **PRECISION_SOURCES,
     "diffusion_flops": "TFLOP per denoising step per megapixel (classifier-free guidance doubles it): SD 1.5 "
     "UNet 339 GMACs at 512^2 (BK-SDM, Kim et al. 2023, arXiv:2305.15798); SDXL calibrated to 0.51 s/step at "
     "1024^2 on an RTX A4000 (sandner.art SDXL vs SD1.5 benchmark) at 30% utilisation; SD3-Medium (2B MMDiT) "
@@ -125,14 +123,6 @@ SOURCES: dict[str, str] = {
     "of HBM traffic per input byte (assumptions)",
 }
 
-BYTES_PER_PARAM: dict[Precision, float] = {
-    "fp32": 4.0,
-    "fp16": 2.0,
-    "bf16": 2.0,
-    "fp8": 1.0,
-    "int8": 1.0,
-    "int4": 4.25 / 8,
-}
 # KV cache element size: fp8 serving keeps an fp8 cache; weight-only int8/int4 keep an fp16 cache
 KV_BYTES: dict[Precision, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 2.0, "int4": 2.0}
 
@@ -206,28 +196,6 @@ EMBEDDING_ACTIVATION_GB = 2.0
 DEDUPE_OPS_PER_BYTE = 5000.0
 DEDUPE_COMPUTE_EFFICIENCY = 0.5
 DEDUPE_BYTES_PER_BYTE = 6.0
-
-# precision support by architecture (catalog ``architecture`` strings)
-BF16_ARCHITECTURES = frozenset({"Ampere", "Hopper", "Ada Lovelace", "Blackwell", "Blackwell Ultra", "CDNA 3"})
-FP8_ARCHITECTURES = frozenset({"Hopper", "Ada Lovelace", "Blackwell", "Blackwell Ultra", "CDNA 3"})
-
-
-def precision_supported(architecture: str, precision: Precision) -> bool:
-    """Whether the GPU runs ``precision`` natively (fp16/fp32 everywhere; int8/int4 as weight-only formats)."""
-    if precision == "fp8":
-        return architecture in FP8_ARCHITECTURES
-    if precision == "bf16":
-        return architecture in BF16_ARCHITECTURES
-    return True
-
-
-def compute_path(precision: Precision) -> Literal["fp32", "tensor", "fp8"]:
-    """Which peak applies: fp32 -> non-tensor FP32; fp8 -> 2x tensor; fp16/bf16 and weight-only int8/int4 -> tensor."""
-    if precision == "fp32":
-        return "fp32"
-    if precision == "fp8":
-        return "fp8"
-    return "tensor"
 
 
 class ModelShape(BaseModel):

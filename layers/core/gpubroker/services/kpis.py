@@ -1,5 +1,8 @@
 """The /math KPIs: cost per token (measured or estimated from the GPU catalog), cost per GFLOP at a precision, and
-an efficiency score (performance per dollar and per watt). A missing price is the cheapest live offer's."""
+an efficiency score (performance per dollar and per watt) at a precision. A missing price is the cheapest live
+offer's. A precision the GPU lacks is refused as the workload routes refuse it (``domain.precision``: 422
+``precision_unsupported``); fp8 runs at the FP8 tensor rate. Figures keep four significant figures
+(``domain.types.r4``): a real cost never reads 0.0."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import numpy as np
 from gpubroker.domain.errors import NoMarketPrice, OfferNotFound, ValidationFailed
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, bundled_catalog, canonical_gpu
 from gpubroker.domain.math_requests import (
-    BYTES_PER_PARAM,
     CostPerGflopRequest,
     CostPerTokenRequest,
     EfficiencyByOffer,
@@ -23,6 +25,7 @@ from gpubroker.domain.math_results import (
     EstimatedCost,
     MeasuredCost,
 )
+from gpubroker.domain.precision import BYTES_PER_PARAM, Precision, compute_path, peak_tflops, precision_supported
 from gpubroker.domain.types import r4
 from gpubroker.services.offer_math import OfferMath, candidate_mask
 from gpumath import kpi
@@ -75,6 +78,7 @@ def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) ->
         usd = _usd_per_million(price, tps)
         return MeasuredCost(price_per_hour=r4(price), tokens_per_second=r4(tps), usd_per_million_tokens=r4(usd))
     spec = gpu_spec(req.gpu_model)
+    peak = peak_tflops(spec, req.precision)  # refuses a format the GPU lacks
     bytes_pp = BYTES_PER_PARAM[req.precision]
     weights_gb = req.model_params_b * bytes_pp
     if weights_gb > spec.memory_gb:
@@ -88,7 +92,7 @@ def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) ->
             spec.memory_bandwidth_gbps, req.model_params_b, bytes_pp, efficiency=DECODE_BANDWIDTH_EFFICIENCY
         )
     )
-    compute_cap = PREFILL_MFU * spec.fp16_tensor_tflops * 1e12 / (2 * req.model_params_b * 1e9)
+    compute_cap = PREFILL_MFU * peak * 1e12 / (2 * req.model_params_b * 1e9)
     tps = min(decode * req.batch_size, compute_cap)
     price, offer_id = _price_or_market(offer_math, spec.model, req.price_per_hour)
     usd = _usd_per_million(price, tps)
@@ -98,7 +102,8 @@ def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) ->
         bottleneck="memory_bandwidth" if decode * req.batch_size <= compute_cap else "compute",
         assumptions=[
             f"decode reads all weights once per token at {DECODE_BANDWIDTH_EFFICIENCY:.0%} of peak bandwidth",
-            f"throughput capped by {PREFILL_MFU:.0%} of dense FP16 tensor TFLOPS at 2 FLOP per parameter",
+            f"throughput capped by {PREFILL_MFU:.0%} of the {_peak_name(req.precision)} ({peak:g} TFLOPS) at 2 FLOP "
+            "per parameter",
         ],
         price_per_hour=r4(price),
         tokens_per_second=r4(tps),
@@ -106,14 +111,16 @@ def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) ->
     )
 
 
-def _precision_tflops(spec: GpuSpec, precision: str) -> float:
-    return spec.fp32_tflops if precision == "fp32" else spec.fp16_tensor_tflops
+def _peak_name(precision: Precision) -> str:
+    return {"fp32": "FP32 peak", "fp8": "dense FP8 tensor peak"}.get(
+        compute_path(precision), "dense FP16/BF16 tensor peak"
+    )
 
 
 def cost_per_gflop(req: CostPerGflopRequest, *, offer_math: OfferMath | None) -> CostPerGflop:
     spec = gpu_spec(req.gpu_model)
+    tflops = peak_tflops(spec, req.precision)  # refuses a format the GPU lacks
     price, offer_id = _price_or_market(offer_math, spec.model, req.price_per_gpu_hour)
-    tflops = _precision_tflops(spec, req.precision)
     return CostPerGflop(
         gpu_model=spec.model,
         precision=req.precision,
@@ -122,19 +129,30 @@ def cost_per_gflop(req: CostPerGflopRequest, *, offer_math: OfferMath | None) ->
         price_per_gpu_hour=r4(price),
         offer_id=offer_id,
         usd_per_pflop_hour=r4(float(kpi.usd_per_pflop_hour(price, tflops, req.utilisation))),
-        usd_per_gflop=float(f"{float(kpi.usd_per_gflop(price, tflops, req.utilisation)):.4e}"),
+        usd_per_gflop=r4(float(kpi.usd_per_gflop(price, tflops, req.utilisation))),
     )
 
 
-def _references(offer_math: OfferMath | None) -> tuple[float, float]:
-    """Market bests: TFLOPS per USD over live offers (or the catalog at 1 USD/h), TFLOPS per watt over the catalog."""
+def _peak_or_zero(spec: GpuSpec, precision: Precision) -> float:
+    return peak_tflops(spec, precision) if precision_supported(spec.architecture, precision) else 0.0
+
+
+def _references(offer_math: OfferMath | None, precision: Precision) -> tuple[float, float]:
+    """Market bests at ``precision`` (GPUs without the format left out): TFLOPS per USD over live offers (or the
+    catalog at 1 USD/h), TFLOPS per watt over the catalog."""
     specs = bundled_catalog().gpus
-    per_watt = max(s.fp16_tensor_tflops / s.tdp_w for s in specs)
+    per_watt = max(_peak_or_zero(s, precision) / s.tdp_w for s in specs)
     if offer_math is not None and offer_math.n:
-        live = offer_math.columns["tflops_per_usd"][offer_math.cols.bools["available"]]
+        cols = offer_math.cols
+        by_model = bundled_catalog().by_model()
+        lut = np.array(
+            [_peak_or_zero(by_model[m], precision) if m in by_model else 0.0 for m in cols.vocab["gpu_model"]]
+        )
+        per_usd = lut[cols.codes["gpu_model"]] / cols.floats["price_per_gpu_hour"]
+        live = per_usd[cols.bools["available"] & np.isfinite(per_usd)]
         if live.size and live.max() > 0:
             return float(live.max()), per_watt
-    return max(s.fp16_tensor_tflops for s in specs), per_watt
+    return max(_peak_or_zero(s, precision) for s in specs), per_watt
 
 
 def efficiency(req: EfficiencyRequest, *, offer_math: OfferMath | None) -> Efficiency:
@@ -146,9 +164,10 @@ def efficiency(req: EfficiencyRequest, *, offer_math: OfferMath | None) -> Effic
         price = float(cols.floats["price_per_gpu_hour"][i])
     else:
         spec, price = gpu_spec(req.gpu_model), req.price_per_gpu_hour
-    ref_usd, ref_watt = _references(offer_math)
+    tflops = peak_tflops(spec, req.precision)  # refuses a format the GPU lacks
+    ref_usd, ref_watt = _references(offer_math, req.precision)
     score, per_usd, per_watt = kpi.efficiency_score(
-        spec.fp16_tensor_tflops,
+        tflops,
         price,
         spec.tdp_w,
         ref_tflops_per_usd=ref_usd,
@@ -158,6 +177,8 @@ def efficiency(req: EfficiencyRequest, *, offer_math: OfferMath | None) -> Effic
     )
     return Efficiency(
         gpu_model=spec.model,
+        precision=req.precision,
+        tflops=tflops,
         price_per_gpu_hour=r4(price),
         score=r4(float(score)),
         tflops_per_usd=r4(float(per_usd)),

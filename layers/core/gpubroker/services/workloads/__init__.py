@@ -17,7 +17,8 @@ feasible GPU without an offer is infeasible with reason ``no_offers`` (its count
 
 One module per workload type sizes it and plans it over the GPU columns (``plan(request, gpus)``), dispatched here
 on ``request.type``; :mod:`.common` holds what they share. Contradictory combinations never get here: the request
-models' validators refuse them (422). This module refuses what depends on the catalog: unknown GPU names (422).
+models' validators refuse them (422). This module refuses what depends on the catalog: unknown GPU names (422), and
+a format none of the named GPUs runs (422 ``precision_unsupported``, the KPI routes' refusal).
 Imports NumPy (through gpumath): only the math functions import this package.
 """
 
@@ -30,6 +31,8 @@ import numpy as np
 
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.gpus import UnknownGpu, canonical_gpu
+from gpubroker.domain.precision import precision_refused
+from gpubroker.domain.types import r4
 from gpubroker.domain.workloads import (
     REASONS,
     GpuFeasibility,
@@ -47,6 +50,7 @@ from gpubroker.services.workloads import (
 )
 from gpubroker.services.workloads.common import (
     MEMORY_CODES,
+    PRECISION_UNSUPPORTED,
     REASON_BY_CODE,
     UNSUPPORTED_CODES,
     GpuColumns,
@@ -112,9 +116,14 @@ def map_workload_to_gpu(
 
 
 def plan_workload(request: WorkloadRequest, *, specs: Sequence[GpuSpec], prices: Prices | None) -> WorkloadPlans:
-    """The requirement and one full plan per GPU model, in the order of ``specs``."""
+    """The requirement and one full plan per GPU model, in the order of ``specs``. A request that names its GPUs
+    (``gpus``) and asks for a format none of them runs is refused as the KPI routes refuse it (422
+    ``precision_unsupported``, ``domain.precision``); over GPUs it did not name, such a GPU is a plan with that
+    reason."""
     gpus = GpuColumns.of(_select(specs, request.gpus))
     planned = _plan_by_type(request, gpus)
+    if request.gpus and bool(np.all(planned.plan.reason == PRECISION_UNSUPPORTED)):
+        raise precision_refused(request.precision, dict(zip(gpus.models, gpus.architectures, strict=True)))
     return WorkloadPlans(planned.requirement, _gpu_plans(planned, gpus, prices))
 
 
@@ -191,7 +200,7 @@ def _gpu_plans(planned: PlannedWorkload, gpus: GpuColumns, prices: Prices | None
                 est_hours=est_hours,
                 est_tokens_per_s=float(tps[i]) if technical and tps is not None and np.isfinite(tps[i]) else None,
                 memory_required_gb=planned.requirement.memory_required_gb,
-                memory_per_gpu_gb=round(float(plan.memory_per_gpu_gb[i]), 4),
+                memory_per_gpu_gb=r4(float(plan.memory_per_gpu_gb[i])),
                 bottleneck=bottleneck,
                 est_cost_usd=cost,
                 price_per_gpu_hour=offer[0] if offer is not None else None,

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from gpubroker.domain.precision import compute_path, fp8_tflops, precision_supported
+from gpubroker.domain.types import rounded
 from gpubroker.domain.workloads import (
     SOURCES,
     USABLE_MEMORY_FRACTION,
     WorkloadRequirement,
-    compute_path,
-    precision_supported,
 )
 from gpumath import workload as kernels
 from gpumath.arrays import F64, I8
@@ -65,6 +65,7 @@ class GpuColumns:
     bandwidth_gbps: F64
     tensor_tflops: F64
     fp32_tflops: F64
+    fp8_tflops: F64  # 0 where the architecture has no FP8 tensor units (domain.precision.fp8_tflops)
 
     @classmethod
     def of(cls, specs: Sequence[GpuSpec]) -> GpuColumns:
@@ -75,6 +76,7 @@ class GpuColumns:
             bandwidth_gbps=np.array([s.memory_bandwidth_gbps for s in specs], dtype=np.float64),
             tensor_tflops=np.array([s.fp16_tensor_tflops for s in specs], dtype=np.float64),
             fp32_tflops=np.array([s.fp32_tflops for s in specs], dtype=np.float64),
+            fp8_tflops=np.array([fp8_tflops(s) for s in specs], dtype=np.float64),
         )
 
     @property
@@ -87,8 +89,8 @@ class GpuColumns:
         return out
 
     def tflops(self, precision: Precision) -> F64:
-        """The peak that applies to ``precision`` (dense tensor, 2x tensor for fp8, or non-tensor fp32)."""
-        return kernels.effective_tflops(self.tensor_tflops, self.fp32_tflops, compute_path(precision))
+        """The peak that applies to ``precision`` (dense tensor, the FP8 tensor rate, or non-tensor fp32)."""
+        return kernels.effective_tflops(self.tensor_tflops, self.fp32_tflops, self.fp8_tflops, compute_path(precision))
 
     def precision_blocked(self, precision: Precision) -> I8:
         ok = np.array([precision_supported(a, precision) for a in self.architectures], dtype=np.bool_)
@@ -132,8 +134,8 @@ def requirement(
     return WorkloadRequirement(
         type=request.type,
         parallelism=parallelism,
-        memory_required_gb=round(sum(breakdown.values()), 6),
-        memory_breakdown_gb={key: round(v, 6) for key, v in breakdown.items()},
+        memory_required_gb=rounded(sum(breakdown.values()), 6),
+        memory_breakdown_gb={key: rounded(v, 6) for key, v in breakdown.items()},
         total_flops=flops,
         bytes_moved=bytes_moved,
         jobs=jobs,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, NamedTuple
 
+from gpubroker.domain.precision import BYTES_PER_PARAM
 from gpubroker.domain.workloads import (
-    BYTES_PER_PARAM,
     BYTES_PER_TOKEN,
     DATA_PARTITION_GB,
     DATA_WORKING_SET_FACTOR,

@@ -6,12 +6,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from gpubroker.domain.precision import BYTES_PER_PARAM, compute_path
 from gpubroker.domain.workloads import (
-    BYTES_PER_PARAM,
     DIFFUSION_ACTIVATION_GB_PER_MP,
     DIFFUSION_UTILISATION,
     IMAGE_FAMILY,
-    compute_path,
 )
 from gpubroker.services.workloads.common import GpuColumns, PlannedWorkload, replicated_plan, requirement
 from gpumath import workload as kernels

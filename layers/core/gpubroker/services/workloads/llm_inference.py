@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gpubroker.domain.precision import BYTES_PER_PARAM, compute_path
 from gpubroker.domain.workloads import (
     BETA_TENSOR_PARALLEL,
-    BYTES_PER_PARAM,
     DECODE_BANDWIDTH_EFFICIENCY,
     INFERENCE_OVERHEAD_FRACTION,
     KV_BYTES,
     PREFILL_COMPUTE_EFFICIENCY,
     USABLE_MEMORY_FRACTION,
-    compute_path,
 )
 from gpubroker.services.workloads.common import GpuColumns, PlannedWorkload, bottlenecks_at, requirement, sharded_plan
 from gpumath import workload as kernels

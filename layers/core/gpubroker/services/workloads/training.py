@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gpubroker.domain.precision import compute_path
 from gpubroker.domain.workloads import (
     ACTIVATION_LAYER_BYTES,
     BETA_DATA_PARALLEL,
@@ -14,7 +15,6 @@ from gpubroker.domain.workloads import (
     MASTER_WEIGHT_BYTES,
     OPTIMIZER_STATE_BYTES,
     QLORA_BYTES_PER_PARAM,
-    compute_path,
     llama_shape,
 )
 from gpubroker.services.workloads.common import GpuColumns, PlannedWorkload, deadline_s, requirement, sharded_plan

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from gpubroker.domain.precision import BYTES_PER_PARAM, compute_path
 from gpubroker.domain.workloads import (
     AV1_ENCODE_ARCHITECTURES,
     BETA_TENSOR_PARALLEL,
-    BYTES_PER_PARAM,
     CODEC_SPEED,
     INTERPOLATION_FLOP_PER_PIXEL,
     NVENC_ENGINES,
@@ -22,7 +22,6 @@ from gpubroker.domain.workloads import (
     VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM,
     VIDEO_DIFFUSION_UTILISATION,
     VIDEO_SESSION_MEMORY_GB,
-    compute_path,
     llama_shape,
 )
 from gpubroker.services.workloads.common import (
