@@ -65,6 +65,8 @@ ARCHITECTURE_FORMATS: dict[str, frozenset[Precision]] = {
     "CDNA 2": _BF16,
     "CDNA 3": _FP8,
     "CDNA 4": _FP8,
+    "GCN 5": EVERYWHERE,
+    "RDNA": EVERYWHERE,
     "RDNA 2": EVERYWHERE,
     "RDNA 3": _BF16,
 }
