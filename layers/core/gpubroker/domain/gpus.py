@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from gpubroker.domain.gpu_names import PCIE, SXM, NVL, NameFacts, instance_facts, memory_type_class, parse_name
 
 _SPEC_FIELDS = (
     "memory_gb",
@@ -69,134 +73,279 @@ def missing_sources(spec: GpuSpec) -> list[str]:
 
 
 class UnknownGpu(Exception):
-    """The raw GPU name maps to no canonical model (or to several): report it, do not guess."""
+    """The raw GPU name maps to no canonical model (or to several): report it, do not guess.
 
-    def __init__(self, raw: str, *, reason: str = "unknown_gpu") -> None:
-        super().__init__(f"{reason}: {raw}")
+    ``reason``: ``unknown_gpu`` (no catalog GPU has this name, or the row's facts contradict every variant),
+    ``ambiguous_gpu_variant`` (several variants remain after every fact the row carries; ``candidates`` lists them)
+    or ``not_a_gpu`` (a TPU, Inferentia, Trainium, Gaudi...: an accelerator that is not a GPU).
+    """
+
+    def __init__(self, raw: str, *, reason: str = "unknown_gpu", candidates: tuple[str, ...] = ()) -> None:
+        detail = f" ({', '.join(candidates)})" if candidates else ""
+        super().__init__(f"{reason}: {raw}{detail}")
         self.raw = raw
         self.reason = reason
+        self.candidates = candidates
 
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
+# A reported per-GPU memory within 10 % of the spec is that GPU (ECC reserves 1/16, GiB vs GB is 7 %); outside it,
+# for every variant of the family, the row is a GPU the catalog lacks (a modded 48 GB RTX 4090) or a total figure
+# read as per-GPU: reported, never snapped.
+MEMORY_TOLERANCE = 0.10
 
 
-def _key(name: str) -> str:
-    """Spelling-insensitive key: upper case, no separators, no vendor/brand noise."""
-    key = _SEPARATORS.sub("", name.upper())
-    for noise in ("NVIDIA", "TESLA", "GEFORCE", "AMDINSTINCT"):
-        key = key.replace(noise, "")
-    return key
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    model: str
+    vendor: str
+    memory_gb: float
+    form: str | None
+    memory_type: str | None
+    consumer: bool
 
 
-# spelling key -> canonical id (every canonical id also maps to itself, which makes resolution idempotent)
-_ALIASES: dict[str, str] = {
-    "A10": "A10",
-    "A10G": "A10G",
-    "A16": "A16",
-    "A30": "A30",
-    "A40": "A40",
-    "A10040GB": "A100-40GB",
-    "A10080GB": "A100-80GB",
-    "A10080GBSXM": "A100-80GB",
-    "A10080GBPCIE": "A100-80GB",
-    "H100SXM": "H100-SXM",
-    "H100SXM5": "H100-SXM",
-    "H100PCIE": "H100-PCIe",
-    "H100NVL": "H100-NVL",
-    "H200": "H200",
-    "H200SXM": "H200",
-    "GH200": "GH200",
-    "B200": "B200",
-    "B300": "B300",
-    "L4": "L4",
-    "L40": "L40",
-    "L40S": "L40S",
-    "T4": "T4",
-    "V10016GB": "V100-16GB",
-    "V10032GB": "V100-32GB",
-    "A4000": "RTX-A4000",
-    "RTXA4000": "RTX-A4000",
-    "A4500": "RTX-A4500",
-    "RTXA4500": "RTX-A4500",
-    "A5000": "RTX-A5000",
-    "RTXA5000": "RTX-A5000",
-    "A6000": "RTX-A6000",
-    "RTXA6000": "RTX-A6000",
-    "RTX4000ADA": "RTX-4000-Ada",
-    "RTX6000ADA": "RTX-6000-Ada",
-    "RTXPRO6000": "RTX-PRO-6000",
-    "RTXPRO6000WS": "RTX-PRO-6000",
-    "RTX6000": "Quadro-RTX-6000",
-    "QUADRORTX6000": "Quadro-RTX-6000",
-    "M4000": "Quadro-M4000",
-    "QUADROM4000": "Quadro-M4000",
-    "P4000": "Quadro-P4000",
-    "QUADROP4000": "Quadro-P4000",
-    "RTX3060": "RTX-3060",
-    "RTX3070": "RTX-3070",
-    "RTX3090": "RTX-3090",
-    "RTX4090": "RTX-4090",
-    "RTX5090": "RTX-5090",
-    "MI300X": "MI300X",
+@dataclass(frozen=True, slots=True)
+class _Index:
+    families: dict[str, tuple[_Variant, ...]]
+    ids: dict[str, str]  # casefolded canonical id -> id
+
+
+def _variant_form(spec: GpuSpec) -> str | None:
+    named = parse_name(spec.model).form  # "H100-NVL", "A100-80GB-PCIe"
+    if named:
+        return named
+    ff = spec.form_factor.upper()
+    if ff.startswith("SXM"):
+        return SXM
+    if ff.startswith("PCIE"):
+        return PCIE
+    return None  # OAM, superchip modules: one form per family
+
+
+@cache
+def _index() -> _Index:
+    """Every catalog GPU under its family key (the catalog id read by the same parser as any spelling)."""
+    families: dict[str, list[_Variant]] = {}
+    for spec in bundled_catalog().gpus:
+        variant = _Variant(
+            model=spec.model,
+            vendor=spec.vendor.upper(),
+            memory_gb=spec.memory_gb,
+            form=_variant_form(spec),
+            memory_type=memory_type_class(spec.memory_type),
+            consumer="GEFORCE" in spec.name.upper(),
+        )
+        families.setdefault(parse_name(spec.model).family, []).append(variant)
+    ids = {spec.model.casefold(): spec.model for spec in bundled_catalog().gpus}
+    return _Index(families={k: tuple(v) for k, v in families.items()}, ids=ids)
+
+
+# Family spellings that are another family's name (not derivable from the words): AWS's Graviton T4 ("T4g") is the
+# T4 board; Lium's "RTXPRO6000-WK" is the workstation edition; the Max-Q card is named "Max-Q Workstation Edition".
+_FAMILY_ALIASES = {"T4G": "T4", "RTXPRO6000WK": "RTXPRO6000WS", "RTXPRO6000MAXQWS": "RTXPRO6000MAXQ"}
+_GLUED = re.compile(r"(?:SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?)+")
+_GLUED_PART = re.compile(r"SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?")
+
+
+def _family(facts: NameFacts) -> tuple[str, NameFacts] | None:
+    """The catalog family a name's family words denote, with facts glued to it split off (``H100SXM5``)."""
+    families = _index().families
+    fam = _FAMILY_ALIASES.get(facts.family, facts.family)
+    if fam in families:
+        return fam, facts
+    # "A6000" is the RTX A6000; "4090" the GeForce RTX 4090 (not "6000": four workstation cards share it)
+    rtx = families.get("RTX" + fam)
+    if rtx and (fam.startswith("A") or all(v.consumer for v in rtx)):
+        return "RTX" + fam, facts
+    for cut in range(len(fam) - 1, 0, -1):  # longest family first: "A10080GB" is A100 + 80GB, not A10 + 080GB
+        body, tail = fam[:cut], fam[cut:]
+        if body in families and _GLUED.fullmatch(tail):
+            glued = parse_name(" ".join(_GLUED_PART.findall(tail)))
+            return body, NameFacts(
+                family=body,
+                memory_gb=facts.memory_gb + glued.memory_gb,
+                form=facts.form or glued.form,
+                memory_type=facts.memory_type or glued.memory_type,
+                vendor=facts.vendor,
+            )
+    return None
+
+
+def _close(spec_gb: float, reported: float) -> bool:
+    return abs(reported - spec_gb) <= MEMORY_TOLERANCE * spec_gb
+
+
+def _keep(cands: list[_Variant], test: Callable[[_Variant], bool]) -> list[_Variant]:
+    """A soft fact: narrows the candidates when some fit it, is ignored when none does."""
+    kept = [c for c in cands if test(c)]
+    return kept or cands
+
+
+def _with_form(cands: list[_Variant], form: str, family: tuple[_Variant, ...]) -> list[_Variant] | None:
+    """Candidates of a form. PCIe also finds the NVL card when the family has no plain PCIe one (``H200 PCIe``).
+    None when the family has that form nowhere but has several forms: the name or instance contradicts the catalog."""
+    kept = [c for c in cands if c.form == form]
+    if not kept and form == PCIE:
+        kept = [c for c in cands if c.form == NVL]
+    if kept:
+        return kept
+    return None if len({v.form for v in family}) > 1 else cands
+
+
+def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Variant] | None:
+    """The first size a name states that fits a variant decides; sizes above every variant are instance totals
+    (Verda's ``A100-80GB-320GB``) or superchip totals (``GH200 480GB``) and say nothing. None: a contradiction."""
+    for size in sizes:
+        kept = [c for c in cands if _close(c.memory_gb, size)]
+        if kept:
+            return kept
+    if all(size > max(c.memory_gb for c in cands) * (1 + MEMORY_TOLERANCE) for size in sizes):
+        return cands
+    return None
+
+
+# Documented naming of a provider for a family it lists without a form word.
+# RunPod: its GPU types are "H100 PCIe", "H100 SXM", "H100 NVL", "A100 PCIe", "A100 SXM"; SkyPilot's RunPod catalog
+# names the PCIe ones "H100" and "A100-80GB" and the SXM ones "H100-SXM" and "A100-80GB-SXM"
+# (https://docs.runpod.io/references/gpu-types: "NVIDIA A100 80GB PCIe" / "NVIDIA A100-SXM4-80GB",
+# "NVIDIA H100 PCIe" / "NVIDIA H100 80GB HBM3"). Verda (DataCrunch) rents A100, H100 and H200 as SXM boards only
+# (https://verda.com/products: "A100 SXM4", "H100 SXM5", "H200 SXM5").
+_PROVIDER_FORM: dict[tuple[str, str], str] = {
+    ("runpod", "H100"): PCIE,
+    ("runpod", "A100"): PCIE,
+    ("verda", "A100"): SXM,
+    ("verda", "H100"): SXM,
+    ("verda", "H200"): SXM,
 }
 
-# Verda (DataCrunch) appends the instance's total memory to the name: "A100-80GB-320GB" is four A100 80GB.
-_TOTAL_MEMORY_SUFFIX = re.compile(r"^(?P<base>.+?\d+GB)-\d+GB$", re.IGNORECASE)
-_NVL = re.compile(r"nvl(?!ink)", re.IGNORECASE)
-_VERDA_SXM = re.compile(r"\.\d+S\.", re.IGNORECASE)
 
-# Providers whose plain "H100" is documented as one variant (RunPod lists "H100 PCIe", "H100 SXM" and "H100 NVL";
-# SkyPilot's RunPod catalog calls the PCIe card "H100" and the SXM one "H100-SXM").
-_PROVIDER_H100_DEFAULT = {"runpod": "H100-PCIe"}
+def _narrow_by_row(
+    cands: list[_Variant],
+    family: str,
+    *,
+    provider: str,
+    instance_type: str,
+    memory_gb: float | None,
+    memory_type: str | None,
+    vendor: str | None,
+    named_memory: bool,
+) -> list[_Variant] | None:
+    variants = _index().families[family]
+    if vendor:
+        cands = _keep(cands, lambda c: c.vendor == vendor.upper())
+    if memory_type:
+        wanted = memory_type_class(memory_type)
+        cands = _keep(cands, lambda c: c.memory_type == wanted)
+    if memory_gb is not None:
+        cands = [c for c in cands if _close(c.memory_gb, memory_gb)]
+        if not cands:
+            return None
+    hint = instance_facts(provider, instance_type) if instance_type else None
+    if hint and hint.form:
+        formed = _with_form(cands, hint.form, variants)
+        if formed is None:
+            return None
+        cands = formed
+    if hint and hint.memory_gb and memory_gb is None and not named_memory:
+        hinted = hint.memory_gb
+        cands = _keep(cands, lambda c: _close(c.memory_gb, hinted))
+    default = _PROVIDER_FORM.get((provider, family))
+    if default and len(cands) > 1:
+        cands = _keep(cands, lambda c: c.form == default)
+    return cands
 
 
-def _h100_variant(provider: str, instance_type: str, memory_gb: float | None) -> str | None:
-    it = instance_type.lower()
-    if "sxm" in it or _VERDA_SXM.search(instance_type):
-        return "H100-SXM"
-    if "pcie" in it:
-        return "H100-PCIe"
-    if _NVL.search(instance_type) or (memory_gb is not None and 90 <= memory_gb <= 100):
-        return "H100-NVL"
-    return _PROVIDER_H100_DEFAULT.get(provider)
-
-
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def canonical_gpu(
     raw: str,
     *,
     provider: str = "",
     instance_type: str = "",
     memory_gb: float | None = None,
+    memory_type: str | None = None,
+    vendor: str | None = None,
 ) -> str:
-    """Map a provider's GPU spelling to the canonical model id.
+    """Map a GPU name, with the facts its row carries, to one canonical model id.
 
-    ``memory_gb`` (per GPU, if the source reports it) and ``instance_type`` disambiguate names that cover several
-    GPUs (``V100``: 16 or 32 GB; ``H100``: SXM, PCIe or NVL). Raises :class:`UnknownGpu` when no single model fits.
+    The name is parsed into family, memory, form factor and memory type (:mod:`gpubroker.domain.gpu_names`); the
+    family's catalog variants are narrowed by the name's facts, then the row's: ``vendor``, ``memory_type``,
+    ``memory_gb`` (per GPU, as reported; a figure more than 10 % off every variant is a contradiction), the
+    instance type (``p4de``, ``gpu_1x_a100_sxm4``, ``BM.GPU.H100.8``) and the provider's documented naming.
+    Raises :class:`UnknownGpu` (``unknown_gpu``, ``ambiguous_gpu_variant`` or ``not_a_gpu``) when no single model
+    fits. With no row context (no provider, no instance type) a canonical id spelled exactly is itself.
     """
-    name = raw.strip()
-    match = _TOTAL_MEMORY_SUFFIX.match(name)
-    if match:
-        name = match.group("base")
-    key = _key(name)
-    if key in {"H100", "H100NVLINK", "H10080GB"}:
-        variant = _h100_variant(provider, instance_type, memory_gb)
-        if variant is None:
-            raise UnknownGpu(raw, reason="ambiguous_gpu_variant")
-        return variant
-    if key == "V100":
-        return "V100-32GB" if memory_gb is not None and memory_gb > 24 else "V100-16GB"
-    if key == "A100":  # SkyPilot's "A100" is the 40 GB card; Vast uses it for both and reports measured memory
-        return "A100-80GB" if memory_gb is not None and memory_gb > 60 else "A100-40GB"
-    canonical = _ALIASES.get(key)
-    if canonical is None:
+    if not provider and not instance_type:
+        exact = _index().ids.get(raw.strip().casefold())
+        if exact is not None and memory_gb is None:
+            return exact
+    facts = parse_name(raw)
+    if facts.not_a_gpu:
+        raise UnknownGpu(raw, reason="not_a_gpu")
+    family, named, cands = _name_candidates(raw, facts)
+    narrowed = _narrow_by_row(
+        cands,
+        family,
+        provider=provider,
+        instance_type=instance_type,
+        memory_gb=memory_gb,
+        memory_type=memory_type,
+        vendor=vendor,
+        named_memory=bool(named.memory_gb),
+    )
+    if narrowed is None:
         raise UnknownGpu(raw)
-    return canonical
+    models = sorted({c.model for c in narrowed})
+    if len(models) == 1:
+        return models[0]
+    raise UnknownGpu(raw, reason="ambiguous_gpu_variant", candidates=tuple(models))
 
 
-def _self_aliases() -> None:
-    for canonical in set(_ALIASES.values()):
-        _ALIASES.setdefault(_key(canonical), canonical)
+def _name_candidates(raw: str, facts: NameFacts) -> tuple[str, NameFacts, list[_Variant]]:
+    """The family a name denotes, its facts, and the variants its own words allow (memory, form, memory type,
+    vendor). Raises :class:`UnknownGpu` for a name of no family or one its words contradict."""
+    found = _family(facts)
+    if found is None:
+        raise UnknownGpu(raw)
+    family, facts = found
+    variants = _index().families[family]
+    cands: list[_Variant] | None = list(variants)
+    if facts.memory_gb:
+        cands = _by_name_memory(list(variants), facts.memory_gb)
+    if cands is not None and facts.form:
+        cands = _with_form(cands, facts.form, variants)
+    if cands is None:
+        raise UnknownGpu(raw)
+    if facts.memory_type:
+        wanted = facts.memory_type
+        cands = _keep(cands, lambda c: c.memory_type == wanted)
+    if facts.vendor:
+        vendor = facts.vendor.upper()
+        cands = _keep(cands, lambda c: c.vendor == vendor)
+    return family, facts, cands
 
 
-_self_aliases()
+@lru_cache(maxsize=4096)
+def gpu_models_for(text: str) -> tuple[str, ...]:
+    """Every canonical model a user's spelling denotes, sorted: a canonical id (any case) is itself; a family
+    spelling is all its variants that fit the words given (``H100`` -> H100-NVL, H100-PCIe, H100-SXM;
+    ``A100 80GB`` -> A100-80GB, A100-80GB-PCIe; ``H100 SXM`` -> H100-SXM). Raises :class:`UnknownGpu`
+    (``unknown_gpu`` or ``not_a_gpu``)."""
+    exact = _index().ids.get(text.strip().casefold())
+    if exact is not None:
+        return (exact,)
+    facts = parse_name(text)
+    if facts.not_a_gpu:
+        raise UnknownGpu(text, reason="not_a_gpu")
+    return tuple(sorted({c.model for c in _name_candidates(text, facts)[2]}))
+
+
+def descriptive_name(model: str) -> str:
+    """A spelling of a canonical model that states every fact telling it from its family's other variants
+    (``A100-80GB`` -> ``A100-80GB 80GB SXM HBM2E``): the raw name of an offer rebuilt from its model
+    (``offers.to_raw``) resolves back to the same model from any provider and instance type."""
+    for variants in _index().families.values():
+        for v in variants:
+            if v.model == model:
+                words = [model, f"{v.memory_gb:g}GB", v.form or "", v.memory_type or ""]
+                return " ".join(w for w in words if w)
+    return model

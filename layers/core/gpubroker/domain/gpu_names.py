@@ -1,0 +1,246 @@
+"""Reading a GPU name the way the world writes it: a tokenising parser, not an alias table.
+
+A name is split into tokens and each token is classified: vendor and brand noise (``NVIDIA``, ``Tesla``,
+``GeForce``, ``Quadro``, ``AMD Instinct``, architecture words), a memory size (``80GB``, ``80G``, ``80 GB``), a form
+factor (``SXM``..``SXM6``, ``PCIe``, ``NVL``), a memory type (``HBM3``, ``HBM2e``, ``GDDR6X``) or part of the
+family (``A100``, ``RTX 6000 Ada``, ``RTX 4080 SUPER``). The family is what is left, joined without separators:
+``NVIDIA RTX 6000 Ada Generation``, ``RTX6000-Ada`` and ``rtx_6000_ada`` are all family ``RTX6000ADA``.
+
+Canonical ids (``H100-PCIe``, ``A100-80GB``) go through the same parser, so a catalog entry and every spelling of
+it meet on one key. Which variant of a family a name means (memory, form factor, memory type) is decided in
+:mod:`gpubroker.domain.gpus` from these facts and the row's other facts; this module only reads.
+
+Instance types carry facts too (``p4de`` is an A100 80GB SXM4, ``gpu_1x_h100_sxm5`` says SXM):
+:func:`instance_facts` reads them, from generic words and from a short table of cloud instance families whose
+GPU is documented by the cloud (sources next to each entry; docs/decisions.md, "GPU names").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Form-factor classes. A name's form word and a catalog entry's ``form_factor`` are both reduced to one of these.
+SXM = "SXM"
+PCIE = "PCIE"
+NVL = "NVL"
+
+_VENDORS = {"NVIDIA": "NVIDIA", "AMD": "AMD", "INTEL": "Intel"}
+# Words that never tell GPUs apart: brands, product-line words, architecture names, packaging words.
+_NOISE = frozenset(
+    {
+        "TESLA",
+        "GEFORCE",
+        "QUADRO",
+        "INSTINCT",
+        "RADEON",
+        "GRAPHICS",
+        "GPU",
+        "GPUS",
+        "CARD",
+        "ACCELERATOR",
+        "TENSOR",
+        "CORE",
+        "GENERATION",
+        "GEN",
+        "EDITION",
+        "SERVER",
+        "LOVELACE",
+        "AMPERE",
+        "HOPPER",
+        "BLACKWELL",
+        "VOLTA",
+        "TURING",
+        "PASCAL",
+        "GRACE",
+        "SUPERCHIP",
+        "NVLINK",  # an interconnect, not a form factor: SXM boards and bridged PCIe pairs both have it
+        "HGX",
+        "DGX",
+        "VF",  # a virtual function of the card (Azure's "MI300X VF")
+        "MXGPU",
+        "OAM",  # AMD's module form; every AMD entry is one form per family
+        "X16",
+    }
+)
+# Accelerators that are not GPUs: counted as ``not_a_gpu``, never as unknown GPUs.
+_NOT_GPU = re.compile(
+    r"TPU|INFERENTIA|TRAINIUM|GAUDI|HABANA|HL205|QUALCOMM|\bAI100\b|\bDL1\b|FPGA|XILINX|\bVU\d+P\b|\bU30\b|"
+    r"NEURON|TENSTORRENT|GROQ|CEREBRAS|SAMBANOVA",
+)
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)(?:GB|G|GIB|GI)")
+_MEMORY_UNIT = frozenset({"GB", "G", "GIB", "GI"})
+_FORM = re.compile(r"SXM\d?|PCIE\d?|PCI|NVL")
+_RACK = re.compile(r"NVL\d+")  # GB200 NVL72: a rack of superchips, not the NVL form factor
+_MEMORY_TYPE = re.compile(r"HBM\d?E?|GDDR\d+X?|LPDDR\d+X?")
+_TOKEN = re.compile(r"[A-Z]+|\d+(?:\.\d+)?[A-Z]*|[A-Z0-9]+")
+_SPLIT = re.compile(r"[^A-Z0-9.]+")
+
+
+@dataclass(frozen=True, slots=True)
+class NameFacts:
+    """What a GPU name says. ``memory_gb`` lists every memory figure in the order written (a name may carry the
+    per-GPU size and the instance total: Verda's ``A100-80GB-320GB``); ``family`` is ``""`` for an empty name."""
+
+    family: str
+    memory_gb: tuple[float, ...] = ()
+    form: str | None = None
+    memory_type: str | None = None
+    vendor: str | None = None
+    not_a_gpu: bool = False
+
+
+def form_class(word: str) -> str | None:
+    """``SXM5`` -> SXM, ``PCIe`` -> PCIE, ``NVL`` -> NVL (form-factor words of names and instance types)."""
+    w = word.upper()
+    if w.startswith("SXM"):
+        return SXM
+    if w.startswith("PCI"):
+        return PCIE
+    if w == "NVL":
+        return NVL
+    return None
+
+
+def memory_type_class(word: str | None) -> str | None:
+    """``HBM2e`` -> ``HBM2E``; blanks -> None."""
+    if not word or not word.strip():
+        return None
+    return re.sub(r"[^A-Z0-9]", "", word.upper()) or None
+
+
+def _tokens(upper: str) -> list[str]:
+    out: list[str] = []
+    for chunk in _SPLIT.split(upper):
+        if not chunk:
+            continue
+        # keep "A100", "80GB", "SXM4", "RTX4090" whole; a dot only inside a number ("1.5GB")
+        for part in chunk.split(".") if not re.fullmatch(r"\d+\.\d+[A-Z]*", chunk) else [chunk]:
+            if part:
+                out.append(part)
+    return out
+
+
+@lru_cache(maxsize=8192)
+def parse_name(raw: str) -> NameFacts:
+    """Classify the tokens of one GPU name (pure, cached)."""
+    upper = raw.upper().replace("MAX-Q", "MAXQ").replace("MAX Q", "MAXQ")
+    if _NOT_GPU.search(upper):
+        return NameFacts(family="", not_a_gpu=True)
+    tokens = _tokens(upper)
+    family: list[str] = []
+    memory: list[float] = []
+    form: str | None = None
+    memory_type: str | None = None
+    vendor: str | None = None
+    skip_next = False
+    for i, tok in enumerate(tokens):
+        if skip_next:
+            skip_next = False
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok in _VENDORS:
+            vendor = _VENDORS[tok]
+        elif tok in _NOISE or _RACK.fullmatch(tok):
+            continue
+        elif m := _MEMORY.fullmatch(tok):
+            memory.append(float(m.group(1)))
+        elif tok.replace(".", "").isdigit() and nxt in _MEMORY_UNIT:
+            memory.append(float(tok))
+            skip_next = True
+        elif _FORM.fullmatch(tok):
+            form = form or form_class(tok)
+        elif _MEMORY_TYPE.fullmatch(tok):
+            memory_type = memory_type or tok
+        elif tok == "MEGA":  # GCP's "H100 Mega": the SXM H100 of a3-megagpu (more NICs, same GPU)
+            form = form or SXM
+        elif tok == "WORKSTATION":
+            family.append("WS")
+        else:
+            family.append(tok)
+    return NameFacts(
+        family="".join(family),
+        memory_gb=tuple(memory),
+        form=form,
+        memory_type=memory_type,
+        vendor=vendor,
+    )
+
+
+# ---- facts an instance type carries -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFacts:
+    """What an instance name says about its GPU: a form-factor class and a per-GPU memory size, either may be None."""
+
+    form: str | None = None
+    memory_gb: float | None = None
+
+
+# Cloud instance families whose GPU variant the cloud documents. Matched against the instance type (case-blind)
+# of the named provider only; the first match wins. Each entry: (provider, pattern, form class, per-GPU GB).
+_FAMILIES: tuple[tuple[str, re.Pattern[str], str | None, float | None], ...] = tuple(
+    (provider, re.compile(pattern, re.IGNORECASE), form, memory)
+    for provider, pattern, form, memory in (
+        # AWS: https://aws.amazon.com/ec2/instance-types/p4/ (p4d: A100 40 GB, p4de: A100 80 GB, HGX A100 SXM4 with
+        # NVSwitch); https://aws.amazon.com/ec2/instance-types/p3/ (V100 SXM2 with NVLink; p3dn 32 GB);
+        # https://aws.amazon.com/ec2/instance-types/p5/ (H100/H200 SXM, p5en); p6-b200 (HGX B200)
+        ("aws", r"^p4de\.", SXM, 80.0),
+        ("aws", r"^p4d\.", SXM, 40.0),
+        ("aws", r"^p3dn\.", SXM, 32.0),
+        ("aws", r"^p3\.", SXM, 16.0),
+        ("aws", r"^p5e?n?\.", SXM, None),
+        ("aws", r"^p6-b", SXM, None),
+        # GCP: https://cloud.google.com/compute/docs/gpus#a100-gpus (a2-highgpu/a2-megagpu: A100 40GB,
+        # a2-ultragpu: A100 80GB; both HGX SXM4 with NVLink), https://cloud.google.com/compute/docs/gpus#h100-gpus
+        # (a3: H100 SXM 80GB), https://cloud.google.com/compute/docs/gpus#v100-gpus (V100 16 GB SXM2, NVLink)
+        ("gcp", r"^a2-ultragpu", SXM, 80.0),
+        ("gcp", r"^a2-(high|mega)gpu", SXM, 40.0),
+        ("gcp", r"^a3-", SXM, None),
+        ("gcp", r"^a4-", SXM, None),
+        # Azure: https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/ (ND A100 v4: 40 GB SXM4;
+        # NDm A100 v4: 80 GB SXM4; NC A100 v4: 80 GB PCIe; NCsv3: V100 16 GB PCIe; NDv2: V100 32 GB SXM2;
+        # NC H100 v5: H100 NVL 94 GB; ND H100 v5 / ND H200 v5: SXM)
+        ("azure", r"^Standard_ND\d+asr_v4", SXM, 40.0),
+        ("azure", r"^Standard_ND\d+amsr_A100_v4", SXM, 80.0),
+        ("azure", r"^Standard_NC\d+ads_A100_v4", PCIE, 80.0),
+        ("azure", r"^Standard_NC\d+s_v3", PCIE, 16.0),
+        ("azure", r"^Standard_ND\d+rs_v2", SXM, 32.0),
+        ("azure", r"^Standard_NCC?\d+ads_H100_v5", NVL, 94.0),
+        ("azure", r"^Standard_ND\d+is?r_H[12]00_v5", SXM, None),
+        # OCI: https://docs.oracle.com/iaas/Content/Compute/References/computeshapes.htm (BM.GPU4.8: A100 40 GB SXM4;
+        # BM.GPU.A100-v2.8: A100 80 GB SXM4; BM.GPU.H100.8 / H200.8: HGX SXM; GPU3: V100 16 GB SXM2)
+        ("oci", r"^BM\.GPU4\.8", SXM, 40.0),
+        ("oci", r"^BM\.GPU\.A100-v2", SXM, 80.0),
+        ("oci", r"^BM\.GPU\.H[12]00\.", SXM, None),
+        ("oci", r"^(BM|VM)\.GPU3\.", SXM, 16.0),
+        # Lambda (API descriptions): gpu_{1,2,4}x_a100 are "A100 (40 GB PCIe)", gpu_8x_a100 "A100 (40 GB SXM4)"
+        ("lambda", r"^gpu_[124]x_a100(_pcie)?$", PCIE, 40.0),
+        ("lambda", r"^gpu_8x_a100$", SXM, 40.0),
+    )
+)
+_VERDA_MEMORY_FORM = re.compile(r"\.(\d+)S\.", re.IGNORECASE)  # Verda "1H100.80S.30V": 80 GB, SXM
+_INSTANCE_FORM = re.compile(r"sxm|pcie?|nvl(?!ink|\d)", re.IGNORECASE)
+_INSTANCE_MEMORY = re.compile(r"(?<![0-9])(\d{2,3})(?:gb|gib|g)(?![a-wyz0-9])", re.IGNORECASE)
+
+
+@lru_cache(maxsize=8192)
+def instance_facts(provider: str, instance_type: str) -> InstanceFacts:
+    """Form factor and per-GPU memory an instance name states (``gpu_8x_a100_80gb_sxm4``: SXM, 80 GB)."""
+    for prov, pattern, form, memory in _FAMILIES:
+        if prov == provider and pattern.search(instance_type):
+            return InstanceFacts(form=form, memory_gb=memory)
+    form: str | None = None
+    memory: float | None = None
+    verda = _VERDA_MEMORY_FORM.search(instance_type)
+    if verda:
+        form, memory = SXM, float(verda.group(1))
+    else:
+        words = _INSTANCE_FORM.findall(instance_type)
+        classes = {form_class(w) for w in words} - {None}
+        form = classes.pop() if len(classes) == 1 else None
+        sizes = {float(m) for m in _INSTANCE_MEMORY.findall(instance_type)}
+        memory = sizes.pop() if len(sizes) == 1 else None
+    return InstanceFacts(form=form, memory_gb=memory)
