@@ -173,10 +173,16 @@ def parse_name(raw: str) -> NameFacts:
 
 @dataclass(frozen=True, slots=True)
 class InstanceFacts:
-    """What an instance name says about its GPU: a form-factor class and a per-GPU memory size, either may be None."""
+    """What an instance name says about its GPU: a form-factor class, a per-GPU memory size, and for a reseller the
+    cloud that runs the instance (Shadeform's ``hyperstack_H100x4`` runs at Hyperstack); any may be None."""
 
     form: str | None = None
     memory_gb: float | None = None
+    host: str | None = None
+
+
+# Marketplaces whose instance types name the cloud that runs them: ``<cloud>_<type>``.
+_RESELLERS = frozenset({"shadeform"})
 
 
 # Cloud instance families whose GPU variant the cloud documents. Matched against the instance type (case-blind)
@@ -216,9 +222,13 @@ _FAMILIES: tuple[tuple[str, re.Pattern[str], str | None, float | None], ...] = t
         ("oci", r"^BM\.GPU\.A100-v2", SXM, 80.0),
         ("oci", r"^BM\.GPU\.H[12]00\.", SXM, None),
         ("oci", r"^(BM|VM)\.GPU3\.", SXM, 16.0),
-        # Lambda (API descriptions): gpu_{1,2,4}x_a100 are "A100 (40 GB PCIe)", gpu_8x_a100 "A100 (40 GB SXM4)"
+        # Lambda (API descriptions): gpu_{1,2,4}x_a100 are "A100 (40 GB PCIe)", gpu_8x_a100 "A100 (40 GB SXM4)";
+        # its one H100 type without "sxm5" is gpu_1x_h100_pcie. Shadeform resells them as lambdalabs_A100x8 and
+        # lambdalabs_H100 (next to lambdalabs_A100-sxm4 and lambdalabs_H100-sxm5x{1,2,4,8}).
         ("lambda", r"^gpu_[124]x_a100(_pcie)?$", PCIE, 40.0),
         ("lambda", r"^gpu_8x_a100$", SXM, 40.0),
+        ("shadeform", r"^lambdalabs_A100x8$", SXM, 40.0),
+        ("shadeform", r"^lambdalabs_H100$", PCIE, 80.0),
     )
 )
 _VERDA_MEMORY_FORM = re.compile(r"\.(\d+)S\.", re.IGNORECASE)  # Verda "1H100.80S.30V": 80 GB, SXM
@@ -229,9 +239,10 @@ _INSTANCE_MEMORY = re.compile(r"(?<![0-9])(\d{2,3})(?:gb|gib|g)(?![a-wyz0-9])", 
 @lru_cache(maxsize=8192)
 def instance_facts(provider: str, instance_type: str) -> InstanceFacts:
     """Form factor and per-GPU memory an instance name states (``gpu_8x_a100_80gb_sxm4``: SXM, 80 GB)."""
+    host = instance_type.split("_", 1)[0].lower() if provider in _RESELLERS and "_" in instance_type else None
     for prov, pattern, form, memory in _FAMILIES:
         if prov == provider and pattern.search(instance_type):
-            return InstanceFacts(form=form, memory_gb=memory)
+            return InstanceFacts(form=form, memory_gb=memory, host=host)
     form: str | None = None
     memory: float | None = None
     verda = _VERDA_MEMORY_FORM.search(instance_type)
@@ -243,4 +254,4 @@ def instance_facts(provider: str, instance_type: str) -> InstanceFacts:
         form = classes.pop() if len(classes) == 1 else None
         sizes = {float(m) for m in _INSTANCE_MEMORY.findall(instance_type)}
         memory = sizes.pop() if len(sizes) == 1 else None
-    return InstanceFacts(form=form, memory_gb=memory)
+    return InstanceFacts(form=form, memory_gb=memory, host=host)

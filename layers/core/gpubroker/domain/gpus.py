@@ -204,18 +204,30 @@ def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Va
     return None
 
 
-# Documented naming of a provider for a family it lists without a form word.
-# RunPod: its GPU types are "H100 PCIe", "H100 SXM", "H100 NVL", "A100 PCIe", "A100 SXM"; SkyPilot's RunPod catalog
-# names the PCIe ones "H100" and "A100-80GB" and the SXM ones "H100-SXM" and "A100-80GB-SXM"
-# (https://docs.runpod.io/references/gpu-types: "NVIDIA A100 80GB PCIe" / "NVIDIA A100-SXM4-80GB",
-# "NVIDIA H100 PCIe" / "NVIDIA H100 80GB HBM3"). Verda (DataCrunch) rents A100, H100 and H200 as SXM boards only
-# (https://verda.com/products: "A100 SXM4", "H100 SXM5", "H200 SXM5").
+# Documented naming of a cloud for a family it lists without a form word (also applied to what a reseller such as
+# Shadeform resells from that cloud: ``hyperstack_H100x4``).
+# - RunPod: its GPU types are "H100 PCIe", "H100 SXM", "H100 NVL", "A100 PCIe", "A100 SXM"; SkyPilot's RunPod
+#   catalog names the PCIe ones "H100" and "A100-80GB" and the SXM ones "H100-SXM" and "A100-80GB-SXM"
+#   (https://docs.runpod.io/references/gpu-types: "NVIDIA A100 80GB PCIe" / "NVIDIA A100-SXM4-80GB",
+#   "NVIDIA H100 PCIe" / "NVIDIA H100 80GB HBM3").
+# - Verda (DataCrunch) rents A100, H100 and H200 as SXM boards only (https://verda.com/products).
+# - Hyperstack: its own catalog names the GPU of every H100/A100 flavour without "SXM5" "H100-80G-PCIe" /
+#   "A100-80G-PCIe" (tests/fixtures/skypilot_v8/hyperstack).
+# - Cudo: its own catalog lists A100s only as "a100-pcie"/"a100-pci" instances and H100s only as "H100-SXM"
+#   (tests/fixtures/skypilot_v8/cudo).
+# - Scaleway: H100-1-80G / H100-2-80G are "H100 PCIe"; the SXM ones are named H100-SXM-*
+#   (https://www.scaleway.com/en/docs/gpu/reference-content/choosing-gpu-instance-type/).
 _PROVIDER_FORM: dict[tuple[str, str], str] = {
     ("runpod", "H100"): PCIE,
     ("runpod", "A100"): PCIE,
     ("verda", "A100"): SXM,
     ("verda", "H100"): SXM,
     ("verda", "H200"): SXM,
+    ("hyperstack", "H100"): PCIE,
+    ("hyperstack", "A100"): PCIE,
+    ("cudo", "A100"): PCIE,
+    ("cudo", "H100"): SXM,
+    ("scaleway", "H100"): PCIE,
 }
 
 
@@ -229,6 +241,7 @@ def _narrow_by_row(
     memory_type: str | None,
     vendor: str | None,
     named_memory: bool,
+    named_form: bool,
 ) -> list[_Variant] | None:
     variants = _index().families[family]
     if vendor:
@@ -249,9 +262,13 @@ def _narrow_by_row(
     if hint and hint.memory_gb and memory_gb is None and not named_memory:
         hinted = hint.memory_gb
         cands = _keep(cands, lambda c: _close(c.memory_gb, hinted))
-    default = _PROVIDER_FORM.get((provider, family))
+    default = _PROVIDER_FORM.get((hint.host or provider if hint else provider, family))
     if default and len(cands) > 1:
         cands = _keep(cands, lambda c: c.form == default)
+    if len(cands) > 1 and not named_form:
+        # An NVL card is always named so (NVIDIA's product names, NVML, SkyPilot's separate "H100-NVL" and
+        # "NVIDIA-H200-NVL" accelerators): a name without NVL whose facts do not point to it is not it.
+        cands = _keep(cands, lambda c: c.form != NVL)
     return cands
 
 
@@ -291,6 +308,7 @@ def canonical_gpu(
         memory_type=memory_type,
         vendor=vendor,
         named_memory=bool(named.memory_gb),
+        named_form=named.form is not None,
     )
     if narrowed is None:
         raise UnknownGpu(raw)
