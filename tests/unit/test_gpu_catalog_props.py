@@ -52,3 +52,52 @@ def test_every_offered_gpu_has_a_record(catalog: str) -> None:
                 assert r.reason in {"no_gpu", "ambiguous_gpu_variant"}, (row, r.reason)
                 continue
             assert offer.gpu_model in specs
+
+
+# (SXM or the larger card, PCIe or the other edition): each pair is two GPUs because their figures differ
+SEPARATE_FORM_FACTORS = [
+    ("A100-40GB", "A100-40GB-PCIe"),
+    ("A100-80GB", "A100-80GB-PCIe"),
+    ("A800-80GB-SXM", "A800-80GB-PCIe"),
+    ("V100-16GB", "V100-16GB-PCIe"),
+    ("V100-32GB", "V100-32GB-PCIe"),
+    ("H100-SXM", "H100-PCIe"),
+    ("H800-SXM", "H800-PCIe"),
+    ("H200", "H200-NVL"),
+    ("RTX-PRO-6000", "RTX-PRO-6000-WS"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), SEPARATE_FORM_FACTORS)
+def test_pcie_and_sxm_stay_apart_where_their_specs_differ(first: str, second: str) -> None:
+    by = CATALOG.by_model()
+    a, b = by[first], by[second]
+    figures = ("memory_bandwidth_gbps", "fp16_tensor_tflops", "fp32_tflops", "tdp_w")
+    assert any(getattr(a, f) != getattr(b, f) for f in figures)
+    assert a.form_factor != b.form_factor
+
+
+def test_a100_pcie_cards_have_the_pcie_figures() -> None:
+    by = CATALOG.by_model()
+    assert (by["A100-80GB-PCIe"].memory_bandwidth_gbps, by["A100-80GB-PCIe"].tdp_w) == (1935, 300)
+    assert (by["A100-80GB"].memory_bandwidth_gbps, by["A100-80GB"].tdp_w) == (2039, 400)
+    assert (by["A100-40GB-PCIe"].memory_gb, by["A100-40GB-PCIe"].tdp_w) == (40, 250)
+    assert "SXM4" in by["A100-80GB"].name and "PCIe" in by["A100-80GB-PCIe"].name
+
+
+def test_every_gpu_the_catalogs_rent_is_in_the_catalog() -> None:
+    """Older and newest generations, regional variants, Grace-Blackwell, AMD Instinct and Radeon Pro (issue 10)."""
+    rented = {
+        "K80", "M60", "P4", "P40", "P100-16GB-PCIe", "V100S", "A2", "A800-80GB-PCIe", "H800-SXM", "H20", "L20",
+        "H200-NVL", "GB200", "GB300", "RTX-2080-Ti", "RTX-3080", "RTX-3080-Ti", "RTX-3090-Ti", "RTX-4070-Ti",
+        "RTX-4080", "RTX-4080-SUPER", "RTX-2000-Ada", "RTX-4500-Ada", "RTX-5000-Ada", "RTX-5880-Ada", "RTX-5080",
+        "MI100", "MI210", "MI250", "MI250X", "MI325X", "MI355X", "Radeon-Pro-V520", "Radeon-Pro-V710",
+    }  # fmt: skip
+    assert rented <= set(CATALOG.by_model())
+
+
+@pytest.mark.parametrize("model", ["GB200", "GB300"])
+def test_grace_blackwell_entries_are_per_gpu_and_say_superchip(model: str) -> None:
+    spec = CATALOG.by_model()[model]
+    assert spec.notes is not None and "superchip" in spec.notes.lower() and "per-gpu" in spec.notes.lower()
+    assert spec.memory_gb < 300  # one GPU's memory, not the superchip's

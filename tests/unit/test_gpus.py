@@ -30,7 +30,7 @@ def test_one_gpu_whatever_the_spelling(spelling: str) -> None:
         ("Tesla-V100", "1V100.6V", "verda", 16, "V100-16GB"),
         ("RTX6000", "gpu_1x_rtx6000", "lambda", 24, "Quadro-RTX-6000"),
         ("RTX6000-Ada", "x", "vast", 48, "RTX-6000-Ada"),
-        ("RTXPRO6000WS", "x", "vast", 96, "RTX-PRO-6000"),
+        ("RTXPRO6000WS", "x", "vast", 96, "RTX-PRO-6000-WS"),
     ],
 )
 def test_variants_resolved_from_instance_and_memory(

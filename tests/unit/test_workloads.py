@@ -152,9 +152,11 @@ def test_every_workload_and_every_gpu_has_a_plan_or_a_reason(body: dict[str, Any
     request = req(body)
     estimate = estimate_workload(request, specs=SPECS, prices=prices)
     assert [g.gpu_model for g in estimate.gpus] == [s.model for s in SPECS]
-    mapping = map_workload_to_gpu(request, specs=SPECS, prices=prices, top=36)
+    mapping = map_workload_to_gpu(request, specs=SPECS, prices=prices, top=100)
     plans = mapping.plans + mapping.infeasible
-    assert sorted(p.gpu_model for p in plans) == sorted(s.model for s in SPECS)
+    assert len(plans) + mapping.more_feasible == len(SPECS)
+    if mapping.more_feasible == 0:
+        assert sorted(p.gpu_model for p in plans) == sorted(s.model for s in SPECS)
     assert mapping.requirement.memory_required_gb > 0 and math.isfinite(mapping.requirement.memory_required_gb)
     for p in plans:
         assert p.memory_per_gpu_gb > 0 and math.isfinite(p.memory_per_gpu_gb)
