@@ -126,6 +126,8 @@ def _resolve(raw: RawOffer) -> str:
         kwargs["memory_type"] = getattr(raw, "gpu_memory_type", None)
     if "vendor" in params:
         kwargs["vendor"] = getattr(raw, "gpu_vendor", None)
+    if "form_factor" in params:
+        kwargs["form_factor"] = getattr(raw, "gpu_form_factor", None)
     return canonical_gpu(raw.gpu_name or "", **kwargs)
 
 

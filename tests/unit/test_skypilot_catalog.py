@@ -69,7 +69,8 @@ def test_vast_measured_memory_is_total_and_kept_when_real() -> None:
     two = find("vast", "2x-RTX_4090-32-65536", "France, FR, EU")
     assert two.gpu_memory_gb == 24.0  # 49128 MiB over two GPUs, snapped to the spec
     modded = find("vast", "1x-RTX_4090-32-65536", "Hong Kong, HK, AS")
-    assert modded.gpu_model == "RTX-4090" and modded.gpu_memory_gb == 48.0  # a 48 GB card is what the host has
+    # a 48 GB card is what the host has: the board-modified RTX 4090 48GB, never the 24 GB card with 48 GB
+    assert modded.gpu_model == "RTX-4090-48GB" and modded.gpu_memory_gb == 48.0
 
 
 def test_runpod_memory_column_is_gpu_memory_not_host_ram() -> None:
@@ -79,8 +80,10 @@ def test_runpod_memory_column_is_gpu_memory_not_host_ram() -> None:
 
 
 def test_paperspace_plain_names_use_spec_memory() -> None:
-    o = find("paperspace", "V100")
-    assert (o.gpu_model, o.gpu_memory_gb, o.ram_gb) == ("V100-16GB", 16.0, 32.0)
+    o = find("paperspace", "P4000")
+    assert (o.gpu_model, o.gpu_memory_gb, o.ram_gb) == ("Quadro-P4000", 8.0, 32.0)
+    # Paperspace names no form factor for its V100s (SXM2 and PCIe differ in specs): reported, not guessed
+    assert not [x for x in offers("paperspace") if x.gpu_model.startswith("V100")]
 
 
 def test_spot_zero_means_none_and_crlf_files_parse() -> None:

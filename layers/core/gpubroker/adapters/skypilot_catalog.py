@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from gpubroker.domain.errors import SourceError
-from gpubroker.domain.gpu_names import parse_name
+from gpubroker.domain.gpu_names import host_of, instance_facts, parse_name
 from gpubroker.domain.offers import RawOffer, RejectedRow
 
 _MIB_PER_GB = 1024.0
@@ -217,6 +217,7 @@ def parse_row(provider: str, row: dict[str, str], dialect: _Dialect | None = Non
             gpu_memory = memory_col / count
     accelerator = (row.get("AcceleratorName") or "").strip() or None
     return RawOffer(
+        gpu_form_factor=_upstream_form(provider, instance_type, (row.get("UpstreamCloudId") or "").strip()),
         provider=provider,
         instance_type=instance_type,
         region=region,
@@ -230,6 +231,14 @@ def parse_row(provider: str, row: dict[str, str], dialect: _Dialect | None = Non
         spot_price_per_hour=_num(row.get("SpotPrice")),  # 0.00 means "no spot": normalisation drops it
         source="skypilot",
     )
+
+
+def _upstream_form(provider: str, instance_type: str, upstream: str) -> str | None:
+    """The form factor the upstream cloud's own instance type states (Prime Intellect's ``UpstreamCloudId``:
+    ``gpu_8x_a100_80gb_sxm4`` at Lambda, ``A100_PCIE_80GB`` at Oblivus)."""
+    if not upstream or upstream == instance_type:
+        return None
+    return instance_facts(host_of(provider, instance_type) or provider, upstream).form
 
 
 def _hardware(raw: RawOffer) -> tuple[Any, ...]:

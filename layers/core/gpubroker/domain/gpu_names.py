@@ -62,6 +62,16 @@ _NOISE = frozenset(
         "MXGPU",
         "OAM",  # AMD's module form; every AMD entry is one form per family
         "X16",
+        # packaging and plan words of marketplaces ("H100_PCIE_BAREMETAL", "A6000_PCIE_LOW_RAM")
+        "BAREMETAL",
+        "BARE",
+        "METAL",
+        "LOW",
+        "HIGH",
+        "RAM",
+        "PERF",
+        "PERFORMANCE",
+        "SPOT",
     }
 )
 # Accelerators that are not GPUs: counted as ``not_a_gpu``, never as unknown GPUs.
@@ -181,8 +191,19 @@ class InstanceFacts:
     host: str | None = None
 
 
-# Marketplaces whose instance types name the cloud that runs them: ``<cloud>_<type>``.
-_RESELLERS = frozenset({"shadeform"})
+# Marketplaces whose instance types name the cloud that runs them: Shadeform ``<cloud>_<type>``, Prime Intellect
+# ``<cloud>__<shape>``; and the names those clouds go by there.
+_RESELLERS = {"shadeform": "_", "primeintellect": "__"}
+_HOST_NAMES = {"lambdalabs": "lambda", "datacrunch": "verda", "crusoecloud": "crusoe"}
+
+
+def host_of(provider: str, instance_type: str) -> str | None:
+    """The cloud a reseller's instance runs at (``hyperstack`` for Shadeform's ``hyperstack_H100x4``), else None."""
+    sep = _RESELLERS.get(provider)
+    if sep is None or sep not in instance_type:
+        return None
+    host = instance_type.split(sep, 1)[0].lower()
+    return _HOST_NAMES.get(host, host)
 
 
 # Cloud instance families whose GPU variant the cloud documents. Matched against the instance type (case-blind)
@@ -239,7 +260,7 @@ _INSTANCE_MEMORY = re.compile(r"(?<![0-9])(\d{2,3})(?:gb|gib|g)(?![a-wyz0-9])", 
 @lru_cache(maxsize=8192)
 def instance_facts(provider: str, instance_type: str) -> InstanceFacts:
     """Form factor and per-GPU memory an instance name states (``gpu_8x_a100_80gb_sxm4``: SXM, 80 GB)."""
-    host = instance_type.split("_", 1)[0].lower() if provider in _RESELLERS and "_" in instance_type else None
+    host = host_of(provider, instance_type)
     for prov, pattern, form, memory in _FAMILIES:
         if prov == provider and pattern.search(instance_type):
             return InstanceFacts(form=form, memory_gb=memory, host=host)

@@ -16,7 +16,16 @@ from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpubroker.domain.gpu_names import PCIE, SXM, NVL, NameFacts, instance_facts, memory_type_class, parse_name
+from gpubroker.domain.gpu_names import (
+    NVL,
+    PCIE,
+    SXM,
+    NameFacts,
+    form_class,
+    instance_facts,
+    memory_type_class,
+    parse_name,
+)
 
 _SPEC_FIELDS = (
     "memory_gb",
@@ -102,6 +111,7 @@ class _Variant:
     form: str | None
     memory_type: str | None
     consumer: bool
+    sized: bool  # the id names a memory size (A100-80GB, RTX-4090-48GB); bare ids are the family's standard part
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,7 @@ def _index() -> _Index:
             form=_variant_form(spec),
             memory_type=memory_type_class(spec.memory_type),
             consumer="GEFORCE" in spec.name.upper(),
+            sized=bool(parse_name(spec.model).memory_gb),
         )
         families.setdefault(parse_name(spec.model).family, []).append(variant)
     ids = {spec.model.casefold(): spec.model for spec in bundled_catalog().gpus}
@@ -240,6 +251,7 @@ def _narrow_by_row(
     memory_gb: float | None,
     memory_type: str | None,
     vendor: str | None,
+    form_factor: str | None,
     named_memory: bool,
     named_form: bool,
 ) -> list[_Variant] | None:
@@ -254,14 +266,22 @@ def _narrow_by_row(
         if not cands:
             return None
     hint = instance_facts(provider, instance_type) if instance_type else None
-    if hint and hint.form:
-        formed = _with_form(cands, hint.form, variants)
-        if formed is None:
-            return None
-        cands = formed
-    if hint and hint.memory_gb and memory_gb is None and not named_memory:
+    for form in (form_class(form_factor or ""), hint.form if hint else None):
+        if form:
+            formed = _with_form(cands, form, variants)
+            if formed is None:
+                return None
+            cands = formed
+    sized_by_fact = memory_gb is not None or named_memory
+    if hint and hint.memory_gb and not sized_by_fact:
         hinted = hint.memory_gb
+        before = len(cands)
         cands = _keep(cands, lambda c: _close(c.memory_gb, hinted))
+        sized_by_fact = len(cands) < before
+    if len(cands) > 1 and not sized_by_fact:
+        # An id without a size next to sized ones (RTX-4090 vs RTX-4090-48GB, GH200 vs GH200-144GB) is the
+        # family's standard part: the other needs a memory fact.
+        cands = _keep(cands, lambda c: not c.sized)
     default = _PROVIDER_FORM.get((hint.host or provider if hint else provider, family))
     if default and len(cands) > 1:
         cands = _keep(cands, lambda c: c.form == default)
@@ -281,13 +301,14 @@ def canonical_gpu(
     memory_gb: float | None = None,
     memory_type: str | None = None,
     vendor: str | None = None,
+    form_factor: str | None = None,
 ) -> str:
     """Map a GPU name, with the facts its row carries, to one canonical model id.
 
     The name is parsed into family, memory, form factor and memory type (:mod:`gpubroker.domain.gpu_names`); the
     family's catalog variants are narrowed by the name's facts, then the row's: ``vendor``, ``memory_type``,
-    ``memory_gb`` (per GPU, as reported; a figure more than 10 % off every variant is a contradiction), the
-    instance type (``p4de``, ``gpu_1x_a100_sxm4``, ``BM.GPU.H100.8``) and the provider's documented naming.
+    ``memory_gb`` (per GPU, as reported; a figure more than 10 % off every variant is a contradiction),
+    ``form_factor`` (``SXM4``, ``PCIe``, ``NVL``: a source's interconnect field), the instance type (``p4de``, ``gpu_1x_a100_sxm4``, ``BM.GPU.H100.8``) and the provider's documented naming.
     Raises :class:`UnknownGpu` (``unknown_gpu``, ``ambiguous_gpu_variant`` or ``not_a_gpu``) when no single model
     fits. With no row context (no provider, no instance type) a canonical id spelled exactly is itself.
     """
@@ -308,7 +329,8 @@ def canonical_gpu(
         memory_type=memory_type,
         vendor=vendor,
         named_memory=bool(named.memory_gb),
-        named_form=named.form is not None,
+        named_form=named.form is not None or form_class(form_factor or "") is not None,
+        form_factor=form_factor,
     )
     if narrowed is None:
         raise UnknownGpu(raw)

@@ -106,8 +106,9 @@ class RawOffer(BaseModel):
     """A provider row after its source adapter has undone the source's quirks, before canonicalisation.
 
     ``gpu_memory_gb`` is per GPU as the source reports it (``None`` when it does not); the adapter is where
-    unit quirks are corrected, this model is where everything else is checked. ``gpu_vendor`` and
-    ``gpu_memory_type`` are further facts of the GPU when the source states them (they help tell variants apart).
+    unit quirks are corrected, this model is where everything else is checked. ``gpu_vendor``,
+    ``gpu_memory_type`` and ``gpu_form_factor`` (``SXM4``, ``PCIe``) are further facts of the GPU when the source
+    states them: they tell the variants of a family apart (``canonical_gpu``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -120,6 +121,7 @@ class RawOffer(BaseModel):
     gpu_memory_gb: float | None = None
     gpu_vendor: str | None = None
     gpu_memory_type: str | None = None
+    gpu_form_factor: str | None = None
     vcpus: float | None = None
     ram_gb: float | None = None
     price_per_hour: float | None = None
@@ -175,6 +177,7 @@ def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -
             memory_gb=raw.gpu_memory_gb,
             memory_type=raw.gpu_memory_type,
             vendor=raw.gpu_vendor,
+            form_factor=raw.gpu_form_factor,
         )
     except UnknownGpu as exc:
         raise RejectedRow(exc.reason, raw_gpu=raw.gpu_name) from exc
