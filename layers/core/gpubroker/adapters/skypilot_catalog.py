@@ -130,17 +130,15 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _richer_name(accelerator: str | None, info_name: str | None) -> str | None:
-    """GpuInfo's name when it is the same GPU with more words (Hyperbolic: ``H100`` vs ``NVIDIA-H100-80GB-HBM3``)."""
+def _info_facts(accelerator: str | None, info_name: str | None) -> tuple[str | None, str | None]:
+    """Form factor and memory type GpuInfo's name adds to AcceleratorName when both name the same family
+    (RunPod v8: ``A100-80GB`` with ``A100 PCIe``; Hyperbolic: ``H100`` with ``NVIDIA-H100-80GB-HBM3``)."""
     if not accelerator or not info_name or info_name == accelerator:
-        return accelerator or info_name
+        return None, None
     a, b = parse_name(accelerator), parse_name(info_name)
-    more = (bool(b.memory_gb), b.form is not None, b.memory_type is not None) > (
-        bool(a.memory_gb),
-        a.form is not None,
-        a.memory_type is not None,
-    )
-    return info_name if a.family and a.family == b.family and more else accelerator
+    if not a.family or a.family != b.family:
+        return None, None
+    return (b.form if a.form is None else None), (b.memory_type if a.memory_type is None else None)
 
 
 def memory_convention(rows: Iterable[dict[str, str]]) -> _Dialect | None:
@@ -176,6 +174,20 @@ def memory_convention(rows: Iterable[dict[str, str]]) -> _Dialect | None:
     if total == per_gpu == 0:
         return _Dialect(memory_unit_gb=True) if unit_gb else None
     return _Dialect(memory_is_total=total > per_gpu, memory_unit_gb=unit_gb)
+
+
+def file_dialect(provider: str, table: list[dict[str, str]]) -> _Dialect:
+    """The file's own convention where it shows one, else the cloud's declared dialect. A file whose GpuInfo
+    states GPU memory uses MemoryGiB for host RAM (RunPod's v8 file; its v6 file had no GpuInfo memory)."""
+    declared = _DIALECTS.get(provider, DEFAULT_DIALECT)
+    found = memory_convention(table)
+    states_memory = any(_size(_first_gpu(_gpu_info(row.get("GpuInfo")))) is not None for row in table)
+    base = found or declared
+    return _Dialect(
+        memory_is_total=base.memory_is_total,
+        memory_unit_gb=base.memory_unit_gb,
+        memory_column_is_gpu_total=declared.memory_column_is_gpu_total and not states_memory,
+    )
 
 
 def _safe_float(value: str | None) -> float | None:
@@ -216,12 +228,15 @@ def parse_row(provider: str, row: dict[str, str], dialect: _Dialect | None = Non
         if gpu_memory is None and memory_col and count:
             gpu_memory = memory_col / count
     accelerator = (row.get("AcceleratorName") or "").strip() or None
+    info_form, info_memory_type = _info_facts(accelerator, _text(gpu.get("Name")))
+    upstream = _upstream_form(provider, instance_type, (row.get("UpstreamCloudId") or "").strip())
     return RawOffer(
-        gpu_form_factor=_upstream_form(provider, instance_type, (row.get("UpstreamCloudId") or "").strip()),
+        gpu_form_factor=info_form or upstream,
+        gpu_memory_type=info_memory_type,
         provider=provider,
         instance_type=instance_type,
         region=region,
-        gpu_name=_richer_name(accelerator, _text(gpu.get("Name"))) if accelerator else None,
+        gpu_name=accelerator,
         gpu_count=count,
         gpu_memory_gb=gpu_memory,
         gpu_vendor=_text(gpu.get("Manufacturer")),
@@ -321,15 +336,7 @@ class SkyPilotCatalogSource:
     def parsed(self) -> list[RawOffer | RejectedRow]:
         """One RawOffer or RejectedRow per data row, in file order, before zones are merged."""
         table = self.table()
-        declared = _DIALECTS.get(self.provider, DEFAULT_DIALECT)
-        found = memory_convention(table)
-        dialect = declared
-        if found is not None:
-            dialect = _Dialect(
-                memory_is_total=found.memory_is_total,
-                memory_unit_gb=found.memory_unit_gb,
-                memory_column_is_gpu_total=declared.memory_column_is_gpu_total,
-            )
+        dialect = file_dialect(self.provider, table)
         out: list[RawOffer | RejectedRow] = []
         for row in table:
             try:

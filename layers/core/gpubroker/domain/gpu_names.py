@@ -261,12 +261,12 @@ _INSTANCE_MEMORY = re.compile(r"(?<![0-9])(\d{2,3})(?:gb|gib|g)(?![a-wyz0-9])", 
 def instance_facts(provider: str, instance_type: str) -> InstanceFacts:
     """Form factor and per-GPU memory an instance name states (``gpu_8x_a100_80gb_sxm4``: SXM, 80 GB)."""
     host = host_of(provider, instance_type)
-    for prov, pattern, form, memory in _FAMILIES:
+    for prov, pattern, family_form, family_memory in _FAMILIES:
         if prov == provider and pattern.search(instance_type):
-            return InstanceFacts(form=form, memory_gb=memory, host=host)
+            return InstanceFacts(form=family_form, memory_gb=family_memory, host=host)
     form: str | None = None
     memory: float | None = None
-    verda = _VERDA_MEMORY_FORM.search(instance_type)
+    verda = _VERDA_MEMORY_FORM.search(instance_type) if "verda" in (provider, host) else None
     if verda:
         form, memory = SXM, float(verda.group(1))
     else:

@@ -308,9 +308,11 @@ def canonical_gpu(
     The name is parsed into family, memory, form factor and memory type (:mod:`gpubroker.domain.gpu_names`); the
     family's catalog variants are narrowed by the name's facts, then the row's: ``vendor``, ``memory_type``,
     ``memory_gb`` (per GPU, as reported; a figure more than 10 % off every variant is a contradiction),
-    ``form_factor`` (``SXM4``, ``PCIe``, ``NVL``: a source's interconnect field), the instance type (``p4de``, ``gpu_1x_a100_sxm4``, ``BM.GPU.H100.8``) and the provider's documented naming.
-    Raises :class:`UnknownGpu` (``unknown_gpu``, ``ambiguous_gpu_variant`` or ``not_a_gpu``) when no single model
-    fits. With no row context (no provider, no instance type) a canonical id spelled exactly is itself.
+    ``form_factor`` (``SXM4``, ``PCIe``, ``NVL``: a source's interconnect field), the instance type (``p4de``,
+    ``gpu_1x_a100_sxm4``, ``BM.GPU.H100.8``), the provider's documented naming and the naming conventions of the
+    catalog (an NVL card is named NVL; a bare id is its family's standard part). Raises :class:`UnknownGpu`
+    (``unknown_gpu``, ``ambiguous_gpu_variant`` or ``not_a_gpu``) when no single model fits. With no row context
+    (no provider, no instance type) a canonical id spelled exactly is itself.
     """
     if not provider and not instance_type:
         exact = _index().ids.get(raw.strip().casefold())

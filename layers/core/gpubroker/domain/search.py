@@ -104,9 +104,24 @@ class OfferOut(BaseModel):
     source: str
 
 
+class Interpretation(BaseModel):
+    """How the request's words were read, for every value that is not already what it matched."""
+
+    gpu: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "each `gpu` value as given -> the canonical models it matched, for values that are not one canonical "
+            'id: `{"H100": ["H100-NVL", "H100-PCIe", "H100-SXM"], "a6000": ["RTX-A6000"]}`'
+        ),
+    )
+
+
 class OfferPage(BaseModel):
     items: list[OfferOut]
     count: int = Field(description="offers matching the filters in this snapshot")
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
     snapshot_version: str
     stale: bool = Field(description="true when any returned offer comes from a provider whose last run failed")
+    interpreted: Interpretation = Field(
+        default_factory=Interpretation, description="how spellings in the request were read (GPU families, aliases)"
+    )
