@@ -68,6 +68,13 @@ class _Dialect:
     memory_column_is_gpu_total: bool = False  # MemoryGiB is GPU memory (all GPUs), not host RAM
 
 
+# Vast's instance type is "<count>x-<Vast's gpu_name, spaces as _>-<cores>-<ram>": SkyPilot's fetcher keeps the name
+# there verbatim but strips "Ti", "S", "D", "PCIE", "SXM4", "NVL" from AcceleratorName (RTX_3080_Ti -> RTX3080,
+# RTX_4090D -> RTX4090, A100_PCIE -> A100; skypilot sky/catalog/data_fetchers/fetch_vast.py), so the instance's
+# spelling is the GPU's name.
+_GPU_IN_INSTANCE: dict[str, re.Pattern[str]] = {"vast": re.compile(r"^\d+x-(?P<gpu>.+)-\d+-\d+$")}
+
+
 DEFAULT_DIALECT = _Dialect()  # SkyPilot's definition: any cloud not listed below
 _DIALECTS: dict[str, _Dialect] = {
     "vast": _Dialect(memory_is_total=True),
@@ -228,6 +235,10 @@ def parse_row(provider: str, row: dict[str, str], dialect: _Dialect | None = Non
         if gpu_memory is None and memory_col and count:
             gpu_memory = memory_col / count
     accelerator = (row.get("AcceleratorName") or "").strip() or None
+    in_instance = _GPU_IN_INSTANCE.get(provider)
+    named = in_instance.match(instance_type) if in_instance and accelerator else None
+    if named:
+        accelerator = named.group("gpu").replace("_", " ")
     info_form, info_memory_type = _info_facts(accelerator, _text(gpu.get("Name")))
     upstream = _upstream_form(provider, instance_type, (row.get("UpstreamCloudId") or "").strip())
     return RawOffer(

@@ -153,7 +153,13 @@ def _index() -> _Index:
 
 # Family spellings that are another family's name (not derivable from the words): AWS's Graviton T4 ("T4g") is the
 # T4 board; Lium's "RTXPRO6000-WK" is the workstation edition; the Max-Q card is named "Max-Q Workstation Edition".
-_FAMILY_ALIASES = {"T4G": "T4", "RTXPRO6000WK": "RTXPRO6000WS", "RTXPRO6000MAXQWS": "RTXPRO6000MAXQ"}
+_FAMILY_ALIASES = {
+    "T4G": "T4",
+    "RTXPRO6000WK": "RTXPRO6000WS",
+    "RTXPRO6000MAXQWS": "RTXPRO6000MAXQ",
+    "QRTX6000": "RTX6000",  # Vast's "Q RTX 6000" / "Q RTX 8000": the Quadro cards
+    "QRTX8000": "RTX8000",
+}
 _GLUED = re.compile(r"(?:SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?)+")
 _GLUED_PART = re.compile(r"SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?")
 
@@ -228,7 +234,14 @@ def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Va
 #   (tests/fixtures/skypilot_v8/cudo).
 # - Scaleway: H100-1-80G / H100-2-80G are "H100 PCIe"; the SXM ones are named H100-SXM-*
 #   (https://www.scaleway.com/en/docs/gpu/reference-content/choosing-gpu-instance-type/).
+# - Lium: SkyPilot's fetcher maps "H100 PCIe" -> "H100", "H100 80GB HBM3" -> "H100-SXM", "A100 80GB PCIe" ->
+#   "A100-80GB", "A100-SXM4-80GB" -> "A100-80GB-SXM" (skypilot sky/provision/lium/lium_utils.py GPU_NAME_MAP).
+# Catalogs documented to name an NVL card without "NVL": SkyPilot's Lium fetcher maps both "H200" and "H200 NVL"
+# to "H200" (same GPU_NAME_MAP).
+_NVL_UNNAMED = frozenset({("lium", "H200")})
 _PROVIDER_FORM: dict[tuple[str, str], str] = {
+    ("lium", "H100"): PCIE,
+    ("lium", "A100"): PCIE,
     ("runpod", "H100"): PCIE,
     ("runpod", "A100"): PCIE,
     ("verda", "A100"): SXM,
@@ -282,12 +295,13 @@ def _narrow_by_row(
         # An id without a size next to sized ones (RTX-4090 vs RTX-4090-48GB, GH200 vs GH200-144GB) is the
         # family's standard part: the other needs a memory fact.
         cands = _keep(cands, lambda c: not c.sized)
-    default = _PROVIDER_FORM.get((hint.host or provider if hint else provider, family))
+    default = _PROVIDER_FORM.get((hint.host if hint and hint.host else provider, family))
     if default and len(cands) > 1:
         cands = _keep(cands, lambda c: c.form == default)
-    if len(cands) > 1 and not named_form:
-        # An NVL card is always named so (NVIDIA's product names, NVML, SkyPilot's separate "H100-NVL" and
-        # "NVIDIA-H200-NVL" accelerators): a name without NVL whose facts do not point to it is not it.
+    where = hint.host if hint and hint.host else provider
+    if len(cands) > 1 and not named_form and (where, family) not in _NVL_UNNAMED:
+        # An NVL card is named so (NVIDIA's product names, NVML's "NVIDIA H200 NVL", SkyPilot's separate "H100-NVL"
+        # and "NVIDIA-H200-NVL" accelerators): a name without NVL whose facts do not point to it is not it.
         cands = _keep(cands, lambda c: c.form != NVL)
     return cands
 
