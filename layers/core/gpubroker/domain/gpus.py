@@ -234,12 +234,15 @@ def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Va
 #   (tests/fixtures/skypilot_v8/cudo).
 # - Scaleway: H100-1-80G / H100-2-80G are "H100 PCIe"; the SXM ones are named H100-SXM-*
 #   (https://www.scaleway.com/en/docs/gpu/reference-content/choosing-gpu-instance-type/).
+# - GCP: its V100s are NVLink-connected SXM2 boards ("NVIDIA V100 ... NVLink ring, 300 GB/s" in the GPU table of
+#   https://cloud.google.com/compute/docs/gpus); its P100 and T4 have no NVLink (PCIe cards).
 # - Lium: SkyPilot's fetcher maps "H100 PCIe" -> "H100", "H100 80GB HBM3" -> "H100-SXM", "A100 80GB PCIe" ->
 #   "A100-80GB", "A100-SXM4-80GB" -> "A100-80GB-SXM" (skypilot sky/provision/lium/lium_utils.py GPU_NAME_MAP).
 # Catalogs documented to name an NVL card without "NVL": SkyPilot's Lium fetcher maps both "H200" and "H200 NVL"
 # to "H200" (same GPU_NAME_MAP).
 _NVL_UNNAMED = frozenset({("lium", "H200")})
 _PROVIDER_FORM: dict[tuple[str, str], str] = {
+    ("gcp", "V100"): SXM,
     ("lium", "H100"): PCIE,
     ("lium", "A100"): PCIE,
     ("runpod", "H100"): PCIE,
