@@ -79,7 +79,7 @@ def _form(spec: GpuSpec) -> str:
 
 
 _FORM_WORD = re.compile(r"sxm|pcie?|nvl(?!ink|\d)", re.IGNORECASE)
-_NAME_GB = re.compile(r"(?<![0-9])(\d{1,3})\s*GB?(?![A-Z])", re.IGNORECASE)
+_NAME_GB = re.compile(r"(?<![0-9A-Z])(\d{1,3})\s*GB?(?![A-Z])", re.IGNORECASE)
 
 
 def contradictions(spec: GpuSpec, row: dict[str, str], raw: RawOffer) -> list[str]:

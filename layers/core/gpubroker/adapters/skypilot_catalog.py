@@ -120,6 +120,12 @@ def _first_gpu(info: dict[str, Any] | None) -> dict[str, Any]:
     return {}
 
 
+def _partition(gpu: dict[str, Any]) -> float | None:
+    """AWS's ``GpuPartitionSize`` (g6f: 0.25 of an L4): the share of one GPU a fractional instance gets."""
+    share = gpu.get("GpuPartitionSize")
+    return float(share) if isinstance(share, int | float) and 0 < share < 1 else None
+
+
 def _size(gpu: dict[str, Any]) -> float | None:
     memory = gpu.get("MemoryInfo")
     size = memory.get("SizeInMiB") if isinstance(memory, dict) else None
@@ -160,8 +166,8 @@ def memory_convention(rows: Iterable[dict[str, str]]) -> _Dialect | None:
         count = _safe_float(row.get("AcceleratorCount"))
         size = _size(_first_gpu(_gpu_info(row.get("GpuInfo"))))
         name = (row.get("AcceleratorName") or "").strip()
-        if size is None or not count or count <= 0 or not name:
-            continue
+        if size is None or not count or count < 1 or count != int(count) or not name:
+            continue  # fractional GPUs (AWS g6f: a quarter L4) say nothing about the convention
         all_sizes.append(size)
         sizes.setdefault(name, {}).setdefault(count, size)
     total = per_gpu = 0
@@ -223,12 +229,17 @@ def parse_row(provider: str, row: dict[str, str], dialect: _Dialect | None = Non
     dialect = dialect or _DIALECTS.get(provider, DEFAULT_DIALECT)
     instance_type = (row.get("InstanceType") or "").strip()
     if not instance_type:
-        raise RejectedRow("malformed_row")
+        instance_type = _attachment(row)
     region = (row.get("Region") or "").strip() or NO_REGION
     count = _num(row.get("AcceleratorCount"))
     memory_col = _num(row.get("MemoryGiB"))
     gpu = _first_gpu(_gpu_info(row.get("GpuInfo")))
-    gpu_memory = _per_gpu_memory_gb(_size(gpu), count, dialect)
+    share = _partition(gpu)
+    if share is not None:  # the memory of a slice: the whole GPU's is the slice's over its share
+        size = _size(gpu)
+        gpu_memory = _per_gpu_memory_gb(size / share if size else None, 1.0, DEFAULT_DIALECT)
+    else:
+        gpu_memory = _per_gpu_memory_gb(_size(gpu), count, dialect)
     ram = memory_col
     if dialect.memory_column_is_gpu_total:
         ram = None
@@ -257,6 +268,21 @@ def parse_row(provider: str, row: dict[str, str], dialect: _Dialect | None = Non
         spot_price_per_hour=_num(row.get("SpotPrice")),  # 0.00 means "no spot": normalisation drops it
         source="skypilot",
     )
+
+
+def _attachment(row: dict[str, str]) -> str:
+    """The instance type of a GPU-only row. GCP's catalog prices GPUs apart from the VM they attach to: such a row
+    has no InstanceType, and its price is the GPUs' alone. It is named as SkyPilot names the request
+    (``A100:8``); a row with neither an instance type nor a GPU is malformed."""
+    name = (row.get("AcceleratorName") or "").strip()
+    count = (row.get("AcceleratorCount") or "").strip()
+    if not name or not count:
+        raise RejectedRow("malformed_row")
+    try:
+        n = float(count)
+    except ValueError as exc:
+        raise RejectedRow("malformed_row") from exc
+    return f"{name}:{n:g}"
 
 
 def _upstream_form(provider: str, instance_type: str, upstream: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
 
@@ -20,7 +20,9 @@ from gpubroker.domain.gpu_names import (
     NVL,
     PCIE,
     SXM,
+    InstanceFacts,
     NameFacts,
+    edition_class,
     form_class,
     instance_facts,
     memory_type_class,
@@ -98,8 +100,8 @@ class UnknownGpu(Exception):
 
 
 # A reported per-GPU memory within 10 % of the spec is that GPU (ECC reserves 1/16, GiB vs GB is 7 %); outside it,
-# for every variant of the family, the row is a GPU the catalog lacks (a modded 48 GB RTX 4090) or a total figure
-# read as per-GPU: reported, never snapped.
+# for every variant of the family, the row is a GPU the catalog lacks or a total figure read as per-GPU: reported,
+# never snapped.
 MEMORY_TOLERANCE = 0.10
 
 
@@ -110,8 +112,10 @@ class _Variant:
     memory_gb: float
     form: str | None
     memory_type: str | None
-    consumer: bool
-    sized: bool  # the id names a memory size (A100-80GB, RTX-4090-48GB); bare ids are the family's standard part
+    edition: str | None  # RTX PRO 6000: SERVER, WS, MAXQ
+    consumer: bool  # GeForce: "4090" alone means the GeForce card
+    superchip: bool  # GH200, GB200: names carry the CPU's memory too ("GH200 480GB")
+    modified: bool  # a board modification (RTX 4090 48GB): never the answer without a memory fact
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,55 +141,78 @@ def _index() -> _Index:
     """Every catalog GPU under its family key (the catalog id read by the same parser as any spelling)."""
     families: dict[str, list[_Variant]] = {}
     for spec in bundled_catalog().gpus:
+        name = spec.name.upper()
         variant = _Variant(
             model=spec.model,
             vendor=spec.vendor.upper(),
             memory_gb=spec.memory_gb,
             form=_variant_form(spec),
             memory_type=memory_type_class(spec.memory_type),
-            consumer="GEFORCE" in spec.name.upper(),
-            sized=bool(parse_name(spec.model).memory_gb),
+            edition=edition_class(spec.model) or edition_class(spec.name),
+            consumer="GEFORCE" in name,
+            superchip=spec.form_factor.upper().startswith("SUPERCHIP"),
+            modified="MODIFICATION" in name,
         )
         families.setdefault(parse_name(spec.model).family, []).append(variant)
     ids = {spec.model.casefold(): spec.model for spec in bundled_catalog().gpus}
     return _Index(families={k: tuple(v) for k, v in families.items()}, ids=ids)
 
 
-# Family spellings that are another family's name (not derivable from the words): AWS's Graviton T4 ("T4g") is the
-# T4 board; Lium's "RTXPRO6000-WK" is the workstation edition; the Max-Q card is named "Max-Q Workstation Edition".
-_FAMILY_ALIASES = {
-    "T4G": "T4",
-    "RTXPRO6000WK": "RTXPRO6000WS",
-    "RTXPRO6000MAXQWS": "RTXPRO6000MAXQ",
-    "QRTX6000": "RTX6000",  # Vast's "Q RTX 6000" / "Q RTX 8000": the Quadro cards
-    "QRTX8000": "RTX8000",
+# Family spellings that are another family's name (not derivable from the words), each with the facts it implies.
+_FAMILY_ALIASES: dict[str, tuple[str, str | None]] = {
+    "T4G": ("T4", None),  # AWS g5g: the T4 board behind a Graviton host
+    "QRTX6000": ("QUADRORTX6000", None),  # Vast's "Q RTX 6000" / "Q RTX 8000": the Quadro cards
+    "QRTX8000": ("QUADRORTX8000", None),
+    "PG500216": ("V100", PCIE),  # NVML "Tesla PG500-216": an OEM V100 PCIe board (10de:1df0)
 }
-_GLUED = re.compile(r"(?:SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?)+")
-_GLUED_PART = re.compile(r"SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?")
+# Spellings that name several families: "RTX 6000" is the Quadro RTX 6000 (24 GB) or the RTX 6000 Ada (48 GB).
+_FAMILY_UNIONS: dict[str, tuple[str, ...]] = {"RTX6000": ("QUADRORTX6000", "RTX6000ADA")}
+_GLUED = re.compile(r"(?:SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?|WS|WK|MAXQ|SERVER)+")
+_GLUED_PART = re.compile(r"SXM\d?|PCIE|PCI|NVL|\d+GB?|HBM\d?E?|WS|WK|MAXQ|SERVER")
 
 
 def _family(facts: NameFacts) -> tuple[str, NameFacts] | None:
     """The catalog family a name's family words denote, with facts glued to it split off (``H100SXM5``)."""
     families = _index().families
-    fam = _FAMILY_ALIASES.get(facts.family, facts.family)
+    fam = facts.family
+    alias = _FAMILY_ALIASES.get(fam)
+    if alias is not None:
+        fam = alias[0]
+        facts = replace(facts, family=fam, form=facts.form or alias[1])
     if fam in families:
         return fam, facts
-    # "A6000" is the RTX A6000; "4090" the GeForce RTX 4090 (not "6000": four workstation cards share it)
+    # "A6000" is the RTX A6000; "4090" the GeForce RTX 4090 (not "6000": four workstation cards share it);
+    # "V620" the Radeon Pro V620
     rtx = families.get("RTX" + fam)
     if rtx and (fam.startswith("A") or all(v.consumer for v in rtx)):
         return "RTX" + fam, facts
+    if fam.startswith("V") and "PRO" + fam in families:
+        return "PRO" + fam, facts
+    if "QUADRO" + fam in families:  # "P4000", "M4000", "RTX 8000": the Quadro cards
+        return "QUADRO" + fam, facts
     for cut in range(len(fam) - 1, 0, -1):  # longest family first: "A10080GB" is A100 + 80GB, not A10 + 080GB
         body, tail = fam[:cut], fam[cut:]
         if body in families and _GLUED.fullmatch(tail):
             glued = parse_name(" ".join(_GLUED_PART.findall(tail)))
-            return body, NameFacts(
+            return body, replace(
+                facts,
                 family=body,
                 memory_gb=facts.memory_gb + glued.memory_gb,
                 form=facts.form or glued.form,
                 memory_type=facts.memory_type or glued.memory_type,
-                vendor=facts.vendor,
+                edition=facts.edition or glued.edition,
             )
     return None
+
+
+def _alternatives(facts: NameFacts) -> tuple[NameFacts, ...]:
+    """The names a spelling stands for: its "/" alternatives, or the families a shared spelling names."""
+    if facts.alternatives:
+        return facts.alternatives
+    union = _FAMILY_UNIONS.get(facts.family)
+    if union:
+        return tuple(replace(facts, family=f) for f in union)
+    return (facts,)
 
 
 def _close(spec_gb: float, reported: float) -> bool:
@@ -209,9 +236,19 @@ def _with_form(cands: list[_Variant], form: str, family: tuple[_Variant, ...]) -
     return None if len({v.form for v in family}) > 1 else cands
 
 
+def _with_edition(cands: list[_Variant], edition: str, family: tuple[_Variant, ...]) -> list[_Variant] | None:
+    kept = [c for c in cands if c.edition == edition]
+    if kept:
+        return kept
+    return None if len({v.edition for v in family}) > 1 else cands
+
+
 def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Variant] | None:
     """The first size a name states that fits a variant decides; sizes above every variant are instance totals
-    (Verda's ``A100-80GB-320GB``) or superchip totals (``GH200 480GB``) and say nothing. None: a contradiction."""
+    (Verda's ``A100-80GB-320GB``) and say nothing; a superchip's name states CPU and GPU memory together
+    (``GH200 480GB``, ``GH200 120GB``) and says nothing either. None: a contradiction."""
+    if all(c.superchip for c in cands):
+        return cands
     for size in sizes:
         kept = [c for c in cands if _close(c.memory_gb, size)]
         if kept:
@@ -226,86 +263,104 @@ def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Va
 # - RunPod: its GPU types are "H100 PCIe", "H100 SXM", "H100 NVL", "A100 PCIe", "A100 SXM"; SkyPilot's RunPod
 #   catalog names the PCIe ones "H100" and "A100-80GB" and the SXM ones "H100-SXM" and "A100-80GB-SXM"
 #   (https://docs.runpod.io/references/gpu-types: "NVIDIA A100 80GB PCIe" / "NVIDIA A100-SXM4-80GB",
-#   "NVIDIA H100 PCIe" / "NVIDIA H100 80GB HBM3").
-# - Verda (DataCrunch) rents A100, H100 and H200 as SXM boards only (https://verda.com/products).
-# - Hyperstack: its own catalog names the GPU of every H100/A100 flavour without "SXM5" "H100-80G-PCIe" /
-#   "A100-80G-PCIe" (tests/fixtures/skypilot_v8/hyperstack).
-# - Cudo: its own catalog lists A100s only as "a100-pcie"/"a100-pci" instances and H100s only as "H100-SXM"
-#   (tests/fixtures/skypilot_v8/cudo).
-# - Scaleway: H100-1-80G / H100-2-80G are "H100 PCIe"; the SXM ones are named H100-SXM-*
-#   (https://www.scaleway.com/en/docs/gpu/reference-content/choosing-gpu-instance-type/).
-# - GCP: its V100s are NVLink-connected SXM2 boards ("NVIDIA V100 ... NVLink ring, 300 GB/s" in the GPU table of
-#   https://cloud.google.com/compute/docs/gpus); its P100 and T4 have no NVLink (PCIe cards).
+#   "NVIDIA H100 PCIe" / "NVIDIA H100 80GB HBM3"; SkyPilot's v8 RunPod GpuInfo names "A100 PCIe", "H100 PCIe").
 # - Lium: SkyPilot's fetcher maps "H100 PCIe" -> "H100", "H100 80GB HBM3" -> "H100-SXM", "A100 80GB PCIe" ->
 #   "A100-80GB", "A100-SXM4-80GB" -> "A100-80GB-SXM" (skypilot sky/provision/lium/lium_utils.py GPU_NAME_MAP).
-# Catalogs documented to name an NVL card without "NVL": SkyPilot's Lium fetcher maps both "H200" and "H200 NVL"
-# to "H200" (same GPU_NAME_MAP).
-_NVL_UNNAMED = frozenset({("lium", "H200")})
+# - Hyperstack: its own catalog names the GPU of every H100/A100 flavour without "SXM5" "H100-80G-PCIe" /
+#   "A100-80G-PCIe" (tests/fixtures/skypilot_v8/hyperstack).
+# - Verda (DataCrunch) rents the A100 only as SXM4 (its instance descriptions: "A100 SXM4 40GB", "A100 SXM4 80GB").
+# - GCP: its V100s are NVLink-connected SXM2 boards ("NVIDIA V100 ... NVLink ring, 300 GB/s" in the GPU table of
+#   https://cloud.google.com/compute/docs/gpus); its A100s (a2, NVSwitch) and H100s (a3) are HGX SXM boards; its
+#   P100 and T4 are PCIe cards. GCP's catalog prices GPUs in rows of their own, without the machine type.
 _PROVIDER_FORM: dict[tuple[str, str], str] = {
-    ("gcp", "V100"): SXM,
-    ("lium", "H100"): PCIE,
-    ("lium", "A100"): PCIE,
     ("runpod", "H100"): PCIE,
     ("runpod", "A100"): PCIE,
-    ("verda", "A100"): SXM,
-    ("verda", "H100"): SXM,
-    ("verda", "H200"): SXM,
+    ("lium", "H100"): PCIE,
+    ("lium", "A100"): PCIE,
     ("hyperstack", "H100"): PCIE,
     ("hyperstack", "A100"): PCIE,
-    ("cudo", "A100"): PCIE,
-    ("cudo", "H100"): SXM,
-    ("scaleway", "H100"): PCIE,
+    ("gcp", "V100"): SXM,
+    ("gcp", "A100"): SXM,
+    ("gcp", "H100"): SXM,
+    ("gcp", "H200"): SXM,
+    ("verda", "A100"): SXM,
 }
+# Editions a cloud documents for a card it names without one: GCP's G4 and OCI's BM.GPU.RTXPRO carry the RTX PRO
+# 6000 Blackwell Server Edition (https://cloud.google.com/compute/docs/gpus, OCI compute shapes); SkyPilot's Lium
+# fetcher maps "RTX PRO 6000 Blackwell Server Edition" to "RTXPRO6000" (and the Workstation Edition apart).
+_PROVIDER_EDITION: dict[tuple[str, str], str] = {
+    ("gcp", "RTXPRO6000"): "SERVER",
+    ("oci", "RTXPRO6000"): "SERVER",
+    ("lium", "RTXPRO6000"): "SERVER",
+}
+# GCP's SKU names state no memory where one size is the only one it rents: "Nvidia Tesla A100 GPU" is the 40 GB card
+# (the 80 GB one is "Nvidia A100 80GB GPU"), its P100 and V100 are 16 GB.
+_PROVIDER_MEMORY: dict[tuple[str, str], float] = {("gcp", "A100"): 40.0, ("gcp", "P100"): 16.0, ("gcp", "V100"): 16.0}
+# Sources that name an NVL card apart, so that their name without NVL is not it: NVIDIA's product names and NVML
+# (a name spelled with the vendor: "NVIDIA H200"), RunPod ("NVIDIA-H200-NVL", GpuInfo "H100 NVL") and Vast
+# (SkyPilot keeps "NVL" in the instance type). Elsewhere a plain H200 may be either board (SkyPilot's Lium fetcher
+# maps "H200 NVL" to "H200").
+_NAMES_NVL_APART = frozenset({"runpod", "vast"})
 
 
-def _narrow_by_row(
-    cands: list[_Variant],
-    family: str,
-    *,
-    provider: str,
-    instance_type: str,
-    memory_gb: float | None,
-    memory_type: str | None,
-    vendor: str | None,
-    form_factor: str | None,
-    named_memory: bool,
-    named_form: bool,
-) -> list[_Variant] | None:
+@dataclass(frozen=True, slots=True)
+class _Row:
+    provider: str
+    instance_type: str
+    memory_gb: float | None
+    memory_type: str | None
+    vendor: str | None
+    form_factor: str | None
+
+
+def _narrow_by_row(cands: list[_Variant], family: str, named: NameFacts, row: _Row) -> list[_Variant] | None:
+    """The row's own facts: vendor, memory type, memory (a contradiction is None), stated and instance form."""
     variants = _index().families[family]
-    if vendor:
-        cands = _keep(cands, lambda c: c.vendor == vendor.upper())
-    if memory_type:
-        wanted = memory_type_class(memory_type)
+    if row.vendor:
+        vendor = row.vendor.upper()
+        cands = _keep(cands, lambda c: c.vendor == vendor)
+    if row.memory_type:
+        wanted = memory_type_class(row.memory_type)
         cands = _keep(cands, lambda c: c.memory_type == wanted)
-    if memory_gb is not None:
-        cands = [c for c in cands if _close(c.memory_gb, memory_gb)]
+    if row.memory_gb is not None:
+        reported = row.memory_gb
+        cands = [c for c in cands if _close(c.memory_gb, reported)]
         if not cands:
             return None
-    hint = instance_facts(provider, instance_type) if instance_type else None
-    for form in (form_class(form_factor or ""), hint.form if hint else None):
+    hint = instance_facts(row.provider, row.instance_type) if row.instance_type else None
+    for form in (form_class(row.form_factor or ""), hint.form if hint else None):
         if form:
             formed = _with_form(cands, form, variants)
             if formed is None:
                 return None
             cands = formed
-    sized_by_fact = memory_gb is not None or named_memory
-    if hint and hint.memory_gb and not sized_by_fact:
-        hinted = hint.memory_gb
+    return _by_convention(cands, family, named, row, hint)
+
+
+def _by_convention(
+    cands: list[_Variant], family: str, named: NameFacts, row: _Row, hint: InstanceFacts | None
+) -> list[_Variant]:
+    """What the row's source documents for names that leave a fact out: its instance family's memory, its
+    naming of form factors and editions, NVL cards named apart, board modifications named by their memory."""
+    where = hint.host if hint and hint.host else row.provider
+    sized = row.memory_gb is not None or bool(named.memory_gb)
+    default_gb = hint.memory_gb if hint and hint.memory_gb else _PROVIDER_MEMORY.get((where, family))
+    if default_gb and not sized:
         before = len(cands)
-        cands = _keep(cands, lambda c: _close(c.memory_gb, hinted))
-        sized_by_fact = len(cands) < before
-    if len(cands) > 1 and not sized_by_fact:
-        # An id without a size next to sized ones (RTX-4090 vs RTX-4090-48GB, GH200 vs GH200-144GB) is the
-        # family's standard part: the other needs a memory fact.
-        cands = _keep(cands, lambda c: not c.sized)
-    default = _PROVIDER_FORM.get((hint.host if hint and hint.host else provider, family))
-    if default and len(cands) > 1:
-        cands = _keep(cands, lambda c: c.form == default)
-    where = hint.host if hint and hint.host else provider
-    if len(cands) > 1 and not named_form and (where, family) not in _NVL_UNNAMED:
-        # An NVL card is named so (NVIDIA's product names, NVML's "NVIDIA H200 NVL", SkyPilot's separate "H100-NVL"
-        # and "NVIDIA-H200-NVL" accelerators): a name without NVL whose facts do not point to it is not it.
+        cands = _keep(cands, lambda c: _close(c.memory_gb, default_gb))
+        sized = len(cands) < before
+    default_form = _PROVIDER_FORM.get((where, family))
+    if default_form and len(cands) > 1:
+        cands = _keep(cands, lambda c: c.form == default_form)
+    default_edition = _PROVIDER_EDITION.get((where, family))
+    if default_edition and len(cands) > 1 and not named.edition:
+        cands = _keep(cands, lambda c: c.edition == default_edition)
+    named_form = named.form is not None or form_class(row.form_factor or "") is not None
+    if len(cands) > 1 and not named_form and (where in _NAMES_NVL_APART or named.vendor == "NVIDIA"):
+        # an NVL card is named so there (NVIDIA's product names and NVML: "NVIDIA H200 NVL"; RunPod; Vast)
         cands = _keep(cands, lambda c: c.form != NVL)
+    if len(cands) > 1 and not sized:
+        cands = _keep(cands, lambda c: not c.modified)  # "RTX 4090" is the 24 GB product, not the 48 GB mod
     return cands
 
 
@@ -322,47 +377,56 @@ def canonical_gpu(
 ) -> str:
     """Map a GPU name, with the facts its row carries, to one canonical model id.
 
-    The name is parsed into family, memory, form factor and memory type (:mod:`gpubroker.domain.gpu_names`); the
-    family's catalog variants are narrowed by the name's facts, then the row's: ``vendor``, ``memory_type``,
-    ``memory_gb`` (per GPU, as reported; a figure more than 10 % off every variant is a contradiction),
-    ``form_factor`` (``SXM4``, ``PCIe``, ``NVL``: a source's interconnect field), the instance type (``p4de``,
-    ``gpu_1x_a100_sxm4``, ``BM.GPU.H100.8``), the provider's documented naming and the naming conventions of the
-    catalog (an NVL card is named NVL; a bare id is its family's standard part). Raises :class:`UnknownGpu`
-    (``unknown_gpu``, ``ambiguous_gpu_variant`` or ``not_a_gpu``) when no single model fits. With no row context
-    (no provider, no instance type) a canonical id spelled exactly is itself.
+    The name is parsed into family, memory, form factor, memory type and edition
+    (:mod:`gpubroker.domain.gpu_names`); the family's catalog variants are narrowed by the name's facts, then the
+    row's: ``vendor``, ``memory_type``, ``memory_gb`` (per GPU, as reported; a figure more than 10 % off every
+    variant is a contradiction), ``form_factor`` (``SXM4``, ``PCIe``, ``NVL``: a source's interconnect field), the
+    instance type (``p4de``, ``gpu_1x_a100_sxm4``, ``BM.GPU.H100.8``), the provider's documented naming and the
+    naming conventions of the sources (an NVL card is named NVL by NVIDIA, RunPod and Vast; a board modification
+    is never the answer without a memory fact). Raises :class:`UnknownGpu` (``unknown_gpu``,
+    ``ambiguous_gpu_variant`` or ``not_a_gpu``) when no single model fits. With no row context (no provider, no
+    instance type) a canonical id spelled exactly is itself.
     """
     if not provider and not instance_type:
         exact = _index().ids.get(raw.strip().casefold())
         if exact is not None and memory_gb is None:
             return exact
+    row = _Row(provider, instance_type, memory_gb, memory_type, vendor, form_factor)
     facts = parse_name(raw)
     if facts.not_a_gpu:
         raise UnknownGpu(raw, reason="not_a_gpu")
-    family, named, cands = _name_candidates(raw, facts)
-    narrowed = _narrow_by_row(
-        cands,
-        family,
-        provider=provider,
-        instance_type=instance_type,
-        memory_gb=memory_gb,
-        memory_type=memory_type,
-        vendor=vendor,
-        named_memory=bool(named.memory_gb),
-        named_form=named.form is not None or form_class(form_factor or "") is not None,
-        form_factor=form_factor,
-    )
-    if narrowed is None:
-        raise UnknownGpu(raw)
-    models = sorted({c.model for c in narrowed})
+    models: set[str] = set()
+    alternatives = _alternatives(facts)
+    for alternative in alternatives:
+        try:
+            family, named, cands = _name_candidates(raw, alternative, row)
+        except UnknownGpu:
+            if len(alternatives) == 1:
+                raise
+            continue
+        narrowed = _narrow_by_row(cands, family, named, row)
+        if narrowed is None:
+            if len(alternatives) == 1:
+                raise UnknownGpu(raw)
+            continue
+        models.update(c.model for c in narrowed)
     if len(models) == 1:
-        return models[0]
-    raise UnknownGpu(raw, reason="ambiguous_gpu_variant", candidates=tuple(models))
+        return models.pop()
+    if not models:
+        raise UnknownGpu(raw)
+    raise UnknownGpu(raw, reason="ambiguous_gpu_variant", candidates=tuple(sorted(models)))
 
 
-def _name_candidates(raw: str, facts: NameFacts) -> tuple[str, NameFacts, list[_Variant]]:
-    """The family a name denotes, its facts, and the variants its own words allow (memory, form, memory type,
-    vendor). Raises :class:`UnknownGpu` for a name of no family or one its words contradict."""
+def _name_candidates(raw: str, facts: NameFacts, row: _Row | None = None) -> tuple[str, NameFacts, list[_Variant]]:
+    """The family a name denotes, its facts, and the variants its own words allow (memory, form, edition, memory
+    type, vendor). A name of no family takes the family its instance type documents (Azure's price list names a
+    series, "NCads A100 v4", whose size ``Standard_NC24ads_A100_v4`` is an A100 80GB PCIe). Raises
+    :class:`UnknownGpu` for a name of no family or one its words contradict."""
     found = _family(facts)
+    if found is None and row is not None and row.instance_type:
+        hinted = instance_facts(row.provider, row.instance_type).family
+        if hinted in _index().families:
+            found = hinted, replace(facts, family=hinted)
     if found is None:
         raise UnknownGpu(raw)
     family, facts = found
@@ -372,6 +436,8 @@ def _name_candidates(raw: str, facts: NameFacts) -> tuple[str, NameFacts, list[_
         cands = _by_name_memory(list(variants), facts.memory_gb)
     if cands is not None and facts.form:
         cands = _with_form(cands, facts.form, variants)
+    if cands is not None and facts.edition:
+        cands = _with_edition(cands, facts.edition, variants)
     if cands is None:
         raise UnknownGpu(raw)
     if facts.memory_type:
@@ -395,7 +461,17 @@ def gpu_models_for(text: str) -> tuple[str, ...]:
     facts = parse_name(text)
     if facts.not_a_gpu:
         raise UnknownGpu(text, reason="not_a_gpu")
-    return tuple(sorted({c.model for c in _name_candidates(text, facts)[2]}))
+    models: set[str] = set()
+    alternatives = _alternatives(facts)
+    for alternative in alternatives:
+        try:
+            models.update(c.model for c in _name_candidates(text, alternative)[2])
+        except UnknownGpu:
+            if len(alternatives) == 1:
+                raise
+    if not models:
+        raise UnknownGpu(text)
+    return tuple(sorted(models))
 
 
 def descriptive_name(model: str) -> str:
@@ -405,6 +481,9 @@ def descriptive_name(model: str) -> str:
     for variants in _index().families.values():
         for v in variants:
             if v.model == model:
-                words = [model, f"{v.memory_gb:g}GB", v.form or "", v.memory_type or ""]
+                words = [model, f"{v.memory_gb:g}GB", v.form or "", v.memory_type or "", _EDITION_WORDS[v.edition]]
                 return " ".join(w for w in words if w)
     return model
+
+
+_EDITION_WORDS = {None: "", "SERVER": "Server Edition", "WS": "Workstation Edition", "MAXQ": "Max-Q"}
