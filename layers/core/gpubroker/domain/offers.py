@@ -146,7 +146,7 @@ def derive_compliance(provider: str, instance_type: str, region: str) -> tuple[s
     it = instance_type.upper()
     if it.endswith("_SECURE"):
         tags.add("secure-cloud")
-    if it.endswith("_COMMUNITY") or PROVIDERS[provider].name == "vast":
+    if it.endswith("_COMMUNITY") or provider == "vast":  # any catalog-only cloud is known by name alone
         tags.add("community-cloud")
     if it.lower().endswith("-bm"):
         tags.add("dedicated-host")
@@ -163,14 +163,13 @@ def _memory(raw: RawOffer, spec: GpuSpec) -> float:
     return spec.memory_gb
 
 
-def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -> Offer:
-    """Canonicalise one raw offer. Raises :class:`RejectedRow` with a reason; never guesses a GPU."""
+def gpu_model_of(raw: RawOffer) -> str:
+    """The canonical GPU of a raw row, from its name and every fact it carries. Raises :class:`RejectedRow`
+    (``no_gpu``, ``unknown_gpu``, ``ambiguous_gpu_variant``, ``not_a_gpu``) with the raw spelling."""
     if not raw.gpu_name:
         raise RejectedRow("no_gpu")
-    if raw.gpu_count is None or raw.gpu_count != int(raw.gpu_count) or not 1 <= raw.gpu_count <= MAX_GPU_COUNT:
-        raise RejectedRow("invalid_gpu_count")
     try:
-        model = canonical_gpu(
+        return canonical_gpu(
             raw.gpu_name,
             provider=raw.provider,
             instance_type=raw.instance_type,
@@ -181,6 +180,15 @@ def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -
         )
     except UnknownGpu as exc:
         raise RejectedRow(exc.reason, raw_gpu=raw.gpu_name) from exc
+
+
+def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -> Offer:
+    """Canonicalise one raw offer. Raises :class:`RejectedRow` with a reason; never guesses a GPU."""
+    if not raw.gpu_name:
+        raise RejectedRow("no_gpu")
+    if raw.gpu_count is None or raw.gpu_count != int(raw.gpu_count) or not 1 <= raw.gpu_count <= MAX_GPU_COUNT:
+        raise RejectedRow("invalid_gpu_count")
+    model = gpu_model_of(raw)
     spec = specs.get(model)
     if spec is None:
         raise RejectedRow("unknown_gpu", raw_gpu=raw.gpu_name)
