@@ -117,7 +117,7 @@ def test_spellings_resolve_with_no_other_fact(spelling: str, expected: str) -> N
     ],
 )
 def test_every_fact_a_row_carries_is_used(raw: str, facts: dict[str, object], expected: str) -> None:
-    assert canonical_gpu(raw, **facts) == expected  # type: ignore[arg-type]
+    assert canonical_gpu(raw, **facts) == expected
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_every_fact_a_row_carries_is_used(raw: str, facts: dict[str, object], ex
 )
 def test_ambiguous_rows_are_reported_with_their_candidates(raw: str, facts: dict[str, object]) -> None:
     with pytest.raises(UnknownGpu) as err:
-        canonical_gpu(raw, **facts)  # type: ignore[arg-type]
+        canonical_gpu(raw, **facts)
     assert err.value.reason == "ambiguous_gpu_variant"
     assert len(err.value.candidates) >= 2 and list(err.value.candidates) == sorted(err.value.candidates)
 
@@ -152,7 +152,7 @@ def test_ambiguous_rows_are_reported_with_their_candidates(raw: str, facts: dict
 )
 def test_facts_that_contradict_every_variant_are_unknown(raw: str, facts: dict[str, object]) -> None:
     with pytest.raises(UnknownGpu) as err:
-        canonical_gpu(raw, **facts)  # type: ignore[arg-type]
+        canonical_gpu(raw, **facts)
     assert err.value.reason == "unknown_gpu"
 
 

@@ -255,7 +255,7 @@ def test_vast_names_the_gpu_in_its_instance_type(tmp_path: Path) -> None:
             "Price": "0.2",
             "Region": "Texas, US, NA",
             "GpuInfo": "",
-        },  # fmt: skip
+        },
     )
     assert normalise(raw, as_of=NOW, specs=SPECS).gpu_model == "RTX-3080-Ti"
 
