@@ -48,6 +48,7 @@ import ssl
 import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,10 @@ _JSON_WORDS = re.compile(r"\b(null|true|false|nan|NaN)\b")
 _PY_WORDS = {"null": "None", "true": "True", "false": "False", "nan": "None", "NaN": "None"}
 
 
+@lru_cache(maxsize=8192)
 def _gpu_info(value: str | None) -> dict[str, Any] | None:
-    """GpuInfo as a dict, or None when the field is empty, a bare name, or unreadable (never an error)."""
+    """GpuInfo as a dict (read-only: cached, shared by every row that repeats it), or None when the field is empty,
+    a bare name, or unreadable (never an error)."""
     if not value or not value.strip().startswith("{"):
         return None
     for text in (value, _JSON_WORDS.sub(lambda m: _PY_WORDS[m.group(1)], value)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
@@ -73,6 +74,7 @@ class Offer(BaseModel):
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
 
 
+@lru_cache(maxsize=65536)
 def offer_id_for(provider: str, instance_type: str, region: str) -> str:
     """Stable id: the same instance type in the same region at the same provider is the same offer forever."""
     digest = hashlib.sha256(f"{provider}\x1f{instance_type}\x1f{region}".encode()).hexdigest()[:16]
@@ -130,15 +132,17 @@ class RawOffer(BaseModel):
     source: str = "skypilot"
 
 
-def _form_factor(spec: GpuSpec) -> str | None:
+@lru_cache(maxsize=1024)
+def _form_factor(spec_form_factor: str) -> str | None:
     """SXM or PCIe as the model's spec says. Each canonical model is one form factor (the PCIe A100s and V100s have
     their own ids), and the resolver has checked the instance name against it (``canonical_gpu``)."""
     for family in ("SXM", "PCIe"):
-        if family.lower() in spec.form_factor.lower():
+        if family.lower() in spec_form_factor.lower():
             return family
-    return spec.form_factor
+    return spec_form_factor
 
 
+@lru_cache(maxsize=65536)
 def derive_compliance(provider: str, instance_type: str, region: str) -> tuple[str, ...]:
     tags: set[str] = set()
     if in_eea(region):
@@ -235,7 +239,7 @@ def _build_offer(
         gpu_vendor=spec.vendor,
         gpu_memory_gb=_memory(raw, spec),
         gpu_count=count,
-        form_factor=_form_factor(spec),
+        form_factor=_form_factor(spec.form_factor),
         vcpus=raw.vcpus if raw.vcpus and raw.vcpus > 0 else None,
         ram_gb=raw.ram_gb if raw.ram_gb and raw.ram_gb > 0 else None,
         region=raw.region,
