@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
