@@ -109,8 +109,9 @@ def test_spellings_resolve_with_no_other_fact(spelling: str, expected: str) -> N
         # documented provider naming
         ("H100", {"provider": "runpod", "instance_type": "1x_H100_SECURE", "memory_gb": 80.0}, "H100-PCIe"),
         ("H100", {"provider": "lium", "instance_type": "H100_1x", "memory_gb": 80.0}, "H100-PCIe"),
-        # vendor
+        # vendor; a family named without its letter
         ("MI300X", {"vendor": "AMD", "memory_gb": 192.0}, "MI300X"),
+        ("MI300", {"memory_gb": 192.0}, "MI300X"),
         # a bare id is the family's standard part; the other needs a memory fact
         ("RTX4090", {"provider": "vast", "instance_type": "1x-RTX_4090-32-65536"}, "RTX-4090"),
         ("RTX4090", {"provider": "vast", "instance_type": "1x-RTX_4090-32-65536", "memory_gb": 47.9}, "RTX-4090-48GB"),
@@ -131,6 +132,8 @@ def test_every_fact_a_row_carries_is_used(raw: str, facts: dict[str, object], ex
         ("RTXPRO6000", {"provider": "daytona", "instance_type": "1x-RTXPRO6000", "memory_gb": 96.0}),  # edition?
         ("RTX 6000", {}),  # the Quadro RTX 6000 or the RTX 6000 Ada
         ("AMD Instinct MI250X/MI250", {}),  # ROCm's one name for two GPUs
+        ("AMD-Instinct-MI250X-MI250", {"provider": "ray"}),  # Ray's label for it
+        ("H100_NVL", {"provider": "spheron", "instance_type": "n3-H100x8-NVLink", "memory_gb": 80.0}),  # name vs row
         ("RTX 4060 Ti", {}),  # 8 or 16 GB
     ],
 )
@@ -158,7 +161,18 @@ def test_facts_that_contradict_every_variant_are_unknown(raw: str, facts: dict[s
 
 @pytest.mark.parametrize(
     "name",
-    ["tpu-v5litepod-8", "tpu-v6e-1", "Inferentia2", "Trainium2", "Gaudi HL-205", "Qualcomm AI 100", "Xilinx VU9P"],
+    [
+        "tpu-v5litepod-8",
+        "tpu-v6e-1",
+        "v5litepod-4",
+        "Inferentia2",
+        "Trainium2",
+        "Gaudi HL-205",
+        "Qualcomm AI 100",
+        "Xilinx VU9P",
+        "Ascend910B",
+        "n300",
+    ],
 )
 def test_accelerators_that_are_not_gpus(name: str) -> None:
     with pytest.raises(UnknownGpu) as err:

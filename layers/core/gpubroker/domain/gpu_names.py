@@ -80,7 +80,7 @@ _EDITIONS = {"SERVER": "SERVER", "WORKSTATION": "WS", "WS": "WS", "WK": "WS", "M
 # Accelerators that are not GPUs: counted as ``not_a_gpu``, never as unknown GPUs.
 _NOT_GPU = re.compile(
     r"TPU|INFERENTIA|TRAINIUM|GAUDI|HABANA|HL-?205|QUALCOMM|\bAI ?100\b|FPGA|XILINX|VIRTEX|\bVU\d+P\b|\bU30\b|"
-    r"NEURON|TENSTORRENT|WORMHOLE|GROQ|CEREBRAS|SAMBANOVA|"
+    r"NEURON|TENSTORRENT|WORMHOLE|GROQ|CEREBRAS|SAMBANOVA|ASCEND|"
     # bare Cloud TPU versions and slices (GKE labels, GCP's TPU API) and Tenstorrent boards
     r"^V[2-6](E|P|LITEPOD)?(-\d+)?$|^[NP](150|300)[A-Z]?$",
 )
@@ -277,7 +277,7 @@ _FAMILIES: tuple[tuple[str, re.Pattern[str], str | None, float | None, str | Non
         ("azure", r"^(Standard_)?ND\d+as?r_?(A100_?)?v4(?!\d)|^NDasrA100v4", SXM, 40.0, "A100"),
         ("azure", r"^(Standard_)?ND\d+amsr?_?A100_?v4|^NDamsrA100v4", SXM, 80.0, "A100"),
         ("azure", r"^(Standard_)?NC\d+ads_?A100_?v4", PCIE, 80.0, "A100"),
-        ("azure", r"^(Standard_)?NC\d+s_v3", PCIE, 16.0, "V100"),
+        ("azure", r"^(Standard_)?NC\d+r?s_v3", PCIE, 16.0, "V100"),
         ("azure", r"^(Standard_)?ND\d+rs_v2", SXM, 32.0, "V100"),
         ("azure", r"^(Standard_)?NCC?\d+adi?s_?H100_?v5", NVL, 94.0, "H100"),
         ("azure", r"^(Standard_)?ND\d+is\w*H100_?v5", SXM, 80.0, "H100"),

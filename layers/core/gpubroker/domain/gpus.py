@@ -206,12 +206,23 @@ def _family(facts: NameFacts) -> tuple[str, NameFacts] | None:
 
 
 def _alternatives(facts: NameFacts) -> tuple[NameFacts, ...]:
-    """The names a spelling stands for: its "/" alternatives, or the families a shared spelling names."""
+    """The names a spelling stands for: its "/" alternatives, the families a shared spelling names ("RTX 6000"),
+    two family names run together (Ray's "AMD-Instinct-MI250X-MI250"), or the lettered members of a family named
+    without its letter ("MI300": MI300X, MI300A)."""
     if facts.alternatives:
         return facts.alternatives
     union = _FAMILY_UNIONS.get(facts.family)
     if union:
         return tuple(replace(facts, family=f) for f in union)
+    if _family(facts) is None:
+        families = _index().families
+        fam = facts.family
+        pairs = [(fam[:cut], fam[cut:]) for cut in range(2, len(fam) - 1)]
+        joined = next(((a, b) for a, b in pairs if a in families and b in families), None)
+        lettered = [f for f in families if len(f) == len(fam) + 1 and f.startswith(fam) and f[-1].isalpha()]
+        named = list(joined) if joined else lettered if fam[-1:].isdigit() else []
+        if named:
+            return tuple(replace(facts, family=f) for f in named)
     return (facts,)
 
 
@@ -396,6 +407,7 @@ def canonical_gpu(
     if facts.not_a_gpu:
         raise UnknownGpu(raw, reason="not_a_gpu")
     models: set[str] = set()
+    conflicting = False  # the name and the row's memory point at different variants: never one answer
     alternatives = _alternatives(facts)
     for alternative in alternatives:
         try:
@@ -406,11 +418,15 @@ def canonical_gpu(
             continue
         narrowed = _narrow_by_row(cands, family, named, row)
         if narrowed is None:
-            if len(alternatives) == 1:
-                raise UnknownGpu(raw)
+            # the name's words and the row's memory point at different variants of one family (Spheron's "H100_NVL"
+            # at 80 GB): both are candidates; a memory no variant has is a GPU the catalog lacks
+            fitting = [v for v in _index().families[family] if row.memory_gb and _close(v.memory_gb, row.memory_gb)]
+            if fitting:
+                models.update(c.model for c in cands + fitting)
+                conflicting = True
             continue
         models.update(c.model for c in narrowed)
-    if len(models) == 1:
+    if len(models) == 1 and not conflicting:
         return models.pop()
     if not models:
         raise UnknownGpu(raw)
