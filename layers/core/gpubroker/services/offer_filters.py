@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from gpubroker.domain.errors import ValidationFailed
-from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, canonical_gpu
+from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, gpu_models_for
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 from gpubroker.domain.regions import region_predicate
 from gpubroker.domain.search import OfferFilters
@@ -25,24 +25,31 @@ F = TypeVar("F", bound=OfferFilters)
 KNOWN_VENDORS = frozenset({"nvidia", "amd", "intel"})
 
 
-def resolve_gpu_filter(names: tuple[str, ...]) -> list[str]:
-    """Accept any spelling a user types (``A6000``, ``h100 sxm``); unknown names are a 422, not an empty page."""
-    known = bundled_catalog().by_model()
+def interpret_gpu_filter(names: tuple[str, ...]) -> tuple[list[str], dict[str, list[str]]]:
+    """The canonical models a filter's GPU spellings denote, and how each spelling that is not one canonical id was
+    read. Every spelling ``GET /gpus/{model}`` accepts is accepted; a family spelling matches all its variants
+    (``H100`` -> H100-NVL, H100-PCIe, H100-SXM). An unknown spelling (or a TPU) is a 422, not an empty page."""
     out: list[str] = []
+    interpreted: dict[str, list[str]] = {}
     for name in names:
-        if name in known:
-            out.append(name)
-            continue
         try:
-            out.append(canonical_gpu(name))
-        except UnknownGpu:
-            matches = [m for m in known if m.casefold() == name.casefold()]
-            if not matches:
-                raise ValidationFailed(
-                    f"unknown GPU model {name!r}", details={"parameter": "gpu", "known": sorted(known)}
-                ) from None
-            out.extend(matches)
-    return out
+            models = gpu_models_for(name)
+        except UnknownGpu as exc:
+            what = "is not a GPU" if exc.reason == "not_a_gpu" else "is not a GPU model we know"
+            raise ValidationFailed(
+                f"{name!r} {what}",
+                details={"parameter": "gpu", "reason": exc.reason, "known": sorted(bundled_catalog().by_model())},
+            ) from None
+        out.extend(models)
+        if list(models) != [name]:
+            interpreted[name] = list(models)
+    return out, interpreted
+
+
+def resolve_gpu_filter(names: tuple[str, ...]) -> list[str]:
+    """The canonical models a filter's GPU spellings denote: the one resolution of ``/offers?gpu=`` and of
+    subscription filters (see :func:`interpret_gpu_filter`)."""
+    return interpret_gpu_filter(names)[0]
 
 
 def known_vendors() -> frozenset[str]:

@@ -16,9 +16,9 @@ import numpy as np
 
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing
 from gpubroker.domain.regions import region_predicate
-from gpubroker.domain.search import Cursor, OfferFilters, OfferOut, OfferPage, OfferQuery
+from gpubroker.domain.search import Cursor, Interpretation, OfferFilters, OfferOut, OfferPage, OfferQuery
 from gpubroker.ports import SnapshotReader
-from gpubroker.services.offer_filters import normalise_filters, resolve_gpu_filter
+from gpubroker.services.offer_filters import interpret_gpu_filter, normalise_filters, resolve_gpu_filter
 from gpumath.columns import OfferColumns
 
 
@@ -123,6 +123,7 @@ def _iso(epoch: int) -> str:
 
 def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     """A page of offers matching ``query``, in its sort order, with a cursor pinned to the snapshot it read."""
+    interpreted = Interpretation(gpu=interpret_gpu_filter(tuple(g.strip() for g in query.gpu if g.strip()))[1])
     query = normalise_query(query)
     fhash = query.filter_hash()
     after = -1
@@ -155,6 +156,7 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
         next_cursor=Cursor(v=version, r=last, h=fhash).encode() if last is not None else None,
         snapshot_version=version,
         stale=any(i.stale for i in items),
+        interpreted=interpreted,
     )
 
 
