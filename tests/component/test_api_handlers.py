@@ -143,3 +143,81 @@ def test_ingest_handler_refuses_bad_events_before_any_io(world: World) -> None:
     for bad in bad_events:
         with pytest.raises(ValidationFailed):
             ingest.lambda_handler(bad, Ctx(), deps=object())
+
+
+# ---- issue 10: GPU spellings in /offers, PCIe apart from SXM -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spelling", "models"),
+    [
+        ("H100", ["H100-NVL", "H100-PCIe", "H100-SXM"]),  # a 422 before: gpu was an enum of canonical ids
+        ("A100 80GB", ["A100-80GB", "A100-80GB-PCIe"]),
+        ("h100-sxm", ["H100-SXM"]),
+        ("NVIDIA H100 80GB HBM3", ["H100-SXM"]),
+        ("a6000", ["RTX-A6000"]),
+    ],
+)
+def test_offers_accept_every_gpu_spelling_and_say_how_they_read_it(
+    world: World, spelling: str, models: list[str]
+) -> None:
+    status, body = search(world, gpu=spelling, limit="100")
+    assert status == 200, body
+    assert body["interpreted"]["gpu"] == {spelling: models}
+    assert body["count"] > 0 and {o["gpu_model"] for o in body["items"]} <= set(models)
+
+
+def test_a_canonical_id_needs_no_interpretation(world: World) -> None:
+    status, body = search(world, gpu="H100-SXM", limit="1")
+    assert status == 200 and body["interpreted"] == {"gpu": {}}
+
+
+def test_a_family_spelling_matches_the_union_of_its_variants(world: World) -> None:
+    _, family = search(world, gpu="H100", limit="1")
+    counts = [search(world, gpu=m, limit="1")[1]["count"] for m in ("H100-SXM", "H100-PCIe", "H100-NVL")]
+    assert family["count"] == sum(counts) and all(c > 0 for c in counts)
+
+
+@pytest.mark.parametrize("spelling", ["TPU-v5e", "Voodoo5", "<script>", "x" * 65])
+def test_gpu_spellings_that_name_no_gpu_are_a_422(world: World, spelling: str) -> None:
+    status, body = search(world, gpu=spelling)
+    assert (status, body["error"]["code"]) == (422, "validation_error")
+
+
+def _gpu(world: World, name: str) -> tuple[int, dict[str, Any]]:
+    ev = rest_event("/gpus/{model}", f"/gpus/{name}", path_params={"model": name})
+    return call(gpu_mod, ev, gpu_mod.Deps(front_door=UNLIMITED, catalog=world.catalog))
+
+
+def test_pcie_a100s_have_their_own_figures(world: World) -> None:
+    # issue 10: /gpus/A100 80GB PCIe returned the SXM figures (2,039 GB/s, 400 W); /gpus/A100 40GB PCIe was a 404
+    status, pcie = _gpu(world, "A100 80GB PCIe")
+    assert status == 200 and pcie["model"] == "A100-80GB-PCIe"
+    assert (pcie["memory_bandwidth_gbps"], pcie["tdp_w"]) == (1935, 300)
+    status, sxm = _gpu(world, "NVIDIA A100-SXM4-80GB")
+    assert status == 200 and (sxm["model"], sxm["memory_bandwidth_gbps"], sxm["tdp_w"]) == ("A100-80GB", 2039, 400)
+    status, forty = _gpu(world, "A100 40GB PCIe")
+    assert status == 200 and forty["model"] == "A100-40GB-PCIe"
+
+
+def test_an_ambiguous_gpu_spelling_is_a_404_naming_the_candidates(world: World) -> None:
+    status, body = _gpu(world, "H100")
+    assert (status, body["error"]["code"]) == (404, "gpu_not_found")
+    assert body["error"]["details"]["candidates"] == ["H100-NVL", "H100-PCIe", "H100-SXM"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "instance", "region", "offer_id", "model"),
+    [  # offer ids as main computed them: only the GPU model changes
+        ("fluidstack", "A100_PCIE_80GB::1", "NORTH_DAKOTA_USA", "fluidstack-9533ac8d701e5f9d", "A100-80GB-PCIe"),
+        ("lambda", "gpu_1x_a100", "europe-central-1", "lambda-dd20b436853113a4", "A100-40GB-PCIe"),
+        ("runpod", "1x_A100-80GB_SECURE", "CA", "runpod-b7363f029e6bdabb", "A100-80GB-PCIe"),
+        ("vast", "1x-A100_PCIE-32-65536", "Oklahoma, US, NA", "vast-041dde48c1ef09cc", "A100-80GB-PCIe"),
+    ],
+)
+def test_catalog_rows_that_say_pcie_are_the_pcie_gpu_under_the_same_offer_id(
+    world: World, provider: str, instance: str, region: str, offer_id: str, model: str
+) -> None:
+    offer = world.offers.items[offer_id]
+    assert (offer.provider, offer.instance_type, offer.region) == (provider, instance, region)
+    assert (offer.gpu_model, offer.form_factor) == (model, "PCIe")

@@ -24,10 +24,15 @@ def test_one_gpu_whatever_the_spelling(spelling: str) -> None:
         ("A100-80GB-SXM", "1x_A100-80GB-SXM_SECURE", "runpod", 80, "A100-80GB"),
         ("A100-80GB-320GB", "4A100.88V", "verda", 80, "A100-80GB"),
         ("A100", "gpu_8x_a100", "lambda", 40, "A100-40GB"),
-        ("A100", "1x-A100-32-65536", "vast", 80, "A100-80GB"),
-        ("V100", "V100", "paperspace", None, "V100-16GB"),
-        ("V100-32GB", "V100-32G", "paperspace", None, "V100-32GB"),
-        ("Tesla-V100", "1V100.6V", "verda", 16, "V100-16GB"),
+        ("A100", "1x-A100_SXM4-32-65536", "vast", 80, "A100-80GB"),
+        ("A100", "1x-A100_PCIE-32-65536", "vast", 80, "A100-80GB-PCIe"),
+        ("A100-80GB", "A100_PCIE_80GB::1", "fluidstack", 80, "A100-80GB-PCIe"),
+        ("A100-80GB", "1x_A100-80GB_SECURE", "runpod", 80, "A100-80GB-PCIe"),
+        ("A100", "gpu_1x_a100", "lambda", 40, "A100-40GB-PCIe"),
+        ("A100", "gpu_1x_a100_sxm4", "lambda", 40, "A100-40GB"),
+        ("V100", "p3.2xlarge", "aws", 16, "V100-16GB"),
+        ("V100", "Standard_NC6s_v3", "azure", 16, "V100-16GB-PCIe"),
+        ("V100-32GB", "Standard_ND40rs_v2", "azure", 32, "V100-32GB"),
         ("RTX6000", "gpu_1x_rtx6000", "lambda", 24, "Quadro-RTX-6000"),
         ("RTX6000-Ada", "x", "vast", 48, "RTX-6000-Ada"),
         ("RTXPRO6000WS", "x", "vast", 96, "RTX-PRO-6000-WS"),
@@ -53,8 +58,31 @@ def test_ambiguous_h100_is_reported_not_guessed() -> None:
 
 def test_unknown_name_is_reported() -> None:
     with pytest.raises(UnknownGpu) as err:
-        canonical_gpu("TPU-v5e")
+        canonical_gpu("Voodoo5 6000")
     assert err.value.reason == "unknown_gpu"
+
+
+@pytest.mark.parametrize("name", ["TPU-v5e", "tpu-v5litepod-8", "Inferentia2", "Trainium", "Gaudi HL-205"])
+def test_accelerators_that_are_not_gpus_say_so(name: str) -> None:
+    # issue 10: a TPU was counted as an unknown GPU; it is not a GPU at all
+    with pytest.raises(UnknownGpu) as err:
+        canonical_gpu(name)
+    assert err.value.reason == "not_a_gpu"
+
+
+@pytest.mark.parametrize(
+    ("raw", "instance", "provider", "memory"),
+    [
+        ("V100", "V100", "paperspace", None),  # V100 SXM2 or PCIe, and 16 or 32 GB: nothing says which
+        ("Tesla-V100", "1V100.6V", "verda", 16),  # Verda documents no form factor for its V100
+        ("H100", "1x-H100", "daytona", 80),  # SXM5 or PCIe: both 80 GB
+        ("A100", "x", "vast", None),
+    ],
+)
+def test_variants_without_evidence_are_reported(raw: str, instance: str, provider: str, memory: float | None) -> None:
+    with pytest.raises(UnknownGpu) as err:
+        canonical_gpu(raw, provider=provider, instance_type=instance, memory_gb=memory)
+    assert err.value.reason == "ambiguous_gpu_variant" and len(err.value.candidates) > 1
 
 
 @given(st.sampled_from([g.model for g in bundled_catalog().gpus]))

@@ -26,15 +26,22 @@ def test_first_run_writes_everything_and_reports_rejections() -> None:
         raw("1x_A6000", 0.49),
         raw("2x_A6000", 0.98, count=2),
         RejectedRow("malformed_row"),
-        raw("weird", 1.0, gpu="TPUv9"),
+        raw("weird", 1.0, gpu="Voodoo9"),
+        raw("tpu", 1.0, gpu="TPUv9"),
         raw("dup", 1.0),
         raw("dup", 1.0),
         raw("free", 0.0),
     ]
     report = w.run(ListSource("runpod", rows))
     assert report.accepted == 3
-    assert report.rejected == {"malformed_row": 1, "unknown_gpu": 1, "duplicate": 1, "implausible_price": 1}
-    assert report.unknown_gpus == ["TPUv9"]
+    assert report.rejected == {
+        "malformed_row": 1,
+        "unknown_gpu": 1,
+        "not_a_gpu": 1,
+        "duplicate": 1,
+        "implausible_price": 1,
+    }
+    assert report.unknown_gpus == ["Voodoo9"]  # a TPU is not an unknown GPU
     assert report.written == 3 and len(w.offers.items) == 3
     assert len(w.history.points) == 3
     assert w.catalog.stored_version is not None  # GPU catalog synced on the way

@@ -23,7 +23,8 @@ SPECS = bundled_catalog().by_model()
 SPELLINGS = {
     "RTX-A6000": ["A6000", "RTXA6000", "RTX-A6000"],
     "H100-SXM": ["H100-SXM", "H100 SXM5"],
-    "A100-80GB": ["A100-80GB", "A100-80GB-SXM"],
+    "A100-80GB": ["A100-80GB-SXM", "A100 SXM4 80GB", "NVIDIA A100-SXM4-80GB"],
+    "A100-80GB-PCIe": ["A100-80GB-PCIe", "NVIDIA A100 80GB PCIe", "A100_PCIE_80GB"],
     "RTX-4090": ["RTX4090", "RTX 4090", "GeForce RTX 4090"],
     "L40S": ["L40S"],
     "MI300X": ["MI300X", "AMD Instinct MI300X"],

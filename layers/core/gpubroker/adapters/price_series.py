@@ -64,6 +64,19 @@ def _ts(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _socket(snap: dict[str, Any]) -> str:
+    """The snapshot's socket, or the one socket all its best deals name (H200_141GB has no socket_type; its deals
+    say "SXM5": the series is the SXM card, not the NVL one)."""
+    if snap.get("socket_type"):
+        return str(snap["socket_type"])
+    deals = {
+        str(cfg["best_deal"].get("socket") or "")
+        for cfg in (snap.get("by_config") or {}).values()
+        if isinstance(cfg, dict) and isinstance(cfg.get("best_deal"), dict)
+    }
+    return deals.pop() if len(deals) == 1 else ""
+
+
 def prime_intellect(path: Path) -> Iterator[dict[str, Any]]:
     """Per listing provider, its average price per GPU-hour at its last snapshot of each UTC day."""
     close: dict[tuple[str, str], dict[str, Any]] = {}  # (provider, day) -> the point of its latest snapshot
@@ -72,7 +85,7 @@ def prime_intellect(path: Path) -> Iterator[dict[str, Any]]:
             continue
         snap = json.loads(line)
         memory = re.search(r"(\d+)GB", snap["gpu_type"])
-        model = _model(snap["gpu_type"].split("_")[0], hint=snap.get("socket_type") or "",
+        model = _model(snap["gpu_type"].split("_")[0], hint=_socket(snap),
                        memory=float(memory.group(1)) if memory else None)  # fmt: skip
         if model is None:
             continue

@@ -1,23 +1,29 @@
 """The query of ``GET /offers``: the domain's ``OfferQuery`` with the API's enums and descriptions, so that the
 OpenAPI document (and every client and fuzzer reading it) sees each parameter with its allowed values and bounds,
-and the handler takes the query model once (``Annotated[OfferSearchQuery, Query()]``)."""
+and the handler takes the query model once (``Annotated[OfferSearchQuery, Query()]``).
+
+``gpu`` is not an enum: it takes every spelling ``GET /gpus/{model}`` takes (``H100``, ``a100 80gb``,
+``NVIDIA GeForce RTX 4090``), bounded in length and characters; ``services.search.resolve_gpu_filter`` resolves it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 from gpubroker.domain.search import OfferQuery, SortKey
 
+# A GPU spelling: letters, digits, spaces and the separators GPU names use ("RTX 6000 Ada", "A100-SXM4-80GB",
+# "h100_sxm", "Tesla V100 (16 GB)"); at most 64 characters.
+GPU_SPELLING = r"^[A-Za-z0-9][A-Za-z0-9 ._()/+-]{0,63}$"
+GpuSpelling = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=GPU_SPELLING)]
+
 if TYPE_CHECKING:
-    GpuModel: TypeAlias = str
     ProviderName: TypeAlias = str
     ComplianceTag: TypeAlias = str
-else:  # enums in the OpenAPI document, from the catalog and provider registry
-    GpuModel = Literal[tuple(g.model for g in bundled_catalog().gpus)]
+else:  # enums in the OpenAPI document, from the provider registry
     ProviderName = Literal[tuple(sorted(PROVIDERS))]
     ComplianceTag = Literal[COMPLIANCE_TAGS]
 
@@ -25,7 +31,15 @@ else:  # enums in the OpenAPI document, from the catalog and provider registry
 class OfferSearchQuery(OfferQuery):
     """``GET /offers``'s query parameters (any other name is a 400)."""
 
-    gpu: tuple[GpuModel, ...] = Field(default=(), description="canonical GPU model (see /gpus); repeatable")
+    gpu: tuple[GpuSpelling, ...] = Field(
+        default=(),
+        max_length=20,
+        description=(
+            "GPU model: a canonical id (see /gpus) or any spelling of one (`A6000`, `NVIDIA H100 80GB HBM3`); a "
+            "family spelling (`H100`, `A100 80GB`) matches all its variants, listed in the answer's `interpreted`; "
+            "repeatable"
+        ),
+    )
     provider: tuple[ProviderName, ...] = Field(default=(), description="repeatable")
     region: tuple[str, ...] = Field(default=(), description="exact region name, case-insensitive; repeatable")
     compliance: tuple[ComplianceTag, ...] = Field(default=(), description="all must hold; repeatable")

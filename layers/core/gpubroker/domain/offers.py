@@ -12,11 +12,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
+from gpubroker.domain.gpus import MEMORY_TOLERANCE, GpuSpec, UnknownGpu, canonical_gpu, descriptive_name
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, in_eea
 from gpubroker.domain.types import OfferId
 
@@ -73,6 +74,7 @@ class Offer(BaseModel):
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
 
 
+@lru_cache(maxsize=65536)
 def offer_id_for(provider: str, instance_type: str, region: str) -> str:
     """Stable id: the same instance type in the same region at the same provider is the same offer forever."""
     digest = hashlib.sha256(f"{provider}\x1f{instance_type}\x1f{region}".encode()).hexdigest()[:16]
@@ -92,6 +94,7 @@ Reason = Literal[
     "no_gpu",
     "unknown_gpu",
     "ambiguous_gpu_variant",
+    "not_a_gpu",
     "missing_price",
     "implausible_price",
     "implausible_memory",
@@ -105,7 +108,9 @@ class RawOffer(BaseModel):
     """A provider row after its source adapter has undone the source's quirks, before canonicalisation.
 
     ``gpu_memory_gb`` is per GPU as the source reports it (``None`` when it does not); the adapter is where
-    unit quirks are corrected, this model is where everything else is checked.
+    unit quirks are corrected, this model is where everything else is checked. ``gpu_vendor``,
+    ``gpu_memory_type`` and ``gpu_form_factor`` (``SXM4``, ``PCIe``) are further facts of the GPU when the source
+    states them: they tell the variants of a family apart (``canonical_gpu``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -116,6 +121,9 @@ class RawOffer(BaseModel):
     gpu_name: str | None
     gpu_count: float | None
     gpu_memory_gb: float | None = None
+    gpu_vendor: str | None = None
+    gpu_memory_type: str | None = None
+    gpu_form_factor: str | None = None
     vcpus: float | None = None
     ram_gb: float | None = None
     price_per_hour: float | None = None
@@ -124,24 +132,17 @@ class RawOffer(BaseModel):
     source: str = "skypilot"
 
 
-_MULTI_VARIANT = {"A100-40GB", "A100-80GB", "V100-16GB", "V100-32GB"}
-
-
-def _form_factor(instance_type: str, spec: GpuSpec) -> str | None:
-    """SXM or PCIe from the instance name when it says so; else the spec's, unless the model ships in both."""
-    hint = instance_type.lower()
-    if "sxm" in hint:
-        return "SXM"
-    if "pcie" in hint:
-        return "PCIe"
-    if spec.model in _MULTI_VARIANT:
-        return None
+@lru_cache(maxsize=1024)
+def _form_factor(spec_form_factor: str) -> str | None:
+    """SXM or PCIe as the model's spec says. Each canonical model is one form factor (the PCIe A100s and V100s have
+    their own ids), and the resolver has checked the instance name against it (``canonical_gpu``)."""
     for family in ("SXM", "PCIe"):
-        if family.lower() in spec.form_factor.lower():
+        if family.lower() in spec_form_factor.lower():
             return family
-    return spec.form_factor
+    return spec_form_factor
 
 
+@lru_cache(maxsize=65536)
 def derive_compliance(provider: str, instance_type: str, region: str) -> tuple[str, ...]:
     tags: set[str] = set()
     if in_eea(region):
@@ -149,7 +150,7 @@ def derive_compliance(provider: str, instance_type: str, region: str) -> tuple[s
     it = instance_type.upper()
     if it.endswith("_SECURE"):
         tags.add("secure-cloud")
-    if it.endswith("_COMMUNITY") or PROVIDERS[provider].name == "vast":
+    if it.endswith("_COMMUNITY") or provider == "vast":  # any catalog-only cloud is known by name alone
         tags.add("community-cloud")
     if it.lower().endswith("-bm"):
         tags.add("dedicated-host")
@@ -157,15 +158,32 @@ def derive_compliance(provider: str, instance_type: str, region: str) -> tuple[s
 
 
 def _memory(raw: RawOffer, spec: GpuSpec) -> float:
-    if raw.gpu_memory_gb is None:
-        return spec.memory_gb
+    """The spec's per-GPU memory. A reported figure is a measurement of it (ECC reserves 1/16, GiB vs GB is 7 %):
+    the resolver has already refused a figure more than 10 % off (``canonical_gpu``); this re-checks it, so a
+    doubled or halved figure can never pass under a wide plausibility window."""
     reported = raw.gpu_memory_gb
-    # measured figures read under the marketing size (ECC reserves 1/16, GB vs GiB is 7 %): snap within 10 %
-    if abs(reported - spec.memory_gb) <= 0.10 * spec.memory_gb:
-        return spec.memory_gb
-    if not 0.5 * spec.memory_gb <= reported <= 2.1 * spec.memory_gb:
+    if reported is not None and abs(reported - spec.memory_gb) > MEMORY_TOLERANCE * spec.memory_gb:
         raise RejectedRow("implausible_memory")
-    return round(reported, 1)
+    return spec.memory_gb
+
+
+def gpu_model_of(raw: RawOffer) -> str:
+    """The canonical GPU of a raw row, from its name and every fact it carries. Raises :class:`RejectedRow`
+    (``no_gpu``, ``unknown_gpu``, ``ambiguous_gpu_variant``, ``not_a_gpu``) with the raw spelling."""
+    if not raw.gpu_name:
+        raise RejectedRow("no_gpu")
+    try:
+        return canonical_gpu(
+            raw.gpu_name,
+            provider=raw.provider,
+            instance_type=raw.instance_type,
+            memory_gb=raw.gpu_memory_gb,
+            memory_type=raw.gpu_memory_type,
+            vendor=raw.gpu_vendor,
+            form_factor=raw.gpu_form_factor,
+        )
+    except UnknownGpu as exc:
+        raise RejectedRow(exc.reason, raw_gpu=raw.gpu_name) from exc
 
 
 def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -> Offer:
@@ -174,12 +192,7 @@ def normalise(raw: RawOffer, *, as_of: datetime, specs: Mapping[str, GpuSpec]) -
         raise RejectedRow("no_gpu")
     if raw.gpu_count is None or raw.gpu_count != int(raw.gpu_count) or not 1 <= raw.gpu_count <= MAX_GPU_COUNT:
         raise RejectedRow("invalid_gpu_count")
-    try:
-        model = canonical_gpu(
-            raw.gpu_name, provider=raw.provider, instance_type=raw.instance_type, memory_gb=raw.gpu_memory_gb
-        )
-    except UnknownGpu as exc:
-        raise RejectedRow(exc.reason, raw_gpu=raw.gpu_name) from exc
+    model = gpu_model_of(raw)
     spec = specs.get(model)
     if spec is None:
         raise RejectedRow("unknown_gpu", raw_gpu=raw.gpu_name)
@@ -226,7 +239,7 @@ def _build_offer(
         gpu_vendor=spec.vendor,
         gpu_memory_gb=_memory(raw, spec),
         gpu_count=count,
-        form_factor=_form_factor(raw.instance_type, spec),
+        form_factor=_form_factor(spec.form_factor),
         vcpus=raw.vcpus if raw.vcpus and raw.vcpus > 0 else None,
         ram_gb=raw.ram_gb if raw.ram_gb and raw.ram_gb > 0 else None,
         region=raw.region,
@@ -240,12 +253,15 @@ def _build_offer(
 
 
 def to_raw(offer: Offer) -> RawOffer:
-    """The raw row an offer came from, in canonical spelling: ``normalise(to_raw(o)) == o`` (idempotence)."""
+    """The raw row an offer came from, in canonical spelling: ``normalise(to_raw(o)) == o`` (idempotence).
+
+    The GPU is named with every fact that tells it from its family's other variants (``descriptive_name``), so it
+    resolves back to the same model whatever the provider and instance type."""
     return RawOffer(
         provider=offer.provider,
         instance_type=offer.instance_type,
         region=offer.region,
-        gpu_name=offer.gpu_model,
+        gpu_name=descriptive_name(offer.gpu_model),
         gpu_count=float(offer.gpu_count),
         gpu_memory_gb=offer.gpu_memory_gb,
         vcpus=offer.vcpus,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gpubroker.domain.errors import GpuNotFound, OfferNotFound, SnapshotMissing
-from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
+from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu, gpu_models_for
 from gpubroker.domain.offers import Offer
 from gpubroker.domain.providers import PROVIDERS, ProviderOut
 from gpubroker.ports import GpuCatalogRepository, OfferRepository, SnapshotReader
@@ -14,13 +14,20 @@ def list_gpus(*, catalog: GpuCatalogRepository) -> list[GpuSpec]:
 
 
 def get_gpu(model: str, *, catalog: GpuCatalogRepository) -> GpuSpec:
-    """By canonical id or any known spelling (``A6000`` finds ``RTX-A6000``)."""
+    """By canonical id or any known spelling (``A6000`` finds ``RTX-A6000``). A spelling of several GPUs
+    (``H100``: SXM, PCIe, NVL) is a 404 whose details name the candidates."""
     spec = catalog.get(model)
-    if spec is None:
-        try:
-            spec = catalog.get(canonical_gpu(model))
-        except UnknownGpu:
-            spec = None
+    if spec is not None:
+        return spec
+    try:
+        spec = catalog.get(canonical_gpu(model))
+    except UnknownGpu as exc:
+        if exc.candidates:
+            candidates = list(gpu_models_for(model))  # every variant the spelling names, as /offers?gpu= matches
+            raise GpuNotFound(
+                f"{model!r} names several GPU models: {', '.join(candidates)}", details={"candidates": candidates}
+            ) from None
+        spec = None
     if spec is None:
         raise GpuNotFound(f"no GPU model {model!r} in the catalog")
     return spec

@@ -74,7 +74,10 @@ def parse_gpu_type(item: Any) -> Iterator[RawOffer | RejectedRow]:
     if not prices:
         yield RejectedRow("missing_price", raw_gpu=display)
         return
-    gpu_name, _ = split_form_factor(display)
+    # RunPod's GPU type id is NVIDIA's product name ("Tesla V100-PCIE-16GB", "NVIDIA A100-SXM4-80GB",
+    # "Tesla V100-FHHL-16GB"): it tells apart variants the display name does not ("Tesla V100" is the PCIe card)
+    gpu_id = str(row.get("id") or "").strip()
+    gpu_name = gpu_id or split_form_factor(display)[0]
     slug = display.replace(" ", "-")
     for suffix, price, spot in prices:
         for count in (c for c in GPU_COUNTS if c <= max_count):

@@ -61,6 +61,7 @@ def parse_instance_type(item: Any) -> Iterator[RawOffer | RejectedRow]:
             gpu_name=name,
             gpu_count=count,
             gpu_memory_gb=positive(config.get("vram_per_gpu_in_gb")),
+            gpu_form_factor=str(config.get("interconnect") or "") or None,  # "sxm4", "pcie": tells A100s apart
             vcpus=positive(config.get("vcpus")),
             ram_gb=positive(config.get("memory_in_gb")),
             price_per_hour=cents / 100 if cents else None,
