@@ -8,18 +8,25 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing
-from gpubroker.domain.regions import region_predicate
-from gpubroker.domain.search import Cursor, OfferFilters, OfferOut, OfferPage, OfferQuery
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.regions import GROUP_ALIASES, region_groups, region_place, region_predicate
+from gpubroker.domain.search import Cursor, MatchField, OfferFilters, OfferMatch, OfferOut, OfferPage, OfferQuery
+from gpubroker.domain.search_text import QueryTerm, gpu_tokens, parse_query, tokens
 from gpubroker.ports import SnapshotReader
 from gpubroker.services.offer_filters import normalise_filters, resolve_gpu_filter
-from gpumath.columns import OfferColumns
+from gpumath.arrays import B
+from gpumath.columns import I32, OfferColumns
+
+I16 = NDArray[np.int16]
 
 
 class SnapshotCache:
@@ -65,6 +72,7 @@ class SnapshotCache:
         if data is None:
             return None
         cols = OfferColumns.from_bytes(data)
+        prepare_text_indexes(cols)
         with self._lock:
             self._loaded[version] = cols
             while len(self._loaded) > self._keep:
@@ -77,6 +85,15 @@ class SnapshotCache:
         if cols is None:
             raise SnapshotMissing(f"snapshot {version} is listed but cannot be read")
         return cols
+
+
+def build_offer_columns(records: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any]) -> OfferColumns:
+    """Offers (``Offer.model_dump(mode="json")`` dicts, ``as_of`` ISO-8601 or epoch s) as a searchable
+    ``OfferColumns``: what ingestion publishes, or a few changed offers to run ``filter_mask`` over. Cost: linear
+    in the offers (about 11 us each), plus the text indexes (once per vocabulary entry) for ``q``."""
+    cols = OfferColumns.from_records(records, compliance_vocab=COMPLIANCE_TAGS, meta=meta)
+    prepare_text_indexes(cols)
+    return cols
 
 
 def normalise_query(query: OfferQuery) -> OfferQuery:
@@ -117,12 +134,93 @@ def filter_mask(cols: OfferColumns, filters: OfferFilters) -> np.ndarray[Any, np
     return mask
 
 
+@dataclass(frozen=True)
+class TextField:
+    """A searchable field: the categorical column it reads, how its values split into tokens, and the weight a
+    query word earns by matching one of them (half for a prefix match)."""
+
+    name: MatchField
+    col: str
+    tokenize: Callable[[str], Iterable[str]]
+    weight: int
+
+
+def _provider_tokens(name: str) -> tuple[str, ...]:
+    provider = PROVIDERS.get(name)
+    return tokens(name) + (tokens(provider.display_name) if provider else ())
+
+
+def _place_tokens(region: str) -> tuple[str, ...]:
+    """A region's groups (``eu``, ``emea``), their aliases (``europe``) and its country code (``de``)."""
+    groups = region_groups(region)
+    aliases = tuple(a for a, g in GROUP_ALIASES.items() if g in groups)
+    country = region_place(region).country
+    return groups + aliases + ((country.casefold(),) if country else ())
+
+
+GPU_MODEL_WEIGHT = 100  # the offer's GPU is one the query's GPU phrase names
+NUMBER_WEIGHT = 30  # a memory (24gb) or count (8x) word holds for the offer
+TEXT_FIELDS: tuple[TextField, ...] = (
+    TextField("gpu_family", "gpu_model", gpu_tokens, 60),
+    TextField("gpu_vendor", "gpu_vendor", tokens, 30),
+    TextField("form_factor", "form_factor", tokens, 30),
+    TextField("provider", "provider", _provider_tokens, 30),
+    TextField("region", "region", tokens, 20),
+    TextField("region_group", "region", _place_tokens, 20),
+    TextField("instance_type", "instance_type", tokens, 10),
+)
+MATCH_FIELDS: tuple[MatchField, ...] = ("gpu_model", "gpu_memory", "gpu_count", *(f.name for f in TEXT_FIELDS))
+_BIT = {name: np.int32(1 << i) for i, name in enumerate(MATCH_FIELDS)}
+
+
+def prepare_text_indexes(cols: OfferColumns) -> None:
+    """Build every field's token index now (a warm container does it once per snapshot, on load)."""
+    for f in TEXT_FIELDS:
+        cols.token_index(f.name, f.col, f.tokenize)
+
+
+def text_scores(cols: OfferColumns, terms: tuple[QueryTerm, ...]) -> tuple[B, I16, I32]:
+    """Per offer: whether every term matches some field, the relevance score (sum over terms of the best weight
+    a term earned), and a bit set of the fields that matched (``MATCH_FIELDS`` order)."""
+    n = cols.n
+    ok = np.ones(n, dtype=np.bool_)
+    score = np.zeros(n, dtype=np.int16)
+    bits = np.zeros(n, dtype=np.int32)
+    for term in terms:
+        best = np.zeros(n, dtype=np.int16)
+        found: list[tuple[MatchField, NDArray[np.int16] | B, int]] = []
+        if term.gpu_models:
+            found.append(("gpu_model", cols.in_values("gpu_model", term.gpu_models), GPU_MODEL_WEIGHT))
+        if term.memory_gb is not None:
+            found.append(("gpu_memory", np.rint(cols.floats["gpu_memory_gb"]) == term.memory_gb, NUMBER_WEIGHT))
+        if term.gpu_count is not None:
+            found.append(("gpu_count", cols.ints["gpu_count"] == term.gpu_count, NUMBER_WEIGHT))
+        for f in TEXT_FIELDS:
+            index = cols.token_index(f.name, f.col, f.tokenize)
+            weights = cols.token_weights(f.col, index, term.words, f.weight, term.prefix)
+            if weights is not None:
+                found.append((f.name, weights, 1))
+        for name, hit, weight in found:
+            earned = hit.astype(np.int16) * np.int16(weight)
+            np.maximum(best, earned, out=best)
+            bits |= (earned > 0) * _BIT[name]
+        ok &= best > 0
+        score += best
+    return ok, score, bits
+
+
+def _match(score: I16, bits: I32, i: int) -> OfferMatch:
+    held = int(bits[i])
+    return OfferMatch(fields=[f for f in MATCH_FIELDS if held & int(_BIT[f])], score=float(score[i]))
+
+
 def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
 def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
-    """A page of offers matching ``query``, in its sort order, with a cursor pinned to the snapshot it read."""
+    """A page of offers matching ``query`` with a cursor pinned to the snapshot it read: in the requested sort order,
+    or, when ``q`` has words, by relevance first (``OfferOut.match`` says why each offer matched)."""
     query = normalise_query(query)
     fhash = query.filter_hash()
     after = -1
@@ -138,15 +236,20 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
         cols = snapshots.current()
     if after >= cols.n and cols.n:
         raise InvalidCursor("cursor points past the end of its snapshot")
-    key = query.sort.lstrip("-")
+    key, descending = query.sort.lstrip("-"), query.sort.startswith("-")
     mask = filter_mask(cols, query)
-    if query.q:
-        mask &= cols.text_match(query.q.split())
-    idx, total, last = cols.page(mask, key, query.sort.startswith("-"), after, query.limit)
+    terms = parse_query(query.q) if query.q else ()
+    scored = text_scores(cols, terms) if terms else None
+    if scored is None:
+        idx, total, last = cols.page(mask, key, descending, after, query.limit)
+    else:
+        ok, score, _ = scored
+        idx, total, last = cols.page_by_score(mask & ok, key, descending, after, query.limit, score=score)
     items = []
     for i in idx:
         rec = cols.record(int(i))
         rec["as_of"] = _iso(rec["as_of"])
+        rec["match"] = None if scored is None else _match(scored[1], scored[2], int(i))
         items.append(OfferOut.model_validate(rec))
     version = str(cols.meta["version"])
     return OfferPage(
@@ -158,4 +261,12 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     )
 
 
-__all__ = ["SnapshotCache", "filter_mask", "normalise_query", "resolve_gpu_filter", "search_offers"]
+__all__ = [
+    "SnapshotCache",
+    "build_offer_columns",
+    "filter_mask",
+    "normalise_query",
+    "resolve_gpu_filter",
+    "search_offers",
+    "text_scores",
+]
