@@ -70,7 +70,8 @@ def offer_records(draw: st.DrawFn, n_max: int = 40) -> list[dict[str, Any]]:
         gpu = draw(st.sampled_from(GPUS))
         count = draw(st.sampled_from([1, 2, 4, 8]))
         price = draw(PRICES) * count
-        spot = draw(st.one_of(st.none(), PRICES.map(lambda p, c=count: p * c / 2)))
+        spot_price = draw(st.one_of(st.none(), PRICES))
+        spot = None if spot_price is None else spot_price * count / 2
         out.append(
             {
                 "offer_id": f"p-{i:04d}",
@@ -97,16 +98,21 @@ def offer_records(draw: st.DrawFn, n_max: int = 40) -> list[dict[str, Any]]:
     return out
 
 
+def _ordered(pair: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+    lo, hi = pair
+    return (hi, lo) if lo is not None and hi is not None and lo > hi else (lo, hi)
+
+
 def _bounds(values: list[float]) -> st.SearchStrategy[tuple[float | None, float | None]]:
     """A (min, max) pair drawn from ``values`` (either may be absent), never min > max."""
     one = st.one_of(st.none(), st.sampled_from(values))
-    return st.tuples(one, one).map(lambda b: b if None in b or b[0] <= b[1] else (b[1], b[0]))  # type: ignore[operator]
+    return st.tuples(one, one).map(_ordered)
 
 
-RANGES = {
+RANGES: dict[str, list[float]] = {
     "gpu_memory_gb": [24.0, 48.0, 80.0, 141.0],
     "total_gpu_memory_gb": [24.0, 96.0, 192.0, 640.0],
-    "gpu_count": [1, 2, 4, 8],
+    "gpu_count": [1.0, 2.0, 4.0, 8.0],
     "vcpus": [4.0, 8.0, 32.0],
     "ram_gb": [16.0, 64.0, 256.0],
     "price_per_hour": [0.5, 1.0, 4.0, 24.0],
@@ -129,7 +135,7 @@ def queries(draw: st.DrawFn) -> OfferQuery:
     fields: dict[str, Any] = {}
     for name in chosen:
         if name in RANGES:
-            lo, hi = draw(_bounds(RANGES[name]))  # type: ignore[arg-type]
+            lo, hi = draw(_bounds(RANGES[name]))
             fields[f"min_{name}"], fields[f"max_{name}"] = lo, hi
         elif name in LISTS:
             fields[name] = tuple(draw(st.lists(st.sampled_from(LISTS[name]), min_size=1, max_size=2)))
