@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -368,11 +369,13 @@ def test_filter_mask_is_the_per_offer_predicate(records: list[dict[str, Any]], f
 def test_text_scores_and_match_fields_are_the_brute_force_ones(records: list[dict[str, Any]], q: str) -> None:
     terms = parse_query(q)
     cols = build_offer_columns(records, meta={"version": "v"})
-    ok, score, _ = text_scores(cols, terms)
+    hits, score = text_scores(cols, terms, np.ones(cols.n, dtype=np.bool_))
+    expected = {}
     for i, r in enumerate(records):
-        per_term = [term_weight(r, t) for t in terms]
-        assert bool(ok[i]) == all(w for w, _ in per_term)
-        assert int(score[i]) == sum(w for w, _ in per_term)
+        per_term = [term_weight(r, t)[0] for t in terms]
+        if all(per_term):
+            expected[i] = sum(per_term)
+    assert dict(zip(hits.tolist(), score.tolist(), strict=True)) == expected
     page = search_offers(OfferQuery(q=q, limit=100, available=True), snapshots=_cache(records))
     by_id = {r["offer_id"]: r for r in records}
     for item in page.items:

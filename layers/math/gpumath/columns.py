@@ -171,7 +171,7 @@ class OfferColumns:
         lut = np.asarray(keep, dtype=np.bool_)
         if lut.shape[0] == 0:
             return np.zeros(self.n, dtype=np.bool_)
-        out: B = lut[self.codes[col]]
+        out: B = lut.take(self.codes[col])  # take: a third of the time of lut[codes] here
         return out
 
     def in_values(self, col: str, values: Sequence[str]) -> B:
@@ -197,12 +197,12 @@ class OfferColumns:
             self._indexes[name] = index
         return index
 
-    def token_weights(
+    def token_lut(
         self, col: str, index: TokenIndex, words: Sequence[str], weight: int, prefix: bool
     ) -> NDArray[np.int16] | None:
-        """Per offer: ``weight`` when its ``col`` value has a token equal to one of ``words``, ``weight // 2`` when
-        (``prefix`` only) a token merely starts with one, else 0. None when no vocabulary entry matches at all
-        (the caller skips the gather). Work: a lookup in the index, then one gather over the offers."""
+        """Per vocabulary entry of ``col``: ``weight`` when it has a token equal to one of ``words``, ``weight // 2``
+        when (``prefix`` only) a token merely starts with one, else 0; None when no entry matches at all.
+        Vocabulary-sized: gather it through ``codes`` for the offers that need it."""
         exact = index.lookup(words, prefix=False)
         starts = index.lookup(words, prefix=True) if prefix else exact
         if starts.shape[0] == 0:
@@ -210,8 +210,12 @@ class OfferColumns:
         lut = np.zeros(len(self.vocab[col]), dtype=np.int16)
         lut[starts] = weight // 2
         lut[exact] = weight
-        out: NDArray[np.int16] = lut[self.codes[col]]
-        return out
+        return lut
+
+    def value_lut(self, col: str, values: Sequence[str], weight: int) -> NDArray[np.int16]:
+        """Per vocabulary entry of ``col``: ``weight`` when it is one of ``values`` (exact), else 0."""
+        wanted = set(values)
+        return np.array([weight if v in wanted else 0 for v in self.vocab[col]], dtype=np.int16)
 
     def numeric(self, col: str) -> F64 | I32:
         """A float or int column by name, or the derived ``total_gpu_memory_gb`` (per-GPU memory x count, GB)."""
@@ -262,21 +266,29 @@ class OfferColumns:
         return cached
 
     def page_by_score(
-        self, mask: B, key: str, descending: bool, after: int, limit: int, *, score: NDArray[np.int16]
+        self, hits: I64, key: str, descending: bool, after: int, limit: int, *, score: NDArray[np.int16]
     ) -> tuple[I64, int, int | None]:
-        """Like ``page`` but in relevance order: higher ``score`` first, ties in the (key, offer_id) order.
+        """Like ``page`` for the offers ``hits`` (indices, any order) in relevance order: higher ``score`` (aligned
+        with ``hits``) first, ties in the (key, offer_id) order of ``order``.
 
         ``after`` is the position (in this order) of the last offer already returned (-1: from the start); the
-        order is a pure function of the snapshot, the mask and the scores, so positions are stable across pages.
+        order is a pure function of the snapshot, the hits and the scores, so positions are stable across pages.
+        Only the first ``after + 1 + limit`` positions are ordered (a partition, then a sort of those).
         Returns (indices, total matches, position of the last returned offer if more follow else None).
         """
-        perm, _ = self.order(key, descending)
-        hits = perm[mask[perm]]
-        ranked = hits[np.argsort(-score[hits], kind="stable")]
+        _, rank = self.order(key, descending)
+        m = hits.shape[0]
+        composite = (np.int64(score.max(initial=0)) - score.astype(np.int64)) * np.int64(self.n + 1) + rank.take(hits)
+        end = min(after + 1 + limit, m)
+        if end < m:
+            top = np.argpartition(composite, end - 1)[:end]
+            ranked = top[np.argsort(composite[top])]
+        else:
+            ranked = np.argsort(composite)
         start = after + 1
-        chosen = ranked[start : start + limit]
-        more = start + limit < ranked.shape[0]
-        return chosen, int(ranked.shape[0]), start + chosen.shape[0] - 1 if more else None
+        chosen = hits[ranked[start:end]]
+        more = end < m
+        return chosen, m, start + chosen.shape[0] - 1 if more else None
 
     def page(self, mask: B, key: str, descending: bool, after_rank: int, limit: int) -> tuple[I64, int, int | None]:
         """Indices of the next ``limit`` matches in sort order after ``after_rank`` (-1: from the start).
@@ -284,7 +296,7 @@ class OfferColumns:
         Returns (indices, total matches, rank of the last returned offer if more follow else None).
         """
         perm, rank = self.order(key, descending)
-        hits = perm[mask[perm]]
+        hits = perm[mask.take(perm)]
         start = int(np.searchsorted(rank[hits], after_rank, side="right"))
         chosen = hits[start : start + limit]
         more = start + limit < hits.shape[0]

@@ -206,7 +206,9 @@ class OfferOut(BaseModel):
     stale: bool
     source: str
     match: OfferMatch | None = Field(
-        default=None, description="why the offer matched the words of `q`; null when the search has no `q`"
+        default=None,
+        description="why the offer matched the words of `q`; null when the search has no `q` (or only filler words "
+        "such as 'gpu', 'in')",
     )
 
 

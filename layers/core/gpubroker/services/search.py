@@ -23,8 +23,8 @@ from gpubroker.domain.search import Cursor, MatchField, OfferFilters, OfferMatch
 from gpubroker.domain.search_text import QueryTerm, gpu_tokens, parse_query, tokens
 from gpubroker.ports import SnapshotReader
 from gpubroker.services.offer_filters import normalise_filters, resolve_gpu_filter
-from gpumath.arrays import B
-from gpumath.columns import I32, OfferColumns
+from gpumath.arrays import I64, B
+from gpumath.columns import OfferColumns
 
 I16 = NDArray[np.int16]
 
@@ -170,7 +170,6 @@ TEXT_FIELDS: tuple[TextField, ...] = (
     TextField("instance_type", "instance_type", tokens, 10),
 )
 MATCH_FIELDS: tuple[MatchField, ...] = ("gpu_model", "gpu_memory", "gpu_count", *(f.name for f in TEXT_FIELDS))
-_BIT = {name: np.int32(1 << i) for i, name in enumerate(MATCH_FIELDS)}
 
 
 def prepare_text_indexes(cols: OfferColumns) -> None:
@@ -179,39 +178,85 @@ def prepare_text_indexes(cols: OfferColumns) -> None:
         cols.token_index(f.name, f.col, f.tokenize)
 
 
-def text_scores(cols: OfferColumns, terms: tuple[QueryTerm, ...]) -> tuple[B, I16, I32]:
-    """Per offer: whether every term matches some field, the relevance score (sum over terms of the best weight
-    a term earned), and a bit set of the fields that matched (``MATCH_FIELDS`` order)."""
-    n = cols.n
-    ok = np.ones(n, dtype=np.bool_)
-    score = np.zeros(n, dtype=np.int16)
-    bits = np.zeros(n, dtype=np.int32)
+@dataclass(frozen=True)
+class _Source:
+    """Where one term can match: a field, its categorical column, and the weight per vocabulary entry."""
+
+    field: MatchField
+    col: str
+    lut: I16
+
+
+def _sources(cols: OfferColumns, term: QueryTerm) -> list[_Source]:
+    """The vocabulary-level look-up tables of one term, one per field it matches somewhere (small work)."""
+    out: list[_Source] = []
+    if term.gpu_models:
+        out.append(_Source("gpu_model", "gpu_model", cols.value_lut("gpu_model", term.gpu_models, GPU_MODEL_WEIGHT)))
+    for f in TEXT_FIELDS:
+        lut = cols.token_lut(f.col, cols.token_index(f.name, f.col, f.tokenize), term.words, f.weight, term.prefix)
+        if lut is not None:
+            out.append(_Source(f.name, f.col, lut))
+    return out
+
+
+def _numbers(cols: OfferColumns, term: QueryTerm, idx: I64 | None) -> list[tuple[MatchField, B]]:
+    """A memory or count word, for the offers ``idx`` (None: every offer)."""
+    out: list[tuple[MatchField, B]] = []
+    if term.memory_gb is not None:
+        memory = cols.floats["gpu_memory_gb"]
+        out.append(("gpu_memory", np.rint(memory if idx is None else memory.take(idx)) == term.memory_gb))
+    if term.gpu_count is not None:
+        count = cols.ints["gpu_count"]
+        out.append(("gpu_count", (count if idx is None else count.take(idx)) == term.gpu_count))
+    return out
+
+
+def _term_best(cols: OfferColumns, term: QueryTerm, idx: I64 | None) -> I16:
+    """The best weight ``term`` earns for each offer of ``idx`` (None: every offer): one gather per categorical
+    column it matches anywhere (fields sharing a column share the gather), plus its memory/count test."""
+    per_col: dict[str, I16] = {}
+    for src in _sources(cols, term):
+        lut = per_col.get(src.col)
+        per_col[src.col] = src.lut if lut is None else np.maximum(lut, src.lut)
+    best = np.zeros(cols.n if idx is None else idx.shape[0], dtype=np.int16)
+    for col, lut in per_col.items():
+        codes = cols.codes[col] if idx is None else cols.codes[col].take(idx)
+        np.maximum(best, lut.take(codes), out=best)
+    for _, hit in _numbers(cols, term, idx):
+        np.maximum(best, hit * np.int16(NUMBER_WEIGHT), out=best)
+    return best
+
+
+def text_scores(cols: OfferColumns, terms: tuple[QueryTerm, ...], mask: B) -> tuple[I64, I16]:
+    """The offers of ``mask`` that every term matches in some field, and their relevance score (sum over terms
+    of the best weight a term earned). The first term reads every offer; each next one only those still in."""
+    if not terms:
+        idx = np.flatnonzero(mask)
+        return idx, np.zeros(idx.shape[0], dtype=np.int16)
+    best = _term_best(cols, terms[0], None)
+    idx = np.flatnonzero(mask & (best > 0))
+    score = best.take(idx)
+    for term in terms[1:]:
+        best = _term_best(cols, term, idx)
+        keep = np.flatnonzero(best)
+        idx, score = idx.take(keep), score.take(keep) + best.take(keep)
+    return idx, score
+
+
+def matches_of(cols: OfferColumns, terms: tuple[QueryTerm, ...], idx: I64, score: I16) -> list[OfferMatch]:
+    """Why each offer of ``idx`` (the few a page returns) matched: the fields where any term hit, and its score."""
+    held: list[set[str]] = [set() for _ in range(idx.shape[0])]
     for term in terms:
-        best = np.zeros(n, dtype=np.int16)
-        found: list[tuple[MatchField, NDArray[np.int16] | B, int]] = []
-        if term.gpu_models:
-            found.append(("gpu_model", cols.in_values("gpu_model", term.gpu_models), GPU_MODEL_WEIGHT))
-        if term.memory_gb is not None:
-            found.append(("gpu_memory", np.rint(cols.floats["gpu_memory_gb"]) == term.memory_gb, NUMBER_WEIGHT))
-        if term.gpu_count is not None:
-            found.append(("gpu_count", cols.ints["gpu_count"] == term.gpu_count, NUMBER_WEIGHT))
-        for f in TEXT_FIELDS:
-            index = cols.token_index(f.name, f.col, f.tokenize)
-            weights = cols.token_weights(f.col, index, term.words, f.weight, term.prefix)
-            if weights is not None:
-                found.append((f.name, weights, 1))
-        for name, hit, weight in found:
-            earned = hit.astype(np.int16) * np.int16(weight)
-            np.maximum(best, earned, out=best)
-            bits |= (earned > 0) * _BIT[name]
-        ok &= best > 0
-        score += best
-    return ok, score, bits
-
-
-def _match(score: I16, bits: I32, i: int) -> OfferMatch:
-    held = int(bits[i])
-    return OfferMatch(fields=[f for f in MATCH_FIELDS if held & int(_BIT[f])], score=float(score[i]))
+        for src in _sources(cols, term):
+            for j in np.flatnonzero(src.lut.take(cols.codes[src.col].take(idx))).tolist():
+                held[j].add(src.field)
+        for name, hit in _numbers(cols, term, idx):
+            for j in np.flatnonzero(hit).tolist():
+                held[j].add(name)
+    return [
+        OfferMatch(fields=[f for f in MATCH_FIELDS if f in fields], score=float(s))
+        for fields, s in zip(held, score.tolist(), strict=True)
+    ]
 
 
 def _iso(epoch: int) -> str:
@@ -239,17 +284,19 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     key, descending = query.sort.lstrip("-"), query.sort.startswith("-")
     mask = filter_mask(cols, query)
     terms = parse_query(query.q) if query.q else ()
-    scored = text_scores(cols, terms) if terms else None
-    if scored is None:
-        idx, total, last = cols.page(mask, key, descending, after, query.limit)
+    matches: list[OfferMatch | None]
+    if terms:
+        hits, score = text_scores(cols, terms, mask)  # hits ascending: a page's scores by binary search
+        idx, total, last = cols.page_by_score(hits, key, descending, after, query.limit, score=score)
+        matches = list(matches_of(cols, terms, idx, score.take(np.searchsorted(hits, idx))))
     else:
-        ok, score, _ = scored
-        idx, total, last = cols.page_by_score(mask & ok, key, descending, after, query.limit, score=score)
+        idx, total, last = cols.page(mask, key, descending, after, query.limit)
+        matches = [None] * idx.shape[0]
     items = []
-    for i in idx:
-        rec = cols.record(int(i))
+    for i, match in zip(idx.tolist(), matches, strict=True):
+        rec = cols.record(i)
         rec["as_of"] = _iso(rec["as_of"])
-        rec["match"] = None if scored is None else _match(scored[1], scored[2], int(i))
+        rec["match"] = match
         items.append(OfferOut.model_validate(rec))
     version = str(cols.meta["version"])
     return OfferPage(
