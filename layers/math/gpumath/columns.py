@@ -13,7 +13,8 @@ from __future__ import annotations
 import io
 import json
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,10 +91,20 @@ class OfferColumns:
     _order: dict[tuple[str, bool], tuple[I64, I64]] = field(default_factory=dict, repr=False)
     _derived: dict[str, F64] = field(default_factory=dict, repr=False)
     _indexes: dict[str, TokenIndex] = field(default_factory=dict, repr=False)
+    memo: dict[Hashable, object] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
         return int(self.offer_id.shape[0])
+
+    MEMO_SIZE = 256
+
+    def remember(self, key: Hashable, value: object) -> None:
+        """Keep a small derived value with this snapshot (a query's look-up tables); the oldest goes first."""
+        if len(self.memo) >= self.MEMO_SIZE:
+            with suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first: nothing lost
+                self.memo.pop(next(iter(self.memo)))
+        self.memo[key] = value
 
     # ---- building and (de)serialising -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -188,7 +188,11 @@ class _Source:
 
 
 def _sources(cols: OfferColumns, term: QueryTerm) -> list[_Source]:
-    """The vocabulary-level look-up tables of one term, one per field it matches somewhere (small work)."""
+    """The vocabulary-level look-up tables of one term, one per field it matches somewhere (small work, kept with
+    the snapshot for the query's terms: the page's match fields read them again)."""
+    cached = cols.memo.get(("sources", term))
+    if cached is not None:
+        return cast(list[_Source], cached)
     out: list[_Source] = []
     if term.gpu_models:
         out.append(_Source("gpu_model", "gpu_model", cols.value_lut("gpu_model", term.gpu_models, GPU_MODEL_WEIGHT)))
@@ -196,6 +200,7 @@ def _sources(cols: OfferColumns, term: QueryTerm) -> list[_Source]:
         lut = cols.token_lut(f.col, cols.token_index(f.name, f.col, f.tokenize), term.words, f.weight, term.prefix)
         if lut is not None:
             out.append(_Source(f.name, f.col, lut))
+    cols.remember(("sources", term), out)
     return out
 
 
