@@ -3,8 +3,10 @@ consistency (each match exactly once, in order, even when a new snapshot is publ
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,16 +15,52 @@ from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissin
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
 from gpubroker.domain.regions import region_predicate
-from gpubroker.domain.search import Cursor, OfferQuery
-from gpubroker.services.search import SnapshotCache, search_offers
+from gpubroker.domain.search import Cursor, OfferFilters, OfferQuery, SortKey
+from gpubroker.domain.search_text import QueryTerm, parse_query
+from gpubroker.services.offer_filters import normalise_filters, offer_matches
+from gpubroker.services.search import (
+    GPU_MODEL_WEIGHT,
+    NUMBER_WEIGHT,
+    TEXT_FIELDS,
+    SnapshotCache,
+    build_offer_columns,
+    filter_mask,
+    search_offers,
+    text_scores,
+)
 from gpumath.columns import OfferColumns
 from tests.fakes import MemorySnapshotStore
 
-GPUS = ["H100-SXM", "H100-PCIe", "RTX-A6000", "A100-80GB", "RTX-4090", "L40S"]
-MEM = {g.model: g.memory_gb for g in bundled_catalog().gpus}
-REGIONS = ["us-east-1", "US", "Germany, DE, EU", "FIN-01", "CA"]
-INSTANCES = ["gpu_1x_h100_sxm5", "1x_A6000_SECURE", "8x-RTX_4090", "imwt_L40S", "a100.pod"]
+GPUS = [
+    "H100-SXM",
+    "H100-PCIe",
+    "H100-NVL",
+    "H200",
+    "GH200",
+    "RTX-A6000",
+    "RTX-6000-Ada",
+    "A100-40GB",
+    "A100-80GB",
+    "RTX-4090",
+    "L40S",
+    "MI300X",
+]
+SPECS = bundled_catalog().by_model()
+REGIONS = [
+    "us-east-1",
+    "US",
+    "Germany, DE, EU",
+    "FIN-01",
+    "CA",
+    "montreal-canada-2",
+    "frankfurt-germany-5",
+    "tokyo-japan-1",
+    "sydney-australia-2",
+    "nowhere-7",
+]
+INSTANCES = ["gpu_1x_h100_sxm5", "1x_A6000_SECURE", "8x-RTX_4090", "imwt_L40S", "a100.pod", "lambdalabs_gpu_8x"]
 PRICES = st.sampled_from([0.2, 0.5, 0.79, 1.0, 1.99, 2.5, 3.0, 12.0, 24.0])
+FORM_FACTORS = st.sampled_from([None, "SXM", "PCIe"])
 
 
 @st.composite
@@ -33,22 +71,24 @@ def offer_records(draw: st.DrawFn, n_max: int = 40) -> list[dict[str, Any]]:
         gpu = draw(st.sampled_from(GPUS))
         count = draw(st.sampled_from([1, 2, 4, 8]))
         price = draw(PRICES) * count
+        spot_price = draw(st.one_of(st.none(), PRICES))
+        spot = None if spot_price is None else spot_price * count / 2
         out.append(
             {
                 "offer_id": f"p-{i:04d}",
                 "provider": draw(st.sampled_from(["runpod", "vast", "lambda", "verda"])),
                 "instance_type": draw(st.sampled_from(INSTANCES)),
                 "gpu_model": gpu,
-                "gpu_vendor": "NVIDIA",
-                "gpu_memory_gb": MEM[gpu],
+                "gpu_vendor": SPECS[gpu].vendor,
+                "gpu_memory_gb": SPECS[gpu].memory_gb,
                 "gpu_count": count,
-                "form_factor": None,
-                "vcpus": 8.0,
-                "ram_gb": None,
+                "form_factor": draw(FORM_FACTORS),
+                "vcpus": draw(st.sampled_from([None, 4.0, 8.0, 32.0, 128.0])),
+                "ram_gb": draw(st.sampled_from([None, 16.0, 64.0, 256.0])),
                 "region": draw(st.sampled_from(REGIONS)),
                 "price_per_hour": price,
                 "price_per_gpu_hour": price / count,
-                "spot_price_per_hour": None,
+                "spot_price_per_hour": spot,
                 "available": draw(st.booleans()),
                 "compliance": sorted(draw(st.sets(st.sampled_from(COMPLIANCE_TAGS), max_size=2))),
                 "as_of": "2026-11-26T08:00:00+00:00",
@@ -59,20 +99,81 @@ def offer_records(draw: st.DrawFn, n_max: int = 40) -> list[dict[str, Any]]:
     return out
 
 
-queries = st.builds(
-    OfferQuery,
-    gpu=st.lists(st.sampled_from([*GPUS, "A6000", "rtx4090"]), max_size=2).map(tuple),
-    provider=st.lists(st.sampled_from(["runpod", "vast", "lambda", "verda"]), max_size=2).map(tuple),
-    region=st.lists(st.sampled_from([*REGIONS, "us-EAST-1"]), max_size=2).map(tuple),
-    compliance=st.lists(st.sampled_from(COMPLIANCE_TAGS), max_size=2).map(tuple),
-    min_gpu_memory_gb=st.one_of(st.none(), st.sampled_from([0.0, 24.0, 48.0, 80.0])),
-    max_price_per_hour=st.one_of(st.none(), PRICES.map(lambda p: p * 4)),
-    min_price_per_gpu_hour=st.one_of(st.none(), PRICES),
-    available=st.booleans(),
-    q=st.one_of(st.none(), st.sampled_from(["h100", "SECURE us", "vast", "rtx 4090", "de", "zzz"])),
-    sort=st.sampled_from(["price", "-price", "price_per_gpu_hour", "-price_per_gpu_hour", "gpu_memory", "-gpu_memory"]),
-    limit=st.integers(min_value=1, max_value=7),
-)
+def _ordered(pair: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+    lo, hi = pair
+    return (hi, lo) if lo is not None and hi is not None and lo > hi else (lo, hi)
+
+
+def _bounds(values: list[float]) -> st.SearchStrategy[tuple[float | None, float | None]]:
+    """A (min, max) pair drawn from ``values`` (either may be absent), never min > max."""
+    one = st.one_of(st.none(), st.sampled_from(values))
+    return st.tuples(one, one).map(_ordered)
+
+
+RANGES: dict[str, list[float]] = {
+    "gpu_memory_gb": [24.0, 48.0, 80.0, 141.0],
+    "total_gpu_memory_gb": [24.0, 96.0, 192.0, 640.0],
+    "gpu_count": [1.0, 2.0, 4.0, 8.0],
+    "vcpus": [4.0, 8.0, 32.0],
+    "ram_gb": [16.0, 64.0, 256.0],
+    "price_per_hour": [0.5, 1.0, 4.0, 24.0],
+    "price_per_gpu_hour": [0.2, 0.79, 1.99, 3.0],
+    "spot_price_per_hour": [0.1, 0.5, 2.0, 12.0],
+}
+LISTS = {
+    "gpu": [*GPUS, "A6000", "rtx4090"],
+    "provider": ["runpod", "vast", "lambda", "verda"],
+    "region": [*REGIONS, "us-EAST-1", "eu", "Europe", "us", "na", "asia", "oceania", "apac", "emea"],
+    "compliance": list(COMPLIANCE_TAGS),
+    "gpu_vendor": ["nvidia", "AMD", "Intel"],
+}
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> OfferQuery:
+    """Random searches: up to three of the filters (any of them), maybe words, any sort and page size."""
+    chosen = draw(st.sets(st.sampled_from([*RANGES, *LISTS, "spot", "available"]), max_size=3))
+    fields: dict[str, Any] = {}
+    for name in chosen:
+        if name in RANGES:
+            lo, hi = draw(_bounds(RANGES[name]))
+            fields[f"min_{name}"], fields[f"max_{name}"] = lo, hi
+        elif name in LISTS:
+            fields[name] = tuple(draw(st.lists(st.sampled_from(LISTS[name]), min_size=1, max_size=2)))
+        else:
+            fields[name] = draw(st.booleans())
+    return OfferQuery(
+        q=draw(st.one_of(st.none(), st.sampled_from(WORDS))),
+        sort=draw(st.sampled_from(typing.get_args(SortKey))),
+        limit=draw(st.integers(min_value=1, max_value=7)),
+        **fields,
+    )
+
+
+WORDS = [
+    "h100",
+    "H200",
+    "h-100",
+    "rtx 6000 ada",
+    "a6000",
+    "4090",
+    "rtx 4090 24gb",
+    "mi300",
+    "nvidia a100 80gb",
+    "SECURE us",
+    "vast",
+    "de",
+    "zzz",
+    "8x h100",
+    "europe",
+    "frank",
+    "lambda",
+    "sxm",
+    "pcie eu",
+    "hopper",
+    "datacrunch",
+    "gpu",
+]
 
 
 def publish(store: MemorySnapshotStore, records: list[dict[str, Any]], version: str) -> None:
@@ -85,32 +186,72 @@ SORT_FIELD = {
     "price": "price_per_hour",
     "price_per_gpu_hour": "price_per_gpu_hour",
     "gpu_memory": "gpu_memory_gb",
+    "spot_price": "spot_price_per_hour",
 }
 
 
-def oracle(records: list[dict[str, Any]], q: OfferQuery) -> list[str]:
-    """Brute force: check every filter on every record, then sort by (key, offer_id)."""
+def within(value: float | None, lo: float | None, hi: float | None) -> bool:
+    if lo is None and hi is None:
+        return True
+    return value is not None and (lo is None or lo <= value) and (hi is None or value <= hi)
+
+
+def passes_filters(r: dict[str, Any], q: OfferFilters) -> bool:
+    """Brute force, written out: every filter checked on one record."""
     gpus = {ALIASES.get(g, g) for g in q.gpu}
-    regions = {r.casefold() for r in q.region}
+    vendors = {v.casefold() for v in q.gpu_vendor}
+    spot = r["spot_price_per_hour"]
+    return (
+        (not gpus or r["gpu_model"] in gpus)
+        and (not q.provider or r["provider"] in q.provider)
+        and (not q.region or region_predicate(q.region)(r["region"]))
+        and set(q.compliance) <= set(r["compliance"])
+        and (not vendors or r["gpu_vendor"].casefold() in vendors)
+        and within(r["gpu_memory_gb"], q.min_gpu_memory_gb, q.max_gpu_memory_gb)
+        and within(r["gpu_memory_gb"] * r["gpu_count"], q.min_total_gpu_memory_gb, q.max_total_gpu_memory_gb)
+        and within(r["gpu_count"], q.min_gpu_count, q.max_gpu_count)
+        and within(r["vcpus"], q.min_vcpus, q.max_vcpus)
+        and within(r["ram_gb"], q.min_ram_gb, q.max_ram_gb)
+        and within(r["price_per_hour"], q.min_price_per_hour, q.max_price_per_hour)
+        and within(r["price_per_gpu_hour"], q.min_price_per_gpu_hour, q.max_price_per_gpu_hour)
+        and (not q.spot or spot is not None)
+        and within(spot, q.min_spot_price_per_hour, q.max_spot_price_per_hour)
+        and r["available"] == q.available
+    )
 
-    def ok(r: dict[str, Any]) -> bool:
-        text = [r["provider"], r["gpu_model"], r["region"], r["instance_type"]]
-        return (
-            (not gpus or r["gpu_model"] in gpus)
-            and (not q.provider or r["provider"] in q.provider)
-            and (not regions or region_predicate(q.region)(r["region"]))
-            and set(q.compliance) <= set(r["compliance"])
-            and (q.min_gpu_memory_gb is None or r["gpu_memory_gb"] >= q.min_gpu_memory_gb)
-            and (q.max_price_per_hour is None or r["price_per_hour"] <= q.max_price_per_hour)
-            and (q.min_price_per_gpu_hour is None or r["price_per_gpu_hour"] >= q.min_price_per_gpu_hour)
-            and r["available"] == q.available
-            and all(any(t.casefold() in f.casefold() for f in text) for t in (q.q or "").split())
-        )
 
+def term_weight(r: dict[str, Any], term: QueryTerm) -> tuple[int, set[str]]:
+    """Brute force relevance of one term for one record: the best weight over fields, and the fields that hit."""
+    hits: dict[str, int] = {}
+    if term.gpu_models and r["gpu_model"] in term.gpu_models:
+        hits["gpu_model"] = GPU_MODEL_WEIGHT
+    if term.memory_gb is not None and round(r["gpu_memory_gb"]) == term.memory_gb:
+        hits["gpu_memory"] = NUMBER_WEIGHT
+    if term.gpu_count is not None and r["gpu_count"] == term.gpu_count:
+        hits["gpu_count"] = NUMBER_WEIGHT
+    for f in TEXT_FIELDS:
+        value = r[f.col] if r[f.col] is not None else ""
+        toks = set(f.tokenize(value))
+        if any(w in toks for w in term.words):
+            hits[f.name] = f.weight
+        elif term.prefix and any(t.startswith(w) for t in toks for w in term.words):
+            hits[f.name] = f.weight // 2
+    return max(hits.values(), default=0), set(hits)
+
+
+def oracle(records: list[dict[str, Any]], q: OfferQuery) -> list[str]:
+    """Brute force: check every filter and every word on every record, then order by (relevance when q has
+    words, sort key with unknown values last, offer_id)."""
+    terms = parse_query(q.q) if q.q else ()
     key = SORT_FIELD[q.sort.lstrip("-")]
     sign = -1 if q.sort.startswith("-") else 1
-    hits = sorted((r for r in records if ok(r)), key=lambda r: (sign * r[key], r["offer_id"]))
-    return [r["offer_id"] for r in hits]
+    hits = []
+    for r in records:
+        weights = [term_weight(r, t)[0] for t in terms]
+        if passes_filters(r, q) and all(weights):
+            value = r[key]
+            hits.append(((-sum(weights), value is None, sign * (value or 0.0), r["offer_id"]), r["offer_id"]))
+    return [oid for _, oid in sorted(hits)]
 
 
 def walk(cache: SnapshotCache, q: OfferQuery, between_pages: Any = None) -> tuple[list[str], list[int]]:
@@ -130,7 +271,7 @@ def walk(cache: SnapshotCache, q: OfferQuery, between_pages: Any = None) -> tupl
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(offer_records(), queries)
+@given(offer_records(), queries())
 def test_filter_correctness(records: list[dict[str, Any]], q: OfferQuery) -> None:
     store = MemorySnapshotStore()
     publish(store, records, "v1")
@@ -141,7 +282,7 @@ def test_filter_correctness(records: list[dict[str, Any]], q: OfferQuery) -> Non
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(offer_records(n_max=30), offer_records(n_max=30), queries)
+@given(offer_records(n_max=30), offer_records(n_max=30), queries())
 def test_pagination_consistency_across_a_new_snapshot(
     first: list[dict[str, Any]], second: list[dict[str, Any]], q: OfferQuery
 ) -> None:
@@ -204,3 +345,50 @@ def test_manifest_is_rechecked_only_after_ttl() -> None:
     publish(store, [], "v2")
     assert cache.current().meta["version"] == "v2"
     assert store.manifest_reads == 2
+
+
+@st.composite
+def filters(draw: st.DrawFn) -> OfferFilters:
+    return draw(queries()).filters()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offer_records(), filters())
+def test_filter_mask_is_the_per_offer_predicate(records: list[dict[str, Any]], f: OfferFilters) -> None:
+    """What live subscriptions use (``offer_matches``, one offer, no NumPy) selects exactly what GET /offers'
+    columnar ``filter_mask`` selects, and both agree with the brute force written out above."""
+    f = normalise_filters(f)
+    cols = build_offer_columns(records, meta={"version": "v"})
+    columnar = filter_mask(cols, f).tolist()
+    assert columnar == [offer_matches(r, f) for r in records]
+    assert columnar == [passes_filters(r, f) for r in records]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offer_records(), st.sampled_from(WORDS))
+def test_text_scores_and_match_fields_are_the_brute_force_ones(records: list[dict[str, Any]], q: str) -> None:
+    terms = parse_query(q)
+    cols = build_offer_columns(records, meta={"version": "v"})
+    hits, score = text_scores(cols, terms, np.ones(cols.n, dtype=np.bool_))
+    expected = {}
+    for i, r in enumerate(records):
+        per_term = [term_weight(r, t)[0] for t in terms]
+        if all(per_term):
+            expected[i] = sum(per_term)
+    assert dict(zip(hits.tolist(), score.tolist(), strict=True)) == expected
+    page = search_offers(OfferQuery(q=q, limit=100, available=True), snapshots=_cache(records))
+    by_id = {r["offer_id"]: r for r in records}
+    for item in page.items:
+        if not terms:  # only filler words ("gpu"): no condition, no match to explain
+            assert item.match is None
+            continue
+        assert item.match is not None
+        fields = set().union(*(term_weight(by_id[item.offer_id], t)[1] for t in terms))
+        assert set(item.match.fields) == fields
+        assert item.match.score == sum(term_weight(by_id[item.offer_id], t)[0] for t in terms)
+
+
+def _cache(records: list[dict[str, Any]]) -> SnapshotCache:
+    store = MemorySnapshotStore()
+    publish(store, records, "v1")
+    return SnapshotCache(store, ttl_s=0)

@@ -41,8 +41,20 @@ class OfferSearchQuery(OfferQuery):
         ),
     )
     provider: tuple[ProviderName, ...] = Field(default=(), description="repeatable")
-    region: tuple[str, ...] = Field(default=(), description="exact region name, case-insensitive; repeatable")
+    region: tuple[str, ...] = Field(
+        default=(),
+        description="a region name (exact, case-insensitive) or a group: eu (alias europe), us (usa), na, sa, asia, "
+        "me, africa, oceania (au), apac, emea, americas; a region we cannot place is in no group; repeatable",
+    )
     compliance: tuple[ComplianceTag, ...] = Field(default=(), description="all must hold; repeatable")
-    min_gpu_memory_gb: float | None = Field(default=None, ge=0, le=1024, description="per GPU, GB")
-    q: str | None = Field(default=None, max_length=200, description="words matched in provider, GPU, region, instance")
-    sort: SortKey = Field(default="price_per_gpu_hour", description="'-' prefix sorts descending")
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="words, all of which must match (whole words; a word of 3+ letters may start one): a GPU "
+        "however typed (h-100, a6000, 4090, rtx 6000 ada, mi300), memory (24gb), count (8x), vendor, provider, "
+        "region or region group, instance type; results by relevance first, each with `match`; at most 16 terms",
+    )
+    sort: SortKey = Field(
+        default="price_per_gpu_hour",
+        description="'-' prefix sorts descending; spot_price puts offers without a spot price last either way",
+    )

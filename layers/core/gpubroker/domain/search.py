@@ -61,25 +61,44 @@ class OfferFilters(BaseModel):
     provider: tuple[str, ...] = ()
     region: tuple[str, ...] = ()
     compliance: tuple[str, ...] = ()
-    gpu_vendor: tuple[str, ...] = ()
-    min_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_GB)
-    max_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_GB)
-    min_total_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_TOTAL_GPU_MEMORY_GB)
-    max_total_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_TOTAL_GPU_MEMORY_GB)
-    min_gpu_count: int | None = Field(default=None, ge=1, le=MAX_GPU_COUNT)
-    max_gpu_count: int | None = Field(default=None, ge=1, le=MAX_GPU_COUNT)
-    min_vcpus: float | None = Field(default=None, ge=0, le=MAX_VCPUS)
-    max_vcpus: float | None = Field(default=None, ge=0, le=MAX_VCPUS)
-    min_ram_gb: float | None = Field(default=None, ge=0, le=MAX_RAM_GB)
-    max_ram_gb: float | None = Field(default=None, ge=0, le=MAX_RAM_GB)
-    min_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
-    max_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
-    min_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
-    max_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
-    spot: bool = False
-    min_spot_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
-    max_spot_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
-    available: bool = True
+    gpu_vendor: tuple[str, ...] = Field(default=(), description="nvidia, amd, intel (case-insensitive); repeatable")
+    min_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_GB, description="per GPU, GB")
+    max_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_GB, description="per GPU, GB")
+    min_total_gpu_memory_gb: float | None = Field(
+        default=None, ge=0, le=MAX_TOTAL_GPU_MEMORY_GB, description="all GPUs of the offer: per-GPU memory x count"
+    )
+    max_total_gpu_memory_gb: float | None = Field(
+        default=None, ge=0, le=MAX_TOTAL_GPU_MEMORY_GB, description="all GPUs of the offer: per-GPU memory x count"
+    )
+    min_gpu_count: int | None = Field(default=None, ge=1, le=MAX_GPU_COUNT, description="GPUs in the instance")
+    max_gpu_count: int | None = Field(default=None, ge=1, le=MAX_GPU_COUNT, description="GPUs in the instance")
+    min_vcpus: float | None = Field(default=None, ge=0, le=MAX_VCPUS, description="offers with no vCPU figure fail it")
+    max_vcpus: float | None = Field(default=None, ge=0, le=MAX_VCPUS, description="offers with no vCPU figure fail it")
+    min_ram_gb: float | None = Field(
+        default=None, ge=0, le=MAX_RAM_GB, description="host RAM, GB; offers with no RAM figure fail it"
+    )
+    max_ram_gb: float | None = Field(
+        default=None, ge=0, le=MAX_RAM_GB, description="host RAM, GB; offers with no RAM figure fail it"
+    )
+    min_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE, description="USD, whole instance")
+    max_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE, description="USD, whole instance")
+    min_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE, description="USD per GPU-hour")
+    max_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE, description="USD per GPU-hour")
+    spot: bool = Field(
+        default=False,
+        description="true: only offers with a spot (interruptible) price; false (default): no condition on it",
+    )
+    min_spot_price_per_hour: float | None = Field(
+        default=None, ge=0, le=MAX_PRICE, description="USD, whole instance; offers without a spot price fail it"
+    )
+    max_spot_price_per_hour: float | None = Field(
+        default=None, ge=0, le=MAX_PRICE, description="USD, whole instance; offers without a spot price fail it"
+    )
+    available: bool = Field(
+        default=True,
+        description="true (default): live offers only; false: only offers that vanished from their provider "
+        "(kept for their history)",
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:
@@ -139,6 +158,7 @@ MatchField = Literal[
     "gpu_memory",
     "gpu_count",
     "gpu_vendor",
+    "form_factor",
     "provider",
     "region",
     "region_group",
@@ -150,15 +170,18 @@ class OfferMatch(BaseModel):
     """Why an offer matched the words of ``q``: the fields that held them and the relevance score it ranked by."""
 
     fields: list[MatchField] = Field(
-        description="fields holding the query words: gpu_model (the GPU the words name), gpu_family (a word of the "
-        "GPU's name, e.g. h100 in H100-NVL), gpu_memory (24gb), gpu_count (8x), gpu_vendor, provider, region, "
-        "region_group (eu, us, asia...), instance_type"
+        description="fields holding the query's terms: gpu_model (the offer's GPU is one the query's GPU phrase "
+        "names: h100, rtx 6000 ada), gpu_family (a word of the GPU's id or architecture: h100 in H100-NVL, hopper), "
+        "gpu_memory (24gb: per-GPU memory rounds to it), gpu_count (8x), gpu_vendor, form_factor (sxm, pcie), "
+        "provider (name or display name), region (a word of the region string), region_group (eu, europe, us, "
+        "asia... or the region's country code), instance_type"
     )
     score: float = Field(
         ge=0,
-        description="relevance: the sum over query words of the best field weight a word matched (gpu_model 100, "
-        "gpu_family 60, gpu_memory/gpu_count/gpu_vendor/provider 30, region 20, region_group 15, instance_type 10; "
-        "a prefix match of a word counts half); higher first, ties in the requested sort order",
+        description="relevance: the sum over the query's terms of the best weight each earned (gpu_model 100; "
+        "gpu_family 60; gpu_memory, gpu_count, gpu_vendor, form_factor, provider 30; region, region_group 20; "
+        "instance_type 10; half for a word that only starts a token); results are ordered by score, highest "
+        "first, ties in the requested sort order",
     )
 
 
@@ -183,7 +206,9 @@ class OfferOut(BaseModel):
     stale: bool
     source: str
     match: OfferMatch | None = Field(
-        default=None, description="why the offer matched the words of `q`; null when the search has no `q`"
+        default=None,
+        description="why the offer matched the words of `q`; null when the search has no `q` (or only filler words "
+        "such as 'gpu', 'in')",
     )
 
 

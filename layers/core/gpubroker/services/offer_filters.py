@@ -9,7 +9,8 @@ the same rules ``GET /offers`` applies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from gpubroker.domain.errors import ValidationFailed
@@ -99,6 +100,11 @@ def normalise_filters(filters: F) -> F:
     )
 
 
+@lru_cache(maxsize=1024)
+def _region_matcher(values: tuple[str, ...]) -> Callable[[str], bool]:
+    return region_predicate(values)
+
+
 def _within(value: float | None, lo: float | None, hi: float | None) -> bool:
     """lo <= value <= hi; an unknown value never satisfies a bound (and always passes when there is none)."""
     if lo is None and hi is None:
@@ -116,7 +122,7 @@ def offer_matches(offer: Mapping[str, Any], filters: OfferFilters) -> bool:
     return (
         (not f.gpu or offer["gpu_model"] in f.gpu)
         and (not f.provider or offer["provider"] in f.provider)
-        and (not f.region or region_predicate(f.region)(offer["region"]))
+        and (not f.region or _region_matcher(f.region)(offer["region"]))
         and set(f.compliance) <= set(offer.get("compliance", ()))
         and (not f.gpu_vendor or str(offer["gpu_vendor"]).casefold() in f.gpu_vendor)
         and _within(memory, f.min_gpu_memory_gb, f.max_gpu_memory_gb)

@@ -8,18 +8,34 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing
-from gpubroker.domain.regions import region_predicate
-from gpubroker.domain.search import Cursor, Interpretation, OfferFilters, OfferOut, OfferPage, OfferQuery
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.regions import GROUP_ALIASES, region_groups, region_place, region_predicate
+from gpubroker.domain.search import (
+    Cursor,
+    Interpretation,
+    MatchField,
+    OfferFilters,
+    OfferMatch,
+    OfferOut,
+    OfferPage,
+    OfferQuery,
+)
+from gpubroker.domain.search_text import QueryTerm, gpu_tokens, parse_query, tokens
 from gpubroker.ports import SnapshotReader
 from gpubroker.services.offer_filters import interpret_gpu_filter, normalise_filters, resolve_gpu_filter
+from gpumath.arrays import I64, B
 from gpumath.columns import OfferColumns
+
+I16 = NDArray[np.int16]
 
 
 class SnapshotCache:
@@ -65,6 +81,7 @@ class SnapshotCache:
         if data is None:
             return None
         cols = OfferColumns.from_bytes(data)
+        prepare_text_indexes(cols)
         with self._lock:
             self._loaded[version] = cols
             while len(self._loaded) > self._keep:
@@ -77,6 +94,15 @@ class SnapshotCache:
         if cols is None:
             raise SnapshotMissing(f"snapshot {version} is listed but cannot be read")
         return cols
+
+
+def build_offer_columns(records: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any]) -> OfferColumns:
+    """Offers (``Offer.model_dump(mode="json")`` dicts, ``as_of`` ISO-8601 or epoch s) as a searchable
+    ``OfferColumns``: what ingestion publishes, or a few changed offers to run ``filter_mask`` over. Cost: linear
+    in the offers (about 11 us each), plus the text indexes (once per vocabulary entry) for ``q``."""
+    cols = OfferColumns.from_records(records, compliance_vocab=COMPLIANCE_TAGS, meta=meta)
+    prepare_text_indexes(cols)
+    return cols
 
 
 def normalise_query(query: OfferQuery) -> OfferQuery:
@@ -117,12 +143,143 @@ def filter_mask(cols: OfferColumns, filters: OfferFilters) -> np.ndarray[Any, np
     return mask
 
 
+@dataclass(frozen=True)
+class TextField:
+    """A searchable field: the categorical column it reads, how its values split into tokens, and the weight a
+    query word earns by matching one of them (half for a prefix match)."""
+
+    name: MatchField
+    col: str
+    tokenize: Callable[[str], Iterable[str]]
+    weight: int
+
+
+def _provider_tokens(name: str) -> tuple[str, ...]:
+    provider = PROVIDERS.get(name)
+    return tokens(name) + (tokens(provider.display_name) if provider else ())
+
+
+def _place_tokens(region: str) -> tuple[str, ...]:
+    """A region's groups (``eu``, ``emea``), their aliases (``europe``) and its country code (``de``)."""
+    groups = region_groups(region)
+    aliases = tuple(a for a, g in GROUP_ALIASES.items() if g in groups)
+    country = region_place(region).country
+    return groups + aliases + ((country.casefold(),) if country else ())
+
+
+GPU_MODEL_WEIGHT = 100  # the offer's GPU is one the query's GPU phrase names
+NUMBER_WEIGHT = 30  # a memory (24gb) or count (8x) word holds for the offer
+TEXT_FIELDS: tuple[TextField, ...] = (
+    TextField("gpu_family", "gpu_model", gpu_tokens, 60),
+    TextField("gpu_vendor", "gpu_vendor", tokens, 30),
+    TextField("form_factor", "form_factor", tokens, 30),
+    TextField("provider", "provider", _provider_tokens, 30),
+    TextField("region", "region", tokens, 20),
+    TextField("region_group", "region", _place_tokens, 20),
+    TextField("instance_type", "instance_type", tokens, 10),
+)
+MATCH_FIELDS: tuple[MatchField, ...] = ("gpu_model", "gpu_memory", "gpu_count", *(f.name for f in TEXT_FIELDS))
+
+
+def prepare_text_indexes(cols: OfferColumns) -> None:
+    """Build every field's token index now (a warm container does it once per snapshot, on load)."""
+    for f in TEXT_FIELDS:
+        cols.token_index(f.name, f.col, f.tokenize)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where one term can match: a field, its categorical column, and the weight per vocabulary entry."""
+
+    field: MatchField
+    col: str
+    lut: I16
+
+
+def _sources(cols: OfferColumns, term: QueryTerm) -> list[_Source]:
+    """The vocabulary-level look-up tables of one term, one per field it matches somewhere (small work, kept with
+    the snapshot for the query's terms: the page's match fields read them again)."""
+    cached = cols.memo.get(("sources", term))
+    if cached is not None:
+        return cast(list[_Source], cached)
+    out: list[_Source] = []
+    if term.gpu_models:
+        out.append(_Source("gpu_model", "gpu_model", cols.value_lut("gpu_model", term.gpu_models, GPU_MODEL_WEIGHT)))
+    for f in TEXT_FIELDS:
+        lut = cols.token_lut(f.col, cols.token_index(f.name, f.col, f.tokenize), term.words, f.weight, term.prefix)
+        if lut is not None:
+            out.append(_Source(f.name, f.col, lut))
+    cols.remember(("sources", term), out)
+    return out
+
+
+def _numbers(cols: OfferColumns, term: QueryTerm, idx: I64 | None) -> list[tuple[MatchField, B]]:
+    """A memory or count word, for the offers ``idx`` (None: every offer)."""
+    out: list[tuple[MatchField, B]] = []
+    if term.memory_gb is not None:
+        memory = cols.floats["gpu_memory_gb"]
+        out.append(("gpu_memory", np.rint(memory if idx is None else memory.take(idx)) == term.memory_gb))
+    if term.gpu_count is not None:
+        count = cols.ints["gpu_count"]
+        out.append(("gpu_count", (count if idx is None else count.take(idx)) == term.gpu_count))
+    return out
+
+
+def _term_best(cols: OfferColumns, term: QueryTerm, idx: I64 | None) -> I16:
+    """The best weight ``term`` earns for each offer of ``idx`` (None: every offer): one gather per categorical
+    column it matches anywhere (fields sharing a column share the gather), plus its memory/count test."""
+    per_col: dict[str, I16] = {}
+    for src in _sources(cols, term):
+        lut = per_col.get(src.col)
+        per_col[src.col] = src.lut if lut is None else np.maximum(lut, src.lut)
+    best = np.zeros(cols.n if idx is None else idx.shape[0], dtype=np.int16)
+    for col, lut in per_col.items():
+        codes = cols.codes[col] if idx is None else cols.codes[col].take(idx)
+        np.maximum(best, lut.take(codes), out=best)
+    for _, hit in _numbers(cols, term, idx):
+        np.maximum(best, hit * np.int16(NUMBER_WEIGHT), out=best)
+    return best
+
+
+def text_scores(cols: OfferColumns, terms: tuple[QueryTerm, ...], mask: B) -> tuple[I64, I16]:
+    """The offers of ``mask`` that every term matches in some field, and their relevance score (sum over terms
+    of the best weight a term earned). The first term reads every offer; each next one only those still in."""
+    if not terms:
+        idx = np.flatnonzero(mask)
+        return idx, np.zeros(idx.shape[0], dtype=np.int16)
+    best = _term_best(cols, terms[0], None)
+    idx = np.flatnonzero(mask & (best > 0))
+    score = best.take(idx)
+    for term in terms[1:]:
+        best = _term_best(cols, term, idx)
+        keep = np.flatnonzero(best)
+        idx, score = idx.take(keep), score.take(keep) + best.take(keep)
+    return idx, score
+
+
+def matches_of(cols: OfferColumns, terms: tuple[QueryTerm, ...], idx: I64, score: I16) -> list[OfferMatch]:
+    """Why each offer of ``idx`` (the few a page returns) matched: the fields where any term hit, and its score."""
+    held: list[set[str]] = [set() for _ in range(idx.shape[0])]
+    for term in terms:
+        for src in _sources(cols, term):
+            for j in np.flatnonzero(src.lut.take(cols.codes[src.col].take(idx))).tolist():
+                held[j].add(src.field)
+        for name, hit in _numbers(cols, term, idx):
+            for j in np.flatnonzero(hit).tolist():
+                held[j].add(name)
+    return [
+        OfferMatch(fields=[f for f in MATCH_FIELDS if f in fields], score=float(s))
+        for fields, s in zip(held, score.tolist(), strict=True)
+    ]
+
+
 def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
 def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
-    """A page of offers matching ``query``, in its sort order, with a cursor pinned to the snapshot it read."""
+    """A page of offers matching ``query`` with a cursor pinned to the snapshot it read: in the requested sort order,
+    or, when ``q`` has words, by relevance first (``OfferOut.match`` says why each offer matched)."""
     interpreted = Interpretation(gpu=interpret_gpu_filter(tuple(g.strip() for g in query.gpu if g.strip()))[1])
     query = normalise_query(query)
     fhash = query.filter_hash()
@@ -139,15 +296,22 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
         cols = snapshots.current()
     if after >= cols.n and cols.n:
         raise InvalidCursor("cursor points past the end of its snapshot")
-    key = query.sort.lstrip("-")
+    key, descending = query.sort.lstrip("-"), query.sort.startswith("-")
     mask = filter_mask(cols, query)
-    if query.q:
-        mask &= cols.text_match(query.q.split())
-    idx, total, last = cols.page(mask, key, query.sort.startswith("-"), after, query.limit)
+    terms = parse_query(query.q) if query.q else ()
+    matches: list[OfferMatch | None]
+    if terms:
+        hits, score = text_scores(cols, terms, mask)  # hits ascending: a page's scores by binary search
+        idx, total, last = cols.page_by_score(hits, key, descending, after, query.limit, score=score)
+        matches = list(matches_of(cols, terms, idx, score.take(np.searchsorted(hits, idx))))
+    else:
+        idx, total, last = cols.page(mask, key, descending, after, query.limit)
+        matches = [None] * idx.shape[0]
     items = []
-    for i in idx:
-        rec = cols.record(int(i))
+    for i, match in zip(idx.tolist(), matches, strict=True):
+        rec = cols.record(i)
         rec["as_of"] = _iso(rec["as_of"])
+        rec["match"] = match
         items.append(OfferOut.model_validate(rec))
     version = str(cols.meta["version"])
     return OfferPage(
@@ -160,4 +324,12 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     )
 
 
-__all__ = ["SnapshotCache", "filter_mask", "normalise_query", "resolve_gpu_filter", "search_offers"]
+__all__ = [
+    "SnapshotCache",
+    "build_offer_columns",
+    "filter_mask",
+    "normalise_query",
+    "resolve_gpu_filter",
+    "search_offers",
+    "text_scores",
+]
