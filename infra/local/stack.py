@@ -130,6 +130,8 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._start_moto()
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
+        # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.api_url
         os.environ["MOTO_PORT"] = str(self.moto_port)
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
-from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, in_eea
+from gpubroker.domain.providers import COMPLIANCE_TAGS, ProviderName, in_eea
 from gpubroker.domain.types import OfferId
 
 # Plausible ranges (USD per hour for a whole instance; GB per GPU). Outside them a row is rejected, not stored.
@@ -33,7 +33,7 @@ class Offer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     offer_id: OfferId
-    provider: str
+    provider: ProviderName  # built-in or catalog-only (registered by the run that ingests it)
     instance_type: str = Field(min_length=1, max_length=128)
     gpu_model: str
     gpu_vendor: str
@@ -51,13 +51,6 @@ class Offer(BaseModel):
     as_of: AwareDatetime
     stale: bool = False
     source: str = "skypilot"
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, v: str) -> str:
-        if v not in PROVIDERS:
-            raise ValueError(f"unknown provider {v!r}")
-        return v
 
     @field_validator("compliance")
     @classmethod
@@ -149,7 +142,7 @@ def derive_compliance(provider: str, instance_type: str, region: str) -> tuple[s
     it = instance_type.upper()
     if it.endswith("_SECURE"):
         tags.add("secure-cloud")
-    if it.endswith("_COMMUNITY") or PROVIDERS[provider].name == "vast":
+    if it.endswith("_COMMUNITY") or provider == "vast":
         tags.add("community-cloud")
     if it.lower().endswith("-bm"):
         tags.add("dedicated-host")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gpubroker.domain.errors import GpuNotFound, OfferNotFound, SnapshotMissing
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
 from gpubroker.domain.offers import Offer
-from gpubroker.domain.providers import PROVIDERS, ProviderOut
+from gpubroker.domain.providers import PROVIDERS, ProviderOut, registered
 from gpubroker.ports import GpuCatalogRepository, OfferRepository, SnapshotReader
 
 
@@ -44,13 +44,14 @@ def get_offer(offer_id: str, *, offers: OfferRepository, snapshots: SnapshotRead
 
 
 def list_providers(*, snapshots: SnapshotReader) -> list[ProviderOut]:
-    """Every known provider with what the latest snapshot holds for it."""
+    """Every known provider (the built-ins and the catalog-only ones the latest snapshot registers) with what the
+    snapshot holds for it."""
     manifest = snapshots.manifest()
     if manifest is None:
         raise SnapshotMissing("no offer snapshot has been published yet; run ingestion first")
     stats = manifest.get("providers", {})
     out = []
-    for name, p in sorted(PROVIDERS.items()):
+    for name, p in sorted({**PROVIDERS, **registered(manifest)}.items()):
         s = stats.get(name, {})
         out.append(
             ProviderOut(
@@ -58,6 +59,7 @@ def list_providers(*, snapshots: SnapshotReader) -> list[ProviderOut]:
                 display_name=p.display_name,
                 website=p.website,
                 marketplace=p.marketplace,
+                builtin=p.builtin,
                 offers=int(s.get("offers", 0)),
                 available_offers=int(s.get("available", 0)),
                 as_of=s.get("as_of"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing, ValidationFailed
 from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, canonical_gpu
-from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, known_provider, provider_names
 from gpubroker.domain.search import Cursor, OfferOut, OfferPage, OfferQuery
 from gpubroker.ports import SnapshotReader
 from gpumath.columns import OfferColumns
@@ -104,14 +104,21 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.strip() for v in values if v.strip())
 
 
-def normalise_query(query: OfferQuery) -> OfferQuery:
+def resolve_provider_filter(names: tuple[str, ...], known: Collection[str]) -> list[str]:
+    """Provider names, case-insensitive, each a provider of the snapshot's registry (``known``); else a 422."""
+    out = []
+    for name in names:
+        try:
+            out.append(known_provider(name.casefold(), known))
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), details={"parameter": "provider", "known": sorted(known)}) from None
+    return out
+
+
+def normalise_query(query: OfferQuery, *, known_providers: Collection[str] = PROVIDERS) -> OfferQuery:
+    """``known_providers``: the providers of the snapshot searched (``provider_names(manifest)``)."""
     gpus = tuple(resolve_gpu_filter(_split(query.gpu)))
-    providers = tuple(p.casefold() for p in _split(query.provider))
-    unknown = [p for p in providers if p not in PROVIDERS]
-    if unknown:
-        raise ValidationFailed(
-            f"unknown provider {unknown[0]!r}", details={"parameter": "provider", "known": sorted(PROVIDERS)}
-        )
+    providers = tuple(resolve_provider_filter(_split(query.provider), known_providers))
     tags = _split(query.compliance)
     bad = [t for t in tags if t not in COMPLIANCE_TAGS]
     if bad:
@@ -157,9 +164,16 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
+def _known_providers(query: OfferQuery, snapshots: SnapshotCache) -> frozenset[str]:
+    """The providers of the snapshot a query reads: its cursor's (built-ins only if that one expired), else the
+    latest."""
+    cols = snapshots.get(Cursor.decode(query.cursor).v) if query.cursor else snapshots.current()
+    return provider_names(cols.meta if cols is not None else None)
+
+
 def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     """A page of offers matching ``query``, in its sort order, with a cursor pinned to the snapshot it read."""
-    query = normalise_query(query)
+    query = normalise_query(query, known_providers=_known_providers(query, snapshots))
     fhash = query.filter_hash()
     after = -1
     if query.cursor:
