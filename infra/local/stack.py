@@ -225,6 +225,41 @@ class LocalStack:
         self._scheduler = Scheduler(self.app, self.runtime.invoke, catalogs=catalogs, every_s=every_s)
         self._scheduler.start()
 
+    def wait_ready(self, *, since_publish_s: float, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Return once every documented command works, else raise RuntimeError: ``GET /health/ready`` answers 200
+        through the HTTP front (a snapshot is published), a WebSocket ``subscribe`` round trip is answered
+        ``subscribed``, and ``SNAPSHOT_TTL_SECONDS`` has passed since the last publication (``since_publish_s``
+        ago), so no search function can still hold a manifest it read while the stack was seeding. Returns the
+        readiness answer."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health/ready", timeout=5) as resp:
+                    ready: dict[str, Any] = json.loads(resp.read())
+                    break
+            except (urllib.error.URLError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.api_url}/health/ready did not answer 200: {exc}") from None
+                time.sleep(0.1)
+        if self.ws_url:
+            from websockets.sync.client import connect
+
+            with connect(self.ws_url, open_timeout=10) as ws:
+                ws.send(json.dumps({"action": "subscribe", "filters": {}}))
+                reply = json.loads(ws.recv(timeout=10))
+            if reply.get("type") != "subscribed":
+                raise RuntimeError(f"the WebSocket API answered a subscribe with {reply}")
+        time.sleep(max(0.0, self.snapshot_ttl_s - since_publish_s))
+        return ready
+
+    @property
+    def snapshot_ttl_s(self) -> float:
+        """How long a search function may keep a manifest it read (the functions' ``SNAPSHOT_TTL_SECONDS``)."""
+        return float(os.environ.get("SNAPSHOT_TTL_SECONDS", "2"))
+
     def stop(self) -> None:
         if getattr(self, "_scheduler", None) is not None:
             self._scheduler.stop()

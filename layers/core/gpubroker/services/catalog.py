@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from gpubroker.domain.errors import GpuNotFound, OfferNotFound, SnapshotMissing
+from gpubroker.domain.errors import GpuNotFound, NotReady, OfferNotFound, SnapshotMissing
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu
 from gpubroker.domain.offers import Offer
 from gpubroker.domain.providers import PROVIDERS, ProviderOut, registered
+from gpubroker.domain.readiness import Readiness
 from gpubroker.ports import GpuCatalogRepository, OfferRepository, SnapshotReader
 
 
@@ -67,3 +68,18 @@ def list_providers(*, snapshots: SnapshotReader) -> list[ProviderOut]:
             )
         )
     return out
+
+
+def readiness(*, snapshots: SnapshotReader, ttl_s: float) -> Readiness:
+    """Whether searches can answer: a published snapshot (``NotReady``, a 503, until the first one)."""
+    manifest = snapshots.manifest()
+    if manifest is None:
+        raise NotReady("no offer snapshot has been published yet (ingestion or seeding has not finished)")
+    return Readiness(
+        snapshot_version=manifest["version"],
+        created_at=manifest["created_at"],
+        offers=int(manifest.get("count", 0)),
+        providers=len(manifest.get("providers", {})),
+        stale=bool(manifest.get("stale", False)),
+        searchable_within_s=ttl_s,
+    )

@@ -69,6 +69,24 @@ def providers_deps() -> ProvidersDeps:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReadinessDeps(ApiDeps):
+    """``GET /health/ready``: the snapshot manifest, and how long readers may keep an older one."""
+
+    snapshots: SnapshotReader
+    ttl_s: float
+
+
+@cache
+def readiness_deps() -> ReadinessDeps:
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+
+    s = load_settings(SnapshotSettings)
+    return ReadinessDeps(
+        snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET), ttl_s=s.SNAPSHOT_TTL_SECONDS, front_door=edge.front_door()
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProviderAdminDeps(AuditedApiDeps):
     """``DELETE /providers/{name}``: the ingestion function that removes a provider (the snapshot's one writer)."""
 
