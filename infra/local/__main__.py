@@ -78,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             offers = pool.submit(stack.seed, catalogs)
             local_seeds = stack.seed_local(catalogs.parent.parent)
             reports = offers.result()
-    seeded_at = time.monotonic()
+    seeded_at, served_while_seeding = time.monotonic(), stack.routed.value
     stack.start_streams()
     stack.start_schedules(catalogs, args.schedule_seconds)
     if not args.no_seed:  # every documented command works from here on (a --no-seed stack has no snapshot)
-        stack.wait_ready(since_publish_s=time.monotonic() - seeded_at)
+        stack.wait_ready(since_publish_s=time.monotonic() - seeded_at if served_while_seeding else None)
     state = {
         "api": stack.api_url,
         "ws": stack.ws_url,
