@@ -191,3 +191,9 @@ def test_known_provider_is_registry_aware() -> None:
     assert set(registered(manifest)) == {"nebius"}
     # a built-in cannot be shadowed by a registry entry
     assert registered({"registry": {"runpod": {"display_name": "Fake"}}}) == {}
+
+
+def test_a_refused_event_says_why_in_its_message() -> None:
+    # across a Lambda invoke only the message travels: make ingest prints it
+    with pytest.raises(ValidationFailed, match=r"invalid: provider: String should have at least 2 characters"):
+        parse_event({"provider": "x", "catalog": "/nonexistent"})

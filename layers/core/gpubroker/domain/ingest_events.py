@@ -56,7 +56,10 @@ def parse_event(event: dict[str, Any]) -> IngestEvent:
     try:
         parsed = IngestEvent.model_validate(event)
     except ValidationError as exc:
-        raise ValidationFailed("ingestion event is invalid", details=exc.errors(include_url=False)) from None
+        errors = exc.errors(include_url=False)
+        # the message says why: across a Lambda invoke only the message travels (make ingest prints it)
+        why = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in errors[:3])
+        raise ValidationFailed(f"ingestion event is invalid: {why}", details=errors) from None
     if parsed.builtin and parsed.registration():
         raise ValidationFailed(
             f"{parsed.provider!r} is a built-in provider: its display name, website and marketplace flag are fixed",
