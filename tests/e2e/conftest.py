@@ -122,7 +122,8 @@ def first_answers(url: str, ws_url: str | None) -> dict[str, object]:
     not a few seconds later (tests/e2e/test_readiness.py)."""
     from websockets.sync.client import connect
 
-    answers: dict[str, object] = {path: _get(f"{url}{path}")[0] for path in READY_ROUTES}
+    # a generous hang guard: the first market summary reads every GPU's history (~10 s against moto, cached after)
+    answers: dict[str, object] = {path: _get(f"{url}{path}", timeout=120)[0] for path in READY_ROUTES}
     if ws_url:
         with connect(ws_url, open_timeout=10) as ws:
             ws.send(json.dumps({"action": "subscribe", "filters": {"gpu_model": "H100-SXM"}}))
