@@ -88,6 +88,7 @@ class MemoryPriceHistory:
 @dataclass
 class MemorySnapshotStore:
     part_data: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    registry: dict[str, dict[str, Any]] = field(default_factory=dict)
     blobs: dict[str, bytes] = field(default_factory=dict)
     latest: dict[str, Any] | None = None
     manifest_reads: int = 0
@@ -104,6 +105,16 @@ class MemorySnapshotStore:
 
     def parts(self) -> dict[str, list[dict[str, Any]]]:
         return copy.deepcopy(self.part_data)
+
+    def register(self, provider: str, info: Mapping[str, Any]) -> None:
+        self.registry[provider] = dict(info)
+
+    def registrations(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self.registry)
+
+    def remove(self, provider: str) -> None:
+        self.part_data.pop(provider, None)
+        self.registry.pop(provider, None)
 
     def publish(self, version: str, data: bytes, manifest: Mapping[str, Any]) -> None:
         self.blobs[version] = data
@@ -142,7 +153,7 @@ class World:
         self.catalog = MemoryGpuCatalog()
         self.clock = FixedClock()
 
-    def run(self, source: OfferSource) -> RunReport:
+    def run(self, source: OfferSource, registration: Mapping[str, Any] | None = None) -> RunReport:
         return run_ingestion(
             source,
             offers=self.offers,
@@ -150,6 +161,7 @@ class World:
             snapshots=self.snapshots,
             catalog=self.catalog,
             clock=self.clock,
+            registration=registration,
         )
 
 

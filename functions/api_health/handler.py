@@ -1,4 +1,4 @@
-"""GET /health: liveness of the API (no dependencies touched)."""
+"""GET /health: liveness of the API (no dependencies touched); readiness is GET /health/ready."""
 
 from __future__ import annotations
 

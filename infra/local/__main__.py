@@ -78,14 +78,18 @@ def main(argv: list[str] | None = None) -> int:
             offers = pool.submit(stack.seed, catalogs)
             local_seeds = stack.seed_local(catalogs.parent.parent)
             reports = offers.result()
+    seeded_at, served_while_seeding = time.monotonic(), stack.routed.value
     stack.start_streams()
     stack.start_schedules(catalogs, args.schedule_seconds)
+    if not args.no_seed:  # every documented command works from here on (a --no-seed stack has no snapshot)
+        stack.wait_ready(since_publish_s=time.monotonic() - seeded_at if served_while_seeding else None)
     state = {
         "api": stack.api_url,
         "ws": stack.ws_url,
         "aws_endpoint": stack.aws_endpoint,
         "names": stack.names,
         "pid": os.getpid(),
+        "snapshot_ttl_s": stack.snapshot_ttl_s,
     }
     Path(args.state_file).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(f"{args.state_file}.tmp")
@@ -95,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus")}))
     for lid, seeded in local_seeds.items():
         print(f"{lid}: {json.dumps(seeded)}")
-    print(f"GPUBroker local stack ready in {time.monotonic() - started:.1f}s")
+    readiness = "ready" if not args.no_seed else "up (--no-seed: no offers until `make ingest`)"
+    print(f"GPUBroker local stack {readiness} in {time.monotonic() - started:.1f}s")
     print(f"  API           {stack.api_url}   (try {stack.api_url}/offers?gpu=H100-SXM&sort=price)")
+    print(f"  Health        {stack.api_url}/health (live), {stack.api_url}/health/ready (searchable)")
     print(f"  OpenAPI       {stack.api_url}/openapi.json")
     if stack.ws_url:
         print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')

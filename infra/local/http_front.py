@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,23 @@ from infra.local.template import Route
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _CONNECTIONS = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
+
+
+class RouteCount:
+    """How many requests have reached a route's function (thread-safe): the stack's readiness asks whether any did
+    while it was seeding (a search function may then hold a manifest read before the last publication)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self._n += 1
+
+    @property
+    def value(self) -> int:
+        return self._n
 
 
 class Connections(Protocol):
@@ -77,6 +95,7 @@ def make_server(
     openapi: dict[str, Any],
     stage: str = "local",
     connections: Connections | None = None,
+    routed: RouteCount | None = None,
 ) -> ThreadingHTTPServer:
     routes = runtime.app.routes
     gate = Gate(runtime.app, runtime)
@@ -137,6 +156,8 @@ def make_server(
                 else:
                     self._error(404, "route_not_found", f"no route {path}")
                 return
+            if routed is not None:
+                routed.add()
             headers = {k.lower(): v for k, v in self.headers.items()}
             event = proxy_event(route, self.command, self.path, headers, body, self.client_address[0], stage)
             refused = gate.enter(route, event)

@@ -26,6 +26,8 @@ _TABLE_KEYS = (
 def physical_names(app: App, prefix: str) -> dict[str, str]:
     names = {lid: f"{prefix}-{lid}" for lid in app.resources("AWS::DynamoDB::Table")}
     names.update({lid: f"{prefix}-{lid}".lower()[:63] for lid in app.resources("AWS::S3::Bucket")})
+    # !Ref of a function is its name; the local stack's Lambda Invoke API knows its functions by logical id
+    names.update({lid: lid for lid in app.functions})
     return names
 
 

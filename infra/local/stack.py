@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.local.http_front import make_server
+from infra.local.http_front import RouteCount, make_server
 from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
 from infra.local.template import ROOT, App, read_app
@@ -85,6 +85,7 @@ class LocalStack:
         self._http: Any = None
         self._ws: WebSocketFront | None = None
         self._stream_worker: subprocess.Popen[str] | None = None
+        self.routed = RouteCount()  # requests the HTTP front has passed to a route's function
 
     @property
     def api_url(self) -> str:
@@ -130,6 +131,8 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._start_moto()
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
+        # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.api_url
         os.environ["MOTO_PORT"] = str(self.moto_port)
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
@@ -154,8 +157,9 @@ class LocalStack:
             )
             self._ws.start()
         self._http = make_server(
-            self.host, self.port, self.runtime, build_openapi(self.runtime), self.stage, connections=self._ws
-        )
+            self.host, self.port, self.runtime, build_openapi(self.runtime), self.stage, connections=self._ws,
+            routed=self.routed,
+        )  # fmt: skip
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 
     def launch_streams(self) -> None:
@@ -222,6 +226,43 @@ class LocalStack:
 
         self._scheduler = Scheduler(self.app, self.runtime.invoke, catalogs=catalogs, every_s=every_s)
         self._scheduler.start()
+
+    def wait_ready(self, *, since_publish_s: float | None, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Return once every documented command works, else raise RuntimeError: ``GET /health/ready`` answers 200
+        through the HTTP front (a snapshot is published), a WebSocket ``subscribe`` round trip is answered
+        ``subscribed``, and, when a request reached a function while the stack was seeding (``since_publish_s``:
+        the time since the last publication; None when none did), ``SNAPSHOT_TTL_SECONDS`` has passed since the
+        last publication, so no search function can still hold a manifest it read before. Returns the readiness
+        answer."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health/ready", timeout=5) as resp:
+                    ready: dict[str, Any] = json.loads(resp.read())
+                    break
+            except (urllib.error.URLError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.api_url}/health/ready did not answer 200: {exc}") from None
+                time.sleep(0.1)
+        if self.ws_url:
+            from websockets.sync.client import connect
+
+            with connect(self.ws_url, open_timeout=10) as ws:
+                ws.send(json.dumps({"action": "subscribe", "filters": {}}))
+                reply = json.loads(ws.recv(timeout=10))
+            if reply.get("type") != "subscribed":
+                raise RuntimeError(f"the WebSocket API answered a subscribe with {reply}")
+        if since_publish_s is not None:
+            time.sleep(max(0.0, self.snapshot_ttl_s - since_publish_s))
+        return ready
+
+    @property
+    def snapshot_ttl_s(self) -> float:
+        """How long a search function may keep a manifest it read (the functions' ``SNAPSHOT_TTL_SECONDS``)."""
+        return float(os.environ.get("SNAPSHOT_TTL_SECONDS", "2"))
 
     def stop(self) -> None:
         if getattr(self, "_scheduler", None) is not None:

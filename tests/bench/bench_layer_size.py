@@ -8,6 +8,7 @@ numpy + scipy, to show what SciPy would cost. Prints a table and a JSON line; ex
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -17,6 +18,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench.common import add_quick, verdict  # noqa: E402
+
 TARGET_MB = 80.0
 
 
@@ -54,32 +60,48 @@ def build(dest: Path, packages: list[str], py312: str | None) -> None:
         )
 
 
-def main() -> int:
+def build_local(dest: Path) -> None:
+    """--quick: the layer from this venv's NumPy (no download, no arm64 wheels, no byte-compiling)."""
+    import numpy
+
+    site = Path(numpy.__file__).resolve().parent.parent
+    for name in ("numpy", "numpy.libs"):
+        if (site / name).is_dir():
+            shutil.copytree(site / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "layers/math/gpumath", dest / "gpumath", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    quick = add_quick(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv).quick
     req = (ROOT / "layers/math/requirements.txt").read_text()
     pin = re.search(r"^numpy==([\w.]+)\s*;\s*python_full_version >= '3.12'", req, re.M) or re.search(
         r"^numpy==([\w.]+)", req, re.M
     )
     numpy = f"numpy=={pin.group(1)}" if pin else "numpy"
-    py312 = python312()
+    py312 = None if quick else python312()
     rows = {}
+    sides = [("math layer (numpy + gpumath)", [numpy])]
+    if not quick:
+        sides.append(("with scipy (for comparison)", [numpy, "scipy"]))
     with tempfile.TemporaryDirectory() as tmp:
-        for label, pkgs in (
-            ("math layer (numpy + gpumath)", [numpy]),
-            ("with scipy (for comparison)", [numpy, "scipy"]),
-        ):
+        for label, pkgs in sides:
             dest = Path(tmp) / label.split()[0]
-            build(dest, pkgs, py312)
+            if quick:
+                build_local(dest)
+            else:
+                build(dest, pkgs, py312)
             rows[label] = {"with_bytecode_mb": round(size_mb(dest, bytecode=True), 1),
                            "without_bytecode_mb": round(size_mb(dest, bytecode=False), 1)}  # fmt: skip
-    print(f"layer sizes, unzipped, linux arm64 wheels for python 3.12 ({numpy}); bytecode by {py312 or 'none found'}")
+    source = "this venv's NumPy (--quick)" if quick else f"linux arm64 wheels for python 3.12 ({numpy})"
+    print(f"layer sizes, unzipped, {source}; bytecode by {py312 or 'none found'}")
     print(f"{'':<32}{'with .pyc MB':>14}{'without MB':>12}")
     for label, r in rows.items():
         print(f"{label:<32}{r['with_bytecode_mb']:>14}{r['without_bytecode_mb']:>12}")
     layer = rows["math layer (numpy + gpumath)"]
     ok = layer["with_bytecode_mb"] <= TARGET_MB
     print(f"target math layer <= {TARGET_MB} MB: {'PASS' if ok else 'FAIL'}")
-    print(json.dumps({"bench": "layer_size", **{k.split()[0]: v for k, v in rows.items()}, "pass": ok}))
-    return 0 if ok else 1
+    print(json.dumps({"bench": "layer_size", **{k.split()[0]: v for k, v in rows.items()}, "quick": quick, "pass": ok}))
+    return verdict(ok, quick=quick)
 
 
 if __name__ == "__main__":

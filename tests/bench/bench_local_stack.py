@@ -27,6 +27,7 @@ for _p in (ROOT, ROOT / "layers" / "core", ROOT / "layers" / "math"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from tests.bench.common import add_quick, verdict  # noqa: E402
 from tests.e2e.stack_process import local_stack  # noqa: E402
 
 TARGET_S = 20.0
@@ -41,13 +42,16 @@ def ready_s(args: tuple[str, ...]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    rounds = parser.parse_args().rounds
-    samples: dict[str, list[float]] = {name: [] for name in SIDES}
+    args = add_quick(parser).parse_args()
+    rounds = 1 if args.quick else args.rounds
+    sides = {"peer: --no-seed": SIDES["peer: --no-seed"]} if args.quick else SIDES  # quick: one unseeded start
+    samples: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(rounds):
-        for name, args in SIDES.items():
-            samples[name].append(ready_s(args))
+        for name, side in sides.items():
+            samples[name].append(ready_s(side))
     medians = {name: statistics.median(s) for name, s in samples.items()}
-    seeded, peer = medians["seeded (make dev)"], medians["peer: --no-seed"]
+    peer = medians["peer: --no-seed"]
+    seeded = medians.get("seeded (make dev)", peer)
     load = os.getloadavg()
     print(f"local stack, process start to ready: median of {rounds} starts each; {os.cpu_count()} CPUs, "
           f"load avg {load[0]:.2f}")  # fmt: skip
@@ -69,11 +73,12 @@ def main() -> int:
                 "ratio": round(seeded / peer, 2),
                 "samples": {k: [round(x, 2) for x in v] for k, v in samples.items()},
                 "load_avg": round(load[0], 2),
+                "quick": args.quick,
                 "pass": ok,
             }
         )
     )
-    return 0 if ok else 1
+    return verdict(ok, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ comparison (expected ~1.00). Prints a table and one JSON line; exits 0 when the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -30,6 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/core"), str(ROOT / "layers/math")]
 from gpubroker.adapters.passwords import Argon2Hasher  # noqa: E402
 from gpubroker.domain.errors import InvalidCredentials  # noqa: E402
 from gpubroker.services import auth  # noqa: E402
+from tests.bench.common import add_quick, verdict  # noqa: E402
 from tests.fakes_auth import auth_world  # noqa: E402
 
 SAMPLES = int(os.environ.get("BENCH_LOGIN_SAMPLES", "200"))
@@ -64,10 +66,12 @@ def naive_login(deps: auth.AuthDeps) -> Callable[[str, str], None]:
     return login
 
 
-def measure(login: Callable[[str, str], None], advance: Callable[[], None]) -> tuple[list[float], list[float]]:
+def measure(
+    login: Callable[[str, str], None], advance: Callable[[], None], samples: int = SAMPLES
+) -> tuple[list[float], list[float]]:
     unknown: list[float] = []
     wrong: list[float] = []
-    order = ["unknown"] * SAMPLES + ["wrong"] * SAMPLES
+    order = ["unknown"] * samples + ["wrong"] * samples
     random.Random(7).shuffle(order)
     for i, kind in enumerate(order):
         advance()
@@ -95,7 +99,9 @@ def row(name: str, unknown: list[float], wrong: list[float]) -> dict[str, float]
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    quick = add_quick(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv).quick
+    samples = 2 if quick else SAMPLES
     deps, clock = auth_world()
     deps.hasher = Argon2Hasher()  # production parameters
     auth.register(EMAIL, PASSWORD, deps=deps)
@@ -107,11 +113,11 @@ def main() -> int:
         auth.login(email, password, ip="198.51.100.7", deps=deps)
 
     auth.login(EMAIL, PASSWORD, ip="198.51.100.7", deps=deps)  # warm up (imports, the dummy hash's parameters)
-    print(f"{SAMPLES} logins of each kind, interleaved at random; argon2id t=3, m=64 MiB, p=4; {os.cpu_count()} CPUs")
+    print(f"{samples} logins of each kind, interleaved at random; argon2id t=3, m=64 MiB, p=4; {os.cpu_count()} CPUs")
     print(f"{'login':<34} {'unknown ms':>10} {'wrong ms':>10} {'Δmedian':>10} {'accuracy':>9}")
     result = {
-        "ours": row("ours (dummy-hash verification)", *measure(ours, advance)),
-        "peer": row("peer (early return when unknown)", *measure(naive_login(deps), advance)),
+        "ours": row("ours (dummy-hash verification)", *measure(ours, advance, samples)),
+        "peer": row("peer (early return when unknown)", *measure(naive_login(deps), advance, samples)),
     }
     ok = (result["ours"]["threshold_accuracy"] <= TARGET_ACCURACY
           and result["ours"]["median_diff"] <= TARGET_MEDIAN_DIFF)  # fmt: skip
@@ -119,8 +125,8 @@ def main() -> int:
         f"targets: accuracy <= {TARGET_ACCURACY}, median difference <= {TARGET_MEDIAN_DIFF:.0%} -> "
         f"{'PASS' if ok else 'FAIL'}"
     )
-    print(json.dumps({"bench": "login_timing", "samples": SAMPLES, **result, "pass": ok}))
-    return 0 if ok else 1
+    print(json.dumps({"bench": "login_timing", "samples": samples, **result, "quick": quick, "pass": ok}))
+    return verdict(ok, quick=quick)
 
 
 if __name__ == "__main__":

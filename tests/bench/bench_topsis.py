@@ -29,6 +29,7 @@ are met and all rankings agree, 1 otherwise.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import statistics
@@ -48,6 +49,7 @@ for _path in (ROOT, ROOT / "layers" / "math"):  # gpumath, and the unit tests' w
         sys.path.insert(0, str(_path))
 
 from gpumath.topsis import rank, topsis  # noqa: E402
+from tests.bench.common import add_quick, verdict  # noqa: E402
 
 F64 = NDArray[np.float64]
 M = 8
@@ -78,9 +80,9 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[float | None, Any]:
     return statistics.median(times) * 1e3, result
 
 
-def bandwidth_gbs() -> float:
-    """Streaming bandwidth in GB/s: (read + write bytes) / median time of np.copyto between 512 MiB arrays."""
-    src = np.ones(64 * 1024 * 1024, dtype=np.float64)
+def bandwidth_gbs(mib: int = 512) -> float:
+    """Streaming bandwidth in GB/s: (read + write bytes) / median time of np.copyto between ``mib`` MiB arrays."""
+    src = np.ones(mib * 1024 * 1024 // 8, dtype=np.float64)
     dst = np.empty_like(src)
     np.copyto(dst, src)
     ms, _ = timed(lambda: np.copyto(dst, src), 9)
@@ -134,7 +136,7 @@ def skcriteria_runner(a: F64, w: F64, benefit: NDArray[np.bool_]) -> Callable[[]
     return run
 
 
-def bench_size(n: int, repeats: int, gbs: float) -> dict[str, Any]:
+def bench_size(n: int, repeats: int, gbs: float, *, peers: bool = True) -> dict[str, Any]:
     x, w, benefit = make_problem(n)
     a = np.ascontiguousarray(x.T)  # the peers' row-major (n, 8) layout, built outside the timing
     buf = np.empty(n)
@@ -146,12 +148,14 @@ def bench_size(n: int, repeats: int, gbs: float) -> dict[str, Any]:
     rows["ours"] = {"ms": ours_ms}
     rows["ours+out"] = {"ms": out_ms}
 
-    peers: dict[str, Callable[[], F64]] = {
-        "pymcdm (validation)": pymcdm_runner(a, w, benefit, validation=True),
-        "pymcdm (no validation)": pymcdm_runner(a, w, benefit, validation=False),
-        "scikit-criteria": skcriteria_runner(a, w, benefit),
-    }
-    for name, fn in peers.items():
+    runners: dict[str, Callable[[], F64]] = {}
+    if peers:  # the bench group's libraries (a quick run has none)
+        runners = {
+            "pymcdm (validation)": pymcdm_runner(a, w, benefit, validation=True),
+            "pymcdm (no validation)": pymcdm_runner(a, w, benefit, validation=False),
+            "scikit-criteria": skcriteria_runner(a, w, benefit),
+        }
+    for name, fn in runners.items():
         ms, scores = timed(fn, repeats)
         if ms is None:
             rows[name] = {"ms": None, "status": "skipped"}
@@ -190,12 +194,14 @@ def worked_example_diff() -> float:
     return float(np.max(np.abs(np.asarray(theirs, dtype=np.float64) - PYMCDM_SCORES)))
 
 
-def main() -> int:
-    example_diff = worked_example_diff()
+def main(argv: list[str] | None = None) -> int:
+    quick = add_quick(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv).quick
+    example_diff = 0.0 if quick else worked_example_diff()  # pymcdm: the bench group's
     example_ok = example_diff <= 1e-14
     print(f"pymcdm on the unit tests' worked example vs their pinned PYMCDM_SCORES: max |diff| {example_diff:.1e}")
-    gbs = bandwidth_gbs()
-    results = [bench_size(100_000, 25, gbs), bench_size(1_000_000, 9, gbs)]
+    gbs = bandwidth_gbs(8 if quick else 512)
+    sizes = ((1_000, 3), (10_000, 3)) if quick else ((100_000, 25), (1_000_000, 9))
+    results = [bench_size(n, repeats, gbs, peers=not quick) for n, repeats in sizes]
 
     print(f"streaming bandwidth (np.copyto, 512 MiB, read+write): {gbs:.1f} GB/s")
     header = f"{'n x 8':>11} | {'implementation':<36} | {'median ms':>10} | {'x ours':>7} | ranking | max |diff|"
@@ -242,10 +248,11 @@ def main() -> int:
         "ours_1m_over_floor": round(floor_ratio, 2),
         "rankings_agree": rankings_ok,
         "worked_example_max_diff": example_diff,
+        "quick": quick,
         "pass": ok,
     }
     print(json.dumps(summary))
-    return 0 if ok else 1
+    return verdict(ok, quick=quick)
 
 
 if __name__ == "__main__":

@@ -135,7 +135,18 @@ def test_ingest_handler_refuses_bad_events_before_any_io(world: World) -> None:
 
     bad_events: tuple[dict[str, str], ...] = (
         {},
-        {"provider": "nope", "catalog": "x.csv"},
+        # any well-formed name may be ingested from a catalog (a catalog-only provider); a malformed one may not
+        {"provider": "Nope Cloud", "catalog": "x.csv"},
+        {"provider": "n", "catalog": "x.csv"},
+        {"provider": "x" * 33, "catalog": "x.csv"},
+        {"provider": "../etc", "catalog": "x.csv"},
+        {"provider": "nope", "source": "api"},  # no adapter: a catalog-only provider needs a catalog
+        {"provider": "nope"},
+        {"provider": "runpod", "catalog": "x.csv", "display_name": "Not RunPod"},  # a built-in's name is fixed
+        {"provider": "nope", "catalog": "x.csv", "website": "javascript:alert(1)"},
+        {"provider": "nope", "catalog": "x.csv", "display_name": "bad\nname"},
+        {"provider": "nope", "action": "remove", "catalog": "x.csv"},
+        {"provider": "nope", "action": "purge"},
         {"provider": "runpod", "source": "catalog"},
         {"provider": "runpod", "source": "api", "catalog": "x.csv"},
         {"provider": "runpod", "source": "api", "base_url": "ftp://x"},

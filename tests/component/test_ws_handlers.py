@@ -13,7 +13,7 @@ from typing import Any
 from gpubroker.domain.subscriptions import SubscriptionFilters, sub_key
 from tests.component.conftest import handler_module
 from tests.events import Ctx
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, MemorySnapshotStore
 
 # what API Gateway sends (captured shapes; ids shortened)
 CONNECT_EVENT: dict[str, Any] = {
@@ -115,7 +115,7 @@ def test_connect_stores_the_connection_and_its_token() -> None:
 def test_subscribe_validates_and_replies() -> None:
     mod = handler_module("ws_subscribe")
     conns = MemoryConnections()
-    deps = mod.Deps(connections=conns, clock=FixedClock())
+    deps = mod.Deps(connections=conns, clock=FixedClock(), snapshots=MemorySnapshotStore())
     good = json.dumps({"action": "subscribe", "filters": {"gpu_model": "H100-SXM", "max_price_per_gpu_hour": 3}})
     out = mod.lambda_handler(message_event("subscribe", good), Ctx(), deps=deps)
     assert out["statusCode"] == 200
@@ -126,12 +126,25 @@ def test_subscribe_validates_and_replies() -> None:
     assert conns.items["KZ3tBdOmIAMCKWg="]["sub_key"] == "gpu#H100-SXM"
 
 
+def test_a_catalog_only_provider_can_be_subscribed_to_once_the_snapshot_registers_it() -> None:
+    mod = handler_module("ws_subscribe")
+    conns, snapshots = MemoryConnections(), MemorySnapshotStore()
+    deps = mod.Deps(connections=conns, clock=FixedClock(), snapshots=snapshots)
+    body = json.dumps({"action": "subscribe", "filters": {"provider": "nebius"}})
+    assert json.loads(mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)["body"])["type"] == "error"
+    snapshots.latest = {"version": "v1", "providers": {}, "registry": {"nebius": {"display_name": "Nebius"}}}
+    reply = json.loads(mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)["body"])
+    assert reply == {"type": "subscribed", "filters": {"provider": "nebius"}}
+    assert conns.items["KZ3tBdOmIAMCKWg="]["sub_key"] == "provider#nebius"
+
+
 def test_bad_subscriptions_get_an_error_message_not_a_crash() -> None:
     mod = handler_module("ws_subscribe")
     conns = MemoryConnections()
-    deps = mod.Deps(connections=conns, clock=FixedClock())
+    deps = mod.Deps(connections=conns, clock=FixedClock(), snapshots=MemorySnapshotStore())
     for body, code in [
         ('{"action": "subscribe", "filters": {"provider": "nope"}}', "validation_error"),
+        ('{"action": "subscribe", "filters": {"provider": "Not A Name"}}', "validation_error"),
         ('{"action": "subscribe", "filters": {"max_price_per_gpu_hour": -2}}', "validation_error"),
         ('{"action": "subscribe", "filters": {"colour": "red"}}', "validation_error"),
         ('{"action": "subscribe", "filters": []}', "validation_error"),

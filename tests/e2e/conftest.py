@@ -31,6 +31,8 @@ class Stack:
     ready_s: float  # reported, never asserted: tests/bench/bench_local_stack.py times it
     ws_url: str | None = None
     auth: dict[str, str] = field(default_factory=dict)  # a signed-in enterprise admin's headers (see sign_in)
+    # what the documented commands answered the moment the stack said it was ready (see first_answers)
+    at_ready: dict[str, object] = field(default_factory=dict)
 
     def get(self, url: str, timeout: float = 10) -> tuple[int, dict]:  # type: ignore[type-arg]
         return _get(url, timeout, headers=self.auth)
@@ -105,5 +107,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(url=given.rstrip("/"), state_file=ROOT / ".local/stack.json", ready_s=0.0, ws_url=ws)
         return
     with local_stack(tmp_path_factory.mktemp("stack")) as up:
+        at_ready = first_answers(up.url, up.ws_url)  # before anything else touches the stack
         auth = sign_in(up.url, up.state_file)
-        yield Stack(url=up.url, state_file=up.state_file, ready_s=up.ready_s, ws_url=up.ws_url, auth=auth)
+        yield Stack(url=up.url, state_file=up.state_file, ready_s=up.ready_s, ws_url=up.ws_url, auth=auth,
+                    at_ready=at_ready)  # fmt: skip
+
+
+READY_ROUTES = ("/health/ready", "/offers?limit=1", "/providers", "/market/summary", "/gpus")
+
+
+def first_answers(url: str, ws_url: str | None) -> dict[str, object]:
+    """The statuses of the documented read routes and the reply to a WebSocket subscribe, asked the moment the
+    stack has said it is ready (its state file written, as `make dev` prints "ready"): every one must work then,
+    not a few seconds later (tests/e2e/test_readiness.py)."""
+    from websockets.sync.client import connect
+
+    # a generous hang guard: the first market summary reads every GPU's history (~10 s against moto, cached after)
+    answers: dict[str, object] = {path: _get(f"{url}{path}", timeout=120)[0] for path in READY_ROUTES}
+    if ws_url:
+        with connect(ws_url, open_timeout=10) as ws:
+            ws.send(json.dumps({"action": "subscribe", "filters": {"gpu_model": "H100-SXM"}}))
+            answers["ws subscribe"] = json.loads(ws.recv(timeout=10)).get("type")
+    return answers

@@ -97,12 +97,15 @@ def test_make_ingest_loads_one_more_catalog(stack: Stack, tmp_path: Path) -> Non
     out = make_ingest(stack, catalog, "vast")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert report == {"provider": "vast", "accepted": 10, "rejected": {}, "unknown_gpus": []}
+    assert {k: report[k] for k in ("provider", "status", "accepted", "rejected", "unknown_gpus")} == {
+        "provider": "vast", "status": "ok", "accepted": 10, "rejected": {}, "unknown_gpus": []
+    }  # fmt: skip
+    assert report["searchable_snapshot"] >= report["snapshot_version"]
     _, providers = stack.get(f"{stack.url}/providers")
     vast = next(p for p in providers["items"] if p["name"] == "vast")
     assert (vast["offers"], vast["available_offers"]) == (62, 10)  # Vast's "Tesla V100" is reported (issue 10)
     # a bad event is refused by the function and reported as a failure, nothing written
-    bad = make_ingest(stack, catalog, "nope")
+    bad = make_ingest(stack, catalog, "no pe")  # a malformed name (a well-formed new one is a catalog-only provider)
     assert bad.returncode == 1 and "ValidationFailed" in bad.stderr
 
 

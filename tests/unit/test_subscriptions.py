@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from gpubroker.domain.providers import provider_names
 from gpubroker.domain.subscriptions import (
     ALL_KEY,
     PriceChange,
@@ -61,6 +62,9 @@ def test_matches(filters: dict[str, object], expected: bool) -> None:
     "filters",
     [
         {"provider": "nope"},
+        {"provider": "No Such!"},
+        {"provider": "x"},
+        {"provider": "a" * 33},
         {"max_price_per_gpu_hour": 0},
         {"max_price_per_gpu_hour": -1},
         {"max_price_per_gpu_hour": "cheap"},
@@ -71,8 +75,23 @@ def test_matches(filters: dict[str, object], expected: bool) -> None:
     ],
 )
 def test_bad_filters_are_refused(filters: dict[str, object]) -> None:
+    # validated as the subscribe service does: with the registry of the snapshot (here the built-ins)
     with pytest.raises(ValidationError):
-        SubscribeMessage.model_validate({"action": "subscribe", "filters": filters})
+        SubscribeMessage.model_validate(
+            {"action": "subscribe", "filters": filters}, context={"providers": provider_names(None)}
+        )
+
+
+def test_a_provider_is_known_by_the_registry_given_and_stored_filters_keep_their_shape_check() -> None:
+    registry = provider_names({"registry": {"nebius": {"display_name": "Nebius"}}})
+    msg = SubscribeMessage.model_validate(
+        {"action": "subscribe", "filters": {"provider": "nebius"}}, context={"providers": registry}
+    )
+    assert msg.filters.provider == "nebius"
+    # read back from the connections table (no registry at hand): only the name's shape is checked
+    assert SubscriptionFilters.model_validate({"provider": "nebius"}).provider == "nebius"
+    with pytest.raises(ValidationError):
+        SubscriptionFilters.model_validate({"provider": "Nebius Cloud"})
 
 
 def test_subscribe_without_filters_means_everything() -> None:

@@ -72,6 +72,14 @@ class InteractionSettings(_Settings):
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
 
 
+class ProviderAdminSettings(_Settings):
+    """DELETE /providers/{name}: the ingestion function (the snapshot's one writer) it asks, and the audit log."""
+
+    INGEST_FUNCTION: str = Field(min_length=1, description="name or ARN of the ingestion function")
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
 class TrainSettings(_Settings):
     INTERACTIONS_TABLE: str = Field(min_length=3)
     MODEL_BUCKET: str = Field(min_length=3)
@@ -81,6 +89,12 @@ class ConnectionSettings(_Settings):
     """WebSocket route functions: the connections table."""
 
     CONNECTIONS_TABLE: str = Field(min_length=3)
+
+
+class SubscribeSettings(ConnectionSettings):
+    """WebSocket ``subscribe``: also the snapshot bucket, whose manifest registers the providers a filter may name."""
+
+    SNAPSHOT_BUCKET: str = Field(min_length=3)
 
 
 class BroadcastSettings(_Settings):

@@ -83,7 +83,24 @@ class SnapshotStore(SnapshotReader, Protocol):
 
     def parts(self) -> dict[str, list[dict[str, Any]]]: ...
 
+    def register(self, provider: str, info: Mapping[str, Any]) -> None:
+        """Store a catalog-only provider's registration (display name, website, marketplace)."""
+        ...
+
+    def registrations(self) -> dict[str, dict[str, Any]]: ...
+
+    def remove(self, provider: str) -> None:
+        """Delete a provider's part, then its registration (absent ones are no error)."""
+        ...
+
     def publish(self, version: str, data: bytes, manifest: Mapping[str, Any]) -> None: ...
+
+
+class IngestionRunner(Protocol):
+    """Runs one event through the ingestion function, the snapshot's one writer, and returns its answer. Raises
+    the domain error the function raised (by class name), ``IngestionBusy`` when it is running another event."""
+
+    def run(self, event: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 class GpuCatalogRepository(Protocol):

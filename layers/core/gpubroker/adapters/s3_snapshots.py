@@ -1,6 +1,7 @@
 """Offer snapshots in S3.
 
-Keys: ``parts/<provider>.json`` (that provider's offers after its last good run), ``snapshots/<version>.npz``
+Keys: ``parts/<provider>.json`` (that provider's offers after its last good run), ``providers/<provider>.json``
+(a catalog-only provider's registration: display name, website, marketplace), ``snapshots/<version>.npz``
 (immutable, kept for pinned cursors; a lifecycle rule expires them), ``snapshots/latest.json`` (the manifest:
 latest version, counts and per-provider freshness). The manifest is written last, so a reader never sees a
 version whose data is not there yet.
@@ -44,15 +45,30 @@ class S3SnapshotStore:
         self._s3.put_object(Bucket=self.bucket, Key=f"parts/{provider}.json", Body=body, ContentType="application/json")
 
     def parts(self) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
+        return self._objects("parts/")
+
+    def _objects(self, prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix="parts/"):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
-                key = obj["Key"]
-                raw = self._get(key)
+                raw = self._get(obj["Key"])
                 if raw is not None:
-                    out[key.removeprefix("parts/").removesuffix(".json")] = json.loads(raw)
+                    out[obj["Key"].removeprefix(prefix).removesuffix(".json")] = json.loads(raw)
         return out
+
+    def register(self, provider: str, info: Mapping[str, Any]) -> None:
+        body = json.dumps(dict(info), separators=(",", ":")).encode()
+        self._s3.put_object(
+            Bucket=self.bucket, Key=f"providers/{provider}.json", Body=body, ContentType="application/json"
+        )
+
+    def registrations(self) -> dict[str, dict[str, Any]]:
+        return self._objects("providers/")
+
+    def remove(self, provider: str) -> None:
+        for key in (f"parts/{provider}.json", f"providers/{provider}.json"):  # S3 deletes are idempotent
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
 
     def publish(self, version: str, data: bytes, manifest: Mapping[str, Any]) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=f"snapshots/{version}.npz", Body=data)

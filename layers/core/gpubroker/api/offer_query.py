@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 from pydantic import Field, StringConstraints
 
-from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDER_NAME_MAX_LENGTH, PROVIDER_NAME_MIN_LENGTH
 from gpubroker.domain.search import OfferQuery, SortKey
 
 # A GPU spelling: letters, digits, spaces and the separators GPU names use ("RTX 6000 Ada", "A100-SXM4-80GB",
@@ -21,11 +21,19 @@ GPU_SPELLING = r"^[A-Za-z0-9][A-Za-z0-9 ._()/+-]{0,63}$"
 GpuSpelling = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=GPU_SPELLING)]
 
 if TYPE_CHECKING:
-    ProviderName: TypeAlias = str
     ComplianceTag: TypeAlias = str
-else:  # enums in the OpenAPI document, from the provider registry
-    ProviderName = Literal[tuple(sorted(PROVIDERS))]
+else:  # an enum in the OpenAPI document (providers and GPUs: patterns, see below)
     ComplianceTag = Literal[COMPLIANCE_TAGS]
+
+# a provider's name in any case (the search folds it): the shape of domain.providers.PROVIDER_NAME_PATTERN
+ProviderParam = Annotated[
+    str,
+    Field(
+        min_length=PROVIDER_NAME_MIN_LENGTH,
+        max_length=PROVIDER_NAME_MAX_LENGTH,
+        pattern=r"^[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*$",
+    ),
+]
 
 
 class OfferSearchQuery(OfferQuery):
@@ -40,7 +48,11 @@ class OfferSearchQuery(OfferQuery):
             "repeatable"
         ),
     )
-    provider: tuple[ProviderName, ...] = Field(default=(), description="repeatable")
+    provider: tuple[ProviderParam, ...] = Field(
+        default=(),
+        description="provider name (see /providers: the built-ins and any catalog-only provider ingested since, so "
+        "a pattern, not an enum), case-insensitive; repeatable",
+    )
     region: tuple[str, ...] = Field(
         default=(),
         description="a region name (exact, case-insensitive) or a group: eu (alias europe), us (usa), na, sa, asia, "

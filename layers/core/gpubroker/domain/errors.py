@@ -58,6 +58,10 @@ class GpuNotFound(NotFound):
     code = "gpu_not_found"
 
 
+class ProviderNotFound(NotFound):
+    code = "provider_not_found"
+
+
 class NoMarketPrice(NotFound):
     """No live offer gives a price for this GPU, and the request did not pass one."""
 
@@ -82,6 +86,18 @@ class Unavailable(DomainError):
 
 class SnapshotMissing(Unavailable):
     code = "snapshot_missing"
+
+
+class NotReady(Unavailable):
+    """The deployment is alive but cannot answer searches yet (no snapshot published, or not readable)."""
+
+    code = "not_ready"
+
+
+class IngestionBusy(Unavailable):
+    """The ingestion function (one run at a time) is busy with another run: retry shortly."""
+
+    code = "ingestion_busy"
 
 
 class SourceError(DomainError):
@@ -128,6 +144,12 @@ class Conflict(DomainError):
 
 class MfaAlreadyEnabled(Conflict):
     code = "mfa_already_enabled"
+
+
+class BuiltinProvider(Conflict):
+    """A built-in provider (named in the code, re-ingested by its schedule) cannot be removed."""
+
+    code = "builtin_provider"
 
 
 class TooManyRequests(DomainError):

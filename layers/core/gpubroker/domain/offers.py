@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gpubroker.domain.gpus import MEMORY_TOLERANCE, GpuSpec, UnknownGpu, canonical_gpu, descriptive_name
-from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, in_eea
+from gpubroker.domain.providers import COMPLIANCE_TAGS, ProviderName, in_eea
 from gpubroker.domain.types import OfferId
 
 # Plausible ranges (USD per hour for a whole instance; GB per GPU). Outside them a row is rejected, not stored.
@@ -34,7 +34,7 @@ class Offer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     offer_id: OfferId
-    provider: str
+    provider: ProviderName  # built-in or catalog-only (registered by the run that ingests it)
     instance_type: str = Field(min_length=1, max_length=128)
     gpu_model: str
     gpu_vendor: str
@@ -52,13 +52,6 @@ class Offer(BaseModel):
     as_of: AwareDatetime
     stale: bool = False
     source: str = "skypilot"
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, v: str) -> str:
-        if v not in PROVIDERS:
-            raise ValueError(f"unknown provider {v!r}")
-        return v
 
     @field_validator("compliance")
     @classmethod

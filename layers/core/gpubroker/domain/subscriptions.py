@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from gpubroker.domain.providers import PROVIDERS
+from gpubroker.domain.providers import known_provider
 
 CONNECTION_TTL_SECONDS = 2 * 60 * 60
 ALL_KEY = "all"
@@ -43,10 +43,9 @@ class SubscriptionFilters(BaseModel):
 
     @field_validator("provider")
     @classmethod
-    def _known_provider(cls, v: str | None) -> str | None:
-        if v is not None and v not in PROVIDERS:
-            raise ValueError(f"unknown provider {v!r}")
-        return v
+    def _known_provider(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # registry-aware when validated with ``context={"providers": provider_names(manifest)}``, else its shape
+        return None if v is None else known_provider(v, (info.context or {}).get("providers"))
 
 
 class SubscribeMessage(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from gpubroker.domain.errors import GpuNotFound, OfferNotFound, SnapshotMissing
+from gpubroker.domain.errors import GpuNotFound, NotReady, OfferNotFound, SnapshotMissing
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, canonical_gpu, gpu_models_for
 from gpubroker.domain.offers import Offer
-from gpubroker.domain.providers import PROVIDERS, ProviderOut
+from gpubroker.domain.providers import PROVIDERS, ProviderOut, registered
+from gpubroker.domain.readiness import Readiness
 from gpubroker.ports import GpuCatalogRepository, OfferRepository, SnapshotReader
 
 
@@ -51,13 +52,14 @@ def get_offer(offer_id: str, *, offers: OfferRepository, snapshots: SnapshotRead
 
 
 def list_providers(*, snapshots: SnapshotReader) -> list[ProviderOut]:
-    """Every known provider with what the latest snapshot holds for it."""
+    """Every known provider (the built-ins and the catalog-only ones the latest snapshot registers) with what the
+    snapshot holds for it."""
     manifest = snapshots.manifest()
     if manifest is None:
         raise SnapshotMissing("no offer snapshot has been published yet; run ingestion first")
     stats = manifest.get("providers", {})
     out = []
-    for name, p in sorted(PROVIDERS.items()):
+    for name, p in sorted({**PROVIDERS, **registered(manifest)}.items()):
         s = stats.get(name, {})
         out.append(
             ProviderOut(
@@ -65,6 +67,7 @@ def list_providers(*, snapshots: SnapshotReader) -> list[ProviderOut]:
                 display_name=p.display_name,
                 website=p.website,
                 marketplace=p.marketplace,
+                builtin=p.builtin,
                 offers=int(s.get("offers", 0)),
                 available_offers=int(s.get("available", 0)),
                 as_of=s.get("as_of"),
@@ -72,3 +75,18 @@ def list_providers(*, snapshots: SnapshotReader) -> list[ProviderOut]:
             )
         )
     return out
+
+
+def readiness(*, snapshots: SnapshotReader, ttl_s: float) -> Readiness:
+    """Whether searches can answer: a published snapshot (``NotReady``, a 503, until the first one)."""
+    manifest = snapshots.manifest()
+    if manifest is None:
+        raise NotReady("no offer snapshot has been published yet (ingestion or seeding has not finished)")
+    return Readiness(
+        snapshot_version=manifest["version"],
+        created_at=manifest["created_at"],
+        offers=int(manifest.get("count", 0)),
+        providers=len(manifest.get("providers", {})),
+        stale=bool(manifest.get("stale", False)),
+        searchable_within_s=ttl_s,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from gpubroker.domain.providers import provider_names
 from gpubroker.domain.subscriptions import (
     ErrorReply,
     Pong,
@@ -13,7 +14,7 @@ from gpubroker.domain.subscriptions import (
     pong_message,
     subscribed_message,
 )
-from gpubroker.ports import Clock, ConnectionRepository
+from gpubroker.ports import Clock, ConnectionRepository, SnapshotReader
 
 
 def open_connection(connection_id: str, token: str | None, *, connections: ConnectionRepository, clock: Clock) -> None:
@@ -26,11 +27,18 @@ def close_connection(connection_id: str, *, connections: ConnectionRepository) -
 
 
 def subscribe(
-    connection_id: str, body: str | None, *, connections: ConnectionRepository, clock: Clock
+    connection_id: str,
+    body: str | None,
+    *,
+    connections: ConnectionRepository,
+    clock: Clock,
+    registry: SnapshotReader | None = None,
 ) -> Subscribed | ErrorReply:
-    """Validate a ``subscribe`` message and store it; the reply is a ``subscribed`` or an ``error`` message."""
+    """Validate a ``subscribe`` message and store it; the reply is a ``subscribed`` or an ``error`` message.
+    ``registry``: the snapshot whose manifest names the providers a filter may name (else only their shape)."""
+    context = {"providers": provider_names(registry.manifest())} if registry is not None else None
     try:
-        message = SubscribeMessage.model_validate_json(body or "")
+        message = SubscribeMessage.model_validate_json(body or "", context=context)
     except ValidationError as exc:
         details = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in exc.errors()]
         if any(e["type"] == "json_invalid" for e in exc.errors()):

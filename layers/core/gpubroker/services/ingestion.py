@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gpubroker.domain.errors import SourceError
+from gpubroker.domain.errors import BuiltinProvider, ProviderNotFound, SourceError
 from gpubroker.domain.gpus import GpuCatalog, bundled_catalog
 from gpubroker.domain.offers import Offer, RejectedRow, RunReport, normalise
-from gpubroker.domain.providers import COMPLIANCE_TAGS
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, Provider, ProviderRemoval, default_display_name
 from gpubroker.ports import (
     Clock,
     GpuCatalogRepository,
@@ -78,10 +79,25 @@ def publish_snapshot(*, snapshots: SnapshotStore, as_of: datetime) -> str:
         "count": len(records),
         "providers": providers,
         "stale": any(p["stale"] for p in providers.values()),
+        # the catalog-only providers (domain.providers.registered reads it back)
+        "registry": {name: info for name, info in sorted(snapshots.registrations().items()) if name not in PROVIDERS},
     }
     columns = OfferColumns.from_records(records, compliance_vocab=COMPLIANCE_TAGS, meta=manifest)
     snapshots.publish(version, columns.to_bytes(), manifest)
     return version
+
+
+def register_provider(provider: str, given: Mapping[str, Any], *, snapshots: SnapshotStore) -> None:
+    """Register (or update) a catalog-only provider: the fields ``given`` over what is registered, over the
+    defaults (the name capitalised, no website, not a marketplace). Built-ins are not registered."""
+    if provider in PROVIDERS:
+        return
+    stored = snapshots.registrations().get(provider, {})
+    if stored and not given:
+        return
+    info = {"display_name": default_display_name(provider), "website": None, "marketplace": False, **stored, **given}
+    entry = Provider.model_validate({**info, "name": provider})
+    snapshots.register(provider, entry.model_dump(include={"display_name", "website", "marketplace"}))
 
 
 def run_ingestion(
@@ -92,17 +108,23 @@ def run_ingestion(
     snapshots: SnapshotStore,
     catalog: GpuCatalogRepository,
     clock: Clock,
+    registration: Mapping[str, Any] | None = None,
 ) -> RunReport:
     """One provider's run. The source is read in full before any write.
 
     When the source fails (its API is down, or its breaker is open) nothing is removed: the provider's last good
-    offers stay in the snapshot, flagged ``stale`` with their ``as_of``, and the report says ``failed``.
+    offers stay in the snapshot, flagged ``stale`` with their ``as_of``, and the report says ``failed``; a provider
+    that was not known yet is not registered.
+
+    A provider that is not built in becomes (or stays) a catalog-only provider: ``registration`` (display name,
+    website, marketplace) over what it was registered with (see :func:`register_provider`).
     """
     provider = source.provider
     try:
         rows = list(source.rows())
     except SourceError as exc:
         return _degrade(provider, exc, snapshots=snapshots, clock=clock)
+    register_provider(provider, registration or {}, snapshots=snapshots)
     sync_gpu_catalog(repo=catalog)
     specs = bundled_catalog().by_model()
     as_of = clock.now()
@@ -167,3 +189,27 @@ def _degrade(provider: str, exc: SourceError, *, snapshots: SnapshotStore, clock
         report.stale_offers = sum(1 for r in stale if r["stale"])
         report.snapshot_version = publish_snapshot(snapshots=snapshots, as_of=clock.now())
     return report
+
+
+def remove_provider(
+    provider: str, *, offers: OfferRepository, history: PriceHistoryRepository, snapshots: SnapshotStore, clock: Clock
+) -> ProviderRemoval:
+    """Take a catalog-only provider out: its live offers are marked unavailable (a history point each, and the
+    offers table's stream tells subscribers), its part and registration are deleted, and the snapshot is
+    republished without it. A built-in provider is refused (its schedule would bring it back); an unknown one
+    is a ``ProviderNotFound``."""
+    if provider in PROVIDERS:
+        raise BuiltinProvider(
+            f"{provider!r} is a built-in provider and cannot be removed", details={"provider": provider}
+        )
+    if provider not in snapshots.registrations() and provider not in snapshots.parts():
+        raise ProviderNotFound(f"no catalog-only provider {provider!r}", details={"provider": provider})
+    now = clock.now()
+    gone = [
+        o.model_copy(update={"available": False, "stale": False}) for o in offers.offers_of(provider) if o.available
+    ]
+    offers.put_many(gone)
+    history.append([_price_point(o.model_copy(update={"as_of": now})) for o in gone])
+    snapshots.remove(provider)
+    version = publish_snapshot(snapshots=snapshots, as_of=now)
+    return ProviderRemoval(provider=provider, marked_unavailable=len(gone), snapshot_version=version)

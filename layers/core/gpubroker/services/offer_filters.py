@@ -9,13 +9,13 @@ the same rules ``GET /offers`` applies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, gpu_models_for
-from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, known_provider
 from gpubroker.domain.regions import region_predicate
 from gpubroker.domain.search import OfferFilters
 
@@ -66,15 +66,22 @@ def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(set(values)))
 
 
-def normalise_filters(filters: F) -> F:
-    """Canonical, sorted, de-duplicated values (so equal filters hash equal); unknown values are a 422."""
+def resolve_provider_filter(names: tuple[str, ...], known: Collection[str]) -> list[str]:
+    """Provider names, case-insensitive, each a provider of the snapshot's registry (``known``); else a 422."""
+    out = []
+    for name in names:
+        try:
+            out.append(known_provider(name.casefold(), known))
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), details={"parameter": "provider", "known": sorted(known)}) from None
+    return out
+
+
+def normalise_filters(filters: F, *, known_providers: Collection[str] = PROVIDERS) -> F:
+    """Canonical, sorted, de-duplicated values (so equal filters hash equal); unknown values are a 422.
+    ``known_providers``: the providers of the snapshot searched (``provider_names(manifest)``)."""
     gpus = tuple(resolve_gpu_filter(_split(filters.gpu)))
-    providers = tuple(p.casefold() for p in _split(filters.provider))
-    unknown = [p for p in providers if p not in PROVIDERS]
-    if unknown:
-        raise ValidationFailed(
-            f"unknown provider {unknown[0]!r}", details={"parameter": "provider", "known": sorted(PROVIDERS)}
-        )
+    providers = tuple(resolve_provider_filter(_split(filters.provider), known_providers))
     tags = _split(filters.compliance)
     bad = [t for t in tags if t not in COMPLIANCE_TAGS]
     if bad:

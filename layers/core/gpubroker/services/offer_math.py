@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.gpus import GpuSpec, bundled_catalog
-from gpubroker.domain.providers import PROVIDERS, in_eea
+from gpubroker.domain.providers import in_eea, is_marketplace
 from gpumath.arrays import F64, I64, B
 from gpumath.columns import OfferColumns
 from gpumath.groups import GroupStats, group_stats
@@ -119,7 +119,7 @@ def _spec_flag(cols: OfferColumns, specs: Mapping[str, GpuSpec], test: Callable[
 
 
 def _reliability(cols: OfferColumns) -> F64:
-    marketplace = np.array([PROVIDERS[p].marketplace if p in PROVIDERS else True for p in cols.vocab["provider"]])
+    marketplace = np.array([is_marketplace(p, cols.meta) for p in cols.vocab["provider"]], dtype=np.bool_)
     base = np.where(marketplace[cols.codes["provider"]], MARKETPLACE_RELIABILITY, 1.0)
     bit = {t: 1 << i for i, t in enumerate(cols.compliance_vocab)}
     community = (cols.compliance & bit.get("community-cloud", 0)) != 0

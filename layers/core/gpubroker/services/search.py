@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing
-from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS, provider_names
 from gpubroker.domain.regions import GROUP_ALIASES, region_groups, region_place, region_predicate
 from gpubroker.domain.search import (
     Cursor,
@@ -105,9 +105,10 @@ def build_offer_columns(records: Sequence[Mapping[str, Any]], *, meta: Mapping[s
     return cols
 
 
-def normalise_query(query: OfferQuery) -> OfferQuery:
-    """The query with canonical filter values (``services.offer_filters.normalise_filters``)."""
-    return normalise_filters(query)
+def normalise_query(query: OfferQuery, *, known_providers: Collection[str] = PROVIDERS) -> OfferQuery:
+    """The query with canonical filter values (``services.offer_filters.normalise_filters``); ``known_providers``:
+    the providers of the snapshot searched (``provider_names(manifest)``)."""
+    return normalise_filters(query, known_providers=known_providers)
 
 
 def filter_mask(cols: OfferColumns, filters: OfferFilters) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -277,11 +278,18 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
+def _known_providers(query: OfferQuery, snapshots: SnapshotCache) -> frozenset[str]:
+    """The providers of the snapshot a query reads: its cursor's (built-ins only if that one expired), else the
+    latest."""
+    cols = snapshots.get(Cursor.decode(query.cursor).v) if query.cursor else snapshots.current()
+    return provider_names(cols.meta if cols is not None else None)
+
+
 def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     """A page of offers matching ``query`` with a cursor pinned to the snapshot it read: in the requested sort order,
     or, when ``q`` has words, by relevance first (``OfferOut.match`` says why each offer matched)."""
     interpreted = Interpretation(gpu=interpret_gpu_filter(tuple(g.strip() for g in query.gpu if g.strip()))[1])
-    query = normalise_query(query)
+    query = normalise_query(query, known_providers=_known_providers(query, snapshots))
     fhash = query.filter_hash()
     after = -1
     if query.cursor:

@@ -8,13 +8,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpubroker.api.deps import ApiDeps
+from gpubroker.api.deps import ApiDeps, AuditedApiDeps
 from gpubroker.config import (
     CatalogSettings,
     HistorySettings,
     IngestSettings,
     MarketSettings,
     OfferReadSettings,
+    ProviderAdminSettings,
     SeedSettings,
     SnapshotSettings,
     load_settings,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from gpubroker.ports import (
         Clock,
         GpuCatalogRepository,
+        IngestionRunner,
         OfferRepository,
         OfferSource,
         OfferSourceFactory,
@@ -64,6 +66,41 @@ def providers_deps() -> ProvidersDeps:
 
     bucket = load_settings(SnapshotSettings).SNAPSHOT_BUCKET
     return ProvidersDeps(snapshots=S3SnapshotStore(bucket), front_door=edge.front_door())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadinessDeps(ApiDeps):
+    """``GET /health/ready``: the snapshot manifest, and how long readers may keep an older one."""
+
+    snapshots: SnapshotReader
+    ttl_s: float
+
+
+@cache
+def readiness_deps() -> ReadinessDeps:
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+
+    s = load_settings(SnapshotSettings)
+    return ReadinessDeps(
+        snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET), ttl_s=s.SNAPSHOT_TTL_SECONDS, front_door=edge.front_door()
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderAdminDeps(AuditedApiDeps):
+    """``DELETE /providers/{name}``: the ingestion function that removes a provider (the snapshot's one writer)."""
+
+    ingestion: IngestionRunner
+
+
+@cache
+def provider_admin_deps() -> ProviderAdminDeps:
+    from gpubroker.adapters.lambda_invoke import LambdaIngestionRunner
+
+    s = load_settings(ProviderAdminSettings)
+    return ProviderAdminDeps(
+        ingestion=LambdaIngestionRunner(s.INGEST_FUNCTION), front_door=edge.front_door(), audit=edge.audit_trail()
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
-from gpubroker.config import BroadcastSettings, ConnectionSettings, load_settings
+from gpubroker.config import BroadcastSettings, ConnectionSettings, SubscribeSettings, load_settings
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
-    from gpubroker.ports import Clock, ConnectionPoster, ConnectionRepository
+    from gpubroker.ports import Clock, ConnectionPoster, ConnectionRepository, SnapshotReader
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,24 @@ def connection_deps() -> ConnectionDeps:
     from gpubroker.adapters.connections import DynamoConnectionRepository
 
     return ConnectionDeps(connections=DynamoConnectionRepository(load_settings(ConnectionSettings).CONNECTIONS_TABLE))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubscribeDeps(ConnectionDeps):
+    """``subscribe``: also the snapshot manifest, whose registry names the providers a filter may name."""
+
+    snapshots: SnapshotReader
+
+
+@cache
+def subscribe_deps() -> SubscribeDeps:
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
+
+    s = load_settings(SubscribeSettings)
+    return SubscribeDeps(
+        connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE), snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET)
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,26 @@
+"""The quick forms of the benchmarks that start or use a local stack (tests/bench/test_quick.py runs the others):
+bench_local_stack and bench_full_ingest start their own (unseeded) stacks; bench_ws_latency uses the e2e stack
+and puts back the prices it changed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.bench.test_quick import check_quick_run, run_quick
+from tests.e2e.conftest import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+
+@pytest.mark.parametrize("name", ["bench_local_stack.py", "bench_full_ingest.py"])
+def test_quick_form_starts_its_stack_and_runs(name: str) -> None:
+    check_quick_run(run_quick(name))
+
+
+def test_quick_ws_latency_on_the_e2e_stack(stack: Stack) -> None:
+    if os.environ.get("GPUBROKER_API_URL"):
+        pytest.skip("needs the local stack's invoke API")
+    summary = check_quick_run(run_quick("bench_ws_latency.py", "--state-file", str(stack.state_file)))
+    assert summary["messages"] and summary["clients_with_wrong_messages"] == 0, summary
