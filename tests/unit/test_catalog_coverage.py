@@ -15,8 +15,11 @@ FIGURES = {f.label: f for f in measure_all()}
 COMPLETE = {"aws", "gcp", "oci", "nebius", "hyperstack", "hyperbolic", "mithril", "yotta"}
 # The rest name some GPUs without the fact that tells variants with different specs apart (an H100 80 GB without
 # SXM5 or PCIe, a V100 without SXM2 or PCIe, an H200 without SXM or NVL, an RTX PRO 6000 without its edition):
-# those rows are reported, never guessed. Measured 90.7 % of all GPU rows resolved on these fixtures.
-FLOOR = 0.90
+# those rows are reported, never guessed. Measured 91.4 % (1,734 of 1,898) on these fixtures after the documented
+# JarvisLabs (H100/H200 SXM only) and RunPod (v8 'RTX PRO 6000' = Server Edition) facts; the issue's 99 % is not
+# reached because the remaining 164 rows' providers document no form factor or edition (docs/decisions.md,
+# "Catalog coverage: what the providers document"). The floor is the measured figure, so a regression fails.
+FLOOR = 0.913
 
 
 def test_every_v8_catalog_is_measured() -> None:

@@ -283,6 +283,11 @@ def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Va
 # - GCP: its V100s are NVLink-connected SXM2 boards ("NVIDIA V100 ... NVLink ring, 300 GB/s" in the GPU table of
 #   https://cloud.google.com/compute/docs/gpus); its A100s (a2, NVSwitch) and H100s (a3) are HGX SXM boards; its
 #   P100 and T4 are PCIe cards. GCP's catalog prices GPUs in rows of their own, without the machine type.
+# - JarvisLabs: its pricing page (https://jarvislabs.ai/pricing) lists "NVIDIA H100 SXM" (80 GB VRAM, 200 GB RAM,
+#   16 vCPU per GPU) and "NVIDIA H200 SXM" (141 GB, 300 GB RAM, 28 vCPU per GPU) and no PCIe or NVL H100/H200
+#   (as transcribed verbatim on 2026-09-20 in api-evangelist/jarvislabs plans/jarvislabs-plans-pricing.yml@2aa5c44;
+#   the same repo's plans file names the SKU ``gpu_h100_sxm``, "H100 SXM (80GB)"). The H200 shape matches SkyPilot's
+#   ``1x_H200_28V_300G``; its API's server_meta names them "H100"/"H200" only (gpuhunt fixture).
 _PROVIDER_FORM: dict[tuple[str, str], str] = {
     ("runpod", "H100"): PCIE,
     ("runpod", "A100"): PCIE,
@@ -295,6 +300,8 @@ _PROVIDER_FORM: dict[tuple[str, str], str] = {
     ("gcp", "H100"): SXM,
     ("gcp", "H200"): SXM,
     ("verda", "A100"): SXM,
+    ("jarvislabs", "H100"): SXM,
+    ("jarvislabs", "H200"): SXM,
 }
 # Editions a cloud documents for a card it names without one: GCP's G4 and OCI's BM.GPU.RTXPRO carry the RTX PRO
 # 6000 Blackwell Server Edition (https://cloud.google.com/compute/docs/gpus, OCI compute shapes); SkyPilot's Lium
@@ -363,7 +370,7 @@ def _by_convention(
     default_form = _PROVIDER_FORM.get((where, family))
     if default_form and len(cands) > 1:
         cands = _keep(cands, lambda c: c.form == default_form)
-    default_edition = _PROVIDER_EDITION.get((where, family))
+    default_edition = (hint.edition if hint else None) or _PROVIDER_EDITION.get((where, family))
     if default_edition and len(cands) > 1 and not named.edition:
         cands = _keep(cands, lambda c: c.edition == default_edition)
     named_form = named.form is not None or form_class(row.form_factor or "") is not None
