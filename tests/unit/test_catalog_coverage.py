@@ -12,7 +12,7 @@ FIGURES = {f.label: f for f in measure_all()}
 
 # Clouds whose catalogs carry every fact that tells their GPUs apart (names, memory, documented instance families):
 # every GPU row resolves.
-COMPLETE = {"aws", "gcp", "oci", "nebius", "hyperstack", "hyperbolic", "mithril", "yotta"}
+COMPLETE = {"aws", "gcp", "oci", "nebius", "hyperstack", "hyperbolic", "mithril", "yotta", "runpod"}
 # The rest name some GPUs without the fact that tells variants with different specs apart (an H100 80 GB without
 # SXM5 or PCIe, a V100 without SXM2 or PCIe, an H200 without SXM or NVL, an RTX PRO 6000 without its edition):
 # those rows are reported, never guessed. Measured 91.4 % (1,734 of 1,898) on these fixtures after the documented
