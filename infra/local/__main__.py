@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(args.state_file)  # atomic: whoever waits for the file reads it whole
     for r in reports:
-        print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus")}))
+        print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus", "variant_unstated")}))
     for lid, seeded in local_seeds.items():
         print(f"{lid}: {json.dumps(seeded)}")
     print(f"GPUBroker local stack ready in {time.monotonic() - started:.1f}s")

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(json.dumps({"error": payload}), file=sys.stderr)
         return 1
-    print(json.dumps({k: payload[k] for k in ("provider", "accepted", "rejected", "unknown_gpus")}))
+    print(json.dumps({k: payload[k] for k in ("provider", "accepted", "rejected", "unknown_gpus", "variant_unstated")}))
     return 0
 
 
