@@ -1,13 +1,16 @@
-"""How well the GPU resolver covers every SkyPilot v8 catalog (issue 10): rows that carry a GPU, how many resolve to
-one canonical model, how many are reported ambiguous or unknown, and how many resolve *wrongly*.
+"""How well the GPU resolver covers every SkyPilot v8 catalog (issue 10): rows that carry a GPU, how many
+normalisation gives a catalog model (a specific board, or a board-unstated model such as ``H100-80GB-Any`` when the
+provider does not say which board), how many are reported ambiguous or unknown, and how many resolve *wrongly*.
 
 Wrong = the model contradicts the row's own facts: its per-GPU memory (as the adapter reads it, and any size in the
 GPU's name) is outside the spec's memory +-10 %, its manufacturer is not the spec's vendor, or a form-factor word in
-the instance type or GPU name (``sxm``, ``pcie``, ``nvl``) is not the spec's form factor.
+the instance type or GPU name (``sxm``, ``pcie``, ``nvl``) is not the spec's form factor (for a board-unstated model:
+the form factor of none of its variants).
 
 Used by ``tests/unit/test_catalog_coverage.py`` (the bar: >= 99 % resolved, 0 wrong) and
 ``tests/bench/report_catalog_coverage.py`` (the per-cloud table). Written against the adapter's public surface only
-(``SkyPilotCatalogSource``, ``canonical_gpu``), so the report also runs on older code for a before/after figure.
+(``SkyPilotCatalogSource``, ``canonical_gpu``, ``offers.gpu_model_of`` when present), so the report also runs on
+older code for a before/after figure.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
+from gpubroker.domain import offers
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, bundled_catalog, canonical_gpu
 from gpubroker.domain.offers import RawOffer, RejectedRow
 
@@ -58,7 +62,8 @@ def cloud_of(label: str) -> str:
 class CloudFigures:
     label: str
     gpu_rows: int = 0
-    resolved: int = 0
+    resolved: int = 0  # a catalog model: a specific board or a board-unstated one
+    unstated: int = 0  # of which board-unstated (H100-80GB-Any)
     ambiguous: int = 0
     unknown: int = 0
     not_a_gpu: int = 0
@@ -69,6 +74,16 @@ class CloudFigures:
     @property
     def pct(self) -> float:
         return 100.0 * self.resolved / self.gpu_rows if self.gpu_rows else 100.0
+
+    @property
+    def specific_pct(self) -> float:
+        return 100.0 * (self.resolved - self.unstated) / self.gpu_rows if self.gpu_rows else 100.0
+
+
+def _forms(spec: GpuSpec) -> set[str]:
+    """The form factors a model may be: its own, or each of a board-unstated model's variants'."""
+    by = bundled_catalog().by_model()
+    return {_form(by[v]) for v in spec.variants} if spec.variants else {_form(spec)}
 
 
 def _form(spec: GpuSpec) -> str:
@@ -96,13 +111,13 @@ def contradictions(spec: GpuSpec, row: dict[str, str], raw: RawOffer) -> list[st
     maker = _manufacturer(row)
     if maker and maker.upper() != spec.vendor.upper():
         out.append(f"manufacturer {maker} vs {spec.vendor}")
-    form = _form(spec)
+    forms = _forms(spec)
     for text in (row.get("InstanceType") or "", name):
         words = {w.lower()[:3] for w in _FORM_WORD.findall(text)}
         words = {"pcie" if w == "pci" else w for w in words}
         if len(words) == 1:
             (word,) = words
-            if word != form and not (word == "pcie" and form == "nvl"):
+            if word not in forms and not (word == "pcie" and "nvl" in forms):
                 out.append(f"{text!r} says {word}, spec {spec.form_factor}")
     return out
 
@@ -164,6 +179,10 @@ def measure(label: str, path: Path) -> CloudFigures:
         try:
             model = _resolve(raw)
         except UnknownGpu as exc:
+            unstated = _board_unstated(raw, exc)
+            if unstated is not None:
+                _count(fig, specs, unstated, row, raw)
+                continue
             if exc.reason == "not_a_gpu":
                 fig.not_a_gpu += 1
                 continue
@@ -175,43 +194,63 @@ def measure(label: str, path: Path) -> CloudFigures:
             mem = f" {raw.gpu_memory_gb:.0f}GB" if raw.gpu_memory_gb else ""
             fig.unresolved[f"{exc.reason}: {raw.gpu_name}{mem} [{raw.instance_type}]"] += 1
             continue
-        fig.gpu_rows += 1
-        spec = specs.get(model)
-        if spec is None:
-            fig.unknown += 1
-            fig.unresolved[f"no spec: {model}"] += 1
-            continue
-        fig.resolved += 1
-        fig.models[model] += 1
-        wrong = contradictions(spec, row, raw)
-        if wrong:
-            fig.wrong.append(f"{raw.instance_type} {raw.gpu_name} -> {model}: {'; '.join(wrong)}")
+        _count(fig, specs, model, row, raw)
     return fig
+
+
+def _board_unstated(raw: RawOffer, exc: UnknownGpu) -> str | None:
+    """The model normalisation gives a row the resolver calls ambiguous (a board-unstated one), if any."""
+    gpu_model_of = getattr(offers, "gpu_model_of", None)
+    if exc.reason != "ambiguous_gpu_variant" or gpu_model_of is None:
+        return None
+    try:
+        return str(gpu_model_of(raw))
+    except RejectedRow:
+        return None
+
+
+def _count(fig: CloudFigures, specs: dict[str, GpuSpec], model: str, row: dict[str, str], raw: RawOffer) -> None:
+    fig.gpu_rows += 1
+    spec = specs.get(model)
+    if spec is None:
+        fig.unknown += 1
+        fig.unresolved[f"no spec: {model}"] += 1
+        return
+    fig.resolved += 1
+    fig.unstated += bool(getattr(spec, "variants", ()))
+    fig.models[model] += 1
+    wrong = contradictions(spec, row, raw)
+    if wrong:
+        fig.wrong.append(f"{raw.instance_type} {raw.gpu_name} -> {model}: {'; '.join(wrong)}")
 
 
 def measure_all() -> list[CloudFigures]:
     return [measure(label, path) for label, path in catalogs().items()]
 
 
-def table(figures: list[CloudFigures]) -> str:
-    lines = [
-        f"{'cloud':<16} {'GPU rows':>8} {'resolved':>8} {'ambiguous':>9} {'unknown':>7} {'%':>7} {'wrong':>5}"
-        f" {'not GPU':>7}"
-    ]
+def total(figures: list[CloudFigures]) -> CloudFigures:
     tot = CloudFigures("all")
     for f in figures:
-        lines.append(
-            f"{f.label:<16} {f.gpu_rows:>8} {f.resolved:>8} {f.ambiguous:>9} {f.unknown:>7} {f.pct:>6.1f}%"
-            f" {len(f.wrong):>5} {f.not_a_gpu:>7}"
-        )
         tot.gpu_rows += f.gpu_rows
         tot.resolved += f.resolved
+        tot.unstated += f.unstated
         tot.ambiguous += f.ambiguous
         tot.unknown += f.unknown
         tot.not_a_gpu += f.not_a_gpu
         tot.wrong.extend(f.wrong)
-    lines.append(
-        f"{'all':<16} {tot.gpu_rows:>8} {tot.resolved:>8} {tot.ambiguous:>9} {tot.unknown:>7} {tot.pct:>6.1f}%"
-        f" {len(tot.wrong):>5} {tot.not_a_gpu:>7}"
-    )
+    return tot
+
+
+def table(figures: list[CloudFigures]) -> str:
+    """One line per catalog: GPU rows; rows given a specific board; rows given a board-unstated model; rows reported
+    ambiguous or unknown; % given a specific board; % given a catalog model (specific or unstated); wrong."""
+    lines = [
+        f"{'cloud':<16} {'GPU rows':>8} {'specific':>8} {'unstated':>8} {'ambiguous':>9} {'unknown':>7}"
+        f" {'specific%':>9} {'resolved%':>9} {'wrong':>5} {'not GPU':>7}"
+    ]
+    for f in [*figures, total(figures)]:
+        lines.append(
+            f"{f.label:<16} {f.gpu_rows:>8} {f.resolved - f.unstated:>8} {f.unstated:>8} {f.ambiguous:>9}"
+            f" {f.unknown:>7} {f.specific_pct:>8.1f}% {f.pct:>8.1f}% {len(f.wrong):>5} {f.not_a_gpu:>7}"
+        )
     return "\n".join(lines)

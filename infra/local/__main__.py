@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(args.state_file)  # atomic: whoever waits for the file reads it whole
     for r in reports:
-        print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus")}))
+        print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus", "variant_unstated")}))
     for lid, seeded in local_seeds.items():
         print(f"{lid}: {json.dumps(seeded)}")
     readiness = "ready" if not args.no_seed else "up (--no-seed: no offers until `make ingest`)"

@@ -27,7 +27,7 @@ from infra.local.template import ROOT, read_app
 
 SEARCHABLE_TIMEOUT_S = 30.0
 """How long to wait for the search to read the run's snapshot (a hang guard: it takes ``snapshot_ttl_s``)."""
-REPORT_FIELDS = ("provider", "status", "accepted", "rejected", "unknown_gpus", "snapshot_version")
+REPORT_FIELDS = ("provider", "status", "accepted", "rejected", "unknown_gpus", "variant_unstated", "snapshot_version")
 
 
 class StackDown(Exception):

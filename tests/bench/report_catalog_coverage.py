@@ -1,8 +1,11 @@
-"""Per-cloud GPU coverage of every SkyPilot v8 catalog: rows with a GPU, resolved, ambiguous, unknown, %, wrong.
+"""Per-cloud GPU coverage of every SkyPilot v8 catalog: rows with a GPU, given a specific board, given a board-unstated
+model (``H100-80GB-Any``: the provider does not say which board), ambiguous, unknown, % specific, % resolved
+(specific or board-unstated), wrong.
 
 Run: ``.venv/bin/python tests/bench/report_catalog_coverage.py [--details]`` from the repository root.
 Catalogs: ``tests/fixtures/skypilot_v8/<cloud>/`` and ``../shared/data/catalogs/{vast,lambda,shadeform,verda}``.
-Definitions in ``tests/catalog_coverage.py``. Exits 1 when coverage is under 99 % or any row resolves wrongly.
+Definitions in ``tests/catalog_coverage.py``. Exits 1 when coverage (specific or board-unstated) is under 99 % or any
+row resolves wrongly.
 """
 
 from __future__ import annotations

@@ -162,8 +162,10 @@ def test_ingest_handler_refuses_bad_events_before_any_io(world: World) -> None:
 @pytest.mark.parametrize(
     ("spelling", "models"),
     [
-        ("H100", ["H100-NVL", "H100-PCIe", "H100-SXM"]),  # a 422 before: gpu was an enum of canonical ids
-        ("A100 80GB", ["A100-80GB", "A100-80GB-PCIe"]),
+        # a 422 before: gpu was an enum of canonical ids. H100-80GB-Any: the offers whose board the provider does not
+        # state (docs/decisions.md, "Board-unstated GPU models")
+        ("H100", ["H100-80GB-Any", "H100-NVL", "H100-PCIe", "H100-SXM"]),
+        ("A100 80GB", ["A100-80GB", "A100-80GB-Any", "A100-80GB-PCIe"]),
         ("h100-sxm", ["H100-SXM"]),
         ("NVIDIA H100 80GB HBM3", ["H100-SXM"]),
         ("a6000", ["RTX-A6000"]),
@@ -185,8 +187,12 @@ def test_a_canonical_id_needs_no_interpretation(world: World) -> None:
 
 def test_a_family_spelling_matches_the_union_of_its_variants(world: World) -> None:
     _, family = search(world, gpu="H100", limit="1")
-    counts = [search(world, gpu=m, limit="1")[1]["count"] for m in ("H100-SXM", "H100-PCIe", "H100-NVL")]
+    models = ("H100-SXM", "H100-PCIe", "H100-NVL", "H100-80GB-Any")
+    counts = [search(world, gpu=m, limit="1")[1]["count"] for m in models]
     assert family["count"] == sum(counts) and all(c > 0 for c in counts)
+    # a specific board does not match the offers whose board is unstated: they may be the other one
+    _, sxm = search(world, gpu="H100-SXM", limit="100")
+    assert {o["gpu_model"] for o in sxm["items"]} == {"H100-SXM"}
 
 
 @pytest.mark.parametrize("spelling", ["TPU-v5e", "Voodoo5", "<script>", "x" * 65])
@@ -214,7 +220,14 @@ def test_pcie_a100s_have_their_own_figures(world: World) -> None:
 def test_an_ambiguous_gpu_spelling_is_a_404_naming_the_candidates(world: World) -> None:
     status, body = _gpu(world, "H100")
     assert (status, body["error"]["code"]) == (404, "gpu_not_found")
-    assert body["error"]["details"]["candidates"] == ["H100-NVL", "H100-PCIe", "H100-SXM"]
+    assert body["error"]["details"]["candidates"] == ["H100-80GB-Any", "H100-NVL", "H100-PCIe", "H100-SXM"]
+
+
+def test_a_board_unstated_model_is_a_catalog_entry(world: World) -> None:
+    status, spec = _gpu(world, "H100-80GB-Any")
+    assert (status, spec["model"], spec["form_factor"]) == (200, "H100-80GB-Any", "unstated")
+    assert spec["variants"] == ["H100-PCIe", "H100-SXM"]
+    assert (spec["memory_bandwidth_gbps"], spec["tdp_w"]) == (2000, 350)  # the lower board's figures (PCIe)
 
 
 @pytest.mark.parametrize(

@@ -232,6 +232,7 @@ class InstanceFacts:
     memory_gb: float | None = None
     host: str | None = None
     family: str | None = None
+    edition: str | None = None
 
 
 # Marketplaces whose instance types name the cloud that runs them: Shadeform ``<cloud>_<type>``, Prime Intellect
@@ -301,6 +302,22 @@ _FAMILIES: tuple[tuple[str, re.Pattern[str], str | None, float | None, str | Non
         ("shadeform", r"^lambdalabs_H100$", PCIE, 80.0, "H100"),
     )
 )
+# Instance families whose card edition the source documents (RTX PRO 6000 Server / Workstation / Max-Q). Each entry:
+# (provider, pattern, edition).
+_EDITION_FAMILIES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (provider, re.compile(pattern, re.IGNORECASE), edition)
+    for provider, pattern, edition in (
+        # SkyPilot's v8 RunPod catalog (tests/fixtures/skypilot_v8/runpod, skypilot-catalog@46062ac) writes RunPod's
+        # gpuTypes displayName into GpuInfo and names the Workstation Edition apart ("RTX PRO 6000 WK",
+        # ``<n>x_RTXPRO6000-WK_SECURE``). In that naming RunPod's displayName "RTX PRO 6000" is the id
+        # "NVIDIA RTX PRO 6000 Blackwell Server Edition" ("RTX PRO 6000 WK" = "... Workstation Edition",
+        # "RTX PRO 6000 MaxQ" = "... Max-Q Workstation Edition"): RunPod ``runpod.get_gpus()`` listing of 2026-01-29
+        # quoted in a public train_in_runpod.py README. Older RunPod answers (Jumbo2020/gpu_prices@5a5fa6c) used the
+        # bare displayName for the Workstation Edition, so the fact holds for these instance types only, not for a
+        # bare "RTX PRO 6000" from RunPod.
+        ("runpod", r"^\d+x_RTXPRO6000_(SECURE|COMMUNITY)$", "SERVER"),
+    )
+)
 _VERDA_MEMORY_FORM = re.compile(r"\.(\d+)S\.", re.IGNORECASE)  # Verda "1H100.80S.30V": 80 GB, SXM
 _INSTANCE_FORM = re.compile(r"sxm|pcie?|nvl(?!ink|\d)", re.IGNORECASE)
 _INSTANCE_MEMORY = re.compile(r"(?<![0-9])(\d{2,3})(?:gb|gib|g)(?![a-wyz0-9])", re.IGNORECASE)
@@ -310,6 +327,9 @@ _INSTANCE_MEMORY = re.compile(r"(?<![0-9])(\d{2,3})(?:gb|gib|g)(?![a-wyz0-9])", 
 def instance_facts(provider: str, instance_type: str) -> InstanceFacts:
     """Form factor and per-GPU memory an instance name states (``gpu_8x_a100_80gb_sxm4``: SXM, 80 GB)."""
     host = host_of(provider, instance_type)
+    edition = next((e for prov, pat, e in _EDITION_FAMILIES if prov == provider and pat.search(instance_type)), None)
+    if edition:
+        return InstanceFacts(host=host, edition=edition)
     for prov, pattern, family_form, family_memory, gpu_family in _FAMILIES:
         if prov == provider and pattern.search(instance_type):
             return InstanceFacts(form=family_form, memory_gb=family_memory, host=host, family=gpu_family)

@@ -59,6 +59,16 @@ class GpuSpec(BaseModel):
     form_factor: str
     sources: dict[str, str]
     notes: str | None = None
+    variants: tuple[str, ...] = Field(
+        default=(),
+        description="a board-unstated model (form_factor 'unstated'): the catalog ids it may be; each figure is the "
+        "lowest of theirs. Empty for a specific board.",
+    )
+
+    @property
+    def board_unstated(self) -> bool:
+        """A model whose board the provider does not state (``H100-80GB-Any``): one of :attr:`variants`."""
+        return bool(self.variants)
 
 
 class GpuCatalog(BaseModel):
@@ -88,15 +98,20 @@ class UnknownGpu(Exception):
 
     ``reason``: ``unknown_gpu`` (no catalog GPU has this name, or the row's facts contradict every variant),
     ``ambiguous_gpu_variant`` (several variants remain after every fact the row carries; ``candidates`` lists them)
-    or ``not_a_gpu`` (a TPU, Inferentia, Trainium, Gaudi...: an accelerator that is not a GPU).
+    or ``not_a_gpu`` (a TPU, Inferentia, Trainium, Gaudi...: an accelerator that is not a GPU). ``conflicting``:
+    the ambiguity comes from facts that contradict each other (Spheron's "H100_NVL" at 80 GB), not from a fact the
+    row leaves out; such a row is never a board-unstated model.
     """
 
-    def __init__(self, raw: str, *, reason: str = "unknown_gpu", candidates: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, raw: str, *, reason: str = "unknown_gpu", candidates: tuple[str, ...] = (), conflicting: bool = False
+    ) -> None:
         detail = f" ({', '.join(candidates)})" if candidates else ""
         super().__init__(f"{reason}: {raw}{detail}")
         self.raw = raw
         self.reason = reason
         self.candidates = candidates
+        self.conflicting = conflicting  # the row's facts point at different variants (not merely leave one out)
 
 
 # A reported per-GPU memory within 10 % of the spec is that GPU (ECC reserves 1/16, GiB vs GB is 7 %); outside it,
@@ -122,6 +137,7 @@ class _Variant:
 class _Index:
     families: dict[str, tuple[_Variant, ...]]
     ids: dict[str, str]  # casefolded canonical id -> id
+    unstated: dict[frozenset[str], str]  # members -> board-unstated id ("H100-80GB-Any"); never a family variant
 
 
 def _variant_form(spec: GpuSpec) -> str | None:
@@ -140,7 +156,15 @@ def _variant_form(spec: GpuSpec) -> str | None:
 def _index() -> _Index:
     """Every catalog GPU under its family key (the catalog id read by the same parser as any spelling)."""
     families: dict[str, list[_Variant]] = {}
+    unstated: dict[frozenset[str], str] = {}
+    known = {spec.model for spec in bundled_catalog().gpus}
     for spec in bundled_catalog().gpus:
+        if spec.board_unstated:
+            members = frozenset(spec.variants)
+            if len(members) < 2 or not members <= known or members in unstated:
+                raise ValueError(f"{spec.model}: variants must be two or more catalog ids, one -Any entry per set")
+            unstated[members] = spec.model
+            continue
         name = spec.name.upper()
         variant = _Variant(
             model=spec.model,
@@ -155,7 +179,18 @@ def _index() -> _Index:
         )
         families.setdefault(parse_name(spec.model).family, []).append(variant)
     ids = {spec.model.casefold(): spec.model for spec in bundled_catalog().gpus}
-    return _Index(families={k: tuple(v) for k, v in families.items()}, ids=ids)
+    if any(bundled_catalog().by_model()[m].board_unstated for members in unstated for m in members):
+        raise ValueError("a board-unstated model's variants are specific boards")
+    return _Index(families={k: tuple(v) for k, v in families.items()}, ids=ids, unstated=unstated)
+
+
+def board_unstated_model(candidates: tuple[str, ...]) -> str | None:
+    """The board-unstated model (``H100-80GB-Any``) whose variants include every candidate of an ambiguous name, the
+    one with the fewest variants; None when no such entry exists. Only for candidates read consistently from a row
+    (an ambiguity, not a contradiction: see :attr:`UnknownGpu.conflicting`)."""
+    wanted = set(candidates)
+    fitting = [(len(m), model) for m, model in _index().unstated.items() if len(wanted) > 1 and wanted <= m]
+    return min(fitting)[1] if fitting else None
 
 
 # Family spellings that are another family's name (not derivable from the words), each with the facts it implies.
@@ -283,6 +318,11 @@ def _by_name_memory(cands: list[_Variant], sizes: tuple[float, ...]) -> list[_Va
 # - GCP: its V100s are NVLink-connected SXM2 boards ("NVIDIA V100 ... NVLink ring, 300 GB/s" in the GPU table of
 #   https://cloud.google.com/compute/docs/gpus); its A100s (a2, NVSwitch) and H100s (a3) are HGX SXM boards; its
 #   P100 and T4 are PCIe cards. GCP's catalog prices GPUs in rows of their own, without the machine type.
+# - JarvisLabs: its pricing page (https://jarvislabs.ai/pricing) lists "NVIDIA H100 SXM" (80 GB VRAM, 200 GB RAM,
+#   16 vCPU per GPU) and "NVIDIA H200 SXM" (141 GB, 300 GB RAM, 28 vCPU per GPU) and no PCIe or NVL H100/H200
+#   (as transcribed verbatim on 2026-09-20 in api-evangelist/jarvislabs plans/jarvislabs-plans-pricing.yml@2aa5c44;
+#   the same repo's plans file names the SKU ``gpu_h100_sxm``, "H100 SXM (80GB)"). The H200 shape matches SkyPilot's
+#   ``1x_H200_28V_300G``; its API's server_meta names them "H100"/"H200" only (gpuhunt fixture).
 _PROVIDER_FORM: dict[tuple[str, str], str] = {
     ("runpod", "H100"): PCIE,
     ("runpod", "A100"): PCIE,
@@ -295,6 +335,8 @@ _PROVIDER_FORM: dict[tuple[str, str], str] = {
     ("gcp", "H100"): SXM,
     ("gcp", "H200"): SXM,
     ("verda", "A100"): SXM,
+    ("jarvislabs", "H100"): SXM,
+    ("jarvislabs", "H200"): SXM,
 }
 # Editions a cloud documents for a card it names without one: GCP's G4 and OCI's BM.GPU.RTXPRO carry the RTX PRO
 # 6000 Blackwell Server Edition (https://cloud.google.com/compute/docs/gpus, OCI compute shapes); SkyPilot's Lium
@@ -363,7 +405,7 @@ def _by_convention(
     default_form = _PROVIDER_FORM.get((where, family))
     if default_form and len(cands) > 1:
         cands = _keep(cands, lambda c: c.form == default_form)
-    default_edition = _PROVIDER_EDITION.get((where, family))
+    default_edition = (hint.edition if hint else None) or _PROVIDER_EDITION.get((where, family))
     if default_edition and len(cands) > 1 and not named.edition:
         cands = _keep(cands, lambda c: c.edition == default_edition)
     named_form = named.form is not None or form_class(row.form_factor or "") is not None
@@ -398,6 +440,9 @@ def canonical_gpu(
     ``ambiguous_gpu_variant`` or ``not_a_gpu``) when no single model fits. With no row context (no provider, no
     instance type) a canonical id spelled exactly is itself.
     """
+    exact_id = _index().ids.get(raw.strip().casefold())
+    if exact_id is not None and bundled_catalog().by_model()[exact_id].board_unstated:
+        return exact_id  # no provider spells "H100-80GB-Any": it is our own id (``offers.to_raw``)
     if not provider and not instance_type:
         exact = _index().ids.get(raw.strip().casefold())
         if exact is not None and memory_gb is None:
@@ -430,7 +475,7 @@ def canonical_gpu(
         return models.pop()
     if not models:
         raise UnknownGpu(raw)
-    raise UnknownGpu(raw, reason="ambiguous_gpu_variant", candidates=tuple(sorted(models)))
+    raise UnknownGpu(raw, reason="ambiguous_gpu_variant", candidates=tuple(sorted(models)), conflicting=conflicting)
 
 
 def _name_candidates(raw: str, facts: NameFacts, row: _Row | None = None) -> tuple[str, NameFacts, list[_Variant]]:
@@ -468,9 +513,10 @@ def _name_candidates(raw: str, facts: NameFacts, row: _Row | None = None) -> tup
 @lru_cache(maxsize=4096)
 def gpu_models_for(text: str) -> tuple[str, ...]:
     """Every canonical model a user's spelling denotes, sorted: a canonical id (any case) is itself; a family
-    spelling is all its variants that fit the words given (``H100`` -> H100-NVL, H100-PCIe, H100-SXM;
-    ``A100 80GB`` -> A100-80GB, A100-80GB-PCIe; ``H100 SXM`` -> H100-SXM). Raises :class:`UnknownGpu`
-    (``unknown_gpu`` or ``not_a_gpu``)."""
+    spelling is all its variants that fit the words given, and each board-unstated model all of whose variants are
+    among them (``H100`` -> H100-80GB-Any, H100-NVL, H100-PCIe, H100-SXM; ``A100 80GB`` -> A100-80GB,
+    A100-80GB-Any, A100-80GB-PCIe; ``H100 SXM`` -> H100-SXM). Raises :class:`UnknownGpu` (``unknown_gpu`` or
+    ``not_a_gpu``)."""
     exact = _index().ids.get(text.strip().casefold())
     if exact is not None:
         return (exact,)
@@ -487,6 +533,9 @@ def gpu_models_for(text: str) -> tuple[str, ...]:
                 raise
     if not models:
         raise UnknownGpu(text)
+    # a board-unstated model is one of these when every board it may be is: "H100" includes H100-80GB-Any, "H100 SXM"
+    # does not (that offer may be the PCIe card)
+    models.update(model for members, model in _index().unstated.items() if members <= models)
     return tuple(sorted(models))
 
 

@@ -17,7 +17,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gpubroker.domain.gpus import MEMORY_TOLERANCE, GpuSpec, UnknownGpu, canonical_gpu, descriptive_name
+from gpubroker.domain.gpus import (
+    MEMORY_TOLERANCE,
+    GpuSpec,
+    UnknownGpu,
+    board_unstated_model,
+    canonical_gpu,
+    descriptive_name,
+)
 from gpubroker.domain.providers import COMPLIANCE_TAGS, ProviderName, in_eea
 from gpubroker.domain.types import OfferId
 
@@ -128,7 +135,10 @@ class RawOffer(BaseModel):
 @lru_cache(maxsize=1024)
 def _form_factor(spec_form_factor: str) -> str | None:
     """SXM or PCIe as the model's spec says. Each canonical model is one form factor (the PCIe A100s and V100s have
-    their own ids), and the resolver has checked the instance name against it (``canonical_gpu``)."""
+    their own ids), and the resolver has checked the instance name against it (``canonical_gpu``); a board-unstated
+    model (form factor "unstated") has none: None."""
+    if spec_form_factor == "unstated":
+        return None
     for family in ("SXM", "PCIe"):
         if family.lower() in spec_form_factor.lower():
             return family
@@ -161,8 +171,11 @@ def _memory(raw: RawOffer, spec: GpuSpec) -> float:
 
 
 def gpu_model_of(raw: RawOffer) -> str:
-    """The canonical GPU of a raw row, from its name and every fact it carries. Raises :class:`RejectedRow`
-    (``no_gpu``, ``unknown_gpu``, ``ambiguous_gpu_variant``, ``not_a_gpu``) with the raw spelling."""
+    """The canonical GPU of a raw row, from its name and every fact it carries. A row whose facts leave the board
+    unstated (an "H100" at 80 GB: SXM or PCIe) is the board-unstated model of those boards (``H100-80GB-Any``),
+    reported apart (``RunReport.variant_unstated``), never one of them guessed; a row whose facts contradict each
+    other (an "A100 PCIe" on an SXM4 instance) stays ambiguous. Raises :class:`RejectedRow` (``no_gpu``,
+    ``unknown_gpu``, ``ambiguous_gpu_variant``, ``not_a_gpu``) with the raw spelling."""
     if not raw.gpu_name:
         raise RejectedRow("no_gpu")
     try:
@@ -176,6 +189,9 @@ def gpu_model_of(raw: RawOffer) -> str:
             form_factor=raw.gpu_form_factor,
         )
     except UnknownGpu as exc:
+        unstated = board_unstated_model(exc.candidates) if not exc.conflicting else None
+        if exc.reason == "ambiguous_gpu_variant" and unstated is not None:
+            return unstated
         raise RejectedRow(exc.reason, raw_gpu=raw.gpu_name) from exc
 
 
@@ -267,12 +283,15 @@ def to_raw(offer: Offer) -> RawOffer:
 
 
 class RunReport(BaseModel):
-    """What one ingestion run did. The first four fields are the public report (``make ingest`` prints it)."""
+    """What one ingestion run did. The first five fields are the public report (``make ingest`` prints it)."""
 
     provider: str
     accepted: int = 0
     rejected: dict[str, int] = Field(default_factory=dict)
     unknown_gpus: list[str] = Field(default_factory=list)
+    variant_unstated: dict[str, int] = Field(
+        default_factory=dict, description="accepted offers per board-unstated model (H100-80GB-Any): reported"
+    )
     status: Literal["ok", "failed"] = "ok"
     error: str | None = None
     stale_offers: int = 0
@@ -281,6 +300,10 @@ class RunReport(BaseModel):
     marked_unavailable: int = 0
     history_points: int = 0
     snapshot_version: str | None = None
+
+    def board_unstated(self, model: str) -> None:
+        """An accepted offer whose provider does not state its board (a board-unstated model)."""
+        self.variant_unstated[model] = self.variant_unstated.get(model, 0) + 1
 
     def reject(self, reason: str, raw_gpu: str | None = None) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1

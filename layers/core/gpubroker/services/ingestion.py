@@ -144,6 +144,9 @@ def run_ingestion(
             report.reject("duplicate")
             continue
         fresh[offer.offer_id] = offer
+    for offer in fresh.values():
+        if specs[offer.gpu_model].board_unstated:
+            report.board_unstated(offer.gpu_model)
     report.accepted = len(fresh)
 
     existing = {o.offer_id: o for o in offers.offers_of(provider)}
