@@ -407,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     args = add_quick(ap).parse_args(argv)
     if args.quick:
-        args.offers, args.iterations, args.baseline_iterations = 2_000, 40, 8
+        args.offers, args.iterations, args.baseline_iterations = 2_000, 40, 2 * len(QUERIES)  # every query twice
     floor, base_floor = (0, 0) if args.quick else (2000, 50)
 
     bench = build(args.offers, args.seed)

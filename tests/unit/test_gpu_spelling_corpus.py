@@ -83,7 +83,6 @@ def _verdict(row: dict[str, str]) -> str:
         return f"TypeError: {err}"
 
 
-@pytest.mark.xfail(strict=False, reason="resolver lands from branch i10-names")
 def test_every_spelling_resolves_as_the_corpus_says() -> None:
     wrong = [
         f"{r['spelling']!r} {_facts(r)} -> {got} (expected {r['expected']}: {r['source']})"
