@@ -12,8 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, canonical_gpu
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "gpu_spellings.csv"
