@@ -14,7 +14,7 @@ from gpubroker.domain.search_text import (
     tokens,
 )
 
-H100 = ("H100-SXM", "H100-PCIe", "H100-NVL")
+H100 = ("H100-SXM", "H100-PCIe", "H100-NVL", "H100-80GB-Any")
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,8 @@ def test_gpu_tokens_hold_the_id_with_and_without_brand_and_the_architecture() ->
     assert "ada" not in tokens("montreal-canada-2")  # q=ada must not find Canada
 
 
+A100_40 = ("A100-40GB", "A100-40GB-PCIe", "A100-40GB-Any")  # a family: every board, and rows that do not say
+A100_80 = ("A100-80GB", "A100-80GB-PCIe", "A100-80GB-Any")
 RTX_4090 = ("RTX-4090", "RTX-4090-48GB")  # the board-modified 48 GB card is a 4090 too
 
 
@@ -50,9 +52,9 @@ RTX_4090 = ("RTX-4090", "RTX-4090-48GB")  # the board-modified 48 GB card is a 4
         ("h100 sxm", ("H100-SXM",)),
         ("h100 sxm5", ("H100-SXM",)),
         ("h100nvl", ("H100-NVL",)),
-        ("h200", ("H200", "H200-NVL")),
+        ("h200", ("H200", "H200-NVL", "H200-141GB-Any")),
         ("gh200", ("GH200", "GH200-144GB")),
-        ("a100", ("A100-40GB", "A100-40GB-PCIe", "A100-80GB", "A100-80GB-PCIe")),
+        ("a100", (*A100_40, *A100_80)),
         ("a10", ("A10",)),
         ("l40", ("L40",)),
         ("l40s", ("L40S",)),
@@ -65,7 +67,18 @@ RTX_4090 = ("RTX-4090", "RTX-4090-48GB")  # the board-modified 48 GB card is a 4
         ("rtx 6000 ada", ("RTX-6000-Ada",)),
         ("mi300", ("MI300X",)),
         ("mi300x", ("MI300X",)),
-        ("v100", ("V100-16GB", "V100-16GB-FHHL", "V100-16GB-PCIe", "V100-32GB", "V100-32GB-PCIe")),
+        (
+            "v100",
+            (
+                "V100-16GB",
+                "V100-16GB-FHHL",
+                "V100-16GB-PCIe",
+                "V100-16GB-Any",
+                "V100-32GB",
+                "V100-32GB-PCIe",
+                "V100-32GB-Any",
+            ),
+        ),
         ("rtx", ()),
         ("lambda", ()),
         ("1", ()),
@@ -90,7 +103,7 @@ def test_parse_query_reads_phrases_memory_count_and_words() -> None:
     assert [t.text for t in words] == ["lambda", "h100", "europe"]  # "in" is a filler word
     assert words[0].prefix and not words[1].prefix
     assert parse_query("gpu") == ()
-    assert set(parse_query("a100 80gb")[0].gpu_models) == {"A100-40GB", "A100-40GB-PCIe", "A100-80GB", "A100-80GB-PCIe"}
+    assert set(parse_query("a100 80gb")[0].gpu_models) == {*A100_40, *A100_80}  # 80gb narrows, as its own term
 
 
 def test_prefix_rule() -> None:
