@@ -12,6 +12,7 @@ Prints a table and one JSON line; exits 0 when both hold.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import io
@@ -102,10 +103,10 @@ def invoke_ingestion(api: str, provider: str, catalog: Path) -> None:
             raise RuntimeError(resp.read().decode())
 
 
-def subscriptions(rng: random.Random, offers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def subscriptions(rng: random.Random, offers: list[dict[str, Any]], clients: int) -> list[dict[str, Any]]:
     gpus = sorted({o["gpu_model"] for o in offers})
     out: list[dict[str, Any]] = []
-    for i in range(CLIENTS):
+    for i in range(clients):
         o = rng.choice(offers)
         kind = i % 6
         if kind == 0:
@@ -153,12 +154,34 @@ def debug_by_offer(inboxes: list[list[tuple[float, dict[str, Any]]]]) -> None:
         print(k, len(v), round(min(v), 3), round(max(v), 3), file=sys.stderr)
 
 
+QUIET_S = 2.0
+CAP_S = 60.0
+
+
+async def quiescence(
+    subs: list[dict[str, Any]], inboxes: list[list[tuple[float, dict[str, Any]]]], changes: list[dict[str, Any]]
+) -> None:
+    """Wait until every client holds as many price messages as it should, or no message has arrived for QUIET_S
+    (a client that will never get its message), capped at CAP_S; a fixed wait counted slow deliveries as wrong."""
+    want = [sum(1 for c in changes if wanted(f, c)) for f in subs]
+    started = time.monotonic()
+    while time.monotonic() - started < CAP_S:
+        got = [sum(1 for _, m in inbox if m.get("type") == "price") for inbox in inboxes]
+        if all(g >= w for g, w in zip(got, want, strict=True)):
+            return
+        last = max((inbox[-1][0] for inbox in inboxes if inbox), default=0.0)
+        last = max(last, time.time() - (time.monotonic() - started))
+        if time.time() - last > QUIET_S:
+            return
+        await asyncio.sleep(0.05)
+
+
 def percentile(xs: list[float], q: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-async def run(state: dict[str, Any], workdir: Path) -> dict[str, Any]:
+async def run(state: dict[str, Any], workdir: Path, clients: int) -> dict[str, Any]:
     rng = random.Random(SEED)
     table = boto3.resource("dynamodb", endpoint_url=state["aws_endpoint"], region_name="us-east-1").Table(
         state["names"]["OffersTable"]
@@ -177,7 +200,7 @@ async def run(state: dict[str, Any], workdir: Path) -> dict[str, Any]:
     current[PROVIDERS[0]] = offers_of(table, PROVIDERS[0])
     warm.cancel()
 
-    subs = subscriptions(rng, pool)
+    subs = subscriptions(rng, pool, clients)
     inboxes: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in subs]
     ready = asyncio.Semaphore(0)
     tasks = [asyncio.create_task(client(state["ws"], f, inbox, ready)) for f, inbox in zip(subs, inboxes, strict=True)]
@@ -193,7 +216,7 @@ async def run(state: dict[str, Any], workdir: Path) -> dict[str, Any]:
         all_changes += expected_changes(current[provider], after)
         current[provider] = after
         await asyncio.sleep(0.3)
-    await asyncio.sleep(1.5)
+    await quiescence(subs, inboxes, all_changes)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -226,12 +249,15 @@ async def run(state: dict[str, Any], workdir: Path) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=CLIENTS)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
         workdir = Path(tmp)
         quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
         with local_stack(workdir, env=quiet) as started:
-            result = asyncio.run(run(json.loads(started.state_file.read_text()), workdir))
+            result = asyncio.run(run(json.loads(started.state_file.read_text()), workdir, args.clients))
     met = (
         result["messages"] > 0
         and result["p99_ms"] is not None
