@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing, ValidationFailed
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
+from gpubroker.domain.regions import region_predicate
 from gpubroker.domain.search import Cursor, OfferQuery
 from gpubroker.services.search import SnapshotCache, search_offers
 from gpumath.columns import OfferColumns
@@ -67,7 +68,7 @@ queries = st.builds(
     min_gpu_memory_gb=st.one_of(st.none(), st.sampled_from([0.0, 24.0, 48.0, 80.0])),
     max_price_per_hour=st.one_of(st.none(), PRICES.map(lambda p: p * 4)),
     min_price_per_gpu_hour=st.one_of(st.none(), PRICES),
-    available=st.one_of(st.none(), st.booleans()),
+    available=st.booleans(),
     q=st.one_of(st.none(), st.sampled_from(["h100", "SECURE us", "vast", "rtx 4090", "de", "zzz"])),
     sort=st.sampled_from(["price", "-price", "price_per_gpu_hour", "-price_per_gpu_hour", "gpu_memory", "-gpu_memory"]),
     limit=st.integers(min_value=1, max_value=7),
@@ -97,12 +98,12 @@ def oracle(records: list[dict[str, Any]], q: OfferQuery) -> list[str]:
         return (
             (not gpus or r["gpu_model"] in gpus)
             and (not q.provider or r["provider"] in q.provider)
-            and (not regions or r["region"].casefold() in regions)
+            and (not regions or region_predicate(q.region)(r["region"]))
             and set(q.compliance) <= set(r["compliance"])
             and (q.min_gpu_memory_gb is None or r["gpu_memory_gb"] >= q.min_gpu_memory_gb)
             and (q.max_price_per_hour is None or r["price_per_hour"] <= q.max_price_per_hour)
             and (q.min_price_per_gpu_hour is None or r["price_per_gpu_hour"] >= q.min_price_per_gpu_hour)
-            and (q.available is None or r["available"] == q.available)
+            and r["available"] == q.available
             and all(any(t.casefold() in f.casefold() for f in text) for t in (q.q or "").split())
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ SORT_KEYS = {
     "price": "price_per_hour",
     "price_per_gpu_hour": "price_per_gpu_hour",
     "gpu_memory": "gpu_memory_gb",
+    "spot_price": "spot_price_per_hour",
 }
 TEXT_COLUMNS = ("provider", "gpu_model", "region", "instance_type")
 
@@ -50,6 +51,7 @@ class OfferColumns:
     as_of: I64
     meta: dict[str, Any]
     _order: dict[tuple[str, bool], tuple[I64, I64]] = field(default_factory=dict, repr=False)
+    _derived: dict[str, F64] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -143,6 +145,11 @@ class OfferColumns:
         folded = {v.casefold() for v in values}
         return self._codes_in(col, [v.casefold() in folded for v in self.vocab[col]])
 
+    def vocab_mask(self, col: str, predicate: Callable[[str], bool]) -> B:
+        """Offers whose categorical ``col`` satisfies ``predicate``: called once per vocabulary entry, not per offer
+        (a region group, a case-insensitive match)."""
+        return self._codes_in(col, [predicate(v) for v in self.vocab[col]])
+
     def text_match(self, tokens: Sequence[str]) -> B:
         """Every token (case-insensitive substring) matches at least one of the TEXT_COLUMNS.
 
@@ -159,9 +166,23 @@ class OfferColumns:
             mask &= hit
         return mask
 
+    def numeric(self, col: str) -> F64 | I32:
+        """A float or int column by name, or the derived ``total_gpu_memory_gb`` (per-GPU memory x count, GB)."""
+        if col in self.floats:
+            return self.floats[col]
+        if col in self.ints:
+            return self.ints[col]
+        if col != "total_gpu_memory_gb":
+            raise KeyError(col)
+        total = self._derived.get(col)
+        if total is None:
+            total = self.floats["gpu_memory_gb"] * self.ints["gpu_count"]
+            self._derived[col] = total
+        return total
+
     def range_mask(self, col: str, lo: float | None, hi: float | None) -> B:
-        """lo <= col <= hi over a float column; NaN never matches a bound."""
-        values = self.floats[col]
+        """lo <= col <= hi over a numeric column (see ``numeric``); NaN never matches a bound."""
+        values = self.numeric(col)
         mask = np.ones(self.n, dtype=np.bool_)
         if lo is not None:
             mask &= values >= lo

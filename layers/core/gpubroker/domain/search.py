@@ -1,5 +1,6 @@
-"""The offer search: the request (filters, sort, pagination, as one validated model) and its answer, a page of
-offers (``OfferPage``, also the body of ``GET /offers``)."""
+"""The offer search: the request (``OfferFilters``, the filter part shared with live subscriptions, and
+``OfferQuery`` = filters + words + sort + page) and its answer, a page of offers (``OfferPage``, also the body of
+``GET /offers``)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,52 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from gpubroker.domain.errors import InvalidCursor
 
-SortKey = Literal["price", "-price", "price_per_gpu_hour", "-price_per_gpu_hour", "gpu_memory", "-gpu_memory"]
+SortKey = Literal[
+    "price",
+    "-price",
+    "price_per_gpu_hour",
+    "-price_per_gpu_hour",
+    "gpu_memory",
+    "-gpu_memory",
+    "spot_price",
+    "-spot_price",
+]
 MAX_PRICE = 10_000.0
 MAX_LIMIT = 100
+MAX_GPU_MEMORY_GB = 1024.0
+MAX_TOTAL_GPU_MEMORY_GB = 65_536.0
+MAX_GPU_COUNT = 1024
+MAX_VCPUS = 16_384.0
+MAX_RAM_GB = 262_144.0
+
+# (lower bound, upper bound) pairs checked together: min > max is a 422 whose detail type is ``min_exceeds_max``
+RANGES: tuple[tuple[str, str], ...] = (
+    ("min_gpu_memory_gb", "max_gpu_memory_gb"),
+    ("min_total_gpu_memory_gb", "max_total_gpu_memory_gb"),
+    ("min_gpu_count", "max_gpu_count"),
+    ("min_vcpus", "max_vcpus"),
+    ("min_ram_gb", "max_ram_gb"),
+    ("min_price_per_hour", "max_price_per_hour"),
+    ("min_price_per_gpu_hour", "max_price_per_gpu_hour"),
+    ("min_spot_price_per_hour", "max_spot_price_per_hour"),
+)
 
 
-class OfferQuery(BaseModel):
-    """Every filter is optional; all given filters must hold (AND). List filters match any of their values."""
+class OfferFilters(BaseModel):
+    """Which offers: every filter is optional and all given filters must hold (AND); a list filter matches any of
+    its values (OR). Shared by ``GET /offers`` (``OfferQuery``) and the live-price subscriptions.
+
+    Numeric bounds are inclusive; an offer whose value is unknown (no vCPU count, no RAM figure, no spot price)
+    never satisfies a bound on it. ``available`` defaults to true: offers that vanished from their provider
+    (``available: false``, kept for history) are listed only when asked for with ``available=false``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -27,34 +61,51 @@ class OfferQuery(BaseModel):
     provider: tuple[str, ...] = ()
     region: tuple[str, ...] = ()
     compliance: tuple[str, ...] = ()
-    min_gpu_memory_gb: float | None = Field(default=None, ge=0, le=1024)
+    gpu_vendor: tuple[str, ...] = ()
+    min_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_GB)
+    max_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_GPU_MEMORY_GB)
+    min_total_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_TOTAL_GPU_MEMORY_GB)
+    max_total_gpu_memory_gb: float | None = Field(default=None, ge=0, le=MAX_TOTAL_GPU_MEMORY_GB)
+    min_gpu_count: int | None = Field(default=None, ge=1, le=MAX_GPU_COUNT)
+    max_gpu_count: int | None = Field(default=None, ge=1, le=MAX_GPU_COUNT)
+    min_vcpus: float | None = Field(default=None, ge=0, le=MAX_VCPUS)
+    max_vcpus: float | None = Field(default=None, ge=0, le=MAX_VCPUS)
+    min_ram_gb: float | None = Field(default=None, ge=0, le=MAX_RAM_GB)
+    max_ram_gb: float | None = Field(default=None, ge=0, le=MAX_RAM_GB)
     min_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
     max_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
     min_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
     max_price_per_gpu_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
-    available: bool | None = None
+    spot: bool = False
+    min_spot_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    max_spot_price_per_hour: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    available: bool = True
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        for lo, hi in RANGES:
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a is not None and b is not None and a > b:
+                raise PydanticCustomError(
+                    "min_exceeds_max", "{lo} must not exceed {hi}", {"lo": lo, "hi": hi, "min": a, "max": b}
+                )
+        return self
+
+    def filters(self) -> OfferFilters:
+        """Only the filter part (what a subscription stores), whatever subclass this is."""
+        return OfferFilters.model_validate(self.model_dump(include=set(OfferFilters.model_fields)))
+
+
+class OfferQuery(OfferFilters):
+    """A search: the filters, words to look for (``q``), the order and the page."""
+
     q: str | None = Field(default=None, max_length=200)
     sort: SortKey = "price_per_gpu_hour"
     limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(default=None, max_length=512)
 
-    @model_validator(mode="after")
-    def _ranges(self) -> OfferQuery:
-        for lo, hi in (
-            ("min_price_per_hour", "max_price_per_hour"),
-            ("min_price_per_gpu_hour", "max_price_per_gpu_hour"),
-        ):
-            a, b = getattr(self, lo), getattr(self, hi)
-            if a is not None and b is not None and a > b:
-                raise ValueError(f"{lo} must not exceed {hi}")
-        return self
-
-    @property
-    def tokens(self) -> list[str]:
-        return [t for t in (self.q or "").split() if t]
-
     def filter_hash(self) -> str:
-        """Identifies the result set a cursor belongs to (filters and sort, not the page size)."""
+        """Identifies the result set a cursor belongs to (filters, words and sort; not the page size)."""
         body = self.model_dump(mode="json", exclude={"cursor", "limit"})
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -82,6 +133,35 @@ class Cursor(BaseModel):
 
 
 # What a search returns, and GET /offers answers (the class names are the OpenAPI schema names).
+MatchField = Literal[
+    "gpu_model",
+    "gpu_family",
+    "gpu_memory",
+    "gpu_count",
+    "gpu_vendor",
+    "provider",
+    "region",
+    "region_group",
+    "instance_type",
+]
+
+
+class OfferMatch(BaseModel):
+    """Why an offer matched the words of ``q``: the fields that held them and the relevance score it ranked by."""
+
+    fields: list[MatchField] = Field(
+        description="fields holding the query words: gpu_model (the GPU the words name), gpu_family (a word of the "
+        "GPU's name, e.g. h100 in H100-NVL), gpu_memory (24gb), gpu_count (8x), gpu_vendor, provider, region, "
+        "region_group (eu, us, asia...), instance_type"
+    )
+    score: float = Field(
+        ge=0,
+        description="relevance: the sum over query words of the best field weight a word matched (gpu_model 100, "
+        "gpu_family 60, gpu_memory/gpu_count/gpu_vendor/provider 30, region 20, region_group 15, instance_type 10; "
+        "a prefix match of a word counts half); higher first, ties in the requested sort order",
+    )
+
+
 class OfferOut(BaseModel):
     offer_id: str
     provider: str
@@ -102,6 +182,9 @@ class OfferOut(BaseModel):
     as_of: AwareDatetime
     stale: bool
     source: str
+    match: OfferMatch | None = Field(
+        default=None, description="why the offer matched the words of `q`; null when the search has no `q`"
+    )
 
 
 class OfferPage(BaseModel):

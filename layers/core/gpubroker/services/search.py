@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing, ValidationFailed
-from gpubroker.domain.gpus import UnknownGpu, bundled_catalog, canonical_gpu
-from gpubroker.domain.providers import COMPLIANCE_TAGS, PROVIDERS
-from gpubroker.domain.search import Cursor, OfferOut, OfferPage, OfferQuery
+from gpubroker.domain.errors import CursorExpired, InvalidCursor, SnapshotMissing
+from gpubroker.domain.regions import region_predicate
+from gpubroker.domain.search import Cursor, OfferFilters, OfferOut, OfferPage, OfferQuery
 from gpubroker.ports import SnapshotReader
+from gpubroker.services.offer_filters import normalise_filters, resolve_gpu_filter
 from gpumath.columns import OfferColumns
 
 
@@ -79,77 +79,41 @@ class SnapshotCache:
         return cols
 
 
-def resolve_gpu_filter(names: tuple[str, ...]) -> list[str]:
-    """Accept any spelling a user types (``A6000``, ``h100 sxm``); unknown names are a 422, not an empty page."""
-    known = bundled_catalog().by_model()
-    out: list[str] = []
-    for name in names:
-        if name in known:
-            out.append(name)
-            continue
-        try:
-            out.append(canonical_gpu(name))
-        except UnknownGpu:
-            matches = [m for m in known if m.casefold() == name.casefold()]
-            if not matches:
-                raise ValidationFailed(
-                    f"unknown GPU model {name!r}", details={"parameter": "gpu", "known": sorted(known)}
-                ) from None
-            out.extend(matches)
-    return out
-
-
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Lists come as repeated parameters (OpenAPI ``form``, ``explode: true``); blanks are ignored."""
-    return tuple(v.strip() for v in values if v.strip())
-
-
 def normalise_query(query: OfferQuery) -> OfferQuery:
-    gpus = tuple(resolve_gpu_filter(_split(query.gpu)))
-    providers = tuple(p.casefold() for p in _split(query.provider))
-    unknown = [p for p in providers if p not in PROVIDERS]
-    if unknown:
-        raise ValidationFailed(
-            f"unknown provider {unknown[0]!r}", details={"parameter": "provider", "known": sorted(PROVIDERS)}
-        )
-    tags = _split(query.compliance)
-    bad = [t for t in tags if t not in COMPLIANCE_TAGS]
-    if bad:
-        raise ValidationFailed(
-            f"unknown compliance tag {bad[0]!r}",
-            details={"parameter": "compliance", "known": list(COMPLIANCE_TAGS)},
-        )
-    return query.model_copy(
-        update={
-            "gpu": tuple(sorted(set(gpus))),
-            "provider": tuple(sorted(set(providers))),
-            "region": _split(query.region),
-            "compliance": tuple(sorted(set(tags))),
-        }
-    )
+    """The query with canonical filter values (``services.offer_filters.normalise_filters``)."""
+    return normalise_filters(query)
 
 
-def filter_mask(cols: OfferColumns, query: OfferQuery) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """One boolean mask for every filter of an already normalised query."""
+def filter_mask(cols: OfferColumns, filters: OfferFilters) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """One boolean mask for every filter of already normalised filters: exactly the offers ``offer_matches``
+    accepts (property-tested), computed column-wise."""
+    f = filters
     mask = np.ones(cols.n, dtype=np.bool_)
-    if query.gpu:
-        mask &= cols.in_values("gpu_model", query.gpu)
-    if query.provider:
-        mask &= cols.in_values("provider", query.provider)
-    if query.region:
-        mask &= cols.in_values_casefold("region", query.region)
-    if query.compliance:
-        mask &= cols.compliance_mask(query.compliance)
-    if query.min_gpu_memory_gb is not None:
-        mask &= cols.range_mask("gpu_memory_gb", query.min_gpu_memory_gb, None)
-    if query.min_price_per_hour is not None or query.max_price_per_hour is not None:
-        mask &= cols.range_mask("price_per_hour", query.min_price_per_hour, query.max_price_per_hour)
-    if query.min_price_per_gpu_hour is not None or query.max_price_per_gpu_hour is not None:
-        mask &= cols.range_mask("price_per_gpu_hour", query.min_price_per_gpu_hour, query.max_price_per_gpu_hour)
-    if query.available is not None:
-        mask &= cols.bools["available"] == query.available
-    if query.tokens:
-        mask &= cols.text_match(query.tokens)
+    if f.gpu:
+        mask &= cols.in_values("gpu_model", f.gpu)
+    if f.provider:
+        mask &= cols.in_values("provider", f.provider)
+    if f.region:
+        mask &= cols.vocab_mask("region", region_predicate(f.region))
+    if f.compliance:
+        mask &= cols.compliance_mask(f.compliance)
+    if f.gpu_vendor:
+        mask &= cols.in_values_casefold("gpu_vendor", f.gpu_vendor)
+    for col, lo, hi in (
+        ("gpu_memory_gb", f.min_gpu_memory_gb, f.max_gpu_memory_gb),
+        ("total_gpu_memory_gb", f.min_total_gpu_memory_gb, f.max_total_gpu_memory_gb),
+        ("gpu_count", f.min_gpu_count, f.max_gpu_count),
+        ("vcpus", f.min_vcpus, f.max_vcpus),
+        ("ram_gb", f.min_ram_gb, f.max_ram_gb),
+        ("price_per_hour", f.min_price_per_hour, f.max_price_per_hour),
+        ("price_per_gpu_hour", f.min_price_per_gpu_hour, f.max_price_per_gpu_hour),
+        ("spot_price_per_hour", f.min_spot_price_per_hour, f.max_spot_price_per_hour),
+    ):
+        if lo is not None or hi is not None:
+            mask &= cols.range_mask(col, lo, hi)
+    if f.spot:
+        mask &= ~np.isnan(cols.floats["spot_price_per_hour"])
+    mask &= cols.bools["available"] == f.available
     return mask
 
 
@@ -175,7 +139,10 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
     if after >= cols.n and cols.n:
         raise InvalidCursor("cursor points past the end of its snapshot")
     key = query.sort.lstrip("-")
-    idx, total, last = cols.page(filter_mask(cols, query), key, query.sort.startswith("-"), after, query.limit)
+    mask = filter_mask(cols, query)
+    if query.q:
+        mask &= cols.text_match(query.q.split())
+    idx, total, last = cols.page(mask, key, query.sort.startswith("-"), after, query.limit)
     items = []
     for i in idx:
         rec = cols.record(int(i))
@@ -189,3 +156,6 @@ def search_offers(query: OfferQuery, *, snapshots: SnapshotCache) -> OfferPage:
         snapshot_version=version,
         stale=any(i.stale for i in items),
     )
+
+
+__all__ = ["SnapshotCache", "filter_mask", "normalise_query", "resolve_gpu_filter", "search_offers"]
