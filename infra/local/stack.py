@@ -84,7 +84,7 @@ class LocalStack:
         self._moto: subprocess.Popen[bytes] | None = None
         self._http: Any = None
         self._ws: WebSocketFront | None = None
-        self._stream_worker: subprocess.Popen[str] | None = None
+        self._workers: list[subprocess.Popen[str]] = []  # the stream worker, then the queue workers
 
     @property
     def api_url(self) -> str:
@@ -159,38 +159,50 @@ class LocalStack:
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 
     def launch_streams(self) -> None:
-        """Start the stream worker's process (interpreter, imports, the template) without polling yet, so that
-        start-up overlaps the seeding; :meth:`start_streams` lets it begin."""
-        if not self.app.stream_triggers or self._stream_worker is not None:
+        """Start the event-source workers' processes (interpreter, imports, the template) without polling yet, so
+        that start-up overlaps the seeding; :meth:`start_streams` lets them begin. One process for the DynamoDB
+        stream pollers; per SQS event source, ``min(MaximumConcurrency, GPUBROKER_QUEUE_WORKERS)`` processes."""
+        if self._workers:
             return
+        from infra.local.queues import DEFAULT_LOCAL_CONCURRENCY
+
         tables = {t.table: self.names[t.table] for t in self.app.stream_triggers}
-        env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables)}
-        self._stream_worker = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.stream_worker"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        queues = {t.queue: [self.names[t.queue], self.names[f"{t.queue}.Arn"]] for t in self.app.queue_triggers}
+        env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables), "GPUBROKER_QUEUES": json.dumps(queues)}
+        commands: list[list[str]] = [[]] if self.app.stream_triggers else []
+        local = int(os.environ.get("GPUBROKER_QUEUE_WORKERS", DEFAULT_LOCAL_CONCURRENCY))
+        for trigger in self.app.queue_triggers:
+            commands += [["--queue", trigger.function]] * max(1, min(trigger.max_concurrency, local))
+        for extra in commands:
+            self._workers.append(
+                subprocess.Popen(  # noqa: S603 - this interpreter, our module
+                    [sys.executable, "-m", "infra.local.stream_worker", *extra],
+                    cwd=ROOT,
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
 
     def start_streams(self) -> None:
-        """Deliver every later write on a table's stream to the function the template maps to it.
+        """Deliver every later write on a table's stream, and every message on a queue, to the function the
+        template maps to it.
 
-        The pollers run in their own process (infra/local/stream_worker.py), as Lambda runs stream-triggered
-        functions apart from the API. They start polling after seeding (their iterators are LATEST from then on):
-        nobody can be subscribed yet, so replaying the seed's writes would be wasted work.
+        The pollers run in processes of their own (infra/local/stream_worker.py), as Lambda runs event-source
+        functions apart from the API. They start polling after seeding (the stream iterators are LATEST from then
+        on): nobody can be subscribed yet, so replaying the seed's writes would be wasted work.
         """
         self.launch_streams()
-        worker = self._stream_worker
-        if worker is None:
-            return
-        assert worker.stdin is not None and worker.stdout is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-        line = worker.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(f"the stream worker did not start (said {line!r})")
+        for worker in self._workers:
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        for worker in self._workers:
+            assert worker.stdout is not None
+            line = worker.stdout.readline().strip()
+            if line != "ready":
+                raise RuntimeError(f"an event-source worker did not start (said {line!r})")
 
     def seed(self, catalogs: Path) -> list[dict[str, Any]]:
         """Run the real ingestion function over every catalog in ``catalogs/<provider>/vms.csv``."""
@@ -226,9 +238,9 @@ class LocalStack:
     def stop(self) -> None:
         if getattr(self, "_scheduler", None) is not None:
             self._scheduler.stop()
-        worker = getattr(self, "_stream_worker", None)
-        if worker is not None:
+        for worker in self._workers:
             worker.terminate()
+        for worker in self._workers:
             try:
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -35,6 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/core")]
 import boto3  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
+from gpubroker.domain.regions import region_predicate  # noqa: E402
 from tests.conftest import CATALOGS  # noqa: E402
 from tests.e2e.stack_process import local_stack  # noqa: E402
 
@@ -66,19 +67,42 @@ def live_price(item: dict[str, Any] | None) -> float | None:
 
 
 def expected_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Offers whose live price changed, appeared or vanished between two reads of the table."""
     out = []
-    for oid, new in after.items():
-        old_p, new_p = live_price(before.get(oid)), live_price(new)
-        if new_p is not None and old_p != new_p:
-            out.append({"offer_id": oid, "provider": new["provider"], "gpu_model": new["gpu_model"],
-                        "region": new["region"], "old_price": old_p, "new_price": new_p})  # fmt: skip
+    for oid in sorted(set(before) | set(after)):
+        old, new = before.get(oid), after.get(oid)
+        if live_price(old) != live_price(new):
+            out.append({"offer_id": oid, "old": old, "new": new})
     return out
 
 
-def wanted(filters: dict[str, Any], change: dict[str, Any]) -> bool:
-    return all(
-        change["new_price"] <= v if k == "max_price_per_gpu_hour" else change[k] == v for k, v in filters.items()
-    )
+def wanted(filters: dict[str, Any], item: dict[str, Any] | None) -> bool:
+    """The bench's own reading of its subscriptions (the /offers rules for these filters)."""
+    if live_price(item) is None:
+        return False
+    assert item is not None
+    for k, v in filters.items():
+        if k == "max_price_per_gpu_hour" and not float(item["price_per_gpu_hour"]) <= v:
+            return False
+        if k == "region" and not region_predicate((v.casefold(),))(str(item["region"])):
+            return False
+        if k == "gpu_model" and item["gpu_model"] != v:
+            return False
+        if k == "provider" and item["provider"] != v:
+            return False
+    return True
+
+
+def heard(filters: dict[str, Any], change: dict[str, Any]) -> tuple[str, float | None, float | None] | None:
+    """What a subscriber must hear of a change: ``price`` when the offer is in its filter and entered it or changed
+    price, ``removed`` when it left (the old price stays in both)."""
+    was, now = wanted(filters, change["old"]), wanted(filters, change["new"])
+    old_p, new_p = live_price(change["old"]), live_price(change["new"])
+    if now and (not was or old_p != new_p):
+        return ("price", old_p, new_p)
+    if was and not now:
+        return ("removed", old_p, None)
+    return None
 
 
 def modified_catalog(provider: str, rng: random.Random, workdir: Path, n: int) -> Path:
@@ -124,11 +148,16 @@ def subscriptions(rng: random.Random, offers: list[dict[str, Any]], clients: int
     return out
 
 
-async def client(url: str, filters: dict[str, Any], inbox: list[tuple[float, dict[str, Any]]], ready: Any) -> None:
+async def client(
+    url: str, filters: dict[str, Any], inbox: list[tuple[float, dict[str, Any]]], ready: Any, start: list[int]
+) -> None:
+    """Subscribe, note the feed position the subscription took effect at, then keep every change message (frames
+    unpacked) with its arrival time."""
     async with connect(url, max_queue=None) as ws:
         await ws.send(json.dumps({"action": "subscribe", "filters": filters}))
         ack = json.loads(await ws.recv())
         assert ack["type"] == "subscribed", ack
+        start.append(int(ack["seq"]))
         ready.release()
         await reader(ws, inbox)
 
@@ -136,9 +165,23 @@ async def client(url: str, filters: dict[str, Any], inbox: list[tuple[float, dic
 async def reader(ws: ClientConnection, inbox: list[tuple[float, dict[str, Any]]]) -> None:
     try:
         async for raw in ws:
-            inbox.append((time.time(), json.loads(raw)))
+            now, frame = time.time(), json.loads(raw)
+            for m in frame["messages"] if frame.get("type") == "batch" else [frame]:
+                inbox.append((now, m))
     except asyncio.CancelledError:
         pass
+
+
+def live(inbox: list[tuple[float, dict[str, Any]]], start: int) -> list[tuple[float, dict[str, Any]]]:
+    """The change messages numbered after the subscription took effect, each once (the snapshot, the replay of
+    earlier changes and any duplicate left out)."""
+    seen: set[int] = set()
+    out = []
+    for t, m in inbox:
+        if m.get("type") in {"price", "removed"} and m["seq"] > start and m["seq"] not in seen:
+            seen.add(m["seq"])
+            out.append((t, m))
+    return out
 
 
 def debug_by_offer(inboxes: list[list[tuple[float, dict[str, Any]]]]) -> None:
@@ -154,19 +197,46 @@ def debug_by_offer(inboxes: list[list[tuple[float, dict[str, Any]]]]) -> None:
         print(k, len(v), round(min(v), 3), round(max(v), 3), file=sys.stderr)
 
 
+def cpu_by_process(root: int) -> dict[str, float]:
+    """CPU seconds (user + system) of the stack's process tree and this one, by role: what a delivered message
+    costs on each side, a figure the machine's other load does not move much (unlike latency)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = raw.rsplit(")", 1)[1].split()
+        stats[int(entry.name)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / tick)
+    out: dict[str, float] = {"bench": stats.get(os.getpid(), (0, "", 0.0))[2]}
+    tree = {root}
+    for pid, (ppid, cmd, cpu) in sorted(stats.items()):
+        if ppid in tree or pid == root:
+            tree.add(pid)
+            role = ("queue_workers" if "--queue" in cmd else "stream_worker" if "stream_worker" in cmd
+                    else "moto" if "moto_server" in cmd else "stack")  # fmt: skip
+            out[role] = out.get(role, 0.0) + cpu
+    return out
+
+
 QUIET_S = 2.0
 CAP_S = 60.0
 
 
 async def quiescence(
-    subs: list[dict[str, Any]], inboxes: list[list[tuple[float, dict[str, Any]]]], changes: list[dict[str, Any]]
-) -> None:
-    """Wait until every client holds as many price messages as it should, or no message has arrived for QUIET_S
+    subs: list[dict[str, Any]], inboxes: list[list[tuple[float, dict[str, Any]]]], starts: list[list[int]],
+    changes: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    """Wait until every client holds as many change messages as it should, or no message has arrived for QUIET_S
     (a client that will never get its message), capped at CAP_S; a fixed wait counted slow deliveries as wrong."""
-    want = [sum(1 for c in changes if wanted(f, c)) for f in subs]
+    want = [sum(1 for c in changes if heard(f, c)) for f in subs]
     started = time.monotonic()
     while time.monotonic() - started < CAP_S:
-        got = [sum(1 for _, m in inbox if m.get("type") == "price") for inbox in inboxes]
+        got = [len(live(inbox, s[0])) for inbox, s in zip(inboxes, starts, strict=True)]
         if all(g >= w for g, w in zip(got, want, strict=True)):
             return
         last = max((inbox[-1][0] for inbox in inboxes if inbox), default=0.0)
@@ -192,7 +262,7 @@ async def run(state: dict[str, Any], workdir: Path, clients: int) -> dict[str, A
     # warm-up (cold start of the broadcaster and its management-API client), heard by one extra client only
     warm_inbox: list[tuple[float, dict[str, Any]]] = []
     warm_ready = asyncio.Semaphore(0)
-    warm = asyncio.create_task(client(state["ws"], {"provider": PROVIDERS[0]}, warm_inbox, warm_ready))
+    warm = asyncio.create_task(client(state["ws"], {"provider": PROVIDERS[0]}, warm_inbox, warm_ready, []))
     await warm_ready.acquire()
     catalog = modified_catalog(PROVIDERS[0], rng, workdir, 2)
     await asyncio.to_thread(invoke_ingestion, state["api"], PROVIDERS[0], catalog)
@@ -202,11 +272,16 @@ async def run(state: dict[str, Any], workdir: Path, clients: int) -> dict[str, A
 
     subs = subscriptions(rng, pool, clients)
     inboxes: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in subs]
+    starts: list[list[int]] = [[] for _ in subs]
     ready = asyncio.Semaphore(0)
-    tasks = [asyncio.create_task(client(state["ws"], f, inbox, ready)) for f, inbox in zip(subs, inboxes, strict=True)]
+    tasks = [
+        asyncio.create_task(client(state["ws"], f, inbox, ready, start))
+        for f, inbox, start in zip(subs, inboxes, starts, strict=True)
+    ]
     for _ in subs:
-        await asyncio.wait_for(ready.acquire(), 30)
+        await asyncio.wait_for(ready.acquire(), 60)
 
+    cpu_before = cpu_by_process(int(state["pid"]))
     all_changes: list[dict[str, Any]] = []
     for r in range(ROUNDS):
         provider = PROVIDERS[r % len(PROVIDERS)]
@@ -216,25 +291,32 @@ async def run(state: dict[str, Any], workdir: Path, clients: int) -> dict[str, A
         all_changes += expected_changes(current[provider], after)
         current[provider] = after
         await asyncio.sleep(0.3)
-    await quiescence(subs, inboxes, all_changes)
+    await quiescence(subs, inboxes, starts, all_changes)
+    cpu_after = cpu_by_process(int(state["pid"]))
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
 
     latencies: list[float] = []
-    wrong = 0
-    for filters, inbox in zip(subs, inboxes, strict=True):
-        got = [(m["offer_id"], m["old_price"], m["new_price"]) for _, m in inbox if m.get("type") == "price"]
-        want = [(c["offer_id"], c["old_price"], c["new_price"]) for c in all_changes if wanted(filters, c)]
-        per_offer_got: dict[str, list[Any]] = {}
-        per_offer_want: dict[str, list[Any]] = {}
-        for g in got:
-            per_offer_got.setdefault(g[0], []).append(g)
-        for w in want:
-            per_offer_want.setdefault(w[0], []).append(w)
-        if per_offer_got != per_offer_want:
+    wrong = out_of_order = 0
+    for filters, inbox, start in zip(subs, inboxes, starts, strict=True):
+        mine = live(inbox, start[0])
+        got: dict[str, list[Any]] = {}
+        for _, m in sorted(mine, key=lambda tm: tm[1]["seq"]):  # the client rule: per offer, in seq order
+            got.setdefault(m["offer_id"], []).append((m["type"], m["old_price"], m.get("new_price")))
+        want: dict[str, list[Any]] = {}
+        for c in all_changes:
+            h = heard(filters, c)
+            if h is not None:
+                want.setdefault(c["offer_id"], []).append(h)
+        if got != want:
             wrong += 1
-        latencies += [t - datetime.fromisoformat(m["ts"]).timestamp() for t, m in inbox if m.get("type") == "price"]
+        arrival: dict[str, list[int]] = {}
+        for _, m in mine:
+            arrival.setdefault(m["offer_id"], []).append(m["seq"])
+        if any(seqs != sorted(seqs) for seqs in arrival.values()):
+            out_of_order += 1
+        latencies += [t - datetime.fromisoformat(m["ts"]).timestamp() for t, m in mine]
     if os.environ.get("BENCH_DEBUG"):
         debug_by_offer(inboxes)
     return {
@@ -246,6 +328,11 @@ async def run(state: dict[str, Any], workdir: Path, clients: int) -> dict[str, A
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1) if latencies else None,
         "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
         "clients_with_wrong_messages": wrong,
+        "clients_with_reordered_offer": out_of_order,
+        "cpu_ms_per_message": {
+            role: round((cpu_after[role] - cpu_before.get(role, 0.0)) * 1000 / max(1, len(latencies)), 3)
+            for role in sorted(cpu_after)
+        },
     }
 
 
@@ -268,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     result["met"] = met
     print(f"{'WebSocket delivery latency':<34}{'value':>12}")
     for key in ("clients", "rounds", "price_changes", "messages", "p50_ms", "p99_ms", "max_ms", "target_p99_ms",
-                "clients_with_wrong_messages", "met"):  # fmt: skip
+                "clients_with_wrong_messages", "clients_with_reordered_offer", "met"):  # fmt: skip
         print(f"  {key:<32}{result[key]!s:>12}")
     print(json.dumps({"bench": "ws_latency", **result}, default=lambda o: float(o) if isinstance(o, Decimal) else o))
     return 0 if met else 1
