@@ -36,7 +36,15 @@ LOCAL_OVERRIDES = (
     "POWERTOOLS_METRICS_DISABLED",
     "SNAPSHOT_TTL_SECONDS",
     "BROADCAST_CONCURRENCY",
+    "FANOUT_DIRECT_LIMIT",
+    "FANOUT_CHUNK_SIZE",
 )
+
+
+# local values of template settings, unless the developer's environment sets them: the local @connections answers
+# in a fraction of a millisecond on the same machine, so a sender's time is CPU, not waiting; 16 threads per
+# process only contend for the interpreter (measured in docs/decisions.md, "Exact live feeds")
+LOCAL_DEFAULTS = {"BROADCAST_CONCURRENCY": "4"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -100,8 +108,10 @@ class LocalStack:
 
     @property
     def management_endpoint(self) -> str:
-        """Where the handlers' ``@connections`` calls go: the HTTP front, under the stage (as in AWS)."""
-        return f"{self.api_url}/{self.stage}"
+        """Where the handlers' ``@connections`` calls go, under the stage (as in AWS): the WebSocket front's own
+        endpoint once it runs (no thread hop per post), else the HTTP front's."""
+        base = self._ws.management_url if self._ws is not None else self.api_url
+        return f"{base}/{self.stage}"
 
     @property
     def aws_endpoint(self) -> str:
@@ -133,17 +143,10 @@ class LocalStack:
         os.environ["MOTO_PORT"] = str(self.moto_port)
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
-        endpoints = {api: self.management_endpoint for api in self.ws_apis}
-        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
-        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
-        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
-        os.environ.update(function_environment(self.app, self.names, endpoints, {"RedisUrl": redis_url}))
-        os.environ.update(local_overrides)
-        importlib.invalidate_caches()
         apis = self.ws_apis
         if len(apis) > 1:
             raise RuntimeError(f"the local stack serves one WebSocket API; the template has {apis}")
-        if apis:
+        if apis:  # started first: its @connections endpoint is what the handlers' environment names
             self._ws = WebSocketFront(
                 self.host,
                 self.ws_port,
@@ -153,6 +156,13 @@ class LocalStack:
                 stage=self.stage,
             )
             self._ws.start()
+        endpoints = {api: self.management_endpoint for api in apis}
+        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
+        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
+        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
+        os.environ.update(function_environment(self.app, self.names, endpoints, {"RedisUrl": redis_url}))
+        os.environ.update({**LOCAL_DEFAULTS, **local_overrides})
+        importlib.invalidate_caches()
         self._http = make_server(
             self.host, self.port, self.runtime, build_openapi(self.runtime), self.stage, connections=self._ws
         )
