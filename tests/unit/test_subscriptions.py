@@ -295,6 +295,29 @@ def test_plan_tests_each_distinct_filter_once_and_shares_messages() -> None:
     assert set(outbox.to) == {"a", "b"} and outbox.to["a"] is outbox.to["b"] and len(outbox.messages) == 1
 
 
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(wire_filters, min_size=1, max_size=6),
+    st.lists(st.tuples(st.one_of(st.none(), offer_images(0)), st.one_of(st.none(), offer_images(0))), max_size=8),
+)
+def test_plan_tells_each_subscriber_what_testing_every_change_would(
+    wires: list[dict[str, Any]], pairs: list[tuple[dict[str, Any] | None, dict[str, Any] | None]]
+) -> None:
+    """Testing a filter only against the changes of the GPU models or providers it names loses nothing."""
+    numbered = [(i + 1, OfferChange(f"p-{i}", old, new, TS)) for i, (old, new) in enumerate(pairs)]
+    subscribers = []
+    for n, wire in enumerate(wires):
+        got = read_subscription(json.dumps({"action": "subscribe", "filters": wire}))
+        if isinstance(got, Subscription):
+            subscribers.append((f"c{n}", canonical_json(got.filters)))
+    outbox = plan(numbered, subscribers)
+    for cid, canonical in subscribers:
+        f = stored_filters(canonical)
+        assert f is not None
+        want = [json.dumps(m, separators=(",", ":")) for m in messages_for(numbered, f)]
+        assert [outbox.messages[i] for i in outbox.to.get(cid, [])] == want
+
+
 def test_a_late_delivery_asks_to_resubscribe_instead_of_posting_old_news() -> None:
     poster, conns, clock = MemoryPoster(), MemoryConnections(), FixedClock()
     outbox = Outbox(messages=[json.dumps({"type": "price", "seq": 1})], to={"a": [0]})

@@ -129,8 +129,32 @@ class Outbox:
         return out
 
 
+class Candidates:
+    """The changes of a batch by the GPU models and providers of their images: a filter that names GPU models (or
+    providers) can only match changes of those, so only those are tested (the index keys' reasoning again)."""
+
+    def __init__(self, numbered: Sequence[tuple[int, OfferChange]]) -> None:
+        self.all = list(numbered)
+        self.by: dict[tuple[str, str], list[tuple[int, OfferChange]]] = {}
+        for pair in self.all:
+            change = pair[1]
+            for field_ in ("gpu_model", "provider"):
+                values = {str(image.get(field_)) for image in (change.old, change.new) if image}
+                for value in values:
+                    self.by.setdefault((field_, value), []).append(pair)
+
+    def of(self, filters: OfferFilters) -> list[tuple[int, OfferChange]]:
+        for field_, values in (("gpu_model", filters.gpu), ("provider", filters.provider)):
+            if values:
+                if len(values) == 1:
+                    return self.by.get((field_, values[0]), [])
+                return sorted({p[0]: p for v in values for p in self.by.get((field_, v), [])}.values())
+        return self.all
+
+
 def plan(numbered: Sequence[tuple[int, OfferChange]], subscribers: Iterable[tuple[str, str]]) -> Outbox:
-    """Who hears what: each distinct filter is tested once against the old and the new image of every change."""
+    """Who hears what: each distinct filter is tested once against the old and the new image of every change it
+    can match."""
     groups: dict[str, list[str]] = {}
     seen: set[str] = set()
     for connection_id, canonical in subscribers:
@@ -139,12 +163,13 @@ def plan(numbered: Sequence[tuple[int, OfferChange]], subscribers: Iterable[tupl
             groups.setdefault(canonical, []).append(connection_id)
     outbox = Outbox()
     index: dict[tuple[int, str], int] = {}
+    candidates = Candidates(numbered)
     for canonical, connection_ids in groups.items():
         filters = stored_filters(canonical)
         if filters is None:
             continue
         mine: list[int] = []
-        for message in messages_for(numbered, filters):
+        for message in messages_for(candidates.of(filters), filters):
             key = (message["seq"], message["type"])
             if key not in index:
                 index[key] = len(outbox.messages)
