@@ -168,51 +168,55 @@ class LocalStack:
         )
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 
-    def launch_streams(self) -> None:
-        """Start the event-source workers' processes (interpreter, imports, the template) without polling yet, so
-        that start-up overlaps the seeding; :meth:`start_streams` lets them begin. One process for the DynamoDB
-        stream pollers; per SQS event source, ``min(MaximumConcurrency, GPUBROKER_QUEUE_WORKERS)`` processes."""
-        if self._workers:
-            return
-        from infra.local.queues import DEFAULT_LOCAL_CONCURRENCY
-
+    def _worker(self, *extra: str) -> subprocess.Popen[str]:
         tables = {t.table: self.names[t.table] for t in self.app.stream_triggers}
         queues = {t.queue: [self.names[t.queue], self.names[f"{t.queue}.Arn"]] for t in self.app.queue_triggers}
         env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables), "GPUBROKER_QUEUES": json.dumps(queues)}
-        commands: list[list[str]] = [[]] if self.app.stream_triggers else []
-        local = int(os.environ.get("GPUBROKER_QUEUE_WORKERS", DEFAULT_LOCAL_CONCURRENCY))
-        for trigger in self.app.queue_triggers:
-            commands += [["--queue", trigger.function]] * max(1, min(trigger.max_concurrency, local))
-        for extra in commands:
-            self._workers.append(
-                subprocess.Popen(  # noqa: S603 - this interpreter, our module
-                    [sys.executable, "-m", "infra.local.stream_worker", *extra],
-                    cwd=ROOT,
-                    env=env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            )
+        worker = subprocess.Popen(  # noqa: S603 - this interpreter, our module
+            [sys.executable, "-m", "infra.local.stream_worker", *extra],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL if extra else subprocess.PIPE,
+            text=True,
+        )
+        self._workers.append(worker)
+        return worker
+
+    def launch_streams(self) -> None:
+        """Start the stream worker's process (interpreter, imports, the template) without polling yet, so that
+        start-up overlaps the seeding; :meth:`start_streams` lets it begin."""
+        if self.app.stream_triggers and not self._workers:
+            self._worker()
 
     def start_streams(self) -> None:
         """Deliver every later write on a table's stream, and every message on a queue, to the function the
         template maps to it.
 
         The pollers run in processes of their own (infra/local/stream_worker.py), as Lambda runs event-source
-        functions apart from the API. They start polling after seeding (the stream iterators are LATEST from then
-        on): nobody can be subscribed yet, so replaying the seed's writes would be wasted work.
+        functions apart from the API. The stream pollers start after seeding (their iterators are LATEST from then
+        on: nobody can be subscribed yet, so replaying the seed's writes would be wasted work), and the stack is
+        ready once they hold their iterators. The queue workers start then too, ``min(MaximumConcurrency,
+        GPUBROKER_QUEUE_WORKERS)`` per SQS event source, and nothing waits for them: a message waits in its queue
+        until they poll (ready in 10.1-11.5 s this way, 10.2-12.3 s with them launched beside the seeding).
         """
+        from infra.local.queues import DEFAULT_LOCAL_CONCURRENCY
+
         self.launch_streams()
+        streams = list(self._workers)
+        local = int(os.environ.get("GPUBROKER_QUEUE_WORKERS", DEFAULT_LOCAL_CONCURRENCY))
+        for trigger in self.app.queue_triggers:
+            for _ in range(max(1, min(trigger.max_concurrency, local))):
+                self._worker("--queue", trigger.function)
         for worker in self._workers:
             assert worker.stdin is not None
             worker.stdin.write("go\n")
             worker.stdin.flush()
-        for worker in self._workers:
+        for worker in streams:
             assert worker.stdout is not None
             line = worker.stdout.readline().strip()
             if line != "ready":
-                raise RuntimeError(f"an event-source worker did not start (said {line!r})")
+                raise RuntimeError(f"the stream worker did not start (said {line!r})")
 
     def seed(self, catalogs: Path) -> list[dict[str, Any]]:
         """Run the real ingestion function over every catalog in ``catalogs/<provider>/vms.csv``."""
