@@ -133,6 +133,9 @@ class WebSocketFront:
             process_request=self._connect,
             max_size=128 * 1024,  # API Gateway's frame limit
             compression=None,
+            # the handshake waits for $connect's integration, which API Gateway allows 29 s (the library's default,
+            # 10 s, dropped handshakes when 1,000 clients connected and subscribed at once)
+            open_timeout=29,
         ) as server:
             self._server = server
             managed = await asyncio.start_server(self._manage, self.host, self.management_port)
