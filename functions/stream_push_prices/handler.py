@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import BroadcastSettings
 from gpubroker.observability import event_handler, metrics
+from gpubroker.services import search  # noqa: F401 - the column-wise plan of large batches (NumPy), at cold start
 from gpubroker.services.broadcast import broadcast, stream_changes
 from gpubroker.wiring.realtime import BroadcastDeps, broadcast_deps
 

@@ -303,19 +303,21 @@ def test_plan_tests_each_distinct_filter_once_and_shares_messages() -> None:
 def test_plan_tells_each_subscriber_what_testing_every_change_would(
     wires: list[dict[str, Any]], pairs: list[tuple[dict[str, Any] | None, dict[str, Any] | None]]
 ) -> None:
-    """Testing a filter only against the changes of the GPU models or providers it names loses nothing."""
+    """Testing a filter only against the changes of the GPU models or providers it names loses nothing, and the
+    column-wise plan of a large batch tells everyone the same as testing each offer."""
     numbered = [(i + 1, OfferChange(f"p-{i}", old, new, TS)) for i, (old, new) in enumerate(pairs)]
     subscribers = []
     for n, wire in enumerate(wires):
         got = read_subscription(json.dumps({"action": "subscribe", "filters": wire}))
         if isinstance(got, Subscription):
             subscribers.append((f"c{n}", canonical_json(got.filters)))
-    outbox = plan(numbered, subscribers)
-    for cid, canonical in subscribers:
-        f = stored_filters(canonical)
-        assert f is not None
-        want = [json.dumps(m, separators=(",", ":")) for m in messages_for(numbered, f)]
-        assert [outbox.messages[i] for i in outbox.to.get(cid, [])] == want
+    for columns_from in (0, 10**9):  # column-wise (the search's filter_mask), one offer at a time
+        outbox = plan(numbered, subscribers, columns_from=columns_from)
+        for cid, canonical in subscribers:
+            f = stored_filters(canonical)
+            assert f is not None
+            want = [json.dumps(m, separators=(",", ":")) for m in messages_for(numbered, f)]
+            assert [outbox.messages[i] for i in outbox.to.get(cid, [])] == want
 
 
 def test_a_late_delivery_asks_to_resubscribe_instead_of_posting_old_news() -> None:

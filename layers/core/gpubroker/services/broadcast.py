@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ from gpubroker.domain.search import OfferFilters
 from gpubroker.domain.subscriptions import (
     REORDER_WINDOW_S,
     DeliveryChunk,
+    Event,
     OfferChange,
     Resync,
     SubscriptionFilters,
@@ -94,14 +95,22 @@ def matches(image: Mapping[str, Any] | None, filters: OfferFilters) -> bool:
         return False
 
 
-def messages_for(numbered: Iterable[tuple[int, OfferChange]], filters: OfferFilters) -> list[dict[str, Any]]:
+Heard = tuple[int, Event, OfferChange]  # (seq, price or removed, the change)
+
+
+def events_for(numbered: Iterable[tuple[int, OfferChange]], filters: OfferFilters) -> list[Heard]:
     """What a subscriber with ``filters`` hears of these numbered changes, in order."""
-    out = []
+    out: list[Heard] = []
     for seq, change in numbered:
         event = event_for(change, matches(change.old, filters), matches(change.new, filters))
         if event is not None:
-            out.append(change_message(event, change, seq))
+            out.append((seq, event, change))
     return out
+
+
+def messages_for(numbered: Iterable[tuple[int, OfferChange]], filters: OfferFilters) -> list[dict[str, Any]]:
+    """The messages of :func:`events_for`."""
+    return [change_message(event, change, seq) for seq, event, change in events_for(numbered, filters)]
 
 
 @dataclass
@@ -152,9 +161,21 @@ class Candidates:
         return self.all
 
 
-def plan(numbered: Sequence[tuple[int, OfferChange]], subscribers: Iterable[tuple[str, str]]) -> Outbox:
+COLUMNS_FROM = 2_000
+"""Past this many (filter x change) tests a batch is planned column-wise: ``services.search.filter_mask`` over one
+``OfferColumns`` of the batch's images costs ~10 us per filter whatever the batch, the per-offer predicate ~4.5 us
+per filter and change (docs/decisions.md, "Exact live feeds")."""
+
+
+def plan(
+    numbered: Sequence[tuple[int, OfferChange]],
+    subscribers: Iterable[tuple[str, str]],
+    *,
+    columns_from: int = COLUMNS_FROM,
+) -> Outbox:
     """Who hears what: each distinct filter is tested once against the old and the new image of every change it
-    can match."""
+    can match - one offer at a time for a small batch, column-wise for a large one (the same rules either way:
+    ``filter_mask`` and ``offer_matches`` are property-tested equal)."""
     groups: dict[str, list[str]] = {}
     seen: set[str] = set()
     for connection_id, canonical in subscribers:
@@ -162,23 +183,53 @@ def plan(numbered: Sequence[tuple[int, OfferChange]], subscribers: Iterable[tupl
             seen.add(connection_id)
             groups.setdefault(canonical, []).append(connection_id)
     outbox = Outbox()
-    index: dict[tuple[int, str], int] = {}
+    index: dict[tuple[int, Event], int] = {}
     candidates = Candidates(numbered)
-    for canonical, connection_ids in groups.items():
-        filters = stored_filters(canonical)
-        if filters is None:
-            continue
+    parsed = [(f, ids) for c, ids in groups.items() if (f := stored_filters(c)) is not None]
+    work = sum(len(candidates.of(f)) for f, _ in parsed)
+    heard = _heard_by_columns(numbered) if work > columns_from else None
+    for filters, connection_ids in parsed:
+        events = heard(filters) if heard is not None else events_for(candidates.of(filters), filters)
         mine: list[int] = []
-        for message in messages_for(candidates.of(filters), filters):
-            key = (message["seq"], message["type"])
+        for seq, event, change in events:  # each message is written once, however many filters hear it
+            key = (seq, event)
             if key not in index:
                 index[key] = len(outbox.messages)
-                outbox.messages.append(json.dumps(message, separators=(",", ":")))
+                outbox.messages.append(json.dumps(change_message(event, change, seq), separators=(",", ":")))
             mine.append(index[key])
         if mine:
             for connection_id in connection_ids:
                 outbox.to[connection_id] = mine
     return outbox
+
+
+def _heard_by_columns(numbered: Sequence[tuple[int, OfferChange]]) -> Callable[[OfferFilters], list[Heard]]:
+    """``events_for`` over a whole batch at once: the old and the new images as one ``OfferColumns`` (a missing
+    image as an unavailable placeholder, which no filter matches), one ``filter_mask`` per filter. NumPy is
+    imported here, not with this module: the fan-out workers and ``subscribe`` never need it (the broadcaster's
+    handler loads it at cold start)."""
+    from gpubroker.domain.providers import COMPLIANCE_TAGS
+    from gpubroker.services.search import filter_mask
+    from gpumath.columns import OfferColumns
+
+    n = len(numbered)
+    records = [
+        dict(image) if image else {"offer_id": c.offer_id, "gpu_count": 1, "as_of": 0, "available": False}
+        for image, c in [(c.old, c) for _, c in numbered] + [(c.new, c) for _, c in numbered]
+    ]
+    cols = OfferColumns.from_records(records, compliance_vocab=COMPLIANCE_TAGS, meta={})
+
+    def heard(filters: OfferFilters) -> list[Heard]:
+        mask = filter_mask(cols, filters)
+        out: list[Heard] = []
+        for i in (mask[:n] | mask[n:]).nonzero()[0]:
+            seq, change = numbered[int(i)]
+            event = event_for(change, bool(mask[i]), bool(mask[n + i]))
+            if event is not None:
+                out.append((seq, event, change))
+        return out
+
+    return heard
 
 
 class DeliveryFailed(Exception):
