@@ -1,16 +1,19 @@
-"""WebSocket ``subscribe``: validate the filters and store them; replies ``subscribed`` or an ``error`` message."""
+"""WebSocket ``subscribe``: validate the filters as ``GET /offers`` does and store them, then post the replies to
+the connection in order - ``subscribed``, then the replay since ``resume_from`` or the snapshot pages and the
+changes since the snapshot (or one ``error`` message). The route has no route response: every reply is posted."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import SubscribeSettings
-from gpubroker.observability import event_handler
-from gpubroker.services.connections import subscribe
+from gpubroker.observability import event_handler, logger, metrics
+from gpubroker.services import search  # noqa: F401 - the snapshot search (NumPy) loads at cold start, not mid-request
+from gpubroker.services.subscriptions import subscribe
 from gpubroker.wiring.realtime import SubscribeDeps, subscribe_deps
 
 Settings = SubscribeSettings
@@ -20,8 +23,15 @@ Deps = SubscribeDeps
 
 @event_handler(subscribe_deps, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
-    connection_id = event["requestContext"]["connectionId"]
-    reply = subscribe(connection_id, event.get("body"), connections=deps.connections, clock=deps.clock,
-                      registry=deps.snapshots)  # fmt: skip
-    # a message-level protocol: an invalid subscription is an ``error`` message, not a failed integration
-    return {"statusCode": 200, "body": json.dumps(reply.model_dump(exclude_none=True))}
+    report = subscribe(
+        event["requestContext"]["connectionId"],
+        event.get("body"),
+        connections=deps.connections,
+        feed=deps.feed,
+        snapshots=deps.snapshots,
+        poster=deps.poster,
+        clock=deps.clock,
+    )
+    logger.info("subscribe", extra=asdict(report))
+    metrics.add_metric(name=f"Subscribe_{report.mode}", unit="Count", value=1)
+    return {"statusCode": 200}

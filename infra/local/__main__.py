@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     state = {
         "api": stack.api_url,
         "ws": stack.ws_url,
+        "ws_management": stack.management_endpoint,  # the @connections endpoint the handlers post to
         "aws_endpoint": stack.aws_endpoint,
         "names": stack.names,
         "pid": os.getpid(),

@@ -7,6 +7,7 @@ Physical names are ``<prefix>-<LogicalId>`` so several test runs can share one e
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import boto3
@@ -65,11 +66,33 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
             ssm.put_parameter(Name=names[lid], Value=str(res["Properties"]["Value"]),
                               Type=str(res["Properties"].get("Type", "String")))  # fmt: skip
     sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
-    for lid in app.resources("AWS::SQS::Queue"):
-        name = f"{prefix}-{lid}"[:80]  # !Ref of a queue is its URL, !GetAtt .QueueName its name
+    queues = app.resources("AWS::SQS::Queue")
+    for lid in queues:
+        name = f"{prefix}-{lid}"[:80]  # !Ref of a queue is its URL, !GetAtt .QueueName its name, .Arn its ARN
         names[lid], names[f"{lid}.QueueName"] = sqs.create_queue(QueueName=name)["QueueUrl"], name
+        names[f"{lid}.Arn"] = sqs.get_queue_attributes(QueueUrl=names[lid], AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    for lid, res in queues.items():  # once every queue exists: a redrive policy names its dead-letter queue
+        attributes = _queue_attributes(res["Properties"], names)
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=names[lid], Attributes=attributes)
     names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
     return names
+
+
+_QUEUE_PROPS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+
+
+def _queue_attributes(props: dict[str, Any], names: dict[str, str]) -> dict[str, str]:
+    """The template's queue properties as SQS attributes (the redrive policy's dead-letter ARN resolved)."""
+    out = {k: str(props[k]) for k in _QUEUE_PROPS if k in props}
+    redrive = props.get("RedrivePolicy")
+    if redrive:
+        policy = {"deadLetterTargetArn": resolve(redrive["deadLetterTargetArn"], names, {}),
+                  "maxReceiveCount": redrive["maxReceiveCount"]}  # fmt: skip
+        out["RedrivePolicy"] = json.dumps(policy)
+    return out
 
 
 _KEY_PROPS = ("KeySpec", "KeyUsage", "Description")

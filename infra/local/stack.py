@@ -36,7 +36,15 @@ LOCAL_OVERRIDES = (
     "POWERTOOLS_METRICS_DISABLED",
     "SNAPSHOT_TTL_SECONDS",
     "BROADCAST_CONCURRENCY",
+    "FANOUT_DIRECT_LIMIT",
+    "FANOUT_CHUNK_SIZE",
 )
+
+
+# local values of template settings, unless the developer's environment sets them: the local @connections answers
+# in a fraction of a millisecond on the same machine, so a sender's time is CPU, not waiting; 16 threads per
+# process only contend for the interpreter (measured in docs/decisions.md, "Exact live feeds")
+LOCAL_DEFAULTS = {"BROADCAST_CONCURRENCY": "4"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -84,7 +92,7 @@ class LocalStack:
         self._moto: subprocess.Popen[bytes] | None = None
         self._http: Any = None
         self._ws: WebSocketFront | None = None
-        self._stream_worker: subprocess.Popen[str] | None = None
+        self._workers: list[subprocess.Popen[str]] = []  # the stream worker, then the queue workers
         self.routed = RouteCount()  # requests the HTTP front has passed to a route's function
 
     @property
@@ -101,8 +109,10 @@ class LocalStack:
 
     @property
     def management_endpoint(self) -> str:
-        """Where the handlers' ``@connections`` calls go: the HTTP front, under the stage (as in AWS)."""
-        return f"{self.api_url}/{self.stage}"
+        """Where the handlers' ``@connections`` calls go, under the stage (as in AWS): the WebSocket front's own
+        endpoint once it runs (no thread hop per post), else the HTTP front's."""
+        base = self._ws.management_url if self._ws is not None else self.api_url
+        return f"{base}/{self.stage}"
 
     @property
     def aws_endpoint(self) -> str:
@@ -136,17 +146,10 @@ class LocalStack:
         os.environ["MOTO_PORT"] = str(self.moto_port)
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
-        endpoints = {api: self.management_endpoint for api in self.ws_apis}
-        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
-        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
-        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
-        os.environ.update(function_environment(self.app, self.names, endpoints, {"RedisUrl": redis_url}))
-        os.environ.update(local_overrides)
-        importlib.invalidate_caches()
         apis = self.ws_apis
         if len(apis) > 1:
             raise RuntimeError(f"the local stack serves one WebSocket API; the template has {apis}")
-        if apis:
+        if apis:  # started first: its @connections endpoint is what the handlers' environment names
             self._ws = WebSocketFront(
                 self.host,
                 self.ws_port,
@@ -156,45 +159,68 @@ class LocalStack:
                 stage=self.stage,
             )
             self._ws.start()
+        endpoints = {api: self.management_endpoint for api in apis}
+        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
+        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
+        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
+        os.environ.update(function_environment(self.app, self.names, endpoints, {"RedisUrl": redis_url}))
+        os.environ.update({**LOCAL_DEFAULTS, **local_overrides})
+        importlib.invalidate_caches()
         self._http = make_server(
             self.host, self.port, self.runtime, build_openapi(self.runtime), self.stage, connections=self._ws,
             routed=self.routed,
         )  # fmt: skip
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 
-    def launch_streams(self) -> None:
-        """Start the stream worker's process (interpreter, imports, the template) without polling yet, so that
-        start-up overlaps the seeding; :meth:`start_streams` lets it begin."""
-        if not self.app.stream_triggers or self._stream_worker is not None:
-            return
+    def _worker(self, *extra: str) -> subprocess.Popen[str]:
         tables = {t.table: self.names[t.table] for t in self.app.stream_triggers}
-        env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables)}
-        self._stream_worker = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.stream_worker"],
+        queues = {t.queue: [self.names[t.queue], self.names[f"{t.queue}.Arn"]] for t in self.app.queue_triggers}
+        env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables), "GPUBROKER_QUEUES": json.dumps(queues)}
+        worker = subprocess.Popen(  # noqa: S603 - this interpreter, our module
+            [sys.executable, "-m", "infra.local.stream_worker", *extra],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL if extra else subprocess.PIPE,
             text=True,
         )
+        self._workers.append(worker)
+        return worker
+
+    def launch_streams(self) -> None:
+        """Start the stream worker's process (interpreter, imports, the template) without polling yet, so that
+        start-up overlaps the seeding; :meth:`start_streams` lets it begin."""
+        if self.app.stream_triggers and not self._workers:
+            self._worker()
 
     def start_streams(self) -> None:
-        """Deliver every later write on a table's stream to the function the template maps to it.
+        """Deliver every later write on a table's stream, and every message on a queue, to the function the
+        template maps to it.
 
-        The pollers run in their own process (infra/local/stream_worker.py), as Lambda runs stream-triggered
-        functions apart from the API. They start polling after seeding (their iterators are LATEST from then on):
-        nobody can be subscribed yet, so replaying the seed's writes would be wasted work.
+        The pollers run in processes of their own (infra/local/stream_worker.py), as Lambda runs event-source
+        functions apart from the API. The stream pollers start after seeding (their iterators are LATEST from then
+        on: nobody can be subscribed yet, so replaying the seed's writes would be wasted work), and the stack is
+        ready once they hold their iterators. The queue workers start then too, ``min(MaximumConcurrency,
+        GPUBROKER_QUEUE_WORKERS)`` per SQS event source, and nothing waits for them: a message waits in its queue
+        until they poll (ready in 10.1-11.5 s this way, 10.2-12.3 s with them launched beside the seeding).
         """
+        from infra.local.queues import DEFAULT_LOCAL_CONCURRENCY
+
         self.launch_streams()
-        worker = self._stream_worker
-        if worker is None:
-            return
-        assert worker.stdin is not None and worker.stdout is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-        line = worker.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(f"the stream worker did not start (said {line!r})")
+        streams = list(self._workers)
+        local = int(os.environ.get("GPUBROKER_QUEUE_WORKERS", DEFAULT_LOCAL_CONCURRENCY))
+        for trigger in self.app.queue_triggers:
+            for _ in range(max(1, min(trigger.max_concurrency, local))):
+                self._worker("--queue", trigger.function)
+        for worker in self._workers:
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        for worker in streams:
+            assert worker.stdout is not None
+            line = worker.stdout.readline().strip()
+            if line != "ready":
+                raise RuntimeError(f"the stream worker did not start (said {line!r})")
 
     def seed(self, catalogs: Path) -> list[dict[str, Any]]:
         """Run the real ingestion function over every catalog in ``catalogs/<provider>/vms.csv``."""
@@ -267,9 +293,9 @@ class LocalStack:
     def stop(self) -> None:
         if getattr(self, "_scheduler", None) is not None:
             self._scheduler.stop()
-        worker = getattr(self, "_stream_worker", None)
-        if worker is not None:
+        for worker in self._workers:
             worker.terminate()
+        for worker in self._workers:
             try:
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:

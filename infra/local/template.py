@@ -85,6 +85,18 @@ class StreamTrigger:
     max_retries: int
 
 
+@dataclass(frozen=True)
+class QueueTrigger:
+    """An SQS event source: the queue whose messages invoke ``function``, ``batch_size`` at a time, by at most
+    ``max_concurrency`` invocations at once (``ScalingConfig.MaximumConcurrency``; Lambda's default: 1,000)."""
+
+    function: str
+    queue: str  # logical id of the AWS::SQS::Queue
+    batch_size: int
+    max_concurrency: int
+    report_failures: bool  # FunctionResponseTypes has ReportBatchItemFailures
+
+
 @dataclass
 class Function:
     logical_id: str
@@ -157,6 +169,7 @@ class App:
     global_env: dict[str, Any]
     ws_routes: list[WsRoute] = field(default_factory=list)
     stream_triggers: list[StreamTrigger] = field(default_factory=list)
+    queue_triggers: list[QueueTrigger] = field(default_factory=list)
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
 
@@ -175,6 +188,7 @@ def read_app(path: Path = TEMPLATE) -> App:
     routes: list[Route] = []
     schedules: list[Schedule] = []
     triggers: list[StreamTrigger] = []
+    queue_triggers: list[QueueTrigger] = []
     for lid, res in tpl["Resources"].items():
         if res["Type"] != "AWS::Serverless::Function":
             continue
@@ -216,6 +230,18 @@ def read_app(path: Path = TEMPLATE) -> App:
                         max_retries=int(ep.get("MaximumRetryAttempts", 3)),
                     )
                 )
+            elif ev["Type"] == "SQS":
+                queue, attr = ep["Queue"]["Fn::GetAtt"]
+                assert attr == "Arn", f"{lid}.{ev_name}: Queue must be !GetAtt <Queue>.Arn"
+                queue_triggers.append(
+                    QueueTrigger(
+                        function=lid,
+                        queue=queue,
+                        batch_size=int(ep.get("BatchSize", 10)),
+                        max_concurrency=int((ep.get("ScalingConfig") or {}).get("MaximumConcurrency", 1000)),
+                        report_failures="ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or ()),
+                    )
+                )
     rest_apis = [r["Properties"] for r in tpl["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
     return App(
         authorizers={k: v for api in rest_apis for k, v in _authorizers(api).items()},
@@ -227,6 +253,7 @@ def read_app(path: Path = TEMPLATE) -> App:
         global_env=global_env,
         ws_routes=_ws_routes(tpl, set(functions)),
         stream_triggers=triggers,
+        queue_triggers=queue_triggers,
     )
 
 

@@ -15,7 +15,9 @@ import base64
 import contextlib
 import json
 import logging
+import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -35,6 +37,8 @@ from infra.local.runtime import FunctionError, Runtime
 from infra.local.template import WsRoute
 
 log = logging.getLogger("gpubroker.local.ws")
+
+_MANAGED = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/?]+)$")
 
 
 def _request_time(now: float) -> str:
@@ -62,9 +66,11 @@ class WebSocketFront:
         selection_expression: str = "$request.body.action",
         stage: str = "local",
         workers: int = 32,
+        management_port: int = 0,
     ) -> None:
         self.host = host
         self.port = port
+        self.management_port = management_port
         self.runtime = runtime
         self.routes = {r.route_key: r for r in routes}
         prefix = "$request.body."
@@ -80,10 +86,16 @@ class WebSocketFront:
         self._thread: threading.Thread | None = None
         self._pending: dict[int, tuple[str, float]] = {}  # id(socket) -> connection id, connected at
         self._conns: dict[str, _Conn] = {}
+        self._sending: set[asyncio.Future[None]] = set()  # frames queued by @connections posts, until sent
 
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
+
+    @property
+    def management_url(self) -> str:
+        """The ``@connections`` endpoint's base (append ``/<stage>``), known once :meth:`start` has returned."""
+        return f"http://{self.host}:{self.management_port}"
 
     @property
     def domain_name(self) -> str:
@@ -121,10 +133,16 @@ class WebSocketFront:
             process_request=self._connect,
             max_size=128 * 1024,  # API Gateway's frame limit
             compression=None,
+            # the handshake waits for $connect's integration, which API Gateway allows 29 s (the library's default,
+            # 10 s, dropped handshakes when 1,000 clients connected and subscribed at once)
+            open_timeout=29,
         ) as server:
             self._server = server
+            managed = await asyncio.start_server(self._manage, self.host, self.management_port)
+            self.management_port = int(managed.sockets[0].getsockname()[1])
             ready.set()
             await self._stopped.wait()
+            managed.close()
 
     def stop(self) -> None:
         if self._loop is not None and self._stopped is not None:
@@ -265,6 +283,62 @@ class WebSocketFront:
         if route.two_way and result.get("body") is not None:
             await conn.socket.send(str(result["body"]))
 
+    # ------------------------------------------------------------------ @connections, on the event loop
+    async def _manage(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One keep-alive HTTP/1.1 client of the management API (boto3's connection pool holds a few)."""
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                body = await reader.readexactly(int(headers.get("content-length") or 0))
+                status, extra, payload = await self._managed(method, target.split("?", 1)[0], body)
+                reply = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json",
+                         f"Content-Length: {len(payload)}", *extra, "", ""]  # fmt: skip
+                writer.write("\r\n".join(reply).encode() + payload)
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _managed(self, method: str, path: str, body: bytes) -> tuple[int, list[str], bytes]:
+        match = _MANAGED.match(path)
+        if match is None:
+            return 404, [], json.dumps({"message": f"no route {path}"}).encode()
+        connection_id = unquote(match.group("id"))
+        conn = self._conns.get(connection_id)
+        gone = (410, ["x-amzn-ErrorType: GoneException"], json.dumps({"message": f"{connection_id} is gone"}).encode())
+        if method == "POST":
+            if conn is None or conn.socket.state is not State.OPEN:
+                return gone
+            task = asyncio.ensure_future(self._send_quietly(conn.socket, self._payload(body)))  # in call order
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            return 200, [], b""
+        if method == "DELETE":
+            if conn is None:
+                return gone
+            await conn.socket.close(1000, "closed by the server")
+            return 204, [], b""
+        if method == "GET":
+            info = self.info(connection_id)
+            return (200, [], json.dumps(info).encode()) if info is not None else gone
+        return 405, ["Allow: DELETE, GET, POST"], json.dumps({"message": "Method not allowed"}).encode()
+
+    @staticmethod
+    def _payload(data: bytes) -> str | bytes:
+        """API Gateway sends what was posted; JSON goes out as a text frame."""
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data
+
     # ------------------------------------------------------------------ @connections (called from other threads)
     def _call(self, coro: Any, timeout: float = 10.0) -> Any:
         assert self._loop is not None
@@ -274,11 +348,7 @@ class WebSocketFront:
         conn = self._conns.get(connection_id)
         if conn is None:
             return False
-        payload: str | bytes
-        try:
-            payload = data.decode("utf-8")  # API Gateway sends what was posted; JSON goes out as a text frame
-        except UnicodeDecodeError:
-            payload = data
+        payload = self._payload(data)
         if conn.socket.state is not State.OPEN:
             return False
         # like API Gateway, accept the post and deliver asynchronously: sends are queued on the front's event loop

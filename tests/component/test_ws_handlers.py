@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from gpubroker.domain.subscriptions import SubscriptionFilters, sub_key
+from boto3.dynamodb.types import TypeSerializer
+
+from gpubroker.domain.subscriptions import SNAPSHOT_PAGE_SIZE, SubscriptionFilters
+from gpubroker.services.offer_filters import normalise_filters
+from gpubroker.services.search import SnapshotCache
 from tests.component.conftest import handler_module
 from tests.events import Ctx
 from tests.fakes import FixedClock, MemorySnapshotStore
+from tests.fakes_live import MemoryConnections, MemoryFanout, MemoryFeed, MemoryPoster, offer, publish
 
 # what API Gateway sends (captured shapes; ids shortened)
 CONNECT_EVENT: dict[str, Any] = {
@@ -65,38 +69,6 @@ def disconnect_event(connection_id: str = "KZ3tBdOmIAMCKWg=") -> dict[str, Any]:
     return ev
 
 
-@dataclass
-class MemoryConnections:
-    items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    queried: list[str] = field(default_factory=list)
-
-    def connect(self, connection_id: str, *, at: datetime, token: str | None) -> None:
-        self.items[connection_id] = {"connected_at": at, "token": token}
-
-    def subscribe(self, connection_id: str, filters: SubscriptionFilters, *, at: datetime) -> None:
-        self.items.setdefault(connection_id, {}).update(filters=filters, sub_key=sub_key(filters))
-
-    def delete(self, connection_id: str) -> None:
-        self.items.pop(connection_id, None)
-
-    def subscribers(self, keys: Iterable[str]) -> list[tuple[str, SubscriptionFilters]]:
-        wanted = set(keys)
-        self.queried += sorted(wanted)
-        return [(cid, i["filters"]) for cid, i in sorted(self.items.items()) if i.get("sub_key") in wanted]
-
-
-@dataclass
-class MemoryPoster:
-    gone: set[str] = field(default_factory=set)
-    sent: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def post(self, connection_id: str, data: bytes) -> bool:
-        if connection_id in self.gone:
-            return False
-        self.sent.setdefault(connection_id, []).append(json.loads(data))
-        return True
-
-
 def test_connect_stores_the_connection_and_its_token() -> None:
     mod = handler_module("ws_connect")
     conns = MemoryConnections()
@@ -112,18 +84,96 @@ def test_connect_stores_the_connection_and_its_token() -> None:
     assert conns.items["anon"]["token"] is None
 
 
-def test_subscribe_validates_and_replies() -> None:
+def subscribe_deps(mod: Any, **kw: Any) -> Any:
+    store = MemorySnapshotStore()
+    publish(store, kw.pop("offers", []), "v1", kw.pop("created_at", "2026-11-26T11:00:00+00:00"))
+    base = {"connections": MemoryConnections(), "feed": MemoryFeed(), "snapshots": SnapshotCache(store),
+            "poster": MemoryPoster(), "clock": FixedClock()}  # fmt: skip
+    return mod.Deps(**{**base, **kw})
+
+
+def filters(**kw: Any) -> Any:
+    return normalise_filters(SubscriptionFilters.model_validate(kw).filters())
+
+
+def test_subscribe_stores_canonical_filters_and_posts_subscribed_then_the_snapshot() -> None:
+    """The first protocol's names and any GPU spelling GET /offers accepts; the replies are posted in order."""
     mod = handler_module("ws_subscribe")
-    conns = MemoryConnections()
-    deps = mod.Deps(connections=conns, clock=FixedClock(), snapshots=MemorySnapshotStore())
-    good = json.dumps({"action": "subscribe", "filters": {"gpu_model": "H100-SXM", "max_price_per_gpu_hour": 3}})
-    out = mod.lambda_handler(message_event("subscribe", good), Ctx(), deps=deps)
-    assert out["statusCode"] == 200
-    assert json.loads(out["body"]) == {
-        "type": "subscribed",
-        "filters": {"gpu_model": "H100-SXM", "max_price_per_gpu_hour": 3.0},
-    }
-    assert conns.items["KZ3tBdOmIAMCKWg="]["sub_key"] == "gpu#H100-SXM"
+    offers = [offer(f"runpod-{i:03d}", 1.0 + i / 100, region="europe-central-1") for i in range(SNAPSHOT_PAGE_SIZE + 5)]
+    offers += [offer("runpod-vanished", 0.5, available=False), offer("vast-4090", 0.3, gpu_model="RTX-4090")]
+    deps = subscribe_deps(mod, offers=offers)
+    body = json.dumps({"action": "subscribe", "filters": {"gpu_model": "h100-sxm", "region": "EUROPE-CENTRAL-1"}})
+    out = mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)
+    assert out == {"statusCode": 200}  # no route response: every reply was posted
+    sent = deps.poster.sent["KZ3tBdOmIAMCKWg="]
+    assert [m["type"] for m in sent] == ["subscribed", "snapshot", "snapshot"]
+    assert sent[0] == {"type": "subscribed", "filters": {"gpu": ["H100-SXM"], "region": ["europe-central-1"]},
+                       "seq": 0}  # fmt: skip
+    first, second = sent[1], sent[2]
+    assert first["count"] == SNAPSHOT_PAGE_SIZE + 5 and first["more"] and not second["more"]
+    assert (first["page"], second["page"]) == (1, 2) and second["next_cursor"] is None
+    ids = [o["offer_id"] for o in first["offers"] + second["offers"]]
+    assert ids == [f"runpod-{i:03d}" for i in range(SNAPSHOT_PAGE_SIZE + 5)]  # cheapest first, none vanished
+    assert set(first["offers"][0]) == {"offer_id", "provider", "gpu_model", "gpu_count", "region", "price_per_hour",
+                                       "price_per_gpu_hour"}  # fmt: skip
+    assert deps.connections.items["KZ3tBdOmIAMCKWg="]["sub_key"] == "gpu#H100-SXM"
+
+
+def test_a_large_snapshot_stops_after_its_pages_with_a_cursor_for_get_offers() -> None:
+    mod = handler_module("ws_subscribe")
+    offers = [offer(f"runpod-{i:04d}", 1.0 + i / 1000) for i in range(SNAPSHOT_PAGE_SIZE * 5 + 1)]
+    deps = subscribe_deps(mod, offers=offers)
+    mod.lambda_handler(message_event("subscribe", '{"action": "subscribe"}'), Ctx(), deps=deps)
+    pages = [m for m in deps.poster.sent["KZ3tBdOmIAMCKWg="] if m["type"] == "snapshot"]
+    assert len(pages) == 5 and pages[-1]["more"] is False and pages[-1]["next_cursor"]
+    app = handler_module("api_list_offers")  # the cursor continues through GET /offers with the same filters
+    from gpubroker.domain.search import OfferQuery
+    from gpubroker.services.search import search_offers
+
+    rest = search_offers(OfferQuery(sort="price_per_gpu_hour", limit=10, cursor=pages[-1]["next_cursor"]),
+                         snapshots=deps.snapshots)  # fmt: skip
+    assert [o.offer_id for o in rest.items] == [f"runpod-{SNAPSHOT_PAGE_SIZE * 5:04d}"] and app is not None
+
+
+def test_changes_the_snapshot_may_miss_are_replayed_after_it() -> None:
+    """A change numbered after the snapshot's run began follows the snapshot, numbered above it."""
+    mod = handler_module("ws_subscribe")
+    clock = FixedClock()
+    feed = MemoryFeed()
+    from gpubroker.domain.subscriptions import OfferChange
+
+    before = OfferChange("runpod-a", None, offer("runpod-a", 1.0), clock.now())
+    old = feed.append([before], at=clock.now() - timedelta(minutes=10))  # older than the snapshot's run: in it
+    fresh = OfferChange("runpod-a", offer("runpod-a", 1.0), offer("runpod-a", 1.2), clock.now())
+    feed.append([fresh], at=clock.now() - timedelta(minutes=2))  # after its run began: maybe not
+    created = (clock.now() - timedelta(minutes=5)).isoformat()
+    deps = subscribe_deps(mod, offers=[offer("runpod-a", 1.0)], feed=feed, clock=clock, created_at=created)
+    mod.lambda_handler(message_event("subscribe", '{"action": "subscribe"}'), Ctx(), deps=deps)
+    sent = deps.poster.sent["KZ3tBdOmIAMCKWg="]
+    assert [m["type"] for m in sent] == ["subscribed", "snapshot", "price"] and old == 1
+    assert sent[1]["seq"] == 1 and sent[2]["seq"] == 2 and sent[2]["new_price"] == 1.2
+
+
+def test_resume_replays_what_was_missed_or_resyncs() -> None:
+    from gpubroker.domain.subscriptions import OfferChange
+
+    mod = handler_module("ws_subscribe")
+    clock = FixedClock()
+    feed = MemoryFeed()
+    for i, price in enumerate([1.1, 1.2, 1.3]):
+        change = OfferChange("runpod-a", offer("runpod-a", price - 0.1), offer("runpod-a", price), clock.now())
+        feed.append([change], at=clock.now() - timedelta(minutes=10 - 2 * i))
+    deps = subscribe_deps(mod, offers=[offer("runpod-a", 1.3)], feed=feed, clock=clock)
+    resume = json.dumps({"action": "subscribe", "filters": {"provider": "runpod"}, "resume_from": 2})
+    mod.lambda_handler(message_event("subscribe", resume), Ctx(), deps=deps)
+    sent = deps.poster.sent.pop("KZ3tBdOmIAMCKWg=")
+    # from the reorder window before seq 2: 2 again (harmless, same seq) and 3
+    assert [(m["type"], m.get("seq")) for m in sent] == [("subscribed", 3), ("price", 2), ("price", 3)]
+    clock.advance(3600)  # the buffer no longer reaches back to seq 2
+    mod.lambda_handler(message_event("subscribe", resume), Ctx(), deps=deps)
+    sent = deps.poster.sent.pop("KZ3tBdOmIAMCKWg=")
+    assert [m["type"] for m in sent] == ["subscribed", "resync", "snapshot"]
+    assert sent[1]["resubscribe"] is False and "older than the replay buffer" in sent[1]["reason"]
 
 
 def test_a_catalog_only_provider_can_be_subscribed_to_once_the_snapshot_registers_it() -> None:
@@ -140,11 +190,10 @@ def test_a_catalog_only_provider_can_be_subscribed_to_once_the_snapshot_register
 
 def test_bad_subscriptions_get_an_error_message_not_a_crash() -> None:
     mod = handler_module("ws_subscribe")
-    conns = MemoryConnections()
-    deps = mod.Deps(connections=conns, clock=FixedClock(), snapshots=MemorySnapshotStore())
+    deps = subscribe_deps(mod)
     for body, code in [
         ('{"action": "subscribe", "filters": {"provider": "nope"}}', "validation_error"),
-        ('{"action": "subscribe", "filters": {"provider": "Not A Name"}}', "validation_error"),
+        ('{"action": "subscribe", "filters": {"gpu_model": "warp-drive"}}', "validation_error"),
         ('{"action": "subscribe", "filters": {"max_price_per_gpu_hour": -2}}', "validation_error"),
         ('{"action": "subscribe", "filters": {"colour": "red"}}', "validation_error"),
         ('{"action": "subscribe", "filters": []}', "validation_error"),
@@ -152,10 +201,10 @@ def test_bad_subscriptions_get_an_error_message_not_a_crash() -> None:
         ("", "invalid_json"),
     ]:
         out = mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)
-        reply = json.loads(out["body"])
-        assert out["statusCode"] == 200 and reply["type"] == "error" and reply["code"] == code, body
-        assert reply["message"]
-    assert conns.items == {}
+        reply = deps.poster.sent.pop("KZ3tBdOmIAMCKWg=")
+        assert out == {"statusCode": 200} and len(reply) == 1, body
+        assert reply[0]["type"] == "error" and reply[0]["code"] == code and reply[0]["message"], body
+    assert deps.connections.items == {}
 
 
 def test_ping_pongs_with_the_server_time() -> None:
@@ -171,17 +220,13 @@ def test_disconnect_forgets_the_connection() -> None:
     assert set(conns.items) == {"other"}
 
 
-def _image(offer_id: str, price: float, *, gpu: str = "H100-SXM", provider: str = "runpod") -> dict[str, Any]:
-    return {
-        "offer_id": {"S": offer_id},
-        "provider": {"S": provider},
-        "gpu_model": {"S": gpu},
-        "region": {"S": "US"},
-        "price_per_hour": {"N": str(price * 8)},
-        "price_per_gpu_hour": {"N": str(price)},
-        "gpu_count": {"N": "8"},
-        "available": {"BOOL": True},
-    }
+def _image(
+    offer_id: str, price: float, *, gpu: str = "H100-SXM", provider: str = "runpod", **kw: Any
+) -> dict[str, Any]:
+    """An offer as its stream image (DynamoDB JSON)."""
+    plain = offer(offer_id, price, gpu_model=gpu, provider=provider, **kw)
+    typed = json.loads(json.dumps(plain), parse_float=Decimal)
+    return {k: TypeSerializer().serialize(v) for k, v in typed.items()}
 
 
 def stream_record(
@@ -209,43 +254,86 @@ def stream_record(
     }
 
 
-def test_broadcaster_sends_matching_changes_in_order_and_drops_gone_connections() -> None:
-    mod = handler_module("stream_push_prices")
-    conns = MemoryConnections()
-    at = datetime(2026, 11, 26, tzinfo=UTC)
-    conns.subscribe("h100", SubscriptionFilters(gpu_model="H100-SXM"), at=at)
-    conns.subscribe("cheap", SubscriptionFilters(max_price_per_gpu_hour=2.0), at=at)
-    conns.subscribe("vast", SubscriptionFilters(provider="vast"), at=at)
-    conns.subscribe("gone", SubscriptionFilters(), at=at)
-    conns.connect("idle", at=at, token=None)  # connected, never subscribed: hears nothing
-    poster = MemoryPoster(gone={"gone"})
-    event = {
-        "Records": [
-            stream_record("MODIFY", _image("runpod-a", 2.5), _image("runpod-a", 2.4), 1),
-            stream_record("INSERT", None, _image("runpod-b", 1.9), 2),
-            stream_record("MODIFY", _image("runpod-a", 2.4), _image("runpod-a", 1.8), 3),
-            stream_record("MODIFY", _image("runpod-c", 3.0), _image("runpod-c", 3.0), 4),  # price unchanged
-            stream_record("REMOVE", _image("runpod-d", 3.0), None, 5),
-        ]
-    }
-    report = mod.lambda_handler(event, Ctx(), deps=mod.Deps(connections=conns, poster=poster, concurrency=4))
-    h100 = poster.sent["h100"]
-    assert [(m["offer_id"], m["old_price"], m["new_price"]) for m in h100] == [
-        ("runpod-a", 2.5, 2.4),
-        ("runpod-b", None, 1.9),
-        ("runpod-a", 2.4, 1.8),
+AT = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def broadcast_deps(mod: Any, **kw: Any) -> Any:
+    base = {"connections": MemoryConnections(), "poster": MemoryPoster(), "feed": MemoryFeed(),
+            "fanout": MemoryFanout(), "concurrency": 4, "clock": FixedClock()}  # fmt: skip
+    return mod.Deps(**{**base, **kw})
+
+
+def subscribed(deps: Any, **subs: dict[str, Any]) -> None:
+    for cid, f in subs.items():
+        deps.connections.subscribe(cid, filters(**f), at=AT)
+
+
+EVENT = {
+    "Records": [
+        stream_record("MODIFY", _image("runpod-a", 2.5), _image("runpod-a", 2.4), 1),
+        stream_record("INSERT", None, _image("runpod-b", 1.9), 2),
+        stream_record("MODIFY", _image("runpod-a", 2.4), _image("runpod-a", 1.8), 3),
+        stream_record("MODIFY", _image("runpod-c", 3.0), _image("runpod-c", 3.0), 4),  # nothing visible changed
+        stream_record("MODIFY", _image("runpod-d", 1.5), _image("runpod-d", 2.2), 5),  # above the 2.0 ceiling
+        stream_record("REMOVE", _image("runpod-e", 3.0), None, 6),
     ]
-    assert all(m["type"] == "price" and m["ts"] == "2026-11-26T12:00:00.250Z" for m in h100)
-    assert [m["new_price"] for m in poster.sent["cheap"]] == [1.9, 1.8]
-    assert "vast" not in poster.sent and "idle" not in poster.sent
-    assert "gone" not in conns.items and report["gone"] == ["gone"]
-    assert report["sent"] == 5 and report["changes"] == 3
-    assert sorted(set(conns.queried)) == ["all", "gpu#H100-SXM", "provider#runpod"]
+}
+
+
+def test_broadcaster_numbers_changes_and_sends_each_subscriber_its_own_in_order() -> None:
+    mod = handler_module("stream_push_prices")
+    deps = broadcast_deps(mod)
+    subscribed(deps, h100={"gpu_model": "h100-sxm"}, cheap={"max_price_per_gpu_hour": 2.0}, vast={"provider": "vast"},
+               gone={})  # fmt: skip
+    deps.connections.connect("idle", at=AT, token=None)  # connected, never subscribed: hears nothing
+    deps.poster.gone.add("gone")
+    report = mod.lambda_handler(EVENT, Ctx(), deps=deps)
+    assert deps.feed.head() == 5 and report["first_seq"] == 1 and report["changes"] == 5
+    assert deps.poster.changes("h100") == [
+        ("price", 1, "runpod-a", 2.5, 2.4),
+        ("price", 2, "runpod-b", None, 1.9),
+        ("price", 3, "runpod-a", 2.4, 1.8),
+        ("price", 4, "runpod-d", 1.5, 2.2),
+        ("removed", 5, "runpod-e", 3.0, "deleted"),
+    ]
+    assert [m["type"] for m in deps.poster.frames["h100"]] == ["batch"]  # one post per connection per delivery
+    assert all(m["ts"] == "2026-11-26T12:00:00.250Z" for m in deps.poster.sent["h100"])
+    assert deps.poster.changes("cheap") == [
+        ("price", 2, "runpod-b", None, 1.9),
+        ("price", 3, "runpod-a", 2.4, 1.8),  # entered under the ceiling
+        ("removed", 4, "runpod-d", 1.5, "filtered"),  # left it: no client keeps 1.5
+    ]
+    assert "vast" not in deps.poster.sent and "idle" not in deps.poster.sent
+    assert "gone" not in deps.connections.items and report["gone"] == ["gone"]
+    assert sorted(set(deps.connections.queried)) == ["all", "gpu#H100-SXM", "provider#runpod"]
+
+
+def test_many_subscribers_go_through_the_fanout_queue_and_the_workers_deliver_the_same() -> None:
+    """Past ``direct_limit`` connections the broadcaster queues chunks; the worker posts exactly what a direct
+    delivery would have, and reports a chunk whose posts failed so SQS brings it back."""
+    mod, worker = handler_module("stream_push_prices"), handler_module("queue_push_prices")
+    direct = broadcast_deps(mod, direct_limit=1000)
+    queued = broadcast_deps(mod, direct_limit=2, chunk_size=2)
+    for deps in (direct, queued):
+        subscribed(deps, a={"gpu": "H100-SXM"}, b={"max_price_per_gpu_hour": 2.0}, c={}, d={"region": "us"}, e={})
+    mod.lambda_handler(EVENT, Ctx(), deps=direct)
+    report = mod.lambda_handler(EVENT, Ctx(), deps=queued)
+    assert report["chunks"] == 3 and len(queued.fanout.sent) == 3 and queued.poster.sent == {}
+    records = [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body, "attributes": {},
+                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fanout", "awsRegion": "us-east-1"}
+               for i, body in enumerate(queued.fanout.sent)]  # fmt: skip
+    wdeps = worker.Deps(connections=queued.connections, poster=queued.poster, clock=FixedClock())
+    queued.poster.fail.add("c")
+    out = worker.lambda_handler({"Records": records}, Ctx(), deps=wdeps)
+    failed = [r["body"] for r in records if r["messageId"] in {f["itemIdentifier"] for f in out["batchItemFailures"]}]
+    assert len(failed) == 1 and '"c"' in failed[0]
+    assert {k: v for k, v in queued.poster.sent.items()} == {k: v for k, v in direct.poster.sent.items() if k != "c"}
 
 
 def test_broadcaster_with_nothing_to_say_reads_nothing() -> None:
     mod = handler_module("stream_push_prices")
-    conns = MemoryConnections()
-    event = {"Records": [stream_record("REMOVE", _image("runpod-d", 3.0), None, 1)]}
-    report = mod.lambda_handler(event, Ctx(), deps=mod.Deps(connections=conns, poster=MemoryPoster()))
-    assert report["changes"] == 0 and conns.queried == []
+    deps = broadcast_deps(mod)
+    event = {"Records": [stream_record("MODIFY", _image("runpod-d", 3.0), _image("runpod-d", 3.0, stale=True), 1)]}
+    report = mod.lambda_handler(event, Ctx(), deps=deps)
+    assert report["changes"] == 0 and deps.connections.queried == [] and deps.feed.head() == 0

@@ -9,7 +9,7 @@ import pytest
 
 from gpubroker.domain.errors import OfferNotFound
 from gpubroker.domain.interactions import InteractionRequest
-from gpubroker.services.broadcast import stream_price_changes
+from gpubroker.services.broadcast import stream_changes
 from gpubroker.services.interactions import record_interaction
 from tests.component.test_ws_handlers import _image, stream_record
 from tests.fakes import FixedClock, ListSource, MemoryInteractions, World
@@ -23,7 +23,7 @@ def test_a_change_is_dated_by_dynamodb_else_by_the_clock() -> None:
     undated = stream_record("INSERT", None, _image("runpod-b", 3.0), 2)
     del undated["dynamodb"]["ApproximateCreationDateTime"]
     same_price = stream_record("MODIFY", _image("runpod-c", 2.0), _image("runpod-c", 2.0), 3)
-    changes = stream_price_changes({"Records": [dated, undated, same_price]}, clock=FixedClock(NOW))
+    changes = stream_changes({"Records": [dated, undated, same_price]}, clock=FixedClock(NOW))
     got = [(c.offer_id, c.old_price, c.new_price) for c in changes]
     assert got == [("runpod-a", 2.0, 1.5), ("runpod-b", None, 3.0)]
     assert changes[0].ts == datetime.fromtimestamp(1795694400.25, UTC)

@@ -91,18 +91,31 @@ class ConnectionSettings(_Settings):
     CONNECTIONS_TABLE: str = Field(min_length=3)
 
 
-class SubscribeSettings(ConnectionSettings):
-    """WebSocket ``subscribe``: also the snapshot bucket, whose manifest registers the providers a filter may name."""
-
-    SNAPSHOT_BUCKET: str = Field(min_length=3)
-
-
-class BroadcastSettings(_Settings):
-    """The price broadcaster: the connections table and the WebSocket stage's management endpoint."""
+class PosterSettings(_Settings):
+    """Whatever posts to WebSocket connections: the connections table (gone ones are deleted), the stage's
+    management endpoint, and how many connections one invocation posts to at once."""
 
     CONNECTIONS_TABLE: str = Field(min_length=3)
     WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
-    BROADCAST_CONCURRENCY: int = Field(default=16, ge=1, le=64)
+    BROADCAST_CONCURRENCY: int = Field(default=16, ge=1, le=128)
+
+
+class BroadcastSettings(PosterSettings):
+    """The price broadcaster: also the price feed it numbers changes in, and the fan-out queue it hands chunks of
+    more than ``FANOUT_DIRECT_LIMIT`` connections to (``FANOUT_CHUNK_SIZE`` connections per message)."""
+
+    PRICE_FEED_TABLE: str = Field(min_length=3)
+    FANOUT_QUEUE_URL: str = Field(min_length=3)
+    FANOUT_DIRECT_LIMIT: int = Field(default=200, ge=0)
+    FANOUT_CHUNK_SIZE: int = Field(default=200, ge=1, le=5000)
+
+
+class SubscribeSettings(PosterSettings):
+    """``subscribe``: the feed it replays and the offer snapshot it pages (besides posting to its connection)."""
+
+    PRICE_FEED_TABLE: str = Field(min_length=3)
+    SNAPSHOT_BUCKET: str = Field(min_length=3)
+    SNAPSHOT_TTL_SECONDS: float = Field(default=2.0, ge=0, le=300)
 
 
 class HistorySettings(_Settings):

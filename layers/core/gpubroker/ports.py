@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which
     from gpubroker.domain.key_rotation import KeyRotation
     from gpubroker.domain.mfa import Challenge, MfaState
     from gpubroker.domain.plans import Decision
-    from gpubroker.domain.subscriptions import SubscriptionFilters
+    from gpubroker.domain.search import OfferFilters
+    from gpubroker.domain.subscriptions import FeedEntry, OfferChange
     from gpubroker.domain.tokens import KeyRing
 
 
@@ -35,17 +36,53 @@ class ConnectionRepository(Protocol):
 
     def connect(self, connection_id: str, *, at: Any, token: str | None) -> None: ...
 
-    def subscribe(self, connection_id: str, filters: SubscriptionFilters, *, at: Any) -> None: ...
+    def subscribe(self, connection_id: str, filters: OfferFilters, *, at: Any) -> None:
+        """Store the connection's (normalised) filters, replacing any earlier ones."""
+        ...
 
     def delete(self, connection_id: str) -> None: ...
 
-    def subscribers(self, keys: Iterable[str]) -> list[tuple[str, SubscriptionFilters]]: ...
+    def subscribers(self, keys: Iterable[str]) -> list[tuple[str, str]]:
+        """(connection id, stored filters as canonical JSON) of every subscription indexed under ``keys``."""
+        ...
 
 
 class ConnectionPoster(Protocol):
     """Posts one message to one connection (the @connections API); False when the connection is gone."""
 
     def post(self, connection_id: str, data: bytes) -> bool: ...
+
+
+class PriceFeed(Protocol):
+    """The numbered changes the live prices are made of, kept for a while to replay (adapters/price_feed.py)."""
+
+    def append(self, changes: Sequence[OfferChange], *, at: datetime) -> int:
+        """Number ``changes`` (consecutively, after every number handed out before) and store them; returns the
+        first number."""
+        ...
+
+    def head(self) -> int:
+        """The last number handed out (0 before the first)."""
+        ...
+
+    def entry_at(self, seq: int) -> FeedEntry | None:
+        """The stored batch that holds ``seq``, if it is still kept."""
+        ...
+
+    def since(self, at: datetime) -> list[FeedEntry]:
+        """Every stored batch from the newest back to (not including) the first one numbered before ``at``, oldest
+        first: a run of consecutive batches reaching the head."""
+        ...
+
+    def after(self, seq: int) -> list[FeedEntry]:
+        """Every stored batch holding numbers greater than ``seq``, oldest first."""
+        ...
+
+
+class FanoutQueue(Protocol):
+    """Hands delivery chunks to the fan-out workers (one queue message each)."""
+
+    def send(self, bodies: Sequence[str]) -> None: ...
 
 
 class RotatingKeys(Protocol):

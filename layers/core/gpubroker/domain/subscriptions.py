@@ -1,51 +1,125 @@
-"""Live prices over WebSocket: subscription filters, the pure matching rule and the messages on the wire.
+"""Live prices over WebSocket: the protocol, the subscription filters, where a subscription is indexed, and the
+change feed every message is numbered from.
 
-Storage (ConnectionsTable in template.yaml; adapters/connections.py):
+Protocol (JSON text frames; docs/decisions.md, "Exact live feeds", has the reasons):
 
-- PK ``connection_id`` (S). One item per open connection: ``connected_at``, ``token`` (stored, not yet checked),
-  ``filters`` (a map, absent until the client subscribes), ``sub_key`` and ``ttl`` (epoch seconds; DynamoDB's TTL
-  removes connections whose ``$disconnect`` never arrived, 2 hours after the last subscribe, the API Gateway
-  maximum connection duration).
-- GSI ``by_subscription``: PK ``sub_key`` (S), SK ``connection_id``, projection ALL. Sparse: only subscribed
-  connections carry ``sub_key``. ``sub_key`` is the subscription's most selective indexed dimension:
-  ``gpu#<gpu_model>`` when it names a GPU model, else ``provider#<provider>``, else ``all``.
+- client ``{"action": "subscribe", "filters": {...}, "resume_from": <seq>?}``. ``filters`` are ``GET /offers``'s
+  filters under the same names and with the same meaning (``domain.search.OfferFilters``: any GPU spelling
+  ``/gpus/{model}`` accepts, regions by name ignoring case or by group ``eu``/``us``/``asia``..., price bounds,
+  compliance, provider, counts, memory, vCPUs, RAM, spot); a single value may stand for a one-element list, and
+  the first protocol's ``gpu_model`` is still read as ``gpu``. The feed follows live offers: ``available`` can
+  only be true. A new subscribe replaces the connection's subscription.
+- server, in this order: ``subscribed`` ``{filters (canonical), seq}`` where ``seq`` is the feed's head when the
+  subscription took effect; then either the replay of what the client missed (``resume_from`` inside the replay
+  buffer) or, for a new subscription or after ``resync`` ``{reason, seq, resubscribe: false}``, ``snapshot``
+  messages ``{seq, snapshot_version, count, page, offers, more, next_cursor}`` (up to ``SNAPSHOT_PAGES`` pages of
+  ``SNAPSHOT_PAGE_SIZE`` offers, cheapest per GPU-hour first; ``next_cursor`` on the last one continues through
+  ``GET /offers`` with the same filters and ``sort=price_per_gpu_hour``) followed by the changes the snapshot may
+  not hold yet. Then live changes.
+- a change is ``price`` ``{seq, offer_id, old_price, new_price, ts}`` (the offer is in the filter, and appeared,
+  entered it or changed price) or ``removed`` ``{seq, offer_id, old_price, reason, ts}`` (it was in the filter and
+  left it: ``reason`` ``filtered`` - it no longer matches, e.g. above the price ceiling -, ``unavailable`` or
+  ``deleted``). Several changes for one connection in one delivery travel as one ``batch`` frame
+  ``{"type": "batch", "messages": [...]}``. ``ts`` is when DynamoDB took the write.
+- ``seq`` numbers every change once, across all offers, in the order the broadcaster took them; a client's
+  changes have gaps (other offers, other filters). The client rule that makes the state exact: per offer, apply
+  a message only if its ``seq`` is greater than the last one applied to that offer (snapshot offers carry the
+  snapshot's ``seq``); duplicates and late messages then change nothing. To resume, send the greatest ``seq``
+  received as ``resume_from``.
+- a server ``resync`` with ``resubscribe: true`` (a delivery was delayed past ``REORDER_WINDOW_S``) asks the
+  client to subscribe again without ``resume_from``.
+
+Storage:
+
+- ConnectionsTable (adapters/connections.py): PK ``connection_id`` (S). One item per open connection:
+  ``connected_at``, ``token`` (stored, not yet checked), ``filters`` (the canonical filters as a JSON string,
+  absent until the client subscribes), ``sub_key`` and ``ttl`` (epoch seconds; DynamoDB's TTL removes connections
+  whose ``$disconnect`` never arrived, 2 hours after the last subscribe, the API Gateway maximum connection
+  duration). GSI ``by_subscription``: PK ``sub_key``, SK ``connection_id``, projection ALL; sparse. ``sub_key`` is
+  the subscription's most selective indexed dimension: ``gpu#<model>`` when it names exactly one GPU model, else
+  ``provider#<provider>`` when exactly one provider, else ``all`` (a spelling that denotes several models, such
+  as plain "H100", falls back to the provider or ``all``).
+- PriceFeedTable (adapters/price_feed.py): the numbered changes of the last ``FEED_RETENTION_S`` (the replay
+  buffer): PK ``feed`` (S, ``prices``), SK ``seq`` (N, the last seq of one broadcaster batch), ``first``, ``at``,
+  ``changes`` (zlib JSON of the batch's old and new offer images), ``ttl``; one counter item
+  (``feed = "prices#head"``) hands out the numbers.
 
 Broadcaster access pattern: for one batch of offer changes, Query ``by_subscription`` once per distinct key the
-batch touches (``gpu#`` each GPU model, ``provider#`` each provider, and ``all``), then apply the rest of each
-filter (region, price ceiling, the other dimension) with :func:`matches`. No Scan: the read is proportional to
-the connections that can match, and a batch of 100 changes costs a handful of Queries. ``all`` is one partition
-(an index partition takes ~1000 writes/s); if unfiltered subscribers ever outgrow it, shard it ``all#0..n``.
+batch touches (``gpu#`` each GPU model, ``provider#`` each provider, of the old and the new image, and ``all``),
+then test each distinct filter against the old and the new image (``services.offer_filters.offer_matches``, the
+predicate property-tested equal to ``GET /offers``'s mask). No Scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from gpubroker.domain.providers import known_provider
+from gpubroker.domain.search import OfferFilters
 
 CONNECTION_TTL_SECONDS = 2 * 60 * 60
 ALL_KEY = "all"
 
+SNAPSHOT_PAGE_SIZE = 100
+"""Offers per ``snapshot`` message (about 12 KB: under API Gateway's 32 KB frame)."""
+SNAPSHOT_PAGES = 5
+"""Snapshot pages pushed on subscribe; past them the client pages on with ``GET /offers`` and ``next_cursor``."""
+FEED_RETENTION_S = 15 * 60
+"""How far back ``resume_from`` can reach (the replay buffer); older is answered with ``resync`` + snapshot."""
+REORDER_WINDOW_S = 60
+"""The longest a numbered change may take from its number to its post. A resume replays from this long before the
+client's ``resume_from`` (changes numbered earlier but posted later are not lost); a delivery older than this is
+not posted: its connections get ``resync`` (``resubscribe: true``) instead."""
+SNAPSHOT_MARGIN_S = 150
+"""How long before a snapshot's ``created_at`` a write may have happened and still be missing from it: an
+ingestion run stamps ``created_at`` before it writes and publishes after (its Timeout is 120 s), and runs one at a
+time. After a snapshot, the changes numbered from then on are replayed."""
+MAX_REPLAY = 2_000
+"""Most changes a resume replays; a longer gap is answered with ``resync`` and a snapshot."""
+MAX_BATCH_MESSAGES = 200
+"""Messages per ``batch`` frame (about 30 KB: API Gateway's frame limit is 32 KB)."""
+MAX_FILTER_VALUES = 32
+MAX_FILTER_VALUE_LENGTH = 128
 
-class SubscriptionFilters(BaseModel):
-    """What a client wants to hear about; every given field must match (an empty filter matches every offer)."""
+_LIST_FILTERS = tuple(n for n, f in OfferFilters.model_fields.items() if f.annotation == tuple[str, ...])
+_LEGACY_NAMES = {"gpu_model": "gpu"}  # the first protocol's names -> the /offers names
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    gpu_model: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.+-]*$")
-    provider: str | None = None
-    region: str | None = Field(default=None, min_length=1, max_length=128)
-    max_price_per_gpu_hour: float | None = Field(default=None, gt=0, le=2_000, description="USD per GPU-hour")
+class SubscriptionFilters(OfferFilters):
+    """``GET /offers``'s filters as a subscribe message gives them: the same names, bounds and errors; besides,
+    a single value for a list filter, the first protocol's ``gpu_model``, and ``available`` only true."""
 
-    @field_validator("provider")
+    @model_validator(mode="before")
     @classmethod
-    def _known_provider(cls, v: str | None, info: ValidationInfo) -> str | None:
-        # registry-aware when validated with ``context={"providers": provider_names(manifest)}``, else its shape
-        return None if v is None else known_provider(v, (info.context or {}).get("providers"))
+    def _wire_forms(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for old, new in _LEGACY_NAMES.items():
+            if old in out:
+                if new in out:
+                    raise ValueError(f"give {new} or {old}, not both")
+                out[new] = out.pop(old)
+        for name in _LIST_FILTERS:
+            value = out.get(name)
+            if isinstance(value, str):
+                out[name] = [value]
+            elif isinstance(value, list | tuple):
+                if len(value) > MAX_FILTER_VALUES:
+                    raise ValueError(f"{name}: at most {MAX_FILTER_VALUES} values")
+            else:
+                continue
+            if any(isinstance(v, str) and len(v) > MAX_FILTER_VALUE_LENGTH for v in out[name]):
+                raise ValueError(f"{name}: values are at most {MAX_FILTER_VALUE_LENGTH} characters")
+        if out.get("available") is False:
+            raise ValueError("a price feed follows live offers: available must be true")
+        return out
 
 
 class SubscribeMessage(BaseModel):
@@ -53,73 +127,131 @@ class SubscribeMessage(BaseModel):
 
     action: Literal["subscribe"]
     filters: SubscriptionFilters = SubscriptionFilters()
+    resume_from: int | None = Field(default=None, ge=0, description="the greatest seq received before")
 
 
-class PriceChange(BaseModel):
-    """One offer's price moved (or the offer appeared). Prices in USD per GPU-hour; ``ts`` = the write time."""
-
-    model_config = ConfigDict(frozen=True)
-
-    offer_id: str
-    provider: str
-    gpu_model: str
-    region: str
-    old_price: float | None
-    new_price: float
-    ts: datetime
+def canonical_json(filters: OfferFilters) -> str:
+    """The stored form of normalised filters: only what differs from the defaults, keys sorted (equal filters,
+    equal strings: the broadcaster groups subscribers by it)."""
+    body = filters.filters().model_dump(mode="json", exclude_defaults=True)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
-def sub_key(filters: SubscriptionFilters) -> str:
-    """The index partition a subscription is stored under (see the module docstring)."""
-    if filters.gpu_model is not None:
-        return f"gpu#{filters.gpu_model}"
-    if filters.provider is not None:
-        return f"provider#{filters.provider}"
+def sub_key(filters: OfferFilters) -> str:
+    """The index partition a (normalised) subscription is stored under (see the module docstring)."""
+    if len(filters.gpu) == 1:
+        return f"gpu#{filters.gpu[0]}"
+    if len(filters.provider) == 1:
+        return f"provider#{filters.provider[0]}"
     return ALL_KEY
 
 
-def candidate_keys(change: PriceChange) -> set[str]:
-    """Every partition a subscription that matches ``change`` can be stored under."""
-    return {f"gpu#{change.gpu_model}", f"provider#{change.provider}", ALL_KEY}
+# ---------------------------------------------------------------------------------------------------- changes
 
 
-def matches(filters: SubscriptionFilters, change: PriceChange) -> bool:
-    return (
-        (filters.gpu_model is None or filters.gpu_model == change.gpu_model)
-        and (filters.provider is None or filters.provider == change.provider)
-        and (filters.region is None or filters.region == change.region)
-        and (filters.max_price_per_gpu_hour is None or change.new_price <= filters.max_price_per_gpu_hour)
-    )
-
-
-def _price(image: Mapping[str, Any] | None) -> float | None:
-    if not image or not image.get("available", True):
+def live_price(offer: Mapping[str, Any] | None) -> float | None:
+    """USD per GPU-hour of an offer image that is live (exists and is available), else None."""
+    if not offer or not offer.get("available", True):
         return None
-    value = image.get("price_per_gpu_hour")
+    value = offer.get("price_per_gpu_hour")
     return None if value is None else float(value)
 
 
-def price_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, ts: datetime) -> PriceChange | None:
-    """The change an offer write makes visible to subscribers, or None.
+@dataclass(frozen=True, slots=True)
+class OfferChange:
+    """One write to an offer as subscribers may see it: the images before and after (``Offer.model_dump(mode=
+    "json")`` dicts as the offers table stores them; None when the item did not or does not exist) and when
+    DynamoDB took the write. Whether a subscriber hears of it depends on its filter (:func:`event_for`)."""
 
-    A message goes out when the offer appeared (new, or available again) or its price per GPU-hour changed.
-    A removal, an offer going unavailable, or a write that leaves the price alone says nothing.
-    """
-    new_price = _price(new)
-    if new is None or new_price is None:
+    offer_id: str
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    ts: datetime
+
+    @property
+    def old_price(self) -> float | None:
+        return live_price(self.old)
+
+    @property
+    def new_price(self) -> float | None:
+        return live_price(self.new)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offer_id": self.offer_id, "old": self.old, "new": self.new, "ts": self.ts.timestamp()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OfferChange:
+        return cls(str(data["offer_id"]), data["old"], data["new"], datetime.fromtimestamp(data["ts"], UTC))
+
+
+_UNSEEN = frozenset({"as_of", "stale"})  # fields no filter reads and no message carries
+
+
+def _seen(image: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in image.items() if k not in _UNSEEN}
+
+
+def offer_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, ts: datetime) -> OfferChange | None:
+    """The change a write makes visible, or None when no subscriber can see a difference (neither image is
+    live, or nothing but ``as_of``/``stale`` changed)."""
+    if live_price(old) is None and live_price(new) is None:
         return None
-    old_price = _price(old)
-    if old_price is not None and old_price == new_price:
+    if old is not None and new is not None and _seen(old) == _seen(new):
         return None
-    return PriceChange(
-        offer_id=str(new["offer_id"]),
-        provider=str(new["provider"]),
-        gpu_model=str(new["gpu_model"]),
-        region=str(new["region"]),
-        old_price=old_price,
-        new_price=new_price,
-        ts=ts,
-    )
+    offer_id = (new or old or {}).get("offer_id")
+    if offer_id is None:
+        return None
+    return OfferChange(str(offer_id), old, new, ts)
+
+
+def candidate_keys(change: OfferChange) -> set[str]:
+    """Every partition a subscription whose filter matches the old or the new image can be stored under."""
+    keys = {ALL_KEY}
+    for image in (change.old, change.new):
+        if image:
+            keys.add(f"gpu#{image.get('gpu_model')}")
+            keys.add(f"provider#{image.get('provider')}")
+    return keys
+
+
+Event = Literal["price", "removed"]
+
+
+def event_for(change: OfferChange, was: bool, now: bool) -> Event | None:
+    """What a subscriber hears, from whether its filter matched the old image (``was``) and matches the new one
+    (``now``); a filter matches only live offers. In: ``price`` when the offer appeared, entered the filter or
+    changed price; out: ``removed``."""
+    if now:
+        return "price" if not was or change.old_price != change.new_price else None
+    return "removed" if was else None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One broadcaster batch in the feed: ``changes[i]`` is numbered ``first + i``; ``at`` is when the numbers were
+    taken (the broadcaster's clock)."""
+
+    first: int
+    at: datetime
+    changes: tuple[OfferChange, ...]
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.changes) - 1
+
+    def numbered(self) -> Iterator[tuple[int, OfferChange]]:
+        for i, change in enumerate(self.changes):
+            yield self.first + i, change
+
+    def encode_changes(self) -> bytes:
+        return zlib.compress(json.dumps([c.to_json() for c in self.changes], separators=(",", ":")).encode())
+
+    @staticmethod
+    def decode_changes(data: bytes) -> tuple[OfferChange, ...]:
+        return tuple(OfferChange.from_json(c) for c in json.loads(zlib.decompress(data)))
+
+
+# ---------------------------------------------------------------------------------------------------- messages
 
 
 def iso(ts: datetime) -> str:
@@ -127,14 +259,89 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def price_message(change: PriceChange) -> dict[str, Any]:
+def price_message(change: OfferChange, seq: int) -> dict[str, Any]:
     return {
         "type": "price",
+        "seq": seq,
         "offer_id": change.offer_id,
         "old_price": change.old_price,
         "new_price": change.new_price,
         "ts": iso(change.ts),
     }
+
+
+def removed_message(change: OfferChange, seq: int) -> dict[str, Any]:
+    if change.new is None:
+        reason = "deleted"
+    elif change.new_price is None:
+        reason = "unavailable"
+    else:
+        reason = "filtered"
+    return {
+        "type": "removed",
+        "seq": seq,
+        "offer_id": change.offer_id,
+        "old_price": change.old_price,
+        "reason": reason,
+        "ts": iso(change.ts),
+    }
+
+
+def change_message(event: Event, change: OfferChange, seq: int) -> dict[str, Any]:
+    return price_message(change, seq) if event == "price" else removed_message(change, seq)
+
+
+def frames(messages: Sequence[str]) -> list[str]:
+    """The frames that carry ``messages`` (each already JSON) to one connection: a single message as itself, more
+    as ``batch`` frames of at most ``MAX_BATCH_MESSAGES``; none for none."""
+    if len(messages) <= 1:
+        return list(messages)
+    return [
+        '{"type":"batch","messages":[' + ",".join(messages[i : i + MAX_BATCH_MESSAGES]) + "]}"
+        for i in range(0, len(messages), MAX_BATCH_MESSAGES)
+    ]
+
+
+class SnapshotOffer(BaseModel):
+    offer_id: str
+    provider: str
+    gpu_model: str
+    gpu_count: int
+    region: str
+    price_per_hour: float = Field(description="USD per hour, whole instance")
+    price_per_gpu_hour: float = Field(description="USD per GPU-hour")
+
+
+class Snapshot(BaseModel):
+    """One page of the offers a new subscription matches, as of the change numbered ``seq``."""
+
+    type: Literal["snapshot"] = "snapshot"
+    seq: int
+    snapshot_version: str | None
+    count: int = Field(description="offers matching the filters in this snapshot")
+    page: int = Field(ge=1)
+    offers: list[SnapshotOffer]
+    more: bool = Field(description="another snapshot message follows")
+    next_cursor: str | None = Field(description="continue with GET /offers (same filters, sort=price_per_gpu_hour)")
+
+
+class Subscribed(BaseModel):
+    """The first reply to a valid ``subscribe``: the filters now in force (canonical, defaults left out) and the
+    feed's head when the subscription took effect."""
+
+    type: Literal["subscribed"] = "subscribed"
+    filters: dict[str, Any]
+    seq: int
+
+
+class Resync(BaseModel):
+    """The replay cannot cover the gap: a snapshot follows (``resubscribe`` false), or the client must subscribe
+    again without ``resume_from`` (``resubscribe`` true)."""
+
+    type: Literal["resync"] = "resync"
+    reason: str
+    seq: int | None = Field(description="the feed's head (null when the server asks to resubscribe)")
+    resubscribe: bool
 
 
 class Pong(BaseModel):
@@ -148,13 +355,6 @@ def pong_message(now: datetime) -> Pong:
     return Pong(ts=iso(now))
 
 
-class Subscribed(BaseModel):
-    """The reply to a valid ``subscribe``: the filters now in force (unset ones left out)."""
-
-    type: Literal["subscribed"] = "subscribed"
-    filters: dict[str, Any]
-
-
 class ErrorReply(BaseModel):
     """The reply to a message the server refuses (the connection stays open); sent without ``details`` when there
     are none (``model_dump(exclude_none=True)``)."""
@@ -165,9 +365,20 @@ class ErrorReply(BaseModel):
     details: Any = None
 
 
-def subscribed_message(filters: SubscriptionFilters) -> Subscribed:
-    return Subscribed(filters=filters.model_dump(exclude_none=True))
+def subscribed_message(filters: OfferFilters, seq: int) -> Subscribed:
+    return Subscribed(filters=json.loads(canonical_json(filters)), seq=seq)
 
 
 def error_message(code: str, message: str, details: Any = None) -> ErrorReply:
     return ErrorReply(code=code, message=message, details=details)
+
+
+class DeliveryChunk(BaseModel):
+    """What one fan-out worker posts (one SQS message): the distinct messages of a broadcast (JSON strings) and,
+    per connection, the indices of its messages in order; ``at`` is when they were numbered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: AwareDatetime
+    messages: list[str]
+    to: list[tuple[str, list[int]]]

@@ -1,4 +1,5 @@
-"""The WebSocket routes (connection lifecycle, subscriptions, ping) and the price broadcaster."""
+"""The WebSocket routes (connection lifecycle, subscriptions, ping), the price broadcaster and its fan-out
+workers."""
 
 from __future__ import annotations
 
@@ -6,16 +7,23 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
-from gpubroker.config import BroadcastSettings, ConnectionSettings, SubscribeSettings, load_settings
+from gpubroker.config import (
+    BroadcastSettings,
+    ConnectionSettings,
+    PosterSettings,
+    SubscribeSettings,
+    load_settings,
+)
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
-    from gpubroker.ports import Clock, ConnectionPoster, ConnectionRepository, SnapshotReader
+    from gpubroker.ports import Clock, ConnectionPoster, ConnectionRepository, FanoutQueue, PriceFeed
+    from gpubroker.services.search import SnapshotCache
 
 
 @dataclass(frozen=True)
 class ConnectionDeps:
-    """``$connect``, ``$disconnect`` and ``subscribe``: the connections table and a clock."""
+    """``$connect`` and ``$disconnect``: the connections table and a clock."""
 
     connections: ConnectionRepository
     clock: Clock = field(default_factory=edge.system_clock)
@@ -28,24 +36,6 @@ def connection_deps() -> ConnectionDeps:
     return ConnectionDeps(connections=DynamoConnectionRepository(load_settings(ConnectionSettings).CONNECTIONS_TABLE))
 
 
-@dataclass(frozen=True, kw_only=True)
-class SubscribeDeps(ConnectionDeps):
-    """``subscribe``: also the snapshot manifest, whose registry names the providers a filter may name."""
-
-    snapshots: SnapshotReader
-
-
-@cache
-def subscribe_deps() -> SubscribeDeps:
-    from gpubroker.adapters.connections import DynamoConnectionRepository
-    from gpubroker.adapters.s3_snapshots import S3SnapshotStore
-
-    s = load_settings(SubscribeSettings)
-    return SubscribeDeps(
-        connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE), snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET)
-    )
-
-
 @dataclass(frozen=True)
 class PingDeps:
     clock: Clock
@@ -56,10 +46,76 @@ def ping_deps() -> PingDeps:
     return PingDeps(clock=edge.system_clock())
 
 
+def _poster(s: PosterSettings) -> ConnectionPoster:
+    from gpubroker.adapters.websocket import ApiGatewayConnectionPoster
+
+    return ApiGatewayConnectionPoster(s.WEBSOCKET_ENDPOINT, max_connections=s.BROADCAST_CONCURRENCY)
+
+
+@dataclass(frozen=True)
+class SubscribeDeps:
+    """``subscribe``: where the subscription is stored, the feed it replays, the snapshot it pages (whose registry
+    also names the providers a filter may name), what posts the replies to the connection, and the clock."""
+
+    connections: ConnectionRepository
+    feed: PriceFeed
+    snapshots: SnapshotCache
+    poster: ConnectionPoster
+    clock: Clock = field(default_factory=edge.system_clock)
+
+
+@cache
+def subscribe_deps() -> SubscribeDeps:
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+    from gpubroker.adapters.price_feed import DynamoPriceFeed
+
+    s = load_settings(SubscribeSettings)
+    return SubscribeDeps(
+        connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE),
+        feed=DynamoPriceFeed(s.PRICE_FEED_TABLE),
+        snapshots=edge.snapshot_cache(s.SNAPSHOT_BUCKET, s.SNAPSHOT_TTL_SECONDS),
+        poster=_poster(s),
+    )
+
+
 @dataclass(frozen=True)
 class BroadcastDeps:
-    """The offers-table stream's broadcaster: the subscriptions, what posts to a connection, how many at once, and
-    the clock that dates a record DynamoDB did not."""
+    """The offers-table stream's broadcaster: the subscriptions, the feed that numbers changes, what posts to a
+    connection and how many at once, the fan-out queue for large audiences (more than ``direct_limit``
+    connections, ``chunk_size`` per chunk), and the clock that dates a record DynamoDB did not."""
+
+    connections: ConnectionRepository
+    poster: ConnectionPoster
+    feed: PriceFeed
+    fanout: FanoutQueue
+    concurrency: int = 16
+    direct_limit: int = 200
+    chunk_size: int = 200
+    clock: Clock = field(default_factory=edge.system_clock)
+
+
+@cache
+def broadcast_deps() -> BroadcastDeps:
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+    from gpubroker.adapters.fanout import SqsFanoutQueue
+    from gpubroker.adapters.price_feed import DynamoPriceFeed
+
+    s = load_settings(BroadcastSettings)
+    return BroadcastDeps(
+        connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE),
+        poster=_poster(s),
+        feed=DynamoPriceFeed(s.PRICE_FEED_TABLE),
+        fanout=SqsFanoutQueue(s.FANOUT_QUEUE_URL),
+        concurrency=s.BROADCAST_CONCURRENCY,
+        direct_limit=s.FANOUT_DIRECT_LIMIT,
+        chunk_size=s.FANOUT_CHUNK_SIZE,
+    )
+
+
+@dataclass(frozen=True)
+class FanoutDeps:
+    """A fan-out worker: what posts, how many connections at once, the connections table (gone ones are
+    deleted), and the clock that tells a late chunk."""
 
     connections: ConnectionRepository
     poster: ConnectionPoster
@@ -68,13 +124,12 @@ class BroadcastDeps:
 
 
 @cache
-def broadcast_deps() -> BroadcastDeps:
+def fanout_deps() -> FanoutDeps:
     from gpubroker.adapters.connections import DynamoConnectionRepository
-    from gpubroker.adapters.websocket import ApiGatewayConnectionPoster
 
-    s = load_settings(BroadcastSettings)
-    return BroadcastDeps(
+    s = load_settings(PosterSettings)
+    return FanoutDeps(
         connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE),
-        poster=ApiGatewayConnectionPoster(s.WEBSOCKET_ENDPOINT, max_connections=s.BROADCAST_CONCURRENCY),
+        poster=_poster(s),
         concurrency=s.BROADCAST_CONCURRENCY,
     )
