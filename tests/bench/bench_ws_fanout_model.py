@@ -46,6 +46,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/core"), str(ROOT / "layers/math")]
 
 import boto3  # noqa: E402
 
+from tests.bench.common import add_quick, verdict  # noqa: E402
 from tests.e2e.stack_process import local_stack  # noqa: E402
 
 CLIENTS = 200
@@ -245,12 +246,12 @@ def simulate(p: Params, dt: float = 0.005) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = add_quick(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--post-ms", type=float, default=15.0, help="one post's round trip from Lambda (assumed)")
     parser.add_argument("--no-measure", action="store_true", help="use the defaults instead of measuring here")
     args = parser.parse_args(argv)
     measured: dict[str, float] = {}
-    if not args.no_measure:
+    if not (args.no_measure or args.quick):  # quick: the simulation on its defaults, no local stack
         measured = {**measure_posts(), **measure_broadcaster()}
     base: dict[str, Any] = {k: v for k, v in measured.items() if k in Params.__dataclass_fields__}
     rows = []
@@ -270,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['broadcaster_s']:>9}{r['chunks']:>8}")  # fmt: skip
     out = {"bench": "ws_fanout_model", "measured": {k: round(v, 4) for k, v in measured.items()},
            "assumed": {k: v for k, v in asdict(Params(subscribers=0, post_ms=args.post_ms)).items() if k not in base},
-           "rows": rows}  # fmt: skip
+           "rows": rows, "quick": args.quick}  # fmt: skip
     print(json.dumps(out))
-    return 0
+    return verdict(True, quick=args.quick)  # a model: its figures go to docs/decisions.md, no target of its own
 
 
 if __name__ == "__main__":

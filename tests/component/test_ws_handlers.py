@@ -11,9 +11,11 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from gpubroker.domain.providers import COMPLIANCE_TAGS
 from gpubroker.domain.subscriptions import SNAPSHOT_PAGE_SIZE, SubscriptionFilters
 from gpubroker.services.offer_filters import normalise_filters
 from gpubroker.services.search import SnapshotCache
+from gpumath.columns import OfferColumns
 from tests.component.conftest import handler_module
 from tests.events import Ctx
 from tests.fakes import FixedClock, MemorySnapshotStore
@@ -178,14 +180,24 @@ def test_resume_replays_what_was_missed_or_resyncs() -> None:
 
 def test_a_catalog_only_provider_can_be_subscribed_to_once_the_snapshot_registers_it() -> None:
     mod = handler_module("ws_subscribe")
-    conns, snapshots = MemoryConnections(), MemorySnapshotStore()
-    deps = mod.Deps(connections=conns, clock=FixedClock(), snapshots=snapshots)
+    deps = subscribe_deps(mod)
     body = json.dumps({"action": "subscribe", "filters": {"provider": "nebius"}})
-    assert json.loads(mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)["body"])["type"] == "error"
-    snapshots.latest = {"version": "v1", "providers": {}, "registry": {"nebius": {"display_name": "Nebius"}}}
-    reply = json.loads(mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)["body"])
-    assert reply == {"type": "subscribed", "filters": {"provider": "nebius"}}
-    assert conns.items["KZ3tBdOmIAMCKWg="]["sub_key"] == "provider#nebius"
+    mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)
+    (refused,) = deps.poster.sent.pop("KZ3tBdOmIAMCKWg=")
+    assert (refused["type"], refused["code"]) == ("error", "validation_error")
+    assert "KZ3tBdOmIAMCKWg=" not in deps.connections.items or not deps.connections.items["KZ3tBdOmIAMCKWg="].get(
+        "sub_key"
+    )
+    store = MemorySnapshotStore()  # the next snapshot registers it (what `make ingest PROVIDER=nebius` publishes)
+    meta = {"version": "v2", "created_at": "2026-11-26T11:00:00+00:00",
+            "registry": {"nebius": {"display_name": "Nebius"}}}  # fmt: skip
+    cols = OfferColumns.from_records([], compliance_vocab=COMPLIANCE_TAGS, meta=meta)
+    store.publish("v2", cols.to_bytes(), dict(cols.meta))
+    deps = subscribe_deps(mod, snapshots=SnapshotCache(store))
+    mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)
+    sent = deps.poster.sent["KZ3tBdOmIAMCKWg="]
+    assert sent[0]["type"] == "subscribed" and sent[0]["filters"] == {"provider": ["nebius"]}
+    assert deps.connections.items["KZ3tBdOmIAMCKWg="]["sub_key"] == "provider#nebius"
 
 
 def test_bad_subscriptions_get_an_error_message_not_a_crash() -> None:
