@@ -82,3 +82,20 @@ def test_every_route_documents_the_400() -> None:
         (m, path) for path, ops in doc["paths"].items() for m, op in ops.items() if "400" not in op["responses"]
     ]
     assert undocumented == []
+
+
+def test_a_one_value_parameter_given_twice_is_a_400_and_a_list_parameter_may_repeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Schemathesis found ``max_gpu_memory_gb=0.0&max_gpu_memory_gb=[...]`` answered 200: one value was read and the
+    others went unchecked. A one-value parameter given twice is refused; list parameters still repeat."""
+    query = {"max_gpu_memory_gb": ["0.0", "not a number"]}
+    status, body = _call("/offers", "ApiListOffersFunction", query, monkeypatch)
+    assert (status, body["error"]["code"], body["error"]["details"]) == (
+        400,
+        "repeated_parameter",
+        {"repeated": ["max_gpu_memory_gb"]},
+    )
+    status, body = _call("/offers", "ApiListOffersFunction", {"gpu": ["H100", "A6000"], "region": ["eu", "us"]},
+                         monkeypatch)  # fmt: skip
+    assert status != 400 or body["error"]["code"] not in ("repeated_parameter", "unknown_parameter"), body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_origin
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Route
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
 from gpubroker.domain.errors import (
     DomainError,
+    RepeatedParameter,
     TooManyRequests,
     Unauthorized,
     UnknownParameter,
@@ -122,9 +123,27 @@ def declared_query(route: Route) -> frozenset[str]:
     return frozenset(names)
 
 
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) in (list, tuple) or annotation in (list, tuple)
+
+
+def repeatable_query(route: Route) -> frozenset[str]:
+    """The declared query parameters that take several values (a list or tuple: ``gpu``, ``region``, ...)."""
+    names: set[str] = set()
+    for param in route.dependant.query_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names.update(f.alias or name for name, f in model.model_fields.items() if _is_list(f.annotation))
+        elif _is_list(model):
+            names.add(param.alias)
+    return frozenset(names)
+
+
 def known_query_only(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Unknown query parameter names are a 400 ``unknown_parameter`` on every route, not silently ignored (a typo
-    such as ``sinse`` must not widen an answer): the names a route accepts are the ones its handler declares."""
+    such as ``sinse`` must not widen an answer): the names a route accepts are the ones its handler declares. A
+    one-value parameter given twice (``max_gpu_memory_gb=1&max_gpu_memory_gb=x``) is a 400 ``repeated_parameter``:
+    which of the values would count is not the caller's to guess, and the others would go unchecked."""
     route: Route = app.context["_route"]
     if route not in app._static_routes and route not in app._dynamic_routes:
         return next_middleware(app)  # no route matched: Powertools' not-found route answers 404, whatever the query
@@ -137,6 +156,10 @@ def known_query_only(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
         raise UnknownParameter(
             f"unknown query parameter {unknown[0]!r}", details={"unknown": unknown, "allowed": sorted(allowed)}
         )
+    multi = app.current_event.multi_value_query_string_parameters or {}
+    repeated = sorted(n for n, values in multi.items() if len(values or ()) > 1 and n not in repeatable_query(route))
+    if repeated:
+        raise RepeatedParameter(f"query parameter {repeated[0]!r} takes one value", details={"repeated": repeated})
     return next_middleware(app)
 
 

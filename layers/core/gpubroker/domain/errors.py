@@ -26,6 +26,12 @@ class UnknownParameter(InvalidRequest):
     code = "unknown_parameter"
 
 
+class RepeatedParameter(InvalidRequest):
+    """A parameter that takes one value was given several times (only list parameters repeat)."""
+
+    code = "repeated_parameter"
+
+
 class InvalidCursor(InvalidRequest):
     code = "invalid_cursor"
 
