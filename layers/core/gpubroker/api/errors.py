@@ -10,6 +10,7 @@ from gpubroker.domain import errors as e
 
 STATUS: dict[type[e.DomainError], int] = {
     e.InvalidRequest: 400,
+    e.BodyTooLarge: 413,
     e.UnsupportedMediaType: 415,
     e.ValidationFailed: 422,
     e.NotFound: 404,

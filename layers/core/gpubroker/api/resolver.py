@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
+from gpubroker.api.body_guard import check_body
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
 from gpubroker.domain.errors import (
     DomainError,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from gpubroker.api.deps import ApiDeps
 
 _DESCRIPTIONS = {
-    400: "Malformed request (unknown parameter, malformed cursor)",
+    400: "Malformed request (unknown parameter, malformed cursor, body nested too deep, number too long)",
     404: "Not found",
     410: "Gone (an expired pagination cursor)",
     422: "A value is out of range or unknown",
@@ -212,6 +213,10 @@ def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], ApiDeps]
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: ApiDeps | None = None) -> dict[str, Any]:
+        try:
+            check_body(event)  # size, depth and digit bounds on the raw text, before anything parses it
+        except DomainError as exc:
+            return _early(status_for(exc), error_body(exc.code, exc.message, exc.details))
         if not _json_or_empty(event):
             body = error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
             return _early(415, body)

@@ -36,6 +36,24 @@ class InvalidCursor(InvalidRequest):
     code = "invalid_cursor"
 
 
+class BodyTooDeep(InvalidRequest):
+    """A JSON body nested deeper than the front door's bound (400)."""
+
+    code = "body_too_deep"
+
+
+class NumberTooLong(InvalidRequest):
+    """A JSON number with more digits than the front door's bound (400)."""
+
+    code = "number_too_long"
+
+
+class BodyTooLarge(DomainError):
+    """A request body larger than the front door's bound (413)."""
+
+    code = "body_too_large"
+
+
 class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
