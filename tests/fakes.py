@@ -14,6 +14,10 @@ from gpubroker.domain.offers import Offer, RawOffer, RejectedRow, RunReport
 from gpubroker.ports import OfferSource
 from gpubroker.services.ingestion import run_ingestion
 
+# Snapshot versions in the format ``services.ingestion.snapshot_version`` makes (a cursor naming another is refused).
+V1 = "20261126T110000000000Z-0000000a"
+V2 = "20261126T120000000000Z-0000000b"
+
 
 @dataclass
 class FixedClock:

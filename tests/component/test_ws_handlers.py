@@ -18,7 +18,7 @@ from gpubroker.services.search import SnapshotCache
 from gpumath.columns import OfferColumns
 from tests.component.conftest import handler_module
 from tests.events import Ctx
-from tests.fakes import FixedClock, MemorySnapshotStore
+from tests.fakes import V1, V2, FixedClock, MemorySnapshotStore
 from tests.fakes_live import MemoryConnections, MemoryFanout, MemoryFeed, MemoryPoster, offer, publish
 
 # what API Gateway sends (captured shapes; ids shortened)
@@ -88,7 +88,7 @@ def test_connect_stores_the_connection_and_its_token() -> None:
 
 def subscribe_deps(mod: Any, **kw: Any) -> Any:
     store = MemorySnapshotStore()
-    publish(store, kw.pop("offers", []), "v1", kw.pop("created_at", "2026-11-26T11:00:00+00:00"))
+    publish(store, kw.pop("offers", []), V1, kw.pop("created_at", "2026-11-26T11:00:00+00:00"))
     base = {"connections": MemoryConnections(), "feed": MemoryFeed(), "snapshots": SnapshotCache(store),
             "poster": MemoryPoster(), "clock": FixedClock()}  # fmt: skip
     return mod.Deps(**{**base, **kw})
@@ -189,10 +189,10 @@ def test_a_catalog_only_provider_can_be_subscribed_to_once_the_snapshot_register
         "sub_key"
     )
     store = MemorySnapshotStore()  # the next snapshot registers it (what `make ingest PROVIDER=nebius` publishes)
-    meta = {"version": "v2", "created_at": "2026-11-26T11:00:00+00:00",
+    meta = {"version": V2, "created_at": "2026-11-26T11:00:00+00:00",
             "registry": {"nebius": {"display_name": "Nebius"}}}  # fmt: skip
     cols = OfferColumns.from_records([], compliance_vocab=COMPLIANCE_TAGS, meta=meta)
-    store.publish("v2", cols.to_bytes(), dict(cols.meta))
+    store.publish(V2, cols.to_bytes(), dict(cols.meta))
     deps = subscribe_deps(mod, snapshots=SnapshotCache(store))
     mod.lambda_handler(message_event("subscribe", body), Ctx(), deps=deps)
     sent = deps.poster.sent["KZ3tBdOmIAMCKWg="]

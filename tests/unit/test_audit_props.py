@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import random
@@ -417,6 +418,11 @@ def test_list_entries_pages_across_shards_each_entry_once() -> None:
     for bad in ("!!!", "e30", "eyJzIjo5OSwiYSI6bnVsbH0"):  # not base64, {}, shard 99
         with pytest.raises(InvalidCursor):
             list_entries(log, cursor=bad)
+    # every field is bounded: a sequence number past 2**63 - 1 (a 39-digit one is not a DynamoDB number), a bool
+    for forged in ({"s": 0, "a": 10**40}, {"s": 0, "a": 2**63}, {"s": True, "a": None}, {"s": 0, "a": -1}):
+        token = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+        with pytest.raises(InvalidCursor):
+            list_entries(log, cursor=token)
 
 
 def test_entry_construction_validates_shapes() -> None:

@@ -29,7 +29,7 @@ from gpubroker.services.search import (
     text_scores,
 )
 from gpumath.columns import OfferColumns
-from tests.fakes import MemorySnapshotStore
+from tests.fakes import V1, V2, MemorySnapshotStore
 
 GPUS = [
     "H100-SXM",
@@ -274,7 +274,7 @@ def walk(cache: SnapshotCache, q: OfferQuery, between_pages: Any = None) -> tupl
 @given(offer_records(), queries())
 def test_filter_correctness(records: list[dict[str, Any]], q: OfferQuery) -> None:
     store = MemorySnapshotStore()
-    publish(store, records, "v1")
+    publish(store, records, V1)
     ids, counts = walk(SnapshotCache(store, ttl_s=0), q)
     expected = oracle(records, q)
     assert ids == expected  # every returned offer matches, none is missing, order is the sort order
@@ -287,13 +287,13 @@ def test_pagination_consistency_across_a_new_snapshot(
     first: list[dict[str, Any]], second: list[dict[str, Any]], q: OfferQuery
 ) -> None:
     store = MemorySnapshotStore()
-    publish(store, first, "v1")
+    publish(store, first, V1)
     cache = SnapshotCache(store, ttl_s=0)
     published: list[bool] = []
 
     def new_snapshot() -> None:
         if not published:
-            publish(store, second, "v2")
+            publish(store, second, V2)
             published.append(True)
 
     ids, _ = walk(cache, q, between_pages=new_snapshot)
@@ -306,15 +306,15 @@ def test_pagination_consistency_across_a_new_snapshot(
 
 def test_cursor_errors() -> None:
     store = MemorySnapshotStore()
-    publish(store, [], "v1")
+    publish(store, [], V1)
     cache = SnapshotCache(store, ttl_s=0)
     with pytest.raises(InvalidCursor):
         search_offers(OfferQuery(cursor="not-base64-json!"), snapshots=cache)
     q = OfferQuery(limit=1, gpu=("H100-SXM",))
-    token = Cursor(v="v1", r=0, h=q.filter_hash()).encode()
+    token = Cursor(v=V1, r=0, h=q.filter_hash()).encode()
     with pytest.raises(InvalidCursor):  # the cursor was made for other filters
         search_offers(OfferQuery(limit=1, cursor=token), snapshots=cache)
-    store.expire("v1")
+    store.expire(V1)
     cache2 = SnapshotCache(store, ttl_s=0)
     with pytest.raises(CursorExpired):
         search_offers(q.model_copy(update={"cursor": token}), snapshots=cache2)
@@ -324,7 +324,7 @@ def test_unknown_values_are_422_and_empty_store_is_503() -> None:
     store = MemorySnapshotStore()
     with pytest.raises(SnapshotMissing):
         search_offers(OfferQuery(), snapshots=SnapshotCache(store))
-    publish(store, [], "v1")
+    publish(store, [], V1)
     cache = SnapshotCache(store, ttl_s=0)
     assert search_offers(OfferQuery(), snapshots=cache).count == 0
     for bad in (OfferQuery(gpu=("TPU",)), OfferQuery(provider=("nope",)), OfferQuery(compliance=("hipaa",))):
@@ -335,15 +335,15 @@ def test_unknown_values_are_422_and_empty_store_is_503() -> None:
 
 def test_manifest_is_rechecked_only_after_ttl() -> None:
     store = MemorySnapshotStore()
-    publish(store, [], "v1")
+    publish(store, [], V1)
     now = [0.0]
     cache = SnapshotCache(store, ttl_s=2.0, monotonic=lambda: now[0])
     for _ in range(10):
         cache.current()
     assert store.manifest_reads == 1
     now[0] = 2.5
-    publish(store, [], "v2")
-    assert cache.current().meta["version"] == "v2"
+    publish(store, [], V2)
+    assert cache.current().meta["version"] == V2
     assert store.manifest_reads == 2
 
 
@@ -390,5 +390,21 @@ def test_text_scores_and_match_fields_are_the_brute_force_ones(records: list[dic
 
 def _cache(records: list[dict[str, Any]]) -> SnapshotCache:
     store = MemorySnapshotStore()
-    publish(store, records, "v1")
+    publish(store, records, V1)
     return SnapshotCache(store, ttl_s=0)
+
+
+def test_every_snapshot_version_made_matches_the_cursor_pattern() -> None:
+    """A cursor's version is checked against ``SNAPSHOT_VERSION_PATTERN``: the versions ingestion makes must match."""
+    import re
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from gpubroker.domain.types import SNAPSHOT_VERSION_PATTERN
+    from gpubroker.services.ingestion import snapshot_version
+
+    for as_of in (
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(1999, 12, 31, tzinfo=timezone(timedelta(hours=-5))),
+    ):
+        version = snapshot_version(as_of, [{"offer_id": "runpod-1", "price_per_hour": 1.5}])
+        assert re.fullmatch(SNAPSHOT_VERSION_PATTERN, version), version

@@ -34,7 +34,7 @@ from gpubroker.domain.subscriptions import (
 from gpubroker.services.broadcast import Outbox, broadcast, deliver, matches, messages_for, plan, stored_filters
 from gpubroker.services.search import SnapshotCache, search_offers
 from gpubroker.services.subscriptions import Subscription, read_subscription, resume_window, subscribe
-from tests.fakes import FixedClock, MemorySnapshotStore
+from tests.fakes import V1, FixedClock, MemorySnapshotStore
 from tests.fakes_live import MemoryConnections, MemoryFanout, MemoryFeed, MemoryPoster, offer, publish
 
 TS = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
@@ -122,7 +122,7 @@ def test_a_subscription_matches_exactly_the_offers_get_offers_returns(
     stored = stored_filters(canonical_json(got.filters))
     assert stored is not None
     store = MemorySnapshotStore()
-    publish(store, list(images), "v1", TS.isoformat())
+    publish(store, list(images), V1, TS.isoformat())
     query = as_offers_query(offers_wire)
     page = search_offers(query, snapshots=SnapshotCache(store))
     assert page.count <= MAX_LIMIT

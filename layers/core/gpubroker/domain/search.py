@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from pydantic_core import PydanticCustomError
 
 from gpubroker.domain.errors import InvalidCursor
+from gpubroker.domain.types import SNAPSHOT_VERSION_PATTERN
 
 SortKey = Literal[
     "price",
@@ -27,6 +28,7 @@ SortKey = Literal[
 ]
 MAX_PRICE = 10_000.0
 MAX_LIMIT = 100
+MAX_CURSOR_RANK = 2**31 - 1  # a cursor's rank is an offer's position in its snapshot (well under 2**31)
 MAX_GPU_MEMORY_GB = 1024.0
 MAX_TOTAL_GPU_MEMORY_GB = 65_536.0
 MAX_GPU_COUNT = 1024
@@ -134,9 +136,9 @@ class Cursor(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    v: str = Field(min_length=1, max_length=128)
-    r: int = Field(ge=0)
-    h: str = Field(min_length=16, max_length=16)
+    v: str = Field(pattern=SNAPSHOT_VERSION_PATTERN)
+    r: int = Field(ge=0, le=MAX_CURSOR_RANK)
+    h: str = Field(pattern=r"^[0-9a-f]{16}$")
 
     def encode(self) -> str:
         raw = json.dumps(self.model_dump(), separators=(",", ":")).encode()

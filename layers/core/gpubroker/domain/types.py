@@ -26,6 +26,10 @@ OfferId = Annotated[
     str, Field(min_length=OFFER_ID_MIN_LENGTH, max_length=OFFER_ID_MAX_LENGTH, pattern=OFFER_ID_PATTERN)
 ]
 
+# A snapshot version (``services.ingestion.snapshot_version``: ``<UTC %Y%m%dT%H%M%S%f>Z-<8 hex>``). A pagination
+# cursor names one, and it becomes part of an S3 key: a cursor's version must match this before it is used.
+SNAPSHOT_VERSION_PATTERN = r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}$"
+
 
 SIGNIFICANT = 4
 

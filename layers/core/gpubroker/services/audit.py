@@ -152,6 +152,9 @@ def verify_log(log: AuditLog, signer: CheckpointSigner) -> AuditVerifyReport:
     )
 
 
+_MAX_SEQ = 2**63 - 1  # a shard's sequence number; past it a cursor is forged (DynamoDB numbers stop at 38 digits)
+
+
 def _encode_cursor(shard: int, after_seq: int | None) -> str:
     raw = json.dumps({"s": shard, "a": after_seq}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
@@ -164,7 +167,7 @@ def _decode_cursor(cursor: str, shards: int) -> tuple[int, int | None]:
     except (binascii.Error, ValueError, TypeError, KeyError) as exc:
         raise InvalidCursor("invalid cursor") from exc
     ok_shard = isinstance(shard, int) and not isinstance(shard, bool) and 0 <= shard < shards
-    ok_after = after is None or (isinstance(after, int) and not isinstance(after, bool) and after >= 0)
+    ok_after = after is None or (isinstance(after, int) and not isinstance(after, bool) and 0 <= after <= _MAX_SEQ)
     if not (ok_shard and ok_after):
         raise InvalidCursor("invalid cursor")
     return shard, after

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from datetime import datetime
 
 from gpubroker.domain.errors import InvalidCursor, OfferNotFound
 from gpubroker.domain.price_history import HistoryPage, PricePoint
 from gpubroker.ports import OfferRepository, PriceHistoryReader
+
+# A price point's timestamp (``Offer.as_of.isoformat()``): the only thing a history cursor may carry.
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
 
 
 def _encode(ts: str) -> str:
@@ -19,8 +26,12 @@ def _decode(cursor: str) -> str:
         ts = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursor("cursor is malformed; start again without it") from exc
-    if not ts[:4].isdigit() or len(ts) > 64:
+    if not _TIMESTAMP.fullmatch(ts):
         raise InvalidCursor("cursor is malformed; start again without it")
+    try:
+        datetime.fromisoformat(ts)
+    except ValueError as exc:
+        raise InvalidCursor("cursor is malformed; start again without it") from exc
     return ts
 
 
