@@ -34,6 +34,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     410: "Gone (an expired pagination cursor)",
     422: "A value is out of range or unknown",
+    413: "The body is larger than the front door takes (6 MiB, Lambda's own payload limit)",
     415: "The body is not JSON (send Content-Type: application/json)",
     503: "No data published yet",
     401: "Missing, invalid or expired credentials or token",
@@ -47,11 +48,12 @@ def responses(
     ok: Any, *errors: int, ok_status: int = 200, also: dict[int, tuple[str, Any]] | None = None
 ) -> dict[int, Any]:
     """OpenAPI ``responses`` for a route: its success model and the error statuses it can answer (ErrorResponse).
-    Every route may answer 400 (an unknown query parameter), 422 (validation) and 429 (its plan's rate); routes
+    Every route may answer 400 (an unknown query parameter, a body nested too deep), 413 (a body too large), 422
+    (validation) and 429 (its plan's rate); routes
     with a body also 415 (a body that is not JSON). ``also``: more answers, status -> (description, model), e.g. a
     second success status; one for ``ok_status`` replaces the plain "OK"."""
     out: dict[int, Any] = {ok_status: {"description": "OK", "content": {"application/json": {"model": ok}}}}
-    for status in dict.fromkeys((*errors, 400, 422, 429)):
+    for status in dict.fromkeys((*errors, 400, 413, 422, 429)):
         out[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorResponse}},
