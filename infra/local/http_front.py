@@ -23,6 +23,8 @@ from infra.local.gateway import Gate
 from infra.local.runtime import FunctionError, Runtime
 from infra.local.template import Route
 
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}  # on every answer, as API Gateway's (template.yaml)
+
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _CONNECTIONS = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)$")
 
@@ -112,7 +114,7 @@ def make_server(
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
-            hdrs = {"Content-Type": "application/json", **(headers or {})}
+            hdrs = {"Content-Type": "application/json", **SECURITY_HEADERS, **(headers or {})}
             for k, v in hdrs.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))

@@ -151,6 +151,8 @@ def _authorizers(api: dict[str, Any]) -> dict[str, Authorizer]:
 def _gateway_responses(api: dict[str, Any]) -> dict[str, GatewayResponse]:
     out = {}
     for kind, spec in (api.get("GatewayResponses") or {}).items():
+        if "StatusCode" not in spec:
+            continue  # DEFAULT_4XX/5XX only add headers (nosniff), which the local front sets on every answer
         headers = (spec.get("ResponseParameters") or {}).get("Headers") or {}
         out[kind] = GatewayResponse(
             status=int(spec["StatusCode"]),

@@ -32,15 +32,15 @@ def test_protected_routes_refuse_a_caller_without_a_session(stack: Stack, method
                     {"Authorization": "Bearer not-a-token", "Cookie": cookie}):  # fmt: skip
         status, body, hdrs = request(method, f"{stack.url}{path}", {} if method == "POST" else None, headers)
         assert (status, body["error"]["code"]) == (401, "unauthorized"), headers
-        assert hdrs["WWW-Authenticate"].startswith("Bearer")
+        assert hdrs["WWW-Authenticate"].startswith("Bearer") and hdrs["X-Content-Type-Options"] == "nosniff"
 
 
 def test_an_admin_session_reads_the_audit_log_and_a_plain_user_is_forbidden(stack: Stack) -> None:
     status, page = stack.get(f"{stack.url}/audit?limit=5")
     assert status == 200 and len(page["items"]) <= 5
     user = sign_in(stack.url, stack.state_file, plan="free", roles=("user",))
-    status, body, _ = request("GET", f"{stack.url}/audit", headers=user)
-    assert (status, body["error"]["code"]) == (403, "forbidden")
+    status, body, hdrs = request("GET", f"{stack.url}/audit", headers=user)
+    assert (status, body["error"]["code"], hdrs["X-Content-Type-Options"]) == (403, "forbidden", "nosniff")
 
 
 def test_logout_ends_the_session_for_protected_routes(stack: Stack) -> None:
@@ -50,6 +50,27 @@ def test_logout_ends_the_session_for_protected_routes(stack: Stack) -> None:
     # the access token is still unexpired and correctly signed: the authorizer's session check refuses it
     status, body, _ = request("POST", f"{stack.url}/auth/mfa/enroll", {}, headers=user)
     assert (status, body["error"]["code"]) == (401, "unauthorized")
+
+
+def test_a_refused_refresh_says_the_same_whatever_the_reason(stack: Stack) -> None:
+    """No fingerprint cookie, a revoked family, a garbage token: one 401 ``refresh_refused`` body (the reason is in
+    the audit log only: tests/component/test_refresh_refusals.py), with nosniff as every answer has."""
+    user, refresh_token = session(stack.url, stack.state_file, plan="free", roles=("user",))
+    url = f"{stack.url}/auth/refresh"
+    answers = [request("POST", url, {"refresh_token": refresh_token})]  # no cookie
+    assert request("POST", f"{stack.url}/auth/logout", {"refresh_token": refresh_token}, headers=user)[0] == 200
+    answers.append(request("POST", url, {"refresh_token": refresh_token}, headers={"Cookie": user["Cookie"]}))
+    answers.append(request("POST", url, {"refresh_token": "x" * 40}, headers={"Cookie": user["Cookie"]}))
+    assert {(status, body["error"]["code"], body["error"]["message"]) for status, body, _ in answers} == {
+        (401, "refresh_refused", "the refresh token was refused; sign in again")
+    }
+    assert all(hdrs["X-Content-Type-Options"] == "nosniff" for _, _, hdrs in answers)
+
+
+def test_the_local_fronts_own_answers_say_nosniff(stack: Stack) -> None:
+    for path in ("/openapi.json", "/nope"):
+        status, _, hdrs = request("GET", f"{stack.url}{path}")
+        assert status in {200, 404} and hdrs["X-Content-Type-Options"] == "nosniff", path
 
 
 def test_a_signed_in_user_enrols_mfa(stack: Stack) -> None:

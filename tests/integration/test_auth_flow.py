@@ -75,7 +75,7 @@ def test_register_login_refresh_logout_against_the_endpoint(deps: Any, endpoint:
     assert status == 200
     status, body, headers = call("api_auth_refresh", "/auth/refresh", {"refresh_token": rotated["refresh_token"]},
                                  deps, cookie=cookie)  # fmt: skip
-    assert status == 401 and body["error"]["code"] == "invalid_token"
+    assert status == 401 and body["error"]["code"] == "refresh_refused"
 
 
 def test_twenty_concurrent_refreshes_with_one_token_exactly_one_succeeds(deps: Any) -> None:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from gpubroker.domain.errors import InvalidCredentials, InvalidToken, TooManyRequests
+from gpubroker.domain.errors import InvalidCredentials, InvalidToken, RefreshRefused, TooManyRequests
 from gpubroker.domain.tokens import REFRESH_TTL_S, verify
 from gpubroker.services import auth
 from tests.fakes_auth import auth_world
@@ -75,22 +75,39 @@ def test_refresh_rotates_and_a_reused_token_revokes_the_whole_family() -> None:
     s2 = auth.refresh(s1.refresh_token, fingerprint=s1.fingerprint, deps=deps)
     assert s2.refresh_token != s1.refresh_token and s2.fingerprint == s1.fingerprint
     s3 = auth.refresh(s2.refresh_token, fingerprint=s1.fingerprint, deps=deps)
-    with pytest.raises(InvalidToken) as reused:  # a thief replays the first token
+    with pytest.raises(RefreshRefused) as reused:  # a thief replays the first token
         auth.refresh(s1.refresh_token, fingerprint=s1.fingerprint, deps=deps)
-    assert reused.value.details == {"reason": "reused"}
-    with pytest.raises(InvalidToken) as revoked:  # ...and the legitimate holder's newest token dies too
+    assert reused.value.audit_reason == "reused"
+    with pytest.raises(RefreshRefused) as revoked:  # ...and the legitimate holder's newest token dies too
         auth.refresh(s3.refresh_token, fingerprint=s1.fingerprint, deps=deps)
-    assert revoked.value.details == {"reason": "revoked"}
+    assert revoked.value.audit_reason == "revoked"
 
 
 def test_refresh_needs_the_fingerprint_and_refuses_an_access_token() -> None:
     deps, s = _session()
-    with pytest.raises(InvalidToken):
+    with pytest.raises(RefreshRefused) as missing:
         auth.refresh(s.refresh_token, fingerprint=None, deps=deps)
-    with pytest.raises(InvalidToken):
+    with pytest.raises(RefreshRefused) as wrong:
         auth.refresh(s.refresh_token, fingerprint="stolen-token-other-browser", deps=deps)
-    with pytest.raises(InvalidToken):
+    with pytest.raises(RefreshRefused) as access:
         auth.refresh(s.access_token, fingerprint=s.fingerprint, deps=deps)
+    reasons = (missing.value.audit_reason, wrong.value.audit_reason, access.value.audit_reason)
+    assert reasons == ("fingerprint_missing", "fingerprint", "type")
+
+
+def test_every_refresh_refusal_tells_the_client_the_same_thing() -> None:
+    """The reason is for the audit log only: a specific code would tell the holder of a stolen refresh token
+    that it is otherwise valid (issue 11)."""
+    deps, s = _session()
+    refusals = []
+    for token, fingerprint in ((s.refresh_token, None), (s.refresh_token, "other"), ("x" * 40, s.fingerprint)):
+        with pytest.raises(RefreshRefused) as refused:
+            auth.refresh(token, fingerprint=fingerprint, deps=deps)
+        refusals.append(refused.value)
+    assert len({r.audit_reason for r in refusals}) == 3
+    assert {(r.code, r.message, r.details) for r in refusals} == {
+        ("refresh_refused", "the refresh token was refused; sign in again", None)
+    }
 
 
 def test_the_family_ends_seven_days_after_login_however_often_it_rotates() -> None:
@@ -102,16 +119,16 @@ def test_the_family_ends_seven_days_after_login_however_often_it_rotates() -> No
         s = auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
     assert s.refresh_expires_in == 24 * 3600  # what is left of the 7 days, not 7 fresh days
     clock.advance(24 * 3600 + 31)
-    with pytest.raises(InvalidToken) as err:
+    with pytest.raises(RefreshRefused) as err:
         auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
-    assert err.value.details == {"reason": "expired"}
+    assert err.value.audit_reason == "expired"
     assert REFRESH_TTL_S == 7 * 24 * 3600
 
 
 def test_logout_revokes_the_family() -> None:
     deps, s = _session()
     auth.logout(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
-    with pytest.raises(InvalidToken):
+    with pytest.raises(RefreshRefused):
         auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
 
 
@@ -125,8 +142,8 @@ def test_twenty_concurrent_refreshes_with_one_token_let_exactly_one_succeed() ->
         try:
             auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
             results.append("ok")
-        except InvalidToken as exc:
-            results.append(str(exc.details["reason"]))
+        except RefreshRefused as exc:
+            results.append(str(exc.audit_reason))
 
     threads = [threading.Thread(target=go) for _ in range(20)]
     for t in threads:
@@ -151,9 +168,9 @@ def test_refresh_carries_the_plan_and_roles_the_account_has_now() -> None:
 def test_refresh_for_a_deleted_account_is_refused_and_ends_the_session() -> None:
     deps, s = _session()
     deps.users.users.clear()  # type: ignore[attr-defined]
-    with pytest.raises(InvalidToken) as refused:
+    with pytest.raises(RefreshRefused) as refused:
         auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)
-    assert refused.value.details == {"reason": "no_account"}
+    assert refused.value.audit_reason == "no_account"
     assert deps.refresh.family_revoked(str(verify(s.refresh_token, "refresh", ring=deps.keys.ring(),
                                                   policy=deps.policy, now=deps.clock.now(),
                                                   fingerprint=s.fingerprint)["fam"]))  # fmt: skip

@@ -13,7 +13,9 @@ After the route has run, one entry is appended to the audit log (``gpubroker.dom
 - ``resource``: what the route put in ``app.context["audit_resource"]`` when it knows better (``booking/<id>``),
   else the request path (``/auth/login``). The resource also picks the shard, so a busy path is a busy shard;
 - ``request_id``: API Gateway's ``requestContext.requestId`` (the key to the access and function logs);
-- ``outcome``: ``ok`` (status < 400), ``refused:<status>`` (4xx), ``error:<status>`` (5xx).
+- ``outcome``: ``ok`` (status < 400), ``refused:<status>`` (4xx), ``error:<status>`` (5xx); a refusal whose
+  reason the client is not told (``DomainError.audit_reason``, e.g. a refused refresh) records it after the
+  status: ``refused:401:fingerprint_missing``. The outcome is in the hash chain, so the reason is tamper-evident.
 
 An exception raised by the route is turned into its response here, by the app's own exception handler (the one
 the resolver would call), so the outcome is the status the client receives. Requests answered before the route
@@ -41,6 +43,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from gpubroker.api.identity import current_principal
 from gpubroker.domain.audit import utc_iso
+from gpubroker.domain.errors import DomainError
 from gpubroker.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -52,11 +55,13 @@ APPEND_FAILED_METRIC = "AuditAppendFailed"
 UNSPOOLED_METRIC = "AuditEntryUnspooled"
 
 
-def outcome_of(status: int) -> str:
-    """``ok`` below 400, ``refused:<status>`` for 4xx, ``error:<status>`` for 5xx."""
+def outcome_of(status: int, reason: str | None = None) -> str:
+    """``ok`` below 400, ``refused:<status>`` for 4xx, ``error:<status>`` for 5xx; ``:<reason>`` after a refusal
+    or error when the audit alone is told why."""
     if status < 400:
         return "ok"
-    return f"refused:{status}" if status < 500 else f"error:{status}"
+    outcome = f"refused:{status}" if status < 500 else f"error:{status}"
+    return f"{outcome}:{reason}" if reason else outcome
 
 
 def actor_of(app: APIGatewayRestResolver) -> str:
@@ -72,29 +77,33 @@ def audit_middleware(*, action: str) -> Middleware:
 
     def audit(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
         trail: AuditTrail = app.context["deps"].audit  # read before the route runs: it is this request's
+        reason: str | None = None
         try:
             response = next_middleware(app)
         except Exception as exc:
             handler = app.exception_handler_manager.lookup_exception_handler(type(exc))
+            reason = exc.audit_reason if isinstance(exc, DomainError) else None
             if handler is None:
-                _append(app, trail, action, 500)
+                _append(app, trail, action, 500, reason)
                 raise
             response = handler(exc)
-        _append(app, trail, action, response.status_code)
+        _append(app, trail, action, response.status_code, reason)
         return response
 
     audit.__name__ = f"audit[{action}]"
     return audit
 
 
-def _append(app: APIGatewayRestResolver, trail: AuditTrail, action: str, status: int) -> None:
+def _append(
+    app: APIGatewayRestResolver, trail: AuditTrail, action: str, status: int, reason: str | None = None
+) -> None:
     entry = {
         "ts": utc_iso(datetime.now(UTC)),
         "actor": actor_of(app),
         "action": action,
         "resource": str(app.context.get("audit_resource") or app.current_event.path),
         "request_id": app.current_event.request_context.request_id or "",
-        "outcome": outcome_of(status),
+        "outcome": outcome_of(status, reason),
     }
     try:
         trail.log.append(**entry)

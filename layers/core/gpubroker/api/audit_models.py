@@ -18,7 +18,10 @@ class AuditEntryOut(BaseModel):
     action: str
     resource: str
     request_id: str
-    outcome: str = Field(description="'ok', 'refused:<status>' or 'error:<status>'")
+    outcome: str = Field(
+        description="'ok', 'refused:<status>' or 'error:<status>'; a refusal whose reason the client is not told"
+        " records it after the status: 'refused:401:reused'"
+    )
     prev_hash: str = Field(description="hash of the previous entry of the shard (64 zeros for seq 0)")
     hash: str = Field(description="sha256(prev_hash || canonical(entry)), hex")
 

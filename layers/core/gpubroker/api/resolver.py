@@ -200,9 +200,26 @@ def _object_or_empty(event: dict[str, Any]) -> bool:
         return True
 
 
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+"""Headers on every response of every REST route, success or error: a browser must never sniff a JSON body into
+something it would render or run. Set once, in ``api_handler``, around everything a function answers."""
+
+
 def _early(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body),
             "isBase64Encoded": False}  # fmt: skip
+
+
+def with_security_headers(result: dict[str, Any]) -> dict[str, Any]:
+    """``SECURITY_HEADERS`` added to a proxy response, in whichever header map it uses (Powertools' REST
+    resolver answers ``multiValueHeaders``; ``_early`` answers ``headers``); a value already set is kept."""
+    multi = result.get("multiValueHeaders")
+    for name, value in SECURITY_HEADERS.items():
+        if isinstance(multi, dict):
+            multi.setdefault(name, [value])
+        else:
+            result.setdefault("headers", {}).setdefault(name, value)
+    return result
 
 
 def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], ApiDeps]) -> Callable[..., Any]:
@@ -221,11 +238,11 @@ def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], ApiDeps]
             return _early(status_for(exc), error_body(exc.code, exc.message, exc.details))
         if not _json_or_empty(event):
             body = error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
-            return _early(415, body)
+            return with_security_headers(_early(415, body))
         if not _object_or_empty(event):
-            return _early(422, error_body("validation_error", "the body must be a JSON object"))
+            return with_security_headers(_early(422, error_body("validation_error", "the body must be a JSON object")))
         app.append_context(deps=deps if deps is not None else default_deps())
         result: dict[str, Any] = app.resolve(event, context)
-        return result
+        return with_security_headers(result)
 
     return lambda_handler

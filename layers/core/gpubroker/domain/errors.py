@@ -6,9 +6,11 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """Base of every error the domain raises on purpose."""
+    """Base of every error the domain raises on purpose. ``audit_reason``: why, for the audit log only (never in
+    the client's body): set where telling the client would help an attacker (``RefreshRefused``)."""
 
     code = "domain_error"
+    audit_reason: str | None = None
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
@@ -142,6 +144,18 @@ class InvalidCredentials(Unauthorized):
 
 class InvalidToken(Unauthorized):
     code = "invalid_token"
+
+
+class RefreshRefused(Unauthorized):
+    """A refresh token that was refused, for whatever reason (no fingerprint, a wrong one, reused, revoked,
+    expired, no account, ...). The client gets one code and one message for every reason: a specific one would tell
+    the holder of a stolen refresh token that it is otherwise valid. The reason goes to the audit log only."""
+
+    code = "refresh_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the refresh token was refused; sign in again")
+        self.audit_reason = reason
 
 
 class InvalidMfaCode(Unauthorized):

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from gpubroker.domain.accounts import User
-from gpubroker.domain.errors import InvalidCredentials, InvalidToken, TooManyRequests
+from gpubroker.domain.errors import InvalidCredentials, InvalidToken, RefreshRefused, TooManyRequests
 from gpubroker.domain.mfa import Challenge, new_challenge
 from gpubroker.domain.tokens import REFRESH_TTL_S, TokenPolicy, issue, new_fingerprint, verify
 from gpubroker.ports import Clock, KeyRingSource, MfaStore, PasswordHasher, RateLimiter, RefreshStore, UserStore
@@ -95,6 +95,16 @@ def start_session(user: User, *, deps: AuthDeps) -> Session:
 
 
 def refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> Session:
+    """Spend a refresh token for a new pair. Every refusal is one ``RefreshRefused`` (one code and message for the
+    client); its ``audit_reason`` says why (``fingerprint_missing``, ``reused``, ``revoked``, ``expired``, ...)."""
+    try:
+        return _refresh(refresh_token, fingerprint=fingerprint, deps=deps)
+    except InvalidToken as exc:
+        reason = exc.details.get("reason") if isinstance(exc.details, dict) else None
+        raise RefreshRefused(str(reason or "invalid_token")) from exc
+
+
+def _refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> Session:
     now = deps.clock.now()
     claims = verify(refresh_token, "refresh", ring=deps.keys.ring(), policy=deps.policy, now=now,
                     fingerprint=fingerprint)  # fmt: skip
