@@ -60,7 +60,7 @@ N_OFFERS = 100_000
 SEED = 20240601
 PRICE_SIGMA = 0.15
 AS_OF = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
-VERSION = "bench-1"
+VERSION = "20261205T000000000000Z-0000bec1"  # the format ingestion gives (a cursor checks it)
 
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 20.0

@@ -64,3 +64,13 @@ def test_an_integer_of_5000_digits_is_a_400(method: str, path: str, lid: str, mo
 def test_a_body_past_the_size_bound_is_a_413(method: str, path: str, lid: str, monkeypatch: pytest.MonkeyPatch) -> None:
     status, body = _call(method, path, lid, '{"q": "' + "x" * MAX_BODY_BYTES + '"}', monkeypatch)
     assert (status, body["error"]["code"]) == (413, "body_too_large"), body
+
+
+def test_a_refused_body_says_nosniff_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body bounds answer before the resolver: their answers carry the security headers all the same."""
+    module = importlib.import_module(APP.functions["ApiHealthFunction"].module_name)
+    clear_wiring_caches()
+    ev = rest_event("/health", "/health", None, None)
+    ev["body"] = "[" * 1000 + "]" * 1000
+    res = module.lambda_handler(ev, Ctx())
+    assert res["statusCode"] == 400 and res["headers"]["X-Content-Type-Options"] == "nosniff"

@@ -235,7 +235,7 @@ def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], ApiDeps]
         try:
             check_body(event)  # size, depth and digit bounds on the raw text, before anything parses it
         except DomainError as exc:
-            return _early(status_for(exc), error_body(exc.code, exc.message, exc.details))
+            return with_security_headers(_early(status_for(exc), error_body(exc.code, exc.message, exc.details)))
         if not _json_or_empty(event):
             body = error_body("unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
             return with_security_headers(_early(415, body))
