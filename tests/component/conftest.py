@@ -6,7 +6,7 @@ from types import ModuleType
 import pytest
 
 from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
-from tests.conftest import CATALOGS
+from tests.conftest import CATALOGS, clear_wiring_caches
 from tests.fakes import World
 
 
@@ -25,3 +25,14 @@ def world() -> World:
 
 def handler_module(name: str) -> ModuleType:
     return importlib.import_module(f"functions.{name}.handler")
+
+
+def default_wired(module_name: str, monkeypatch: pytest.MonkeyPatch, label: str) -> ModuleType:
+    """A function's handler module on its default wiring, every required setting a dummy resource name
+    (``https://<label>.test`` for endpoints): for tests whose answer comes before any port is read."""
+    module = importlib.import_module(module_name)
+    for name, field in module.Settings.model_fields.items():
+        if field.is_required():
+            monkeypatch.setenv(name, f"https://{label}.test" if "ENDPOINT" in name else f"{label}-test")
+    clear_wiring_caches()
+    return module

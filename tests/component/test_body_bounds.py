@@ -14,6 +14,7 @@ import pytest
 from gpubroker.api.body_guard import MAX_BODY_BYTES
 from gpubroker.domain.accounts import Principal
 from infra.local.template import read_app
+from tests.component.conftest import default_wired
 from tests.conftest import clear_wiring_caches
 from tests.events import Ctx, rest_event
 
@@ -24,11 +25,7 @@ ADMIN = Principal(user_id="root", plan="enterprise", roles=frozenset({"user", "a
 
 
 def _call(method: str, path: str, lid: str, body: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any]:
-    module = importlib.import_module(APP.functions[lid].module_name)
-    for name, field in module.Settings.model_fields.items():
-        if field.is_required():
-            monkeypatch.setenv(name, "https://body-bounds.test" if "ENDPOINT" in name else "body-bounds-test")
-    clear_wiring_caches()
+    module = default_wired(APP.functions[lid].module_name, monkeypatch, "body-bounds")
     params = {k: PATH_VALUES[k] for k in PATH_VALUES if "{" + k + "}" in path}
     ev = rest_event(path, path.format(**params), None, params or None)
     ev["httpMethod"] = ev["requestContext"]["httpMethod"] = method

@@ -5,7 +5,6 @@ no-store``). The gateway's own answers carry it too (template.yaml ``GatewayResp
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -17,8 +16,7 @@ from gpubroker.domain.accounts import Principal
 from gpubroker.domain.plans import Decision
 from gpubroker.services import auth
 from infra.local.template import load_template, read_app
-from tests.component.conftest import handler_module
-from tests.conftest import clear_wiring_caches
+from tests.component.conftest import default_wired, handler_module
 from tests.events import Ctx, rest_event
 from tests.fakes_auth import auth_api
 from tests.unit.test_mfa_service import EMAIL, PASSWORD, _world
@@ -35,11 +33,7 @@ def headers_of(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def _call(method: str, path: str, lid: str, monkeypatch: pytest.MonkeyPatch, **event: Any) -> dict[str, Any]:
-    module = importlib.import_module(APP.functions[lid].module_name)
-    for name, field in module.Settings.model_fields.items():
-        if field.is_required():
-            monkeypatch.setenv(name, "https://nosniff.test" if "ENDPOINT" in name else "nosniff-test")
-    clear_wiring_caches()
+    module = default_wired(APP.functions[lid].module_name, monkeypatch, "nosniff")
     params = {k: v for k, v in PATH_VALUES.items() if "{" + k + "}" in path}
     ev = rest_event(path, path.format(**params), event.pop("query", None), params or None)
     ev["httpMethod"] = method

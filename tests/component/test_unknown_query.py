@@ -12,6 +12,7 @@ import pytest
 
 from gpubroker.domain.accounts import Principal
 from infra.local.template import read_app
+from tests.component.conftest import default_wired
 from tests.conftest import clear_wiring_caches
 from tests.events import Ctx, rest_event
 
@@ -22,11 +23,7 @@ ADMIN = Principal(user_id="root", plan="enterprise", roles=frozenset({"user", "a
 
 
 def _call(path: str, lid: str, query: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any]:
-    module = importlib.import_module(APP.functions[lid].module_name)
-    for name, field in module.Settings.model_fields.items():
-        if field.is_required():
-            monkeypatch.setenv(name, "https://unknown-query.test" if "ENDPOINT" in name else "unknown-query-test")
-    clear_wiring_caches()
+    module = default_wired(APP.functions[lid].module_name, monkeypatch, "unknown-query")
     params = {k: PATH_VALUES[k] for k in PATH_VALUES if "{" + k + "}" in path}
     concrete = path.format(**params)
     ev = rest_event(path, concrete, query, params or None)
