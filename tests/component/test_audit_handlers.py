@@ -220,7 +220,12 @@ def test_the_actor_is_the_authorizers_user_when_there_is_one() -> None:
     ev = post("/auth/logout", {"refresh_token": "x" * 40}, ip=_ip(), principal=who)
     assert call(logout_mod, ev, auth_api(deps, log))[0] == 401
     [entry] = entries(log)
-    assert (entry["actor"], entry["action"], entry["outcome"]) == (f"user:{who.user_id}", "auth.logout", "refused:401")
+    # the refusal's reason is in the audit entry only (issue 11: logout refuses like refresh, one code to the client)
+    assert (entry["actor"], entry["action"], entry["outcome"]) == (
+        f"user:{who.user_id}",
+        "auth.logout",
+        "refused:401:malformed",
+    )
 
 
 def test_a_server_error_is_recorded_as_error_500() -> None:

@@ -110,6 +110,21 @@ def test_every_refresh_refusal_tells_the_client_the_same_thing() -> None:
     }
 
 
+def test_logout_refuses_a_token_exactly_as_refresh_does() -> None:
+    """Logout takes a refresh token too: its refusals say no more than refresh's (the reason to the audit only)."""
+    deps, s = _session()
+    refusals = []
+    for token, fingerprint in ((s.refresh_token, None), (s.refresh_token, "other"), ("x" * 40, s.fingerprint)):
+        with pytest.raises(RefreshRefused) as refused:
+            auth.logout(token, fingerprint=fingerprint, deps=deps)
+        refusals.append(refused.value)
+    assert [r.audit_reason for r in refusals] == ["fingerprint_missing", "fingerprint", "malformed"]
+    assert {(r.code, r.message, r.details) for r in refusals} == {
+        ("refresh_refused", "the refresh token was refused; sign in again", None)
+    }
+    auth.refresh(s.refresh_token, fingerprint=s.fingerprint, deps=deps)  # nothing was revoked by the refusals
+
+
 def test_the_family_ends_seven_days_after_login_however_often_it_rotates() -> None:
     deps, clock = auth_world()
     auth.register("ada@example.com", "correct horse battery", deps=deps)

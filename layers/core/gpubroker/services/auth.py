@@ -100,8 +100,7 @@ def refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> S
     try:
         return _refresh(refresh_token, fingerprint=fingerprint, deps=deps)
     except InvalidToken as exc:
-        reason = exc.details.get("reason") if isinstance(exc.details, dict) else None
-        raise RefreshRefused(str(reason or "invalid_token")) from exc
+        raise RefreshRefused(_reason(exc)) from exc
 
 
 def _refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> Session:
@@ -125,9 +124,19 @@ def _refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> 
 
 
 def logout(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> None:
-    claims = verify(refresh_token, "refresh", ring=deps.keys.ring(), policy=deps.policy, now=deps.clock.now(),
-                    fingerprint=fingerprint)  # fmt: skip
+    """Revoke the refresh token's family. A refused token is the same ``RefreshRefused`` as on refresh: logout
+    takes a refresh token too, and a specific reason would tell its holder just as much."""
+    try:
+        claims = verify(refresh_token, "refresh", ring=deps.keys.ring(), policy=deps.policy, now=deps.clock.now(),
+                        fingerprint=fingerprint)  # fmt: skip
+    except InvalidToken as exc:
+        raise RefreshRefused(_reason(exc)) from exc
     deps.refresh.revoke_family(str(claims["fam"]))
+
+
+def _reason(exc: InvalidToken) -> str:
+    reason = exc.details.get("reason") if isinstance(exc.details, dict) else None
+    return str(reason or "invalid_token")
 
 
 def _issue_pair(
