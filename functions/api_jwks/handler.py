@@ -21,8 +21,10 @@ app = new_resolver()
 def jwks() -> Response[Any]:
     deps: Deps = app.context["deps"]
     body = Jwks.model_validate(deps.keys.jwks()).model_dump()
+    # an empty set (no login has bootstrapped the signing key yet) is never cached: the next answer may hold a key
+    cache = "public, max-age=300" if body["keys"] else "no-store"
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body,
-                    headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
+                    headers={"Cache-Control": cache})  # fmt: skip
 
 
 lambda_handler = api_handler(app, jwks_deps)

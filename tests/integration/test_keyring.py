@@ -16,10 +16,12 @@ import pytest
 from gpubroker.adapters.audit import DynamoAuditLog
 from gpubroker.adapters.keyring import ParameterPublicKeys, SecretsKeyRing
 from gpubroker.domain.errors import InvalidToken
-from gpubroker.domain.key_rotation import CACHE_TTL_S, PUBLISH_LEAD_S, REFETCH_UNKNOWN_S
+from gpubroker.domain.key_rotation import CACHE_TTL_S, PUBLISH_LEAD_S
 from gpubroker.domain.tokens import ACCESS_TTL_S, MAX_LEEWAY_S, TokenPolicy, issue, verify
 from gpubroker.services.keys import ACTION, KeyRotationDeps
-from tests.events import Ctx
+from gpubroker.wiring.auth import JwksDeps
+from tests.events import Ctx, rest_event
+from tests.fakes import UNLIMITED
 from tests.integration.conftest import Endpoint, fresh_handler
 
 POLICY = TokenPolicy(issuer="https://auth.gpubroker.test", audience="gpubroker-api")
@@ -73,9 +75,7 @@ def test_bootstrap_publishes_and_verifiers_hold_only_public_keys(keys: tuple[str
     kid = jwt.get_unverified_header(token)["kid"]
     published = _parameter(parameter)
     assert [k["kid"] for k in published["keys"]] == [kid] and all("d" not in k for k in published["keys"])
-    # the verifier read the empty parameter a moment ago: an unknown kid makes it read again, at most every 10 s
-    assert not _verifies(token, verifier, clock.t)
-    clock.t += REFETCH_UNKNOWN_S
+    # the verifier read the empty parameter a moment ago, and did not keep it: it reads again, and verifies
     assert _verifies(token, verifier, clock.t)
     # a signer re-reading the secret finds the parameter in step and does not rewrite it
     assert signer.publish(signer.ring()) is False
@@ -127,3 +127,53 @@ def test_the_rotation_function_audits_each_run(keys: tuple[str, str], endpoint: 
         ("system:key-rotation", ACTION, "ok"),
         ("system:key-rotation", ACTION, "pending"),
     ]
+
+
+def _published(deps: JwksDeps) -> tuple[dict[str, Any], str]:
+    """``GET /.well-known/jwks.json`` through the JWKS function: the body and its Cache-Control."""
+    event = rest_event("/.well-known/jwks.json", "/.well-known/jwks.json")
+    event["httpMethod"] = "GET"
+    res = fresh_handler("api_jwks").lambda_handler(event, Ctx(), deps=deps)
+    assert res["statusCode"] == 200
+    headers = {**(res.get("headers") or {}), **{k: v[-1] for k, v in (res.get("multiValueHeaders") or {}).items()}}
+    return json.loads(res["body"]), str(headers.get("Cache-Control"))
+
+
+def test_a_token_issued_at_second_1_verifies_against_the_jwks_published_at_second_2(keys: tuple[str, str]) -> None:
+    """A fresh stack: the JWKS function and the authorizer read the (empty) published keys before the first login
+    bootstraps the signing key; one second later both hold the key that signed (issue 11: ``{"keys": []}`` was
+    served, and tokens refused, for the verifiers' whole cache period)."""
+    secret, parameter = keys
+    clock = Clock()
+    served = JwksDeps(keys=ParameterPublicKeys(parameter, clock=clock), front_door=UNLIMITED)
+    authorizer = ParameterPublicKeys(parameter, clock=clock)
+    body, cache = _published(served)
+    assert body == {"keys": []} and cache == "no-store"  # nothing downstream keeps an empty set either
+    assert authorizer.jwks() == {"keys": []}
+    clock.t += 1
+    token = _sign(SecretsKeyRing(secret, parameter, clock=clock), clock.t)
+    clock.t += 1
+    body, cache = _published(served)
+    kid = jwt.get_unverified_header(token)["kid"]
+    public = jwt.PyJWK(next(k for k in body["keys"] if k["kid"] == kid)).key
+    # the signature verifies with the served key (the times are the injected clock's, not the wall clock's)
+    times = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+    assert jwt.decode(token, public, algorithms=["RS256"], audience=POLICY.audience, options=times)["sub"] == "u"
+    assert cache == "public, max-age=300"
+    assert _verifies(token, authorizer, clock.t)
+
+
+def test_an_empty_published_set_is_never_cached(keys: tuple[str, str]) -> None:
+    """However often an empty parameter is read, the next read asks SSM again (the clock does not move), while a
+    non-empty set is kept for the cache period."""
+    secret, parameter = keys
+    clock = Clock()
+    verifier = ParameterPublicKeys(parameter, clock=clock)
+    for _ in range(3):
+        assert verifier.jwks() == {"keys": []}
+    kid = jwt.get_unverified_header(_sign(SecretsKeyRing(secret, parameter, clock=clock), clock.t))["kid"]
+    assert [k["kid"] for k in verifier.jwks()["keys"]] == [kid]
+    boto3.client("ssm").put_parameter(Name=parameter, Value='{"keys":[]}', Type="String", Overwrite=True)
+    assert [k["kid"] for k in verifier.jwks()["keys"]] == [kid]  # a published set is kept for CACHE_TTL_S
+    clock.t += CACHE_TTL_S
+    assert verifier.jwks() == {"keys": []}

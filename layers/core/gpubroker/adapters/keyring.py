@@ -111,8 +111,12 @@ class SecretsKeyRing:
 
 class ParameterPublicKeys:
     """The verifiers' keys (``Verifier``): the JWKS in the public parameter, cached ``ttl_s``. A ``kid`` it does
-    not know makes it read the parameter again, at most every ``refetch_s`` (a cold cache just after a bootstrap
-    heals at once; a stream of made-up ``kid`` values costs one read per ``refetch_s``)."""
+    not know makes it read the parameter again, at most every ``refetch_s`` (a stream of made-up ``kid`` values
+    costs one read per ``refetch_s``).
+
+    An empty set is never cached: before the first login bootstraps the signing key the parameter holds no key,
+    and the bootstrap publishes that key before it signs, so every read until then asks again (a cached empty set
+    refused, and ``GET /.well-known/jwks.json`` served, the bootstrapped key's tokens for a whole ``ttl_s``)."""
 
     def __init__(self, parameter: str, *, ttl_s: float = CACHE_TTL_S, refetch_s: float = REFETCH_UNKNOWN_S,
                  clock: Callable[[], float] = time.time) -> None:  # fmt: skip
@@ -134,7 +138,7 @@ class ParameterPublicKeys:
             log.error("the public signing keys parameter %s is not JSON", self.parameter)
             doc = {}
         keys = PublishedKeys.from_jwks(doc)
-        self._cached = (now, keys)
+        self._cached = (now, keys) if keys.keys else None
         return keys
 
     def keys(self) -> PublishedKeys:
