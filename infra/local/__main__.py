@@ -32,6 +32,18 @@ def missing_seed_data(catalogs: Path) -> list[Path]:
     return [folder for folder in (catalogs, catalogs.parent / "price-history") if not folder.is_dir()]
 
 
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write the state file atomically (whoever waits for it reads it whole), readable by its owner only: it holds
+    the run's credentials."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = Path(f"{path}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(state, indent=2))
+    tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -91,11 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         "names": stack.names,
         "pid": os.getpid(),
         "snapshot_ttl_s": stack.snapshot_ttl_s,
+        # the run's access key, which the Invoke and @connections APIs require (make ingest, the tests sign with it)
+        "credentials": stack.credentials.state(),
     }
-    Path(args.state_file).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(f"{args.state_file}.tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.replace(args.state_file)  # atomic: whoever waits for the file reads it whole
+    write_state(Path(args.state_file), state)
     for r in reports:
         print(json.dumps({k: r[k] for k in ("provider", "accepted", "rejected", "unknown_gpus", "variant_unstated")}))
     for lid, seeded in local_seeds.items():

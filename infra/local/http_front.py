@@ -4,7 +4,8 @@ Routes come from template.yaml. Besides them it serves ``GET /openapi.json``, th
 (``POST /2015-03-31/functions/<name>/invocations``), which ``make ingest`` uses, and the WebSocket API's
 ``@connections`` management API (``[/<stage>]/@connections/<id>``: POST delivers the body to that socket, DELETE
 closes it, GET describes it; an unknown id is 410 GoneException), which the handlers reach through the
-environment variable that holds the stage's management endpoint in AWS.
+environment variable that holds the stage's management endpoint in AWS. Those two answer only requests signed
+(SigV4) with the run's credentials, and never one a browser sent (infra/local/sigv4.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.local.gateway import Gate
 from infra.local.runtime import FunctionError, Runtime
+from infra.local.sigv4 import LocalCredentials, refusal
 from infra.local.template import Route
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}  # on every answer, as API Gateway's (template.yaml)
@@ -98,8 +100,11 @@ def make_server(
     stage: str = "local",
     connections: Connections | None = None,
     routed: RouteCount | None = None,
+    credentials: LocalCredentials | None = None,
 ) -> ThreadingHTTPServer:
+    """``credentials``: what the Invoke and ``@connections`` APIs accept (SigV4); None makes a key nobody knows."""
     routes = runtime.app.routes
+    creds = credentials or LocalCredentials.generate()
     gate = Gate(runtime.app, runtime)
 
     class Handler(BaseHTTPRequestHandler):
@@ -137,11 +142,13 @@ def make_server(
                 return
             invoke = _INVOKE.match(path)
             if invoke and self.command == "POST":
-                self._invoke(invoke.group("name"), body)
+                if not self._refused("lambda", body):
+                    self._invoke(invoke.group("name"), body)
                 return
             managed = _CONNECTIONS.match(path)
             if managed and connections is not None:
-                self._manage(connections, unquote(managed.group("id")), body)
+                if not self._refused("execute-api", body):
+                    self._manage(connections, unquote(managed.group("id")), body)
                 return
             matching = [r for r in routes if r.regex.match(path)]
             route = next((r for r in matching if r.method == self.command), None)
@@ -172,6 +179,16 @@ def make_server(
                 self._error(502, "internal_error", "the function failed (see the stack's log)")
                 return
             self._reply(result)
+
+        def _refused(self, service: str, body: bytes) -> bool:
+            """Answer 403 (AWS's error code) unless the request is signed with the run's credentials for ``service``
+            and no browser sent it."""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            refused = refusal(creds, service, self.command, self.path, headers, body)
+            if refused is None:
+                return False
+            self._send(refused.status, refused.body(), {"x-amzn-ErrorType": refused.code})
+            return True
 
         def _reply(self, result: dict[str, Any]) -> None:
             headers: dict[str, str] = dict(result.get("headers") or {})

@@ -1,7 +1,8 @@
 """``make ingest`` / ``make remove-provider``: one more catalog into the RUNNING local stack, or a catalog-only
 provider out of it, through its ingestion function (the snapshot's one writer).
 
-Calls the stack's Lambda Invoke API with the event the template's schedules send (plus a catalog-only provider's
+Calls the stack's Lambda Invoke API (signed with the run's credentials from the state file, as the AWS CLI signs
+with yours) with the event the template's schedules send (plus a catalog-only provider's
 registration: ``--display-name``, ``--website``, ``--marketplace``), prints the run's report as one JSON object,
 and returns only once the snapshot that includes the run is the one every search reads: the ingestion function
 publishes before it answers, and each function re-reads the manifest at most ``snapshot_ttl_s`` (the state file)
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from infra.local.sigv4 import LocalCredentials, sign
 from infra.local.stack import ingestion_targets
 from infra.local.template import ROOT, read_app
 
@@ -34,9 +36,14 @@ class StackDown(Exception):
     """The stack's API does not answer."""
 
 
-def _call(url: str, body: dict[str, Any] | None = None, timeout: float = 300) -> tuple[int, dict[str, str], Any]:
+def _call(url: str, body: dict[str, Any] | None = None, timeout: float = 300, *,
+          creds: LocalCredentials | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+    """GET ``url``, or POST ``body`` as JSON (SigV4-signed for Lambda when ``creds`` are given)."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    if creds is not None:
+        headers = sign(creds, "lambda", "POST" if data is not None else "GET", url, data or b"", headers)
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
@@ -46,9 +53,12 @@ def _call(url: str, body: dict[str, Any] | None = None, timeout: float = 300) ->
         raise StackDown(str(exc)) from None
 
 
-def invoke(api: str, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
-    """The function's answer, and whether it raised (Lambda's ``X-Amz-Function-Error``)."""
-    _, headers, payload = _call(f"{api}/2015-03-31/functions/{function}/invocations", event)
+def invoke(api: str, function: str, event: dict[str, Any], creds: LocalCredentials) -> tuple[bool, Any]:
+    """The function's answer, and whether it raised (Lambda's ``X-Amz-Function-Error``); RuntimeError when the
+    Invoke API refuses the call (a stale state file: its credentials are another run's)."""
+    status, headers, payload = _call(f"{api}/2015-03-31/functions/{function}/invocations", event, creds=creds)
+    if status != 200:
+        raise RuntimeError(f"the Invoke API answered {status}: {payload}")
     failed = any(k.lower() == "x-amz-function-error" for k in headers)
     return failed, payload
 
@@ -90,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     state = json.loads(state_file.read_text())
     api, ttl_s = state["api"], float(state.get("snapshot_ttl_s", 2.0))
+    try:
+        creds = LocalCredentials.from_state(state)
+    except (KeyError, TypeError):
+        print(f"error: {state_file} holds no credentials (a stack from before they existed?): restart `make dev`",
+              file=sys.stderr)  # fmt: skip
+        return 2
     targets = ingestion_targets(read_app())
     function = (targets.get(args.provider) or next(iter(targets.values()))).function
     event: dict[str, Any] = {"provider": args.provider}
@@ -101,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                  "marketplace": None if args.marketplace is None else args.marketplace == "true"}  # fmt: skip
         event.update({k: v for k, v in given.items() if v is not None})
     try:
-        failed, payload = invoke(api, function, event)
+        failed, payload = invoke(api, function, event, creds)
         if failed:  # the function refused the event (a malformed name, an unknown provider to remove, ...)
             print(json.dumps({"provider": args.provider, "status": "refused", "error": payload}))
             print(f"error: {payload.get('errorType')}: {payload.get('errorMessage')}", file=sys.stderr)
@@ -117,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     except TimeoutError as exc:
         print(f"error: the run finished but is not searchable: {exc}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:
+        print(f"error: the local stack at {api} refused the call ({exc}); is {state_file} this run's?", file=sys.stderr)
+        return 2
     fields = payload.keys() if args.remove else REPORT_FIELDS
     print(json.dumps({**{k: payload.get(k) for k in fields}, "searchable_snapshot": searched}))
     return 0

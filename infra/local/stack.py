@@ -18,6 +18,7 @@ from typing import Any
 from infra.local.http_front import RouteCount, make_server
 from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
+from infra.local.sigv4 import LocalCredentials
 from infra.local.template import ROOT, App, read_app
 from infra.local.ws_front import WebSocketFront, selection_expression
 
@@ -94,6 +95,8 @@ class LocalStack:
         self._ws: WebSocketFront | None = None
         self._workers: list[subprocess.Popen[str]] = []  # the stream worker, then the queue workers
         self.routed = RouteCount()  # requests the HTTP front has passed to a route's function
+        # this run's access key: the stack's processes sign with it, its Invoke and @connections APIs accept only it
+        self.credentials = LocalCredentials.generate()
 
     @property
     def api_url(self) -> str:
@@ -139,6 +142,11 @@ class LocalStack:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # before any client or process exists: every handler's boto3 client, and every process started from here,
+        # signs with the run's key, as a function signs with its execution role's (infra/local/sigv4.py)
+        for stale in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION"):
+            os.environ.pop(stale, None)
+        os.environ.update(self.credentials.environment())
         self._start_moto()
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
         # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
@@ -157,6 +165,7 @@ class LocalStack:
                 self.app.ws_routes,
                 selection_expression=selection_expression(self.app.template, apis[0]),
                 stage=self.stage,
+                credentials=self.credentials,
             )
             self._ws.start()
         endpoints = {api: self.management_endpoint for api in apis}
@@ -168,7 +177,7 @@ class LocalStack:
         importlib.invalidate_caches()
         self._http = make_server(
             self.host, self.port, self.runtime, build_openapi(self.runtime), self.stage, connections=self._ws,
-            routed=self.routed,
+            routed=self.routed, credentials=self.credentials,
         )  # fmt: skip
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 

@@ -5,7 +5,8 @@ Routes come from template.yaml (``AWS::ApiGatewayV2::Route`` RouteKey + Target -
 API's ``RouteSelectionExpression`` (``$request.body.<field>``; else ``$default``; else API Gateway's "Forbidden"
 message), ``$disconnect`` runs when the socket closes. A route with a RouteResponse sends the integration's
 ``body`` back. The ``@connections`` management API is served by the HTTP front through :meth:`post`,
-:meth:`close` and :meth:`info` (the handlers reach it through the same environment variable as in AWS).
+:meth:`close` and :meth:`info` (the handlers reach it through the same environment variable as in AWS), and on
+its own port; both answer only requests signed (SigV4) with the run's credentials (infra/local/sigv4.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from infra.local.runtime import FunctionError, Runtime
+from infra.local.sigv4 import LocalCredentials, refusal
 from infra.local.template import WsRoute
 
 log = logging.getLogger("gpubroker.local.ws")
@@ -67,7 +69,9 @@ class WebSocketFront:
         stage: str = "local",
         workers: int = 32,
         management_port: int = 0,
+        credentials: LocalCredentials | None = None,  # what @connections accepts (SigV4); None: a key nobody knows
     ) -> None:
+        self.credentials = credentials or LocalCredentials.generate()
         self.host = host
         self.port = port
         self.management_port = management_port
@@ -296,7 +300,11 @@ class WebSocketFront:
                 method, target, _ = lines[0].split(" ", 2)
                 headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
                 body = await reader.readexactly(int(headers.get("content-length") or 0))
-                status, extra, payload = await self._managed(method, target.split("?", 1)[0], body)
+                refused = refusal(self.credentials, "execute-api", method, target, headers, body)  # sigv4.py
+                if refused is not None:
+                    status, extra, payload = refused.status, [f"x-amzn-ErrorType: {refused.code}"], refused.body()
+                else:
+                    status, extra, payload = await self._managed(method, target.split("?", 1)[0], body)
                 reply = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json",
                          f"Content-Length: {len(payload)}", *extra, "", ""]  # fmt: skip
                 writer.write("\r\n".join(reply).encode() + payload)

@@ -30,6 +30,7 @@ for _p in (ROOT, ROOT / "layers" / "core", ROOT / "layers" / "math"):
 
 import boto3  # noqa: E402
 
+from infra.local.sigv4 import LocalCredentials, sign  # noqa: E402
 from infra.local.stack import free_port  # noqa: E402
 from tests.bench.common import BadAnswer, add_quick, verdict  # noqa: E402
 from tests.fixtures.providers.wire import Replay  # noqa: E402
@@ -67,11 +68,12 @@ def replay_server() -> tuple[ThreadingHTTPServer, str]:
     return server, url
 
 
-def invoke(api: str, event: dict[str, Any]) -> dict[str, Any]:
+def invoke(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     """The ingestion function's report; an HTTP error, a function error or a failed run stops the benchmark."""
-    req = urllib.request.Request(
-        f"{api}/2015-03-31/functions/IngestOffersFunction/invocations", data=json.dumps(event).encode(), method="POST"
-    )
+    url, body = f"{state['api']}/2015-03-31/functions/IngestOffersFunction/invocations", json.dumps(event).encode()
+    creds = LocalCredentials.from_state(state)
+    headers = sign(creds, "lambda", "POST", url, body, {"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=120) as resp:
             out: dict[str, Any] = json.loads(resp.read())
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         for event in events:
             t = time.perf_counter()
-            report = invoke(info["api"], event)
+            report = invoke(info, event)
             rows.append(
                 (
                     event["provider"],

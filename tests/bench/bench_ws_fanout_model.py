@@ -46,6 +46,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/core"), str(ROOT / "layers/math")]
 
 import boto3  # noqa: E402
 
+from infra.local.sigv4 import LocalCredentials  # noqa: E402
 from tests.bench.common import add_quick, verdict  # noqa: E402
 from tests.e2e.stack_process import local_stack  # noqa: E402
 
@@ -85,6 +86,7 @@ def measure_posts() -> dict[str, float]:
     os.environ.update({**env, "AWS_DEFAULT_REGION": "us-east-1"})
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp, local_stack(Path(tmp), "--no-seed", env=env) as s:
         state = json.loads(s.state_file.read_text())
+        os.environ.update(LocalCredentials.from_state(state).environment())  # the poster signs as the stack's do
         ready: Any = mp.Queue()
         stop = mp.Event()
         child = mp.Process(target=_clients, args=(state["ws"], CLIENTS, ready, stop))

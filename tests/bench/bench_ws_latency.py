@@ -28,7 +28,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +40,8 @@ import boto3  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from gpubroker.domain.regions import region_predicate  # noqa: E402
+from infra.local.ingest import invoke  # noqa: E402
+from infra.local.sigv4 import LocalCredentials  # noqa: E402
 from tests.bench.common import BadAnswer, add_quick, verdict  # noqa: E402
 from tests.conftest import CATALOGS  # noqa: E402
 from tests.e2e.stack_process import local_stack  # noqa: E402
@@ -125,12 +126,12 @@ def modified_catalog(provider: str, rng: random.Random, workdir: Path, n: int) -
     return path
 
 
-def invoke_ingestion(api: str, provider: str, catalog: Path) -> None:
-    body = json.dumps({"provider": provider, "catalog": str(catalog)}).encode()
-    url = f"{api}/2015-03-31/functions/IngestOffersFunction/invocations"
-    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=120) as resp:
-        if resp.headers.get("X-Amz-Function-Error"):
-            raise BadAnswer(resp.read().decode())
+def invoke_ingestion(state: dict[str, Any], provider: str, catalog: Path) -> None:
+    """What `make ingest` does: the ingestion function through the stack's (signed) Invoke API."""
+    event = {"provider": provider, "catalog": str(catalog)}
+    failed, payload = invoke(state["api"], "IngestOffersFunction", event, LocalCredentials.from_state(state))
+    if failed:
+        raise BadAnswer(json.dumps(payload))
 
 
 def subscriptions(rng: random.Random, offers: list[dict[str, Any]], clients: int) -> list[dict[str, Any]]:
@@ -306,7 +307,7 @@ async def run(state: dict[str, Any], workdir: Path, clients: int) -> dict[str, A
 
     # warm-up, heard by every client but not measured: the cold starts of the broadcaster, the fan-out workers and
     # their management-API clients
-    await asyncio.to_thread(invoke_ingestion, state["api"], PROVIDERS[0], warm_catalog)
+    await asyncio.to_thread(invoke_ingestion, state, PROVIDERS[0], warm_catalog)
     after = await asyncio.to_thread(offers_of, table, PROVIDERS[0])
     await quiescence(subs, inboxes, starts, expected_changes(current[PROVIDERS[0]], after))
     current[PROVIDERS[0]] = after
@@ -319,7 +320,7 @@ async def run(state: dict[str, Any], workdir: Path, clients: int) -> dict[str, A
     for r in range(ROUNDS):
         provider = PROVIDERS[r % len(PROVIDERS)]
         catalog = modified_catalog(provider, rng, workdir, ROWS_PER_ROUND)
-        await asyncio.to_thread(invoke_ingestion, state["api"], provider, catalog)
+        await asyncio.to_thread(invoke_ingestion, state, provider, catalog)
         after = await asyncio.to_thread(offers_of, table, provider)
         all_changes += expected_changes(current[provider], after)
         current[provider] = after

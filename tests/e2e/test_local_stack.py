@@ -108,6 +108,15 @@ def test_make_ingest_loads_one_more_catalog(stack: Stack, tmp_path: Path) -> Non
     # a bad event is refused by the function and reported as a failure, nothing written
     bad = make_ingest(stack, catalog, "no pe")  # a malformed name (a well-formed new one is a catalog-only provider)
     assert bad.returncode == 1 and "ValidationFailed" in bad.stderr
+    # make ingest signs with the run's credentials (the state file, its owner's only): without them, or from a
+    # web page, the Invoke API runs nothing (issue 11: it ran ApiVerifyAuditFunction for anyone)
+    assert stack.state_file.stat().st_mode & 0o777 == 0o600
+    for content_type in ("application/json", "text/plain"):
+        req = urllib.request.Request(f"{stack.url}/2015-03-31/functions/ApiVerifyAuditFunction/invocations",
+                                     data=b"{}", method="POST", headers={"Content-Type": content_type})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code == 403
 
 
 def test_unrouted_method_is_405_with_allow(stack: Stack) -> None:
