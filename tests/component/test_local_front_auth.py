@@ -140,7 +140,7 @@ def test_a_browser_originated_request_is_refused_even_when_signed(fronts: Fronts
     url, body = _invocations(fronts, "ApiHealthFunction"), json.dumps(HEALTH).encode()
     assert _code(_http("POST", url, body, sign(CREDS, "lambda", "POST", url, body, browser))) == (
         403, "BrowserRequestRefused")  # fmt: skip
-    with _socket(fronts) as (client, connection_id):
+    with _socket(fronts) as (_, connection_id):
         for base in _management_urls(fronts):
             target = f"{base}/@connections/{urllib.parse.quote(connection_id, safe='')}"
             headers = sign(CREDS, "execute-api", "POST", target, b"{}", browser)
@@ -174,8 +174,9 @@ def test_signed_clients_work_as_before(fronts: Fronts, monkeypatch: pytest.Monke
     ``LambdaIngestionRunner`` (the credentials in its environment, as the stack's processes hold them)."""
     failed, payload = ingest_invoke(fronts.api, "ApiHealthFunction", HEALTH, CREDS)
     assert not failed and payload["statusCode"] == 200 and json.loads(payload["body"])["status"] == "ok"
-    keys = {"aws_access_key_id": CREDS.access_key_id, "aws_secret_access_key": CREDS.secret_access_key}
-    lam = boto3.client("lambda", endpoint_url=fronts.api, region_name="us-east-1", **keys)
+    key, secret = CREDS.access_key_id, CREDS.secret_access_key
+    lam = boto3.client("lambda", endpoint_url=fronts.api, region_name="us-east-1", aws_access_key_id=key,
+                       aws_secret_access_key=secret)  # fmt: skip
     answer = lam.invoke(FunctionName="ApiHealthFunction", Payload=json.dumps(HEALTH).encode())
     assert answer["StatusCode"] == 200 and json.loads(answer["Payload"].read())["statusCode"] == 200
     wrong = boto3.client("lambda", endpoint_url=fronts.api, region_name="us-east-1", aws_access_key_id="LOCALX",
@@ -194,9 +195,7 @@ def test_signed_clients_work_as_before(fronts: Fronts, monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize("where", ["websocket front", "http front"])
-def test_signed_connections_calls_reach_the_socket(
-    fronts: Fronts, where: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_signed_connections_calls_reach_the_socket(fronts: Fronts, where: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The handlers' poster signs with the credentials in its environment; GET describes, DELETE closes."""
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_SECURITY_TOKEN", raising=False)
@@ -210,7 +209,7 @@ def test_signed_connections_calls_reach_the_socket(
         described = poster.client.get_connection(ConnectionId=connection_id)
         assert described["ResponseMetadata"]["HTTPStatusCode"] == 200
         poster.client.delete_connection(ConnectionId=connection_id)
-        with pytest.raises(Exception, match="closed|1000"):
+        with pytest.raises(Exception, match=r"closed|1000"):
             client.recv(timeout=10)
     assert poster.post(connection_id, b"{}") is False  # gone: 410, as before
     poster.client.close()  # its keep-alive connections, before the fronts stop

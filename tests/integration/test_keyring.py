@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import jwt
 import pytest
+from jwt.types import Options
 
 from gpubroker.adapters.audit import DynamoAuditLog
 from gpubroker.adapters.keyring import ParameterPublicKeys, SecretsKeyRing
@@ -157,7 +158,7 @@ def test_a_token_issued_at_second_1_verifies_against_the_jwks_published_at_secon
     kid = jwt.get_unverified_header(token)["kid"]
     public = jwt.PyJWK(next(k for k in body["keys"] if k["kid"] == kid)).key
     # the signature verifies with the served key (the times are the injected clock's, not the wall clock's)
-    times = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+    times: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
     assert jwt.decode(token, public, algorithms=["RS256"], audience=POLICY.audience, options=times)["sub"] == "u"
     assert cache == "public, max-age=300"
     assert _verifies(token, authorizer, clock.t)
