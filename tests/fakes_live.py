@@ -11,7 +11,7 @@ from typing import Any
 
 from gpubroker.domain.providers import COMPLIANCE_TAGS
 from gpubroker.domain.search import OfferFilters
-from gpubroker.domain.subscriptions import FeedEntry, OfferChange, canonical_json, sub_key
+from gpubroker.domain.subscriptions import FeedEntry, OfferChange, SeenConnection, canonical_json, epoch_ms, sub_key
 from tests.fakes import MemorySnapshotStore
 
 
@@ -20,11 +20,31 @@ class MemoryConnections:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     queried: list[str] = field(default_factory=list)
 
-    def connect(self, connection_id: str, *, at: datetime, token: str | None) -> None:
-        self.items[connection_id] = {"connected_at": at, "token": token}
+    def connect(self, connection_id: str, *, at: datetime, user_id: str | None) -> None:
+        self.items[connection_id] = {"connected_at": at, "last_seen": epoch_ms(at)}
+        if user_id:
+            self.items[connection_id]["user_id"] = user_id
 
     def subscribe(self, connection_id: str, filters: OfferFilters, *, at: datetime) -> None:
-        self.items.setdefault(connection_id, {}).update(filters=canonical_json(filters), sub_key=sub_key(filters))
+        self.items.setdefault(connection_id, {}).update(filters=canonical_json(filters), sub_key=sub_key(filters),
+                                                        last_seen=epoch_ms(at))  # fmt: skip
+
+    def touch(self, connection_id: str, *, at: datetime) -> bool:
+        if connection_id not in self.items:
+            return False
+        self.items[connection_id]["last_seen"] = epoch_ms(at)
+        return True
+
+    def seen_before(self, cutoff: datetime) -> list[SeenConnection]:
+        return [SeenConnection(cid, i.get("last_seen"), i.get("connected_at")) for cid, i in sorted(self.items.items())
+                if i.get("last_seen") is None or i["last_seen"] < epoch_ms(cutoff)]  # fmt: skip
+
+    def delete_silent(self, connection_id: str, *, cutoff: datetime) -> bool:
+        item = self.items.get(connection_id)
+        if item is None or (item.get("last_seen") is not None and item["last_seen"] >= epoch_ms(cutoff)):
+            return False
+        del self.items[connection_id]
+        return True
 
     def delete(self, connection_id: str) -> None:
         self.items.pop(connection_id, None)
@@ -60,6 +80,21 @@ class MemoryPoster:
             for m in self.sent.get(connection_id, [])
             if m["type"] in {"price", "removed"}
         ]
+
+
+@dataclass
+class MemoryCloser:
+    """The @connections DELETE: ``open`` sockets close (recorded in ``closed``); any other id is gone (410)."""
+
+    open: set[str] = field(default_factory=set)
+    closed: list[str] = field(default_factory=list)
+
+    def close(self, connection_id: str) -> bool:
+        if connection_id not in self.open:
+            return False
+        self.open.discard(connection_id)
+        self.closed.append(connection_id)
+        return True
 
 
 @dataclass

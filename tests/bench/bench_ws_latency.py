@@ -40,6 +40,7 @@ import boto3  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from gpubroker.domain.regions import region_predicate  # noqa: E402
+from gpubroker.domain.subscriptions import HEARTBEAT_S  # noqa: E402
 from infra.local.ingest import invoke  # noqa: E402
 from infra.local.sigv4 import LocalCredentials  # noqa: E402
 from tests.bench.common import BadAnswer, add_quick, verdict  # noqa: E402
@@ -159,14 +160,25 @@ async def client(
     url: str, filters: dict[str, Any], inbox: list[tuple[float, dict[str, Any]]], ready: Any, start: list[int]
 ) -> None:
     """Subscribe, note the feed position the subscription took effect at, then keep every change message (frames
-    unpacked) with its arrival time."""
+    unpacked) with its arrival time, pinging every ``HEARTBEAT_S`` as the protocol asks (the answers are
+    ``pong``, which the checks leave out with the other non-change messages)."""
     async with connect(url, max_queue=None, open_timeout=120) as ws:
         await ws.send(json.dumps({"action": "subscribe", "filters": filters}))
         ack = json.loads(await ws.recv())
         assert ack["type"] == "subscribed", ack
         start.append(int(ack["seq"]))
         ready.release()
-        await reader(ws, inbox)
+        beat = asyncio.create_task(heartbeat(ws))  # the protocol's ping: a client silent 90 s is swept
+        try:
+            await reader(ws, inbox)
+        finally:
+            beat.cancel()
+
+
+async def heartbeat(ws: ClientConnection) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        await ws.send('{"action": "ping"}')
 
 
 async def reader(ws: ClientConnection, inbox: list[tuple[float, dict[str, Any]]]) -> None:

@@ -25,8 +25,6 @@ from tests.fakes_live import MemoryConnections, MemoryFanout, MemoryFeed, Memory
 CONNECT_EVENT: dict[str, Any] = {
     "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
     "multiValueHeaders": {"Host": ["abc123.execute-api.us-east-1.amazonaws.com"], "Sec-WebSocket-Version": ["13"]},
-    "queryStringParameters": {"token": "opaque-token"},
-    "multiValueQueryStringParameters": {"token": ["opaque-token"]},
     "requestContext": {
         "routeKey": "$connect",
         "eventType": "CONNECT",
@@ -48,7 +46,7 @@ CONNECT_EVENT: dict[str, Any] = {
 
 def message_event(route_key: str, body: str, connection_id: str = "KZ3tBdOmIAMCKWg=") -> dict[str, Any]:
     ev = copy.deepcopy(CONNECT_EVENT)
-    for k in ("headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters"):
+    for k in ("headers", "multiValueHeaders"):
         ev.pop(k)
     ev["requestContext"].update(
         routeKey=route_key, eventType="MESSAGE", messageId="KZ3ucdNDoAMCKWg=", connectionId=connection_id
@@ -59,8 +57,6 @@ def message_event(route_key: str, body: str, connection_id: str = "KZ3tBdOmIAMCK
 
 def disconnect_event(connection_id: str = "KZ3tBdOmIAMCKWg=") -> dict[str, Any]:
     ev = copy.deepcopy(CONNECT_EVENT)
-    ev.pop("queryStringParameters")
-    ev.pop("multiValueQueryStringParameters")
     ev["requestContext"].update(
         routeKey="$disconnect",
         eventType="DISCONNECT",
@@ -69,21 +65,6 @@ def disconnect_event(connection_id: str = "KZ3tBdOmIAMCKWg=") -> dict[str, Any]:
         disconnectReason="Going away",
     )
     return ev
-
-
-def test_connect_stores_the_connection_and_its_token() -> None:
-    mod = handler_module("ws_connect")
-    conns = MemoryConnections()
-    out = mod.lambda_handler(CONNECT_EVENT, Ctx(), deps=mod.Deps(connections=conns, clock=FixedClock()))
-    assert out == {"statusCode": 200}
-    assert conns.items["KZ3tBdOmIAMCKWg="]["token"] == "opaque-token"
-    anonymous = copy.deepcopy(CONNECT_EVENT)
-    anonymous["queryStringParameters"] = None
-    anonymous["requestContext"]["connectionId"] = "anon"
-    assert (
-        mod.lambda_handler(anonymous, Ctx(), deps=mod.Deps(connections=conns, clock=FixedClock()))["statusCode"] == 200
-    )
-    assert conns.items["anon"]["token"] is None
 
 
 def subscribe_deps(mod: Any, **kw: Any) -> Any:
@@ -221,7 +202,9 @@ def test_bad_subscriptions_get_an_error_message_not_a_crash() -> None:
 
 def test_ping_pongs_with_the_server_time() -> None:
     mod = handler_module("ws_ping")
-    out = mod.lambda_handler(message_event("ping", '{"action": "ping"}'), Ctx(), deps=mod.Deps(clock=FixedClock()))
+    conns = MemoryConnections(items={"KZ3tBdOmIAMCKWg=": {}})
+    out = mod.lambda_handler(message_event("ping", '{"action": "ping"}'), Ctx(),
+                             deps=mod.Deps(connections=conns, clock=FixedClock()))  # fmt: skip
     assert json.loads(out["body"]) == {"type": "pong", "ts": "2026-11-26T12:00:00.000Z"}
 
 
@@ -297,7 +280,7 @@ def test_broadcaster_numbers_changes_and_sends_each_subscriber_its_own_in_order(
     deps = broadcast_deps(mod)
     subscribed(deps, h100={"gpu_model": "h100-sxm"}, cheap={"max_price_per_gpu_hour": 2.0}, vast={"provider": "vast"},
                gone={})  # fmt: skip
-    deps.connections.connect("idle", at=AT, token=None)  # connected, never subscribed: hears nothing
+    deps.connections.connect("idle", at=AT, user_id=None)  # connected, never subscribed: hears nothing
     deps.poster.gone.add("gone")
     report = mod.lambda_handler(EVENT, Ctx(), deps=deps)
     assert deps.feed.head() == 5 and report["first_seq"] == 1 and report["changes"] == 5

@@ -109,3 +109,44 @@ def test_the_timing_assumptions_of_the_exact_feed_hold() -> None:
         assert timeout(lid) <= SNAPSHOT_MARGIN_S and props(lid).get("ReservedConcurrentExecutions") == 1, lid
     assert FEED_RETENTION_S > SNAPSHOT_MARGIN_S + REORDER_WINDOW_S
     assert timeout("StreamPushPricesFunction") <= REORDER_WINDOW_S
+
+
+def test_the_sweeper_runs_every_minute_one_at_a_time_and_may_scan_delete_and_close() -> None:
+    """The heartbeat's other half: a connection silent for more than SILENCE_LIMIT_S is gone within one more
+    schedule period, long before API Gateway's own idle timeout; a sweep ends before the next one starts."""
+    from gpubroker.domain.subscriptions import APIGW_IDLE_TIMEOUT_S, HEARTBEAT_S, SILENCE_LIMIT_S
+    from infra.local.scheduler import rate_seconds
+
+    (sweep,) = [s for s in APP.schedules if s.function == "SweepConnectionsFunction"]
+    period = rate_seconds(sweep.expression)
+    assert sweep.expression == "rate(1 minute)" and period == 60
+    assert SILENCE_LIMIT_S >= 3 * HEARTBEAT_S  # two lost pings are not silence
+    assert SILENCE_LIMIT_S + period < APIGW_IDLE_TIMEOUT_S
+    assert timeout("SweepConnectionsFunction") < period
+    assert props("SweepConnectionsFunction").get("ReservedConcurrentExecutions") == 1
+    allowed = {a: s["Resource"] for s in statements("SweepConnectionsFunction")
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}  # fmt: skip
+    assert getatt(allowed["dynamodb:Scan"]) == getatt(allowed["dynamodb:DeleteItem"]) == "ConnectionsTable"
+    assert "/DELETE/@connections/*" in allowed["execute-api:ManageConnections"]["Fn::Sub"]
+
+
+def test_the_heartbeat_and_the_token_check_may_do_what_they_do() -> None:
+    """``ping`` records ``last_seen``; ``$connect`` reads the published keys and the sessions, as the authorizer."""
+    ping = {a for s in statements("WsPingFunction") for a in ([s["Action"]] if isinstance(s["Action"], str)
+                                                               else s["Action"])}  # fmt: skip
+    assert ping == {"dynamodb:UpdateItem"}
+    connect = props("WsConnectFunction")
+    assert connect["Environment"]["Variables"]["AUTH_TABLE"] == {"Ref": "AuthTable"}
+    authorizer = props("AuthorizerFunction")["Policies"]
+    assert {"SSMParameterReadPolicy": {"ParameterName": {"Ref": "PublicKeysParameter"}}} in authorizer
+    assert all(p in connect["Policies"] for p in authorizer)
+
+
+def test_the_local_stack_fires_the_sweeper_every_minute() -> None:
+    from pathlib import Path
+
+    from infra.local.scheduler import Scheduler
+
+    scheduler = Scheduler(APP, lambda f, e: None, catalogs=Path("/nonexistent"))
+    planned = {(s.function, seconds) for s, seconds, _ in scheduler.plan()}
+    assert ("SweepConnectionsFunction", 60.0) in planned

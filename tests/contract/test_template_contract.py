@@ -150,6 +150,7 @@ def test_schedules_name_a_known_provider_and_a_catalog() -> None:
         "train-collaborative-filter",
         "audit-checkpoint",
         "key-rotation",
+        "sweep-connections",
     }
     assert len({i["provider"] for i in inputs}) == len(inputs)  # one schedule per provider
 

@@ -81,7 +81,7 @@ def test_connect_subscribe_disconnect_store_the_items(endpoint: Endpoint, connec
     item = connections.get_item(Key={"connection_id": "c-1"})["Item"]
     assert item["sub_key"] == "gpu#H100-SXM"
     assert json.loads(item["filters"]) == {"gpu": ["H100-SXM"], "region": ["us"]}
-    assert item["token"] == "opaque-token" and int(item["ttl"]) > 0
+    assert "token" not in item and "user_id" not in item and int(item["ttl"]) > 0 and int(item["last_seen"]) > 0
     fresh_handler("ws_disconnect").lambda_handler(disconnect_event("c-1"), Ctx())
     assert "Item" not in connections.get_item(Key={"connection_id": "c-1"})
 
@@ -169,7 +169,7 @@ def test_subscribers_read_canonical_and_first_protocol_filters(endpoint: Endpoin
     repo = DynamoConnectionRepository(endpoint.names["ConnectionsTable"])
     now = datetime(2026, 12, 5, tzinfo=UTC)
     for i in range(30):  # more than one page of the index is not needed; several items per key are
-        repo.connect(f"k-{i:02d}", at=now, token=None)
+        repo.connect(f"k-{i:02d}", at=now, user_id=None)
         repo.subscribe(f"k-{i:02d}", OfferFilters(gpu=("H100-SXM",), max_price_per_gpu_hour=2.0 + i), at=now)
     connections.put_item(Item={"connection_id": "old", "sub_key": "gpu#H100-SXM", "filters": {"gpu_model": "H100-SXM"}})
     got = dict(repo.subscribers(["gpu#H100-SXM", "provider#vast"]))

@@ -41,7 +41,7 @@ def test_timers_fire_the_template_schedules() -> None:
     scheduler = Scheduler(read_app(), invoke, catalogs=CATALOGS, every_s=0.05)
     planned = {s.input.get("provider") or s.input.get("job"): seconds for s, seconds, _ in scheduler.plan()}
     assert set(planned) == {"paperspace", "fluidstack", "train-collaborative-filter", "audit-checkpoint",
-                            "key-rotation"}  # fmt: skip
+                            "key-rotation", "sweep-connections"}  # fmt: skip
     # the speed-up applies to the frequent jobs; the monthly key rotation keeps its period (it is not fired here)
     assert planned.pop("key-rotation") == 30 * 86_400
     assert set(planned.values()) == {0.05}
@@ -54,4 +54,5 @@ def test_timers_fire_the_template_schedules() -> None:
         "IngestOffersFunction",
         "TrainCollaborativeFilterFunction",
         "AuditCheckpointFunction",
+        "SweepConnectionsFunction",
     }

@@ -150,6 +150,19 @@ class AuthorizerSettings(EdgeSettings):
     TOKEN_AUDIENCE: str = Field(min_length=3)
 
 
+class ConnectSettings(AuthorizerSettings):
+    """WebSocket ``$connect``: the connections table, and what the REST authorizer needs to verify a token."""
+
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+
+
+class SweepSettings(PosterSettings):
+    """The sweeper of silent WebSocket connections: the table it scans (``SWEEP_SEGMENTS`` parallel Scan
+    segments) and the management endpoint that closes a socket (``BROADCAST_CONCURRENCY`` at once)."""
+
+    SWEEP_SEGMENTS: int = Field(default=4, ge=1, le=64)
+
+
 class AuthSettings(AuthorizerSettings):
     """The auth functions: accounts and refresh families, the signing keys, token claims, login throttling, and
     the audit log every auth event is appended to."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which
     from gpubroker.domain.mfa import Challenge, MfaState
     from gpubroker.domain.plans import Decision
     from gpubroker.domain.search import OfferFilters
-    from gpubroker.domain.subscriptions import FeedEntry, OfferChange
+    from gpubroker.domain.subscriptions import FeedEntry, OfferChange, SeenConnection
     from gpubroker.domain.tokens import KeyRing
 
 
@@ -34,7 +34,23 @@ class OfferSource(Protocol):
 class ConnectionRepository(Protocol):
     """Open WebSocket connections and their subscriptions (adapters/connections.py)."""
 
-    def connect(self, connection_id: str, *, at: Any, token: str | None) -> None: ...
+    def connect(self, connection_id: str, *, at: datetime, user_id: str | None) -> None:
+        """Store a new connection (``last_seen`` = ``at``): the verified user's id, or None (anonymous)."""
+        ...
+
+    def touch(self, connection_id: str, *, at: datetime) -> bool:
+        """Record that the client was heard from at ``at``; False (nothing written) when the connection is not
+        stored (swept, or gone)."""
+        ...
+
+    def seen_before(self, cutoff: datetime) -> list[SeenConnection]:
+        """Every stored connection last heard from before ``cutoff``, and every one without ``last_seen``."""
+        ...
+
+    def delete_silent(self, connection_id: str, *, cutoff: datetime) -> bool:
+        """Delete the connection and its subscription if it is still silent since ``cutoff`` (no message recorded
+        since the read); False when it was heard from meanwhile or is gone."""
+        ...
 
     def subscribe(self, connection_id: str, filters: OfferFilters, *, at: Any) -> None:
         """Store the connection's (normalised) filters, replacing any earlier ones."""
@@ -51,6 +67,12 @@ class ConnectionPoster(Protocol):
     """Posts one message to one connection (the @connections API); False when the connection is gone."""
 
     def post(self, connection_id: str, data: bytes) -> bool: ...
+
+
+class ConnectionCloser(Protocol):
+    """Closes one connection (the @connections API's DELETE); False when it is already gone."""
+
+    def close(self, connection_id: str) -> bool: ...
 
 
 class PriceFeed(Protocol):

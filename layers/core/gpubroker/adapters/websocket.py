@@ -41,3 +41,12 @@ class ApiGatewayConnectionPoster:
         except self.client.exceptions.GoneException:
             return False
         return True
+
+    def close(self, connection_id: str) -> bool:
+        """Close the connection (``DELETE @connections/{id}``; API Gateway then runs ``$disconnect``); False when it
+        is already gone (410)."""
+        try:
+            self.client.delete_connection(ConnectionId=connection_id)
+        except self.client.exceptions.GoneException:
+            return False
+        return True

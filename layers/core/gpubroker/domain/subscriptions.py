@@ -28,15 +28,25 @@ Protocol (JSON text frames; docs/decisions.md, "Exact live feeds", has the reaso
   received as ``resume_from``.
 - a server ``resync`` with ``resubscribe: true`` (a delivery was delayed past ``REORDER_WINDOW_S``) asks the
   client to subscribe again without ``resume_from``.
+- connecting: ``?token=<access token>`` (optional; the price feed is public) is verified at ``$connect`` as the
+  REST authorizer verifies it (signature against the published JWKS, type, expiry, the fingerprint cookie of the
+  handshake, the session not revoked); a bad one refuses the handshake with 401. Only the user id is kept.
+- heartbeat: the client sends ``{"action": "ping"}`` every ``HEARTBEAT_S``; the server answers ``pong``
+  ``{ts}`` (its time). Every message the client sends (ping, subscribe) records ``last_seen``; a connection
+  silent for more than ``SILENCE_LIMIT_S`` is swept (functions/sweep_connections, every minute): its item and
+  subscription deleted, its socket closed (1000). A ``ping`` on a swept connection is answered ``error``
+  ``not_connected``: reconnect.
 
 Storage:
 
 - ConnectionsTable (adapters/connections.py): PK ``connection_id`` (S). One item per open connection:
-  ``connected_at``, ``token`` (stored, not yet checked), ``filters`` (the canonical filters as a JSON string,
-  absent until the client subscribes), ``sub_key`` and ``ttl`` (epoch seconds; DynamoDB's TTL removes connections
-  whose ``$disconnect`` never arrived, 2 hours after the last subscribe, the API Gateway maximum connection
-  duration). GSI ``by_subscription``: PK ``sub_key``, SK ``connection_id``, projection ALL; sparse. ``sub_key`` is
-  the subscription's most selective indexed dimension: ``gpu#<model>`` when it names exactly one GPU model, else
+  ``connected_at``, ``user_id`` (a signed-in connection only; never the token), ``last_seen`` (N, epoch
+  milliseconds of the last message from the client, or of the connect), ``filters`` (the canonical filters as a
+  JSON string, absent until the client subscribes), ``sub_key`` and ``ttl`` (epoch seconds, 2 hours after the
+  last subscribe, the API Gateway maximum connection duration: a backstop only, since DynamoDB's TTL deletes
+  lazily, typically within two days of expiry; the sweeper is what removes silent connections). GSI
+  ``by_subscription``: PK ``sub_key``, SK ``connection_id``, projection ALL; sparse. ``sub_key`` is the
+  subscription's most selective indexed dimension: ``gpu#<model>`` when it names exactly one GPU model, else
   ``provider#<provider>`` when exactly one provider, else ``all`` (a spelling that denotes several models, such
   as plain "H100", falls back to the provider or ``all``).
 - PriceFeedTable (adapters/price_feed.py): the numbered changes of the last ``FEED_RETENTION_S`` (the replay
@@ -56,14 +66,22 @@ import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.search import OfferFilters
 
-CONNECTION_TTL_SECONDS = 2 * 60 * 60
+APIGW_MAX_CONNECTION_S = 2 * 60 * 60
+"""API Gateway closes every WebSocket connection after 2 hours (a hard quota)."""
+APIGW_IDLE_TIMEOUT_S = 10 * 60
+"""API Gateway closes a WebSocket connection idle for 10 minutes (a hard quota)."""
+CONNECTION_TTL_SECONDS = APIGW_MAX_CONNECTION_S
+HEARTBEAT_S = 30
+"""How often a client pings."""
+SILENCE_LIMIT_S = 90
+"""A connection that sent nothing for longer than this (three pings missed) is swept."""
 ALL_KEY = "all"
 
 SNAPSHOT_PAGE_SIZE = 100
@@ -353,6 +371,36 @@ class Pong(BaseModel):
 
 def pong_message(now: datetime) -> Pong:
     return Pong(ts=iso(now))
+
+
+@dataclass(frozen=True, slots=True)
+class SeenConnection:
+    """A stored connection as the sweeper reads it: when the client was last heard from (epoch ms; None on an
+    item written before heartbeats were recorded) and when it connected."""
+
+    connection_id: str
+    last_seen_ms: int | None
+    connected_at: datetime | None
+
+
+def epoch_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def silence_cutoff(now: datetime) -> datetime:
+    """A connection last heard from before this instant is silent."""
+    return now - timedelta(seconds=SILENCE_LIMIT_S)
+
+
+def is_silent(conn: SeenConnection, now: datetime) -> bool:
+    """Silent for more than ``SILENCE_LIMIT_S``. An item without ``last_seen`` (written before heartbeats were
+    recorded; its client's next ping records one) counts as silent only once it is older than API Gateway's
+    maximum connection duration: such a socket cannot be open any more."""
+    if conn.last_seen_ms is not None:
+        return conn.last_seen_ms < epoch_ms(silence_cutoff(now))
+    if conn.connected_at is None:
+        return True
+    return conn.connected_at < now - timedelta(seconds=APIGW_MAX_CONNECTION_S)
 
 
 class ErrorReply(BaseModel):

@@ -1,5 +1,5 @@
-"""The WebSocket routes (connection lifecycle, subscriptions, ping), the price broadcaster and its fan-out
-workers."""
+"""The WebSocket routes (connection lifecycle, subscriptions, ping), the sweeper of silent connections, the price
+broadcaster and its fan-out workers."""
 
 from __future__ import annotations
 
@@ -10,20 +10,30 @@ from typing import TYPE_CHECKING
 from gpubroker.config import (
     BroadcastSettings,
     ConnectionSettings,
+    ConnectSettings,
     PosterSettings,
     SubscribeSettings,
+    SweepSettings,
     load_settings,
 )
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
-    from gpubroker.ports import Clock, ConnectionPoster, ConnectionRepository, FanoutQueue, PriceFeed
+    from gpubroker.ports import (
+        Clock,
+        ConnectionCloser,
+        ConnectionPoster,
+        ConnectionRepository,
+        FanoutQueue,
+        PriceFeed,
+    )
+    from gpubroker.services.identity import IdentityDeps
     from gpubroker.services.search import SnapshotCache
 
 
 @dataclass(frozen=True)
 class ConnectionDeps:
-    """``$connect`` and ``$disconnect``: the connections table and a clock."""
+    """``$disconnect``: the connections table and a clock."""
 
     connections: ConnectionRepository
     clock: Clock = field(default_factory=edge.system_clock)
@@ -37,13 +47,61 @@ def connection_deps() -> ConnectionDeps:
 
 
 @dataclass(frozen=True)
+class ConnectDeps:
+    """``$connect``: the connections table, and what verifies a token - the REST authorizer's own check (the
+    published keys, the token policy, the refresh families for revocation)."""
+
+    connections: ConnectionRepository
+    identity: IdentityDeps
+    clock: Clock = field(default_factory=edge.system_clock)
+
+
+@cache
+def connect_deps() -> ConnectDeps:
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+    from gpubroker.wiring.auth import identity_deps
+
+    s = load_settings(ConnectSettings)
+    return ConnectDeps(connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE), identity=identity_deps(s))
+
+
+@dataclass(frozen=True)
 class PingDeps:
-    clock: Clock
+    """``ping``: the connections table (``last_seen``) and the clock the answer gives."""
+
+    connections: ConnectionRepository
+    clock: Clock = field(default_factory=edge.system_clock)
 
 
 @cache
 def ping_deps() -> PingDeps:
-    return PingDeps(clock=edge.system_clock())
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+
+    return PingDeps(connections=DynamoConnectionRepository(load_settings(ConnectionSettings).CONNECTIONS_TABLE))
+
+
+@dataclass(frozen=True)
+class SweepDeps:
+    """The sweeper: the connections table (read by a Scan in ``segments``), what closes a socket and how many at
+    once, and the clock silence is measured by."""
+
+    connections: ConnectionRepository
+    closer: ConnectionCloser
+    concurrency: int = 16
+    clock: Clock = field(default_factory=edge.system_clock)
+
+
+@cache
+def sweep_deps() -> SweepDeps:
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+    from gpubroker.adapters.websocket import ApiGatewayConnectionPoster
+
+    s = load_settings(SweepSettings)
+    return SweepDeps(
+        connections=DynamoConnectionRepository(s.CONNECTIONS_TABLE, segments=s.SWEEP_SEGMENTS),
+        closer=ApiGatewayConnectionPoster(s.WEBSOCKET_ENDPOINT, max_connections=s.BROADCAST_CONCURRENCY),
+        concurrency=s.BROADCAST_CONCURRENCY,
+    )
 
 
 def _poster(s: PosterSettings) -> ConnectionPoster:
