@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
 from infra.local.ingest import invoke
+from infra.local.sigv4 import LocalCredentials
 from tests.e2e.conftest import Stack, session
 from tests.e2e.test_websocket import reply, ws_url
 
@@ -84,8 +85,9 @@ def test_the_sweeper_closes_a_connection_silent_for_more_than_90_s(stack: Stack)
             silent_since = int(item["last_seen"]) - 91_000  # epoch ms: as if its last message were 91 s older
             table.update_item(Key={"connection_id": item["connection_id"]}, UpdateExpression="SET last_seen = :s",
                               ExpressionAttributeValues={":s": silent_since})  # fmt: skip
+            creds = LocalCredentials.from_state(json.loads(stack.state_file.read_text()))
             failed, report = await asyncio.to_thread(invoke, stack.url, "SweepConnectionsFunction",
-                                                     {"job": "sweep-connections"})  # fmt: skip
+                                                     {"job": "sweep-connections"}, creds)  # fmt: skip
             assert not failed and report["swept"] >= 1 and report["closed"] >= 1, report
             with pytest.raises(ConnectionClosedOK) as closed:
                 while True:  # snapshot pages may still be queued before the close
