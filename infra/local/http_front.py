@@ -1,7 +1,7 @@
 """The HTTP front of the local stack: requests -> API Gateway REST proxy events -> the real handler.
 
-Routes come from template.yaml. Besides them it serves ``GET /openapi.json``, the Lambda Invoke API
-(``POST /2015-03-31/functions/<name>/invocations``), which ``make ingest`` uses, and the WebSocket API's
+Routes come from template.yaml (``GET /openapi.json`` too: a function, as in AWS). Besides them it serves the Lambda
+Invoke API (``POST /2015-03-31/functions/<name>/invocations``), which ``make ingest`` uses, and the WebSocket API's
 ``@connections`` management API (``[/<stage>]/@connections/<id>``: POST delivers the body to that socket, DELETE
 closes it, GET describes it; an unknown id is 410 GoneException), which the handlers reach through the
 environment variable that holds the stage's management endpoint in AWS. Those two answer only requests signed
@@ -96,7 +96,6 @@ def make_server(
     host: str,
     port: int,
     runtime: Runtime,
-    openapi: dict[str, Any],
     stage: str = "local",
     connections: Connections | None = None,
     routed: RouteCount | None = None,
@@ -137,9 +136,6 @@ def make_server(
         def _dispatch(self) -> None:
             body = self._body()
             path = urlsplit(self.path).path
-            if path == "/openapi.json" and self.command == "GET":
-                self._send(200, json.dumps(openapi).encode())
-                return
             invoke = _INVOKE.match(path)
             if invoke and self.command == "POST":
                 if not self._refused("lambda", body):

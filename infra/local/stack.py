@@ -7,9 +7,11 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -54,15 +56,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def build_openapi(runtime: Runtime) -> dict[str, Any]:
-    from gpubroker.api.openapi import merge_openapi
-
-    apps = []
-    for lid in sorted({r.function for r in runtime.app.routes}):
-        module = runtime.module(lid)
-        apps.append(module.app)
-    protected = [(r.method, r.path) for r in runtime.app.routes if r.authorizer]
-    return merge_openapi(apps, title="GPUBroker API", version="0.1.0", protected=protected)
+def generate_openapi(out: Path) -> subprocess.Popen[str]:
+    """``python -m infra.openapi --out out`` in a process of its own (it imports every API function: the stack's
+    process need not), started first so that it overlaps moto's start and the provisioning."""
+    return subprocess.Popen(  # noqa: S603 - this interpreter, our module
+        [sys.executable, "-m", "infra.openapi", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def ingestion_targets(app: App) -> dict[str, Any]:
@@ -97,6 +100,7 @@ class LocalStack:
         self.routed = RouteCount()  # requests the HTTP front has passed to a route's function
         # this run's access key: the stack's processes sign with it, its Invoke and @connections APIs accept only it
         self.credentials = LocalCredentials.generate()
+        self._openapi_dir: Path | None = None
 
     @property
     def api_url(self) -> str:
@@ -147,6 +151,10 @@ class LocalStack:
         for stale in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION"):
             os.environ.pop(stale, None)
         os.environ.update(self.credentials.environment())
+        # GET /openapi.json is a function like any other; its document is generated afresh for this run, so every
+        # route of the template is in it (in AWS the function ships the file `make build` generated)
+        self._openapi_dir = Path(tempfile.mkdtemp(prefix="gpubroker-openapi-"))
+        openapi = generate_openapi(self._openapi_dir / "openapi.json")
         self._start_moto()
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
         # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
@@ -174,10 +182,14 @@ class LocalStack:
         redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
         os.environ.update(function_environment(self.app, self.names, endpoints, {"RedisUrl": redis_url}))
         os.environ.update({**LOCAL_DEFAULTS, **local_overrides})
+        _, errors = openapi.communicate()
+        if openapi.returncode != 0:
+            raise RuntimeError(f"the OpenAPI document could not be generated:\n{errors}")
+        os.environ["OPENAPI_DOCUMENT"] = str(self._openapi_dir / "openapi.json")  # absolute: where it was written
         importlib.invalidate_caches()
         self._http = make_server(
-            self.host, self.port, self.runtime, build_openapi(self.runtime), self.stage, connections=self._ws,
-            routed=self.routed, credentials=self.credentials,
+            self.host, self.port, self.runtime, self.stage, connections=self._ws, routed=self.routed,
+            credentials=self.credentials,
         )  # fmt: skip
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 
@@ -314,6 +326,8 @@ class LocalStack:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        if self._openapi_dir is not None:
+            shutil.rmtree(self._openapi_dir, ignore_errors=True)
         if self._moto is not None:
             self._moto.terminate()
             try:

@@ -45,7 +45,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack: Stack
     )
     tail = "\n".join(out.stdout.splitlines()[-60:])
     assert out.returncode == 0, tail
-    n = len(read_app().routes)
+    # every route, less the one serving the document schemathesis loaded: it leaves that operation out by design
+    n = len([r for r in read_app().routes if (r.method, r.path) != ("GET", "/openapi.json")])
     assert f"Selected: {n}/{n}" in out.stdout and f"Tested: {n}" in out.stdout, tail
 
 

@@ -206,3 +206,10 @@ class AuditCheckpointSettings(AuditSigningSettings, AuditSpoolSettings):
 
 class JwksSettings(EdgeSettings):
     PUBLIC_KEYS_PARAMETER: str = Field(min_length=1)
+
+
+class OpenApiSettings(_Settings):
+    """GET /openapi.json: the generated document (``make openapi``), a path relative to the function's folder
+    (``openapi.json``, shipped beside the handler) or absolute (the local stack's freshly generated one)."""
+
+    OPENAPI_DOCUMENT: str = Field(default="openapi.json", min_length=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,6 +42,28 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+# codes answered without a DomainError class: the resolver's own (no route, an unexpected error), the front door's
+# refusal, the gateway's answers (template.yaml GatewayResponses), the local HTTP front's 405
+ANSWER_CODES = ("route_not_found", "internal_error", "rate_limited", "unauthorized", "forbidden", "method_not_allowed")
+
+
+def error_codes() -> list[str]:
+    """Every ``error.code`` the API can answer: each DomainError class's (every domain module is imported first,
+    and the OpenAPI generator has imported every function: a class defined beside its service counts too) and
+    ``ANSWER_CODES``. A contract test checks the sources name no other. For the generator, not for a request."""
+    import gpubroker.domain
+
+    for info in pkgutil.walk_packages(gpubroker.domain.__path__, "gpubroker.domain."):
+        importlib.import_module(info.name)
+    classes: list[type[e.DomainError]] = [e.DomainError]
+    codes = set(ANSWER_CODES)
+    while classes:
+        cls = classes.pop()
+        codes.add(cls.code)
+        classes.extend(cls.__subclasses__())
+    return sorted(codes)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
