@@ -1,8 +1,10 @@
 """Scheduled: re-append the entries waiting in the audit spool (appends that failed at request time), then sign a
-checkpoint (shard, size, head, time) with the KMS key for every audit shard that grew.
+checkpoint (shard, size, head, time, prev) with the KMS key for every audit shard that grew, write it to the table
+and publish it to the Object Lock bucket.
 
 Raises ``AuditTampered`` (a failed run, metric ``AuditTampered``) when a shard's new entries do not extend its
-last signed checkpoint: nothing is signed over a tampered tail.
+last signed checkpoint, or the bucket holds a newer checkpoint than the table: nothing is signed over a tampered
+tail, nor re-anchored after deleted checkpoints.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) ->
     replayed = replay_spooled(deps.log, deps.spool) if deps.spool is not None else 0
     metrics.add_metric(name="AuditEntriesReplayed", unit=MetricUnit.Count, value=replayed)
     try:
-        written = write_checkpoints(deps.log, deps.signer, deps.clock.now())
+        written = write_checkpoints(deps.log, deps.signer, deps.clock.now(), deps.archive)
     except AuditTampered as exc:
         metrics.add_metric(name="AuditTampered", unit=MetricUnit.Count, value=1)
         logger.error("audit log tampered: no checkpoint signed", extra={"details": exc.details})

@@ -129,7 +129,7 @@ def test_verify_reports_ok_then_the_first_broken_seq_after_tampering() -> None:
     entries = log.stored(2)
     victim = entries[3]
     log.restore(2, [*entries[:3], type(victim)(**{**victim.to_dict(), "outcome": "refused:403"}), *entries[4:]])
-    status, body = call(verify_mod, get("/audit/verify", admin()), deps=deps)
+    status, body = call(verify_mod, get("/audit/verify", admin(), {"from": "genesis"}), deps=deps)
     assert status == 200 and body["ok"] is False
     assert (body["first_broken_shard"], body["first_broken_seq"]) == (2, 3)
     assert [s["ok"] for s in body["shards"]] == [True, True, False, True]
