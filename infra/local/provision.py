@@ -50,7 +50,7 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
         if ttl:
             ddb.update_time_to_live(TableName=names[lid], TimeToLiveSpecification=ttl)
     for lid, res in app.resources("AWS::S3::Bucket").items():
-        _bucket(s3, names[lid], res.get("Properties") or {})
+        provision_bucket(s3, names[lid], res.get("Properties") or {})
     secrets = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region)
     for lid in app.resources("AWS::SecretsManager::Secret"):
         name = f"{prefix}-{lid}"
@@ -80,7 +80,7 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
     return names
 
 
-def _bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
+def provision_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
     """Create a bucket; with the template's ``ObjectLockEnabled``, Object Lock (which can only be turned on at
     creation) and its default retention (``ObjectLockConfiguration``)."""
     locked = bool(props.get("ObjectLockEnabled"))

@@ -17,6 +17,7 @@ from gpubroker.adapters.audit import entry_from_item, entry_to_item
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.audit import AuditTampered, chain_hash
 from gpubroker.wiring import edge
+from infra.local.provision import provision_bucket
 from tests.conftest import clear_wiring_caches
 from tests.events import Ctx, rest_event
 from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
@@ -38,6 +39,9 @@ def audit_table(endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator
     ddb = aws.client("dynamodb")
     ddb.create_table(TableName=name, **{k: res[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")})
     monkeypatch.setenv("AUDIT_TABLE", name)
+    bucket = endpoint.app.resources("AWS::S3::Bucket")["AuditCheckpointBucket"]["Properties"]
+    provision_bucket(aws.client("s3"), name, bucket)  # its own archive: Object Lock as the template has it
+    monkeypatch.setenv("AUDIT_CHECKPOINT_BUCKET", name)
     assert endpoint.names["AuditSigningKey"]  # provisioned from the template, its id in AUDIT_SIGNING_KEY_ID
     _clear()
     yield name
