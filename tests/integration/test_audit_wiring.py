@@ -174,3 +174,72 @@ def test_a_rewritten_and_rehashed_shard_is_caught_by_the_signed_checkpoint(audit
     row = body["shards"][shard]
     assert body["first_broken_shard"] == shard and row["first_broken_seq"] == len(entries) - 1
     assert "signed checkpoint" in row["reason"]
+
+
+def _checkpoint_sizes(table: str, shard: int) -> list[int]:
+    items = aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"checkpoint#{shard}"}},
+        ConsistentRead=True,
+    )["Items"]
+    return sorted(int(i["seq"]["N"]) for i in items)
+
+
+def test_deleting_the_newest_checkpoint_rows_is_reported_by_verify(audit_table: str) -> None:
+    for batch in range(3):  # three checkpoint runs, each over new entries
+        _fill_batch(batch)
+        checkpoint()
+    status, body = get("/audit/verify")
+    assert status == 200 and body["ok"] is True and body["mode"] == "incremental", body
+    assert all(s["published"] is True for s in body["shards"] if s["checkpoint_size"])
+    shard = _shard_with(3)
+    sizes = _checkpoint_sizes(audit_table, shard)
+    assert len(sizes) >= 2
+    for size in sizes[-2:]:  # an attacker with table write access removes the two newest checkpoints
+        aws.client("dynamodb").delete_item(
+            TableName=audit_table, Key={"pk": {"S": f"checkpoint#{shard}"}, "seq": {"N": str(size)}}
+        )
+    status, body = get("/audit/verify")
+    assert status == 200 and body["ok"] is False and body["first_broken_shard"] == shard
+    assert f"size {sizes[-1]}" in body["shards"][shard]["reason"] and "deleted" in body["shards"][shard]["reason"]
+    with pytest.raises(AuditTampered):  # and no new checkpoint is anchored on the older one left
+        checkpoint()
+
+
+def _fill_batch(batch: int, n: int = 24) -> None:
+    log = edge.audit_log()
+    for i in range(n):
+        log.append(f"user:u{i % 5}", "booking.create", f"booking/{batch}-{i}", f"req-{batch}-{i}", "ok")
+
+
+def test_a_published_checkpoint_cannot_be_deleted_or_overwritten(audit_table: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from gpubroker.adapters.audit_archive import archive_key
+
+    s3 = aws.client("s3")
+    lock = s3.get_object_lock_configuration(Bucket=audit_table)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = lock["Rule"]["DefaultRetention"]
+    assert (retention["Mode"], retention["Days"]) == ("COMPLIANCE", 400)
+    _fill()
+    checkpoint()
+    shard = _shard_with(1)
+    key = archive_key(shard, _checkpoint_sizes(audit_table, shard)[-1])
+    [version] = s3.list_object_versions(Bucket=audit_table, Prefix=key)["Versions"]
+    head = s3.head_object(Bucket=audit_table, Key=key)
+    assert head["ObjectLockMode"] == "COMPLIANCE"  # the bucket's default retention, applied on publish
+    with pytest.raises(ClientError) as refused:  # deleting the version itself: refused by the lock
+        s3.delete_object(Bucket=audit_table, Key=key, VersionId=version["VersionId"])
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):  # nor with a governance bypass: COMPLIANCE has none
+        s3.delete_object(Bucket=audit_table, Key=key, VersionId=version["VersionId"], BypassGovernanceRetention=True)
+    # a plain delete only adds a deletion marker, an overwrite only a version: the locked version is still there
+    s3.delete_object(Bucket=audit_table, Key=key)
+    s3.put_object(Bucket=audit_table, Key=key, Body=b"{}", ChecksumAlgorithm="SHA256")
+    versions = s3.list_object_versions(Bucket=audit_table, Prefix=key)["Versions"]
+    assert version["VersionId"] in {v["VersionId"] for v in versions}
+    status, body = get("/audit/verify")  # and the verifier sees the overwrite attempt
+    assert status == 200 and body["ok"] is False
+    assert "different checkpoint" in body["shards"][shard]["reason"]

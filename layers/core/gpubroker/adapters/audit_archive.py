@@ -1,9 +1,12 @@
 """Checkpoints published outside the audit table: one object per checkpoint in an S3 bucket with Object Lock.
 
-Key ``checkpoints/<shard:04d>/<size:020d>.json`` (zero-padded, so key order is size order); body: the checkpoint,
-its signature (base64) and key id, as JSON. The bucket (template.yaml ``AuditCheckpointBucket``) is versioned with
-Object Lock and a default retention in COMPLIANCE mode: within the retention period no principal, the account's
-root included, can delete an object version or shorten its retention. A plain DELETE only adds a deletion marker,
+Key ``checkpoints/<shard:04d>/<10**20 - 1 - size:020d>-<size>.json``: key order is newest first, so the newest
+checkpoints of a shard are the first page of a plain listing (no ``KeyMarker``, which moto 5.2 mishandles: it
+drops the first version after the marker). Body: the checkpoint, its signature (base64) and key id, as JSON.
+
+The bucket (template.yaml ``AuditCheckpointBucket``) is versioned with Object Lock and a default retention in
+COMPLIANCE mode: within the retention period no principal, the account's root included, can delete an object
+version or shorten its retention. A plain DELETE only adds a deletion marker,
 and a PUT to the same key only adds a version: :meth:`S3CheckpointArchive.versions_from` lists versions, so
 neither hides a published checkpoint.
 """
@@ -19,10 +22,21 @@ from gpubroker.adapters.aws import client
 from gpubroker.domain.audit import ArchivedCheckpoint, Checkpoint, SignedCheckpoint
 
 PREFIX = "checkpoints/"
+_TOP = 10**20 - 1
 
 
 def archive_key(shard: int, size: int) -> str:
-    return f"{PREFIX}{shard:04d}/{size:020d}.json"
+    return f"{PREFIX}{shard:04d}/{_TOP - size:020d}-{size}.json"
+
+
+def _key_size(key: str) -> int:
+    """The size a key names (-1 for a key that is not a checkpoint's)."""
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    inverted, _, size = name.partition("-")
+    try:
+        return int(size) if int(inverted) == _TOP - int(size) else -1
+    except ValueError:
+        return -1
 
 
 def checkpoint_body(signed: SignedCheckpoint) -> bytes:
@@ -72,20 +86,18 @@ class S3CheckpointArchive:
         )
 
     def versions_from(self, shard: int, size: int, limit: int = 20) -> list[ArchivedCheckpoint]:
+        """Versions of the checkpoints of size >= ``size``: the first page of the shard's listing (newest first),
+        read up to the first key below ``size``."""
         s3 = client("s3")
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": f"{PREFIX}{shard:04d}/", "MaxKeys": limit}
-        if size > 0:
-            kwargs["KeyMarker"] = archive_key(shard, size - 1)  # keys after it: size and larger
-        resp = s3.list_object_versions(**kwargs)
+        resp = s3.list_object_versions(Bucket=self.bucket, Prefix=f"{PREFIX}{shard:04d}/", MaxKeys=limit)
         out: list[ArchivedCheckpoint] = []
         for version in resp.get("Versions") or []:
             key = str(version["Key"])
-            try:
-                key_size = int(key.rsplit("/", 1)[1].removesuffix(".json"))
-            except ValueError:
-                key_size = -1
+            key_size = _key_size(key)
             if key_size < size:
+                if key_size >= 0:
+                    break  # newest first: every further key is older still
                 continue
             raw = s3.get_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
             out.append(ArchivedCheckpoint(key_size, parse_body(raw)))
-        return sorted(out, key=lambda a: a.size)[:limit]
+        return sorted(out, key=lambda a: a.size)
