@@ -100,6 +100,20 @@ class MemoryAuditLog:
         del self._checkpoints[shard][size]
 
 
+class MemoryMarker:
+    """The rolling verification's marker (``VerifyMarker``) in memory."""
+
+    def __init__(self) -> None:
+        self.cursor: str | None = None
+        self.saves = 0
+
+    def load_marker(self) -> str | None:
+        return self.cursor
+
+    def save_marker(self, cursor: str | None) -> None:
+        self.cursor, self.saves = cursor, self.saves + 1
+
+
 class MemoryArchive:
     """The checkpoint archive (``CheckpointArchive``) with Object Lock's semantics: every publish adds a version,
     nothing is ever removed."""

@@ -25,8 +25,8 @@ from gpubroker.domain.audit import (
 )
 from gpubroker.domain.audit_reports import AuditVerifyReport
 from gpubroker.domain.errors import InvalidCursor
-from gpubroker.services.audit import VerifyBudget, verify_log, write_checkpoints
-from tests.fakes_audit import LocalSigner, MemoryArchive, MemoryAuditLog
+from gpubroker.services.audit import VerifyBudget, sweep, verify_log, write_checkpoints
+from tests.fakes_audit import LocalSigner, MemoryArchive, MemoryAuditLog, MemoryMarker
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -130,7 +130,7 @@ def test_a_deleted_boundary_entry_and_a_truncated_shard_are_found() -> None:
 
 
 def test_an_edited_checkpoint_is_found_the_newest_by_its_signature_an_older_by_its_link() -> None:
-    log, signer, archive = _world(tail=0)
+    log, signer, _ = _world(tail=0)
     newest = log.recent_checkpoints(0, 1)[0]
     log.replace_checkpoint(dataclasses.replace(newest, checkpoint=dataclasses.replace(newest.checkpoint, time="x")))
     row = _run(log, signer, None).shards[0]
@@ -260,3 +260,23 @@ def test_a_cursor_is_checked_field_by_field() -> None:
     for junk in ("!!!", "e30", ""):
         with pytest.raises(InvalidCursor):
             verify_log(log, signer, archive=archive, cursor=junk or "x")
+
+
+def test_the_rolling_verification_finds_an_old_edit_within_one_cycle() -> None:
+    log, signer, archive = _world(shards=2, first=1500, runs=2, tail=100)
+    marker = MemoryMarker()
+    entries = log.stored(1)
+    entries[7] = dataclasses.replace(entries[7], resource="booking/elsewhere")  # long since checkpointed
+    log.restore(1, entries)
+    assert verify_log(log, signer, archive=archive).ok  # the incremental verification does not read it
+    reports = []
+    while True:
+        reports.append(sweep(log, signer, marker, archive=archive, budget=VerifyBudget(max_pages=2)))
+        if reports[-1].complete:
+            break
+        assert marker.cursor == reports[-1].next_cursor  # the verified-through marker, stored between runs
+    assert len(reports) >= 2 and marker.cursor is None  # the cycle ended: the next run starts from genesis
+    assert not reports[-1].ok and (reports[-1].first_broken_shard, reports[-1].first_broken_seq) == (1, 7)
+    marker.cursor = "garbage"  # an edited marker restarts the cycle rather than failing the run
+    assert sweep(log, signer, marker, archive=archive, budget=VerifyBudget(max_pages=1)).shards == []
+    assert marker.cursor is not None

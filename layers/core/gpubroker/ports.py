@@ -312,6 +312,14 @@ class AuditLog(Protocol):
         ...
 
 
+class VerifyMarker(Protocol):
+    """Where the checkpoint function's rolling verification keeps its verified-through marker between runs."""
+
+    def load_marker(self) -> str | None: ...
+
+    def save_marker(self, cursor: str | None) -> None: ...
+
+
 class CheckpointArchive(Protocol):
     """Checkpoints published outside the table, where nobody can delete or overwrite them (S3 Object Lock,
     adapters/audit_archive.py)."""

@@ -4,6 +4,7 @@ Table key schema: ``pk`` (S, HASH), ``seq`` (N, RANGE).
 
 - entries: ``pk = "shard#<n>"``, ``seq = <0, 1, 2, ...>``, attributes ``shard ts actor action resource request_id
   outcome prev_hash hash``. Items are written once (``attribute_not_exists(pk)``) and never updated.
+- the rolling verification's marker: ``pk = "sweep"``, ``seq = 0``, attribute ``cursor`` (overwritten each run).
 - checkpoints: ``pk = "checkpoint#<n>"``, ``seq = <size>``, attributes ``shard head time signature`` (base64)
   ``key_id`` and ``prev`` (the previous checkpoint's digest; absent on a v1 checkpoint).
 
@@ -247,6 +248,29 @@ class DynamoAuditLog:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return out
+
+
+class DynamoVerifyMarker:
+    """The checkpoint function's verified-through marker, one item of the audit table (``pk = "sweep"``)."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def load_marker(self) -> str | None:
+        resp = client("dynamodb").query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "sweep"}},
+            ConsistentRead=True,
+        )
+        items = resp.get("Items") or []
+        return str(items[0]["cursor"]["S"]) if items and "S" in items[0].get("cursor", {}) else None
+
+    def save_marker(self, cursor: str | None) -> None:
+        item: dict[str, Any] = {"pk": {"S": "sweep"}, "seq": {"N": "0"}}
+        if cursor is not None:
+            item["cursor"] = {"S": cursor}
+        client("dynamodb").put_item(TableName=self.table_name, Item=item)
 
 
 def checkpoint_from_item(shard: int, item: Mapping[str, Any]) -> SignedCheckpoint:

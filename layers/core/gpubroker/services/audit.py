@@ -32,7 +32,7 @@ from gpubroker.domain.audit import (
     verify_shard,
 )
 from gpubroker.domain.errors import InvalidCursor
-from gpubroker.ports import AuditLog, AuditSpool, CheckpointArchive, CheckpointSigner
+from gpubroker.ports import AuditLog, AuditSpool, CheckpointArchive, CheckpointSigner, VerifyMarker
 
 if TYPE_CHECKING:  # built on first use: only the two admin routes read the log (domain/audit_reports.py)
     from gpubroker.domain.audit_reports import (
@@ -445,6 +445,28 @@ def verify_log(
         next_cursor=next_cursor,
         entries_read=budget.entries,
     )
+
+
+def sweep(
+    log: AuditLog,
+    signer: CheckpointSigner,
+    marker: VerifyMarker,
+    *,
+    archive: CheckpointArchive | None = None,
+    budget: VerifyBudget | None = None,
+) -> AuditVerifyReport:
+    """One slice of the rolling full verification (the checkpoint function runs one after signing): go on from the
+    stored verified-through marker for ``budget``, store where it stopped (None once the cycle is complete: the
+    next run starts again from genesis). Finds an entry edited after a checkpoint covered it, which the
+    incremental ``GET /audit/verify`` does not read, within one cycle. A marker that does not decode (edited)
+    restarts the cycle."""
+    cursor = marker.load_marker()
+    try:
+        report = verify_log(log, signer, archive=archive, mode="genesis", cursor=cursor, budget=budget)
+    except InvalidCursor:
+        report = verify_log(log, signer, archive=archive, mode="genesis", budget=budget)
+    marker.save_marker(report.next_cursor)
+    return report
 
 
 _MAX_SEQ = 2**63 - 1  # a shard's sequence number; past it a cursor is forged (DynamoDB numbers stop at 38 digits)

@@ -11,7 +11,7 @@ from gpubroker.config import AuditSigningSettings, load_settings
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
-    from gpubroker.ports import AuditLog, AuditSpool, CheckpointArchive, CheckpointSigner, Clock
+    from gpubroker.ports import AuditLog, AuditSpool, CheckpointArchive, CheckpointSigner, Clock, VerifyMarker
 
 
 @cache
@@ -61,17 +61,26 @@ def audit_verify_deps() -> AuditVerifyDeps:
 
 @dataclass(frozen=True)
 class CheckpointDeps:
-    """The scheduled checkpoint: re-append the spool, then sign each shard's head and publish it."""
+    """The scheduled checkpoint: re-append the spool, sign each shard's head and publish it, then advance the
+    rolling full verification (``marker``: where it stopped; None: no rolling verification)."""
 
     log: AuditLog
     signer: CheckpointSigner
     spool: AuditSpool | None = None
     clock: Clock = field(default_factory=edge.system_clock)
     archive: CheckpointArchive | None = None
+    marker: VerifyMarker | None = None
 
 
 @cache
 def checkpoint_deps() -> CheckpointDeps:
+    from gpubroker.adapters.audit import DynamoVerifyMarker
+
+    table = load_settings(AuditSigningSettings).AUDIT_TABLE
     return CheckpointDeps(
-        log=edge.audit_log(), signer=audit_signer(), spool=edge.audit_spool(), archive=audit_archive()
+        log=edge.audit_log(),
+        signer=audit_signer(),
+        spool=edge.audit_spool(),
+        archive=audit_archive(),
+        marker=DynamoVerifyMarker(table),
     )
