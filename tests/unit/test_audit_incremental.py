@@ -280,3 +280,16 @@ def test_the_rolling_verification_finds_an_old_edit_within_one_cycle() -> None:
     marker.cursor = "garbage"  # an edited marker restarts the cycle rather than failing the run
     assert sweep(log, signer, marker, archive=archive, budget=VerifyBudget(max_pages=1)).shards == []
     assert marker.cursor is not None
+
+
+def test_a_linked_checkpoint_signs_its_link_under_its_own_tag() -> None:
+    v1 = Checkpoint(shard=2, size=5, head="a" * 64, time="2026-01-01T00:00:00.000000Z")
+    v2 = dataclasses.replace(v1, prev=GENESIS)
+    assert json.loads(checkpoint_message(v1)) == {"tag": "gpubroker.audit.checkpoint.v1", "shard": 2, "size": 5,
+                                                 "head": "a" * 64, "time": v1.time}  # fmt: skip
+    assert json.loads(checkpoint_message(v2)) == {**json.loads(checkpoint_message(v1)), "prev": GENESIS,
+                                                 "tag": "gpubroker.audit.checkpoint.v2"}  # fmt: skip
+    assert checkpoint_digest(v2) != checkpoint_digest(dataclasses.replace(v2, prev="1" * 64))
+    signer = LocalSigner()
+    assert not signer.verify(checkpoint_message(dataclasses.replace(v2, prev="1" * 64)),
+                             signer.sign(checkpoint_message(v2)))  # fmt: skip
