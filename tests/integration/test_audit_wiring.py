@@ -248,3 +248,27 @@ def test_a_published_checkpoint_cannot_be_deleted_or_overwritten(audit_table: st
     status, body = get("/audit/verify")  # and the verifier sees the overwrite attempt
     assert status == 200 and body["ok"] is False
     assert "different checkpoint" in body["shards"][shard]["reason"]
+
+
+@pytest.mark.parametrize("seq", ["1" + "0" * 30, "1.5", "-3"])
+@pytest.mark.parametrize("pk", ["shard", "checkpoint"])
+def test_a_forged_item_with_an_absurd_sequence_number_is_reported_not_a_500(
+    audit_table: str, pk: str, seq: str
+) -> None:
+    _fill(10)
+    checkpoint()
+    shard = _shard_with(1)
+    forged = {
+        "pk": {"S": f"{pk}#{shard}"},
+        "seq": {"N": seq},
+        "shard": {"N": str(shard)},
+        "head": {"S": "0" * 64},
+        "time": {"S": "t"},
+        "signature": {"S": "AAAA"},
+        "key_id": {"S": "k"},
+        "hash": {"S": "0" * 64},
+    }
+    aws.client("dynamodb").put_item(TableName=audit_table, Item=forged)
+    for query in (None, {"from": "genesis"}):
+        status, body = get("/audit/verify", query)
+        assert status == 200 and body["ok"] is False and body["first_broken_shard"] == shard, body

@@ -61,16 +61,25 @@ def entry_to_item(entry: AuditEntry) -> dict[str, Any]:
     return item
 
 
+def stored_int(value: Any) -> int:
+    """A stored number as it is, or -1 when it is not an integer (DynamoDB allows ``1.5`` in a sort key: a forged
+    item must reach the verifier as a fault, not crash it)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
 def entry_from_item(item: Mapping[str, Any]) -> AuditEntry:
     """Read back exactly what is stored (no validation: a tampered item must reach the verifier as it is)."""
 
     def s(name: str) -> str:
         return str(item[name]["S"]) if name in item and "S" in item[name] else ""
 
-    shard = int(item["shard"]["N"]) if "shard" in item else int(str(item["pk"]["S"]).split("#", 1)[1])
+    shard = stored_int(item["shard"]["N"]) if "shard" in item else stored_int(str(item["pk"]["S"]).split("#", 1)[1])
     return AuditEntry(
         shard=shard,
-        seq=int(item["seq"]["N"]),
+        seq=stored_int(item["seq"]["N"]),
         ts=s("ts"),
         actor=s("actor"),
         action=s("action"),
@@ -280,7 +289,7 @@ def checkpoint_from_item(shard: int, item: Mapping[str, Any]) -> SignedCheckpoin
         return str(item[name]["S"]) if name in item and "S" in item[name] else ""
 
     prev = s("prev") if "prev" in item else None
-    cp = Checkpoint(shard=shard, size=int(item["seq"]["N"]), head=s("head"), time=s("time"), prev=prev)
+    cp = Checkpoint(shard=shard, size=stored_int(item["seq"]["N"]), head=s("head"), time=s("time"), prev=prev)
     try:
         signature = base64.b64decode(s("signature"), validate=True)
     except ValueError:
