@@ -13,7 +13,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gpubroker.domain.audit import AUDIT_SHARDS, AuditEntry, SignedCheckpoint, next_entry, shard_for, stamp
+from gpubroker.domain.audit import (
+    AUDIT_SHARDS,
+    ArchivedCheckpoint,
+    AuditEntry,
+    SignedCheckpoint,
+    next_entry,
+    shard_for,
+    stamp,
+)
 
 
 class MemoryAuditLog:
@@ -70,6 +78,14 @@ class MemoryAuditLog:
         slot = self._checkpoints[shard]
         return slot[max(slot)] if slot else None
 
+    def recent_checkpoints(self, shard: int, n: int = 2) -> list[SignedCheckpoint]:
+        slot = self._checkpoints[shard]
+        return [slot[size] for size in sorted(slot, reverse=True)[:n]]
+
+    def checkpoints(self, shard: int, *, after_size: int, upto_size: int, limit: int = 1000) -> list[SignedCheckpoint]:
+        slot = self._checkpoints[shard]
+        return [slot[size] for size in sorted(slot) if after_size < size <= upto_size][:limit]
+
     # test hooks: what an attacker with table write access can do
     def stored(self, shard: int) -> list[AuditEntry]:
         return list(self._entries[shard])
@@ -79,6 +95,38 @@ class MemoryAuditLog:
 
     def replace_checkpoint(self, signed: SignedCheckpoint) -> None:
         self._checkpoints[signed.checkpoint.shard][signed.checkpoint.size] = signed
+
+    def delete_checkpoint(self, shard: int, size: int) -> None:
+        del self._checkpoints[shard][size]
+
+
+class MemoryMarker:
+    """The rolling verification's marker (``VerifyMarker``) in memory."""
+
+    def __init__(self) -> None:
+        self.cursor: str | None = None
+        self.saves = 0
+
+    def load_marker(self) -> str | None:
+        return self.cursor
+
+    def save_marker(self, cursor: str | None) -> None:
+        self.cursor, self.saves = cursor, self.saves + 1
+
+
+class MemoryArchive:
+    """The checkpoint archive (``CheckpointArchive``) with Object Lock's semantics: every publish adds a version,
+    nothing is ever removed."""
+
+    def __init__(self) -> None:
+        self.versions: dict[tuple[int, int], list[SignedCheckpoint | None]] = {}
+
+    def publish(self, signed: SignedCheckpoint) -> None:
+        self.versions.setdefault((signed.checkpoint.shard, signed.checkpoint.size), []).append(signed)
+
+    def versions_from(self, shard: int, size: int, limit: int = 20) -> list[ArchivedCheckpoint]:
+        keys = sorted(k for k in self.versions if k[0] == shard and k[1] >= size)
+        return [ArchivedCheckpoint(k[1], v) for k in keys for v in self.versions[k]][:limit]
 
 
 class FailingLog(MemoryAuditLog):

@@ -49,9 +49,8 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
         ttl = res["Properties"].get("TimeToLiveSpecification")
         if ttl:
             ddb.update_time_to_live(TableName=names[lid], TimeToLiveSpecification=ttl)
-    for lid in app.resources("AWS::S3::Bucket"):
-        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-            s3.create_bucket(Bucket=names[lid])
+    for lid, res in app.resources("AWS::S3::Bucket").items():
+        provision_bucket(s3, names[lid], res.get("Properties") or {})
     secrets = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region)
     for lid in app.resources("AWS::SecretsManager::Secret"):
         name = f"{prefix}-{lid}"
@@ -79,6 +78,18 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
             sqs.set_queue_attributes(QueueUrl=names[lid], Attributes=attributes)
     names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
     return names
+
+
+def provision_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
+    """Create a bucket; with the template's ``ObjectLockEnabled``, Object Lock (which can only be turned on at
+    creation) and its default retention (``ObjectLockConfiguration``)."""
+    locked = bool(props.get("ObjectLockEnabled"))
+    try:
+        s3.create_bucket(Bucket=name, **({"ObjectLockEnabledForBucket": True} if locked else {}))
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        return
+    if locked and "ObjectLockConfiguration" in props:
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=props["ObjectLockConfiguration"])
 
 
 _QUEUE_PROPS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")

@@ -17,7 +17,7 @@ from gpubroker.wiring.audit import CheckpointDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
 from tests.fakes import UNLIMITED, FixedClock, trail
-from tests.fakes_audit import FailingLog, LocalSigner, MemoryAuditLog, MemorySpool
+from tests.fakes_audit import FailingLog, LocalSigner, MemoryArchive, MemoryAuditLog, MemorySpool
 from tests.fakes_auth import auth_api, auth_world
 
 list_mod = handler_module("api_list_audit")
@@ -129,7 +129,7 @@ def test_verify_reports_ok_then_the_first_broken_seq_after_tampering() -> None:
     entries = log.stored(2)
     victim = entries[3]
     log.restore(2, [*entries[:3], type(victim)(**{**victim.to_dict(), "outcome": "refused:403"}), *entries[4:]])
-    status, body = call(verify_mod, get("/audit/verify", admin()), deps=deps)
+    status, body = call(verify_mod, get("/audit/verify", admin(), {"from": "genesis"}), deps=deps)
     assert status == 200 and body["ok"] is False
     assert (body["first_broken_shard"], body["first_broken_seq"]) == (2, 3)
     assert [s["ok"] for s in body["shards"]] == [True, True, False, True]
@@ -140,6 +140,44 @@ def test_verify_needs_a_signed_in_admin_and_takes_no_query() -> None:
     assert call(verify_mod, get("/audit/verify", _principal("user")), deps=deps)[0] == 403
     assert call(verify_mod, get("/audit/verify", None), deps=deps)[0] == 401
     assert call(verify_mod, get("/audit/verify", admin(), {"shard": "1"}), deps=deps)[0] == 400
+
+
+class ShortOnTime(Ctx):
+    """A Lambda context whose remaining time runs out after ``calls`` looks (the verifier asks before each page)."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls -= 1
+        return 20_000 if self.calls >= 0 else 1_000
+
+
+def test_verify_stops_before_the_time_runs_out_and_the_cursor_goes_on() -> None:
+    log, signer, archive = filled_log(n=3500, shards=2), LocalSigner(), MemoryArchive()
+    deps = verify_mod.Deps(log=log, signer=signer, archive=archive, front_door=UNLIMITED)
+    query: dict[str, str] = {"from": "genesis"}
+    bodies = []
+    while True:
+        res = verify_mod.lambda_handler(get("/audit/verify", admin(), query), ShortOnTime(calls=1), deps=deps)
+        assert res["statusCode"] == 200
+        body = json.loads(res["body"])
+        bodies.append(body)
+        if body["complete"]:
+            break
+        assert body["ok"] is False and body["next_cursor"]  # not ok until every shard is done
+        query = {"cursor": body["next_cursor"]}
+    assert len(bodies) >= 4 and body["ok"] is True and body["mode"] == "genesis"
+    assert sum(b["entries_read"] for b in bodies) == 3500
+    assert [s["size"] for s in body["shards"]] == [len(log.stored(s)) for s in range(2)]
+
+
+def test_verify_refuses_a_forged_cursor_and_an_unknown_start() -> None:
+    deps = verify_mod.Deps(log=filled_log(), signer=LocalSigner(), front_door=UNLIMITED)
+    status, body = call(verify_mod, get("/audit/verify", admin(), {"cursor": "eyJ2IjoxfQ"}), deps=deps)
+    assert (status, body["error"]["code"]) == (400, "invalid_cursor")
+    status, body = call(verify_mod, get("/audit/verify", admin(), {"from": "yesterday"}), deps=deps)
+    assert (status, body["error"]["code"]) == (422, "validation_error")  # the project's request-validation status
 
 
 # ---- the checkpoint function ------------------------------------------------------------------------------------

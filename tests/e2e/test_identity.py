@@ -43,6 +43,15 @@ def test_an_admin_session_reads_the_audit_log_and_a_plain_user_is_forbidden(stac
     assert (status, body["error"]["code"], hdrs["X-Content-Type-Options"]) == (403, "forbidden", "nosniff")
 
 
+def test_an_admin_verifies_the_audit_log_incrementally_and_from_genesis(stack: Stack) -> None:
+    for query, mode in (("", "incremental"), ("?from=genesis", "genesis")):
+        status, body = stack.get(f"{stack.url}/audit/verify{query}")
+        assert status == 200 and body["ok"] is True and body["complete"] is True and body["mode"] == mode, body
+        assert body["next_cursor"] is None and len(body["shards"]) == 8
+    status, body = stack.get(f"{stack.url}/audit/verify?cursor=not-a-cursor")
+    assert (status, body["error"]["code"]) == (400, "invalid_cursor")
+
+
 def test_logout_ends_the_session_for_protected_routes(stack: Stack) -> None:
     user, refresh_token = session(stack.url, stack.state_file, plan="free", roles=("user",))
     status, _, _ = request("POST", f"{stack.url}/auth/logout", {"refresh_token": refresh_token}, headers=user)

@@ -17,6 +17,7 @@ from gpubroker.adapters.audit import entry_from_item, entry_to_item
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.audit import AuditTampered, chain_hash
 from gpubroker.wiring import edge
+from infra.local.provision import provision_bucket
 from tests.conftest import clear_wiring_caches
 from tests.events import Ctx, rest_event
 from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
@@ -38,6 +39,9 @@ def audit_table(endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator
     ddb = aws.client("dynamodb")
     ddb.create_table(TableName=name, **{k: res[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")})
     monkeypatch.setenv("AUDIT_TABLE", name)
+    bucket = endpoint.app.resources("AWS::S3::Bucket")["AuditCheckpointBucket"]["Properties"]
+    provision_bucket(aws.client("s3"), name, bucket)  # its own archive: Object Lock as the template has it
+    monkeypatch.setenv("AUDIT_CHECKPOINT_BUCKET", name)
     assert endpoint.names["AuditSigningKey"]  # provisioned from the template, its id in AUDIT_SIGNING_KEY_ID
     _clear()
     yield name
@@ -97,7 +101,9 @@ def test_append_checkpoint_verify_then_an_edited_item_is_found(audit_table: str)
     report = checkpoint()
     log = edge.audit_log()
     assert sorted(w["shard"] for w in report["written"]) == [s for s in range(log.shards) if log.all_entries(s)]
-    assert checkpoint() == {"replayed": 0, "written": []}  # nothing new: nothing signed twice
+    again = checkpoint()
+    assert (again["replayed"], again["written"]) == (0, [])  # nothing new: nothing signed twice
+    assert again["sweep"] == {"entries_read": 41, "complete": True, "ok": True}  # the rolling full verification
 
     status, body = get("/audit/verify")
     assert status == 200 and body["ok"] is True, body
@@ -110,9 +116,12 @@ def test_append_checkpoint_verify_then_an_edited_item_is_found(audit_table: str)
         UpdateExpression="SET outcome = :o",
         ExpressionAttributeValues={":o": {"S": "refused:403"}},
     )
-    status, body = get("/audit/verify")
+    assert get("/audit/verify")[1]["ok"] is True  # below the newest checkpoint: not read incrementally
+    status, body = get("/audit/verify", {"from": "genesis"})
     assert status == 200 and body["ok"] is False
     assert (body["first_broken_shard"], body["first_broken_seq"]) == (shard, 1)
+    swept = checkpoint()["sweep"]  # and the checkpoint function's rolling verification finds it unasked
+    assert swept["complete"] is True and swept["ok"] is False
 
     # the checkpoint function checks only what it is about to sign (O(new entries)): an edited new entry
     newest = edge.audit_log().append("user:u9", "booking.create", "booking/late", "req-late", "ok")
@@ -140,7 +149,8 @@ def test_an_append_that_fails_is_spooled_in_sqs_and_re_appended_by_the_checkpoin
     [entry] = get("/audit", {"limit": "1000"})[1]["items"]
     assert (entry["request_id"], entry["action"], entry["outcome"]) == (request_id, "auth.register", "ok")
     assert get("/audit/verify")[1]["ok"] is True
-    assert checkpoint() == {"replayed": 0, "written": []}  # deleted from the queue once appended
+    again = checkpoint()
+    assert (again["replayed"], again["written"]) == (0, [])  # deleted from the queue once appended
 
 
 def test_a_rewritten_and_rehashed_shard_is_caught_by_the_signed_checkpoint(audit_table: str) -> None:
@@ -169,3 +179,96 @@ def test_a_rewritten_and_rehashed_shard_is_caught_by_the_signed_checkpoint(audit
     row = body["shards"][shard]
     assert body["first_broken_shard"] == shard and row["first_broken_seq"] == len(entries) - 1
     assert "signed checkpoint" in row["reason"]
+
+
+def _checkpoint_sizes(table: str, shard: int) -> list[int]:
+    items = aws.client("dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"checkpoint#{shard}"}},
+        ConsistentRead=True,
+    )["Items"]
+    return sorted(int(i["seq"]["N"]) for i in items)
+
+
+def test_deleting_the_newest_checkpoint_rows_is_reported_by_verify(audit_table: str) -> None:
+    for batch in range(3):  # three checkpoint runs, each over new entries
+        _fill_batch(batch)
+        checkpoint()
+    status, body = get("/audit/verify")
+    assert status == 200 and body["ok"] is True and body["mode"] == "incremental", body
+    assert all(s["published"] is True for s in body["shards"] if s["checkpoint_size"])
+    shard = _shard_with(3)
+    sizes = _checkpoint_sizes(audit_table, shard)
+    assert len(sizes) >= 2
+    for size in sizes[-2:]:  # an attacker with table write access removes the two newest checkpoints
+        aws.client("dynamodb").delete_item(
+            TableName=audit_table, Key={"pk": {"S": f"checkpoint#{shard}"}, "seq": {"N": str(size)}}
+        )
+    status, body = get("/audit/verify")
+    assert status == 200 and body["ok"] is False and body["first_broken_shard"] == shard
+    assert f"size {sizes[-1]}" in body["shards"][shard]["reason"] and "deleted" in body["shards"][shard]["reason"]
+    with pytest.raises(AuditTampered):  # and no new checkpoint is anchored on the older one left
+        checkpoint()
+
+
+def _fill_batch(batch: int, n: int = 24) -> None:
+    log = edge.audit_log()
+    for i in range(n):
+        log.append(f"user:u{i % 5}", "booking.create", f"booking/{batch}-{i}", f"req-{batch}-{i}", "ok")
+
+
+def test_a_published_checkpoint_cannot_be_deleted_or_overwritten(audit_table: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from gpubroker.adapters.audit_archive import archive_key
+
+    s3 = aws.client("s3")
+    lock = s3.get_object_lock_configuration(Bucket=audit_table)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = lock["Rule"]["DefaultRetention"]
+    assert (retention["Mode"], retention["Days"]) == ("COMPLIANCE", 400)
+    _fill()
+    checkpoint()
+    shard = _shard_with(1)
+    key = archive_key(shard, _checkpoint_sizes(audit_table, shard)[-1])
+    [version] = s3.list_object_versions(Bucket=audit_table, Prefix=key)["Versions"]
+    head = s3.head_object(Bucket=audit_table, Key=key)
+    assert head["ObjectLockMode"] == "COMPLIANCE"  # the bucket's default retention, applied on publish
+    with pytest.raises(ClientError) as refused:  # deleting the version itself: refused by the lock
+        s3.delete_object(Bucket=audit_table, Key=key, VersionId=version["VersionId"])
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):  # nor with a governance bypass: COMPLIANCE has none
+        s3.delete_object(Bucket=audit_table, Key=key, VersionId=version["VersionId"], BypassGovernanceRetention=True)
+    # a plain delete only adds a deletion marker, an overwrite only a version: the locked version is still there
+    s3.delete_object(Bucket=audit_table, Key=key)
+    s3.put_object(Bucket=audit_table, Key=key, Body=b"{}", ChecksumAlgorithm="SHA256")
+    versions = s3.list_object_versions(Bucket=audit_table, Prefix=key)["Versions"]
+    assert version["VersionId"] in {v["VersionId"] for v in versions}
+    status, body = get("/audit/verify")  # and the verifier sees the overwrite attempt
+    assert status == 200 and body["ok"] is False
+    assert "different checkpoint" in body["shards"][shard]["reason"]
+
+
+@pytest.mark.parametrize("seq", ["1" + "0" * 30, "1.5", "-3"])
+@pytest.mark.parametrize("pk", ["shard", "checkpoint"])
+def test_a_forged_item_with_an_absurd_sequence_number_is_reported_not_a_500(
+    audit_table: str, pk: str, seq: str
+) -> None:
+    _fill(10)
+    checkpoint()
+    shard = _shard_with(1)
+    forged = {
+        "pk": {"S": f"{pk}#{shard}"},
+        "seq": {"N": seq},
+        "shard": {"N": str(shard)},
+        "head": {"S": "0" * 64},
+        "time": {"S": "t"},
+        "signature": {"S": "AAAA"},
+        "key_id": {"S": "k"},
+        "hash": {"S": "0" * 64},
+    }
+    aws.client("dynamodb").put_item(TableName=audit_table, Item=forged)
+    for query in (None, {"from": "genesis"}):
+        status, body = get("/audit/verify", query)
+        assert status == 200 and body["ok"] is False and body["first_broken_shard"] == shard, body

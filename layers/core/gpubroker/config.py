@@ -189,9 +189,13 @@ class AuditSettings(_Settings):
 
 
 class AuditSigningSettings(AuditSettings):
-    """Checkpoint signing and verification: the audit table and the KMS asymmetric key (ECC_NIST_P256)."""
+    """Checkpoint signing and verification: the audit table, the KMS asymmetric key (ECC_NIST_P256) and the
+    checkpoint archive (S3 Object Lock)."""
 
     AUDIT_SIGNING_KEY_ID: str = Field(min_length=1, description="KMS key id or ARN of the checkpoint signing key")
+    AUDIT_CHECKPOINT_BUCKET: str = Field(
+        min_length=3, description="S3 bucket with Object Lock where every checkpoint is published too"
+    )
 
 
 class AuditSpoolSettings(_Settings):

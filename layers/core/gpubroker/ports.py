@@ -12,7 +12,7 @@ from gpubroker.domain.plans import WINDOW_S
 
 if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which most functions never load
     from gpubroker.domain.accounts import User
-    from gpubroker.domain.audit import AuditEntry, SignedCheckpoint
+    from gpubroker.domain.audit import ArchivedCheckpoint, AuditEntry, SignedCheckpoint
     from gpubroker.domain.key_rotation import KeyRotation
     from gpubroker.domain.mfa import Challenge, MfaState
     from gpubroker.domain.plans import Decision
@@ -324,6 +324,34 @@ class AuditLog(Protocol):
     def put_checkpoint(self, signed: SignedCheckpoint) -> bool: ...
 
     def latest_checkpoint(self, shard: int) -> SignedCheckpoint | None: ...
+
+    def recent_checkpoints(self, shard: int, n: int = 2) -> list[SignedCheckpoint]:
+        """The ``n`` newest checkpoints of ``shard``, newest first."""
+        ...
+
+    def checkpoints(self, shard: int, *, after_size: int, upto_size: int, limit: int = 1000) -> list[SignedCheckpoint]:
+        """The checkpoints with ``after_size < size <= upto_size``, smallest first, at most ``limit``."""
+        ...
+
+
+class VerifyMarker(Protocol):
+    """Where the checkpoint function's rolling verification keeps its verified-through marker between runs."""
+
+    def load_marker(self) -> str | None: ...
+
+    def save_marker(self, cursor: str | None) -> None: ...
+
+
+class CheckpointArchive(Protocol):
+    """Checkpoints published outside the table, where nobody can delete or overwrite them (S3 Object Lock,
+    adapters/audit_archive.py)."""
+
+    def publish(self, signed: SignedCheckpoint) -> None: ...
+
+    def versions_from(self, shard: int, size: int, limit: int = 20) -> list[ArchivedCheckpoint]:
+        """Every stored version of ``shard``'s checkpoints of size >= ``size`` (at most ``limit``), smallest first;
+        a deletion marker hides nothing here."""
+        ...
 
 
 class CheckpointSigner(Protocol):

@@ -4,8 +4,9 @@ Table key schema: ``pk`` (S, HASH), ``seq`` (N, RANGE).
 
 - entries: ``pk = "shard#<n>"``, ``seq = <0, 1, 2, ...>``, attributes ``shard ts actor action resource request_id
   outcome prev_hash hash``. Items are written once (``attribute_not_exists(pk)``) and never updated.
+- the rolling verification's marker: ``pk = "sweep"``, ``seq = 0``, attribute ``cursor`` (overwritten each run).
 - checkpoints: ``pk = "checkpoint#<n>"``, ``seq = <size>``, attributes ``shard head time signature`` (base64)
-  ``key_id``.
+  ``key_id`` and ``prev`` (the previous checkpoint's digest; absent on a v1 checkpoint).
 
 Appending is "read the shard's last entry, conditionally put the next sequence slot": the slot can be claimed
 once, so concurrent writers never fork the chain or overwrite one another; a loser re-reads the head, rehashes and
@@ -60,16 +61,25 @@ def entry_to_item(entry: AuditEntry) -> dict[str, Any]:
     return item
 
 
+def stored_int(value: Any) -> int:
+    """A stored number as it is, or -1 when it is not an integer (DynamoDB allows ``1.5`` in a sort key: a forged
+    item must reach the verifier as a fault, not crash it)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
 def entry_from_item(item: Mapping[str, Any]) -> AuditEntry:
     """Read back exactly what is stored (no validation: a tampered item must reach the verifier as it is)."""
 
     def s(name: str) -> str:
         return str(item[name]["S"]) if name in item and "S" in item[name] else ""
 
-    shard = int(item["shard"]["N"]) if "shard" in item else int(str(item["pk"]["S"]).split("#", 1)[1])
+    shard = stored_int(item["shard"]["N"]) if "shard" in item else stored_int(str(item["pk"]["S"]).split("#", 1)[1])
     return AuditEntry(
         shard=shard,
-        seq=int(item["seq"]["N"]),
+        seq=stored_int(item["seq"]["N"]),
         ts=s("ts"),
         actor=s("actor"),
         action=s("action"),
@@ -196,6 +206,8 @@ class DynamoAuditLog:
             "signature": {"S": base64.b64encode(signed.signature).decode("ascii")},
             "key_id": {"S": signed.key_id},
         }
+        if cp.prev is not None:
+            item["prev"] = {"S": cp.prev}
         try:
             client("dynamodb").put_item(
                 TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
@@ -207,11 +219,82 @@ class DynamoAuditLog:
         return True
 
     def latest_checkpoint(self, shard: int) -> SignedCheckpoint | None:
-        i = self._newest(_checkpoint_pk(shard))
-        if i is None:
-            return None
-        cp = Checkpoint(shard=shard, size=int(i["seq"]["N"]), head=i["head"]["S"], time=i["time"]["S"])
-        return SignedCheckpoint(cp, base64.b64decode(i["signature"]["S"]), i["key_id"]["S"])
+        newest = self.recent_checkpoints(shard, 1)
+        return newest[0] if newest else None
+
+    def recent_checkpoints(self, shard: int, n: int = 2) -> list[SignedCheckpoint]:
+        """The ``n`` newest checkpoints of ``shard``, newest first (one strongly consistent Query)."""
+        resp = client("dynamodb").query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _checkpoint_pk(shard)}},
+            ScanIndexForward=False,
+            Limit=n,
+            ConsistentRead=True,
+        )
+        return [checkpoint_from_item(shard, i) for i in resp.get("Items") or []]
+
+    def checkpoints(self, shard: int, *, after_size: int, upto_size: int, limit: int = 1000) -> list[SignedCheckpoint]:
+        """The checkpoints with ``after_size < size <= upto_size``, smallest first, at most ``limit``."""
+        if upto_size <= after_size or limit < 1:
+            return []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND seq BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _checkpoint_pk(shard)},
+                ":lo": {"N": str(after_size + 1)},
+                ":hi": {"N": str(upto_size)},
+            },
+            "ConsistentRead": True,
+        }
+        out: list[SignedCheckpoint] = []
+        ddb = client("dynamodb")
+        while len(out) < limit:
+            resp = ddb.query(**kwargs, Limit=limit - len(out))
+            out.extend(checkpoint_from_item(shard, i) for i in resp.get("Items") or [])
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return out
+
+
+class DynamoVerifyMarker:
+    """The checkpoint function's verified-through marker, one item of the audit table (``pk = "sweep"``)."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def load_marker(self) -> str | None:
+        resp = client("dynamodb").query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "sweep"}},
+            ConsistentRead=True,
+        )
+        items = resp.get("Items") or []
+        return str(items[0]["cursor"]["S"]) if items and "S" in items[0].get("cursor", {}) else None
+
+    def save_marker(self, cursor: str | None) -> None:
+        item: dict[str, Any] = {"pk": {"S": "sweep"}, "seq": {"N": "0"}}
+        if cursor is not None:
+            item["cursor"] = {"S": cursor}
+        client("dynamodb").put_item(TableName=self.table_name, Item=item)
+
+
+def checkpoint_from_item(shard: int, item: Mapping[str, Any]) -> SignedCheckpoint:
+    """A stored checkpoint as it is (a malformed one reads as empty fields, whose signature then fails)."""
+
+    def s(name: str) -> str:
+        return str(item[name]["S"]) if name in item and "S" in item[name] else ""
+
+    prev = s("prev") if "prev" in item else None
+    cp = Checkpoint(shard=shard, size=stored_int(item["seq"]["N"]), head=s("head"), time=s("time"), prev=prev)
+    try:
+        signature = base64.b64decode(s("signature"), validate=True)
+    except ValueError:
+        signature = b""
+    return SignedCheckpoint(cp, signature, s("key_id"))
 
 
 class KmsCheckpointSigner:

@@ -32,6 +32,8 @@ verifier needs nothing but the entries and the signed checkpoint to recompute th
 
 CHECKPOINT_TAG = "gpubroker.audit.checkpoint.v1"
 """Domain separation: a checkpoint signature can never be replayed as a signature of anything else."""
+CHECKPOINT_TAG_V2 = "gpubroker.audit.checkpoint.v2"
+"""A linked checkpoint (``prev`` signed too): another tag, so a v1 and a v2 message can never be the same bytes."""
 
 ENTRY_FIELDS = ("shard", "seq", "ts", "actor", "action", "resource", "request_id", "outcome", "prev_hash")
 """What ``canonical`` hashes: every field of :class:`AuditEntry` except ``hash`` itself."""
@@ -230,12 +232,19 @@ def shard_for(key: str, shards: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """The signed anchor of a shard: after ``size`` entries (seq 0 .. size-1) the chain's head hash was ``head``."""
+    """The signed anchor of a shard: after ``size`` entries (seq 0 .. size-1) the chain's head hash was ``head``.
+
+    ``prev`` links the checkpoints of a shard into a chain of their own: the :func:`checkpoint_digest` of the
+    shard's previous checkpoint (:data:`GENESIS` for its first). One verified signature on the newest checkpoint
+    then vouches for every older one through the links, and a deleted or edited older checkpoint breaks a link.
+    ``None``: a v1 checkpoint, signed before checkpoints were linked (accepted, unlinked).
+    """
 
     shard: int
     size: int
     head: str
     time: str
+    prev: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,11 +254,41 @@ class SignedCheckpoint:
     key_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class ArchivedCheckpoint:
+    """One object version in the checkpoint archive (S3 Object Lock): the size its key names, and what it holds
+    (None when it is not a checkpoint at all)."""
+
+    size: int
+    signed: SignedCheckpoint | None
+
+
 def checkpoint_message(cp: Checkpoint) -> bytes:
     """The exact bytes that are signed: compact, key-sorted JSON with a domain-separation tag (unambiguous for the
-    reasons given in :func:`canonical`)."""
-    body = {"tag": CHECKPOINT_TAG, "shard": cp.shard, "size": cp.size, "head": cp.head, "time": cp.time}
+    reasons given in :func:`canonical`); a linked checkpoint signs its ``prev`` too, under the v2 tag."""
+    body: dict[str, Any] = {"tag": CHECKPOINT_TAG, "shard": cp.shard, "size": cp.size, "head": cp.head,
+                            "time": cp.time}  # fmt: skip
+    if cp.prev is not None:
+        body.update(tag=CHECKPOINT_TAG_V2, prev=cp.prev)
     return _ENCODER.encode(body).encode("utf-8")
+
+
+def checkpoint_digest(cp: Checkpoint) -> str:
+    """What the next checkpoint's ``prev`` holds: sha256 of :func:`checkpoint_message`, lowercase hex."""
+    return hashlib.sha256(checkpoint_message(cp)).hexdigest()
+
+
+def link_fault(cp: Checkpoint, *, prev_size: int, prev_digest: str) -> str | None:
+    """Why ``cp`` cannot follow the checkpoint of size ``prev_size`` and digest ``prev_digest`` (0 and
+    :data:`GENESIS` before a shard's first), or None when it can. A v1 checkpoint (``prev`` None) is unlinked."""
+    if cp.size <= prev_size:
+        return f"checkpoint {cp.size} does not follow checkpoint {prev_size} (reordered)"
+    if cp.prev is not None and cp.prev != prev_digest:
+        return (
+            f"checkpoint {cp.size} does not link to the checkpoint before it (size {prev_size}): a checkpoint was"
+            " deleted or edited"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +368,45 @@ def verify_shard(
     ):
         broken, reason = max(checkpoint.size - 1, 0), "head differs from the signed checkpoint (history rewritten)"
     return _OK if broken is None else VerifyResult(False, broken, reason)
+
+
+@dataclass(slots=True)
+class ChainWalk:
+    """A resumable walk along one shard's chain: the next expected ``seq`` and its predecessor's hash ``prev``.
+
+    :meth:`step` takes the next page of entries (in stored order) and the signed heads that fall inside it
+    (``{size: head}``), and stops at the first fault. The verification kernel of ``GET /audit/verify``, in both its
+    incremental form (from the newest trusted checkpoint) and its full one (from GENESIS).
+    """
+
+    shard: int
+    seq: int = 0
+    prev: str = GENESIS
+
+    def step(self, entries: Sequence[AuditEntry], heads: Mapping[int, str]) -> tuple[int | None, str | None]:
+        """Advance over ``entries``; the first broken seq and why, or ``(None, None)``."""
+        for entry in entries:
+            fault = _entry_fault(entry, expected=self.seq, shard=self.shard, prev=self.prev)
+            if fault is not None:
+                return self.seq, fault
+            signed = heads.get(entry.seq + 1)
+            if signed is not None and signed != entry.hash:
+                return entry.seq, f"head differs from the signed checkpoint at size {entry.seq + 1} (history rewritten)"
+            self.seq, self.prev = entry.seq + 1, entry.hash
+        return None, None
+
+
+def boundary_fault(entry: AuditEntry | None, cp: Checkpoint) -> str | None:
+    """Why ``entry`` (the stored entry at seq ``cp.size - 1``, None when there is none) is not the one ``cp`` signed,
+    or None. Lets a verifier start from a checkpoint reading one entry before it, not the whole shard."""
+    if entry is None or entry.seq != cp.size - 1:
+        return f"seq {cp.size - 1} is missing (deleted or reordered)"
+    fault = _entry_fault(entry, expected=cp.size - 1, shard=cp.shard, prev=entry.prev_hash)
+    if fault is not None:
+        return fault
+    if entry.hash != cp.head:
+        return "head differs from the signed checkpoint (history rewritten)"
+    return None
 
 
 def verify_extension(entries: Sequence[AuditEntry], anchor: Checkpoint) -> VerifyResult:

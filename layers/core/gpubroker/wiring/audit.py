@@ -11,7 +11,7 @@ from gpubroker.config import AuditSigningSettings, load_settings
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
-    from gpubroker.ports import AuditLog, AuditSpool, CheckpointSigner, Clock
+    from gpubroker.ports import AuditLog, AuditSpool, CheckpointArchive, CheckpointSigner, Clock, VerifyMarker
 
 
 @cache
@@ -20,6 +20,15 @@ def audit_signer() -> CheckpointSigner:
     from gpubroker.adapters.audit import KmsCheckpointSigner
 
     return KmsCheckpointSigner(load_settings(AuditSigningSettings).AUDIT_SIGNING_KEY_ID)
+
+
+@cache
+def audit_archive() -> CheckpointArchive:
+    """The S3 bucket with Object Lock where the checkpoint function publishes every checkpoint and the verifier
+    looks for newer ones than the table's (``AUDIT_CHECKPOINT_BUCKET``)."""
+    from gpubroker.adapters.audit_archive import S3CheckpointArchive
+
+    return S3CheckpointArchive(load_settings(AuditSigningSettings).AUDIT_CHECKPOINT_BUCKET)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,26 +45,42 @@ def audit_list_deps() -> AuditListDeps:
 
 @dataclass(frozen=True, kw_only=True)
 class AuditVerifyDeps(AuditListDeps):
-    """``GET /audit/verify``: the log and the key its checkpoints are signed with."""
+    """``GET /audit/verify``: the log, the key its checkpoints are signed with, and their archive (None: the
+    table's checkpoints only)."""
 
     signer: CheckpointSigner
+    archive: CheckpointArchive | None = None
 
 
 @cache
 def audit_verify_deps() -> AuditVerifyDeps:
-    return AuditVerifyDeps(log=edge.audit_log(), signer=audit_signer(), front_door=edge.front_door())
+    return AuditVerifyDeps(
+        log=edge.audit_log(), signer=audit_signer(), archive=audit_archive(), front_door=edge.front_door()
+    )
 
 
 @dataclass(frozen=True)
 class CheckpointDeps:
-    """The scheduled checkpoint: re-append the spool, then sign each shard's head."""
+    """The scheduled checkpoint: re-append the spool, sign each shard's head and publish it, then advance the
+    rolling full verification (``marker``: where it stopped; None: no rolling verification)."""
 
     log: AuditLog
     signer: CheckpointSigner
     spool: AuditSpool | None = None
     clock: Clock = field(default_factory=edge.system_clock)
+    archive: CheckpointArchive | None = None
+    marker: VerifyMarker | None = None
 
 
 @cache
 def checkpoint_deps() -> CheckpointDeps:
-    return CheckpointDeps(log=edge.audit_log(), signer=audit_signer(), spool=edge.audit_spool())
+    from gpubroker.adapters.audit import DynamoVerifyMarker
+
+    table = load_settings(AuditSigningSettings).AUDIT_TABLE
+    return CheckpointDeps(
+        log=edge.audit_log(),
+        signer=audit_signer(),
+        spool=edge.audit_spool(),
+        archive=audit_archive(),
+        marker=DynamoVerifyMarker(table),
+    )
