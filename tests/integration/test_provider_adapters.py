@@ -348,6 +348,44 @@ def test_retries_reuse_the_connection_too(stub: Stub) -> None:
     assert len(stub.paths("/v1/services/6F81-5844-456A/skus")) == 4 and stub.connections - before == 1
 
 
+class Recording:
+    """A breaker that allows everything and records what it is told."""
+
+    def __init__(self, *, allow: bool = True) -> None:
+        self.allowed, self.outcomes = allow, list[str]()
+
+    def allow(self) -> bool:
+        self.outcomes.append("allow")
+        return self.allowed
+
+    def record_success(self) -> None:
+        self.outcomes.append("success")
+
+    def record_failure(self) -> None:
+        self.outcomes.append("failure")
+
+
+def test_the_breaker_hears_every_attempt(stub: Stub) -> None:
+    """Each page and each retry asks the breaker and reports: a 5xx is a failure, a 200 or a 404 a success."""
+    breaker = Recording()
+    stub.script["/v1/services/6F81-5844-456A/skus"] = [Reply(503)]
+    run("gcp", stub, client().with_breaker(breaker))
+    assert breaker.outcomes == ["allow", "failure", "allow", "success", "allow", "success"]  # 503, page 1, page 2
+    breaker = Recording()
+    stub.script[LAMBDA_PATH] = [Reply(404)]
+    with pytest.raises(SourceError, match="HTTP 404"):
+        run("lambda", stub, client().with_breaker(breaker))
+    assert breaker.outcomes == ["allow", "success"]  # the provider answered: it is up
+
+
+def test_an_open_breaker_sends_nothing(stub: Stub) -> None:
+    from gpubroker.domain.breaker import BreakerOpen
+
+    with pytest.raises(BreakerOpen, match="circuit breaker open"):
+        run("lambda", stub, client().with_breaker(Recording(allow=False)))
+    assert stub.seen == []
+
+
 def test_azure_pages_spot_windows_and_table(stub: Stub) -> None:
     rows = run("azure", stub)
     calls = stub.paths("/api/retail/prices")
