@@ -74,23 +74,25 @@ def redis() -> Iterator[Redis]:
     yield from scoped_client(f"{PREFIX}*")
 
 
-@pytest.fixture(params=["answers 500", "refuses connections"])
-def provider(request: pytest.FixtureRequest) -> Iterator[tuple[str, Dead | None]]:
-    if request.param == "answers 500":
+@pytest.fixture(params=["API answers 500", "API refuses connections", "https catalog refuses connections"])
+def provider(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, str], Dead | None]]:
+    if request.param == "API answers 500":
         dead = Dead()
-        yield dead.url, dead
+        yield {"provider": "lambda", "source": "api", "base_url": dead.url}, dead
         dead.server.shutdown()
         dead.server.server_close()
-    else:
-        yield f"http://127.0.0.1:{free_port()}", None  # nothing listens there: every connection is refused
+    elif request.param == "API refuses connections":  # nothing listens there: every connection is refused
+        yield {"provider": "lambda", "source": "api", "base_url": f"http://127.0.0.1:{free_port()}"}, None
+    else:  # a SkyPilot catalog fetched over HTTPS (as paperspace's schedule does): the same client, the same rules
+        yield {"provider": "lambda", "catalog": f"https://127.0.0.1:{free_port()}/vms.csv"}, None
 
 
 def test_a_dead_provider_opens_its_breaker_in_one_run_and_the_next_run_is_skipped(
-    redis: Redis, provider: tuple[str, Dead | None]
+    redis: Redis, provider: tuple[dict[str, str], Dead | None]
 ) -> None:
     import functions.ingest_offers.handler as mod
 
-    url, dead = provider
+    event, dead = provider
     config = template_breaker()
     assert config.open_s > HOUR  # longer than the schedule (IngestionRate: rate(1 hour))
     clock = FixedClock()
@@ -103,7 +105,6 @@ def test_a_dead_provider_opens_its_breaker_in_one_run_and_the_next_run_is_skippe
     )  # fmt: skip
     deps = IngestDeps(offers=MemoryOfferRepository(), history=MemoryPriceHistory(), snapshots=MemorySnapshotStore(),
                       catalog=MemoryGpuCatalog(), clock=clock, sources=sources)  # fmt: skip
-    event = {"provider": "lambda", "source": "api", "base_url": url}
     shared = RedisCircuitBreaker(redis, "lambda", config=config, clock=clock, key_prefix=prefix, idle_ttl_s=2 * HOUR)
 
     first = mod.lambda_handler(event, Ctx(), deps=deps)

@@ -182,7 +182,8 @@ class ProviderSources:
 
     A live API's breaker sits in its HTTP client and counts every attempt (``adapters.providers.http``): a dead
     provider opens it within one run, and the next run is skipped while it is open (``breaker`` config: open longer
-    than the schedule's period). A catalog read is one call of its breaker (``guarded``). ``http`` makes each run's
+    than the schedule's period); an https:// catalog is fetched by the same client. A catalog file read is one
+    call of its breaker (``guarded``). ``http`` makes each run's
     client (one connection pool and one time budget per run)."""
 
     credentials: Credentials | None = None
@@ -200,15 +201,18 @@ class ProviderSources:
             if self.clock is None
             else make_breaker(provider, self.redis_url, self.breaker, self.key_prefix, self.clock)
         )
+        from gpubroker.adapters.providers import HttpClient, build_source
+
+        http = (self.http or HttpClient)().with_breaker(breaker)
         if catalog:
             from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
 
-            return guarded(SkyPilotCatalogSource(provider, catalog), breaker)
-        from gpubroker.adapters.providers import HttpClient, build_source
+            if catalog.startswith("https://"):  # each attempt of its fetch is counted, as for an API
+                return SkyPilotCatalogSource(provider, catalog, http=http)
+            return guarded(SkyPilotCatalogSource(provider, catalog), breaker)  # a file: one read, one call
         from gpubroker.adapters.secrets import ProviderCredentials
 
         scoped = ProviderCredentials(self.credentials, provider) if self.credentials is not None else None
-        http = (self.http or HttpClient)().with_breaker(breaker)
         return build_source(provider, credentials=scoped, base_url=base_url, http=http)
 
 
