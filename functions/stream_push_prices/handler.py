@@ -33,6 +33,8 @@ Deps = BroadcastDeps
 @event_handler(broadcast_deps)
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
     batch = read_stream(event, clock=deps.clock)
+    if batch.failed:
+        metrics.add_metric(name="UnreadableStreamRecords", unit="Count", value=1)
     if batch.failed and (batch.failed_index == 0 or batch.failed_at is None):
         raise UnreadableStreamRecord(f"record {batch.failed_at} of {len(event.get('Records') or [])}: {batch.reason}")
     report = broadcast(
@@ -49,6 +51,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) ->
     metrics.add_metric(name="PriceMessagesSent", unit="Count", value=report.sent)
     metrics.add_metric(name="FanoutChunks", unit="Count", value=report.chunks)
     metrics.add_metric(name="GoneConnections", unit="Count", value=len(report.gone))
-    if batch.failed:
-        metrics.add_metric(name="UnreadableStreamRecords", unit="Count", value=1)
     return {**asdict(report), "batchItemFailures": batch.batch_item_failures()}
