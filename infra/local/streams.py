@@ -11,6 +11,7 @@ stream event shape, one batch of a shard at a time, in order. A failed batch is 
   record of the batch makes the whole batch a failure. Without the setting the answer is ignored (a success).
 * **function error** (the handler raised): with ``BisectBatchOnFunctionError`` a batch of more than one record is
   split in two halves, each retried on its own (splitting does not use the retry quota); else it is a retry.
+* **retries** wait 20 ms, doubling up to 2 s, between attempts (so ``-1`` does not spin the CPU);
 * **retries exhausted** (``MaximumRetryAttempts``; -1 never) or records older than ``MaximumRecordAgeInSeconds``:
   the records left are skipped and, when ``DestinationConfig.OnFailure`` names an SQS queue, Lambda's invocation
   record is sent there: ``requestContext`` (``condition`` RetryAttemptsExhausted or RecordAgeExceeded,
@@ -37,6 +38,10 @@ from infra.local.runtime import FunctionError, Runtime
 from infra.local.template import StreamTrigger
 
 log = logging.getLogger("gpubroker.local.streams")
+
+RETRY_BASE_S, RETRY_CAP_S = 0.02, 2.0
+"""Back-off between retries of a failed batch (doubling): with MaximumRetryAttempts -1 (retry until the records
+expire) a failing function must not spin the worker's CPU."""
 
 
 def _lambda_shape(value: Any) -> Any:
@@ -159,6 +164,8 @@ class StreamPoller:
             if 0 <= self.trigger.max_retries < retries:
                 self._discard(shard_id, batch, "RetryAttemptsExhausted", invokes, error)
                 return
+            if self._stop.wait(min(RETRY_BASE_S * 2 ** (retries - 1), RETRY_CAP_S)):
+                return  # stopping: the shard stays where it is, as an event-source mapping that is disabled
 
     def _checkpoint(self, batch: list[dict[str, Any]], result: Any) -> int | None:
         """Where a batch that returned ``result`` resumes: None when it succeeded, else the index of the first
