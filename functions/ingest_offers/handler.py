@@ -43,14 +43,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) ->
         clock=deps.clock,
         registration=request.registration(),
     )
+    extra = {"report": report.model_dump(mode="json")}
     if report.status == "failed":
-        logger.error(
-            "provider failed; its last good offers stay, flagged stale",
-            extra={"report": report.model_dump(mode="json")},
-        )
+        logger.error("provider failed; its last good offers stay, flagged stale", extra=extra)
         metrics.add_metric(name="ProviderFailures", unit="Count", value=1)
+    elif report.status == "skipped":  # its breaker is open: nothing was tried; its last good offers stay, stale
+        logger.warning("provider skipped: its circuit breaker is open", extra=extra)
+        metrics.add_metric(name="ProviderSkipped", unit="Count", value=1)
     else:
-        logger.info("ingestion finished", extra={"report": report.model_dump(mode="json")})
+        logger.info("ingestion finished", extra=extra)
     metrics.add_metric(name="OffersAccepted", unit="Count", value=report.accepted)
     metrics.add_metric(name="OffersRejected", unit="Count", value=sum(report.rejected.values()))
     return report.model_dump(mode="json")

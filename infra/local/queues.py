@@ -2,9 +2,12 @@
 
 What Lambda's SQS event-source mapping does, read from the template (``Events: {Type: SQS}``): long-poll batches
 of ``BatchSize`` in the real SQS event shape; on success every message is deleted except those the function lists
-in ``batchItemFailures`` (``ReportBatchItemFailures``); a function error deletes nothing, so the messages come
-back after the queue's visibility timeout and, past its redrive policy's ``maxReceiveCount``, moto moves them to
-the dead-letter queue. Concurrency is ``min(ScalingConfig.MaximumConcurrency, GPUBROKER_QUEUE_WORKERS)``
+in ``batchItemFailures`` (``ReportBatchItemFailures``); a function error deletes nothing, nor does an invalid
+partial response (an entry without a non-empty ``itemIdentifier``, or one naming no message of the batch: AWS
+then treats the whole batch as failed, docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html), so
+the messages come back after the queue's visibility timeout and, past its redrive policy's ``maxReceiveCount``,
+moto moves them to the dead-letter queue.
+Concurrency is ``min(ScalingConfig.MaximumConcurrency, GPUBROKER_QUEUE_WORKERS)``
 pollers, each in a process of its own (infra/local/stream_worker.py ``serve``): one Lambda execution environment
 each, as concurrent invocations in AWS never share an interpreter.
 """
@@ -101,15 +104,33 @@ class QueuePoller:
         except FunctionError as exc:  # nothing deleted: the batch comes back after the visibility timeout
             log.warning("%s failed on %d messages: %s", self.trigger.function, len(messages), exc)
             return
-        failed: set[str] = set()
-        if self.trigger.report_failures and isinstance(result, dict):
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures") or []}
+        failed = self.failed_ids(messages, result)
+        if failed is None:
+            log.warning("%s: invalid batchItemFailures %r: the whole batch failed", self.trigger.function, result)
+            return
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+
+    def failed_ids(self, messages: list[dict[str, Any]], result: Any) -> set[str] | None:
+        """The message ids a partial batch response reports failed; None when the response is invalid (the whole
+        batch failed). Without ``ReportBatchItemFailures`` the response is ignored."""
+        if not self.trigger.report_failures or not isinstance(result, dict):
+            return set()
+        failures = result.get("batchItemFailures")
+        if not failures:
+            return set()
+        ids = {m["MessageId"] for m in messages}
+        failed: set[str] = set()
+        for failure in failures if isinstance(failures, list) else [failures]:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not isinstance(identifier, str) or identifier not in ids:
+                return None
+            failed.add(identifier)
+        return failed
 
 
 def trigger_for(triggers: list[QueueTrigger], function: str) -> QueueTrigger:

@@ -196,6 +196,8 @@ class LocalStack:
     def _worker(self, *extra: str) -> subprocess.Popen[str]:
         tables = {t.table: self.names[t.table] for t in self.app.stream_triggers}
         queues = {t.queue: [self.names[t.queue], self.names[f"{t.queue}.Arn"]] for t in self.app.queue_triggers}
+        for q in {t.on_failure for t in self.app.stream_triggers if t.on_failure}:  # the streams' OnFailure queues
+            queues[q] = [self.names[q], self.names[f"{q}.Arn"]]
         env = {**os.environ, "GPUBROKER_STREAM_TABLES": json.dumps(tables), "GPUBROKER_QUEUES": json.dumps(queues)}
         worker = subprocess.Popen(  # noqa: S603 - this interpreter, our module
             [sys.executable, "-m", "infra.local.stream_worker", *extra],

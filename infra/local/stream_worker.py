@@ -70,9 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         from infra.local.streams import StreamPoller
 
         tables = json.loads(os.environ["GPUBROKER_STREAM_TABLES"])
+        queues = json.loads(os.environ.get("GPUBROKER_QUEUES") or "{}")  # logical id -> [URL, ARN]
         for trigger in app.stream_triggers:
             runtime.handler(trigger.function)  # imported now, while the stack seeds
-        return lambda: [StreamPoller(runtime, t, tables[t.table], endpoint_url=endpoint) for t in app.stream_triggers]
+
+        def pollers() -> list[Poller]:
+            out: list[Poller] = []
+            for t in app.stream_triggers:
+                on_failure = queues[t.on_failure][0] if t.on_failure else None  # its DestinationConfig.OnFailure
+                out.append(StreamPoller(runtime, t, tables[t.table], endpoint_url=endpoint, on_failure_url=on_failure))
+            return out
+
+        return pollers
 
     def queue() -> Callable[[], Sequence[Poller]]:
         from infra.local.queues import QueuePoller, trigger_for

@@ -82,7 +82,10 @@ class StreamTrigger:
     table: str  # logical id of the AWS::DynamoDB::Table
     batch_size: int
     bisect_on_error: bool
-    max_retries: int
+    max_retries: int  # MaximumRetryAttempts; -1 (Lambda's default): until the records expire
+    report_failures: bool = False  # FunctionResponseTypes has ReportBatchItemFailures
+    on_failure: str | None = None  # DestinationConfig.OnFailure: logical id of the SQS queue (!GetAtt <Queue>.Arn)
+    max_record_age_s: int = -1  # MaximumRecordAgeInSeconds; -1: no limit
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,10 @@ def read_app(path: Path = TEMPLATE) -> App:
                         table=table,
                         batch_size=int(ep.get("BatchSize", 100)),
                         bisect_on_error=bool(ep.get("BisectBatchOnFunctionError", False)),
-                        max_retries=int(ep.get("MaximumRetryAttempts", 3)),
+                        max_retries=int(ep.get("MaximumRetryAttempts", -1)),
+                        report_failures="ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or ()),
+                        on_failure=_on_failure_queue(lid, ev_name, ep),
+                        max_record_age_s=int(ep.get("MaximumRecordAgeInSeconds", -1)),
                     )
                 )
             elif ev["Type"] == "SQS":
@@ -297,6 +303,17 @@ def _ws_routes(tpl: dict[str, Any], functions: set[str]) -> list[WsRoute]:
         function = next(ref for ref in _sub_refs(uri) if ref in functions)
         out.append(WsRoute(api=api, route_key=str(props["RouteKey"]), function=function, two_way=lid in two_way))
     return out
+
+
+def _on_failure_queue(lid: str, event: str, props: dict[str, Any]) -> str | None:
+    """The logical id of a stream event source's on-failure SQS queue (``DestinationConfig.OnFailure``), if any."""
+    on_failure = (props.get("DestinationConfig") or {}).get("OnFailure")
+    if not on_failure:
+        return None
+    assert on_failure.get("Type", "SQS") == "SQS", f"{lid}.{event}: the local stack delivers OnFailure to SQS only"
+    queue, attr = on_failure["Destination"]["Fn::GetAtt"]
+    assert attr == "Arn", f"{lid}.{event}: OnFailure.Destination must be !GetAtt <Queue>.Arn"
+    return str(queue)
 
 
 def _local_seed(resource: dict[str, Any]) -> dict[str, Any] | None:

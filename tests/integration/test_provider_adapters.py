@@ -60,6 +60,7 @@ class Stub:
         self.script: dict[str, list[Reply]] = {}
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        self.connections = 0  # TCP connections accepted
 
     def reset(self) -> None:
         with self.lock:
@@ -91,7 +92,8 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            reply = stub.reply(self.command, self.path, dict(self.headers.items()), body)
+            headers = {k.title(): v for k, v in self.headers.items()}  # field names are case-insensitive
+            reply = stub.reply(self.command, self.path, headers, body)
             time.sleep(reply.delay_s)
             try:
                 self.send_response(reply.status)
@@ -109,10 +111,22 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class CountingServer(ThreadingHTTPServer):
+    """Counts the TCP connections it accepts (``stub.connections``)."""
+
+    stub: Stub
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.stub.lock:
+            self.stub.connections += 1
+        super().process_request(request, client_address)
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Stub]:
     stub = Stub()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
+    httpd = CountingServer(("127.0.0.1", 0), _handler(stub))
+    httpd.stub = stub
     httpd.daemon_threads = True
     stub.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     stub.replay = Replay(stub.url)
@@ -317,6 +331,61 @@ def test_gcp_two_pages_gpu_hour_pricing(stub: Stub) -> None:
     assert any(o.spot_price_per_hour for o in a2)
 
 
+@pytest.mark.parametrize(("provider", "path"), [("gcp", "/v1/services/6F81-5844-456A/skus"),
+                                                ("azure", "/api/retail/prices"), ("aws", "/")])  # fmt: skip
+def test_a_providers_pages_share_one_connection(provider: str, path: str, stub: Stub) -> None:
+    """Keep-alive: N pages over 1 TCP connection (the client's pool), not one connection per page."""
+    before = stub.connections
+    run(provider, stub)
+    assert len(stub.paths(path)) >= 2
+    assert stub.connections - before == 1
+
+
+def test_retries_reuse_the_connection_too(stub: Stub) -> None:
+    stub.script["/v1/services/6F81-5844-456A/skus"] = [Reply(503), Reply(500)]
+    before = stub.connections
+    run("gcp", stub)
+    assert len(stub.paths("/v1/services/6F81-5844-456A/skus")) == 4 and stub.connections - before == 1
+
+
+class Recording:
+    """A breaker that allows everything and records what it is told."""
+
+    def __init__(self, *, allow: bool = True) -> None:
+        self.allowed, self.outcomes = allow, list[str]()
+
+    def allow(self) -> bool:
+        self.outcomes.append("allow")
+        return self.allowed
+
+    def record_success(self) -> None:
+        self.outcomes.append("success")
+
+    def record_failure(self) -> None:
+        self.outcomes.append("failure")
+
+
+def test_the_breaker_hears_every_attempt(stub: Stub) -> None:
+    """Each page and each retry asks the breaker and reports: a 5xx is a failure, a 200 or a 404 a success."""
+    breaker = Recording()
+    stub.script["/v1/services/6F81-5844-456A/skus"] = [Reply(503)]
+    run("gcp", stub, client().with_breaker(breaker))
+    assert breaker.outcomes == ["allow", "failure", "allow", "success", "allow", "success"]  # 503, page 1, page 2
+    breaker = Recording()
+    stub.script[LAMBDA_PATH] = [Reply(404)]
+    with pytest.raises(SourceError, match="HTTP 404"):
+        run("lambda", stub, client().with_breaker(breaker))
+    assert breaker.outcomes == ["allow", "success"]  # the provider answered: it is up
+
+
+def test_an_open_breaker_sends_nothing(stub: Stub) -> None:
+    from gpubroker.domain.breaker import BreakerOpen
+
+    with pytest.raises(BreakerOpen, match="circuit breaker open"):
+        run("lambda", stub, client().with_breaker(Recording(allow=False)))
+    assert stub.seen == []
+
+
 def test_azure_pages_spot_windows_and_table(stub: Stub) -> None:
     rows = run("azure", stub)
     calls = stub.paths("/api/retail/prices")
@@ -436,4 +505,57 @@ def test_secrets_manager_credentials_are_lazy_cached_and_never_shown() -> None:
     assert again.values()["api_key"] == "sk-gpubroker/lambda"
     assert fake.calls == 1  # cached per container
     assert "sk-" not in repr(creds) and "test-key" not in repr(CREDS)
+    clear_cache()
+
+
+@pytest.mark.xdist_group("aws")
+def test_a_rotated_provider_key_is_used_after_max_age_without_a_cold_start(stub: Stub, endpoint: Any) -> None:
+    """Secrets Manager (moto) through Powertools Parameters: the key is cached for ``max_age_s``, then re-read, so
+    the same warm container's next run authenticates with the rotated key."""
+    import boto3
+
+    from gpubroker.adapters.secrets import ProviderCredentials
+
+    clear_cache()
+    sm = boto3.client("secretsmanager", endpoint_url=endpoint.url)
+    name = f"it-rotation-{int(time.time() * 1000)}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"lambda": {"api_key": "key-1"}}))
+    shared = SecretsManagerCredentials(name, max_age_s=1)  # the default client, as the wiring builds it
+
+    def authorization() -> str:
+        stub.reset()
+        run_with = build_source("lambda", credentials=ProviderCredentials(shared, "lambda"), base_url=stub.url,
+                                http=client())  # fmt: skip
+        list(run_with.rows())
+        return stub.paths(LAMBDA_PATH)[0].headers["Authorization"]
+
+    try:
+        assert authorization() == "Bearer key-1"
+        sm.put_secret_value(SecretId=name, SecretString=json.dumps({"lambda": {"api_key": "key-2"}}))  # rotation
+        assert authorization() == "Bearer key-1"  # within max_age: the cached key, no call to Secrets Manager
+        time.sleep(1.1)  # max_age passes
+        assert authorization() == "Bearer key-2"  # the next run uses the rotated key
+    finally:
+        sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        clear_cache()
+
+
+def test_secrets_errors_name_the_secret_never_the_value() -> None:
+    clear_cache()
+
+    class Broken:
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
+            return {"SecretString": "sk-live-123 not json"}
+
+    with pytest.raises(SourceError, match="secret s1 is not a JSON object") as info:
+        SecretsManagerCredentials("s1", client_factory=Broken).values()
+    assert "sk-live" not in str(info.value)
+
+    class Refusing:
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
+            raise PermissionError("AccessDenied for sk-live-123")
+
+    with pytest.raises(SourceError, match="cannot read secret s2: PermissionError") as info:
+        SecretsManagerCredentials("s2", client_factory=Refusing).values()
+    assert "sk-live" not in str(info.value)
     clear_cache()

@@ -117,6 +117,18 @@ def test_failure_before_any_good_run_publishes_nothing() -> None:
     assert report.status == "failed" and report.snapshot_version is None and not w.snapshots.blobs
 
 
+def test_a_run_refused_by_an_open_breaker_is_skipped_and_keeps_the_offers_stale() -> None:
+    from gpubroker.domain.breaker import BreakerOpen
+
+    w = World()
+    w.run(ListSource("runpod", [raw("a", 0.49)]))
+    w.clock.advance(3600)
+    report = w.run(FailingSource("runpod", BreakerOpen("provider runpod is unavailable (circuit breaker open)")))
+    assert (report.status, report.skipped, report.stale_offers) == ("skipped", "breaker_open", 1)
+    failed = w.run(FailingSource("runpod", SourceError("runpod: giving up after 5 attempts")))
+    assert (failed.status, failed.skipped) == ("failed", None)
+
+
 def test_catalog_sync_only_when_version_differs() -> None:
     repo = MemoryGpuCatalog()
     assert sync_gpu_catalog(repo=repo) is True

@@ -41,6 +41,14 @@ class IngestSettings(_Settings):
     SNAPSHOT_BUCKET: str = Field(min_length=3)
     PROVIDER_SECRETS_ID: str = Field(default="", description="Secrets Manager id of the providers' API keys")
     REDIS_URL: str = Field(default="", description="shared breaker state; empty: a breaker per container (Globals)")
+    BREAKER_FAILURES: int = Field(default=5, ge=1, description="failing attempts (HTTP calls) that open a breaker")
+    BREAKER_WINDOW_SECONDS: float = Field(default=120.0, gt=0, description="... within this long (a run's span)")
+    BREAKER_OPEN_SECONDS: float = Field(
+        default=3900.0, gt=0, description="how long it stays open: longer than the schedule, so the next run skips"
+    )
+    PROVIDER_SECRETS_MAX_AGE_SECONDS: float = Field(
+        default=300.0, ge=0, description="how long a fetched provider secret is used before it is read again"
+    )
 
 
 S = TypeVar("S", bound=_Settings)

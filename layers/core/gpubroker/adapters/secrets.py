@@ -1,4 +1,5 @@
-"""Provider credentials: AWS Secrets Manager in the cloud, static values in tests.
+"""Provider credentials: AWS Secrets Manager in the cloud (Powertools Parameters, re-read after a max age, so a
+rotated key reaches warm containers), static values in tests.
 
 A secret is a JSON object such as ``{"api_key": "..."}`` (or ``{"client_id": ..., "client_secret": ...}`` for
 OAuth2 client-credentials providers). Values are never logged and never appear in ``repr`` or error messages.
@@ -64,15 +65,17 @@ class StaticCredentials:
         return f"StaticCredentials(keys={sorted(self._values)})"
 
 
-# secret id -> parsed secret; one fetch per container (Lambda reuses the module between invocations)
-_CACHE: dict[str, dict[str, str]] = {}
+# One Powertools SecretsProvider per client factory and container, built on first use (never at import: moto must
+# start before any boto3 client exists). It caches each secret for its ``max_age``; ``clear_cache`` drops them all.
+_PROVIDERS: dict[Callable[[], Any], Any] = {}
 _LOCK = threading.Lock()
+DEFAULT_MAX_AGE_S = 300.0
 
 
 def clear_cache() -> None:
     """Forget fetched secrets (tests; or after a rotation was detected by a 401)."""
     with _LOCK:
-        _CACHE.clear()
+        _PROVIDERS.clear()
 
 
 def _default_client() -> Any:
@@ -81,33 +84,42 @@ def _default_client() -> Any:
     return boto3.session.Session().client("secretsmanager")
 
 
-class SecretsManagerCredentials:
-    """A JSON secret in AWS Secrets Manager, fetched on first use and cached for the container's life."""
+def _provider(client_factory: Callable[[], Any]) -> Any:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    def __init__(self, secret_id: str, *, client_factory: Callable[[], Any] | None = None) -> None:
+    with _LOCK:
+        provider = _PROVIDERS.get(client_factory)
+        if provider is None:
+            provider = _PROVIDERS[client_factory] = SecretsProvider(boto3_client=client_factory())
+        return provider
+
+
+class SecretsManagerCredentials:
+    """A JSON secret in AWS Secrets Manager, read through Powertools Parameters on first use and again once it is
+    ``max_age_s`` old (default 300 s), so a rotated key is picked up by a warm container within ``max_age_s``,
+    without a cold start. Between reads every caller in the container shares the cached value.
+
+    Powertools pitfalls (checked here): its default ``max_age`` is 5 s (``POWERTOOLS_PARAMETERS_MAX_AGE``), so the
+    age is always passed; ``max_age`` is whole seconds; a ``SecretsProvider`` builds its boto3 client when
+    constructed, so it is built on first use; every fetch error becomes ``GetParameterError`` whose message can
+    carry the service's text, so it is reported by type only."""
+
+    def __init__(
+        self, secret_id: str, *, client_factory: Callable[[], Any] | None = None, max_age_s: float = DEFAULT_MAX_AGE_S
+    ) -> None:
         self.secret_id = secret_id
+        self.max_age_s = max_age_s
         self._client_factory = client_factory or _default_client
 
     def values(self) -> Mapping[str, str]:
-        with _LOCK:
-            cached = _CACHE.get(self.secret_id)
-        if cached is not None:
-            return cached
-        parsed = self._fetch()
-        with _LOCK:
-            _CACHE[self.secret_id] = parsed
-        return parsed
-
-    def _fetch(self) -> dict[str, str]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
-            answer = self._client_factory().get_secret_value(SecretId=self.secret_id)
-        except (BotoCoreError, ClientError) as exc:  # the message names the secret, never its value
-            raise SourceError(f"cannot read secret {self.secret_id}: {type(exc).__name__}") from None
-        try:
-            parsed = json.loads(answer.get("SecretString") or "")
-        except json.JSONDecodeError:
+            parsed = _provider(self._client_factory).get(self.secret_id, max_age=int(self.max_age_s), transform="json")
+        except GetParameterError as exc:  # the message names the secret, never its value
+            cause = exc.__cause__ or exc.__context__
+            raise SourceError(f"cannot read secret {self.secret_id}: {type(cause or exc).__name__}") from None
+        except TransformParameterError:
             raise SourceError(f"secret {self.secret_id} is not a JSON object") from None
         if not isinstance(parsed, dict):
             raise SourceError(f"secret {self.secret_id} is not a JSON object")

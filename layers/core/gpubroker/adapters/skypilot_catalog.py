@@ -45,13 +45,13 @@ import io
 import json
 import re
 import ssl
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from gpubroker.adapters.providers.http import HttpClient
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.gpu_names import host_of, instance_facts, parse_name
 from gpubroker.domain.offers import RawOffer, RejectedRow
@@ -339,18 +339,26 @@ def merge_zones(raws: list[RawOffer | RejectedRow]) -> Iterator[RawOffer | Rejec
 class SkyPilotCatalogSource:
     """Reads one cloud's ``vms.csv``; yields a RawOffer or a RejectedRow per offer (zones of a region merged)."""
 
-    def __init__(self, provider: str, location: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        location: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        http: HttpClient | None = None,
+    ) -> None:
         self.provider = provider
         self.location = location
-        self._ssl = ssl_context  # None: the system trust store (tests pass one that trusts their local server)
+        # an https:// catalog is fetched by the providers' HTTP client: its retries, its time budget and, when the
+        # client carries one, the provider's breaker on every attempt. ssl_context None: the system trust store
+        # (tests pass one that trusts their local server)
+        self._http = (http or HttpClient(timeout_s=_FETCH_TIMEOUT_S, ssl_context=ssl_context)).with_provider(provider)
 
     def _read_text(self) -> str:
         loc = self.location
         try:
             if loc.startswith("https://"):
-                req = urllib.request.Request(loc, headers={"User-Agent": "gpubroker-ingest/1"})  # noqa: S310
-                with urllib.request.urlopen(req, timeout=_FETCH_TIMEOUT_S, context=self._ssl) as resp:  # noqa: S310
-                    data: bytes = resp.read(_MAX_BYTES + 1)
+                data: bytes = self._http.request("GET", loc, headers={"Accept": "text/csv, */*"}).body
             elif "://" in loc:
                 raise SourceError(f"unsupported catalog location {loc!r}: use a path or an https:// URL")
             else:

@@ -292,8 +292,11 @@ class RunReport(BaseModel):
     variant_unstated: dict[str, int] = Field(
         default_factory=dict, description="accepted offers per board-unstated model (H100-80GB-Any): reported"
     )
-    status: Literal["ok", "failed"] = "ok"
+    status: Literal["ok", "failed", "skipped"] = "ok"
     error: str | None = None
+    skipped: Literal["breaker_open"] | None = Field(
+        default=None, description="why the run made no call: its provider's circuit breaker was open"
+    )
     stale_offers: int = 0
     written: int = 0
     unchanged: int = 0

@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBStreamEvent
 from pydantic import ValidationError
 
 from gpubroker.domain.errors import DomainError
@@ -58,20 +58,70 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _record_change(record: DynamoDBRecord, clock: Clock) -> OfferChange | None:
+    ddb = record.dynamodb
+    if ddb is None:
+        return None
+    raw_ts = record.raw_event["dynamodb"].get("ApproximateCreationDateTime")
+    ts = datetime.fromtimestamp(float(raw_ts), UTC) if raw_ts is not None else clock.now()
+    return offer_change(_plain(ddb.old_image) or None, _plain(ddb.new_image) or None, ts)
+
+
 def stream_changes(event: Mapping[str, Any], *, clock: Clock) -> list[OfferChange]:
     """The visible changes in a DynamoDB Streams batch (NEW_AND_OLD_IMAGES), in order. A change's ``ts`` is the
-    record's ``ApproximateCreationDateTime`` (when DynamoDB took the write), else ``clock``'s now."""
+    record's ``ApproximateCreationDateTime`` (when DynamoDB took the write), else ``clock``'s now. Raises on a
+    record it cannot read (:func:`read_stream` says which one instead)."""
     out: list[OfferChange] = []
     for record in DynamoDBStreamEvent(dict(event)).records:
-        ddb = record.dynamodb
-        if ddb is None:
-            continue
-        raw_ts = record.raw_event["dynamodb"].get("ApproximateCreationDateTime")
-        ts = datetime.fromtimestamp(float(raw_ts), UTC) if raw_ts is not None else clock.now()
-        change = offer_change(_plain(ddb.old_image) or None, _plain(ddb.new_image) or None, ts)
+        change = _record_change(record, clock)
         if change is not None:
             out.append(change)
     return out
+
+
+class UnreadableStreamRecord(Exception):
+    """The first record of a stream batch cannot be read (an image the broadcaster cannot interpret: a price that
+    is not a number, a malformed attribute). Raised so that Lambda bisects the batch (BisectBatchOnFunctionError):
+    the record ends alone, after its retries, in the event source's on-failure destination, and the records around
+    it are delivered."""
+
+
+@dataclass(frozen=True)
+class StreamBatch:
+    """A stream batch read record by record: the changes of the records before the first unreadable one, and that
+    record's ``SequenceNumber`` (None when every record was read), its index in the batch and why it failed."""
+
+    changes: list[OfferChange]
+    failed_at: str | None = None
+    failed_index: int = 0
+    reason: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.reason)
+
+    def batch_item_failures(self) -> list[dict[str, str]]:
+        """The partial batch response of a DynamoDB stream (``ReportBatchItemFailures``): the first failed record's
+        sequence number; Lambda checkpoints before it and retries from it."""
+        return [] if self.failed_at is None else [{"itemIdentifier": self.failed_at}]
+
+
+def read_stream(event: Mapping[str, Any], *, clock: Clock) -> StreamBatch:
+    """:func:`stream_changes`, stopping at the first record that cannot be read: the records after it come back
+    with it (Lambda retries from the reported sequence number), so they are not broadcast now."""
+    out: list[OfferChange] = []
+    for index, record in enumerate(DynamoDBStreamEvent(dict(event)).records):
+        try:
+            change = _record_change(record, clock)
+        except Exception as exc:  # any record this code cannot interpret is a poison record, whatever the cause
+            sequence = str((record.raw_event.get("dynamodb") or {}).get("SequenceNumber") or "")
+            log.error("unreadable stream record %s (index %d): %r", sequence, index, exc)
+            return StreamBatch(
+                out, failed_at=sequence or None, failed_index=index, reason=f"{type(exc).__name__}: {exc}"
+            )
+        if change is not None:
+            out.append(change)
+    return StreamBatch(out)
 
 
 @lru_cache(maxsize=4096)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from gpubroker.domain.breaker import BreakerOpen
 from gpubroker.domain.errors import BuiltinProvider, ProviderNotFound, SourceError
 from gpubroker.domain.gpus import GpuCatalog, bundled_catalog
 from gpubroker.domain.offers import Offer, RejectedRow, RunReport, normalise
@@ -113,7 +114,8 @@ def run_ingestion(
     """One provider's run. The source is read in full before any write.
 
     When the source fails (its API is down, or its breaker is open) nothing is removed: the provider's last good
-    offers stay in the snapshot, flagged ``stale`` with their ``as_of``, and the report says ``failed``; a provider
+    offers stay in the snapshot, flagged ``stale`` with their ``as_of``, and the report says ``failed`` (or
+    ``skipped`` with ``skipped: breaker_open`` when the breaker was open before the run made any call); a provider
     that was not known yet is not registered.
 
     A provider that is not built in becomes (or stays) a catalog-only provider: ``registration`` (display name,
@@ -185,6 +187,8 @@ def run_ingestion(
 def _degrade(provider: str, exc: SourceError, *, snapshots: SnapshotStore, clock: Clock) -> RunReport:
     """Keep the provider's last good offers, flagged stale, and republish the snapshot."""
     report = RunReport(provider=provider, status="failed", error=f"{type(exc).__name__}: {exc.message}")
+    if isinstance(exc, BreakerOpen):  # open before this run sent anything: nothing was tried
+        report.status, report.skipped = "skipped", "breaker_open"
     part = snapshots.parts().get(provider)
     if part:
         stale = [{**record, "stale": bool(record["available"]) or bool(record.get("stale"))} for record in part]

@@ -24,7 +24,9 @@ from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
     from gpubroker.adapters.breaker import CircuitBreaker
+    from gpubroker.adapters.providers.http import HttpClient
     from gpubroker.adapters.secrets import Credentials
+    from gpubroker.domain.breaker import BreakerConfig
     from gpubroker.ports import (
         Clock,
         GpuCatalogRepository,
@@ -176,39 +178,66 @@ def market_deps() -> MarketDeps:
 class ProviderSources:
     """The source an ingestion event names (a SkyPilot catalog, or the provider's live API with its keys from
     ``credentials``), behind the provider's circuit breaker (shared in Redis at ``redis_url``, else per container).
-    Implements ``ports.OfferSourceFactory``."""
+    Implements ``ports.OfferSourceFactory``.
+
+    A live API's breaker sits in its HTTP client and counts every attempt (``adapters.providers.http``): a dead
+    provider opens it within one run, and the next run is skipped while it is open (``breaker`` config: open longer
+    than the schedule's period); an https:// catalog is fetched by the same client. A catalog file read is one
+    call of its breaker (``guarded``). ``http`` makes each run's
+    client (one connection pool and one time budget per run)."""
 
     credentials: Credentials | None = None
     redis_url: str = ""
+    breaker: BreakerConfig | None = None
+    key_prefix: str = ""  # the breakers' Redis keys (tests give each run its own)
+    http: Callable[[], HttpClient] | None = None
+    clock: Clock | None = None  # the breakers' (tests move it to the next scheduled run)
 
     def source(self, provider: str, *, catalog: str | None, base_url: str | None) -> OfferSource:
         from gpubroker.adapters.breaker import guarded
 
+        breaker = (
+            breaker_for(provider, self.redis_url, self.breaker, self.key_prefix)
+            if self.clock is None
+            else make_breaker(provider, self.redis_url, self.breaker, self.key_prefix, self.clock)
+        )
+        from gpubroker.adapters.providers import HttpClient, build_source
+
+        http = (self.http or HttpClient)().with_breaker(breaker)
         if catalog:
             from gpubroker.adapters.skypilot_catalog import SkyPilotCatalogSource
 
-            source: OfferSource = SkyPilotCatalogSource(provider, catalog)
-        else:
-            from gpubroker.adapters.providers import build_source
-            from gpubroker.adapters.secrets import ProviderCredentials
+            if catalog.startswith("https://"):  # each attempt of its fetch is counted, as for an API
+                return SkyPilotCatalogSource(provider, catalog, http=http)
+            return guarded(SkyPilotCatalogSource(provider, catalog), breaker)  # a file: one read, one call
+        from gpubroker.adapters.secrets import ProviderCredentials
 
-            scoped = ProviderCredentials(self.credentials, provider) if self.credentials is not None else None
-            source = build_source(provider, credentials=scoped, base_url=base_url)
-        return guarded(source, breaker_for(provider, self.redis_url))
+        scoped = ProviderCredentials(self.credentials, provider) if self.credentials is not None else None
+        return build_source(provider, credentials=scoped, base_url=base_url, http=http)
 
 
 @cache
-def breaker_for(provider: str, redis_url: str) -> CircuitBreaker:
+def breaker_for(
+    provider: str, redis_url: str, config: BreakerConfig | None = None, key_prefix: str = ""
+) -> CircuitBreaker:
     """One breaker per provider per container: shared through Redis when ``redis_url`` is set (short timeouts,
     no client retries: an unreachable Redis falls back to the in-process breaker at once), else in-process."""
+    return make_breaker(provider, redis_url, config, key_prefix)
+
+
+def make_breaker(
+    provider: str, redis_url: str, config: BreakerConfig | None = None, key_prefix: str = "", clock: Clock | None = None
+) -> CircuitBreaker:
+    """A provider's breaker (see :func:`breaker_for`), on ``clock`` (default: the system's)."""
     from gpubroker.adapters.breaker import MemoryCircuitBreaker, RedisCircuitBreaker
 
     if not redis_url:
-        return MemoryCircuitBreaker(provider)
+        return MemoryCircuitBreaker(provider, config=config, clock=clock)
     import redis
 
     client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, retry_on_timeout=False)
-    return RedisCircuitBreaker(client, provider)
+    idle = max(600.0, config.open_s + config.window_s + 60) if config else 600.0
+    return RedisCircuitBreaker(client, provider, config=config, key_prefix=key_prefix, idle_ttl_s=idle, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -230,16 +259,24 @@ def ingest_deps() -> IngestDeps:
     )
     from gpubroker.adapters.s3_snapshots import S3SnapshotStore
     from gpubroker.adapters.secrets import SecretsManagerCredentials
+    from gpubroker.domain.breaker import BreakerConfig
 
     s = load_settings(IngestSettings)
-    credentials = SecretsManagerCredentials(s.PROVIDER_SECRETS_ID) if s.PROVIDER_SECRETS_ID else None
+    credentials = (
+        SecretsManagerCredentials(s.PROVIDER_SECRETS_ID, max_age_s=s.PROVIDER_SECRETS_MAX_AGE_SECONDS)
+        if s.PROVIDER_SECRETS_ID
+        else None
+    )
+    breaker = BreakerConfig(
+        failures=s.BREAKER_FAILURES, window_s=s.BREAKER_WINDOW_SECONDS, open_s=s.BREAKER_OPEN_SECONDS
+    )
     return IngestDeps(
         offers=DynamoOfferRepository(s.OFFERS_TABLE),
         history=DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE),
         snapshots=S3SnapshotStore(s.SNAPSHOT_BUCKET),
         catalog=DynamoGpuCatalogRepository(s.GPU_CATALOG_TABLE),
         clock=edge.system_clock(),
-        sources=ProviderSources(credentials=credentials, redis_url=s.REDIS_URL),
+        sources=ProviderSources(credentials=credentials, redis_url=s.REDIS_URL, breaker=breaker),
     )
 
 

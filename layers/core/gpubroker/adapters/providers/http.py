@@ -1,38 +1,58 @@
-"""The one HTTP client every provider adapter uses: stdlib urllib, timeouts, bounded retries with full jitter.
+"""The one HTTP client every provider adapter uses: urllib3, one connection pool per client, timeouts, bounded
+retries with full jitter, and the provider's circuit breaker on every attempt.
 
-Retried (exponential backoff, full jitter, at most ``max_attempts`` tries in all): 429 (waiting what
-``Retry-After`` asks, in seconds or as an HTTP-date), 500/502/503/504, timeouts and dropped connections.
-Never retried: any other 4xx (401/403/404 fail at once with a message naming the provider and the status),
-redirects (not followed: they could carry credentials to another host), malformed JSON.
-Every failure surfaces as :class:`SourceError`; messages name the provider, status, host and path but never
-the query string or headers (which can carry API keys).
+**Connections.** A client keeps its connections alive in a ``urllib3.PoolManager`` (one per client: a client is
+built per ingestion run, and ``with_provider`` copies share it), so a provider's pages reuse one TCP (and TLS)
+connection instead of one per page.
+
+**Retries.** Retried (exponential backoff, full jitter, at most ``max_attempts`` tries per request): 429 (waiting
+what ``Retry-After`` asks, in seconds or as an HTTP-date), 500/502/503/504, timeouts, refused, reset and dropped
+connections. Never retried: any other 4xx (401/403/404 fail at once with a message naming the provider and the
+status), redirects (not followed: they could carry credentials to another host), TLS errors, malformed JSON.
+Every request of a client shares one time budget (``budget_s``, from its first request): no attempt starts after
+it and none runs past it, so a run's retries fit in the ingestion function's timeout.
+
+**Breaker.** With a ``breaker``, every attempt asks it first (``BreakerOpen`` when it is open: the request is not
+made) and reports its outcome: a fault of the provider (a retryable status, a timeout, a connection it refused or
+dropped, a TLS failure) is a failure, any other answer a success. Failures are thus counted where they happen, so
+a dead provider opens its breaker within one run (five failing attempts), not after five hourly runs.
+
+Every failure surfaces as :class:`SourceError`; messages name the provider, status, host and path but never the
+query string or headers (which can carry API keys).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import (
+    LocationParseError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from gpubroker.domain.breaker import BreakerOpen
 from gpubroker.domain.errors import SourceError
+
+if TYPE_CHECKING:
+    from gpubroker.adapters.breaker import CircuitBreaker
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _MAX_BYTES = 64 * 1024 * 1024
 _USER_AGENT = "gpubroker-ingest/1"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx then surfaces as HTTPError and is reported, not followed
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,10 @@ class _Retry(Exception):
         self.wait_s = wait_s
 
 
+class _Fault(SourceError):
+    """A failure of the provider that is not retried (a TLS error): counted by the breaker all the same."""
+
+
 def retry_after_seconds(value: str | None, *, now: float) -> float | None:
     """``Retry-After`` as seconds from ``now`` (epoch s): delta-seconds or an HTTP-date; None if absent/garbled."""
     if not value:
@@ -65,23 +89,40 @@ def retry_after_seconds(value: str | None, *, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+def _pool(ssl_context: ssl.SSLContext | None) -> urllib3.PoolManager:
+    return urllib3.PoolManager(num_pools=4, maxsize=4, retries=False, ssl_context=ssl_context)
+
+
 @dataclass(frozen=True)
 class HttpClient:
-    """JSON over HTTP(S) for one provider. ``sleep``/``rng``/``clock`` are injectable so tests never wait."""
+    """JSON over HTTP(S) for one provider. ``sleep``/``rng``/``clock``/``monotonic`` are injectable so tests never
+    wait. One client per run: its pool keeps the connections, its budget bounds the run's requests."""
 
     provider: str = "provider"
     timeout_s: float = 20.0
-    max_attempts: int = 4
+    max_attempts: int = 5
     base_delay_s: float = 0.5
     max_delay_s: float = 20.0
     max_retry_after_s: float = 120.0  # a longer Retry-After fails the run instead of stalling the Lambda
+    budget_s: float = 90.0  # every request of this client, retries included (IngestOffersFunction: Timeout 120)
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
     ssl_context: ssl.SSLContext | None = None
+    breaker: CircuitBreaker | None = None
+    pool: urllib3.PoolManager | None = field(default=None, compare=False, repr=False)
+    _run: dict[str, float] = field(default_factory=dict, compare=False, repr=False)  # budget start, attempts
+
+    def __post_init__(self) -> None:
+        if self.pool is None:
+            object.__setattr__(self, "pool", _pool(self.ssl_context))
 
     def with_provider(self, provider: str) -> HttpClient:
         return replace(self, provider=provider)
+
+    def with_breaker(self, breaker: CircuitBreaker) -> HttpClient:
+        return replace(self, breaker=breaker)
 
     # -- public API ---------------------------------------------------------------------------------------------
     def get_json(
@@ -126,63 +167,127 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
     ) -> Response:
-        """One logical request with retries. Raises :class:`SourceError` when it cannot succeed."""
+        """One logical request with retries. Raises :class:`SourceError` when it cannot succeed (``BreakerOpen``
+        when the provider's breaker refuses an attempt)."""
         full = _with_params(url, params)
         if not full.startswith(("https://", "http://")):
             raise SourceError(f"{self.provider}: unsupported URL scheme in {_where(full)}")
+        deadline = self._run.setdefault("started", self.monotonic()) + self.budget_s
         last = ""
+        attempts = 0
         for attempt in range(1, max(1, self.max_attempts) + 1):
+            remaining = deadline - self.monotonic()
+            if remaining <= 0:
+                last += f" (the run's {self.budget_s:g} s budget is spent)"
+                break
+            self._allow(attempt)
+            attempts = attempt
+            self._run["attempts"] = self._run.get("attempts", 0) + 1
             try:
-                return self._once(method, full, headers or {}, data)
+                response = self._once(method, full, headers or {}, data, min(self.timeout_s, remaining))
             except _Retry as retry:
+                self._report(failed=True)
                 last = retry.message
                 if attempt >= self.max_attempts:
                     break
-                self.sleep(self._delay(attempt, retry.wait_s))
-        raise SourceError(f"{self.provider}: giving up after {self.max_attempts} attempts: {last}")
+                delay = self._delay(attempt, retry.wait_s)
+                if self.monotonic() + delay >= deadline:
+                    last += f" (the run's {self.budget_s:g} s budget is spent)"
+                    break
+                self.sleep(delay)
+                continue
+            except _Fault:
+                self._report(failed=True)
+                raise
+            except SourceError:
+                self._report(failed=False)  # the provider answered (a 401, a 404): it is up
+                raise
+            self._report(failed=False)
+            return response
+        if attempts == 0:
+            raise SourceError(f"{self.provider}: the run's {self.budget_s:g} s budget is spent")
+        raise SourceError(f"{self.provider}: giving up after {attempts} attempts: {last}")
 
     # -- internals ----------------------------------------------------------------------------------------------
+    @property
+    def attempts(self) -> int:
+        """The attempts this client (and its copies) made so far: 0 means nothing was sent."""
+        return int(self._run.get("attempts", 0))
+
+    def _allow(self, attempt: int) -> None:
+        """Ask the breaker. Open before this client sent anything: ``BreakerOpen`` (the run is skipped); open
+        after attempts of its own (it opened on them): a failure of this run."""
+        if self.breaker is None or self.breaker.allow():
+            return
+        if self.attempts == 0:
+            raise BreakerOpen(
+                f"provider {self.provider} is unavailable (circuit breaker open)", details={"provider": self.provider}
+            )
+        raise SourceError(f"{self.provider}: circuit breaker opened after {self.attempts} failing attempts")
+
+    def _report(self, *, failed: bool) -> None:
+        if self.breaker is None:
+            return
+        if failed:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+
     def _delay(self, attempt: int, asked: float | None) -> float:
         if asked is not None:
             return asked
         cap = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
         return self.rng.uniform(0.0, cap)  # full jitter
 
-    def _opener(self) -> urllib.request.OpenerDirector:
-        return urllib.request.build_opener(_NoRedirect(), urllib.request.HTTPSHandler(context=self.ssl_context))
-
-    def _once(self, method: str, url: str, headers: Mapping[str, str], data: bytes | None) -> Response:
-        req = urllib.request.Request(  # noqa: S310 - scheme checked in request()
-            url, data=data, method=method, headers={"User-Agent": _USER_AGENT, "Accept": "application/json", **headers}
-        )
+    def _once(
+        self, method: str, url: str, headers: Mapping[str, str], data: bytes | None, timeout_s: float
+    ) -> Response:
+        assert self.pool is not None
         where = _where(url)
         try:
-            with self._opener().open(req, timeout=self.timeout_s) as resp:
-                body = resp.read(_MAX_BYTES + 1)
-                status, resp_headers = resp.status, dict(resp.headers.items())
-        except urllib.error.HTTPError as err:
-            raise self._http_error(err, where) from None
-        except TimeoutError as exc:
-            raise _Retry(f"timeout after {self.timeout_s:g} s from {where}") from exc
-        except (ConnectionResetError, http.client.RemoteDisconnected, http.client.IncompleteRead) as exc:
-            raise _Retry(f"connection dropped by {where} ({type(exc).__name__})") from exc
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, TimeoutError):
-                raise _Retry(f"timeout after {self.timeout_s:g} s from {where}") from None
-            if isinstance(err.reason, ConnectionResetError):
-                raise _Retry(f"connection reset by {where}") from None
-            raise SourceError(f"{self.provider}: cannot reach {where}: {err.reason}") from None
-        except OSError as exc:
-            raise SourceError(f"{self.provider}: cannot reach {where}: {type(exc).__name__}") from None
+            resp = self.pool.request(
+                method,
+                url,
+                body=data,
+                headers={"User-Agent": _USER_AGENT, "Accept": "application/json", **headers},
+                timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
+                redirect=False,
+                retries=False,
+                preload_content=False,
+            )
+        except (ReadTimeoutError, Urllib3Timeout) as exc:
+            if isinstance(exc, NewConnectionError):  # refused, unreachable, no such host (a ConnectTimeoutError)
+                raise _Retry(f"cannot reach {where} ({type(exc).__name__})") from None
+            raise _Retry(f"timeout after {timeout_s:g} s from {where}") from None
+        except ProtocolError as exc:
+            raise _Retry(f"connection dropped by {where} ({type(exc.__cause__ or exc).__name__})") from None
+        except SSLError:
+            raise _Fault(f"{self.provider}: TLS failure with {where}") from None
+        except LocationParseError:
+            raise SourceError(f"{self.provider}: malformed URL {where}") from None
+        except (Urllib3Error, OSError) as exc:
+            raise _Retry(f"cannot reach {where} ({type(exc).__name__})") from None
+        try:
+            body = resp.read(_MAX_BYTES + 1)
+        except (ReadTimeoutError, Urllib3Timeout):
+            resp.close()
+            raise _Retry(f"timeout after {timeout_s:g} s from {where}") from None
+        except (ProtocolError, OSError) as exc:
+            resp.close()
+            raise _Retry(f"connection dropped by {where} ({type(exc).__name__})") from None
         if len(body) > _MAX_BYTES:
+            resp.close()
             raise SourceError(f"{self.provider}: answer from {where} is larger than {_MAX_BYTES} bytes")
+        resp.release_conn()  # read to the end: the connection goes back to the pool for the next page
+        status, resp_headers = resp.status, dict(resp.headers.items())
+        if status >= 300:
+            raise self._http_error(status, resp_headers, where)
         return Response(status=status, headers=resp_headers, body=body)
 
-    def _http_error(self, err: urllib.error.HTTPError, where: str) -> Exception:
-        status = err.code
-        err.close()
+    def _http_error(self, status: int, headers: Mapping[str, str], where: str) -> Exception:
         if status in RETRYABLE_STATUS:
-            wait = retry_after_seconds(err.headers.get("Retry-After"), now=self.clock()) if status == 429 else None
+            retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+            wait = retry_after_seconds(retry_after, now=self.clock()) if status == 429 else None
             if wait is not None and wait > self.max_retry_after_s:
                 return SourceError(f"{self.provider}: rate limited by {where}, Retry-After {wait:.0f} s is too long")
             return _Retry(f"HTTP {status} from {where}", wait_s=wait)
