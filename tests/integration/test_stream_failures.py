@@ -193,7 +193,7 @@ def test_an_unreadable_record_goes_to_the_on_failure_queue_with_its_batch_info_a
     clear_wiring_caches()
     connections = DynamoConnectionRepository(endpoint.names["ConnectionsTable"])
     now = datetime.now(UTC)
-    connections.connect("it-sf-1", at=now, token=None)
+    connections.connect("it-sf-1", at=now, user_id=None)
     connections.subscribe("it-sf-1", filters(provider="runpod"), at=now)
     feed = DynamoPriceFeed(endpoint.names["PriceFeedTable"])
     head = feed.head()
