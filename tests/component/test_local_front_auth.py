@@ -54,7 +54,7 @@ def fronts() -> Iterator[Fronts]:
     runtime = Runtime(read_app())
     ws = WebSocketFront("127.0.0.1", free_port(), runtime, [], credentials=CREDS)  # no routes: $connect accepts
     ws.start()
-    http = make_server("127.0.0.1", 0, runtime, {}, connections=ws, credentials=CREDS)
+    http = make_server("127.0.0.1", 0, runtime, connections=ws, credentials=CREDS)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     try:
         yield Fronts(api=f"http://127.0.0.1:{http.server_address[1]}", management=ws.management_url, ws=ws.url)
