@@ -109,3 +109,10 @@ def test_the_timing_assumptions_of_the_exact_feed_hold() -> None:
         assert timeout(lid) <= SNAPSHOT_MARGIN_S and props(lid).get("ReservedConcurrentExecutions") == 1, lid
     assert FEED_RETENTION_S > SNAPSHOT_MARGIN_S + REORDER_WINDOW_S
     assert timeout("StreamPushPricesFunction") <= REORDER_WINDOW_S
+
+
+def test_the_actions_a_client_is_told_are_the_websocket_route_keys() -> None:
+    """``$default`` answers an unknown action with the list of actions (domain.subscriptions.ACTIONS)."""
+    from gpubroker.domain.subscriptions import ACTIONS
+
+    assert sorted(r.route_key for r in APP.ws_routes) == sorted({"$connect", "$disconnect", "$default", *ACTIONS})

@@ -355,6 +355,11 @@ def pong_message(now: datetime) -> Pong:
     return Pong(ts=iso(now))
 
 
+ACTIONS = ("subscribe", "ping")
+"""The actions a client may send (the WebSocket API's route keys besides ``$connect``/``$disconnect``/``$default``;
+a contract test holds them equal to template.yaml's)."""
+
+
 class ErrorReply(BaseModel):
     """The reply to a message the server refuses (the connection stays open); sent without ``details`` when there
     are none (``model_dump(exclude_none=True)``)."""

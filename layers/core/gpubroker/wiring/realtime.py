@@ -37,6 +37,16 @@ def connection_deps() -> ConnectionDeps:
 
 
 @dataclass(frozen=True)
+class DefaultRouteDeps:
+    """``$default`` reads nothing but the message."""
+
+
+@cache
+def default_route_deps() -> DefaultRouteDeps:
+    return DefaultRouteDeps()
+
+
+@dataclass(frozen=True)
 class PingDeps:
     clock: Clock
 
