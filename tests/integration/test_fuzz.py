@@ -410,3 +410,126 @@ def test_bodies_at_and_past_the_size_bound_are_a_413_or_handled(route: str, worl
         answer = world.gateway.request(method, target, {**world.session, "Content-Type": "application/json"}, body)
         assert_handled(answer, f"{route} with {len(body)} bytes")
     assert answer.status == 413 and answer.json()["error"]["code"] == "body_too_large"
+
+
+# ------------------------------------------------------------------------------------------------ WebSocket
+@pytest.fixture(scope="module")
+def ws_url(world: World) -> Iterator[str]:
+    """The local stack's WebSocket front on the template's routes; the handlers post to its ``@connections``."""
+    from infra.local.stack import free_port
+    from infra.local.ws_front import WebSocketFront, selection_expression
+
+    routes = world.gateway.app.ws_routes
+    expression = selection_expression(world.gateway.app.template, routes[0].api)
+    front = WebSocketFront(
+        "127.0.0.1", free_port(), world.gateway.runtime, routes, stage="fuzz", selection_expression=expression
+    )
+    front.start()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WEBSOCKET_ENDPOINT", f"{front.management_url}/fuzz")
+    try:
+        yield front.url
+    finally:
+        mp.undo()
+        front.stop()
+
+
+def _routes_to_ping(frame: str) -> bool:
+    """Whether the frame is a ping within the message bounds (then a pong answers it, not an error)."""
+    from gpubroker.api.ws_frames import check_message
+    from gpubroker.domain.errors import DomainError
+
+    try:
+        check_message(frame)
+        value = json.loads(frame)
+    except (DomainError, ValueError):
+        return False
+    return isinstance(value, dict) and value.get("action") == "ping"
+
+
+SUBSCRIBE_FIELDS = ["filters", "resume_from", "gpu_model", "gpu", "region", "max_price", "q"]
+FILTER_FIELDS = ["gpu", "gpu_model", "region", "provider", "min_price", "max_price", "min_gpu_count", "compliance",
+                 "spot", "q"]  # fmt: skip
+
+
+def _frame(action: str, members: list[tuple[str, str]], filters: list[tuple[str, str]]) -> str:
+    """A message text: the action, odd members, and a ``filters`` object of odd members (values are JSON text)."""
+    inner = ",".join(f"{_json_text(k)}:{v}" for k, v in filters)
+    parts = [f'"action":{_json_text(action)}', *(f"{_json_text(k)}:{v}" for k, v in members), f'"filters":{{{inner}}}']
+    return "{" + ",".join(parts) + "}"
+
+
+ws_frames = (
+    st.builds(
+        _frame,
+        st.sampled_from(["subscribe", "ping", "nope", "$connect", "$default", ""]),
+        st.lists(st.tuples(st.sampled_from(SUBSCRIBE_FIELDS) | odd_text, leaf | deep), max_size=4),
+        st.lists(st.tuples(st.sampled_from(FILTER_FIELDS) | odd_text, leaf | deep), max_size=4),
+    )
+    | deep
+    | leaf
+    | st.text(max_size=60)
+)
+HOSTILE_FRAMES = [
+    '{"action":"subscribe","filters":' + "[" * 1000 + "]" * 1000 + "}",
+    '{"action":"subscribe","filters":{"min_price":' + "1" * 4301 + "}}",
+    '{"action":"subscribe","resume_from":1e999}',
+    '{"action":"subscribe","resume_from":-0,"filters":{"max_price":NaN,"min_price":-Infinity}}',
+    '{"action":"subscribe","filters":{"gpu":"\\u0000\\ud800","region":"\x00\x1f"}}',
+    '{"action":"subscribe","resume_from":' + "9" * 999 + "}",
+    '{"action":"ping","x":' + '{"a":' * 1000 + "1" + "}" * 1000 + "}",
+    '{"filters":{}}',
+    "[" * 1000,
+    "\ud800",
+    "",
+]
+
+
+def test_odd_websocket_frames_get_replies_with_codes_and_never_kill_the_socket(ws_url: str) -> None:
+    from websockets.sync.client import connect
+
+    with connect(ws_url, open_timeout=10, max_size=None) as ws:
+
+        def run(frame: str) -> None:
+            data: str | bytes = frame.encode("utf-8", "surrogatepass") if not frame.isascii() else frame
+            if isinstance(data, bytes):
+                try:
+                    data = data.decode("utf-8")  # a text frame must be UTF-8: the rest goes as a binary frame
+                except UnicodeDecodeError:
+                    pass
+            ws.send(data)
+            ws.send('{"action":"ping"}')
+            pongs, seen = 1 + _routes_to_ping(frame), []
+            while pongs:
+                message = json.loads(ws.recv(timeout=10))
+                for m in message["messages"] if message.get("type") == "batch" else [message]:
+                    seen.append(m)
+                    assert "type" in m, f"{frame[:300]!r} -> the front's {m}"  # "Internal server error"
+                    assert m.get("type") != "error" or (isinstance(m.get("code"), str) and m["code"]), m
+                    pongs -= m.get("type") == "pong"
+
+        for frame in HOSTILE_FRAMES:
+            run(frame)
+        FUZZ(given(frame=ws_frames)(run))()
+        ws.close(4000, "\u202e\x00 odd reason")
+
+
+@given(
+    query=st.dictionaries(st.sampled_from(["token", "resume_from", "x"]) | odd_text, odd_text | cursor, max_size=3),
+    headers=st.dictionaries(st.sampled_from(["Origin", "Cookie", "Authorization", "Sec-WebSocket-Protocol"]),
+                            odd_text | cursor, max_size=3),
+)  # fmt: skip
+@FUZZ
+def test_connect_with_odd_query_strings_and_headers_never_fails(
+    world: World, query: dict[str, str], headers: dict[str, str]
+) -> None:
+    """``$connect`` in process (a WebSocket client cannot send every odd URI): a refusal is a 4xx, never an error."""
+    from tests.component.test_ws_handlers import CONNECT_EVENT
+
+    event = json.loads(json.dumps(CONNECT_EVENT))
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    event["headers"] = {**event["headers"], **headers}
+    event["requestContext"]["connectionId"] = f"fuzz-{uuid.uuid4().hex[:12]}="
+    result = world.gateway.runtime.invoke("WsConnectFunction", event)
+    assert int(result.get("statusCode", 200)) < 500, result
