@@ -14,7 +14,8 @@ authorizer on protected routes (a signed-in enterprise admin's token, signed by 
 handlers on their default wiring against moto, the real token check of the front door (with an unlimited rate).
 
 ``GPUBROKER_FUZZ_EXAMPLES`` (default 6) sets the examples per route and generator; a deep run:
-``GPUBROKER_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/integration/test_fuzz.py -p no:randomly``."""
+``GPUBROKER_FUZZ_EXAMPLES=200 .venv/bin/pytest tests/integration/test_fuzz.py`` (above 20 examples the
+run is no longer derandomised: each deep run explores anew)."""
 
 from __future__ import annotations
 
