@@ -106,9 +106,19 @@ def error_code(answer: Answer) -> str | None:
     return code if isinstance(code, str) and code else None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def assert_handled(answer: Answer, what: str) -> None:
-    """The fuzz tests' property: never a 5xx; every 4xx names a machine-readable code."""
+    """The fuzz tests' property: never a 5xx; every 4xx names a machine-readable code; a JSON answer is strict JSON
+    (no ``NaN``/``Infinity``, which ``json.dumps`` writes and no other parser reads)."""
     body = answer.body[:600].decode("utf-8", "replace")
     assert answer.status < 500, f"{what} -> {answer.status} {body}"
+    if answer.body and "json" in {k.lower(): v for k, v in answer.headers.items()}.get("content-type", "json"):
+        try:
+            json.loads(answer.body, parse_constant=_no_constant)
+        except ValueError as exc:
+            raise AssertionError(f"{what} -> {answer.status}, not strict JSON ({exc}): {body}") from None
     if 400 <= answer.status < 500:
         assert error_code(answer) is not None, f"{what} -> {answer.status} without a code: {body}"

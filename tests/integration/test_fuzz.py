@@ -164,7 +164,7 @@ def test_schemathesis_cases_never_give_a_5xx_and_every_4xx_has_a_code(route: str
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: Any) -> None:
             response = case.call(headers=world.session)
-            answer = Answer(response.status_code, response.content)
+            answer = Answer(response.status_code, response.content, dict(response.headers))
             assert_handled(
                 answer,
                 f"{mode.value} {case.method} {case.formatted_path} query={case.query!r} "
