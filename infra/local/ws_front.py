@@ -146,6 +146,12 @@ class WebSocketFront:
             ready.set()
             await self._stopped.wait()
             managed.close()
+        # what is still open (a keep-alive @connections client, a queued send) ends before the loop closes, not as
+        # "Task was destroyed but it is pending" when the loop is collected
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     def stop(self) -> None:
         if self._loop is not None and self._stopped is not None:
