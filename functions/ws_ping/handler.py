@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gpubroker.api.ws_frames import message_refusal
 from gpubroker.config import ConnectionSettings
 from gpubroker.observability import event_handler
 from gpubroker.services.connections import ping
@@ -20,5 +21,8 @@ Deps = PingDeps
 
 @event_handler(ping_deps, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    refusal = message_refusal(event)  # past the message bounds: an error reply, as every route gives
+    if refusal is not None:
+        return {"statusCode": 200, "body": refusal.model_dump_json(exclude_none=True)}
     reply = ping(event["requestContext"]["connectionId"], connections=deps.connections, clock=deps.clock)
     return {"statusCode": 200, "body": reply.model_dump_json(exclude_none=True)}

@@ -129,13 +129,16 @@ class WebSocketFront:
             raise errors[0]
 
     async def _main(self, ready: threading.Event) -> None:
+        from gpubroker.api.ws_frames import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES  # the layers are on sys.path by now
+
         self._stopped = asyncio.Event()
         async with serve(
             self._session,
             self.host,
             self.port,
             process_request=self._connect,
-            max_size=128 * 1024,  # API Gateway's frame limit
+            # API Gateway's limits: 32 KB a frame, 128 KB a message; a larger one closes the connection with 1009
+            max_size=(MAX_MESSAGE_BYTES, MAX_FRAME_BYTES),
             compression=None,
             # the handshake waits for $connect's integration, which API Gateway allows 29 s (the library's default,
             # 10 s, dropped handshakes when 1,000 clients connected and subscribed at once)
@@ -147,6 +150,12 @@ class WebSocketFront:
             ready.set()
             await self._stopped.wait()
             managed.close()
+        # what is still open (a keep-alive @connections client, a queued send) ends before the loop closes, not as
+        # "Task was destroyed but it is pending" when the loop is collected
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     def stop(self) -> None:
         if self._loop is not None and self._stopped is not None:
@@ -248,11 +257,20 @@ class WebSocketFront:
                 await self._invoke(route, event)
 
     def _route_key(self, body: str) -> str | None:
+        """The route a message goes to, by the selection expression; ``$default`` (else None: API Gateway's
+        "Forbidden") when it names no route or cannot be read. A message past the message bounds (nesting, digit
+        runs: ``gpubroker.api.ws_frames``, the REST front door's) is not parsed at all: a thousand levels of
+        nesting made ``json.loads`` raise ``RecursionError`` here and the socket close with 1011, as an object without
+        the selected field did (a ``KeyError``)."""
+        from gpubroker.api.ws_frames import check_message
+        from gpubroker.domain.errors import DomainError
+
         try:
+            check_message(body)
             value: Any = json.loads(body)
             for part in self._selection:
-                value = value[part] if isinstance(value, dict) else None
-        except (json.JSONDecodeError, TypeError):
+                value = value.get(part) if isinstance(value, dict) else None  # no action: ``$default``, not 1011
+        except (DomainError, ValueError, TypeError):
             value = None
         if isinstance(value, str) and value in self.routes and not value.startswith("$"):
             return value

@@ -150,3 +150,10 @@ def test_the_local_stack_fires_the_sweeper_every_minute() -> None:
     scheduler = Scheduler(APP, lambda f, e: None, catalogs=Path("/nonexistent"))
     planned = {(s.function, seconds) for s, seconds, _ in scheduler.plan()}
     assert ("SweepConnectionsFunction", 60.0) in planned
+
+
+def test_the_actions_a_client_is_told_are_the_websocket_route_keys() -> None:
+    """``$default`` answers an unknown action with the list of actions (domain.subscriptions.ACTIONS)."""
+    from gpubroker.domain.subscriptions import ACTIONS
+
+    assert sorted(r.route_key for r in APP.ws_routes) == sorted({"$connect", "$disconnect", "$default", *ACTIONS})

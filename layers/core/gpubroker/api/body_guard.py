@@ -28,13 +28,13 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _LONG_DIGITS = re.compile(f"[0-9]{{{MAX_NUMBER_DIGITS + 1}}}")
 
 
-def _text(event: dict[str, Any]) -> str | None:
+def _text(event: dict[str, Any], max_bytes: int) -> str | None:
     """The body as text, size-checked; None for no body (or a base64 one that does not decode: left to the route)."""
     raw = event.get("body")
     if not raw:
         return None
-    if len(raw) > MAX_BODY_BYTES * 4 // 3 + 4:
-        raise BodyTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if len(raw) > max_bytes * 4 // 3 + 4:
+        raise BodyTooLarge(f"the body is larger than {max_bytes} bytes", details={"max_bytes": max_bytes})
     if event.get("isBase64Encoded"):
         try:
             data = base64.b64decode(raw, validate=True)
@@ -44,14 +44,15 @@ def _text(event: dict[str, Any]) -> str | None:
     else:
         text = str(raw)
         size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_BODY_BYTES:
-        raise BodyTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if size > max_bytes:
+        raise BodyTooLarge(f"the body is larger than {max_bytes} bytes", details={"max_bytes": max_bytes})
     return text
 
 
-def check_body(event: dict[str, Any]) -> None:
-    """Raise ``BodyTooLarge``/``BodyTooDeep``/``NumberTooLong`` for a body past the bounds; else nothing."""
-    text = _text(event)
+def check_body(event: dict[str, Any], *, max_bytes: int = MAX_BODY_BYTES) -> None:
+    """Raise ``BodyTooLarge``/``BodyTooDeep``/``NumberTooLong`` for a body past the bounds; else nothing.
+    ``max_bytes``: the size bound (a WebSocket message's is API Gateway's 128 KB: ``gpubroker.api.ws_frames``)."""
+    text = _text(event, max_bytes)
     if text is None:
         return
     bare = _STRING.sub('""', text)

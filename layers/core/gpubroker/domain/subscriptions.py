@@ -403,6 +403,11 @@ def is_silent(conn: SeenConnection, now: datetime) -> bool:
     return conn.connected_at < now - timedelta(seconds=APIGW_MAX_CONNECTION_S)
 
 
+ACTIONS = ("subscribe", "ping")
+"""The actions a client may send (the WebSocket API's route keys besides ``$connect``/``$disconnect``/``$default``;
+a contract test holds them equal to template.yaml's)."""
+
+
 class ErrorReply(BaseModel):
     """The reply to a message the server refuses (the connection stays open); sent without ``details`` when there
     are none (``model_dump(exclude_none=True)``)."""

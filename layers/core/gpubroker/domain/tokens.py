@@ -135,7 +135,8 @@ class KeyRing:
 
 
 def fingerprint_hash(fingerprint: str) -> str:
-    return hashlib.sha256(fingerprint.encode()).hexdigest()
+    """Any text hashes, a lone surrogate from a hostile cookie included (it matches no issued fingerprint)."""
+    return hashlib.sha256(fingerprint.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_fingerprint() -> str:
@@ -218,6 +219,8 @@ def verify(
 
 def _key_for(token: str, kind: TokenKind, ring: Verifier) -> Any:
     """The public key for the token's header, after the header's own rules (algorithm pinned first)."""
+    if not token.isascii():  # a compact JWS is base64url and dots; PyJWT raised UnicodeEncodeError on a surrogate
+        raise _refuse("malformed")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

@@ -4,11 +4,13 @@ services/subscriptions.py)."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from gpubroker.domain.subscriptions import (
+    ACTIONS,
     SILENCE_LIMIT_S,
     ErrorReply,
     Pong,
@@ -99,3 +101,20 @@ def sweep_silent(
     report.gone = outcomes.count("gone")
     report.close_failed = outcomes.count("failed")
     return report
+
+
+def unrouted(body: str | None) -> ErrorReply:
+    """``$default``: the ``error`` reply to a message no route takes - not a JSON object (``invalid_json``), or
+    one whose ``action`` is missing or names no action (``unknown_action``, with the actions there are). The body
+    is within the message bounds (``gpubroker.api.ws_frames``): parsing it cannot recurse or convert without end."""
+    try:
+        message = json.loads(body or "")
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        return error_message("invalid_json", "the message is not a JSON object")
+    return error_message(
+        "unknown_action",
+        'the message\'s "action" is missing or names no action',
+        {"actions": list(ACTIONS)},
+    )

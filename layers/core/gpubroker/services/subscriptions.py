@@ -156,8 +156,7 @@ def subscribe(
     """
     request = read_subscription(body, known_providers=_known_providers(snapshots))
     if isinstance(request, ErrorReply):
-        alive = poster.post(connection_id, request.model_dump_json(exclude_none=True).encode())
-        return SubscribeReport(mode="error", posts=int(alive), gone=not alive)
+        return refuse(connection_id, request, poster=poster)
     now = clock.now()
     connections.subscribe(connection_id, request.filters, at=now)
     head = feed.head()
@@ -189,6 +188,12 @@ def subscribe(
         report.replayed += len(late)
         _post_all(connection_id, frames(late), poster, connections, report)
     return report
+
+
+def refuse(connection_id: str, reply: ErrorReply, *, poster: ConnectionPoster) -> SubscribeReport:
+    """Post the one ``error`` reply to a subscribe message that is refused (nothing is stored)."""
+    alive = poster.post(connection_id, reply.model_dump_json(exclude_none=True).encode())
+    return SubscribeReport(mode="error", posts=int(alive), gone=not alive)
 
 
 def _known_providers(snapshots: SnapshotCache) -> frozenset[str]:

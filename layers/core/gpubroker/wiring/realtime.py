@@ -66,6 +66,16 @@ def connect_deps() -> ConnectDeps:
 
 
 @dataclass(frozen=True)
+class DefaultRouteDeps:
+    """``$default`` reads nothing but the message."""
+
+
+@cache
+def default_route_deps() -> DefaultRouteDeps:
+    return DefaultRouteDeps()
+
+
+@dataclass(frozen=True)
 class PingDeps:
     """``ping``: the connections table (``last_seen``) and the clock the answer gives."""
 
