@@ -14,6 +14,7 @@ from tests.component.conftest import handler_module
 from tests.component.test_ws_handlers import message_event, subscribe_deps
 from tests.events import Ctx
 from tests.fakes import FixedClock
+from tests.fakes_live import MemoryConnections
 
 PAST_THE_BOUNDS = {
     "body_too_deep": '{"action": "subscribe", "filters": {"gpu": ' + "[" * 33 + "]" * 33 + "}}",
@@ -37,10 +38,12 @@ def test_subscribe_posts_one_error_with_the_code_and_stores_nothing(code: str) -
 @pytest.mark.parametrize("function", ["ws_ping", "ws_default"])
 def test_ping_and_default_reply_with_the_code(function: str, code: str) -> None:
     mod = handler_module(function)
-    deps = mod.Deps(clock=FixedClock()) if function == "ws_ping" else mod.Deps()
+    connections = MemoryConnections()
+    deps = mod.Deps(connections=connections, clock=FixedClock()) if function == "ws_ping" else mod.Deps()
     out = mod.lambda_handler(message_event(mod.ROUTE_KEY, PAST_THE_BOUNDS[code]), Ctx(), deps=deps)
     reply = json.loads(out["body"])
     assert (out["statusCode"], reply["type"], reply["code"]) == (200, "error", code), reply
+    assert connections.items == {}  # a refused ping records no heartbeat
 
 
 @pytest.mark.parametrize(

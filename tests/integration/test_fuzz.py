@@ -106,7 +106,9 @@ def world(endpoint: Endpoint) -> Iterator[World]:
     from gpubroker.api.deps import FrontDoor
     from gpubroker.wiring import edge
     from infra.local.http_front import make_server
-    from infra.local.stack import build_openapi, free_port
+    from infra.local.sigv4 import LocalCredentials
+    from infra.local.stack import free_port
+    from infra.openapi import build_document
     from tests.conftest import clear_wiring_caches
     from tests.fakes import Unlimited
 
@@ -116,7 +118,12 @@ def world(endpoint: Endpoint) -> Iterator[World]:
     _cheap_passwords()
     gateway = Gateway(endpoint.app)
     # the Lambda Invoke API (DELETE /providers/{name} runs the ingestion function), served as the local stack does
-    invoke_api = make_server("127.0.0.1", free_port(), gateway.runtime, openapi={})
+    # (it takes only requests signed with the run's key, as in AWS: the handlers' boto3 clients sign with it)
+    creds = LocalCredentials.generate()
+    for name, value in creds.environment().items():
+        mp.setenv(name, value)
+    mp.delenv("AWS_SESSION_TOKEN", raising=False)
+    invoke_api = make_server("127.0.0.1", free_port(), gateway.runtime, credentials=creds)
     threading.Thread(target=invoke_api.serve_forever, daemon=True).start()
     mp.setenv("AWS_ENDPOINT_URL_LAMBDA", f"http://127.0.0.1:{invoke_api.server_address[1]}")
     for provider in ("paperspace", "fluidstack"):  # offers to search, page and subscribe to (the smallest catalogs)
@@ -128,7 +135,7 @@ def world(endpoint: Endpoint) -> Iterator[World]:
     page = gateway.request("GET", "/offers?limit=1", session)
     assert page.status == 200 and page.json()["items"], page.body
     try:
-        yield World(gateway, session, build_openapi(gateway.runtime), page.json()["items"][0]["offer_id"])
+        yield World(gateway, session, build_document(endpoint.app), page.json()["items"][0]["offer_id"])
     finally:
         invoke_api.shutdown()
         invoke_api.server_close()
@@ -417,14 +424,18 @@ def test_bodies_at_and_past_the_size_bound_are_a_413_or_handled(route: str, worl
 @pytest.fixture(scope="module")
 def ws_url(world: World) -> Iterator[str]:
     """The local stack's WebSocket front on the template's routes; the handlers post to its ``@connections``."""
+    from infra.local.sigv4 import LocalCredentials
     from infra.local.stack import free_port
     from infra.local.ws_front import WebSocketFront, selection_expression
 
     routes = world.gateway.app.ws_routes
     expression = selection_expression(world.gateway.app.template, routes[0].api)
+    # its @connections API takes the run's key, which the world's handlers sign with (set in their environment)
+    creds = LocalCredentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
     front = WebSocketFront(
-        "127.0.0.1", free_port(), world.gateway.runtime, routes, stage="fuzz", selection_expression=expression
-    )
+        "127.0.0.1", free_port(), world.gateway.runtime, routes, stage="fuzz", selection_expression=expression,
+        credentials=creds,
+    )  # fmt: skip
     front.start()
     mp = pytest.MonkeyPatch()
     mp.setenv("WEBSOCKET_ENDPOINT", f"{front.management_url}/fuzz")
