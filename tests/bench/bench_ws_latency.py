@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = asyncio.run(run(state, workdir, clients))
             finally:
                 for provider in sorted({PROVIDERS[0], *(PROVIDERS[r % len(PROVIDERS)] for r in range(ROUNDS))}):
-                    invoke_ingestion(state["api"], provider, CATALOGS / provider / "vms.csv")
+                    invoke_ingestion(state, provider, CATALOGS / provider / "vms.csv")
         else:
             with local_stack(workdir, env=quiet) as started:
                 result = asyncio.run(run(json.loads(started.state_file.read_text()), workdir, clients))
