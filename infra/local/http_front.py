@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.local.gateway import Gate
-from infra.local.runtime import FunctionError, Runtime
+from infra.local.runtime import FunctionError, Runtime, Throttled
 from infra.local.template import Route
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}  # on every answer, as API Gateway's (template.yaml)
@@ -168,6 +168,9 @@ def make_server(
                 return
             try:
                 result = runtime.invoke(route.function, event)
+            except Throttled:  # Lambda refused the invocation: API Gateway answers 500 (a function error is 502)
+                self._error(500, "internal_error", "the function is at its reserved concurrency (throttled)")
+                return
             except FunctionError:
                 self._error(502, "internal_error", "the function failed (see the stack's log)")
                 return
@@ -210,6 +213,11 @@ def make_server(
                 return
             except json.JSONDecodeError:
                 self._error(400, "InvalidRequestContentException", "payload is not JSON")
+                return
+            except Throttled as exc:  # what Lambda's Invoke API answers beyond reserved concurrency
+                throttled = {"Reason": exc.reason, "Type": "User", "message": exc.error_message}
+                self._send(429, json.dumps(throttled).encode(),
+                           {"x-amzn-ErrorType": "TooManyRequestsException", "Retry-After": "1"})  # fmt: skip
                 return
             except FunctionError as exc:
                 payload = {"errorType": exc.error_type, "errorMessage": exc.error_message}
