@@ -231,6 +231,12 @@ def make_server(
                 return self._dispatch
             raise AttributeError(name)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    # the listen backlog: socketserver's default of 5 reset 4-5 of 20 connections opened at once (API Gateway takes
+    # a burst); tests/e2e/test_identity.py sends 20 refreshes at once
+    request_queue_size = 128
