@@ -46,9 +46,16 @@ def _call(url: str, body: dict[str, Any] | None = None, timeout: float = 300) ->
         raise StackDown(str(exc)) from None
 
 
-def invoke(api: str, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
-    """The function's answer, and whether it raised (Lambda's ``X-Amz-Function-Error``)."""
-    _, headers, payload = _call(f"{api}/2015-03-31/functions/{function}/invocations", event)
+def invoke(api: str, function: str, event: dict[str, Any], *, throttled_for_s: float = 600) -> tuple[bool, Any]:
+    """The function's answer, and whether it raised (Lambda's ``X-Amz-Function-Error``). A throttled invocation
+    (429: a scheduled run holds the function's one reserved environment) is retried after ``Retry-After``, as the
+    AWS SDKs retry Lambda's TooManyRequestsException, for at most ``throttled_for_s``."""
+    deadline = time.monotonic() + throttled_for_s
+    while True:
+        status, headers, payload = _call(f"{api}/2015-03-31/functions/{function}/invocations", event)
+        if status != 429 or time.monotonic() > deadline:
+            break
+        time.sleep(float(headers.get("Retry-After") or 1))
     failed = any(k.lower() == "x-amz-function-error" for k in headers)
     return failed, payload
 

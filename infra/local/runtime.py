@@ -42,6 +42,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -127,6 +128,9 @@ def _serve(conn: Connection, function: str, module: str, attribute: str, env: di
     time until the pipe closes. Messages are JSON: ``{"event", "request_id"}`` in; ``{"result"}`` or
     ``{"errorType", "errorMessage"}`` out; the first message out says whether init succeeded."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the stack stops us
+    # Powertools warns once per process when metrics are off and none were added: once per environment is noise in
+    # the stack's output, not news (the tests filter it the same way, pyproject.toml)
+    warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
     os.environ.clear()
     os.environ.update(env)
     try:

@@ -185,6 +185,24 @@ def test_beyond_reserved_concurrency_lambda_throttles(front: Callable[..., Front
     assert f.runtime.stats()["ReservedFunction"]["throttles"] == 3
 
 
+def test_make_ingest_retries_a_throttled_invocation(front: Callable[..., Front], tmp_path: Path) -> None:
+    """``make ingest`` while a scheduled run holds the ingestion function's one reserved environment: it retries
+    the 429 as the AWS SDKs retry TooManyRequestsException, and gets the function's answer once it is free."""
+    from infra.local import ingest
+
+    f = front()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(f.get, f"/reserved/{meet(tmp_path, 2, timeout_s=30)}")
+        while not any(tmp_path.iterdir()):
+            time.sleep(0.01)
+        later = pool.submit(ingest.invoke, f.url, "ReservedFunction", {"hello": 4})
+        while f.runtime.stats()["ReservedFunction"]["throttles"] < 1:  # it was refused at least once
+            time.sleep(0.01)
+        (tmp_path / "second").touch()
+        assert first.result()[0] == 200
+        assert later.result() == (False, {"echo": {"hello": 4}, "pid": first.result()[1]["pid"]})
+
+
 def test_asynchronous_callers_wait_for_reserved_capacity(front: Callable[..., Front], tmp_path: Path) -> None:
     """A schedule or the seeding (``throttle=False``): Lambda retries a throttled asynchronous event; here the call
     waits until the one environment is free."""
