@@ -195,7 +195,8 @@ class Environment:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid
+        pid: int | None = self.process.pid
+        return pid
 
     def _receive(self) -> dict[str, Any]:
         try:
@@ -218,10 +219,6 @@ class Environment:
         if "result" in answer:
             return True, answer["result"]
         return False, answer
-
-    @property
-    def alive(self) -> bool:
-        return self.process.is_alive()
 
     def stop(self) -> None:
         self.conn.close()  # the environment's loop ends at EOF
