@@ -43,7 +43,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -410,27 +410,6 @@ class Runtime:
                     ctx.set_forkserver_preload(list(PRELOAD))
                 self._ctx = ctx
             return self._ctx
-
-    def prewarm(self, functions: Iterable[str]) -> None:
-        """Create one warm environment for each of ``functions`` (those a client calls first), side by side."""
-        if not self.isolated:
-            for lid in functions:
-                self.handler(lid)
-            return
-
-        def warm(lid: str) -> None:
-            pool = self.pool(lid)
-            try:
-                env = pool.acquire(throttle=False)
-            except FunctionError:
-                return  # an init error: the first invocation says so
-            pool.release(env, healthy=True)
-
-        threads = [threading.Thread(target=warm, args=(lid,), daemon=True) for lid in dict.fromkeys(functions)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
 
     def _start_reaper(self) -> None:
         if self._reaper is None:

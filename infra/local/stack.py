@@ -171,15 +171,6 @@ class LocalStack:
             routed=self.routed,
         )  # fmt: skip
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
-        # the readiness check's functions get a warm environment while the stack seeds (no cold start at the end)
-        threading.Thread(target=self.runtime.prewarm, args=(self.first_called(),), name="prewarm", daemon=True).start()
-
-    def first_called(self) -> list[str]:
-        """The functions the readiness check calls: ``GET /health/ready``, and a WebSocket connect, subscribe and
-        disconnect."""
-        rest = [r.function for r in self.app.routes if (r.method, r.path) == ("GET", "/health/ready")]
-        ws = [r.function for r in self.app.ws_routes if r.route_key in ("$connect", "subscribe", "$disconnect")]
-        return [*rest, *ws]
 
     def _worker(self, *extra: str) -> subprocess.Popen[str]:
         tables = {t.table: self.names[t.table] for t in self.app.stream_triggers}
