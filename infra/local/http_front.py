@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.local.gateway import Gate
-from infra.local.runtime import FunctionError, Runtime
+from infra.local.runtime import FunctionError, Runtime, Throttled
 from infra.local.sigv4 import LocalCredentials, refusal
 from infra.local.template import Route
 
@@ -171,6 +171,9 @@ def make_server(
                 return
             try:
                 result = runtime.invoke(route.function, event)
+            except Throttled:  # Lambda refused the invocation: API Gateway answers 500 (a function error is 502)
+                self._error(500, "internal_error", "the function is at its reserved concurrency (throttled)")
+                return
             except FunctionError:
                 self._error(502, "internal_error", "the function failed (see the stack's log)")
                 return
@@ -224,6 +227,11 @@ def make_server(
             except json.JSONDecodeError:
                 self._error(400, "InvalidRequestContentException", "payload is not JSON")
                 return
+            except Throttled as exc:  # what Lambda's Invoke API answers beyond reserved concurrency
+                throttled = {"Reason": exc.reason, "Type": "User", "message": exc.error_message}
+                self._send(429, json.dumps(throttled).encode(),
+                           {"x-amzn-ErrorType": "TooManyRequestsException", "Retry-After": "1"})  # fmt: skip
+                return
             except FunctionError as exc:
                 payload = {"errorType": exc.error_type, "errorMessage": exc.error_message}
                 self._send(200, json.dumps(payload).encode(), {"X-Amz-Function-Error": "Unhandled"})
@@ -236,6 +244,12 @@ def make_server(
                 return self._dispatch
             raise AttributeError(name)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    # the listen backlog: socketserver's default of 5 reset 4-5 of 20 connections opened at once (API Gateway takes
+    # a burst); tests/e2e/test_identity.py sends 20 refreshes at once
+    request_queue_size = 128

@@ -53,10 +53,19 @@ def _call(url: str, body: dict[str, Any] | None = None, timeout: float = 300, *,
         raise StackDown(str(exc)) from None
 
 
-def invoke(api: str, function: str, event: dict[str, Any], creds: LocalCredentials) -> tuple[bool, Any]:
+def invoke(
+    api: str, function: str, event: dict[str, Any], creds: LocalCredentials, *, throttled_for_s: float = 600
+) -> tuple[bool, Any]:
     """The function's answer, and whether it raised (Lambda's ``X-Amz-Function-Error``); RuntimeError when the
-    Invoke API refuses the call (a stale state file: its credentials are another run's)."""
-    status, headers, payload = _call(f"{api}/2015-03-31/functions/{function}/invocations", event, creds=creds)
+    Invoke API refuses the call (a stale state file: its credentials are another run's). A throttled invocation
+    (429: a scheduled run holds the function's one reserved environment) is retried after ``Retry-After``, as the
+    AWS SDKs retry Lambda's TooManyRequestsException, for at most ``throttled_for_s``."""
+    deadline = time.monotonic() + throttled_for_s
+    while True:
+        status, headers, payload = _call(f"{api}/2015-03-31/functions/{function}/invocations", event, creds=creds)
+        if status != 429 or time.monotonic() > deadline:
+            break
+        time.sleep(float(headers.get("Retry-After") or 1))
     if status != 200:
         raise RuntimeError(f"the Invoke API answered {status}: {payload}")
     failed = any(k.lower() == "x-amz-function-error" for k in headers)

@@ -257,7 +257,7 @@ class LocalStack:
             target = targets.get(provider)
             fn = target.function if target else default_fn
             event = {**(target.input if target else {"provider": provider}), "catalog": str(csv)}
-            reports.append(self.runtime.invoke(fn, event))
+            reports.append(self.runtime.invoke(fn, event, throttle=False))
         return reports
 
     def seed_local(self, shared: Path) -> dict[str, Any]:
@@ -266,14 +266,17 @@ class LocalStack:
         for lid, fn in sorted(self.app.functions.items()):
             if fn.local_seed is not None:
                 event = json.loads(json.dumps(fn.local_seed).replace("${shared}", str(shared)))
-                out[lid] = self.runtime.invoke(lid, event)
+                out[lid] = self.runtime.invoke(lid, event, throttle=False)
         return out
 
     def start_schedules(self, catalogs: Path, every_s: float | None) -> None:
         """Fire the template's schedules on local timers (see infra/local/scheduler.py)."""
         from infra.local.scheduler import Scheduler
 
-        self._scheduler = Scheduler(self.app, self.runtime.invoke, catalogs=catalogs, every_s=every_s)
+        def invoke(function: str, event: dict[str, Any]) -> Any:  # an asynchronous invocation: waits for capacity
+            return self.runtime.invoke(function, event, throttle=False)
+
+        self._scheduler = Scheduler(self.app, invoke, catalogs=catalogs, every_s=every_s)
         self._scheduler.start()
 
     def wait_ready(self, *, since_publish_s: float | None, timeout_s: float = 60.0) -> dict[str, Any]:
@@ -328,6 +331,7 @@ class LocalStack:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        self.runtime.close()
         if self._openapi_dir is not None:
             shutil.rmtree(self._openapi_dir, ignore_errors=True)
         if self._moto is not None:

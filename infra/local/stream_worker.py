@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from infra.local.template import read_app
 
     app = read_app()
-    runtime = Runtime(app)
+    runtime = Runtime(app, isolated=False)  # this process is already apart from the API, one invocation at a time
     endpoint = os.environ["AWS_ENDPOINT_URL"]
 
     def streams() -> Callable[[], Sequence[Poller]]:

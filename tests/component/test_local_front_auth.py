@@ -51,7 +51,7 @@ class Fronts:
 
 @pytest.fixture(scope="module")
 def fronts() -> Iterator[Fronts]:
-    runtime = Runtime(read_app())
+    runtime = Runtime(read_app(), isolated=False)
     ws = WebSocketFront("127.0.0.1", free_port(), runtime, [], credentials=CREDS)  # no routes: $connect accepts
     ws.start()
     http = make_server("127.0.0.1", 0, runtime, connections=ws, credentials=CREDS)

@@ -3,6 +3,7 @@ revocation, and the plan rate limits (anonymous callers by IP at the free rate, 
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -74,6 +75,29 @@ def test_a_refused_refresh_says_the_same_whatever_the_reason(stack: Stack) -> No
         (401, "refresh_refused", "the refresh token was refused; sign in again")
     }
     assert all(hdrs["X-Content-Type-Options"] == "nosniff" for _, _, hdrs in answers)
+
+
+def test_twenty_concurrent_refreshes_with_one_token_give_exactly_one_session(stack: Stack) -> None:
+    """The stack serves concurrent requests in parallel, each in an execution environment of its own, as Lambda
+    does (tests/integration/test_local_runtime.py shows the overlap): the refresh token is spent by a conditional
+    write, so one request wins and the other 19 are refused. The caller's access token puts it at its plan's
+    rate, so the rate limit refuses none of them. A first burst of refused tokens brings the function's
+    environments up, so that the real burst meets warm ones (cold starts would spread it out)."""
+    user, refresh_token = session(stack.url, stack.state_file, plan="enterprise", roles=("user",))
+    url = f"{stack.url}/auth/refresh"
+
+    def burst(token: str) -> list[int]:
+        start = threading.Barrier(20)
+
+        def refresh(_: int) -> int:
+            start.wait()
+            return request("POST", url, {"refresh_token": token}, headers=user)[0]
+
+        with ThreadPoolExecutor(20) as pool:
+            return sorted(pool.map(refresh, range(20)))
+
+    assert burst("x" * 40) == [401] * 20
+    assert burst(refresh_token) == [200] + [401] * 19
 
 
 def test_the_local_fronts_own_answers_say_nosniff(stack: Stack) -> None:

@@ -200,7 +200,7 @@ def test_an_unreadable_record_goes_to_the_on_failure_queue_with_its_batch_info_a
 
     trigger = template_trigger(endpoint)
     assert trigger.report_failures and trigger.bisect_on_error and trigger.on_failure == "LivePricesDeadLetterQueue"
-    stream = poller(endpoint, Runtime(endpoint.app), trigger, endpoint.names[trigger.on_failure])
+    stream = poller(endpoint, Runtime(endpoint.app, isolated=False), trigger, endpoint.names[trigger.on_failure])
     put(offers, "runpod-it-sf-good-1", Decimal("1.10"))
     put(offers, "runpod-it-sf-poison", "one dollar")  # a writer's bug: the broadcaster cannot read this price
     put(offers, "runpod-it-sf-good-2", Decimal("1.20"))
@@ -286,7 +286,7 @@ def test_a_partial_batch_response_checkpoints_before_the_failed_record_and_retri
 ) -> None:
     sqs, dlq = dead_letters
     ANSWER["fail"] = "x-3"
-    stream = poller(endpoint, Runtime(local_app("report_handler")), synthetic("report_handler"), dlq)
+    stream = poller(endpoint, Runtime(local_app("report_handler"), isolated=False), synthetic("report_handler"), dlq)
     for i in range(1, 6):
         put(offers, f"x-{i}", Decimal(i))
     stream.poll_once()
@@ -312,7 +312,9 @@ def test_an_invalid_partial_response_fails_the_whole_batch(
 ) -> None:
     sqs, dlq = dead_letters
     ANSWER["raw"] = answer
-    stream = poller(endpoint, Runtime(local_app("report_handler")), synthetic("report_handler", max_retries=1), dlq)
+    stream = poller(
+        endpoint, Runtime(local_app("report_handler"), isolated=False), synthetic("report_handler", max_retries=1), dlq
+    )
     put(offers, "y-1", Decimal(1))
     put(offers, "y-2", Decimal(2))
     stream.poll_once()
@@ -326,7 +328,7 @@ def test_without_report_batch_item_failures_the_answer_is_ignored(
     sqs, dlq = dead_letters
     ANSWER["fail"] = "z-1"
     trigger = synthetic("report_handler", report_failures=False)
-    stream = poller(endpoint, Runtime(local_app("report_handler")), trigger, dlq)
+    stream = poller(endpoint, Runtime(local_app("report_handler"), isolated=False), trigger, dlq)
     put(offers, "z-1", Decimal(1))
     stream.poll_once()
     assert calls == [["z-1"]] and drain(sqs, dlq) == []
@@ -338,7 +340,7 @@ def test_a_function_error_bisects_until_the_poison_record_is_alone(
     sqs, dlq = dead_letters
     ANSWER["fail"] = "w-3"
     trigger = synthetic("raising_handler", bisect_on_error=True, max_retries=1)
-    stream = poller(endpoint, Runtime(local_app("raising_handler")), trigger, dlq)
+    stream = poller(endpoint, Runtime(local_app("raising_handler"), isolated=False), trigger, dlq)
     for i in range(1, 5):
         put(offers, f"w-{i}", Decimal(i))
     stream.poll_once()
@@ -353,7 +355,7 @@ def test_records_older_than_the_maximum_age_are_skipped_to_the_destination(
 ) -> None:
     sqs, dlq = dead_letters
     trigger = synthetic("report_handler", max_record_age_s=0)
-    stream = poller(endpoint, Runtime(local_app("report_handler")), trigger, dlq)
+    stream = poller(endpoint, Runtime(local_app("report_handler"), isolated=False), trigger, dlq)
     put(offers, "v-1", Decimal(1))
     time.sleep(1.1)
     stream.poll_once()
@@ -384,7 +386,8 @@ def queue(endpoint: Endpoint) -> Iterator[tuple[Any, str, str]]:
 
 def queue_poller(endpoint: Endpoint, url: str) -> QueuePoller:
     trigger = QueueTrigger(function="queue_handler", queue="Q", batch_size=10, max_concurrency=1, report_failures=True)
-    return QueuePoller(Runtime(local_app("queue_handler")), trigger, url, "arn:aws:sqs:us-east-1:123456789012:q",
+    runtime = Runtime(local_app("queue_handler"), isolated=False)
+    return QueuePoller(runtime, trigger, url, "arn:aws:sqs:us-east-1:123456789012:q",
                        endpoint_url=endpoint.url, wait_s=0)  # fmt: skip
 
 

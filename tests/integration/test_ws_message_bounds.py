@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("aws")]
 @pytest.fixture
 def ws(endpoint: Endpoint) -> Iterator[ClientConnection]:
     routes = endpoint.app.ws_routes
-    front = WebSocketFront("127.0.0.1", free_port(), Runtime(endpoint.app), routes,
+    front = WebSocketFront("127.0.0.1", free_port(), Runtime(endpoint.app, isolated=False), routes,
                            selection_expression=selection_expression(endpoint.app.template, routes[0].api))  # fmt: skip
     front.start()
     try:

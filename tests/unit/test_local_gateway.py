@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from infra.local.gateway import Gate
-from infra.local.runtime import FunctionError
+from infra.local.runtime import FunctionError, Throttled
 from infra.local.template import Route, read_app
 
 APP = read_app()
@@ -28,6 +28,8 @@ class Authorizer:
             raise FunctionError(function, Exception("Unauthorized"))
         if token == "broken":
             raise FunctionError(function, KeyError("boom"))
+        if token == "throttled":  # the authorizer at its reserved concurrency
+            raise Throttled(function, 1)
         effect = "Deny" if token == "deny" else "Allow"
         arn = event["methodArn"].rsplit("/", 2)[0] + "/*/*"
         statement = {"Action": "execute-api:Invoke", "Effect": effect, "Resource": [arn]}
@@ -71,6 +73,7 @@ def test_refusals_deny_and_failures() -> None:
     denied = gate.enter(ROUTE, _event("Bearer deny")) or _fail()
     assert denied.status == 403 and json.loads(denied.body)["error"]["code"] == "forbidden"
     assert (gate.enter(ROUTE, _event("Bearer broken")) or _fail()).status == 500
+    assert (gate.enter(ROUTE, _event("Bearer throttled")) or _fail()).status == 500  # AUTHORIZER_FAILURE
 
 
 def test_answers_are_cached_per_identity_source_values_for_reauthorize_every() -> None:
