@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
     _configure_process_env("us-east-1")
     started = time.monotonic()
-    stack = LocalStack(host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port)
+    outbox = Path(args.state_file).parent / "outbox"  # the account mails, as .eml files (beside the state file)
+    stack = LocalStack(host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port,
+                       outbox=outbox)  # fmt: skip
     stack.start()
     stack.launch_streams()
     reports: list[dict[str, Any]] = []
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "names": stack.names,
         "pid": os.getpid(),
         "snapshot_ttl_s": stack.snapshot_ttl_s,
+        "outbox": str(stack.outbox),
     }
     Path(args.state_file).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(f"{args.state_file}.tmp")
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if stack.ws_url:
         print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')
     print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
+    print(f"  Outbox        {stack.outbox}/*.eml   (the account mails SES sent: verification, password reset)")
     print("  Ctrl-C stops it.", flush=True)
 
     stop = threading.Event()
