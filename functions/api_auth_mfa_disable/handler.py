@@ -9,7 +9,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from gpubroker.api.audit import audit_middleware
-from gpubroker.api.auth_models import MfaDisabled, StepUp
+from gpubroker.api.auth_models import MfaDisabled, StepUp, proof
 from gpubroker.api.identity import require_user
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
@@ -26,7 +26,8 @@ app.use([audit_middleware(action="auth.mfa.disable")])
 def disable(request: Annotated[StepUp, Body()]) -> MfaDisabled:
     principal = require_user(app)
     app.append_context(audit_resource=f"user/{principal.user_id}")
-    mfa.disable(principal.user_id, password=request.password, code=request.code, deps=app.context["deps"].auth)
+    password, code = proof(request)
+    mfa.disable(principal.user_id, password=password, code=code, deps=app.context["deps"].auth)
     return MfaDisabled()
 
 

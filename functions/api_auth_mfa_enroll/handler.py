@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from gpubroker.api.audit import audit_middleware
-from gpubroker.api.auth_models import MfaEnrollment, PasswordStepUp
+from gpubroker.api.auth_models import MfaEnrollment, PasswordProof
 from gpubroker.api.identity import require_user
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
@@ -27,7 +27,7 @@ app.use([audit_middleware(action="auth.mfa.enroll")])
 
 
 @app.post("/auth/mfa/enroll", responses=responses(MfaEnrollment, 401, 403, 409, 415))
-def enroll(request: Annotated[PasswordStepUp, Body()]) -> Response[Any]:
+def enroll(request: Annotated[PasswordProof, Body()]) -> Response[Any]:
     principal = require_user(app)
     started = mfa.enroll(principal.user_id, password=request.password, deps=app.context["deps"].auth)
     body = MfaEnrollment(secret=started.secret, otpauth_uri=started.otpauth_uri,

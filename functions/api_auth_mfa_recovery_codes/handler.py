@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from gpubroker.api.audit import audit_middleware
-from gpubroker.api.auth_models import RecoveryCodes, StepUp
+from gpubroker.api.auth_models import RecoveryCodes, StepUp, proof
 from gpubroker.api.identity import require_user
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuthSettings
@@ -26,7 +26,8 @@ app.use([audit_middleware(action="auth.mfa.recovery_codes")])
 def regenerate(request: Annotated[StepUp, Body()]) -> Response[Any]:
     principal = require_user(app)
     app.append_context(audit_resource=f"user/{principal.user_id}")
-    done = mfa.regenerate_recovery_codes(principal.user_id, password=request.password, code=request.code,
+    password, code = proof(request)
+    done = mfa.regenerate_recovery_codes(principal.user_id, password=password, code=code,
                                          deps=app.context["deps"].auth)  # fmt: skip
     body = RecoveryCodes(recovery_codes=list(done.recovery_codes))
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body.model_dump(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # printable ASCII without "@" or spaces (explicit ranges: "\s" means different sets to Python and to fuzzers),
 # a dot in the domain, a letters-only top-level label
@@ -109,27 +109,31 @@ class PasswordReset(LinkToken):
     password: str = Field(min_length=12, max_length=128, description="the new password: 12 to 128 characters")
 
 
-class StepUp(BaseModel):
-    """A fresh proof of the account, in this request: its password, or a current TOTP code (not both)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    password: str | None = Field(default=None, min_length=1, max_length=128, description="the account's password")
-    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="a current 6-digit TOTP code")
-
-    @model_validator(mode="after")
-    def _one_proof(self) -> StepUp:
-        if (self.password is None) == (self.code is None):
-            raise ValueError("give the password or a TOTP code (one of them)")
-        return self
-
-
-class PasswordStepUp(BaseModel):
-    """MFA enrolment's step-up: the account's password (MFA is off, so there is no code yet)."""
+class PasswordProof(BaseModel):
+    """A step-up proof: the account's password (MFA enrolment takes only this one: MFA is off, there is no code)."""
 
     model_config = ConfigDict(extra="forbid")
 
     password: str = Field(min_length=1, max_length=128, description="the account's password")
+
+
+class CodeProof(BaseModel):
+    """A step-up proof: a current TOTP code (MFA on), spent as at login: a used code is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9]{6}$", description="a current 6-digit TOTP code")
+
+
+StepUp = PasswordProof | CodeProof
+"""A fresh proof of the account, in this request: its password or a current TOTP code (one of the two)."""
+
+
+def proof(request: StepUp) -> tuple[str | None, str | None]:
+    """(password, code) of a step-up body: one of them is None."""
+    if isinstance(request, PasswordProof):
+        return request.password, None
+    return None, request.code
 
 
 class VerificationSent(BaseModel):
