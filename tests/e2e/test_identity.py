@@ -77,7 +77,7 @@ def test_a_signed_in_user_enrols_mfa(stack: Stack) -> None:
     headers = sign_in(stack.url, stack.state_file)
     status, body, _ = request("POST", f"{stack.url}/auth/mfa/enroll", {}, headers=headers)
     assert (status, body["error"]["code"]) == (422, "validation_error")  # a session alone: the password too (step-up)
-    password = {"password": "correct horse battery staple"}  # what sign_in registered the account with
+    password: dict[str, object] = {"password": "correct horse battery staple"}  # what sign_in registered
     status, body, _ = request("POST", f"{stack.url}/auth/mfa/enroll", password, headers=headers)
     assert status == 200 and body["otpauth_uri"].startswith("otpauth://totp/")
 
