@@ -126,6 +126,7 @@ class LocalStack:
         request handling no longer share one GIL (measured in docs/decisions.md)."""
         from infra.local.moto_server import OUTBOX_ENV
 
+        self.outbox.mkdir(parents=True, exist_ok=True)  # there (empty) from the start: `ls` works before any mail
         self._moto = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
             [sys.executable, "-m", "infra.local.moto_server", "-H", self.host, "-p", str(self.moto_port)],
             cwd=ROOT,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def _profile(endpoint: Endpoint, address: str) -> dict[str, Any]:
 
 
 def test_register_verify_forget_reset_against_the_endpoint(deps: AuthApiDeps, endpoint: Endpoint) -> None:
-    address = "lovelace@example.com"
+    address = f"lovelace-{uuid.uuid4().hex[:8]}@example.com"  # the endpoint's tables are shared by the session
     assert call("api_auth_register", "/auth/register", {"email": address, "password": PASSWORD}, deps)[0] == 202
     message = sent_messages(endpoint)[-1]
     assert message.source == "no-reply@gpubroker.dev" and message.subject == "Verify your GPUBroker email address"
