@@ -32,10 +32,11 @@ PASSWORD, NEW_PASSWORD = "correct horse battery staple", "an entirely new passph
 
 
 def _call(stack: Stack, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
-    """A POST that waits out the free rate as a well-behaved client does (the e2e tests share one IP)."""
+    """A POST that waits out the free rate and the per-IP throttles as a well-behaved client does (the e2e tests
+    share one IP, and so do other runs on the machine: forgot allows 10 a minute per IP), up to a minute."""
     for _ in range(5):
         status, answer, hdrs = request("POST", f"{stack.url}{path}", body, headers)
-        if status != 429:
+        if status != 429 or int(hdrs["Retry-After"]) > 60:
             break
         time.sleep(int(hdrs["Retry-After"]))
     return status, answer, hdrs

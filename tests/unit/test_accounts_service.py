@@ -171,12 +171,21 @@ def test_forgot_for_an_unknown_email_mails_nothing_writes_nothing_and_takes_as_l
     assert len(outbox.sent) == before and "nobody@example.com" not in deps.users.resets  # type: ignore[attr-defined]
     assert deps.users.by_email("nobody@example.com") is None
     assert sum(pace.slept) == pytest.approx(accounts.FORGOT_FLOOR_S)  # answered no sooner than a known address
-    # and the throttles treat both alike: the 6th request for either address is a 429
-    for address in (EMAIL, "nobody@example.com"):
+    # and the throttles treat both alike: the 6th request for either address is a 429, answered at once (the
+    # throttle reads nothing of the account)
+    for n, address in enumerate((EMAIL, "nobody@example.com")):
         for _ in range(accounts.FORGOT_PER_EMAIL[0] - (1 if address != EMAIL else 0)):
-            accounts.forgot_password(address, ip=IP, deps=deps)
+            accounts.forgot_password(address, ip=f"{IP}{n}", deps=deps)
+        slept = len(pace.slept)
         with pytest.raises(TooManyRequests):
-            accounts.forgot_password(address, ip=IP, deps=deps)
+            accounts.forgot_password(address, ip=f"{IP}{n}", deps=deps)
+        assert len(pace.slept) == slept
+    # per IP: 10 a minute, whatever the addresses
+    for n in range(accounts.FORGOT_PER_IP[0]):
+        accounts.forgot_password(f"someone{n}@example.com", ip="192.0.2.1", deps=deps)
+    with pytest.raises(TooManyRequests) as refused:
+        accounts.forgot_password("someone-else@example.com", ip="192.0.2.1", deps=deps)
+    assert 1 <= refused.value.retry_after <= accounts.FORGOT_PER_IP[1]
 
 
 def test_a_reset_link_works_once_and_a_newer_link_supersedes_it() -> None:

@@ -40,7 +40,7 @@ from gpubroker.services.auth import AccountMail, AuthDeps, normalise_email
 
 FORGOT_FLOOR_S = 1.0  # no forgot answer goes out sooner (an SES call takes ~0.05-0.3 s)
 FORGOT_PER_EMAIL = (5, 3600.0)  # reset mails per address per hour (whether or not it has an account)
-FORGOT_PER_IP = (30, 3600.0)
+FORGOT_PER_IP = (10, 60.0)
 VERIFY_SEND_PER_USER = (5, 3600.0)  # verification mails a signed-in user may ask for per hour
 ROLES = frozenset({"admin", "user"})
 
@@ -126,20 +126,22 @@ def verify_email(token: str, *, deps: AuthDeps) -> str:
 
 def forgot_password(email: str, *, ip: str, deps: AuthDeps) -> None:
     """Mail a reset link if ``email`` has an account; the same answer, the same throttles and no sooner than
-    ``FORGOT_FLOOR_S`` either way."""
+    ``FORGOT_FLOOR_S`` either way. The throttles come first and answer at once: they read nothing of the account,
+    so a 429 takes as long for any address (and a flood of them costs no Lambda time)."""
     mail = _mail(deps)
     started = mail.monotonic()
-    try:
-        _forgot(normalise_email(email), ip=ip, deps=deps)
-    finally:  # also a 429: a throttled answer must not be faster for one kind of address either
-        mail.sleep(max(0.0, FORGOT_FLOOR_S - (mail.monotonic() - started)))
-
-
-def _forgot(email: str, *, ip: str, deps: AuthDeps) -> None:
+    email = normalise_email(email)
     for key, (limit, window) in ((f"forgot:email:{email}", FORGOT_PER_EMAIL), (f"forgot:ip:{ip}", FORGOT_PER_IP)):
         decision = deps.throttle.check(key, limit, window)
         if not decision.allowed:
             raise TooManyRequests("too many password reset requests", retry_after=decision.retry_after_s)
+    try:
+        _forgot(email, deps=deps)
+    finally:
+        mail.sleep(max(0.0, FORGOT_FLOOR_S - (mail.monotonic() - started)))
+
+
+def _forgot(email: str, *, deps: AuthDeps) -> None:
     user = deps.users.by_email(email)
     # the same signing and the same conditional write either way; for an unknown email the write is refused
     target = user or User(user_id="u_none", email=email, password_hash="")
