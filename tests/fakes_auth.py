@@ -13,7 +13,7 @@ from gpubroker.adapters.ratelimit import MemoryRateLimiter
 from gpubroker.domain.accounts import User
 from gpubroker.domain.mfa import Challenge, MfaState
 from gpubroker.domain.tokens import KeyRing, TokenPolicy, new_signing_key
-from gpubroker.services.auth import AuthDeps
+from gpubroker.services.auth import AccountMail, AuthDeps
 from gpubroker.wiring.auth import AuthApiDeps
 from tests.fakes import FixedClock
 
@@ -39,6 +39,40 @@ class MemoryUsers:
     def by_id(self, user_id: str) -> User | None:
         with self.lock:
             return next((u for u in self.users.values() if u.user_id == user_id), None)
+
+    resets: dict[str, str] = field(default_factory=dict)  # email -> the jti of its live reset link
+
+    def mark_email_verified(self, email: str, user_id: str) -> bool:
+        with self.lock:
+            user = self.users.get(email)
+            if user is None or user.user_id != user_id:
+                return False
+            self.users[email] = dataclasses.replace(user, email_verified=True)
+            return True
+
+    def set_reset_link(self, email: str, jti: str, expires_at: int) -> bool:
+        with self.lock:
+            if email not in self.users:
+                return False
+            self.resets[email] = jti
+            return True
+
+    def reset_password(self, email: str, user_id: str, jti: str, password_hash: str) -> bool:
+        with self.lock:
+            user = self.users.get(email)
+            if user is None or user.user_id != user_id or self.resets.get(email) != jti:
+                return False
+            del self.resets[email]
+            self.users[email] = dataclasses.replace(user, password_hash=password_hash, email_verified=True)
+            return True
+
+    def grant_role(self, email: str, role: str) -> bool:
+        with self.lock:
+            user = self.users.get(email)
+            if user is None:
+                return False
+            self.users[email] = dataclasses.replace(user, roles=tuple(sorted({*user.roles, role})))
+            return True
 
 
 @dataclass
@@ -114,6 +148,22 @@ class MemoryMfa:
         with self.users.lock:
             return self.challenges.pop(challenge_id, None) is not None
 
+    def disable(self, email: str) -> bool:
+        with self.users.lock:
+            old = self.states.get(email, MfaState())
+            if not old.enabled:
+                return False
+            self._update(email, MfaState(enabled=False, last_step=old.last_step))
+            return True
+
+    def replace_recovery_codes(self, email: str, recovery_hashes: Sequence[str]) -> bool:
+        with self.users.lock:
+            old = self.states.get(email, MfaState())
+            if not old.enabled:
+                return False
+            self._update(email, dataclasses.replace(old, recovery_hashes=frozenset(recovery_hashes)))
+            return True
+
 
 @dataclass
 class MemoryRefresh:
@@ -142,6 +192,49 @@ class MemoryRefresh:
         fam = self.families.get(family)
         return fam is None or bool(fam.get("revoked"))
 
+    def families_of(self, user_id: str) -> list[str]:
+        return [f for f, fam in self.families.items() if fam.get("user_id") == user_id]
+
+
+@dataclass
+class Outbox:
+    """A ``Mailer`` that keeps what it is given (``down``: refuses, as SES does when it is unreachable)."""
+
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+    down: bool = False
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        from gpubroker.domain.errors import MailUnavailable
+
+        if self.down:
+            raise MailUnavailable("the mail could not be sent; try again later", details={"reason": "test"})
+        self.sent.append((to, subject, text))
+
+    def link_token(self, to: str) -> str:
+        """The token of the newest link mailed to ``to``."""
+        import re
+
+        for addr, _, text in reversed(self.sent):
+            found = re.search(r"#token=([A-Za-z0-9_.-]+)", text)
+            if addr == to and found:
+                return found.group(1)
+        raise AssertionError(f"no link was mailed to {to}")
+
+
+class NoSleep:
+    """``AccountMail.sleep``/``monotonic`` for tests: time moves only when slept (the forgot floor is recorded)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+    def monotonic(self) -> float:
+        return self.t
+
 
 @dataclass(frozen=True)
 class FixedRing:
@@ -149,6 +242,15 @@ class FixedRing:
 
     def ring(self) -> KeyRing:
         return self.fixed
+
+
+def mail_world(clock: FixedClock | None = None) -> tuple[AuthDeps, FixedClock, Outbox, NoSleep]:
+    """``auth_world`` with the account mail: an ``Outbox`` mailer, links to https://app.gpubroker.test."""
+    deps, clock = auth_world(clock)
+    outbox, pace = Outbox(), NoSleep()
+    deps.mail = AccountMail(mailer=outbox, app_url="https://app.gpubroker.test", sleep=pace.sleep,
+                            monotonic=pace.monotonic)  # fmt: skip
+    return deps, clock, outbox, pace
 
 
 def auth_world(clock: FixedClock | None = None) -> tuple[AuthDeps, FixedClock]:

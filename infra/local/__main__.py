@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
 
     _configure_process_env("us-east-1")
     started = time.monotonic()
-    stack = LocalStack(host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port)
+    outbox = Path(args.state_file).parent / "outbox"  # the account mails, as .eml files (beside the state file)
+    stack = LocalStack(host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port,
+                       outbox=outbox)  # fmt: skip
     stack.start()
     stack.launch_streams()
     reports: list[dict[str, Any]] = []
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "snapshot_ttl_s": stack.snapshot_ttl_s,
         # the run's access key, which the Invoke and @connections APIs require (make ingest, the tests sign with it)
         "credentials": stack.credentials.state(),
+        "outbox": str(stack.outbox),
     }
     write_state(Path(args.state_file), state)
     for r in reports:
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if stack.ws_url:
         print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')
     print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
+    print(f"  Outbox        {stack.outbox}/*.eml   (the account mails SES sent: verification, password reset)")
     print("  Ctrl-C stops it.", flush=True)
 
     stop = threading.Event()

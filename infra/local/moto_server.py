@@ -14,6 +14,9 @@ written as epoch seconds and ``None`` members dropped, as the generic serializer
 tests/integration/test_local_moto_server.py holds both speed-ups to moto's own answers for every kind of
 attribute value. Every other operation (control plane, errors) goes through moto unchanged.
 
+3. With ``GPUBROKER_OUTBOX`` set (the local stack sets it), every mail SES accepts is also written to that folder
+   as an ``.eml`` file: the developer's outbox (:func:`capture_outbox`).
+
 Run: ``python -m infra.local.moto_server -H 127.0.0.1 -p 5000`` (the arguments of ``moto_server``).
 """
 
@@ -23,7 +26,8 @@ import base64
 import calendar
 import json
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 # (service, operation) answered by json.dumps: reads that return items or stream records
@@ -174,11 +178,58 @@ def serialise_writes() -> None:
         setattr(DynamoDBBackend, name, locked)
 
 
+OUTBOX_ENV = "GPUBROKER_OUTBOX"
+"""The folder the local stack's moto process writes every sent mail to (set by infra/local/stack.py)."""
+
+
+def write_eml(folder: Path, source: str, to: list[str], subject: str, body: str, message_id: str) -> Path:
+    """One sent message as an RFC 5322 file ``<UTC time>-<message id>.eml`` in ``folder`` (any mail client or
+    ``cat`` reads it); written whole under a temporary name, then renamed, so a reader never sees half a file."""
+    from email.message import EmailMessage
+    from email.utils import formatdate
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = source, ", ".join(to), subject
+    msg["Date"], msg["Message-ID"] = formatdate(usegmt=True), f"<{message_id}@local.gpubroker>"
+    msg.set_content(body)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"{stamp}-{message_id}.eml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(msg.as_bytes())
+    tmp.replace(path)
+    return path
+
+
+def capture_outbox(folder: Path) -> None:
+    """Keep a copy of every message moto's SES accepts (API v1 and v2 ``SendEmail`` with simple content) in
+    ``folder``, after moto has checked it as SES does (a verified sender, valid addresses): the local stack's
+    outbox. Idempotent."""
+    from moto.ses.models import SESBackend
+
+    send = SESBackend.send_email
+    if getattr(send, "_gpubroker_outbox", False):
+        return
+
+    def send_email(self: Any, source: str, subject: str, body: str, destinations: dict[str, list[str]]) -> Any:
+        message = send(self, source, subject, body, destinations)
+        to = [a for kind in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destinations.get(kind, [])]
+        write_eml(folder, source, to, subject, body, message.id)
+        return message
+
+    send_email._gpubroker_outbox = True  # type: ignore[attr-defined]
+    SESBackend.send_email = send_email  # type: ignore[method-assign]
+
+
 def main() -> None:
+    import os
+
     from moto.server import main as moto_main
 
     install()
     serialise_writes()
+    if os.environ.get(OUTBOX_ENV):
+        capture_outbox(Path(os.environ[OUTBOX_ENV]))
     moto_main()
 
 

@@ -1,5 +1,5 @@
-"""Create the template's DynamoDB tables, S3 buckets, secrets, SSM parameters, SQS queues and KMS keys on an
-AWS-compatible endpoint (moto, LocalStack, AWS).
+"""Create the template's DynamoDB tables, S3 buckets, secrets, SSM parameters, SQS queues, KMS keys and SES
+identities on an AWS-compatible endpoint (moto, LocalStack, AWS).
 
 Physical names are ``<prefix>-<LogicalId>`` so several test runs can share one endpoint.
 """
@@ -77,6 +77,7 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
         if attributes:
             sqs.set_queue_attributes(QueueUrl=names[lid], Attributes=attributes)
     names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
+    _ses_identities(app, endpoint_url=endpoint_url, region=region)
     return names
 
 
@@ -90,6 +91,19 @@ def provision_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
         return
     if locked and "ObjectLockConfiguration" in props:
         s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=props["ObjectLockConfiguration"])
+
+
+def _ses_identities(app: App, *, endpoint_url: str | None, region: str) -> None:
+    """Every ``AWS::SES::EmailIdentity`` (the account mails' sender), so SES accepts mail from it as a verified
+    identity; on moto it is verified at once (in AWS, by the mail SES sends to the address, or DKIM for a domain)."""
+    identities = app.resources("AWS::SES::EmailIdentity")
+    if not identities:
+        return
+    ses = boto3.client("sesv2", endpoint_url=endpoint_url, region_name=region)
+    for res in identities.values():
+        identity = str(resolve(res["Properties"]["EmailIdentity"], {}, app.parameter_defaults()))
+        with contextlib.suppress(ses.exceptions.AlreadyExistsException):
+            ses.create_email_identity(EmailIdentity=identity)
 
 
 _QUEUE_PROPS = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")

@@ -83,6 +83,7 @@ class LocalStack:
         moto_port: int = 0,
         prefix: str = "gpubroker-local",
         stage: str = "local",
+        outbox: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -101,6 +102,8 @@ class LocalStack:
         # this run's access key: the stack's processes sign with it, its Invoke and @connections APIs accept only it
         self.credentials = LocalCredentials.generate()
         self._openapi_dir: Path | None = None
+        # where the moto process writes every mail SES accepts (.eml files): the developer's outbox
+        self.outbox = outbox or ROOT / ".local/outbox"
 
     @property
     def api_url(self) -> str:
@@ -128,9 +131,13 @@ class LocalStack:
     def _start_moto(self) -> None:
         """moto in its own process, as AWS is not in the caller's process: the handlers' boto3 calls and moto's
         request handling no longer share one GIL (measured in docs/decisions.md)."""
+        from infra.local.moto_server import OUTBOX_ENV
+
+        self.outbox.mkdir(parents=True, exist_ok=True)  # there (empty) from the start: `ls` works before any mail
         self._moto = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
             [sys.executable, "-m", "infra.local.moto_server", "-H", self.host, "-p", str(self.moto_port)],
             cwd=ROOT,
+            env={**os.environ, OUTBOX_ENV: str(self.outbox)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -180,7 +187,9 @@ class LocalStack:
         # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
         # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
         redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
-        os.environ.update(function_environment(self.app, self.names, endpoints, {"RedisUrl": redis_url}))
+        # the account mails' links point at this API (there is no web app locally to open them)
+        params = {"RedisUrl": redis_url, "AppUrl": self.api_url}
+        os.environ.update(function_environment(self.app, self.names, endpoints, params))
         os.environ.update({**LOCAL_DEFAULTS, **local_overrides})
         _, errors = openapi.communicate()
         if openapi.returncode != 0:

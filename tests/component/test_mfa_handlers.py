@@ -35,9 +35,17 @@ def test_the_handlers_enroll_verify_login_and_map_each_refusal() -> None:
     deps, clock = _world()
     audit = MemoryAuditLog()
     me = Principal(user_id=_uid(deps))
-    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, audit)
+    step_up = {"password": PASSWORD}  # enrolment needs the password in the request (step-up), not only a session
+    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", step_up, deps, audit)
     assert (status, body["error"]["code"]) == (401, "unauthorized")  # no authorizer context: nobody
-    status, enrolment, headers = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, audit, principal=me)
+    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, audit, principal=me)
+    assert (status, body["error"]["code"]) == (422, "validation_error")  # a session alone is not enough
+    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", {"password": "wrong horse battery"}, deps,
+                            audit, principal=me)  # fmt: skip
+    assert (status, body["error"]["code"]) == (403, "step_up_failed")
+    state = deps.mfa.state(EMAIL)
+    assert state is not None and state.pending_secret is None  # nothing written
+    status, enrolment, headers = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", step_up, deps, audit, principal=me)
     assert status == 200 and headers.get("Cache-Control") == "no-store"
     assert enrolment["otpauth_uri"].startswith("otpauth://totp/GPUBroker:") and enrolment["expires_in"] == 300
     assert enrolment["qr_png"].startswith("data:image/png;base64,")
@@ -46,7 +54,7 @@ def test_the_handlers_enroll_verify_login_and_map_each_refusal() -> None:
     assert status == 422
     status, body, _ = _call("api_auth_mfa_verify", "/auth/mfa/verify", verify, deps, audit)
     assert status == 200 and body["status"] == "mfa_enabled" and len(body["recovery_codes"]) == 10
-    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, audit, principal=me)
+    status, body, _ = _call("api_auth_mfa_enroll", "/auth/mfa/enroll", step_up, deps, audit, principal=me)
     assert (status, body["error"]["code"]) == (409, "mfa_already_enabled")
     clock.advance(30)
     status, body, _ = _call("api_auth_login", "/auth/login", {"email": EMAIL, "password": PASSWORD}, deps, audit)
@@ -68,4 +76,4 @@ def test_the_handlers_enroll_verify_login_and_map_each_refusal() -> None:
                                   "code": "000000"}, deps, audit)  # fmt: skip
     assert status == 429 and int(headers["Retry-After"]) >= 1
     actions = [e.action for n in range(audit.shards) for e in audit.all_entries(n)]
-    assert actions.count("auth.mfa.enroll") == 3 and actions.count("auth.mfa.verify") >= 4
+    assert actions.count("auth.mfa.enroll") == 4 and actions.count("auth.mfa.verify") >= 4

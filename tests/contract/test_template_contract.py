@@ -188,13 +188,20 @@ def test_only_the_signers_can_read_the_private_signing_keys() -> None:
         "ApiAuthLogoutFunction",
         "ApiAuthMfaEnrollFunction",
         "ApiAuthMfaVerifyFunction",
+        "ApiAuthMfaDisableFunction",
+        "ApiAuthMfaRecoveryCodesFunction",
+        "ApiAuthVerifyEmailSendFunction",
+        "ApiAuthVerifyEmailFunction",
+        "ApiAuthPasswordForgotFunction",
+        "ApiAuthPasswordResetFunction",
         "KeyRotationFunction",
     }
 
 
 def test_only_the_mfa_functions_can_use_the_totp_sealing_key() -> None:
     """The TOTP secrets are sealed under MfaSecretsKey: enrolment seals (Encrypt), verification opens and seals
-    (Decrypt, Encrypt); no other function can open one, so a read of AuthTable yields no TOTP secret."""
+    (Decrypt, Encrypt), the step-up routes open (Decrypt: a TOTP code proves the account); no other function can
+    open one, so a read of AuthTable yields no TOTP secret."""
     functions = APP.resources("AWS::Serverless::Function")
     grants: dict[str, set[str]] = {}
     for lid in FUNCTIONS:
@@ -206,6 +213,8 @@ def test_only_the_mfa_functions_can_use_the_totp_sealing_key() -> None:
     assert grants == {
         "ApiAuthMfaEnrollFunction": {"kms:Encrypt"},
         "ApiAuthMfaVerifyFunction": {"kms:Encrypt", "kms:Decrypt"},
+        "ApiAuthMfaDisableFunction": {"kms:Decrypt"},
+        "ApiAuthMfaRecoveryCodesFunction": {"kms:Decrypt"},
     }
 
 

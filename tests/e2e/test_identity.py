@@ -107,7 +107,11 @@ def test_the_local_fronts_own_answers_say_nosniff(stack: Stack) -> None:
 
 
 def test_a_signed_in_user_enrols_mfa(stack: Stack) -> None:
-    status, body, _ = request("POST", f"{stack.url}/auth/mfa/enroll", {}, headers=sign_in(stack.url, stack.state_file))
+    headers = sign_in(stack.url, stack.state_file)
+    status, body, _ = request("POST", f"{stack.url}/auth/mfa/enroll", {}, headers=headers)
+    assert (status, body["error"]["code"]) == (422, "validation_error")  # a session alone: the password too (step-up)
+    password: dict[str, object] = {"password": "correct horse battery staple"}  # what sign_in registered
+    status, body, _ = request("POST", f"{stack.url}/auth/mfa/enroll", password, headers=headers)
     assert status == 200 and body["otpauth_uri"].startswith("otpauth://totp/")
 
 

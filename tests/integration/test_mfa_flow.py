@@ -95,7 +95,7 @@ def _signed_up(email: str, deps: Any) -> Principal:
 
 def _enable(email: str, deps: Any) -> tuple[str, list[str]]:
     me = _signed_up(email, deps)
-    status, enrolment, _ = call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, principal=me)
+    status, enrolment, _ = call("api_auth_mfa_enroll", "/auth/mfa/enroll", {"password": PASSWORD}, deps, principal=me)
     assert status == 200 and enrolment["expires_in"] == CHALLENGE_TTL_S
     code = code_at(enrolment["secret"], step_at(deps.auth.clock.now()))
     status, body, _ = call("api_auth_mfa_verify", "/auth/mfa/verify",
@@ -118,8 +118,9 @@ def _verify(challenge: str, code: str, deps: Any) -> tuple[int, dict[str, Any], 
 def test_enroll_verify_then_login_needs_a_code_against_the_endpoint(deps: Any, endpoint: Endpoint) -> None:
     email = "hopper@example.com"
     me = _signed_up(email, deps)
-    assert call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps)[0] == 401  # the authorizer's context is needed
-    status, enrolment, headers = call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, principal=me)
+    step_up = {"password": PASSWORD}
+    assert call("api_auth_mfa_enroll", "/auth/mfa/enroll", step_up, deps)[0] == 401  # no authorizer context: 401
+    status, enrolment, headers = call("api_auth_mfa_enroll", "/auth/mfa/enroll", step_up, deps, principal=me)
     assert status == 200 and headers["Cache-Control"] == "no-store"
     assert enrolment["otpauth_uri"].startswith(f"otpauth://totp/GPUBroker:{email.replace('@', '%40')}?secret=")
     assert enrolment["qr_png"].startswith("data:image/png;base64,")
@@ -139,7 +140,7 @@ def test_enroll_verify_then_login_needs_a_code_against_the_endpoint(deps: Any, e
     stored = set(item["recovery_hashes"]["SS"])
     assert stored == {hashlib.sha256(c.replace("-", "").encode()).hexdigest() for c in body["recovery_codes"]}
     assert not any(c.replace("-", "") in json.dumps(item) for c in body["recovery_codes"])  # never in clear
-    status, body, _ = call("api_auth_mfa_enroll", "/auth/mfa/enroll", None, deps, principal=me)
+    status, body, _ = call("api_auth_mfa_enroll", "/auth/mfa/enroll", {"password": PASSWORD}, deps, principal=me)
     assert (status, body["error"]["code"]) == (409, "mfa_already_enabled")
 
     deps.auth.clock.advance(30)

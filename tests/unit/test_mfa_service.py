@@ -44,7 +44,7 @@ def _code(secret: str, clock: FixedClock, offset: int = 0) -> str:
 def _enabled() -> tuple[auth.AuthDeps, FixedClock, str, tuple[str, ...]]:
     """An account with MFA on (enrolled and confirmed), the clock one step after the confirming code."""
     deps, clock = _world()
-    started = mfa.enroll(_uid(deps), deps=deps)
+    started = mfa.enroll(_uid(deps), password=PASSWORD, deps=deps)
     done = mfa.verify(started.challenge.challenge_id, _code(started.secret, clock), deps=deps)
     assert isinstance(done, mfa.Activated)
     clock.advance(30)
@@ -68,7 +68,7 @@ def _session(deps: auth.AuthDeps, challenge: str, code: str) -> auth.Session:
 
 def test_enroll_then_verify_activates_mfa_and_shows_the_recovery_codes_once() -> None:
     deps, clock = _world()
-    started = mfa.enroll(_uid(deps), deps=deps)
+    started = mfa.enroll(_uid(deps), password=PASSWORD, deps=deps)
     assert started.challenge.kind == "enroll" and started.secret in started.otpauth_uri
     state = deps.mfa.state(EMAIL)
     assert state is not None and state.pending_secret == started.secret and not state.enabled
@@ -84,20 +84,20 @@ def test_enroll_then_verify_activates_mfa_and_shows_the_recovery_codes_once() ->
     with pytest.raises(InvalidMfaChallenge):  # the enrol challenge is spent
         mfa.verify(started.challenge.challenge_id, _code(started.secret, clock), deps=deps)
     with pytest.raises(MfaAlreadyEnabled) as again:  # re-enrolling would let a session thief swap the secret
-        mfa.enroll(_uid(deps), deps=deps)
+        mfa.enroll(_uid(deps), password=PASSWORD, deps=deps)
     assert again.value.code == "mfa_already_enabled"
 
 
 def test_a_wrong_code_does_not_activate_and_a_recovery_code_cannot_confirm_an_enrolment() -> None:
     deps, clock = _world()
-    started = mfa.enroll(_uid(deps), deps=deps)
+    started = mfa.enroll(_uid(deps), password=PASSWORD, deps=deps)
     wrong = "000000" if _code(started.secret, clock) != "000000" else "111111"
     with pytest.raises(InvalidMfaCode):
         mfa.verify(started.challenge.challenge_id, wrong, deps=deps)
     with pytest.raises(InvalidMfaCode):
         mfa.verify(started.challenge.challenge_id, "abcd-efgh-ijkl-mnop", deps=deps)
     with pytest.raises(InvalidMfaCode):  # a code of the *previous* pending secret (enrolled again since)
-        restarted = mfa.enroll(_uid(deps), deps=deps)
+        restarted = mfa.enroll(_uid(deps), password=PASSWORD, deps=deps)
         mfa.verify(restarted.challenge.challenge_id, _code(started.secret, clock), deps=deps)
     state = deps.mfa.state(EMAIL)
     assert state is not None and not state.enabled
@@ -139,7 +139,7 @@ def test_a_code_is_accepted_once_replay_is_refused() -> None:
 
 def test_the_code_that_confirmed_enrolment_cannot_log_in() -> None:
     deps, clock = _world()
-    started = mfa.enroll(_uid(deps), deps=deps)
+    started = mfa.enroll(_uid(deps), password=PASSWORD, deps=deps)
     code = _code(started.secret, clock)
     assert isinstance(mfa.verify(started.challenge.challenge_id, code, deps=deps), mfa.Activated)
     with pytest.raises(InvalidMfaCode):

@@ -181,6 +181,21 @@ class AuthSettings(AuthorizerSettings):
     MFA_KEY_ID: str = Field(min_length=1, description="KMS symmetric key sealing the TOTP secrets")
 
 
+class AccountMailSettings(AuthSettings):
+    """The auth functions that mail the account links (register, verify-email/send, password/forgot): also the SES
+    sender (a verified identity: template.yaml ``MailSenderIdentity``) and the web app's URL the links point to."""
+
+    MAIL_FROM: str = Field(min_length=3, description="the SES sender address (the template's MailFrom)")
+    APP_URL: str = Field(min_length=1, description="base URL of the links: <APP_URL>/verify-email#token=")
+
+
+class OperatorSettings(_Settings):
+    """The operator commands (invoke-only functions, e.g. the first admin): the accounts and the audit log."""
+
+    AUTH_TABLE: str = Field(min_length=3)
+    AUDIT_TABLE: str = Field(min_length=3)
+
+
 class KeyRotationSettings(_Settings):
     """The scheduled signing-key rotation: the private keys' secret, the public parameter it publishes to, and the
     audit log it records the rotation in."""

@@ -222,6 +222,21 @@ class UserStore(Protocol):
     def by_id(self, user_id: str) -> User | None:
         """The account with this id (a signed-in caller's Principal carries the id, not the email)."""
 
+    def mark_email_verified(self, email: str, user_id: str) -> bool:
+        """Record the email as verified; only if the account ``email`` is still the one with ``user_id`` (an account
+        removed and registered again is another account: the old link is refused)."""
+
+    def set_reset_link(self, email: str, jti: str, expires_at: int) -> bool:
+        """Record ``jti`` as the account's one live password-reset link (a newer link supersedes it); False when
+        there is no such account (nothing written)."""
+
+    def reset_password(self, email: str, user_id: str, jti: str, password_hash: str) -> bool:
+        """Set the password hash, mark the email verified and forget the reset link, in one conditional write:
+        only if the account is ``user_id`` and ``jti`` is still its live reset link. True for exactly one caller."""
+
+    def grant_role(self, email: str, role: str) -> bool:
+        """Add ``role`` to the account's roles; False when there is no such account."""
+
 
 class MfaStore(Protocol):
     """MFA state on the account's profile, and the short-lived challenges of the second step.
@@ -255,6 +270,13 @@ class MfaStore(Protocol):
     def spend_challenge(self, challenge_id: str) -> bool:
         """Delete the challenge; True for the one caller that deleted it."""
 
+    def disable(self, email: str) -> bool:
+        """MFA off: the secret, any pending secret and the recovery hashes removed (the last used step is kept);
+        only if MFA is on."""
+
+    def replace_recovery_codes(self, email: str, recovery_hashes: Sequence[str]) -> bool:
+        """The account's recovery hashes become ``recovery_hashes`` (the old codes stop working); only if MFA is on."""
+
 
 class RefreshStore(Protocol):
     def start_family(self, family: str, user_id: str, expires_at: int) -> None: ...
@@ -267,6 +289,16 @@ class RefreshStore(Protocol):
     def revoke_family(self, family: str) -> None: ...
 
     def family_revoked(self, family: str) -> bool: ...
+
+    def families_of(self, user_id: str) -> list[str]:
+        """The ids of the user's session families (revoked or not, until their TTL removes them)."""
+
+
+class Mailer(Protocol):
+    """Sends one plain-text email (Amazon SES in AWS and on the local stack's moto)."""
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        """Raises ``MailUnavailable`` when the message could not be handed to the mail service."""
 
 
 class PasswordHasher(Protocol):

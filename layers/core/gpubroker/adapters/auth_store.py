@@ -2,7 +2,12 @@
 
 Items: ``USER#<email>/PROFILE`` (the account), ``FAMILY#<id>/FAMILY`` (a session: user, end, revoked),
 ``RT#<jti>/RT`` (one refresh token: family, spent). Creating a user and spending a token are conditional writes.
-The index ``ByUserId`` (``user_id``, ``sk``; keys only) finds a profile from the id a Principal carries.
+The index ``ByUserId`` (``user_id``, ``sk``; keys only) finds a profile from the id a Principal carries, and a
+user's session families (``sk = FAMILY``: a password reset revokes them all).
+
+Account lifecycle, on the profile: ``email_verified`` (BOOL), ``reset_jti`` and ``reset_expires_at`` (the one live
+password-reset link: a reset is ``SET password_hash ... REMOVE reset_jti`` under ``reset_jti = :jti``, so a link
+works once, and a newer link supersedes it), ``roles`` (SS; an operator's ``ADD``).
 
 MFA (``DynamoMfaStore``): on the profile ``mfa_pending_secret``, ``mfa_secret``, ``mfa_enabled``,
 ``mfa_last_step`` (N) and ``recovery_hashes`` (SS); the two secrets are sealed under a KMS key bound to the account
@@ -40,6 +45,7 @@ class DynamoUserStore:
             "plan": {"S": user.plan},
             "roles": {"SS": list(user.roles)},
             "mfa_enabled": {"BOOL": user.mfa_enabled},
+            "email_verified": {"BOOL": user.email_verified},
         }
         try:
             client("dynamodb").put_item(TableName=self.table_name, Item=item,
@@ -64,6 +70,7 @@ class DynamoUserStore:
             plan=item.get("plan", {}).get("S", "free"),
             roles=tuple(sorted(item.get("roles", {}).get("SS", ["user"]))),
             mfa_enabled=item.get("mfa_enabled", {}).get("BOOL", False),
+            email_verified=item.get("email_verified", {}).get("BOOL", False),
         )
 
     def by_id(self, user_id: str) -> User | None:
@@ -78,6 +85,47 @@ class DynamoUserStore:
             if user is not None and user.user_id == user_id:
                 return user
         return None
+
+    def _conditional_update(self, email: str, **kwargs: Any) -> bool:
+        try:
+            client("dynamodb").update_item(TableName=self.table_name, Key=_profile_key(email), **kwargs)
+        except Exception as exc:
+            if conditional_check_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_email_verified(self, email: str, user_id: str) -> bool:
+        return self._conditional_update(
+            email, UpdateExpression="SET email_verified = :t", ConditionExpression="user_id = :u",
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":u": {"S": user_id}},
+        )  # fmt: skip
+
+    def set_reset_link(self, email: str, jti: str, expires_at: int) -> bool:
+        return self._conditional_update(
+            email, UpdateExpression="SET reset_jti = :j, reset_expires_at = :e",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":j": {"S": jti}, ":e": {"N": str(expires_at)}},
+        )  # fmt: skip
+
+    def reset_password(self, email: str, user_id: str, jti: str, password_hash: str) -> bool:
+        return self._conditional_update(
+            email,
+            UpdateExpression="SET password_hash = :h, email_verified = :t REMOVE reset_jti, reset_expires_at",
+            ConditionExpression="user_id = :u AND reset_jti = :j",
+            ExpressionAttributeValues={":h": {"S": password_hash}, ":t": {"BOOL": True}, ":u": {"S": user_id},
+                                       ":j": {"S": jti}},
+        )  # fmt: skip
+
+    def grant_role(self, email: str, role: str) -> bool:
+        return self._conditional_update(
+            email, UpdateExpression="ADD #r :r", ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#r": "roles"}, ExpressionAttributeValues={":r": {"SS": [role]}},
+        )  # fmt: skip
+
+
+def _profile_key(email: str) -> dict[str, Any]:
+    return {"pk": {"S": f"USER#{email}"}, "sk": {"S": "PROFILE"}}
 
 
 class DynamoRefreshStore:
@@ -139,6 +187,20 @@ class DynamoRefreshStore:
         )  # fmt: skip
         item = got.get("Item")
         return item is None or bool(item.get("revoked", {}).get("BOOL", False))
+
+    def families_of(self, user_id: str) -> list[str]:
+        families: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": USER_ID_INDEX,
+            "KeyConditionExpression": "user_id = :u AND sk = :f",
+            "ExpressionAttributeValues": {":u": {"S": user_id}, ":f": {"S": "FAMILY"}},
+        }  # fmt: skip
+        while True:
+            got = client("dynamodb").query(**kwargs)
+            families += [item["pk"]["S"].removeprefix("FAMILY#") for item in got.get("Items", [])]
+            if "LastEvaluatedKey" not in got:
+                return families
+            kwargs["ExclusiveStartKey"] = got["LastEvaluatedKey"]
 
 
 class SecretBox(Protocol):
@@ -273,6 +335,25 @@ class DynamoMfaStore:
             ExpressionAttributeValues={":one": {"N": "1"}, ":max": {"N": str(max_attempts)},
                                        ":now": {"N": str(now)}},
         )  # fmt: skip
+
+    def disable(self, email: str) -> bool:
+        return self._conditional(
+            "update_item",
+            Key=self._profile(email),
+            UpdateExpression="SET mfa_enabled = :f REMOVE mfa_secret, mfa_pending_secret, mfa_pending_digest, "
+            "recovery_hashes",
+            ConditionExpression="mfa_enabled = :t",
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":f": {"BOOL": False}},
+        )
+
+    def replace_recovery_codes(self, email: str, recovery_hashes: Sequence[str]) -> bool:
+        return self._conditional(
+            "update_item",
+            Key=self._profile(email),
+            UpdateExpression="SET recovery_hashes = :h",
+            ConditionExpression="mfa_enabled = :t",
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":h": {"SS": list(recovery_hashes)}},
+        )
 
     def spend_challenge(self, challenge_id: str) -> bool:
         return self._conditional(

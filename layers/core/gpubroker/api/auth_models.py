@@ -85,3 +85,75 @@ class MfaVerifyRequest(BaseModel):
 class MfaEnabled(BaseModel):
     status: Literal["mfa_enabled"] = "mfa_enabled"
     recovery_codes: list[str] = Field(description="10 one-time codes, shown only now: store them safely")
+
+
+# ---- account lifecycle --------------------------------------------------------------------------------------------
+
+LINK_TOKEN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"  # noqa: S105 - a pattern: a compact JWS
+
+
+class EmailOnly(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(pattern=EMAIL, max_length=320)
+
+
+class LinkToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(pattern=LINK_TOKEN, min_length=20, max_length=4096,
+                       description="the token of the mailed link (after #token=)")  # fmt: skip
+
+
+class PasswordReset(LinkToken):
+    password: str = Field(min_length=12, max_length=128, description="the new password: 12 to 128 characters")
+
+
+class PasswordProof(BaseModel):
+    """A step-up proof: the account's password (MFA enrolment takes only this one: MFA is off, there is no code)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=128, description="the account's password")
+
+
+class CodeProof(BaseModel):
+    """A step-up proof: a current TOTP code (MFA on), spent as at login: a used code is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9]{6}$", description="a current 6-digit TOTP code")
+
+
+StepUp = PasswordProof | CodeProof
+"""A fresh proof of the account, in this request: its password or a current TOTP code (one of the two)."""
+
+
+def proof(request: StepUp) -> tuple[str | None, str | None]:
+    """(password, code) of a step-up body: one of them is None."""
+    if isinstance(request, PasswordProof):
+        return request.password, None
+    return None, request.code
+
+
+class VerificationSent(BaseModel):
+    status: Literal["verification_sent"] = "verification_sent"
+
+
+class EmailVerified(BaseModel):
+    status: Literal["email_verified"] = "email_verified"
+    note: str = "refresh the session (POST /auth/refresh) for an access token whose email_verified claim is true"
+
+
+class PasswordChanged(BaseModel):
+    status: Literal["password_reset"] = "password_reset"
+    note: str = "every session of the account was signed out: sign in with the new password"
+
+
+class MfaDisabled(BaseModel):
+    status: Literal["mfa_disabled"] = "mfa_disabled"
+
+
+class RecoveryCodes(BaseModel):
+    status: Literal["recovery_codes_replaced"] = "recovery_codes_replaced"
+    recovery_codes: list[str] = Field(description="10 new one-time codes, shown only now; the old ones no longer work")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from gpubroker.domain.accounts import Principal
-from gpubroker.domain.errors import Forbidden, Unauthorized
+from gpubroker.domain.errors import EmailNotVerified, Forbidden, Unauthorized
 
 BEARER = "bearer "
 
@@ -30,6 +30,19 @@ def require_role(app: APIGatewayRestResolver, role: str) -> Principal:
     principal = require_user(app)
     if not principal.has_role(role):
         raise Forbidden(f"this route needs the {role!r} role")
+    return principal
+
+
+def require_verified_email(app: APIGatewayRestResolver) -> Principal:
+    """The caller, who must have a verified email address: the guard of every route that costs money (bookings,
+    plan changes, checkout). 401 without a user, 403 ``email_not_verified`` with an unverified address. It reads
+    the access token's ``email_verified`` claim (through the authorizer): a user who has just verified refreshes
+    the session to get a token that says so."""
+    principal = require_user(app)
+    if not principal.email_verified:
+        raise EmailNotVerified(
+            "verify your email address first (POST /auth/verify-email/send mails a link), then refresh the session"
+        )
     return principal
 
 

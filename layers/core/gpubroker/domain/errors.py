@@ -24,6 +24,18 @@ class InvalidRequest(DomainError):
     code = "invalid_request"
 
 
+class InvalidLink(InvalidRequest):
+    """An email link's token (email verification, password reset) that is forged, expired, of another purpose,
+    already used or superseded by a newer link (400). One code and message whatever the reason (the reason goes to
+    the audit log only): ask for a new link."""
+
+    code = "invalid_link"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the link is not valid (expired, already used, or not ours): ask for a new one")
+        self.audit_reason = reason
+
+
 class UnknownParameter(InvalidRequest):
     code = "unknown_parameter"
 
@@ -174,6 +186,20 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class EmailNotVerified(Forbidden):
+    """A route that costs money (bookings, plan changes) needs a verified email address (403): verify it through
+    the link POST /auth/verify-email/send mails, then refresh the session for a token that says so."""
+
+    code = "email_not_verified"
+
+
+class StepUpFailed(Forbidden):
+    """A sensitive change (MFA enrolment, disabling it, new recovery codes) needs the account's password or a
+    current TOTP code in the request, and the one given was wrong, reused, or not possible for this account (403)."""
+
+    code = "step_up_failed"
+
+
 class Conflict(DomainError):
     """The request contradicts the resource's current state (409)."""
 
@@ -182,6 +208,26 @@ class Conflict(DomainError):
 
 class MfaAlreadyEnabled(Conflict):
     code = "mfa_already_enabled"
+
+
+class MfaNotEnabled(Conflict):
+    code = "mfa_not_enabled"
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "email_already_verified"
+
+
+class AccountNotFound(NotFound):
+    """No account has this email (an operator's command only: the public routes never say so)."""
+
+    code = "account_not_found"
+
+
+class MailUnavailable(Unavailable):
+    """The mail service (Amazon SES) refused or did not answer: the message was not sent."""
+
+    code = "mail_unavailable"
 
 
 class BuiltinProvider(Conflict):

@@ -219,6 +219,11 @@ def verify(
 
 def _key_for(token: str, kind: TokenKind, ring: Verifier) -> Any:
     """The public key for the token's header, after the header's own rules (algorithm pinned first)."""
+    return header_key(token, HEADER_TYP[kind], ring)
+
+
+def header_key(token: str, typ: str, ring: Verifier) -> Any:
+    """:func:`_key_for` for a header ``typ`` (the account links' tokens use it too: gpubroker.domain.links)."""
     if not token.isascii():  # a compact JWS is base64url and dots; PyJWT raised UnicodeEncodeError on a surrogate
         raise _refuse("malformed")
     try:
@@ -229,7 +234,7 @@ def _key_for(token: str, kind: TokenKind, ring: Verifier) -> Any:
         raise _refuse("algorithm")
     if "crit" in header:  # PyJWT already refuses crit names it does not know; we refuse every one
         raise _refuse("crit")
-    if header.get("typ") != HEADER_TYP[kind]:
+    if header.get("typ") != typ:
         raise _refuse("type")
     kid = header.get("kid")
     if not isinstance(kid, str) or not _KID.fullmatch(kid):

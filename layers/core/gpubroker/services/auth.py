@@ -17,6 +17,8 @@ With MFA on, a right password yields no tokens: login answers a short-lived ``lo
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,10 +27,30 @@ from gpubroker.domain.accounts import User
 from gpubroker.domain.errors import InvalidCredentials, InvalidToken, RefreshRefused, TooManyRequests
 from gpubroker.domain.mfa import Challenge, new_challenge
 from gpubroker.domain.tokens import REFRESH_TTL_S, TokenPolicy, issue, new_fingerprint, verify
-from gpubroker.ports import Clock, KeyRingSource, MfaStore, PasswordHasher, RateLimiter, RefreshStore, UserStore
+from gpubroker.ports import (
+    Clock,
+    KeyRingSource,
+    Mailer,
+    MfaStore,
+    PasswordHasher,
+    RateLimiter,
+    RefreshStore,
+    UserStore,
+)
 
 LOGIN_PER_ACCOUNT = (10, 300.0)  # attempts, window seconds
 LOGIN_PER_IP = (30, 60.0)
+
+
+@dataclass
+class AccountMail:
+    """What sends the account mails (services.accounts): the mailer and the web app's base URL the links point to;
+    ``sleep`` and ``monotonic`` pace the forgot-password answer (tests pass their own)."""
+
+    mailer: Mailer
+    app_url: str
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    monotonic: Callable[[], float] = field(default=time.monotonic)
 
 
 @dataclass
@@ -41,6 +63,7 @@ class AuthDeps:
     keys: KeyRingSource
     policy: TokenPolicy
     clock: Clock
+    mail: AccountMail | None = None  # the functions that send account mail (register, verify-email, forgot)
 
 
 @dataclass(frozen=True)
@@ -60,10 +83,14 @@ def normalise_email(email: str) -> str:
 
 
 def register(email: str, password: str, *, deps: AuthDeps) -> None:
-    """Create the account if the email is free. Same answer, same work, either way."""
+    """Create the account if the email is free, and mail the address (a verification link, or a note that it has
+    an account already: services.accounts.after_register). Same answer, same work, either way."""
+    from gpubroker.services.accounts import after_register
+
     user = User(user_id=f"u_{secrets.token_hex(12)}", email=normalise_email(email),
                 password_hash=deps.hasher.hash(password))  # fmt: skip
-    deps.users.create(user)
+    created = deps.users.create(user)
+    after_register(user.email, user if created else None, deps=deps)
 
 
 def login(email: str, password: str, *, ip: str, deps: AuthDeps) -> Session | Challenge:
@@ -89,9 +116,14 @@ def start_session(user: User, *, deps: AuthDeps) -> Session:
     family = f"f_{secrets.token_hex(12)}"
     ends = int(now.timestamp()) + REFRESH_TTL_S
     deps.refresh.start_family(family, user.user_id, ends)
-    extra = {"plan": user.plan, "roles": list(user.roles)}
-    return _issue_pair(user.user_id, extra, family=family, family_ends=ends, fingerprint=new_fingerprint(), now=now,
-                       deps=deps)  # fmt: skip
+    return _issue_pair(user.user_id, session_claims(user), family=family, family_ends=ends,
+                       fingerprint=new_fingerprint(), now=now, deps=deps)  # fmt: skip
+
+
+def session_claims(user: User) -> dict[str, Any]:
+    """What a session's tokens say about the account, as it is at login and at each refresh (an upgrade, a revoked
+    role, a verified email show at the next refresh): ``plan``, ``roles``, ``email_verified``."""
+    return {"plan": user.plan, "roles": list(user.roles), "email_verified": user.email_verified}
 
 
 def refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> Session:
@@ -118,8 +150,7 @@ def _refresh(refresh_token: str, *, fingerprint: str | None, deps: AuthDeps) -> 
     if user is None:
         deps.refresh.revoke_family(family)
         raise InvalidToken("the token is not valid", details={"reason": "no_account"})
-    extra = {"plan": user.plan, "roles": list(user.roles)}
-    return _issue_pair(str(claims["sub"]), extra, family=family, family_ends=int(claims["exp"]),
+    return _issue_pair(str(claims["sub"]), session_claims(user), family=family, family_ends=int(claims["exp"]),
                        fingerprint=fingerprint, now=now, deps=deps)  # fmt: skip
 
 

@@ -39,4 +39,5 @@ def authenticate(token: str, fingerprint: str | None, *, deps: IdentityDeps) -> 
         plan=str(plan_of(claims.get("plan"))),
         roles=frozenset(str(r) for r in roles) if isinstance(roles, list) and roles else frozenset({"user"}),
         family=family,
+        email_verified=claims.get("email_verified") is True,
     )

@@ -1,7 +1,10 @@
-"""TOTP MFA: enrol a secret, then verify codes against a challenge (to activate MFA, or to complete a login).
+"""TOTP MFA: enrol a secret, then verify codes against a challenge (to activate MFA, or to complete a login); turn
+it off, or replace the recovery codes.
 
-Enrolment (a signed-in user) stores a *pending* secret and answers an ``enroll`` challenge; a right code for the
-pending secret activates MFA and returns 10 recovery codes once (only their hashes are kept). With MFA on,
+Enrolment, disabling and new recovery codes each need a step-up proof in the request (:func:`step_up`: the
+password, or a current TOTP code spent like a login's), not just a signed-in session. Enrolment (a signed-in
+user) stores a *pending* secret and answers an ``enroll`` challenge; a right code for the pending secret activates
+MFA and returns 10 recovery codes once (only their hashes are kept). With MFA on,
 ``services.auth.login`` answers a ``login`` challenge instead of tokens; a right TOTP code or an unused recovery
 code for it starts the session.
 
@@ -22,10 +25,13 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from gpubroker.domain.accounts import User
 from gpubroker.domain.errors import (
     InvalidMfaChallenge,
     InvalidMfaCode,
     MfaAlreadyEnabled,
+    MfaNotEnabled,
+    StepUpFailed,
     TooManyRequests,
     Unauthorized,
 )
@@ -45,6 +51,7 @@ from gpubroker.domain.mfa import (
 from gpubroker.services.auth import AuthDeps, Session, start_session
 
 MFA_PER_USER = (10, 300.0)  # codes tried per account (any challenge), window seconds
+STEP_UP_PER_USER = (10, 300.0)  # step-up proofs (password or code) tried per account, window seconds
 
 
 @dataclass(frozen=True)
@@ -61,21 +68,75 @@ class Activated:
     recovery_codes: tuple[str, ...]
 
 
-def enroll(user_id: str, *, deps: AuthDeps) -> Enrollment:
-    """A new pending secret for the signed-in user, and the ``enroll`` challenge that confirms it.
+def step_up(user: User, *, password: str | None, code: str | None, deps: AuthDeps) -> None:
+    """Prove again, in this request, that the caller holds the account: its password, or (MFA on) a current TOTP
+    code, which is spent like a login's (a conditional write of its step: a code already used, at login or in
+    another step-up, is refused, and so is a code of the same or an earlier step). A session's access token alone
+    is not enough for the changes that weaken or replace a factor: a stolen token (15 minutes) must not turn MFA off.
+    Throttled per account (``STEP_UP_PER_USER``); a wrong proof is a 403 ``step_up_failed``."""
+    limit, window = STEP_UP_PER_USER
+    decision = deps.throttle.check(f"stepup:{user.user_id}", limit, window)
+    if not decision.allowed:
+        raise TooManyRequests("too many step-up attempts", retry_after=decision.retry_after_s)
+    if password is not None:
+        if not deps.hasher.verify(user.password_hash, password):
+            raise StepUpFailed("the password is not right")
+        return
+    if code is None:
+        raise StepUpFailed("confirm with the account's password or a current TOTP code")
+    state = deps.mfa.state(user.email)
+    if state is None or not state.enabled or state.secret is None:
+        raise StepUpFailed("MFA is not on for this account: confirm with the password")
+    step = matching_step(state.secret, code, deps.clock.now(), state.last_step)
+    if step is None or not deps.mfa.advance_step(user.email, step):
+        raise StepUpFailed("the code is not valid (wrong, expired, or already used)")
 
-    Enrolling again before confirming replaces the pending secret (the latest QR code is the one that works)."""
+
+def _account(user_id: str, deps: AuthDeps) -> User:
     user = deps.users.by_id(user_id)
     if user is None:
         raise Unauthorized("sign in first: this route needs an access token")
+    return user
+
+
+def enroll(user_id: str, *, password: str, deps: AuthDeps) -> Enrollment:
+    """A new pending secret for the signed-in user, and the ``enroll`` challenge that confirms it; only with the
+    account's password in the request (step-up: MFA is off, so there is no code to give).
+
+    Enrolling again before confirming replaces the pending secret (the latest QR code is the one that works)."""
+    user = _account(user_id, deps)
     if user.mfa_enabled:
         raise MfaAlreadyEnabled("MFA is already enabled for this account")
+    step_up(user, password=password, code=None, deps=deps)
     secret = new_secret()
     if not deps.mfa.set_pending_secret(user.email, secret):  # enabled meanwhile (or the account is gone)
         raise MfaAlreadyEnabled("MFA is already enabled for this account")
     challenge = new_challenge("enroll", user_id=user.user_id, email=user.email, now=deps.clock.now())
     deps.mfa.put_challenge(challenge)
     return Enrollment(secret=secret, otpauth_uri=otpauth_uri(secret, user.email), challenge=challenge)
+
+
+def disable(user_id: str, *, password: str | None, code: str | None, deps: AuthDeps) -> None:
+    """MFA off (the secret and the recovery codes forgotten), with a step-up proof in the request; 409 when it is
+    off already. Login asks for the password alone from then on."""
+    user = _account(user_id, deps)
+    if not user.mfa_enabled:
+        raise MfaNotEnabled("MFA is not enabled for this account")
+    step_up(user, password=password, code=code, deps=deps)
+    if not deps.mfa.disable(user.email):  # turned off meanwhile by a concurrent request
+        raise MfaNotEnabled("MFA is not enabled for this account")
+
+
+def regenerate_recovery_codes(user_id: str, *, password: str | None, code: str | None, deps: AuthDeps) -> Activated:
+    """10 new recovery codes, shown once; the old ones stop working. With a step-up proof; 409 when MFA is off."""
+    user = _account(user_id, deps)
+    if not user.mfa_enabled:
+        raise MfaNotEnabled("MFA is not enabled for this account")
+    step_up(user, password=password, code=code, deps=deps)
+    codes = new_recovery_codes()
+    if not deps.mfa.replace_recovery_codes(user.email, [recovery_hash(c) for c in codes]):
+        raise MfaNotEnabled("MFA is not enabled for this account")
+    return Activated(recovery_codes=tuple(codes))
 
 
 def verify(challenge_id: str, code: str, *, deps: AuthDeps) -> Session | Activated:

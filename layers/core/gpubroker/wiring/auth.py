@@ -9,18 +9,21 @@ from typing import TYPE_CHECKING
 
 from gpubroker.api.deps import ApiDeps, AuditedApiDeps
 from gpubroker.config import (
+    AccountMailSettings,
     AuthorizerSettings,
     AuthSettings,
     EdgeSettings,
     JwksSettings,
     KeyRotationSettings,
+    OperatorSettings,
     load_settings,
 )
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
     from gpubroker.ports import PublishedKeySource
-    from gpubroker.services.auth import AuthDeps
+    from gpubroker.services.accounts import OperatorDeps
+    from gpubroker.services.auth import AccountMail, AuthDeps
     from gpubroker.services.identity import IdentityDeps
     from gpubroker.services.keys import KeyRotationDeps
 
@@ -29,6 +32,20 @@ if TYPE_CHECKING:
 def auth_service_deps() -> AuthDeps:
     """The account services' ports: DynamoDB accounts and families, the Secrets Manager key ring, argon2id, the
     shared Redis limiter for login throttling, TOTP secrets sealed with KMS."""
+    return _auth_service(load_settings(AuthSettings))
+
+
+@cache
+def mail_service_deps() -> AuthDeps:
+    """``auth_service_deps`` and the account mail: Amazon SES from ``MAIL_FROM``, links to ``APP_URL``."""
+    from gpubroker.adapters.mail import SesMailer
+    from gpubroker.services.auth import AccountMail
+
+    s = load_settings(AccountMailSettings)
+    return _auth_service(s, AccountMail(mailer=SesMailer(s.MAIL_FROM), app_url=s.APP_URL))
+
+
+def _auth_service(s: AuthSettings, mail: AccountMail | None = None) -> AuthDeps:
     from gpubroker.adapters.auth_store import DynamoMfaStore, DynamoRefreshStore, DynamoUserStore
     from gpubroker.adapters.keyring import SecretsKeyRing
     from gpubroker.adapters.passwords import Argon2Hasher
@@ -36,7 +53,6 @@ def auth_service_deps() -> AuthDeps:
     from gpubroker.domain.tokens import TokenPolicy
     from gpubroker.services.auth import AuthDeps
 
-    s = load_settings(AuthSettings)
     return AuthDeps(
         users=DynamoUserStore(s.AUTH_TABLE),
         refresh=DynamoRefreshStore(s.AUTH_TABLE),
@@ -46,6 +62,7 @@ def auth_service_deps() -> AuthDeps:
         keys=SecretsKeyRing(s.SIGNING_KEYS_SECRET_ID, s.PUBLIC_KEYS_PARAMETER),
         policy=TokenPolicy(issuer=s.TOKEN_ISSUER, audience=s.TOKEN_AUDIENCE),
         clock=edge.system_clock(),
+        mail=mail,
     )
 
 
@@ -59,6 +76,22 @@ class AuthApiDeps(AuditedApiDeps):
 @cache
 def auth_deps() -> AuthApiDeps:
     return AuthApiDeps(auth=auth_service_deps(), front_door=edge.front_door(), audit=edge.audit_trail())
+
+
+@cache
+def account_mail_deps() -> AuthApiDeps:
+    """The /auth functions that mail account links: ``auth_deps`` with the mailer."""
+    return AuthApiDeps(auth=mail_service_deps(), front_door=edge.front_door(), audit=edge.audit_trail())
+
+
+@cache
+def operator_deps() -> OperatorDeps:
+    """The operator commands: the accounts table and the audit log."""
+    from gpubroker.adapters.auth_store import DynamoUserStore
+    from gpubroker.services.accounts import OperatorDeps
+
+    s = load_settings(OperatorSettings)
+    return OperatorDeps(users=DynamoUserStore(s.AUTH_TABLE), log=edge.audit_log())
 
 
 def identity_deps(settings: EdgeSettings) -> IdentityDeps:
