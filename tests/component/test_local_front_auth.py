@@ -213,3 +213,16 @@ def test_signed_connections_calls_reach_the_socket(fronts: Fronts, where: str, m
             client.recv(timeout=10)
     assert poster.post(connection_id, b"{}") is False  # gone: 410, as before
     poster.client.close()  # its keep-alive connections, before the fronts stop
+
+
+@pytest.mark.parametrize(("path", "status", "code"), [("/offers?cursor=" + "%F3%98%A6%BB" * 6000, 414, "uri_too_long")])
+def test_what_the_front_refuses_before_any_route_is_in_the_api_error_shape(
+    fronts: Fronts, path: str, status: int, code: str
+) -> None:
+    """A request line past http.server's 64 KiB (schemathesis sent one: a cursor of 4-byte characters, each
+    percent-encoded) got an HTML page; it gets the documented 414 with a code and nosniff, as every other answer."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{fronts.api}{path}", timeout=10)
+    assert refused.value.code == status
+    assert refused.value.headers["X-Content-Type-Options"] == "nosniff"
+    assert json.loads(refused.value.read())["error"]["code"] == code

@@ -43,7 +43,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack: Stack
         timeout=900,
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.st_hooks", "PYTHONPATH": str(ROOT), **_session(stack)},
     )
-    tail = "\n".join(out.stdout.splitlines()[-60:])
+    # the failures themselves (each with its curl to reproduce), then the summary: the last lines alone name only
+    # the check that failed
+    failures = out.stdout.split("FAILURES", 1)[1][:6000] if "FAILURES" in out.stdout else ""
+    tail = failures + "\n...\n" + "\n".join(out.stdout.splitlines()[-40:])
     assert out.returncode == 0, tail
     # every route, less the one serving the document schemathesis loaded: it leaves that operation out by design
     n = len([r for r in read_app().routes if (r.method, r.path) != ("GET", "/openapi.json")])

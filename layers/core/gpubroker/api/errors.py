@@ -46,7 +46,8 @@ class ErrorResponse(BaseModel):
 
 # codes answered without a DomainError class: the resolver's own (no route, an unexpected error), the front door's
 # refusal, the gateway's answers (template.yaml GatewayResponses), the local HTTP front's 405
-ANSWER_CODES = ("route_not_found", "internal_error", "rate_limited", "unauthorized", "forbidden", "method_not_allowed")
+ANSWER_CODES = ("route_not_found", "internal_error", "rate_limited", "unauthorized", "forbidden", "method_not_allowed",
+                "uri_too_long", "headers_too_large", "bad_request")  # fmt: skip
 
 
 def error_codes() -> list[str]:

@@ -77,6 +77,7 @@ HEADERS = {
     },
     "WWW-Authenticate": {"description": "The bearer challenge", "schema": {"type": "string"}},
 }  # fmt: skip
+_414 = "The request line is longer than the gateway takes (a query string or cursor far past its bounds)"
 _429 = "Too many requests: the caller's plan rate, a login or MFA throttle, or the API's own rate (see Retry-After)"
 
 # JSON Schema keywords whose value is a schema, a list of schemas, or a map of name -> schema
@@ -186,12 +187,14 @@ def _header(name: str, *, required: bool) -> dict[str, Any]:
 
 def _front_door(op: dict[str, Any]) -> None:
     """The plan rate limit of every route: each success carries the quota headers; a 429 ``Retry-After`` (the
-    quota headers too when the front door refused, not when a login throttle or the gateway did)."""
+    quota headers too when the front door refused, not when a login throttle or the gateway did). And the gateway's
+    own 414 to a request line past its limit, which no function sees."""
     responses = op.setdefault("responses", {})
     for status, response in responses.items():
         if status.startswith("2"):
             headers = response.setdefault("headers", {})
             headers.update({h: _header(h, required=True) for h in ("RateLimit", "RateLimit-Policy")})
+    responses.setdefault("414", {"description": _414, **_error_content()})
     too_many = responses.setdefault("429", {"description": _429, **_error_content()})
     too_many["description"] = _429
     too_many["headers"] = {"Retry-After": _header("Retry-After", required=True),
