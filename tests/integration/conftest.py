@@ -5,10 +5,12 @@ under a per-run prefix, so the tests cannot drift from the infrastructure."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from infra.local.provision import function_environment, provision
 from infra.local.stack import free_port
 from infra.local.template import App, read_app
 from tests.conftest import clear_wiring_caches
+from tests.events import Ctx, rest_event
 
 
 @dataclass
@@ -60,6 +63,23 @@ def fresh_handler(module: str):  # type: ignore[no-untyped-def]
     """The handler module, with the composition root's cached default wiring dropped (each test builds it anew)."""
     clear_wiring_caches()
     return importlib.import_module(f"functions.{module}.handler")
+
+
+def call_handler(
+    module: str, path: str, body: dict[str, Any] | None, deps: Any, *, cookie: str | None = None,
+    method: str = "POST", ip: str = "198.51.100.7",
+) -> tuple[int, dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """A JSON request to a route's handler (a fresh module) as API Gateway sends it: status, body, headers (a
+    multi-value header as its list)."""
+    ev = rest_event(path, path)
+    ev["httpMethod"] = method
+    ev["body"] = json.dumps(body) if body is not None else None
+    ev["headers"] = {"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})}
+    ev["multiValueHeaders"] = {k: [v] for k, v in ev["headers"].items()}
+    ev["requestContext"]["identity"]["sourceIp"] = ip
+    res = fresh_handler(module).lambda_handler(ev, Ctx(), deps=deps)
+    headers = {**res.get("headers", {}), **{k: v for k, v in (res.get("multiValueHeaders") or {}).items()}}
+    return int(res["statusCode"]), json.loads(res["body"]), headers
 
 
 def wired_auth_deps() -> AuthApiDeps:

@@ -6,7 +6,6 @@ local stack's outbox writer."""
 from __future__ import annotations
 
 import email
-import json
 import re
 import uuid
 from pathlib import Path
@@ -19,8 +18,7 @@ from gpubroker.domain.errors import MailUnavailable
 from gpubroker.wiring.auth import AuthApiDeps
 from infra.local.moto_server import capture_outbox
 from tests.conftest import clear_wiring_caches
-from tests.events import Ctx, rest_event
-from tests.integration.conftest import Endpoint, fresh_handler
+from tests.integration.conftest import Endpoint, call_handler
 
 PASSWORD, NEW_PASSWORD = "correct horse battery staple", "a completely new passphrase"
 
@@ -57,17 +55,7 @@ def token_to(endpoint: Endpoint, to: str) -> str:
     raise AssertionError(f"no link mailed to {to}")
 
 
-def call(module: str, path: str, body: dict[str, Any] | None, deps: Any, *, cookie: str | None = None,
-         ip: str = "198.51.100.7") -> tuple[int, dict[str, Any], dict[str, Any]]:  # fmt: skip
-    ev = rest_event(path, path)
-    ev["httpMethod"] = "POST"
-    ev["body"] = json.dumps(body) if body is not None else None
-    ev["headers"] = {"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})}
-    ev["multiValueHeaders"] = {k: [v] for k, v in ev["headers"].items()}
-    ev["requestContext"]["identity"]["sourceIp"] = ip
-    res = fresh_handler(module).lambda_handler(ev, Ctx(), deps=deps)
-    headers = {**res.get("headers", {}), **{k: v for k, v in (res.get("multiValueHeaders") or {}).items()}}
-    return int(res["statusCode"]), json.loads(res["body"]), headers
+call = call_handler
 
 
 def _profile(endpoint: Endpoint, address: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@ writes, the signing keys bootstrapped in Secrets Manager, tokens checked against
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -12,9 +11,8 @@ import pytest
 
 from gpubroker.adapters.keyring import ParameterPublicKeys
 from gpubroker.wiring.auth import JwksDeps
-from tests.events import Ctx, rest_event
 from tests.fakes import UNLIMITED
-from tests.integration.conftest import Endpoint, fresh_handler, wired_auth_deps
+from tests.integration.conftest import Endpoint, call_handler, wired_auth_deps
 
 PASSWORD = "correct horse battery staple"
 
@@ -24,17 +22,7 @@ def deps(endpoint: Endpoint) -> Any:
     return wired_auth_deps()
 
 
-def call(module: str, path: str, body: dict[str, Any] | None, deps: Any, *, cookie: str | None = None,
-         method: str = "POST", ip: str = "198.51.100.7") -> tuple[int, dict[str, Any], dict[str, Any]]:  # fmt: skip
-    ev = rest_event(path, path)
-    ev["httpMethod"] = method
-    ev["body"] = json.dumps(body) if body is not None else None
-    ev["headers"] = {"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})}
-    ev["multiValueHeaders"] = {k: [v] for k, v in ev["headers"].items()}
-    ev["requestContext"]["identity"]["sourceIp"] = ip
-    res = fresh_handler(module).lambda_handler(ev, Ctx(), deps=deps)
-    headers = {**res.get("headers", {}), **{k: v for k, v in (res.get("multiValueHeaders") or {}).items()}}
-    return int(res["statusCode"]), json.loads(res["body"]), headers
+call = call_handler
 
 
 def _cookie(headers: dict[str, Any]) -> str:
