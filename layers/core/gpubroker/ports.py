@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which
     from gpubroker.domain.key_rotation import KeyRotation
     from gpubroker.domain.mfa import Challenge, MfaState
     from gpubroker.domain.plans import Decision
+    from gpubroker.domain.provisioning import Reservation
     from gpubroker.domain.search import OfferFilters
     from gpubroker.domain.subscriptions import FeedEntry, OfferChange, SeenConnection
     from gpubroker.domain.tokens import KeyRing
@@ -392,3 +393,20 @@ class CheckpointSigner(Protocol):
     def sign(self, message: bytes) -> bytes: ...
 
     def verify(self, message: bytes, signature: bytes) -> bool: ...
+
+
+class CapacityProvider(Protocol):
+    """Create-instance API of one provider (the booking saga's "reserve capacity" step and its compensation).
+
+    ``reserve`` is idempotent by ``idempotency_key``: called again with the same key it returns the instance the
+    first call made (it looks the key up at the provider before creating). ``release`` is idempotent: an
+    instance that is gone or never existed is success. Errors: ``gpubroker.domain.errors.ProvisioningError``
+    subclasses, whose ``transient`` says whether the saga may retry."""
+
+    provider: str
+
+    def reserve(self, offer: Offer, *, gpu_count: int, idempotency_key: str) -> Reservation: ...
+
+    def release(self, instance_id: str) -> None: ...
+
+    def describe(self, instance_id: str) -> Reservation: ...

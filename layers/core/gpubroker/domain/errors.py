@@ -244,3 +244,47 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = max(1, int(retry_after))
+
+
+class ProvisioningError(DomainError):
+    """A provider's create/terminate/describe call failed. ``transient``: the booking saga may retry the step
+    (with the same idempotency key); otherwise it compensates at once. Messages never carry credentials or
+    connection details."""
+
+    code = "provisioning_error"
+    transient = False
+
+    def __init__(self, message: str, *, provider: str, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.provider = provider
+
+
+class NoCapacity(ProvisioningError):
+    """The provider has no free machine of that type/region now (a retry later may succeed, not within a saga)."""
+
+    code = "no_capacity"
+
+
+class QuotaExceeded(ProvisioningError):
+    """Our account's quota/limit/balance at the provider forbids another instance."""
+
+    code = "quota_exceeded"
+
+
+class ProviderAuthFailed(ProvisioningError):
+    """The provider refused our API key (401/403)."""
+
+    code = "provider_auth_failed"
+
+
+class ProviderUnavailable(ProvisioningError):
+    """5xx, 429, timeout or a dropped connection: transient, retry with the same idempotency key."""
+
+    code = "provider_unavailable"
+    transient = True
+
+
+class ProviderRejected(ProvisioningError):
+    """Any other refusal (a 4xx we cannot classify, an unknown offer): permanent."""
+
+    code = "provider_rejected"

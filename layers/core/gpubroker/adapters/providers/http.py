@@ -71,6 +71,15 @@ class _Retry(Exception):
         self.wait_s = wait_s
 
 
+class TransportFailed(SourceError):
+    """No HTTP answer: a timeout (``timed_out``: the request may have been processed) or a connection refused or
+    dropped."""
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
 class _Fault(SourceError):
     """A failure of the provider that is not retried (a TLS error): counted by the breaker all the same."""
 
@@ -208,6 +217,33 @@ class HttpClient:
             raise SourceError(f"{self.provider}: the run's {self.budget_s:g} s budget is spent")
         raise SourceError(f"{self.provider}: giving up after {attempts} attempts: {last}")
 
+    def attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> Response:
+        """Exactly one attempt, never retried (a create call: retrying it blindly could create twice), with the
+        breaker asked and told. Any HTTP status comes back as a :class:`Response` for the caller to map; a
+        timeout or a refused/dropped connection raises :class:`TransportFailed` (``timed_out``: the request may
+        have reached the provider)."""
+        if not url.startswith(("https://", "http://")):
+            raise SourceError(f"{self.provider}: unsupported URL scheme in {_where(url)}")
+        self._allow(1)
+        self._run["attempts"] = self._run.get("attempts", 0) + 1
+        try:
+            response = self._once(method, url, headers or {}, data, self.timeout_s, raw=True)
+        except _Retry as retry:
+            self._report(failed=True)
+            raise TransportFailed(f"{self.provider}: {retry.message}", timed_out="timeout" in retry.message) from None
+        except _Fault:
+            self._report(failed=True)
+            raise
+        self._report(failed=response.status in RETRYABLE_STATUS)
+        return response
+
     # -- internals ----------------------------------------------------------------------------------------------
     @property
     def attempts(self) -> int:
@@ -240,7 +276,14 @@ class HttpClient:
         return self.rng.uniform(0.0, cap)  # full jitter
 
     def _once(
-        self, method: str, url: str, headers: Mapping[str, str], data: bytes | None, timeout_s: float
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        data: bytes | None,
+        timeout_s: float,
+        *,
+        raw: bool = False,
     ) -> Response:
         assert self.pool is not None
         where = _where(url)
@@ -280,7 +323,7 @@ class HttpClient:
             raise SourceError(f"{self.provider}: answer from {where} is larger than {_MAX_BYTES} bytes")
         resp.release_conn()  # read to the end: the connection goes back to the pool for the next page
         status, resp_headers = resp.status, dict(resp.headers.items())
-        if status >= 300:
+        if status >= 300 and not raw:
             raise self._http_error(status, resp_headers, where)
         return Response(status=status, headers=resp_headers, body=body)
 
