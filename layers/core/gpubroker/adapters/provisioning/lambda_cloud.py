@@ -97,9 +97,10 @@ class LambdaCapacity(HttpCapacityProvider):
     def _classify(self, status: int, body: Any) -> ProvisioningError | None:
         if 200 <= status < 300:
             return None
-        error = (body or {}).get("error") if isinstance(body, dict) else None
-        code = text((error or {}).get("code"))
-        message = text((error or {}).get("message")) or f"HTTP {status}"
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}  # a proxy's error page has no envelope
+        code = text(error.get("code"))
+        message = text(error.get("message")) or f"HTTP {status}"
         details = {"provider": self.provider, "status": status, "code": code}
         if code == "instance-operations/launch/insufficient-capacity":
             return NoCapacity(f"lambda: {message}", provider=self.provider, details=details)
