@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -104,7 +104,9 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
-            reply = stub.answer(route_of(self.command, self.path, body), {k.title(): v for k, v in self.headers.items()}, body)
+            reply = stub.answer(
+                route_of(self.command, self.path, body), {k.title(): v for k, v in self.headers.items()}, body
+            )
             time.sleep(reply.delay_s)
             try:
                 self.send_response(reply.status)
@@ -375,5 +377,3 @@ def test_instance_names_come_from_the_key_only() -> None:
     assert len(instance_name("x" * 500)) == 60
     with pytest.raises(ValueError):
         instance_name("::")
-
-

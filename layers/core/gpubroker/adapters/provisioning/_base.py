@@ -63,6 +63,12 @@ class HttpCapacityProvider:
     def find_by_name(self, name: str) -> Reservation | None:
         raise NotImplementedError
 
+    def describe(self, instance_id: str) -> Reservation:
+        raise NotImplementedError
+
+    def release(self, instance_id: str) -> None:
+        raise NotImplementedError
+
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
 
