@@ -377,3 +377,41 @@ def test_instance_names_come_from_the_key_only() -> None:
     assert len(instance_name("x" * 500)) == 60
     with pytest.raises(ValueError):
         instance_name("::")
+
+
+class RecordingBreaker:
+    """A breaker that records what it is told and refuses once ``open`` is set."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+        self.open = False
+
+    def allow(self) -> bool:
+        return not self.open
+
+    def record_success(self) -> None:
+        self.outcomes.append("ok")
+
+    def record_failure(self) -> None:
+        self.outcomes.append("fail")
+
+
+def test_create_attempts_feed_the_providers_breaker(stub: Stub) -> None:
+    spec = SPECS[0]  # lambda
+    breaker = RecordingBreaker()
+    adapter = spec.adapter(stub.url, breaker=breaker)
+    stub.on(spec.lookup, recorded("lambda", spec.empty))
+    stub.on(spec.create, Reply(503, b""))
+    with pytest.raises(ProviderUnavailable):
+        adapter.reserve(spec.offer, gpu_count=1, idempotency_key=KEY)
+    assert breaker.outcomes == ["ok", "fail", "ok"]  # lookup, the 503 create, the lookup after it
+    breaker.outcomes.clear()
+    stub.on(spec.create, recorded("lambda", "launch_insufficient_capacity"))
+    with pytest.raises(NoCapacity):
+        adapter.reserve(spec.offer, gpu_count=1, idempotency_key=KEY)
+    assert breaker.outcomes == ["ok", "ok"]  # a refusal is an answer: the provider is up
+    breaker.open = True
+    calls = len(stub.seen)
+    with pytest.raises(ProviderUnavailable) as caught:
+        adapter.reserve(spec.offer, gpu_count=1, idempotency_key=KEY)
+    assert caught.value.transient is True and len(stub.seen) == calls  # nothing sent while open

@@ -218,3 +218,19 @@ def test_every_adapter_is_a_capacity_provider(client: Redis, prefix: str) -> Non
         VastCapacity(api_key="k"),
     ]
     assert [p.provider for p in providers] == ["sandbox", "lambda", "runpod", "shadeform", "vast"]
+
+
+def test_build_capacity_provider(prefix: str) -> None:
+    from gpubroker.adapters.provisioning import build_capacity_provider
+    from gpubroker.adapters.provisioning.lambda_cloud import LambdaCapacity
+    from gpubroker.adapters.secrets import StaticCredentials
+    from gpubroker.domain.errors import ProviderRejected
+
+    env = {"GPUBROKER_SANDBOX_REDIS_URL": REDIS_URL, "GPUBROKER_SANDBOX_PREFIX": prefix}
+    assert isinstance(build_capacity_provider("sandbox", environ=env), SandboxCapacity)
+    built = build_capacity_provider("lambda", credentials=StaticCredentials(api_key="k"))
+    assert isinstance(built, LambdaCapacity)
+    with pytest.raises(ProviderAuthFailed):
+        build_capacity_provider("vast", credentials=StaticCredentials())
+    with pytest.raises(ProviderRejected):
+        build_capacity_provider("aws", credentials=StaticCredentials(api_key="k"))
