@@ -19,6 +19,8 @@ STATUS: dict[type[e.DomainError], int] = {
     e.Gone: 410,
     e.Unavailable: 503,
     e.SourceError: 502,
+    e.ProvisioningError: 502,  # a provider refused or failed a booking step (the saga reports it; no route raises it)
+    e.ProviderUnavailable: 503,
     e.Unauthorized: 401,
     e.Forbidden: 403,
     e.Conflict: 409,
