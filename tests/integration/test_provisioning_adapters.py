@@ -182,6 +182,8 @@ class Spec:
 
     def adapter(self, url: str, **http: Any) -> HttpCapacityProvider:
         client = HttpClient(timeout_s=http.pop("timeout_s", 2.0), sleep=http.pop("sleep", lambda s: None), **http)
+        if self.cls is LambdaCapacity:
+            return LambdaCapacity(api_key=API_KEY, base_url=url, http=client, ssh_key_names=("gpubroker",))
         return self.cls(api_key=API_KEY, base_url=url, http=client)
 
     def prime(self, stub: Stub) -> None:
@@ -248,8 +250,8 @@ def test_reserve_creates_once_with_the_providers_request_shape(stub: Stub, spec:
     assert create.headers[spec.auth_header[0]] == spec.auth_header[1]
     sent = create.body
     if spec.provider == "lambda":
-        assert sent == {"region_name": "us-east-1", "instance_type_name": "gpu_1x_a100_sxm4", "ssh_key_names": [],
-                        "quantity": 1, "name": NAME}  # fmt: skip
+        assert sent == {"region_name": "us-east-1", "instance_type_name": "gpu_1x_a100_sxm4",
+                        "ssh_key_names": ["gpubroker"], "quantity": 1, "name": NAME}  # fmt: skip
     elif spec.provider == "shadeform":
         assert sent == {"cloud": "hyperstack", "region": "canada-1", "shade_instance_type": "A6000",
                         "shade_cloud": True, "name": NAME}  # fmt: skip

@@ -228,8 +228,8 @@ def test_build_capacity_provider(prefix: str) -> None:
 
     env = {"GPUBROKER_SANDBOX_REDIS_URL": REDIS_URL, "GPUBROKER_SANDBOX_PREFIX": prefix}
     assert isinstance(build_capacity_provider("sandbox", environ=env), SandboxCapacity)
-    built = build_capacity_provider("lambda", credentials=StaticCredentials(api_key="k"))
-    assert isinstance(built, LambdaCapacity)
+    built = build_capacity_provider("lambda", credentials=StaticCredentials(api_key="k", ssh_key_name="gpubroker"))
+    assert isinstance(built, LambdaCapacity) and built._ssh_keys == ["gpubroker"]
     with pytest.raises(ProviderAuthFailed):
         build_capacity_provider("vast", credentials=StaticCredentials())
     with pytest.raises(ProviderRejected):

@@ -24,8 +24,10 @@ def build_capacity_provider(
     base_url: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> CapacityProvider:
-    """The adapter for ``provider`` (the offer's provider). The API key is the secret's ``api_key`` field; a
-    provider without one is ``ProviderAuthFailed`` (permanent: the booking fails, nothing was created)."""
+    """The adapter for ``provider`` (the offer's provider). The API key is the secret's ``api_key`` field (a
+    provider without one is ``ProviderAuthFailed``: permanent, the booking fails, nothing was created); Lambda's
+    ``ssh_key_name`` and Shadeform's ``ssh_key_id`` (an SSH key registered at the provider) come from the same
+    secret."""
     if provider == "sandbox":
         import os
 
@@ -47,7 +49,13 @@ def build_capacity_provider(
     cls = classes.get(provider)
     if cls is None:
         raise ProviderRejected(f"{provider} cannot be booked through GPUBroker", provider=provider)
-    key = (credentials.values() if credentials is not None else {}).get("api_key")
+    values = credentials.values() if credentials is not None else {}
+    key = values.get("api_key")
     if not key:
         raise ProviderAuthFailed(f"{provider}: no API key configured", provider=provider)
+    if cls is LambdaCapacity:  # Lambda's launch needs exactly one registered SSH key name
+        ssh = values.get("ssh_key_name")
+        return LambdaCapacity(api_key=key, base_url=base_url, http=http, ssh_key_names=(ssh,) if ssh else ())
+    if cls is ShadeformCapacity:
+        return ShadeformCapacity(api_key=key, base_url=base_url, http=http, ssh_key_id=values.get("ssh_key_id"))
     return cls(api_key=key, base_url=base_url, http=http)
