@@ -17,6 +17,10 @@ made) and reports its outcome: a fault of the provider (a retryable status, a ti
 dropped, a TLS failure) is a failure, any other answer a success. Failures are thus counted where they happen, so
 a dead provider opens its breaker within one run (five failing attempts), not after five hourly runs.
 
+**One attempt.** ``attempt`` (a create-instance call: retrying it blindly could create twice) makes exactly one
+attempt, returns any HTTP status for the caller to map, and raises :class:`TransportFailed` when no answer came
+(``timed_out``: the request may have been processed).
+
 Every failure surfaces as :class:`SourceError`; messages name the provider, status, host and path but never the
 query string or headers (which can carry API keys).
 """
