@@ -244,3 +244,20 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = max(1, int(retry_after))
+
+
+class InvalidSignature(InvalidRequest):
+    """A Stripe webhook whose ``Stripe-Signature`` is missing, malformed, not made with our endpoint secret, or
+    older than the tolerance (400). One code whatever the reason (the reason goes to the audit log only)."""
+
+    code = "invalid_signature"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the webhook's Stripe-Signature is missing, invalid or too old")
+        self.audit_reason = reason
+
+
+class InvalidWebhookEvent(InvalidRequest):
+    """A correctly signed webhook body that is not a Stripe event (no id, type or object) (400)."""
+
+    code = "invalid_event"
