@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from gpubroker.api.audit import audit_middleware
 from gpubroker.api.billing_models import WebhookAck
+from gpubroker.api.errors import ErrorResponse
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import BillingWebhookSettings
 from gpubroker.services import billing_webhooks
@@ -26,7 +27,11 @@ app.use([audit_middleware(action="billing.webhook")])
 SIGNATURE_DOC = "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' with the endpoint secret>"
 
 
-@app.post("/billing/webhook", responses=responses(WebhookAck, 415, 503))
+REFUSED = "Missing, invalid or stale Stripe-Signature (invalid_signature); a signed body that is not an event (invalid_event)"
+RESPONSES = responses(WebhookAck, 415, 503, also={400: (REFUSED, ErrorResponse)})
+
+
+@app.post("/billing/webhook", responses=RESPONSES)
 def webhook(
     stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature", description=SIGNATURE_DOC)] = None,
 ) -> WebhookAck:

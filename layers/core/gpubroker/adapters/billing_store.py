@@ -17,29 +17,13 @@ prefixes cannot meet a user's (``USER#``), a family's or a token's.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from gpubroker.adapters.aws import client, conditional_check_failed
+from gpubroker.domain.billing_events import EventRecord, PlanOutcome
 from gpubroker.domain.errors import Unavailable
 
 EVENT_TTL_S: Final = 90 * 24 * 3600
-
-PlanOutcome = Literal["applied", "duplicate", "superseded", "user_unknown"]
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    """What is kept of one accepted event."""
-
-    event_id: str
-    type: str
-    created: int
-    outcome: str
-    received_at: int
-    fields: dict[str, str] = field(default_factory=dict)
-    payload: str | None = None
-
 
 def _event_key(event_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"STRIPE_EVENT#{event_id}"}, "sk": {"S": "EVENT"}}

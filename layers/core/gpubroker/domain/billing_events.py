@@ -9,8 +9,8 @@ they arrive in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 from gpubroker.domain.errors import InvalidWebhookEvent
 from gpubroker.domain.money import Money
@@ -138,3 +138,19 @@ def invoice_amount_due(obj: Mapping[str, Any]) -> Money | None:
         return Money(amount, currency)
     except ValueError:
         return None
+
+
+PlanOutcome = Literal["applied", "duplicate", "superseded", "user_unknown"]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """What is kept of one accepted event."""
+
+    event_id: str
+    type: str
+    created: int
+    outcome: str
+    received_at: int
+    fields: dict[str, str] = field(default_factory=dict)
+    payload: str | None = None

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from gpubroker.adapters.billing_store import EventRecord, PlanOutcome
 from gpubroker.domain import billing_events as be
+from gpubroker.domain.billing_events import EventRecord, PlanOutcome
 from gpubroker.domain.accounts import User
 from gpubroker.domain.errors import InvalidSignature, InvalidWebhookEvent
 from gpubroker.observability import logger
