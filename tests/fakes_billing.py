@@ -15,7 +15,7 @@ from typing import Any
 from gpubroker.domain.billing_events import EventRecord, PlanOutcome
 from tests.events import Ctx, rest_event
 
-SECRET = "whsec_test_0123456789abcdef"  # noqa: S105 - a test secret
+SECRET = "whsec_test_0123456789abcdef"
 _IDS = itertools.count(1)
 
 
@@ -89,7 +89,9 @@ class MemoryBillingStore:
             self.events[record.event_id] = record
             return True
 
-    def apply_plan(self, record: EventRecord, *, email: str, plan: str, order: str, customer: str | None) -> PlanOutcome:
+    def apply_plan(
+        self, record: EventRecord, *, email: str, plan: str, order: str, customer: str | None
+    ) -> PlanOutcome:
         with self.lock:
             if record.event_id in self.events:
                 return "duplicate"

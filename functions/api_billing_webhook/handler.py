@@ -27,7 +27,9 @@ app.use([audit_middleware(action="billing.webhook")])
 SIGNATURE_DOC = "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' with the endpoint secret>"
 
 
-REFUSED = "Missing, invalid or stale Stripe-Signature (invalid_signature); a signed body that is not an event (invalid_event)"
+REFUSED = (
+    "Missing, invalid or stale Stripe-Signature (invalid_signature); a signed body that is not an event (invalid_event)"
+)
 RESPONSES = responses(WebhookAck, 415, 503, also={400: (REFUSED, ErrorResponse)})
 
 

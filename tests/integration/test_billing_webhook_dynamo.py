@@ -5,11 +5,15 @@ the local stack's default only while the secret has none."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,74 +45,105 @@ def wired(endpoint: Endpoint) -> tuple[Any, BillingWebhookApiDeps, DynamoBilling
     return handler, deps, DynamoBillingStore(table), DynamoUserStore(table)
 
 
-def test_100_replayed_webhooks_apply_each_valid_event_exactly_once(wired: Any) -> None:
-    handler, deps, store, users = wired
-    rng = random.Random(12)
-    run = f"{rng.getrandbits(32):08x}"
-    now = int(time.time())
-    people = []
-    for n in range(4):
-        user = User(user_id=f"u-{run}-{n}", email=f"payer{n}-{run}@example.com", password_hash="x")
-        assert users.create(user)
-        people.append(user)
-    valid: list[str] = []
-    newest: dict[str, tuple[str, str]] = {}  # email -> (order, plan) of its newest subscription event
+def environments(n: int) -> list[Any]:
+    """``n`` copies of the handler module, each with its own resolver: like ``n`` Lambda environments, each serving
+    one request at a time (one Powertools resolver keeps the current event on itself: it is not for threads)."""
+    path = Path(__file__).parents[2] / "functions" / "api_billing_webhook" / "handler.py"
+    copies = []
+    for i in range(n):
+        spec = importlib.util.spec_from_file_location(f"billing_webhook_env_{i}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        copies.append(module)
+    return copies
+
+
+@dataclass
+class Replay:
+    """The issue's replay: valid events (each delivered 1-3 times) and bad deliveries, 100 in all, shuffled."""
+
+    valid: list[str] = field(default_factory=list)
+    forged_only: list[str] = field(default_factory=list)
+    newest: dict[str, tuple[str, str]] = field(default_factory=dict)  # email -> (order, plan) of its newest event
+    deliveries: list[tuple[str, str, bool]] = field(default_factory=list)  # (body, signature, valid)
+
+
+def subscription_events(rng: random.Random, run: str, people: list[User], now: int, replay: Replay) -> None:
     for i in range(24):
         user = people[i % len(people)]
-        plan, created = rng.choice(PLANS), now - rng.randrange(0, 200)
+        plan, created, event_id = rng.choice(PLANS), now - rng.randrange(0, 200), f"evt_{run}_{i:03d}"
         kind = "customer.subscription.deleted" if plan == "free" else "customer.subscription.updated"
-        status = "canceled" if plan == "free" else "active"
-        body = event(kind, subscription(plan if plan != "free" else "pro", customer=f"cus_{run}_{i % 4}",
-                                        user_id=user.user_id, status=status),
-                     event_id=f"evt_{run}_{i:03d}", created=created)  # fmt: skip
-        valid.append(body)
-        key = order_key(created, f"evt_{run}_{i:03d}")
-        newest[user.email] = max(newest.get(user.email, ("", "")), (key, plan))
+        obj = subscription(plan if plan != "free" else "pro", customer=f"cus_{run}_{i % 4}", user_id=user.user_id,
+                           status="canceled" if plan == "free" else "active")  # fmt: skip
+        replay.valid.append(event(kind, obj, event_id=event_id, created=created))
+        replay.newest[user.email] = max(replay.newest.get(user.email, ("", "")), (order_key(created, event_id), plan))
+
+
+def bad_signature(rng: random.Random, body: str, now: int) -> str:
+    kind = rng.choice(["forged", "stale", "tampered", "missing"])
+    if kind == "forged":
+        return sign(body, "whsec_attacker")
+    if kind == "tampered" and '"pro"' in body:
+        return sign(body.replace('"pro"', '"enterprise"'), LOCAL_WEBHOOK_SECRET)  # signed another body
+    if kind == "missing":
+        return ""
+    return sign(body, LOCAL_WEBHOOK_SECRET, at=now - rng.randrange(301, 1000))  # stale
+
+
+def replay_of(rng: random.Random, run: str, people: list[User]) -> Replay:
+    now = int(time.time())
+    replay = Replay()
+    subscription_events(rng, run, people, now, replay)
     for i in range(6):
         kind = rng.choice(["invoice.payment_failed", "invoice.paid", "charge.refunded"])
         obj = {"id": f"in_{i}", "customer": f"cus_{run}_{i % 4}", "amount_due": 1000 + i, "currency": "usd"}
-        valid.append(event(kind, obj, event_id=f"evt_{run}_x{i:02d}"))
-    forged_only = [event("customer.subscription.updated", subscription("enterprise", user_id=p.user_id),
-                         event_id=f"evt_{run}_forged{n}") for n, p in enumerate(people)]  # fmt: skip
+        replay.valid.append(event(kind, obj, event_id=f"evt_{run}_x{i:02d}"))
+    replay.forged_only = [event("customer.subscription.updated", subscription("enterprise", user_id=p.user_id),
+                                event_id=f"evt_{run}_forged{n}") for n, p in enumerate(people)]  # fmt: skip
+    for body in replay.valid:
+        replay.deliveries += [(body, sign(body, LOCAL_WEBHOOK_SECRET), True)] * rng.choice([1, 2, 3])  # <= 90
+    while len(replay.deliveries) < 100:
+        body = rng.choice(replay.valid + replay.forged_only)
+        replay.deliveries.append((body, bad_signature(rng, body, now), False))
+    rng.shuffle(replay.deliveries)
+    return replay
 
-    deliveries: list[tuple[str, str, bool]] = []  # (body, signature, valid)
-    for body in valid:
-        deliveries += [(body, sign(body), True)] * rng.choice([1, 2, 3])  # at most 90: at least 10 bad ones
-    while len(deliveries) < 100:
-        body = rng.choice(valid + forged_only)
-        kind = rng.choice(["forged", "stale", "tampered", "missing"])
-        sig = {"forged": sign(body, "whsec_attacker"), "stale": sign(body, LOCAL_WEBHOOK_SECRET, at=now - 400),
-               "tampered": sign(body.replace('"pro"', '"enterprise"'), LOCAL_WEBHOOK_SECRET), "missing": ""}[kind]
-        if kind == "tampered" and '"pro"' not in body:
-            sig = sign(body, LOCAL_WEBHOOK_SECRET, at=now - 301)
-        deliveries.append((body, sig, False))
-    deliveries = [(b, sign(b, LOCAL_WEBHOOK_SECRET) if ok else s, ok) for b, s, ok in deliveries]
-    rng.shuffle(deliveries)
-    assert len(deliveries) == 100
+
+def test_100_replayed_webhooks_apply_each_valid_event_exactly_once(wired: Any) -> None:
+    _, deps, store, users = wired
+    rng = random.Random(12)
+    run = f"{random.getrandbits(32):08x}"
+    people = [User(user_id=f"u-{run}-{n}", email=f"payer{n}-{run}@example.com", password_hash="x") for n in range(4)]
+    assert all(users.create(user) for user in people)
+    replay = replay_of(rng, run, people)
+    assert len(replay.deliveries) == 100
+    envs = environments(8)
+    lock = threading.Lock()
 
     def one(d: tuple[str, str, bool]) -> tuple[int, dict[str, Any], str, bool]:
-        status, out = deliver(handler, d[0], d[1] or None, deps)
+        with lock:
+            env = envs.pop()
+        try:
+            status, out = deliver(env, d[0], d[1] or None, deps)
+        finally:
+            with lock:
+                envs.append(env)
         return status, out, json.loads(d[0])["id"], d[2]
 
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(one, deliveries))
+    with ThreadPoolExecutor(8) as pool:  # 8 environments at once, shuffled, duplicates racing each other
+        results = list(pool.map(one, replay.deliveries))
 
-    d_of = {json.loads(b)['id']: (b[:300], s) for b, s, ok in deliveries if ok}
     first_time: Counter[str] = Counter()
     for status, out, event_id, ok in results:
-        if ok:
-            assert status == 200, out
-            if out["outcome"] != "duplicate":
-                first_time[event_id] += 1
-        else:
-            assert (status, out["error"]["code"]) == (400, "invalid_signature"), out
-    valid_ids = {json.loads(b)["id"] for b in valid}
+        assert (status, out.get("error", {}).get("code")) == ((200, None) if ok else (400, "invalid_signature")), out
+        if ok and out["outcome"] != "duplicate":
+            first_time[event_id] += 1
+    valid_ids = {json.loads(b)["id"] for b in replay.valid}
     assert first_time == Counter(dict.fromkeys(valid_ids, 1))  # every valid event acted on exactly once
-    for event_id in valid_ids:
-        assert store.event(event_id) is not None
-    for body in forged_only:
-        assert store.event(json.loads(body)["id"]) is None  # never written
-    for email, (_, plan) in newest.items():
+    assert all(store.event(event_id) is not None for event_id in valid_ids)
+    assert all(store.event(json.loads(b)["id"]) is None for b in replay.forged_only)  # never written
+    for email, (_, plan) in replay.newest.items():
         profile = users.by_email(email)
         assert profile is not None and profile.plan == plan, email
     bad = sum(1 for *_, ok in results if not ok)

@@ -25,6 +25,7 @@ from gpubroker.domain.errors import Unavailable
 
 EVENT_TTL_S: Final = 90 * 24 * 3600
 
+
 def _event_key(event_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"STRIPE_EVENT#{event_id}"}, "sk": {"S": "EVENT"}}
 
@@ -69,7 +70,9 @@ class DynamoBillingStore:
             raise
         return True
 
-    def apply_plan(self, record: EventRecord, *, email: str, plan: str, order: str, customer: str | None) -> PlanOutcome:
+    def apply_plan(
+        self, record: EventRecord, *, email: str, plan: str, order: str, customer: str | None
+    ) -> PlanOutcome:
         """Record the event and set the user's plan in one transaction, unless a newer event set it already (then the
         event is recorded as ``superseded``), the event was seen before (``duplicate``: nothing written) or the
         profile is gone (``user_unknown``, recorded)."""

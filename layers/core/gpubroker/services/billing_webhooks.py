@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gpubroker.domain import billing_events as be
-from gpubroker.domain.billing_events import EventRecord, PlanOutcome
 from gpubroker.domain.accounts import User
+from gpubroker.domain.billing_events import EventRecord, PlanOutcome
 from gpubroker.domain.errors import InvalidSignature, InvalidWebhookEvent
 from gpubroker.observability import logger
 
@@ -70,11 +70,19 @@ class WebhookResult:
     outcome: str
 
 
+_REASONS = (
+    ("no stripe-signature", "missing"),
+    ("tolerance", "stale"),
+    ("no webhook secret", "no_secret"),
+    ("unable to extract", "malformed"),
+    ("expected scheme", "malformed"),
+)
+
+
 def _refusal(message: str) -> str:
     """The audit reason of a refused signature (the client is told only ``invalid_signature``)."""
     text = message.lower()
-    for needle, reason in (("no stripe-signature", "missing"), ("tolerance", "stale"), ("no webhook secret",
-                           "no_secret"), ("unable to extract", "malformed"), ("expected scheme", "malformed")):  # fmt: skip
+    for needle, reason in _REASONS:
         if needle in text:
             return reason
     return "mismatch"
