@@ -44,7 +44,7 @@ def webhook(
     signature = event.headers.get("Stripe-Signature") or event.headers.get("stripe-signature")
     result = billing_webhooks.receive(raw, signature, deps=app.context["deps"].webhook)
     app.context["audit_resource"] = f"stripe_event/{result.event_id}"
-    return WebhookAck(event_id=result.event_id, type=result.type, outcome=result.outcome)  # type: ignore[arg-type]
+    return WebhookAck(event_id=result.event_id, type=result.type, outcome=result.outcome)
 
 
 lambda_handler = api_handler(app, billing_webhook_deps)

@@ -125,4 +125,5 @@ class DynamoBillingStore:
             return None
         out: dict[str, Any] = {k: next(iter(v.values())) for k, v in got.items() if k != "fields"}
         out["fields"] = {k: v["S"] for k, v in got.get("fields", {}).get("M", {}).items()}
-        return json.loads(json.dumps(out))
+        plain: dict[str, Any] = json.loads(json.dumps(out))
+        return plain
