@@ -38,8 +38,8 @@ def event(kind: str, obj: dict[str, Any], *, event_id: str | None = None, create
 def subscription(plan: str | None, *, customer: str = "cus_test1", user_id: str | None = None,
                  status: str = "active") -> dict[str, Any]:  # fmt: skip
     """A subscription object whose one item's price names ``plan`` by its lookup key."""
-    price: dict[str, Any] = {"id": f"price_{plan}", "object": "price", "lookup_key": plan, "metadata": {}, "unit_amount": 2900,
-             "currency": "usd"}  # fmt: skip
+    price: dict[str, Any] = {"id": f"price_{plan}", "object": "price", "lookup_key": plan, "metadata": {},
+                             "unit_amount": 2900, "currency": "usd"}  # fmt: skip
     return {"id": "sub_test1", "object": "subscription", "customer": customer, "status": status,
             "metadata": {"user_id": user_id} if user_id else {},
             "items": {"object": "list", "data": [{"id": "si_1", "price": price, "quantity": 1}]}}  # fmt: skip
