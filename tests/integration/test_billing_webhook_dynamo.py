@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from gpubroker.adapters import secrets
@@ -28,7 +29,7 @@ from gpubroker.wiring import edge
 from gpubroker.wiring.billing import LOCAL_WEBHOOK_SECRET, BillingWebhookApiDeps, billing_webhook_deps
 from tests.fakes import UNLIMITED
 from tests.fakes_billing import deliver, event, sign, subscription
-from tests.integration.conftest import Endpoint, fresh_handler
+from tests.integration.conftest import Endpoint, call_handler, fresh_handler, wired_auth_deps
 
 PLANS = ("free", "pro", "enterprise")
 
@@ -166,3 +167,30 @@ def test_the_secret_in_secrets_manager_replaces_the_local_default(wired: Any, en
     finally:
         sm.put_secret_value(SecretId=secret_id, SecretString=before)
         secrets.clear_cache()
+
+
+def test_a_plan_change_reaches_the_token_at_the_next_refresh(wired: Any) -> None:
+    """README: the new plan (and its rate-limit tier) applies from the user's next token refresh."""
+    handler, deps, _, users = wired
+    auth_deps = wired_auth_deps()
+    email, password = f"subscriber-{random.getrandbits(32):08x}@example.com", "correct horse battery staple"
+    assert (
+        call_handler("api_auth_register", "/auth/register", {"email": email, "password": password}, auth_deps)[0] == 202
+    )
+    status, tokens, headers = call_handler("api_auth_login", "/auth/login", {"email": email, "password": password},
+                                           auth_deps)  # fmt: skip
+    assert status == 200 and jwt.decode(tokens["access_token"], options={"verify_signature": False})["plan"] == "free"
+    cookie = str((headers["Set-Cookie"][0] if isinstance(headers["Set-Cookie"], list) else headers["Set-Cookie"])
+                 .split(";")[0])  # fmt: skip
+    user = users.by_email(email)
+    assert user is not None
+    body = event("customer.subscription.created", subscription("pro", customer=f"cus_{user.user_id}",
+                                                               user_id=user.user_id))  # fmt: skip
+    handler = fresh_handler("api_billing_webhook")
+    assert deliver(handler, body, sign(body, LOCAL_WEBHOOK_SECRET), deps) == (200, {
+        "received": True, "event_id": json.loads(body)["id"], "type": "customer.subscription.created",
+        "outcome": "applied"})  # fmt: skip
+    status, rotated, _ = call_handler("api_auth_refresh", "/auth/refresh", {"refresh_token": tokens["refresh_token"]},
+                                      auth_deps, cookie=cookie)  # fmt: skip
+    assert status == 200
+    assert jwt.decode(rotated["access_token"], options={"verify_signature": False})["plan"] == "pro"
