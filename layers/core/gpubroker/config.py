@@ -240,3 +240,13 @@ class OpenApiSettings(_Settings):
     (``openapi.json``, shipped beside the handler) or absolute (the local stack's freshly generated one)."""
 
     OPENAPI_DOCUMENT: str = Field(default="openapi.json", min_length=1)
+
+
+class BillingWebhookSettings(EdgeSettings):
+    """``POST /billing/webhook``: the auth table (the users' plans, the Stripe events seen, the customer links), the
+    Stripe secret (JSON ``{"webhook_secret": "whsec_..."}``) and the audit log."""
+
+    AUTH_TABLE: str = Field(min_length=3)
+    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)

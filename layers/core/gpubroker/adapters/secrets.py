@@ -127,3 +127,20 @@ class SecretsManagerCredentials:
 
     def __repr__(self) -> str:
         return f"SecretsManagerCredentials({self.secret_id!r})"
+
+
+class SecretField:
+    """One field of a JSON secret (e.g. the Stripe secret's ``webhook_secret``), read through its ``Credentials`` on
+    each use (so a rotation reaches warm containers with the secret's max age); ``fallback`` when the field is
+    absent or empty (the local stack's default; None in AWS, where an unset field must refuse, not guess)."""
+
+    def __init__(self, credentials: Credentials, key: str, *, fallback: str | None = None) -> None:
+        self._credentials = credentials
+        self.key = key
+        self._fallback = fallback
+
+    def value(self) -> str:
+        return self._credentials.values().get(self.key) or self._fallback or ""
+
+    def __repr__(self) -> str:
+        return f"SecretField({self._credentials!r}, {self.key!r})"

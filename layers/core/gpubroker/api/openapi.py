@@ -54,6 +54,7 @@ TAGS = {
     "interactions": "What the caller did with offers (views, saves, bookings): the recommender's input",
     "auth": "Accounts, tokens, MFA, and the keys that verify tokens",
     "audit": "The audit log and its verification (admins)",
+    "billing": "Plans and payments: the Stripe webhook",
     "health": "Liveness and readiness",
     "meta": "This document",
 }

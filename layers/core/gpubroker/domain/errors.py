@@ -288,3 +288,20 @@ class ProviderRejected(ProvisioningError):
     """Any other refusal (a 4xx we cannot classify, an unknown offer): permanent."""
 
     code = "provider_rejected"
+
+
+class InvalidSignature(InvalidRequest):
+    """A Stripe webhook whose ``Stripe-Signature`` is missing, malformed, not made with our endpoint secret, or
+    older than the tolerance (400). One code whatever the reason (the reason goes to the audit log only)."""
+
+    code = "invalid_signature"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the webhook's Stripe-Signature is missing, invalid or too old")
+        self.audit_reason = reason
+
+
+class InvalidWebhookEvent(InvalidRequest):
+    """A correctly signed webhook body that is not a Stripe event (no id, type or object) (400)."""
+
+    code = "invalid_event"

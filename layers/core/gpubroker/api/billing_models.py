@@ -1,0 +1,22 @@
+"""Bodies of the /billing routes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+WebhookOutcome = Literal["applied", "superseded", "user_unknown", "recorded", "received", "ignored", "duplicate"]
+
+
+class WebhookAck(BaseModel):
+    """What ``POST /billing/webhook`` did with a verified event (Stripe needs only the 2xx)."""
+
+    received: Literal[True] = True
+    event_id: str = Field(description="the Stripe event's id")
+    type: str = Field(description="the Stripe event's type")
+    outcome: WebhookOutcome = Field(
+        description="applied: the plan changed; superseded: a newer event had set the plan (recorded); "
+        "user_unknown: no user for the customer (recorded); recorded: a failed payment kept; received: kept for "
+        "the booking work; ignored: a type we do not handle (recorded); duplicate: this event was seen before"
+    )
