@@ -76,6 +76,16 @@ class HttpCapacityProvider:
         """The provider's error for an answer, or None when it is a success."""
         return _http_default(self.provider, status, body)
 
+    def call_unless_gone(self, method: str, path: str, body: Any = None) -> Any | None:
+        """:meth:`call` on one instance: its parsed answer, or None when the provider says it does not exist (404):
+        a describe finds it terminated, a release has nothing to undo."""
+        try:
+            return self.call(method, path, body)[1]
+        except ProviderRejected as exc:
+            if (exc.details or {}).get("status") == 404:
+                return None
+            raise
+
     # -- HTTP ---------------------------------------------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None, *, once: bool = False) -> tuple[int, Any]:
         """One API call: ``once`` (a create) makes a single attempt; otherwise transient failures are retried up

@@ -71,20 +71,15 @@ class LambdaCapacity(HttpCapacityProvider):
         return None
 
     def describe(self, instance_id: str) -> Reservation:
-        try:
-            _, answer = self.call("GET", f"/api/v1/instances/{instance_id}")
-        except ProviderRejected as exc:
-            if (exc.details or {}).get("status") == 404:
-                return Reservation(self.provider, instance_id, InstanceStatus.TERMINATED)
-            raise
+        answer = self.call_unless_gone("GET", f"/api/v1/instances/{instance_id}")
+        if answer is None:
+            return Reservation(self.provider, instance_id, InstanceStatus.TERMINATED)
         return self._reservation((answer or {}).get("data") or {})
 
     def release(self, instance_id: str) -> None:
-        try:
-            self.call("POST", "/api/v1/instance-operations/terminate", {"instance_ids": [instance_id]})
-        except ProviderRejected as exc:
-            if (exc.details or {}).get("status") != 404:  # global/object-does-not-exist: nothing to undo
-                raise
+        self.call_unless_gone(
+            "POST", "/api/v1/instance-operations/terminate", {"instance_ids": [instance_id]}
+        )  # a 404: nothing to undo
 
     def _reservation(self, row: dict[str, Any]) -> Reservation:
         return Reservation(

@@ -76,20 +76,13 @@ class ShadeformCapacity(HttpCapacityProvider):
         return None
 
     def describe(self, instance_id: str) -> Reservation:
-        try:
-            _, answer = self.call("GET", f"/v1/instances/{instance_id}/info")
-        except ProviderRejected as exc:
-            if (exc.details or {}).get("status") == 404:
-                return Reservation(self.provider, instance_id, InstanceStatus.TERMINATED)
-            raise
+        answer = self.call_unless_gone("GET", f"/v1/instances/{instance_id}/info")
+        if answer is None:
+            return Reservation(self.provider, instance_id, InstanceStatus.TERMINATED)
         return self._reservation(answer if isinstance(answer, dict) else {})
 
     def release(self, instance_id: str) -> None:
-        try:
-            self.call("POST", f"/v1/instances/{instance_id}/delete")
-        except ProviderRejected as exc:
-            if (exc.details or {}).get("status") != 404:
-                raise
+        self.call_unless_gone("POST", f"/v1/instances/{instance_id}/delete")  # a 404: nothing to undo
 
     def _reservation(self, row: dict[str, Any]) -> Reservation:
         port = row.get("ssh_port")

@@ -56,23 +56,16 @@ class VastCapacity(HttpCapacityProvider):
         return None
 
     def describe(self, instance_id: str) -> Reservation:
-        try:
-            _, answer = self.call("GET", f"/api/v0/instances/{instance_id}/")
-        except ProviderRejected as exc:
-            if (exc.details or {}).get("status") == 404:
-                return Reservation(self.provider, instance_id, InstanceStatus.TERMINATED)
-            raise
+        answer = self.call_unless_gone("GET", f"/api/v0/instances/{instance_id}/")
+        if answer is None:
+            return Reservation(self.provider, instance_id, InstanceStatus.TERMINATED)
         row = (answer or {}).get("instances") if isinstance(answer, dict) else None
         if not isinstance(row, dict):
             return Reservation(self.provider, instance_id, InstanceStatus.TERMINATED)
         return self._reservation(row)
 
     def release(self, instance_id: str) -> None:
-        try:
-            self.call("DELETE", f"/api/v0/instances/{instance_id}/")
-        except ProviderRejected as exc:
-            if (exc.details or {}).get("status") != 404:
-                raise
+        self.call_unless_gone("DELETE", f"/api/v0/instances/{instance_id}/")  # a 404: nothing to undo
 
     def _reservation(self, row: dict[str, Any]) -> Reservation:
         port = row.get("ssh_port")
