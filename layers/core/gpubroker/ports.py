@@ -13,8 +13,10 @@ from gpubroker.domain.plans import WINDOW_S
 if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which most functions never load
     from gpubroker.domain.accounts import User
     from gpubroker.domain.audit import ArchivedCheckpoint, AuditEntry, SignedCheckpoint
+    from gpubroker.domain.bookings import Booking
     from gpubroker.domain.key_rotation import KeyRotation
     from gpubroker.domain.mfa import Challenge, MfaState
+    from gpubroker.domain.money import Money
     from gpubroker.domain.plans import Decision
     from gpubroker.domain.provisioning import Reservation
     from gpubroker.domain.search import OfferFilters
@@ -410,3 +412,88 @@ class CapacityProvider(Protocol):
     def release(self, instance_id: str) -> None: ...
 
     def describe(self, instance_id: str) -> Reservation: ...
+
+
+class BookingStore(Protocol):
+    """The bookings table (``adapters/booking_store.py``). Keyed by (user, booking id); a user's list is newest
+    first. Writes are conditional on the version read (``Booking.version``): a lost race returns ``False`` and the
+    caller re-reads. Connection details are sealed at rest by the adapter."""
+
+    def create(self, booking: Booking) -> bool:
+        """Put a new booking; ``False`` when one with that id exists (a retried request: re-read it)."""
+        ...
+
+    def get(self, user_id: str, booking_id: str) -> Booking | None: ...
+
+    def list(self, user_id: str, *, limit: int, cursor: str | None = None) -> tuple[list[Booking], str | None]:
+        """The user's bookings, newest first, and the opaque cursor of the next page (``None``: the last)."""
+        ...
+
+    def save(self, booking: Booking) -> bool:
+        """Write ``booking`` (its ``version`` already incremented) if the stored version is ``version - 1``."""
+        ...
+
+
+class Payments(Protocol):
+    """Stripe, as the booking saga and billing use it (``adapters/payments.py``; locally the Stripe-compatible
+    server). Every call that creates something takes a deterministic ``idempotency_key`` (``booking:{id}:charge``),
+    and the saga records each id it gets back before it moves on, so a retried step finds it instead of repeating
+    it. Errors: ``PaymentDeclined`` (permanent), ``PaymentsUnavailable`` (transient: 5xx, timeout)."""
+
+    def customer_for(self, user_id: str, email: str) -> str:
+        """The user's Stripe customer id, created once (idempotency key ``user:{id}:customer``)."""
+        ...
+
+    def saved_payment_method(self, customer_id: str) -> str | None: ...
+
+    def charge(self, *, customer_id: str, payment_method: str, amount: Money, idempotency_key: str,
+               metadata: dict[str, str]) -> str:  # fmt: skip
+        """Create and confirm an off-session PaymentIntent; its id. Declined: ``PaymentDeclined``."""
+        ...
+
+    def find_charge(self, payment_intent_id: str) -> tuple[str, Money]:
+        """A PaymentIntent's status and amount received."""
+        ...
+
+    def refund(self, payment_intent_id: str, amount: Money, *, idempotency_key: str) -> str:
+        """Refund part or all of a PaymentIntent; the refund id. Already fully refunded: the existing refund."""
+        ...
+
+    def checkout_for_booking(self, *, customer_id: str, amount: Money, description: str, booking_id: str,
+                             idempotency_key: str) -> tuple[str, str]:  # fmt: skip
+        """A Checkout Session (mode ``payment``, saving the card for later) for a booking; (session id, URL)."""
+        ...
+
+    def checkout_for_plan(self, *, customer_id: str, plan: str, user_id: str, idempotency_key: str) -> tuple[str, str]:
+        """A Checkout Session (mode ``subscription``) for a plan's price; (session id, URL)."""
+        ...
+
+    def meter_usage(self, *, customer_id: str, gpu_hours: int, identifier: str) -> str:
+        """A ``gpu_hours`` billing meter event; ``identifier`` makes a retry count once. The identifier."""
+        ...
+
+
+class BookingNotifier(Protocol):
+    """Pushes a booking's status to its owner's signed-in WebSocket connections as ``{"type": "booking", ...}``
+    (never to anyone else's; anonymous connections get nothing). Best effort: a gone connection is dropped."""
+
+    def notify(self, booking: Booking) -> int:
+        """The number of connections the message reached."""
+        ...
+
+
+class SagaStarter(Protocol):
+    """Starts the booking saga (Step Functions ``StartExecution``, Standard workflow, execution name = booking id).
+    Starting it again for the same booking with the same input is a no-op, as Step Functions guarantees."""
+
+    def start(self, booking_id: str, user_id: str) -> str:
+        """The execution ARN."""
+        ...
+
+
+class TaskTokens(Protocol):
+    """Step Functions' callback API: the saga's charge step waits for the Checkout webhook with a task token."""
+
+    def succeed(self, token: str, output: dict[str, Any]) -> None: ...
+
+    def fail(self, token: str, error: str, cause: str) -> None: ...

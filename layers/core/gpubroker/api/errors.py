@@ -21,6 +21,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.SourceError: 502,
     e.ProvisioningError: 502,  # a provider refused or failed a booking step (the saga reports it; no route raises it)
     e.ProviderUnavailable: 503,
+    e.PaymentDeclined: 402,  # a card refused (the saga reports it as the booking's reason; no route raises it)
     e.Unauthorized: 401,
     e.Forbidden: 403,
     e.Conflict: 409,

@@ -305,3 +305,57 @@ class InvalidWebhookEvent(InvalidRequest):
     """A correctly signed webhook body that is not a Stripe event (no id, type or object) (400)."""
 
     code = "invalid_event"
+
+
+class IdempotencyKeyRequired(InvalidRequest):
+    """``POST /bookings`` without an ``Idempotency-Key`` header (or an empty or over-long one) (400)."""
+
+    code = "idempotency_key_required"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """The same ``Idempotency-Key`` with another body within 24 h (422)."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with this ``Idempotency-Key`` is still being processed (409; retry shortly)."""
+
+    code = "idempotency_in_progress"
+
+
+class BookingNotFound(NotFound):
+    """No such booking for this user (another user's booking is a 404 too, not a 403)."""
+
+    code = "booking_not_found"
+
+
+class OfferUnavailable(Conflict):
+    """The offer exists but is not available now (409)."""
+
+    code = "offer_unavailable"
+
+
+class BookingNotCancellable(Conflict):
+    """Cancelling a failed, cancelled or needs-attention booking (409)."""
+
+    code = "booking_not_cancellable"
+
+
+class GpuCountNotAllowed(ValidationFailed):
+    """``gpu_count`` the offer does not allow (422)."""
+
+    code = "gpu_count_not_allowed"
+
+
+class PaymentDeclined(DomainError):
+    """The card was declined or the payment otherwise refused (permanent: the saga compensates)."""
+
+    code = "payment_declined"
+
+
+class PaymentsUnavailable(Unavailable):
+    """Stripe answered 5xx, 429 or timed out (transient: the saga retries the step with the same key)."""
+
+    code = "payments_unavailable"
