@@ -42,7 +42,7 @@ _FIELDS = frozenset({"function", "error", "message", "delay_ms", "times", "when"
 
 
 class InvalidFault(ValueError):
-    """A rule the registry refuses (the HTTP front answers 400 ``invalid_fault``)."""
+    """A rule the registry refuses (the HTTP front answers 400 ``InvalidParameterValueException``, as Lambda does)."""
 
 
 @dataclass

@@ -245,10 +245,10 @@ def make_server(
                 try:
                     rule = faults.add(json.loads(body or b"null"))
                 except json.JSONDecodeError:
-                    self._error(400, "invalid_fault", "the body is not JSON")
+                    self._error(400, "InvalidRequestContentException", "the body is not JSON")
                     return
                 except InvalidFault as exc:
-                    self._error(400, "invalid_fault", str(exc))
+                    self._error(400, "InvalidParameterValueException", str(exc))
                     return
                 self._send(201, json.dumps(rule.describe()).encode())
             else:

@@ -279,7 +279,8 @@ def execute_state_machines(lambda_endpoint: str | None) -> None:
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-    assert lambda_eval_utils.boto_client_for is boto_client_for, "moto's Lambda tasks would not reach the stack"
+    patched = getattr(lambda_eval_utils, "boto_client_for", None)
+    assert patched is boto_client_for, "moto's Lambda tasks would not reach the stack"
 
 
 def _keep_task_failure_cause() -> None:

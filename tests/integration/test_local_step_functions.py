@@ -8,6 +8,7 @@ state machines from tests/fixtures/statemachines, provisioned by infra/local/pro
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -30,7 +31,7 @@ import pytest
 from infra.local.faults import clear_faults, list_faults, set_fault
 from infra.local.http_front import make_server
 from infra.local.moto_server import LAMBDA_ENDPOINT_ENV
-from infra.local.provision import provision
+from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
 from infra.local.sigv4 import LocalCredentials, sign
 from infra.local.stack import free_port
@@ -53,6 +54,7 @@ def _machine(lid: str, asl: str, extra: str = "") -> str:
         StepFunctionArn: !GetAtt StepFunction.Arn{extra}"""
 
 
+_TIMEOUT = "\n        CallbackTimeoutSeconds: !Ref CallbackTimeoutSeconds"
 TEMPLATE = f"""
 Parameters:
   CallbackTimeoutSeconds:
@@ -68,9 +70,18 @@ Resources:
       CodeUri: {CODE}
       Handler: handler.lambda_handler
       Timeout: 2
+      Environment:
+        Variables:
+          MACHINE_ARN: !Ref TwoStepsMachine
+          DLQ_URL: !GetAtt DeadLetters.QueueUrl
+          DLQ_ARN: !GetAtt DeadLetters.Arn
+  DeadLetters:
+    Type: AWS::SQS::Queue
+    Properties:
+      MessageRetentionPeriod: 1209600
 {_machine("TwoStepsMachine", "two_steps.asl.json")}
 {_machine("RetryCatchMachine", "retry_catch.asl.json")}
-{_machine("CallbackMachine", "callback.asl.json", chr(10) + "        CallbackTimeoutSeconds: !Ref CallbackTimeoutSeconds")}
+{_machine("CallbackMachine", "callback.asl.json", _TIMEOUT)}
 """
 
 
@@ -116,7 +127,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env.update({**creds.environment(), LAMBDA_ENDPOINT_ENV: api, "MOTO_PORT": str(port)})
-    moto = subprocess.Popen(  # noqa: S603 - this interpreter, our module
+    moto = subprocess.Popen(
         [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -167,6 +178,9 @@ def test_the_state_machines_are_created_with_their_substitutions(local: Local) -
     assert wait["TimeoutSeconds"] == 3  # !Ref CallbackTimeoutSeconds, a number in the ASL
     assert wait["Parameters"]["FunctionName"] == "arn:aws:lambda:us-east-1:123456789012:function:StepFunction"
     provision(local.app, "sfn-test", endpoint_url=local.sfn.meta.endpoint_url)  # a second run updates, no error
+    env = function_environment(local.app, local.names)
+    assert env["MACHINE_ARN"] == local.names["TwoStepsMachine"]
+    assert env["DLQ_URL"].endswith("/sfn-test-DeadLetters") and env["DLQ_ARN"].endswith(":sfn-test-DeadLetters")
 
 
 def test_two_lambda_tasks_run_to_success_in_the_runtime(local: Local, tmp_path: Path) -> None:
@@ -188,7 +202,7 @@ def test_a_python_exception_is_retried_with_jitter_then_caught_by_its_class_name
     assert json.loads(out["error"]["Cause"])["errorMessage"] == "PaymentsUnavailable on purpose"
     started = calls(tmp_path)
     assert len(started) == 3
-    gaps = [b - a for a, b in zip(started, started[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(started)]
     assert gaps[0] < 1 + 0.9 and gaps[1] < 2 + 0.9, gaps  # jittered: never more than the interval (+ overhead)
 
 
@@ -204,7 +218,9 @@ def test_an_injected_fault_is_retried_through(local: Local, tmp_path: Path, when
     assert out["result"]["step"] == "once"
     assert len(calls(tmp_path)) == (1 if when == "before" else 2)
     failed = [e for e in history if e["type"] == "TaskFailed"]
-    assert [json.loads(e["taskFailedEventDetails"]["cause"])["errorType"] for e in failed] == ["Lambda.ServiceException"]
+    assert [json.loads(e["taskFailedEventDetails"]["cause"])["errorType"] for e in failed] == [
+        "Lambda.ServiceException"
+    ]
     retried = next(e for e in history if e["type"] == "TaskScheduled" and e["id"] > failed[0]["id"])
     assert _at(retried) - _at(failed[0]) >= 0.99  # the retry interval, really waited
     listed = {r["id"]: r for r in list_faults(local.api, local.creds)}
@@ -224,9 +240,7 @@ def test_a_lambda_timeout_is_sandbox_timedout_and_the_environment_is_replaced(lo
     assert local.runtime.stats()["StepFunction"]["cold_starts"] > before  # the timed-out environment is gone
 
 
-def test_a_delay_fault_past_the_timeout_is_a_lambda_timeout_after_the_side_effect(
-    local: Local, tmp_path: Path
-) -> None:
+def test_a_delay_fault_past_the_timeout_is_a_lambda_timeout_after_the_side_effect(local: Local, tmp_path: Path) -> None:
     """The charge step's crash: the handler ran (Stripe was called), then the invocation timed out."""
     set_fault(local.api, {"function": "StepFunction", "delay_ms": 5000, "when": "after", "times": 2}, local.creds)
     status, out, _ = local.run("RetryCatchMachine", {"dir": str(tmp_path), "step": "charge"})
@@ -280,12 +294,13 @@ def test_the_faults_api_takes_only_the_runs_key_and_checks_rules(local: Local) -
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read())
 
-    rule = {"function": "StepFunction", "error": "Boom"}
+    rule: dict[str, Any] = {"function": "StepFunction", "error": "Boom"}
     assert call("POST", rule, LocalCredentials.generate())[0] == 403  # another key
+    bad: Any
     for bad in ({**rule, "function": "Nope"}, {"function": "StepFunction"}, {**rule, "when": "during"},
                 {**rule, "times": 0}, {**rule, "error": "no spaces"}, {**rule, "extra": 1}, []):  # fmt: skip
         status, body = call("POST", bad, local.creds)
-        assert (status, body["error"]["code"]) == (400, "invalid_fault"), bad
+        assert (status, body["error"]["code"]) == (400, "InvalidParameterValueException"), bad
     assert call("POST", rule, local.creds)[0] == 201
     assert [r["error"] for r in list_faults(local.api, local.creds)] == ["Boom"]
     assert clear_faults(local.api, local.creds) == 1
