@@ -9,6 +9,7 @@ import json
 import os
 import time
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -36,8 +37,9 @@ def test_a_state_machine_runs_a_template_function_and_retries_an_injected_fault(
         "Parameters": {"FunctionName": function_arn(FUNCTION), "Payload": {}},
         "ResultSelector": {"report.$": "$.Payload"},
     }}}  # fmt: skip
-    keys = {"aws_access_key_id": creds.access_key_id, "aws_secret_access_key": creds.secret_access_key}
-    sfn = boto3.client("stepfunctions", endpoint_url=state["aws_endpoint"], region_name="us-east-1", **keys)
+    sfn: Any = boto3.Session(creds.access_key_id, creds.secret_access_key, region_name="us-east-1").client(
+        "stepfunctions", endpoint_url=state["aws_endpoint"]
+    )
     machine = sfn.create_state_machine(name=f"e2e-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
                                        roleArn="arn:aws:iam::123456789012:role/e2e")["stateMachineArn"]  # fmt: skip
     set_fault(stack.url, {"function": FUNCTION, "error": "Lambda.ServiceException", "times": 1}, creds)
