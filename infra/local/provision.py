@@ -36,9 +36,13 @@ def physical_names(app: App, prefix: str) -> dict[str, str]:
     return names
 
 
-def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1") -> dict[str, str]:
-    """Create every table, bucket, secret, parameter, queue and KMS key (idempotent). Returns logical id ->
-    physical name (and ``"<id>.Arn"`` -> ARN where ``!GetAtt <id>.Arn`` differs from ``!Ref``)."""
+def provision(
+    app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1",
+    params: dict[str, Any] | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """Create every table, bucket, secret, parameter, queue, KMS key and state machine (idempotent). Returns
+    logical id -> physical name (and ``"<id>.<attr>"`` for ``!GetAtt <id>.<attr>`` where it differs from ``!Ref``).
+    ``params`` overrides template parameters (the state machines' substitutions may name them)."""
     names = physical_names(app, prefix)
     ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
     s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
@@ -83,7 +87,7 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
             sqs.set_queue_attributes(QueueUrl=names[lid], Attributes=attributes)
     names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
     _ses_identities(app, endpoint_url=endpoint_url, region=region)
-    provision_state_machines(app, names, endpoint_url=endpoint_url, region=region)
+    provision_state_machines(app, names, endpoint_url=endpoint_url, region=region, params=params)
     return names
 
 

@@ -65,6 +65,19 @@ LOCAL_DEFAULTS = {
 }
 
 
+def parameter_overrides(raw: str | None = None) -> dict[str, str]:
+    """``GPUBROKER_LOCAL_PARAMETERS`` (``Name=value Name=value``, as ``sam deploy --parameter-overrides``): template
+    parameters the local stack uses instead of their defaults, e.g. ``PaymentTimeoutSeconds=5`` for a saga test."""
+    text = os.environ.get("GPUBROKER_LOCAL_PARAMETERS", "") if raw is None else raw
+    out = {}
+    for pair in text.replace(",", " ").split():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"GPUBROKER_LOCAL_PARAMETERS: expected Name=value, got {pair!r}")
+        out[name] = value
+    return out
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -190,7 +203,12 @@ class LocalStack:
         # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.api_url
         os.environ["MOTO_PORT"] = str(self.moto_port)
-        self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
+        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
+        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
+        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
+        # the account mails' links point at this API (there is no web app locally to open them)
+        params = {"RedisUrl": redis_url, "AppUrl": self.api_url, **parameter_overrides()}
+        self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint, params=params)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
         apis = self.ws_apis
         if len(apis) > 1:
@@ -207,11 +225,6 @@ class LocalStack:
             )
             self._ws.start()
         endpoints = {api: self.management_endpoint for api in apis}
-        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
-        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
-        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
-        # the account mails' links point at this API (there is no web app locally to open them)
-        params = {"RedisUrl": redis_url, "AppUrl": self.api_url}
         os.environ.update(function_environment(self.app, self.names, endpoints, params))
         sandbox = {"GPUBROKER_SANDBOX_REDIS_URL": redis_url, "GPUBROKER_SANDBOX_PREFIX": self.sandbox_prefix}
         os.environ.update({**LOCAL_DEFAULTS, **sandbox, **local_overrides})

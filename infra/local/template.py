@@ -260,7 +260,7 @@ def read_app(path: Path = TEMPLATE) -> App:
             layers=[*globals_fn.get("Layers", []), *props.get("Layers", [])],
             reserved_concurrency=props.get("ReservedConcurrentExecutions"),
             local_seed=_local_seed(res),
-            timeout_s=float(props.get("Timeout", globals_fn.get("Timeout", DEFAULT_TIMEOUT_S))),
+            timeout_s=_timeout(props.get("Timeout", globals_fn.get("Timeout", DEFAULT_TIMEOUT_S)), tpl),
         )
         for ev_name, ev in (props.get("Events") or {}).items():
             ep = ev.get("Properties", {})
@@ -319,6 +319,13 @@ def read_app(path: Path = TEMPLATE) -> App:
         queue_triggers=queue_triggers,
         state_machines=_state_machines(tpl, path.parent),
     )
+
+
+def _timeout(value: Any, tpl: dict[str, Any]) -> float:
+    """A function's ``Timeout``: a number, or ``!Ref`` of a parameter (its default)."""
+    if isinstance(value, dict) and "Ref" in value:
+        value = tpl.get("Parameters", {})[value["Ref"]]["Default"]
+    return float(value)
 
 
 def _state_machines(tpl: dict[str, Any], base: Path) -> dict[str, StateMachine]:

@@ -121,3 +121,20 @@ def test_timeouts_come_from_the_function_else_globals_else_lambdas_default(tmp_p
 )
 def test_the_invoke_api_takes_a_name_or_an_arn(given: str) -> None:
     assert function_name(given) == "ChargeFunction"
+
+
+def test_a_timeout_may_be_a_parameter(tmp_path: Path) -> None:
+    app = read_app(
+        _template(tmp_path, globals_timeout="Globals:\n  Function:\n    Timeout: !Ref PaymentTimeoutSeconds\n")
+    )
+    assert app.functions["ApiFunction"].timeout_s == 900.0
+
+
+def test_local_parameter_overrides() -> None:
+    from infra.local.stack import parameter_overrides
+
+    assert parameter_overrides("PaymentTimeoutSeconds=5 Stage=prod,AppUrl=http://x/y=z") == {
+        "PaymentTimeoutSeconds": "5", "Stage": "prod", "AppUrl": "http://x/y=z"}  # fmt: skip
+    assert parameter_overrides("") == {}
+    with pytest.raises(ValueError, match="Name=value"):
+        parameter_overrides("PaymentTimeoutSeconds")
