@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         # the run's access key, which the Invoke and @connections APIs require (make ingest, the tests sign with it)
         "credentials": stack.credentials.state(),
         "outbox": str(stack.outbox),
+        # the sandbox capacity provider's instances: Redis keys under this prefix (a test lists live instances)
+        "sandbox": {"redis_url": os.environ.get("GPUBROKER_SANDBOX_REDIS_URL", ""), "prefix": stack.sandbox_prefix},
     }
     write_state(Path(args.state_file), state)
     for r in reports:
@@ -123,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')
     print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
     print(f"  Outbox        {stack.outbox}/*.eml   (the account mails SES sent: verification, password reset)")
+    for lid in sorted(stack.app.state_machines):
+        print(f"  State machine {stack.names[lid]}   (runs for real in moto; its Lambda tasks here)")
+    if stack.app.state_machines:
+        print(f"  Faults        {stack.api_url}/_local/faults   (fail or delay a function's next invocations)")
+    print(f"  Capacity      {os.environ.get('GPUBROKER_CAPACITY_PROVIDER') or 'the providers'}"
+          f"   (bookings reserve here; sandbox keys under {stack.sandbox_prefix})")  # fmt: skip
     print("  Ctrl-C stops it.", flush=True)
 
     stop = threading.Event()

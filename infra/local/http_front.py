@@ -6,6 +6,10 @@ Invoke API (``POST /2015-03-31/functions/<name>/invocations``), which ``make ing
 closes it, GET describes it; an unknown id is 410 GoneException), which the handlers reach through the
 environment variable that holds the stage's management endpoint in AWS. Those two answer only requests signed
 (SigV4) with the run's credentials, and never one a browser sent (infra/local/sigv4.py).
+
+The Invoke API takes a function's name, or its ARN (full or partial, as the state machines' tasks send it, see
+infra/local/moto_server.py). ``/_local/faults`` (GET lists, POST adds, DELETE removes the fault rules of
+infra/local/faults.py) is the stack's own, guarded like the Invoke API.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from infra.local.faults import PATH as FAULTS_PATH
+from infra.local.faults import InvalidFault
 from infra.local.gateway import Gate
 from infra.local.runtime import FunctionError, Runtime, Throttled
 from infra.local.sigv4 import LocalCredentials, refusal
-from infra.local.template import Route
+from infra.local.template import Route, function_name
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}  # on every answer, as API Gateway's (template.yaml)
 
@@ -146,7 +152,11 @@ def make_server(
             invoke = _INVOKE.match(path)
             if invoke and self.command == "POST":
                 if not self._refused("lambda", body):
-                    self._invoke(invoke.group("name"), body)
+                    self._invoke(function_name(unquote(invoke.group("name"))), body)
+                return
+            if path == FAULTS_PATH:
+                if not self._refused("lambda", body):
+                    self._faults(body)
                 return
             managed = _CONNECTIONS.match(path)
             if managed and connections is not None:
@@ -223,6 +233,26 @@ def make_server(
                 self._send(200 if self.command == "POST" else 204, b"")
             else:
                 self._send(410, json.dumps({"message": f"{connection_id} is gone"}).encode(), gone)
+
+        def _faults(self, body: bytes) -> None:
+            faults = runtime.faults
+            if self.command == "GET":
+                self._send(200, json.dumps({"faults": faults.list()}).encode())
+            elif self.command == "DELETE":
+                only = parse_qs(urlsplit(self.path).query).get("function")
+                self._send(200, json.dumps({"removed": faults.clear(only[-1] if only else None)}).encode())
+            elif self.command == "POST":
+                try:
+                    rule = faults.add(json.loads(body or b"null"))
+                except json.JSONDecodeError:
+                    self._error(400, "InvalidRequestContentException", "the body is not JSON")
+                    return
+                except InvalidFault as exc:
+                    self._error(400, "InvalidParameterValueException", str(exc))
+                    return
+                self._send(201, json.dumps(rule.describe()).encode())
+            else:
+                self._send(405, json.dumps({"message": "Method not allowed"}).encode(), {"Allow": "DELETE, GET, POST"})
 
         def _invoke(self, name: str, body: bytes) -> None:
             try:

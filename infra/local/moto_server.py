@@ -17,6 +17,11 @@ attribute value. Every other operation (control plane, errors) goes through moto
 3. With ``GPUBROKER_OUTBOX`` set (the local stack sets it), every mail SES accepts is also written to that folder
    as an ``.eml`` file: the developer's outbox (:func:`capture_outbox`).
 
+4. Step Functions executes state machines (moto's ``stepfunctions.execute_state_machine``), and with
+   ``GPUBROKER_LAMBDA_ENDPOINT`` set (the local stack sets it to its HTTP front) the executions' Lambda tasks call
+   that Invoke API, signed with this process's credentials (the run's key), instead of moto's own Lambda, which
+   cannot run a function without Docker (:func:`execute_state_machines`).
+
 Run: ``python -m infra.local.moto_server -H 127.0.0.1 -p 5000`` (the arguments of ``moto_server``).
 """
 
@@ -221,6 +226,82 @@ def capture_outbox(folder: Path) -> None:
     SESBackend.send_email = send_email  # type: ignore[method-assign]
 
 
+LAMBDA_ENDPOINT_ENV = "GPUBROKER_LAMBDA_ENDPOINT"
+"""The Lambda Invoke API the state machines' tasks call (set by infra/local/stack.py: the stack's HTTP front)."""
+
+
+def execute_state_machines(lambda_endpoint: str | None) -> None:
+    """Make moto's Step Functions run executions (its ASL interpreter), and send their Lambda calls to
+    ``lambda_endpoint`` (idempotent).
+
+    moto's interpreter makes every service client through ``boto_client_for(region, service, credentials)``
+    (``moto.stepfunctions.parser.asl.utils.boto_client``), which targets this server (``localhost:MOTO_PORT``) with
+    the key ``ak``/``sk``. For ``lambda`` it now targets ``lambda_endpoint`` with this process's credentials, so
+    ``arn:aws:states:::lambda:invoke`` (with or without ``.waitForTaskToken``) and a bare function ARN as a Task's
+    ``Resource`` run the real handler in the stack's runtime; a function error comes back as Lambda returns it
+    (``X-Amz-Function-Error`` and ``{"errorType", "errorMessage"}``), so Retry and Catch see the exception's class
+    name. The modules that imported the function by name are patched too (every ``from ... import
+    boto_client_for`` made before this call)."""
+    import sys
+
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    _keep_task_failure_cause()
+    if not lambda_endpoint:
+        return
+    original = getattr(boto_client.boto_client_for, "_gpubroker_original", boto_client.boto_client_for)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if service != "lambda":
+            return original(region, service, state_credentials)
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "lambda",
+            region_name=region,
+            endpoint_url=lambda_endpoint,
+            # the run's key (the stack's environment): the Invoke API answers nothing else
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},  # Retry is the state machine's business
+                connect_timeout=10,
+                read_timeout=960,  # Lambda's longest timeout (900 s) and a margin: the function's own ends first
+            ),
+        )
+
+    boto_client_for._gpubroker_original = original  # type: ignore[attr-defined]
+    boto_client.boto_client_for = boto_client_for  # modules imported from now on take this one
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions") and getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    patched = getattr(lambda_eval_utils, "boto_client_for", None)
+    assert patched is boto_client_for, "moto's Lambda tasks would not reach the stack"
+
+
+def _keep_task_failure_cause() -> None:
+    """moto 5.2's ``SendTaskFailure`` handler passes the ``error`` on and drops the ``cause`` (its backend takes
+    both): the execution's failure then says why in AWS and not here. Pass both (idempotent)."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if getattr(StepFunctionResponse.send_task_failure, "_gpubroker_cause", False):
+        return
+
+    def send_task_failure(self: Any) -> Any:
+        backend = self.stepfunction_backend
+        backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
+                                  cause=self._get_param("cause"))  # fmt: skip
+        return EmptyResult()
+
+    send_task_failure._gpubroker_cause = True  # type: ignore[attr-defined]
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
 def main() -> None:
     import os
 
@@ -230,6 +311,7 @@ def main() -> None:
     serialise_writes()
     if os.environ.get(OUTBOX_ENV):
         capture_outbox(Path(os.environ[OUTBOX_ENV]))
+    execute_state_machines(os.environ.get(LAMBDA_ENDPOINT_ENV))
     moto_main()
 
 

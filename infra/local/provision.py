@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from infra.local.template import App, resolve
+from infra.local.template import App, function_arn, resolve, state_machine_arn
 
 _TABLE_KEYS = (
     "AttributeDefinitions",
@@ -29,12 +29,20 @@ def physical_names(app: App, prefix: str) -> dict[str, str]:
     names.update({lid: f"{prefix}-{lid}".lower()[:63] for lid in app.resources("AWS::S3::Bucket")})
     # !Ref of a function is its name; the local stack's Lambda Invoke API knows its functions by logical id
     names.update({lid: lid for lid in app.functions})
+    names.update({f"{lid}.Arn": function_arn(lid) for lid in app.functions})
+    for lid in app.state_machines:  # !Ref of a state machine is its ARN, !GetAtt .Name its name
+        names[f"{lid}.Name"] = f"{prefix}-{lid}"[:80]
+        names[lid] = names[f"{lid}.Arn"] = state_machine_arn(names[f"{lid}.Name"])
     return names
 
 
-def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1") -> dict[str, str]:
-    """Create every table, bucket, secret, parameter, queue and KMS key (idempotent). Returns logical id ->
-    physical name (and ``"<id>.Arn"`` -> ARN where ``!GetAtt <id>.Arn`` differs from ``!Ref``)."""
+def provision(
+    app: App, prefix: str, *, endpoint_url: str | None = None, region: str = "us-east-1",
+    params: dict[str, Any] | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """Create every table, bucket, secret, parameter, queue, KMS key and state machine (idempotent). Returns
+    logical id -> physical name (and ``"<id>.<attr>"`` for ``!GetAtt <id>.<attr>`` where it differs from ``!Ref``).
+    ``params`` overrides template parameters (the state machines' substitutions may name them)."""
     names = physical_names(app, prefix)
     ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
     s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
@@ -69,6 +77,7 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
     for lid in queues:
         name = f"{prefix}-{lid}"[:80]  # !Ref of a queue is its URL, !GetAtt .QueueName its name, .Arn its ARN
         names[lid], names[f"{lid}.QueueName"] = sqs.create_queue(QueueName=name)["QueueUrl"], name
+        names[f"{lid}.QueueUrl"] = names[lid]
         names[f"{lid}.Arn"] = sqs.get_queue_attributes(QueueUrl=names[lid], AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -78,7 +87,34 @@ def provision(app: App, prefix: str, *, endpoint_url: str | None = None, region:
             sqs.set_queue_attributes(QueueUrl=names[lid], Attributes=attributes)
     names.update(_kms_keys(app, prefix, endpoint_url=endpoint_url, region=region))
     _ses_identities(app, endpoint_url=endpoint_url, region=region)
+    provision_state_machines(app, names, endpoint_url=endpoint_url, region=region, params=params)
     return names
+
+
+def provision_state_machines(
+    app: App, names: dict[str, str], *, endpoint_url: str | None, region: str = "us-east-1",
+    params: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """Create every ``AWS::Serverless::StateMachine`` with its definition substituted (moto's CloudFormation does
+    not apply ``DefinitionSubstitutions``), or update the definition of one that exists. Its Lambda tasks name the
+    functions by ``arn:aws:lambda:us-east-1:123456789012:function:<LogicalId>``, which the local Invoke API accepts.
+    """
+    if not app.state_machines:
+        return
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint_url, region_name=region)
+    params = {**app.parameter_defaults(), **(params or {})}
+    existing = {m["name"] for page in sfn.get_paginator("list_state_machines").paginate()
+                for m in page["stateMachines"]}  # fmt: skip
+    for lid, machine in app.state_machines.items():
+        definition = json.dumps(machine.render(names, params))
+        name, arn = names[f"{lid}.Name"], names[f"{lid}.Arn"]
+        if name in existing:
+            sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+            continue
+        role = f"arn:aws:iam::123456789012:role/{name}-role"  # SAM makes one from Policies; moto checks none
+        created = sfn.create_state_machine(name=name, definition=definition, roleArn=role, type=machine.type)
+        if created["stateMachineArn"] != arn:
+            raise RuntimeError(f"{lid}: created as {created['stateMachineArn']}, expected {arn}")
 
 
 def provision_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:

@@ -23,6 +23,12 @@ sooner than with ``spawn``. Events and results cross the process boundary as JSO
 that is not JSON is ``Runtime.MarshalError``). A handler's exception is :class:`FunctionError` with its type and
 message, and its traceback goes to the stack's log; an environment that dies is replaced (``Runtime.ExitError``).
 
+An invocation that runs longer than the function's ``Timeout`` (the template's, per function or in Globals) is
+stopped as Lambda stops it: its environment is killed and discarded, and the invocation fails with
+``Sandbox.Timedout`` (``Task timed out after N seconds``), the error type Step Functions' Retry and Catch see for a
+Lambda timeout. The fault rules of :mod:`infra.local.faults` (``Runtime.faults``) fail or delay the next
+invocations of a function, inside its environment, so an injected delay counts against the timeout.
+
 ``GPUBROKER_LOCAL_INPROCESS=1`` runs every function in the stack's own process instead (the launcher before
 issue 11: REST functions one at a time under one lock, as Powertools keeps the current event at class level),
 kept as the benchmark's peer (tests/bench/bench_local_stack.py). The event-source workers
@@ -48,6 +54,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from infra.local.faults import Faults
 from infra.local.template import App, Function
 
 DEFAULT_CONCURRENCY = 4
@@ -69,6 +76,12 @@ PRELOAD = (
 """Imported once by the fork server, so a new environment starts from them (third-party only: our own modules are
 imported by each environment, as Lambda's init phase does). NumPy is not among them: OpenBLAS starts threads at
 import, and a process with threads must not fork."""
+
+
+TIMED_OUT = "Sandbox.Timedout"
+"""The error type of an invocation that ran past its function's timeout (what Step Functions' Retry/Catch match)."""
+DEAD = frozenset({"Runtime.ExitError", TIMED_OUT})
+"""Error types after which the environment is gone (it is replaced by a new one)."""
 
 
 @dataclass
@@ -146,18 +159,43 @@ def _serve(conn: Connection, function: str, module: str, attribute: str, env: di
         except (EOFError, OSError):
             return  # the stack closed the pipe (reaped, stopped) or died
         message = json.loads(raw)
-        context = LambdaContext(function_name=function, aws_request_id=message["request_id"])
-        try:
-            answer = {"result": handler(message["event"], context)}
-        except Exception as exc:
-            _log_error(function, exc)
-            answer = _error(type(exc).__name__, str(exc))
+        context = LambdaContext(function_name=function, aws_request_id=message["request_id"],
+                                timeout_s=float(message.get("timeout_s", 10.0)))  # fmt: skip
+        answer = _run(function, handler, message["event"], context, message.get("fault"))
         try:
             out = json.dumps(answer)
         except (TypeError, ValueError) as exc:
             out = json.dumps(_error("Runtime.MarshalError", f"Unable to marshal response: {exc}"))
         sys.stdout.flush()
         conn.send_bytes(out.encode())
+
+
+def _run(
+    function: str,
+    handler: Callable[..., Any],
+    event: Any,
+    context: LambdaContext,
+    fault: dict[str, Any] | None,
+    *,
+    log: bool = True,
+) -> dict[str, Any]:
+    """One invocation: ``{"result"}`` or ``{"errorType", "errorMessage"}``, with a fault rule's action
+    (infra/local/faults.py) before or after the handler."""
+    if fault is not None and fault["when"] == "before":
+        time.sleep(fault["delay_ms"] / 1000)
+        if fault["error"]:
+            return _error(fault["error"], fault["message"])
+    try:
+        answer: dict[str, Any] = {"result": handler(event, context)}
+    except Exception as exc:
+        if log:
+            _log_error(function, exc)
+        answer = _error(type(exc).__name__, str(exc))
+    if fault is not None and fault["when"] == "after":
+        time.sleep(fault["delay_ms"] / 1000)
+        if fault["error"]:
+            return _error(fault["error"], fault["message"])
+    return answer
 
 
 def _error(error_type: str, message: str) -> dict[str, str]:
@@ -176,6 +214,7 @@ class Environment:
 
     def __init__(self, ctx: Any, fn: Function, env: dict[str, str]) -> None:
         self.function = fn.logical_id
+        self.timeout_s = fn.timeout_s
         parent, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_serve,
@@ -207,13 +246,22 @@ class Environment:
             code = self.process.exitcode
             return _error("Runtime.ExitError", f"RequestId: the environment exited (status {code})")
 
-    def invoke(self, event: dict[str, Any]) -> tuple[bool, Any]:
-        """(ok, result) or (False, {"errorType", "errorMessage"}); after an ExitError the environment is dead."""
+    def invoke(self, event: dict[str, Any], fault: dict[str, Any] | None = None) -> tuple[bool, Any]:
+        """(ok, result) or (False, {"errorType", "errorMessage"}); after an ExitError or a timeout
+        (``Sandbox.Timedout``) the environment is dead."""
         self.invocations += 1
+        request_id = str(uuid.uuid4())
+        message = {"event": event, "request_id": request_id, "timeout_s": self.timeout_s, "fault": fault}
         try:
-            self.conn.send_bytes(json.dumps({"event": event, "request_id": str(uuid.uuid4())}).encode())
+            self.conn.send_bytes(json.dumps(message).encode())
         except (OSError, ValueError):
             return False, _error("Runtime.ExitError", "the environment is gone")
+        if not self.conn.poll(self.timeout_s):  # Lambda stops the invocation and discards its environment
+            self.process.kill()
+            self.process.join(timeout=5)
+            self.last_used = time.monotonic()
+            seconds = f"{self.timeout_s:.2f}"
+            return False, _error(TIMED_OUT, f"RequestId: {request_id} Error: Task timed out after {seconds} seconds")
         answer = self._receive()
         self.last_used = time.monotonic()
         if "result" in answer:
@@ -338,6 +386,7 @@ class Runtime:
         self._ctx: Any = None
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
+        self.faults = Faults(app.functions)  # fault injection (infra/local/faults.py): POST /_local/faults
 
     def function(self, name: str) -> Function:
         if name in self.app.functions:
@@ -362,20 +411,21 @@ class Runtime:
             return self._invoke_here(logical_id, event)
         pool = self.pool(logical_id)
         env = pool.acquire(throttle=throttle)
-        ok, result = env.invoke(event)
-        pool.release(env, healthy=ok or result.get("errorType") != "Runtime.ExitError")
+        ok, result = env.invoke(event, self.faults.take(logical_id))
+        pool.release(env, healthy=ok or result.get("errorType") not in DEAD)
         if ok:
             return result
         raise FunctionError(logical_id, error_type=result["errorType"], error_message=result["errorMessage"])
 
     def _invoke_here(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """In this process: no timeout is enforced (a thread cannot be stopped), fault rules apply."""
         handler = self.handler(logical_id)
-        ctx = LambdaContext(function_name=logical_id)
-        try:
-            with self._lock_for(logical_id):
-                return handler(event, ctx)
-        except Exception as exc:
-            raise FunctionError(logical_id, exc) from exc
+        ctx = LambdaContext(function_name=logical_id, timeout_s=self.function(logical_id).timeout_s)
+        with self._lock_for(logical_id):
+            answer = _run(logical_id, handler, event, ctx, self.faults.take(logical_id), log=False)
+        if "result" in answer:
+            return answer["result"]
+        raise FunctionError(logical_id, error_type=answer["errorType"], error_message=answer["errorMessage"])
 
     def _lock_for(self, logical_id: str) -> threading.Lock:
         from aws_lambda_powertools.event_handler.api_gateway import BaseRouter

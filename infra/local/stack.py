@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,40 @@ LOCAL_OVERRIDES = (
     "BROADCAST_CONCURRENCY",
     "FANOUT_DIRECT_LIMIT",
     "FANOUT_CHUNK_SIZE",
+    "GPUBROKER_CAPACITY_PROVIDER",
+    "GPUBROKER_SANDBOX_REDIS_URL",
+    "GPUBROKER_SANDBOX_PREFIX",
+    "GPUBROKER_SANDBOX_CAPACITY",
+    "GPUBROKER_SANDBOX_LATENCY_MS",
+    "GPUBROKER_SANDBOX_FAILURES",
 )
 
 
 # local values of template settings, unless the developer's environment sets them: the local @connections answers
 # in a fraction of a millisecond on the same machine, so a sender's time is CPU, not waiting; 16 threads per
 # process only contend for the interpreter (measured in docs/decisions.md, "Exact live feeds")
-LOCAL_DEFAULTS = {"BROADCAST_CONCURRENCY": "4"}
+LOCAL_DEFAULTS = {
+    "BROADCAST_CONCURRENCY": "4",
+    # every booking reserves through the sandbox provider (no provider keys locally), whose instances live in the
+    # machine's Redis under a prefix of this run's (LocalStack.sandbox_prefix), so two runs never share one: a
+    # provider's capacity (8 GPUs of each model) and a few tens of milliseconds per call, as a real API takes
+    "GPUBROKER_CAPACITY_PROVIDER": "sandbox",
+    "GPUBROKER_SANDBOX_CAPACITY": "*=8",
+    "GPUBROKER_SANDBOX_LATENCY_MS": "50",
+}
+
+
+def parameter_overrides(raw: str | None = None) -> dict[str, str]:
+    """``GPUBROKER_LOCAL_PARAMETERS`` (``Name=value Name=value``, as ``sam deploy --parameter-overrides``): template
+    parameters the local stack uses instead of their defaults, e.g. ``PaymentTimeoutSeconds=5`` for a saga test."""
+    text = os.environ.get("GPUBROKER_LOCAL_PARAMETERS", "") if raw is None else raw
+    out = {}
+    for pair in text.replace(",", " ").split():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"GPUBROKER_LOCAL_PARAMETERS: expected Name=value, got {pair!r}")
+        out[name] = value
+    return out
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -104,6 +132,8 @@ class LocalStack:
         self._openapi_dir: Path | None = None
         # where the moto process writes every mail SES accepts (.eml files): the developer's outbox
         self.outbox = outbox or ROOT / ".local/outbox"
+        # the sandbox provider's keys in Redis for this run (GPUBROKER_SANDBOX_PREFIX unless the developer sets it)
+        self.sandbox_prefix = f"gpub:sandbox:{prefix}:{uuid.uuid4().hex[:12]}:"
 
     @property
     def api_url(self) -> str:
@@ -131,13 +161,19 @@ class LocalStack:
     def _start_moto(self) -> None:
         """moto in its own process, as AWS is not in the caller's process: the handlers' boto3 calls and moto's
         request handling no longer share one GIL (measured in docs/decisions.md)."""
-        from infra.local.moto_server import OUTBOX_ENV
+        from infra.local.moto_server import LAMBDA_ENDPOINT_ENV, OUTBOX_ENV
 
         self.outbox.mkdir(parents=True, exist_ok=True)  # there (empty) from the start: `ls` works before any mail
+        # its state machines' Lambda tasks call the HTTP front's Invoke API, signed with the run's key; MOTO_PORT:
+        # its other service tasks (DynamoDB, SQS, ...) call this server itself
+        env = {**os.environ, **self.credentials.environment(), OUTBOX_ENV: str(self.outbox),
+               LAMBDA_ENDPOINT_ENV: self.api_url, "MOTO_PORT": str(self.moto_port)}  # fmt: skip
+        for endpoint in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
+            del env[endpoint]  # its own clients are made with an explicit endpoint
         self._moto = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
             [sys.executable, "-m", "infra.local.moto_server", "-H", self.host, "-p", str(self.moto_port)],
             cwd=ROOT,
-            env={**os.environ, OUTBOX_ENV: str(self.outbox)},
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -167,7 +203,12 @@ class LocalStack:
         # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.api_url
         os.environ["MOTO_PORT"] = str(self.moto_port)
-        self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint)
+        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
+        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
+        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
+        # the account mails' links point at this API (there is no web app locally to open them)
+        params = {"RedisUrl": redis_url, "AppUrl": self.api_url, **parameter_overrides()}
+        self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint, params=params)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
         apis = self.ws_apis
         if len(apis) > 1:
@@ -184,13 +225,10 @@ class LocalStack:
             )
             self._ws.start()
         endpoints = {api: self.management_endpoint for api in apis}
-        # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
-        # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
-        redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
-        # the account mails' links point at this API (there is no web app locally to open them)
-        params = {"RedisUrl": redis_url, "AppUrl": self.api_url}
         os.environ.update(function_environment(self.app, self.names, endpoints, params))
-        os.environ.update({**LOCAL_DEFAULTS, **local_overrides})
+        sandbox = {"GPUBROKER_SANDBOX_REDIS_URL": redis_url, "GPUBROKER_SANDBOX_PREFIX": self.sandbox_prefix}
+        os.environ.update({**LOCAL_DEFAULTS, **sandbox, **local_overrides})
+        self.sandbox_prefix = os.environ["GPUBROKER_SANDBOX_PREFIX"]
         _, errors = openapi.communicate()
         if openapi.returncode != 0:
             raise RuntimeError(f"the OpenAPI document could not be generated:\n{errors}")

@@ -43,6 +43,58 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return data
 
 
+DEFAULT_TIMEOUT_S = 3.0
+"""Lambda's timeout when neither the function nor Globals sets one."""
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def function_arn(name: str) -> str:
+    """The ARN of a function as the local stack's Invoke API knows it (``!GetAtt <Function>.Arn``)."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def function_name(name_or_arn: str) -> str:
+    """What Lambda's Invoke API accepts as ``FunctionName``, reduced to the name: a name, a partial ARN
+    (``123456789012:function:Name``) or a full ARN, each with an optional ``:qualifier`` (version or alias, which the
+    local stack does not keep: every invocation runs ``$LATEST``)."""
+    parts = name_or_arn.split(":")
+    if "function" in parts:
+        return parts[parts.index("function") + 1]
+    return parts[0]
+
+
+def state_machine_arn(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """An ``AWS::Serverless::StateMachine``: its ASL (``DefinitionUri`` or inline ``Definition``) and the
+    ``DefinitionSubstitutions`` that fill its ``${...}`` placeholders."""
+
+    logical_id: str
+    definition: str  # the ASL text, placeholders not yet substituted
+    substitutions: dict[str, Any]  # name -> value as written (!GetAtt, !Ref, a literal)
+    type: str = "STANDARD"
+
+    def render(self, names: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
+        """The definition with every ``${Name}`` replaced by its substitution resolved (:func:`resolve`), as
+        CloudFormation does; a placeholder without a substitution is an error (CloudFormation refuses it too)."""
+        values = {k: str(resolve(v, names, params)) for k, v in self.substitutions.items()}
+
+        def value(m: re.Match[str]) -> str:
+            if m.group(1) not in values:
+                raise KeyError(f"{self.logical_id}: no DefinitionSubstitutions entry for ${{{m.group(1)}}}")
+            return values[m.group(1)]
+
+        document: dict[str, Any] = json.loads(_PLACEHOLDER.sub(value, self.definition))
+        return document
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -109,6 +161,7 @@ class Function:
     layers: list[Any] = field(default_factory=list)
     reserved_concurrency: int | None = None
     local_seed: dict[str, Any] | None = None  # Metadata.LocalSeed.Input: run once by the local stack at start
+    timeout_s: float = DEFAULT_TIMEOUT_S  # Timeout (the function's, else Globals'): longer, Lambda stops it
 
     @property
     def module_name(self) -> str:
@@ -177,6 +230,7 @@ class App:
     queue_triggers: list[QueueTrigger] = field(default_factory=list)
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
+    state_machines: dict[str, StateMachine] = field(default_factory=dict)
 
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_}
@@ -206,6 +260,7 @@ def read_app(path: Path = TEMPLATE) -> App:
             layers=[*globals_fn.get("Layers", []), *props.get("Layers", [])],
             reserved_concurrency=props.get("ReservedConcurrentExecutions"),
             local_seed=_local_seed(res),
+            timeout_s=_timeout(props.get("Timeout", globals_fn.get("Timeout", DEFAULT_TIMEOUT_S)), tpl),
         )
         for ev_name, ev in (props.get("Events") or {}).items():
             ep = ev.get("Properties", {})
@@ -262,7 +317,36 @@ def read_app(path: Path = TEMPLATE) -> App:
         ws_routes=_ws_routes(tpl, set(functions)),
         stream_triggers=triggers,
         queue_triggers=queue_triggers,
+        state_machines=_state_machines(tpl, path.parent),
     )
+
+
+def _timeout(value: Any, tpl: dict[str, Any]) -> float:
+    """A function's ``Timeout``: a number, or ``!Ref`` of a parameter (its default)."""
+    if isinstance(value, dict) and "Ref" in value:
+        value = tpl.get("Parameters", {})[value["Ref"]]["Default"]
+    return float(value)
+
+
+def _state_machines(tpl: dict[str, Any], base: Path) -> dict[str, StateMachine]:
+    out = {}
+    for lid, res in tpl["Resources"].items():
+        if res["Type"] != "AWS::Serverless::StateMachine":
+            continue
+        props = res["Properties"]
+        if "DefinitionUri" in props:
+            uri = props["DefinitionUri"]
+            assert isinstance(uri, str), f"{lid}: DefinitionUri must be a path (an S3 location is not read locally)"
+            definition = (base / uri).read_text(encoding="utf-8")
+        else:
+            definition = json.dumps(props["Definition"])
+        out[lid] = StateMachine(
+            logical_id=lid,
+            definition=definition,
+            substitutions=dict(props.get("DefinitionSubstitutions") or {}),
+            type=str(props.get("Type", "STANDARD")),
+        )
+    return out
 
 
 _SUB_VAR = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.Arn)?\}")

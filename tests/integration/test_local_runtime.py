@@ -47,7 +47,8 @@ def _function(prefix: str, reserved: int | None = None) -> str:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: {CODE}
-      Handler: handler.lambda_handler{extra}
+      Handler: handler.lambda_handler
+      Timeout: 60{extra}
       Events:{textwrap.indent(textwrap.dedent(events), "        ")}"""
 
 
