@@ -441,6 +441,29 @@ class CheckoutSession(ls.StripeObject):  # type: ignore[misc]
         self.status = "complete"
 
 
+def _refund_create(cls: Any, **data: Any) -> Any:
+    """localstripe refunds a charge again and again: Stripe refuses more than is left (``amount_too_large``) or a
+    refund of an emptied charge (``charge_already_refunded``), and an amount-less refund takes what is left."""
+    if isinstance(data.get("payment_intent"), str):
+        intent = ls.PaymentIntent._api_retrieve(data["payment_intent"])
+        charge = intent.latest_charge
+        if charge is None:
+            raise UserError(400, "This PaymentIntent has no charge to refund.", {"code": "charge_missing"})
+    elif isinstance(data.get("charge"), str):
+        charge = ls.Charge._api_retrieve(data["charge"])
+    else:
+        raise UserError(400, "Expected charge or payment_intent")
+    already = sum(r.amount for k, r in ls.store.items() if k.startswith("refund:") and r.charge == charge.id)
+    left = charge.amount - already
+    if left <= 0:
+        raise UserError(400, f"Charge {charge.id} has already been refunded.", {"code": "charge_already_refunded"})
+    amount = ls.try_convert_to_int(data.get("amount")) if data.get("amount") is not None else left
+    if isinstance(amount, int) and amount > left:
+        raise UserError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+                        {"code": "amount_too_large", "param": "amount"})  # fmt: skip
+    return cls(**{**data, "amount": amount})
+
+
 def _base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
@@ -667,6 +690,7 @@ def build_app() -> web.Application:
     """localstripe's application with the additions above (once per process: localstripe's app is a module global)."""
     ls.store.dump_to_disk = lambda: None  # in memory only (see the module docstring)
     ls.schedule_webhook = schedule_webhook  # the name localstripe's resources call
+    ls.Refund._api_create = classmethod(_refund_create)
     app = ls_server.app
     middlewares = [m for m in app.middlewares if m is not ls_server.save_store_middleware]
     middlewares = [auth_middleware if m is ls_server.auth_middleware else m for m in middlewares]
