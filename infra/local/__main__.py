@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         # the run's access key, which the Invoke and @connections APIs require (make ingest, the tests sign with it)
         "credentials": stack.credentials.state(),
         "outbox": str(stack.outbox),
+        "stripe": stack.stripe_url,  # make stripe-setup's default target
     }
     write_state(Path(args.state_file), state)
     for r in reports:
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     if stack.ws_url:
         print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')
     print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
+    print(f"  Stripe        {stack.stripe_url}   (local Stripe-compatible server: Checkout pay pages at"
+          f" {stack.stripe_url}/checkout/pay/<session id>, webhooks to {stack.api_url}/billing/webhook)")
     print(f"  Outbox        {stack.outbox}/*.eml   (the account mails SES sent: verification, password reset)")
     print("  Ctrl-C stops it.", flush=True)
 

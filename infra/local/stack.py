@@ -81,6 +81,7 @@ class LocalStack:
         port: int = 3000,
         ws_port: int = 3001,
         moto_port: int = 0,
+        stripe_port: int = 0,
         prefix: str = "gpubroker-local",
         stage: str = "local",
         outbox: Path | None = None,
@@ -89,12 +90,14 @@ class LocalStack:
         self.port = port or free_port(host)
         self.ws_port = ws_port or free_port(host)
         self.moto_port = moto_port or free_port(host)
+        self.stripe_port = stripe_port or free_port(host)
         self.stage = stage
         self.prefix = prefix
         self.app = read_app()
         self.runtime = Runtime(self.app)
         self.names: dict[str, str] = {}
         self._moto: subprocess.Popen[bytes] | None = None
+        self._stripe: subprocess.Popen[bytes] | None = None
         self._http: Any = None
         self._ws: WebSocketFront | None = None
         self._workers: list[subprocess.Popen[str]] = []  # the stream worker, then the queue workers
@@ -127,6 +130,39 @@ class LocalStack:
     @property
     def aws_endpoint(self) -> str:
         return f"http://{self.host}:{self.moto_port}"
+
+    @property
+    def stripe_url(self) -> str:
+        """The local Stripe-compatible server (infra/local/stripe_server.py): the functions' ``STRIPE_API_BASE``."""
+        return f"http://{self.host}:{self.stripe_port}"
+
+    def _launch_stripe(self) -> None:
+        """The local Stripe server in its own process, posting its events to this stack's ``/billing/webhook``
+        signed with the local webhook secret (wiring/billing.py ``LOCAL_WEBHOOK_SECRET``); ready in :meth:`_stripe_ready`."""
+        from gpubroker.wiring.billing import LOCAL_WEBHOOK_SECRET
+
+        self._stripe = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
+            [sys.executable, "-m", "infra.local.stripe_server", "--host", self.host, "--port", str(self.stripe_port),
+             "--webhook", f"{self.api_url}/billing/webhook", "--webhook-secret", LOCAL_WEBHOOK_SECRET,
+             "--quiet"], cwd=ROOT,
+        )  # fmt: skip
+
+    def _stripe_ready(self) -> None:
+        """Wait for the Stripe server, then create the plans' products and prices and the meter (infra/stripe_setup.py)."""
+        from gpubroker.wiring.billing import LOCAL_API_KEY
+        from infra.stripe_setup import client, setup
+
+        assert self._stripe is not None
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection((self.host, self.stripe_port), timeout=0.5):
+                    break
+            except OSError:
+                if self._stripe.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the local Stripe server did not start on {self.stripe_url}") from None
+                time.sleep(0.05)
+        setup(client(LOCAL_API_KEY, self.stripe_url), say=lambda _: None)
 
     def _start_moto(self) -> None:
         """moto in its own process, as AWS is not in the caller's process: the handlers' boto3 calls and moto's
@@ -162,6 +198,7 @@ class LocalStack:
         # route of the template is in it (in AWS the function ships the file `make build` generated)
         self._openapi_dir = Path(tempfile.mkdtemp(prefix="gpubroker-openapi-"))
         openapi = generate_openapi(self._openapi_dir / "openapi.json")
+        self._launch_stripe()  # starts beside moto
         self._start_moto()
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
         # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
@@ -191,6 +228,9 @@ class LocalStack:
         params = {"RedisUrl": redis_url, "AppUrl": self.api_url}
         os.environ.update(function_environment(self.app, self.names, endpoints, params))
         os.environ.update({**LOCAL_DEFAULTS, **local_overrides})
+        # the official SDK in every function talks to the local Stripe server (no Stripe key needed locally)
+        os.environ["STRIPE_API_BASE"] = self.stripe_url
+        self._stripe_ready()
         _, errors = openapi.communicate()
         if openapi.returncode != 0:
             raise RuntimeError(f"the OpenAPI document could not be generated:\n{errors}")
@@ -343,6 +383,12 @@ class LocalStack:
         self.runtime.close()
         if self._openapi_dir is not None:
             shutil.rmtree(self._openapi_dir, ignore_errors=True)
+        if self._stripe is not None:
+            self._stripe.terminate()
+            try:
+                self._stripe.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._stripe.kill()
         if self._moto is not None:
             self._moto.terminate()
             try:

@@ -500,7 +500,8 @@ def _page(session: CheckoutSession, message: str = "") -> str:
             '<option value="pm_card_chargeCustomerFail">Visa 0341 (declined)</option></select> '
             '<button type="submit">Pay</button></form>')  # fmt: skip
     if session.status == "complete" and session.success_url:
-        form = f'<p><a href="{html.escape(session.success_url)}">Continue</a></p>'
+        back = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id)
+        form = f'<p><a href="{html.escape(back)}">Back to GPUBroker</a></p>'
     return PAGE.format(id=html.escape(session.id), mode=session.mode, amount=session.amount_total,
                        currency=html.escape(str(session.currency)), status=session.status,
                        form=(f"<p>{html.escape(message)}</p>" if message else "") + form)  # fmt: skip
@@ -530,8 +531,7 @@ async def pay(request: web.Request) -> web.Response:
         await deliver(ls.Event("checkout.session.completed", session))
     if wants_json:
         return _json(session._export())
-    if session.success_url:
-        raise web.HTTPSeeOther(session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id))
+    # a page with a link to success_url rather than a redirect: locally nothing serves the app's return page
     return web.Response(text=_page(session, "Paid."), content_type="text/html")
 
 
