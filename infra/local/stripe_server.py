@@ -134,13 +134,23 @@ def _api_key(request: web.Request) -> str:
     return ls_server.get_api_key(request) or ""
 
 
+def _plain(value: Any) -> Any:
+    if hasattr(value, "keys"):
+        return {str(k): _plain(value[k]) for k in value.keys()}  # noqa: SIM118 - a MultiDict too
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 @web.middleware
 async def idempotency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     key = request.headers.get("Idempotency-Key")
     if request.method != "POST" or not key or request.path.startswith(OPEN_PATHS):
         return await handler(request)
-    body = await request.read()
-    fingerprint = hashlib.sha256(f"{request.method} {request.path}\n".encode() + body).hexdigest()
+    # the parameters, not the bytes (as Stripe compares them): another encoding of the same request is the same
+    params = await ls_server.get_post_data(request, remove_auth=False)
+    canonical = json.dumps(_plain(params), sort_keys=True, default=str)
+    fingerprint = hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
     slot = (_api_key(request), key)
     while True:
         entry = STATE.idempotency.get(slot)
