@@ -13,9 +13,9 @@ from gpubroker.config import BillingCheckoutSettings, BillingWebhookSettings, St
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
-    from gpubroker.adapters.auth_store import DynamoUserStore
     from gpubroker.adapters.payments import StripePayments
-    from gpubroker.ports import Clock
+    from gpubroker.ports import Clock, Payments
+    from gpubroker.services.billing_checkout import UserEmails
     from gpubroker.services.billing_webhooks import WebhookDeps
 
 LOCAL_WEBHOOK_SECRET: Final = "whsec_gpubroker_local_stack"  # noqa: S105 - public by design: local stack only
@@ -49,8 +49,8 @@ def payments() -> StripePayments:
 
 @dataclass(frozen=True, kw_only=True)
 class BillingCheckoutApiDeps(AuditedApiDeps):
-    payments: StripePayments
-    users: DynamoUserStore
+    payments: Payments
+    users: UserEmails
     clock: Clock
 
 
