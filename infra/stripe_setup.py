@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-LOCAL_API_KEY: Final = "sk_test_gpubroker_local"  # noqa: S105 - public by design: the local server takes any sk_
+LOCAL_API_KEY: Final = "sk_test_gpubroker_local"
 
 
 @dataclass(frozen=True)

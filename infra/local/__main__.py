@@ -123,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     if stack.ws_url:
         print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')
     print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
-    print(f"  Stripe        {stack.stripe_url}   (local Stripe-compatible server: Checkout pay pages at"
-          f" {stack.stripe_url}/checkout/pay/<session id>, webhooks to {stack.api_url}/billing/webhook)")
+    print(
+        f"  Stripe        {stack.stripe_url}   (local Stripe-compatible server: Checkout pay pages at"
+        f" {stack.stripe_url}/checkout/pay/<session id>, webhooks to {stack.api_url}/billing/webhook)"
+    )
     print(f"  Outbox        {stack.outbox}/*.eml   (the account mails SES sent: verification, password reset)")
     print("  Ctrl-C stops it.", flush=True)
 

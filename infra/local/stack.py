@@ -138,7 +138,8 @@ class LocalStack:
 
     def _launch_stripe(self) -> None:
         """The local Stripe server in its own process, posting its events to this stack's ``/billing/webhook``
-        signed with the local webhook secret (wiring/billing.py ``LOCAL_WEBHOOK_SECRET``); ready in :meth:`_stripe_ready`."""
+        signed with the local webhook secret (wiring/billing.py ``LOCAL_WEBHOOK_SECRET``); awaited in
+        :meth:`_stripe_ready`."""
         from gpubroker.wiring.billing import LOCAL_WEBHOOK_SECRET
 
         self._stripe = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
@@ -148,7 +149,8 @@ class LocalStack:
         )  # fmt: skip
 
     def _stripe_ready(self) -> None:
-        """Wait for the Stripe server, then create the plans' products and prices and the meter (infra/stripe_setup.py)."""
+        """Wait for the Stripe server, then create the plans' products and prices and the meter
+        (infra/stripe_setup.py)."""
         from gpubroker.wiring.billing import LOCAL_API_KEY
         from infra.stripe_setup import client, setup
 

@@ -157,8 +157,12 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
         if entry is None:
             break
         if entry.fingerprint != fingerprint:
-            return _error(400, f"Keys for idempotent requests can only be used with the same parameters they were "
-                               f"first used with. Try using a key other than '{key}'.", type_="idempotency_error")  # fmt: skip
+            return _error(
+                400,
+                f"Keys for idempotent requests can only be used with the same parameters they were "
+                f"first used with. Try using a key other than '{key}'.",
+                type_="idempotency_error",
+            )
         await entry.done.wait()
         if STATE.idempotency.get(slot) is entry:  # kept: replay it
             replay = web.Response(status=entry.status, body=entry.body, content_type=entry.content_type)
@@ -286,6 +290,7 @@ def _int(value: Any, name: str, *, minimum: int = 0) -> int:
 class Price(ls.StripeObject):  # type: ignore[misc]
     object = "price"
     _id_prefix = "price_"
+    lookup_key: str | None
 
     def __init__(self, currency: Any = None, unit_amount: Any = None, product: Any = None, product_data: Any = None,
                  recurring: Any = None, lookup_key: Any = None, transfer_lookup_key: Any = None, metadata: Any = None,
@@ -303,8 +308,11 @@ class Price(ls.StripeObject):  # type: ignore[misc]
         if recurring is not None:
             if not isinstance(recurring, dict) or recurring.get("interval") not in ("day", "week", "month", "year"):
                 raise UserError(400, "Invalid recurring.interval", {"param": "recurring[interval]"})
-            recurring = {"interval": recurring["interval"], "usage_type": "licensed",
-                         "interval_count": _int(recurring.get("interval_count", 1), "interval_count", minimum=1)}  # fmt: skip
+            recurring = {
+                "interval": recurring["interval"],
+                "usage_type": "licensed",
+                "interval_count": _int(recurring.get("interval_count", 1), "interval_count", minimum=1),
+            }
         if lookup_key is not None:
             if not isinstance(lookup_key, str) or not lookup_key:
                 raise UserError(400, "Invalid lookup_key", {"param": "lookup_key"})
@@ -332,7 +340,7 @@ class Price(ls.StripeObject):  # type: ignore[misc]
 
     @classmethod
     def _api_list_all(cls, url: str, limit: Any = None, starting_after: Any = None, lookup_keys: Any = None,
-                      active: Any = None, product: Any = None, type: Any = None, **kwargs: Any) -> Any:  # noqa: A002  # fmt: skip
+                      active: Any = None, product: Any = None, type: Any = None, **kwargs: Any) -> Any:  # fmt: skip
         if kwargs:
             raise UserError(400, "Unexpected " + ", ".join(kwargs))
         li = super()._api_list_all(url, limit=limit, starting_after=starting_after)
@@ -412,14 +420,26 @@ class CheckoutSession(ls.StripeObject):  # type: ignore[misc]
                 price = Price._api_retrieve(item["price"])
             elif isinstance(item.get("price_data"), dict):
                 data = dict(item["price_data"])
-                price = Price(**{k: v for k, v in data.items() if k in ("currency", "unit_amount", "product",
-                                                                        "product_data", "recurring", "metadata")})
+                price = Price(
+                    **{
+                        k: v
+                        for k, v in data.items()
+                        if k in ("currency", "unit_amount", "product", "product_data", "recurring", "metadata")
+                    }
+                )
             else:
                 raise UserError(400, "Each line item needs price or price_data", {"param": f"line_items[{n}]"})
             if (mode == "subscription") != (price.type == "recurring") and mode == "subscription":
                 raise UserError(400, "Subscription mode needs a recurring price", {"param": f"line_items[{n}]"})
-            out.append({"price": price.id, "quantity": quantity, "currency": price.currency,
-                        "amount_total": price.unit_amount * quantity, "recurring": price.recurring is not None})  # fmt: skip
+            out.append(
+                {
+                    "price": price.id,
+                    "quantity": quantity,
+                    "currency": price.currency,
+                    "amount_total": price.unit_amount * quantity,
+                    "recurring": price.recurring is not None,
+                }
+            )
         return out
 
     @property
@@ -444,14 +464,18 @@ class CheckoutSession(ls.StripeObject):  # type: ignore[misc]
             self.payment_status = "paid"
         elif self.mode == "subscription":
             prices = [i for i in self._items_data if i["recurring"]]
-            sub = ls.Subscription(customer=self.customer, items=[{"plan": prices[0]["price"], "quantity": prices[0]["quantity"]}],
-                                  metadata={**self.metadata, **(self._subscription_data.get("metadata") or {})})  # fmt: skip
+            item = {"plan": prices[0]["price"], "quantity": prices[0]["quantity"]}
+            sub = ls.Subscription(
+                customer=self.customer,
+                items=[item],
+                metadata={**self.metadata, **(self._subscription_data.get("metadata") or {})},
+            )
             self.subscription = sub.id
             self.payment_status = "paid" if self.amount_total else "no_payment_required"
         self.status = "complete"
 
 
-def _refund_create(cls: Any, **data: Any) -> Any:
+def _refund_create(cls: Any, /, **data: Any) -> Any:
     """localstripe refunds a charge again and again: Stripe refuses more than is left (``amount_too_large``) or a
     refund of an emptied charge (``charge_already_refunded``), and an amount-less refund takes what is left."""
     if isinstance(data.get("payment_intent"), str):
@@ -625,9 +649,15 @@ async def create_meter_event(request: web.Request) -> web.Response:
     existing = STATE.meter_events.get(identifier)
     if existing is not None:  # counted once (Stripe enforces identifier uniqueness over at least 24 h)
         return _json(existing)
-    event = {"object": "billing.meter_event", "event_name": event_name, "identifier": identifier,
-             "payload": {k: str(v) for k, v in payload.items()}, "created": int(time.time()),
-             "timestamp": ls.try_convert_to_int(data.get("timestamp")) or int(time.time()), "livemode": False}  # fmt: skip
+    event = {
+        "object": "billing.meter_event",
+        "event_name": event_name,
+        "identifier": identifier,
+        "payload": {k: str(v) for k, v in payload.items()},
+        "created": int(time.time()),
+        "timestamp": ls.try_convert_to_int(data.get("timestamp")) or int(time.time()),
+        "livemode": False,
+    }
     STATE.meter_events[identifier] = event
     return _json(event)
 
@@ -701,7 +731,7 @@ def build_app() -> web.Application:
     ls.store.dump_to_disk = lambda: None  # in memory only (see the module docstring)
     ls.schedule_webhook = schedule_webhook  # the name localstripe's resources call
     ls.Refund._api_create = classmethod(_refund_create)
-    app = ls_server.app
+    app: web.Application = ls_server.app
     middlewares = [m for m in app.middlewares if m is not ls_server.save_store_middleware]
     middlewares = [auth_middleware if m is ls_server.auth_middleware else m for m in middlewares]
     app._middlewares = type(app.middlewares)([fault_middleware, idempotency_middleware, *middlewares])

@@ -35,7 +35,9 @@ class Received:
             out = [(json.loads(body), headers, body) for headers, body in self.posts]
         return [e for e in out if type_ is None or e[0]["type"] == type_]
 
-    def wait_for(self, type_: str, timeout_s: float = 5.0, n: int = 1) -> list[tuple[dict[str, Any], dict[str, str], bytes]]:
+    def wait_for(
+        self, type_: str, timeout_s: float = 5.0, n: int = 1
+    ) -> list[tuple[dict[str, Any], dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             got = self.events(type_)

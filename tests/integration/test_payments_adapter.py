@@ -153,7 +153,10 @@ def test_checkout_sessions_for_a_booking_and_for_a_plan(payments: StripePayments
     assert again == (sid, url) and url == f"{base}/checkout/pay/{sid}"
     session = v1.checkout.sessions.retrieve(sid)
     assert (session.mode, session.amount_total, session.metadata.to_dict()) == (
-        "payment", 4200, {"booking_id": "bk_c", "user_id": "u-6"})
+        "payment",
+        4200,
+        {"booking_id": "bk_c", "user_id": "u-6"},
+    )
     assert session.success_url.startswith("http://app.test/billing/done")
     paid = requests.post(url, headers={"Accept": "application/json"}, timeout=10).json()
     assert payments.find_charge(paid["payment_intent"]) == ("succeeded", Money(4200, "usd"))
@@ -174,7 +177,8 @@ def test_meter_usage_counts_once_per_identifier(payments: StripePayments, base: 
     customer = payments.customer_for("u-7", "u7@example.com")
     for _ in range(3):
         assert payments.meter_usage(customer_id=customer, gpu_hours=4, identifier="booking:bk_m:usage") == (
-            "booking:bk_m:usage")
+            "booking:bk_m:usage"
+        )
     payments.meter_usage(customer_id=customer, gpu_hours=2, identifier="booking:bk_m2:usage")
     assert requests.get(f"{base}/_local/meter_totals", timeout=5).json()["gpu_hours"][customer] == 6
 

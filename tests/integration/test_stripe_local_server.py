@@ -29,7 +29,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stripe")]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, Received]]:
-    with webhook_receiver() as (url, received), stripe_server("--webhook", url, "--webhook-secret", RECEIVER_SECRET) as base:
+    with (
+        webhook_receiver() as (url, received),
+        stripe_server("--webhook", url, "--webhook-secret", RECEIVER_SECRET) as base,
+    ):
         yield base, received
 
 
@@ -107,7 +110,8 @@ def test_paying_a_checkout_session_saves_the_card_charges_and_posts_a_correctly_
     paid = requests.post(session.url, headers={"Accept": "application/json"}, timeout=10).json()
     assert (paid["status"], paid["payment_status"]) == ("complete", "paid")
     # the webhook was posted before the answer: verify it as the webhook function does
-    (body, headers, raw), = [e for e in received.events("checkout.session.completed") if e[0]["data"]["object"]["id"] == session.id]  # fmt: skip
+    completed = received.events("checkout.session.completed")
+    ((_, headers, raw),) = [e for e in completed if e[0]["data"]["object"]["id"] == session.id]
     event = stripe.Webhook.construct_event(raw.decode(), headers["Stripe-Signature"], RECEIVER_SECRET)
     assert event.type == "checkout.session.completed"
     assert event.data.object.metadata.to_dict() == {"booking_id": "bk_1", "user_id": "u-pay"}
@@ -148,14 +152,21 @@ def test_meter_events_count_once_per_identifier(server: Any, v1: Any) -> None:
         "customer_mapping": {"event_payload_key": "stripe_customer_id", "type": "by_id"},
         "value_settings": {"event_payload_key": "value"}})  # fmt: skip
     for identifier, value in [("booking:b1:usage", 3), ("booking:b1:usage", 3), ("booking:b2:usage", 5)]:
-        v1.billing.meter_events.create(params={"event_name": "t_gpu_hours", "identifier": identifier,
-                                               "payload": {"stripe_customer_id": "cus_m", "value": str(value)}})  # fmt: skip
+        v1.billing.meter_events.create(
+            params={
+                "event_name": "t_gpu_hours",
+                "identifier": identifier,
+                "payload": {"stripe_customer_id": "cus_m", "value": str(value)},
+            }
+        )
     summary = v1.billing.meters.event_summaries.list(meter.id, params={"customer": "cus_m", "start_time": 0,
                                                                        "end_time": int(time.time()) + 60})  # fmt: skip
     assert summary.data[0].aggregated_value == 8
     assert requests.get(f"{base}/_local/meter_totals", timeout=5).json()["t_gpu_hours"] == {"cus_m": 8}
     with pytest.raises(stripe.InvalidRequestError):  # no meter for that event name
-        v1.billing.meter_events.create(params={"event_name": "nope", "payload": {"stripe_customer_id": "c", "value": "1"}})
+        v1.billing.meter_events.create(
+            params={"event_name": "nope", "payload": {"stripe_customer_id": "c", "value": "1"}}
+        )
 
 
 def test_faults_fail_or_delay_the_next_matching_requests_then_stop(server: Any, v1: Any) -> None:

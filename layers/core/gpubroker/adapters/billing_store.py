@@ -2,10 +2,10 @@
 
 Items: ``STRIPE_EVENT#<event id>/EVENT`` (one per event ever accepted: type, ``created``, ``outcome``, what it
 changed, and for an event only acknowledged now its body; kept 90 days, past Stripe's 3 days of retries) and
-``STRIPE_CUSTOMER#<customer id>/CUSTOMER`` (``user_id``, ``email``) with its reverse, ``STRIPE_USER#<user id>/CUSTOMER``
-(``customer_id``: the one customer ``StripePayments.customer_for`` created for a user). The plan lives on the user's profile
-(``USER#<email>/PROFILE``: ``plan``, and ``plan_event``, the :func:`~gpubroker.domain.billing_events.order_key` of the
-event that set it, and ``stripe_customer``).
+``STRIPE_CUSTOMER#<customer id>/CUSTOMER`` (``user_id``, ``email``) with its reverse,
+``STRIPE_USER#<user id>/CUSTOMER`` (``customer_id``: the one customer ``StripePayments.customer_for`` created for a
+user). The plan lives on the user's profile (``USER#<email>/PROFILE``: ``plan``, and ``plan_event``, the
+:func:`~gpubroker.domain.billing_events.order_key` of the event that set it, and ``stripe_customer``).
 
 Deduplication is the event item's conditional put (``attribute_not_exists(pk)``). A plan change is one
 ``TransactWriteItems``: that put and the profile's update under ``plan_event < :order`` commit together or not at

@@ -46,23 +46,32 @@ class CustomerLinks(Protocol):
     def customer(self, customer_id: str) -> tuple[str, str] | None: ...
 
 
+def mapped(exc: Exception) -> Exception:
+    """The domain error for a Stripe SDK error (see the module docstring); any other exception unchanged."""
+    import stripe
+
+    if isinstance(exc, stripe.CardError):
+        return PaymentDeclined(f"card declined: {exc.code or 'card_error'}", details={"code": exc.code})
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
+        return PaymentsUnavailable(f"Stripe did not answer: {type(exc).__name__}")
+    if isinstance(exc, stripe.AuthenticationError):
+        return Unavailable("Stripe refused the API key (check the Stripe secret's api_key)")
+    if isinstance(exc, stripe.StripeError):
+        status = exc.http_status or 0
+        if status >= 500 or status in (0, 408, 409, 429):
+            return PaymentsUnavailable(f"Stripe answered {status or 'nothing'}")
+        return PaymentDeclined(f"Stripe refused the request: {exc.code or type(exc).__name__} ({status})",
+                               details={"code": exc.code, "status": status})  # fmt: skip
+    return exc
+
+
 def _map_errors(fn: Callable[[], T]) -> T:
     import stripe
 
     try:
         return fn()
-    except stripe.CardError as exc:
-        raise PaymentDeclined(f"card declined: {exc.code or 'card_error'}", details={"code": exc.code}) from None
-    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
-        raise PaymentsUnavailable(f"Stripe did not answer: {type(exc).__name__}") from None
-    except stripe.AuthenticationError:
-        raise Unavailable("Stripe refused the API key (check the Stripe secret's api_key)") from None
     except stripe.StripeError as exc:
-        status = exc.http_status or 0
-        if status >= 500 or status in (0, 408, 409, 429):
-            raise PaymentsUnavailable(f"Stripe answered {status or 'nothing'}") from None
-        raise PaymentDeclined(f"Stripe refused the request: {exc.code or type(exc).__name__} ({status})",
-                              details={"code": exc.code, "status": status}) from None  # fmt: skip
+        raise mapped(exc) from None
 
 
 class StripePayments:
@@ -124,8 +133,15 @@ class StripePayments:
 
     def charge(self, *, customer_id: str, payment_method: str, amount: Money, idempotency_key: str,
                metadata: dict[str, str]) -> str:  # fmt: skip
-        params = {"amount": amount.amount_minor, "currency": amount.currency, "customer": customer_id,
-                  "payment_method": payment_method, "confirm": True, "off_session": True, "metadata": metadata}  # fmt: skip
+        params = {
+            "amount": amount.amount_minor,
+            "currency": amount.currency,
+            "customer": customer_id,
+            "payment_method": payment_method,
+            "confirm": True,
+            "off_session": True,
+            "metadata": metadata,
+        }
         intent = _map_errors(lambda: self.v1.payment_intents.create(
             params=params, options={"idempotency_key": idempotency_key}))  # fmt: skip
         if intent.status not in ("succeeded", "processing"):
@@ -154,9 +170,9 @@ class StripePayments:
             return str(refund.id)
         except stripe.InvalidRequestError as exc:
             if exc.code not in ("charge_already_refunded", "amount_too_large"):
-                return _map_errors(lambda: _raise(exc))
+                raise mapped(exc) from None
         except stripe.StripeError as exc:
-            return _map_errors(lambda: _raise(exc))
+            raise mapped(exc) from None
         # the charge has less left than asked (a compensation after a partial cancel refund): refund what is left,
         # and when nothing is, answer with the refund that emptied it
         done = self._refunds(payment_intent_id)
@@ -192,8 +208,9 @@ class StripePayments:
         metadata = {"booking_id": booking_id, "user_id": self._user_of(customer_id)}
         return self._session({
             "mode": "payment", "customer": customer_id, "metadata": metadata,
-            "line_items": [{"quantity": 1, "price_data": {"currency": amount.currency, "unit_amount": amount.amount_minor,
-                                                          "product_data": {"name": description[:250] or booking_id}}}],
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": amount.currency, "unit_amount": amount.amount_minor,
+                "product_data": {"name": description[:250] or booking_id}}}],
             "payment_intent_data": {"setup_future_usage": "off_session", "metadata": metadata},
         }, idempotency_key)  # fmt: skip
 
@@ -232,11 +249,7 @@ class StripePayments:
                 raise Unavailable(f"no Stripe meter for {METER_EVENT} (run `make stripe-setup`)") from None
             # Stripe refuses an identifier it has seen (within 24 h at least): that event was counted already
             if "identifier" not in (exc.user_message or str(exc)).lower():
-                return _map_errors(lambda: _raise(exc))
+                raise mapped(exc) from None
         except stripe.StripeError as exc:
-            return _map_errors(lambda: _raise(exc))
+            raise mapped(exc) from None
         return identifier
-
-
-def _raise(exc: BaseException) -> Any:
-    raise exc

@@ -23,7 +23,7 @@ LOCAL_WEBHOOK_SECRET: Final = "whsec_gpubroker_local_stack"  # noqa: S105 - publ
 is a local one (``AWS_ENDPOINT_URL`` set, as ``make dev`` and the integration tests do); never in AWS, where a
 secret without ``webhook_secret`` refuses every webhook."""
 
-LOCAL_API_KEY: Final = "sk_test_gpubroker_local"  # noqa: S105 - public by design: the local server takes any sk_
+LOCAL_API_KEY: Final = "sk_test_gpubroker_local"
 """The Stripe API key of the local stack when its secret has none (same rule as ``LOCAL_WEBHOOK_SECRET``)."""
 
 
