@@ -49,6 +49,14 @@ LOCAL_OVERRIDES = (
 # process only contend for the interpreter (measured in docs/decisions.md, "Exact live feeds")
 LOCAL_DEFAULTS = {"BROADCAST_CONCURRENCY": "4"}
 
+# what the local Stripe server posts to /billing/webhook: the types services/billing_webhooks.py handles (as a real
+# endpoint is configured), not localstripe's product/plan/customer chatter
+WEBHOOK_EVENTS = (
+    "checkout.session.completed", "checkout.session.expired", "customer.subscription.created",
+    "customer.subscription.updated", "customer.subscription.deleted", "invoice.paid", "invoice.payment_failed",
+    "payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
+)  # fmt: skip
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -145,7 +153,7 @@ class LocalStack:
         self._stripe = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
             [sys.executable, "-m", "infra.local.stripe_server", "--host", self.host, "--port", str(self.stripe_port),
              "--webhook", f"{self.api_url}/billing/webhook", "--webhook-secret", LOCAL_WEBHOOK_SECRET,
-             "--quiet"], cwd=ROOT,
+             "--webhook-events", ",".join(WEBHOOK_EVENTS), "--quiet"], cwd=ROOT,
         )  # fmt: skip
 
     def _stripe_ready(self) -> None:

@@ -771,6 +771,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--webhook", action="append", default=[], help="an endpoint URL every event is posted to")
     parser.add_argument("--webhook-secret", action="append", default=[], help="its signing secret (whsec_...)")
+    parser.add_argument("--webhook-events", default="*", help="comma-separated event types the --webhook endpoints get")
     parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
     if len(args.webhook_secret) not in (0, len(args.webhook)):
@@ -778,7 +779,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="stripe: %(message)s")
     app = build_app()
     for n, url in enumerate(args.webhook):
-        add_endpoint(url, args.webhook_secret[n] if args.webhook_secret else None)
+        add_endpoint(url, args.webhook_secret[n] if args.webhook_secret else None, args.webhook_events.split(","))
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None if args.quiet else log)
 
 
