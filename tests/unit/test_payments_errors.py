@@ -21,8 +21,10 @@ from infra.stripe_setup import PLANS
         (stripe.RateLimitError("slow down", http_status=429), PaymentsUnavailable),
         (stripe.APIError("boom", http_status=500), PaymentsUnavailable),
         (stripe.APIError("bad gateway", http_status=502), PaymentsUnavailable),
-        (stripe.InvalidRequestError("no such customer", "customer", code="resource_missing", http_status=404),
-         PaymentDeclined),  # fmt: skip
+        (
+            stripe.InvalidRequestError("no such customer", "customer", code="resource_missing", http_status=404),
+            PaymentDeclined,
+        ),
         (stripe.IdempotencyError("reused", http_status=400), PaymentDeclined),
         (stripe.AuthenticationError("bad key", http_status=401), Unavailable),
     ],
@@ -46,4 +48,3 @@ def test_keys_and_lookup_keys() -> None:
     assert [p.monthly_minor for p in PLANS] == [0, 2900, 49900]
     at = datetime(2026, 12, 5, 23, 59, tzinfo=UTC)
     assert checkout_key("u1", "pro", at) == "user:u1:checkout:pro:2026-12-05"
-
