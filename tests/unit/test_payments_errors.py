@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import stripe
@@ -12,12 +13,14 @@ from gpubroker.domain.errors import PaymentDeclined, PaymentsUnavailable, Unavai
 from gpubroker.services.billing_checkout import checkout_key
 from infra.stripe_setup import PLANS
 
+SDK: Any = stripe  # some error constructors are untyped
+
 
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (stripe.CardError("declined", None, "card_declined", http_status=402), PaymentDeclined),
-        (stripe.APIConnectionError("timed out"), PaymentsUnavailable),
+        (SDK.CardError("declined", None, "card_declined", http_status=402), PaymentDeclined),
+        (SDK.APIConnectionError("timed out"), PaymentsUnavailable),
         (stripe.RateLimitError("slow down", http_status=429), PaymentsUnavailable),
         (stripe.APIError("boom", http_status=500), PaymentsUnavailable),
         (stripe.APIError("bad gateway", http_status=502), PaymentsUnavailable),
