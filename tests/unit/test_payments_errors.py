@@ -25,7 +25,7 @@ SDK: Any = stripe  # some error constructors are untyped
         (stripe.APIError("boom", http_status=500), PaymentsUnavailable),
         (stripe.APIError("bad gateway", http_status=502), PaymentsUnavailable),
         (
-            stripe.InvalidRequestError("no such customer", "customer", code="resource_missing", http_status=404),
+            SDK.InvalidRequestError("no such customer", "customer", code="resource_missing", http_status=404),
             PaymentDeclined,
         ),
         (stripe.IdempotencyError("reused", http_status=400), PaymentDeclined),
