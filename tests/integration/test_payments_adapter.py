@@ -142,8 +142,8 @@ def test_faults_and_timeouts_are_payments_unavailable(payments: StripePayments, 
 
 def test_checkout_sessions_for_a_booking_and_for_a_plan(payments: StripePayments, base: str, v1: Any) -> None:
     customer = payments.customer_for("u-6", "u6@example.com")
-    with pytest.raises(Unavailable):  # no plan prices yet: make stripe-setup
-        payments.checkout_for_plan(customer_id=customer, plan="pro", user_id="u-6", idempotency_key="k-plan-0")
+    with pytest.raises(Unavailable):  # a plan without a price (make stripe-setup creates free, pro, enterprise)
+        payments.checkout_for_plan(customer_id=customer, plan="platinum", user_id="u-6", idempotency_key="k-plan-0")
     setup(setup_client(API_KEY, base), say=lambda _: None)
     assert setup(setup_client(API_KEY, base), say=lambda _: None)["created"] == 0  # a second run creates nothing
     sid, url = payments.checkout_for_booking(customer_id=customer, amount=Money(4200, "usd"), description="H100 x 2h",
