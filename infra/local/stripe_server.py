@@ -449,12 +449,14 @@ class CheckoutSession(ls.StripeObject):  # type: ignore[misc]
         return {"object": "list", "data": data, "has_more": False, "url": f"/v1/checkout/sessions/{self.id}/line_items"}
 
     def _complete(self, payment_method: str) -> None:
+        """Pay as the customer: the card is attached, then charged (payment: it becomes the customer's default only
+        once the charge succeeded, as Checkout saves a card) or made the default and subscribed (subscription:
+        localstripe bills the default). A decline raises localstripe's 402 and leaves the session open."""
         if self.customer is None:
             self.customer = ls.Customer(email=self.customer_email).id
         pm = ls.PaymentMethod._api_retrieve(payment_method)
         ls.PaymentMethod._api_attach(pm.id, customer=self.customer)
         customer = ls.Customer._api_retrieve(self.customer)
-        customer.invoice_settings["default_payment_method"] = pm.id
         if self.mode == "payment":
             pi_data = self._payment_intent_data
             intent = ls.PaymentIntent._api_create(
@@ -462,7 +464,8 @@ class CheckoutSession(ls.StripeObject):  # type: ignore[misc]
                 metadata={**self.metadata, **(pi_data.get("metadata") or {})}, confirm=True)  # fmt: skip
             self.payment_intent = intent.id
             self.payment_status = "paid"
-        elif self.mode == "subscription":
+        customer.invoice_settings["default_payment_method"] = pm.id
+        if self.mode == "subscription":
             prices = [i for i in self._items_data if i["recurring"]]
             item = {"plan": prices[0]["price"], "quantity": prices[0]["quantity"]}
             sub = ls.Subscription(
@@ -470,6 +473,8 @@ class CheckoutSession(ls.StripeObject):  # type: ignore[misc]
                 items=[item],
                 metadata={**self.metadata, **(self._subscription_data.get("metadata") or {})},
             )
+            if sub.status not in ("active", "trialing"):
+                raise UserError(402, "Your card was declined.", {"code": "card_declined"})
             self.subscription = sub.id
             self.payment_status = "paid" if self.amount_total else "no_payment_required"
         self.status = "complete"
@@ -519,6 +524,17 @@ def list_checkout_sessions(request: web.Request) -> web.Response:
     data = ls_server.unflatten_data(request.query)
     li = CheckoutSession._api_list_all("/v1/checkout/sessions", limit=data.get("limit"))
     return _json(li._export())
+
+
+async def expire_checkout_session(request: web.Request) -> web.Response:
+    """``POST /v1/checkout/sessions/<id>/expire`` (Stripe's API): an open session can no longer be paid; posts
+    ``checkout.session.expired``. Expiring a session that is not open is a 400, as Stripe answers."""
+    session = CheckoutSession._api_retrieve(request.match_info["id"])
+    if session.status != "open":
+        raise UserError(400, f"Only Checkout Sessions with a status of open can be expired (it is {session.status}).")
+    session.status = "expired"
+    schedule_webhook(ls.Event("checkout.session.expired", session))
+    return _json(session._export())
 
 
 PAGE: Final = """<!doctype html><html><head><meta charset="utf-8"><title>GPUBroker test checkout</title></head>
@@ -744,6 +760,7 @@ def build_app() -> web.Application:
         ("POST", "/v1/checkout/sessions", create_checkout_session),
         ("GET", "/v1/checkout/sessions", list_checkout_sessions),
         ("GET", "/v1/checkout/sessions/{id}", retrieve_checkout_session),
+        ("POST", "/v1/checkout/sessions/{id}/expire", expire_checkout_session),
         ("GET", "/checkout/pay/{id}", pay_page),
         ("POST", "/checkout/pay/{id}", pay),
         ("POST", "/v1/billing/meters", create_meter),

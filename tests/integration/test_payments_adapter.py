@@ -162,6 +162,19 @@ def test_checkout_sessions_for_a_booking_and_for_a_plan(payments: StripePayments
     assert payments.find_charge(paid["payment_intent"]) == ("succeeded", Money(4200, "usd"))
     assert payments.saved_payment_method(customer)  # the card is saved for the next booking
 
+    # a session the saga gave up on is expired: it can no longer be paid; a paid one stays complete
+    late_id, late_url = payments.checkout_for_booking(
+        customer_id=customer,
+        amount=Money(100, "usd"),
+        description="x",
+        booking_id="bk_late",
+        idempotency_key="booking:bk_late:checkout",
+    )
+    assert payments.expire_checkout(late_id) == "expired"
+    assert payments.expire_checkout(late_id) == "expired"
+    assert requests.post(late_url, headers={"Accept": "application/json"}, timeout=10).json()["status"] == "expired"
+    assert payments.expire_checkout(sid) == "complete"
+
     psid, purl = payments.checkout_for_plan(customer_id=customer, plan="enterprise", user_id="u-6",
                                             idempotency_key="user:u-6:checkout:enterprise:2026-12-05")  # fmt: skip
     plan_session = v1.checkout.sessions.retrieve(psid)

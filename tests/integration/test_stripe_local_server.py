@@ -107,6 +107,12 @@ def test_paying_a_checkout_session_saves_the_card_charges_and_posts_a_correctly_
     assert (session.status, session.payment_status, session.amount_total) == ("open", "unpaid", 900)
     page = requests.get(session.url, timeout=5)
     assert page.status_code == 200 and "<form" in page.text
+    # a declined card: 402, the session stays open and the card is not saved
+    declined = requests.post(session.url, data={"payment_method": "pm_card_chargeCustomerFail"},
+                             headers={"Accept": "application/json"}, timeout=10)  # fmt: skip
+    assert (declined.status_code, declined.json()["error"]["code"]) == (402, "card_declined")
+    assert v1.checkout.sessions.retrieve(session.id).status == "open"
+    assert v1.customers.retrieve(customer.id).invoice_settings.default_payment_method is None
     paid = requests.post(session.url, headers={"Accept": "application/json"}, timeout=10).json()
     assert (paid["status"], paid["payment_status"]) == ("complete", "paid")
     # the webhook was posted before the answer: verify it as the webhook function does

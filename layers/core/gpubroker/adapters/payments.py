@@ -214,6 +214,21 @@ class StripePayments:
             "payment_intent_data": {"setup_future_usage": "off_session", "metadata": metadata},
         }, idempotency_key)  # fmt: skip
 
+    def expire_checkout(self, session_id: str) -> str:
+        """Close an open Checkout Session so it can no longer be paid (the saga's payment timeout); its status after
+        (``expired``, or ``complete`` when the payer was first: then the caller must refund or keep the payment)."""
+        import stripe
+
+        try:
+            session = self.v1.checkout.sessions.expire(session_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 400:
+                raise mapped(exc) from None
+            session = _map_errors(lambda: self.v1.checkout.sessions.retrieve(session_id))
+        except stripe.StripeError as exc:
+            raise mapped(exc) from None
+        return str(session.status)
+
     def plan_price(self, plan: str) -> str:
         """The id of a plan's active monthly price, found by its lookup key (cached for 5 minutes)."""
         key = plan_lookup_key(plan)
