@@ -232,10 +232,24 @@ async def deliver(event: Any) -> None:
 
 
 def schedule_webhook(event: Any) -> None:
-    """localstripe's hook, replaced: every event it raises goes through :func:`deliver` (signed, retried)."""
+    """localstripe's hook, replaced: every event it raises goes through :func:`deliver` (signed, retried). Stripe
+    sends ``invoice.paid`` beside ``invoice.payment_succeeded``; localstripe only the latter, so it is added."""
     task = asyncio.ensure_future(deliver(event))
     STATE.tasks.add(task)
     task.add_done_callback(STATE.tasks.discard)
+    if event.type == "invoice.payment_succeeded":
+        paid = ls.Event("invoice.paid", _Exported(event.data["object"]))
+        schedule_webhook(paid)
+
+
+class _Exported:
+    """An already exported object, as localstripe's ``Event`` wants something with ``_export``."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def _export(self, expand: Any = None) -> dict[str, Any]:
+        return dict(self._data)
 
 
 def add_endpoint(url: str, secret: str | None = None, events: list[str] | None = None) -> Endpoint:
@@ -500,7 +514,9 @@ def _refund_create(cls: Any, /, **data: Any) -> Any:
     if isinstance(amount, int) and amount > left:
         raise UserError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
                         {"code": "amount_too_large", "param": "amount"})  # fmt: skip
-    return cls(**{**data, "amount": amount})
+    refund = cls(**{**data, "amount": amount})
+    schedule_webhook(ls.Event("charge.refunded", charge))
+    return refund
 
 
 def _base_url(request: web.Request) -> str:

@@ -127,6 +127,14 @@ def test_paying_a_checkout_session_saves_the_card_charges_and_posts_a_correctly_
     assert (intent.status, intent.amount, intent.customer) == ("succeeded", 900, customer.id)
     assert v1.customers.retrieve(customer.id).invoice_settings.default_payment_method == intent.payment_method
     received.wait_for("payment_intent.succeeded")
+    v1.refunds.create(params={"payment_intent": intent.id, "amount": 400})
+    refunded = [
+        e for e, _, _ in received.wait_for("charge.refunded") if e["data"]["object"]["payment_intent"] == intent.id
+    ]
+    assert refunded and (
+        refunded[0]["data"]["object"]["amount_refunded"],
+        refunded[0]["data"]["object"]["refunded"],
+    ) == (400, False)
     # a completed session is not paid twice
     again = requests.post(session.url, headers={"Accept": "application/json"}, timeout=10).json()
     assert again["payment_intent"] == paid["payment_intent"]
@@ -149,6 +157,10 @@ def test_a_subscription_checkout_creates_the_subscription_with_its_metadata(serv
     created = [e for e, _, _ in received.wait_for("customer.subscription.created", n=1)
                if e["data"]["object"]["id"] == subscription.id]  # fmt: skip
     assert created and created[0]["data"]["object"]["metadata"]["plan"] == "pro"
+    paid = [
+        e for e, _, _ in received.wait_for("invoice.paid") if e["data"]["object"]["subscription"] == subscription.id
+    ]
+    assert paid and paid[0]["data"]["object"]["status"] == "paid"
 
 
 def test_meter_events_count_once_per_identifier(server: Any, v1: Any) -> None:
