@@ -57,7 +57,7 @@ def client(api_key: str, api_base: str) -> Any:
     return stripe.StripeClient(api_key, max_network_retries=2, **options).v1
 
 
-def _product_for(v1: Any, plan: PlanPrice, say: Callable[[str], None]) -> str:
+def _product_for(v1: Any, plan: PlanPrice, say: Callable[[str], None], out: dict[str, Any]) -> str:
     for product in v1.products.list(params={"limit": 100}).auto_paging_iter():
         metadata = getattr(product, "metadata", None)
         if metadata is not None and getattr(metadata, "gpubroker_plan", None) == plan.plan:
@@ -66,6 +66,7 @@ def _product_for(v1: Any, plan: PlanPrice, say: Callable[[str], None]) -> str:
     product = v1.products.create(params={"name": plan.name, "metadata": {"gpubroker_plan": plan.plan}},
                                  options={"idempotency_key": f"setup:product:{plan.plan}"})  # fmt: skip
     say(f"product {plan.plan}: created ({product.id})")
+    out["created"] += 1
     return str(product.id)
 
 
@@ -78,7 +79,7 @@ def setup(v1: Any, say: Callable[[str], None] = print) -> dict[str, Any]:
             say(f"price {plan.lookup_key}: exists ({found[0].id}, {found[0].unit_amount} {found[0].currency}/month)")
             out["prices"][plan.lookup_key] = str(found[0].id)
             continue
-        product = _product_for(v1, plan, say)
+        product = _product_for(v1, plan, say, out)
         price = v1.prices.create(params={
             "product": product, "currency": plan.currency, "unit_amount": plan.monthly_minor,
             "recurring": {"interval": "month"}, "lookup_key": plan.lookup_key, "transfer_lookup_key": True,
