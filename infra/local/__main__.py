@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "outbox": str(stack.outbox),
         # the sandbox capacity provider's instances: Redis keys under this prefix (a test lists live instances)
         "sandbox": {"redis_url": os.environ.get("GPUBROKER_SANDBOX_REDIS_URL", ""), "prefix": stack.sandbox_prefix},
+        "stripe": stack.stripe_url,  # make stripe-setup's default target
     }
     write_state(Path(args.state_file), state)
     for r in reports:
@@ -124,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     if stack.ws_url:
         print(f'  WebSocket     {stack.ws_url}   (send {{"action": "subscribe", "filters": {{...}}}})')
     print(f"  AWS endpoint  {stack.aws_endpoint}   (moto: DynamoDB, S3, ...)")
+    print(
+        f"  Stripe        {stack.stripe_url}   (local Stripe-compatible server: Checkout pay pages at"
+        f" {stack.stripe_url}/checkout/pay/<session id>, webhooks to {stack.api_url}/billing/webhook)"
+    )
     print(f"  Outbox        {stack.outbox}/*.eml   (the account mails SES sent: verification, password reset)")
     for lid in sorted(stack.app.state_machines):
         print(f"  State machine {stack.names[lid]}   (runs for real in moto; its Lambda tasks here)")

@@ -77,6 +77,14 @@ def parameter_overrides(raw: str | None = None) -> dict[str, str]:
         out[name] = value
     return out
 
+# what the local Stripe server posts to /billing/webhook: the types services/billing_webhooks.py handles (as a real
+# endpoint is configured), not localstripe's product/plan/customer chatter
+WEBHOOK_EVENTS = (
+    "checkout.session.completed", "checkout.session.expired", "customer.subscription.created",
+    "customer.subscription.updated", "customer.subscription.deleted", "invoice.paid", "invoice.payment_failed",
+    "payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
+)  # fmt: skip
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -109,6 +117,7 @@ class LocalStack:
         port: int = 3000,
         ws_port: int = 3001,
         moto_port: int = 0,
+        stripe_port: int = 0,
         prefix: str = "gpubroker-local",
         stage: str = "local",
         outbox: Path | None = None,
@@ -117,12 +126,14 @@ class LocalStack:
         self.port = port or free_port(host)
         self.ws_port = ws_port or free_port(host)
         self.moto_port = moto_port or free_port(host)
+        self.stripe_port = stripe_port or free_port(host)
         self.stage = stage
         self.prefix = prefix
         self.app = read_app()
         self.runtime = Runtime(self.app)
         self.names: dict[str, str] = {}
         self._moto: subprocess.Popen[bytes] | None = None
+        self._stripe: subprocess.Popen[bytes] | None = None
         self._http: Any = None
         self._ws: WebSocketFront | None = None
         self._workers: list[subprocess.Popen[str]] = []  # the stream worker, then the queue workers
@@ -157,6 +168,41 @@ class LocalStack:
     @property
     def aws_endpoint(self) -> str:
         return f"http://{self.host}:{self.moto_port}"
+
+    @property
+    def stripe_url(self) -> str:
+        """The local Stripe-compatible server (infra/local/stripe_server.py): the functions' ``STRIPE_API_BASE``."""
+        return f"http://{self.host}:{self.stripe_port}"
+
+    def _launch_stripe(self) -> None:
+        """The local Stripe server in its own process, posting its events to this stack's ``/billing/webhook``
+        signed with the local webhook secret (wiring/billing.py ``LOCAL_WEBHOOK_SECRET``); awaited in
+        :meth:`_stripe_ready`."""
+        from gpubroker.wiring.billing import LOCAL_WEBHOOK_SECRET
+
+        self._stripe = subprocess.Popen(  # noqa: S603 - this interpreter, our module, the stack's own host and port
+            [sys.executable, "-m", "infra.local.stripe_server", "--host", self.host, "--port", str(self.stripe_port),
+             "--webhook", f"{self.api_url}/billing/webhook", "--webhook-secret", LOCAL_WEBHOOK_SECRET,
+             "--webhook-events", ",".join(WEBHOOK_EVENTS), "--quiet"], cwd=ROOT,
+        )  # fmt: skip
+
+    def _stripe_ready(self) -> None:
+        """Wait for the Stripe server, then create the plans' products and prices and the meter
+        (infra/stripe_setup.py)."""
+        from gpubroker.wiring.billing import LOCAL_API_KEY
+        from infra.stripe_setup import client, setup
+
+        assert self._stripe is not None
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection((self.host, self.stripe_port), timeout=0.5):
+                    break
+            except OSError:
+                if self._stripe.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the local Stripe server did not start on {self.stripe_url}") from None
+                time.sleep(0.05)
+        setup(client(LOCAL_API_KEY, self.stripe_url), say=lambda _: None)
 
     def _start_moto(self) -> None:
         """moto in its own process, as AWS is not in the caller's process: the handlers' boto3 calls and moto's
@@ -198,6 +244,7 @@ class LocalStack:
         # route of the template is in it (in AWS the function ships the file `make build` generated)
         self._openapi_dir = Path(tempfile.mkdtemp(prefix="gpubroker-openapi-"))
         openapi = generate_openapi(self._openapi_dir / "openapi.json")
+        self._launch_stripe()  # starts beside moto
         self._start_moto()
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
         # Lambda's Invoke API is the HTTP front's (a function that invokes another one reaches the real handler)
@@ -229,6 +276,9 @@ class LocalStack:
         sandbox = {"GPUBROKER_SANDBOX_REDIS_URL": redis_url, "GPUBROKER_SANDBOX_PREFIX": self.sandbox_prefix}
         os.environ.update({**LOCAL_DEFAULTS, **sandbox, **local_overrides})
         self.sandbox_prefix = os.environ["GPUBROKER_SANDBOX_PREFIX"]
+        # the official SDK in every function talks to the local Stripe server (no Stripe key needed locally)
+        os.environ["STRIPE_API_BASE"] = self.stripe_url
+        self._stripe_ready()
         _, errors = openapi.communicate()
         if openapi.returncode != 0:
             raise RuntimeError(f"the OpenAPI document could not be generated:\n{errors}")
@@ -381,6 +431,12 @@ class LocalStack:
         self.runtime.close()
         if self._openapi_dir is not None:
             shutil.rmtree(self._openapi_dir, ignore_errors=True)
+        if self._stripe is not None:
+            self._stripe.terminate()
+            try:
+                self._stripe.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._stripe.kill()
         if self._moto is not None:
             self._moto.terminate()
             try:

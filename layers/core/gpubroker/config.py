@@ -242,6 +242,24 @@ class OpenApiSettings(_Settings):
     OPENAPI_DOCUMENT: str = Field(default="openapi.json", min_length=1)
 
 
+class StripeSettings(_Settings):
+    """The Stripe client (``gpubroker.wiring.billing.payments``): the secret (JSON ``{"api_key": "sk_..."}``), the
+    API's base address (empty: the real Stripe API; the local stack sets its Stripe-compatible server), the auth
+    table (the user -> customer links) and where Checkout sends the payer back (``<APP_URL>/billing/done``)."""
+
+    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
+    STRIPE_API_BASE: str = Field(default="", description="empty: https://api.stripe.com; locally the local server")
+    AUTH_TABLE: str = Field(min_length=3)
+    APP_URL: str = Field(default="https://gpubroker.invalid", min_length=1, description="Checkout's return URLs")
+
+
+class BillingCheckoutSettings(EdgeSettings, StripeSettings):
+    """``POST /billing/checkout``: the Stripe client, the users (their email for the customer) and the audit log."""
+
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
 class BillingWebhookSettings(EdgeSettings):
     """``POST /billing/webhook``: the auth table (the users' plans, the Stripe events seen, the customer links), the
     Stripe secret (JSON ``{"webhook_secret": "whsec_..."}``) and the audit log."""

@@ -2,9 +2,10 @@
 
 Items: ``STRIPE_EVENT#<event id>/EVENT`` (one per event ever accepted: type, ``created``, ``outcome``, what it
 changed, and for an event only acknowledged now its body; kept 90 days, past Stripe's 3 days of retries) and
-``STRIPE_CUSTOMER#<customer id>/CUSTOMER`` (``user_id``, ``email``). The plan lives on the user's profile
-(``USER#<email>/PROFILE``: ``plan``, and ``plan_event``, the :func:`~gpubroker.domain.billing_events.order_key` of the
-event that set it, and ``stripe_customer``).
+``STRIPE_CUSTOMER#<customer id>/CUSTOMER`` (``user_id``, ``email``) with its reverse,
+``STRIPE_USER#<user id>/CUSTOMER`` (``customer_id``: the one customer ``StripePayments.customer_for`` created for a
+user). The plan lives on the user's profile (``USER#<email>/PROFILE``: ``plan``, and ``plan_event``, the
+:func:`~gpubroker.domain.billing_events.order_key` of the event that set it, and ``stripe_customer``).
 
 Deduplication is the event item's conditional put (``attribute_not_exists(pk)``). A plan change is one
 ``TransactWriteItems``: that put and the profile's update under ``plan_event < :order`` commit together or not at
@@ -32,6 +33,10 @@ def _event_key(event_id: str) -> dict[str, Any]:
 
 def _customer_key(customer_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"STRIPE_CUSTOMER#{customer_id}"}, "sk": {"S": "CUSTOMER"}}
+
+
+def _user_key(user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"STRIPE_USER#{user_id}"}, "sk": {"S": "CUSTOMER"}}
 
 
 def _event_item(record: EventRecord, outcome: str) -> dict[str, Any]:
@@ -110,6 +115,26 @@ class DynamoBillingStore:
         """Remember which user a Stripe customer is (checkout creates the customer with ``metadata.user_id``)."""
         item = {**_customer_key(customer_id), "user_id": {"S": user_id}, "email": {"S": email}}
         client("dynamodb").put_item(TableName=self.table_name, Item=item)
+
+    def link_user(self, user_id: str, customer_id: str, *, email: str) -> str:
+        """Remember a user's own Stripe customer, both ways; the first link wins (a second customer made by a race
+        past Stripe's 24 h idempotency window is not recorded): the customer id now on record."""
+        item = {**_user_key(user_id), "customer_id": {"S": customer_id}}
+        try:
+            client("dynamodb").put_item(TableName=self.table_name, Item=item,
+                                        ConditionExpression="attribute_not_exists(pk)")  # fmt: skip
+        except Exception as exc:
+            if not conditional_check_failed(exc):
+                raise
+            return self.customer_of(user_id) or customer_id
+        self.link_customer(customer_id, user_id=user_id, email=email)
+        return customer_id
+
+    def customer_of(self, user_id: str) -> str | None:
+        """The Stripe customer linked to a user by :meth:`link_user`, or None."""
+        got = client("dynamodb").get_item(TableName=self.table_name, Key=_user_key(user_id),
+                                          ConsistentRead=True).get("Item")  # fmt: skip
+        return got["customer_id"]["S"] if got else None
 
     def customer(self, customer_id: str) -> tuple[str, str] | None:
         """The (user id, email) of a Stripe customer we linked, or None."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 WebhookOutcome = Literal["applied", "superseded", "user_unknown", "recorded", "received", "ignored", "duplicate"]
 
@@ -20,3 +20,19 @@ class WebhookAck(BaseModel):
         "user_unknown: no user for the customer (recorded); recorded: a failed payment kept; received: kept for "
         "the booking work; ignored: a type we do not handle (recorded); duplicate: this event was seen before"
     )
+
+
+class CheckoutRequest(BaseModel):
+    """``POST /billing/checkout``: the plan to subscribe to (free needs no checkout)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: Literal["pro", "enterprise"] = Field(description="the paid plan to change to")
+
+
+class CheckoutSession(BaseModel):
+    """A Stripe Checkout Session for a plan change: open ``url`` to pay. The plan changes when Stripe's webhook
+    arrives, and the new rate limit applies from the next token refresh."""
+
+    session_id: str = Field(description="the Checkout Session's id (cs_...)")
+    url: str = Field(description="where the payer completes the checkout")

@@ -1,4 +1,5 @@
-"""Billing: the Stripe webhook (``POST /billing/webhook``)."""
+"""Billing: the Stripe client (``payments()``, for the checkout route, the booking saga and the bookings helpers), the
+plan checkout (``POST /billing/checkout``) and the Stripe webhook (``POST /billing/webhook``)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,58 @@ from functools import cache
 from typing import TYPE_CHECKING, Final
 
 from gpubroker.api.deps import AuditedApiDeps
-from gpubroker.config import BillingWebhookSettings, load_settings
+from gpubroker.config import BillingCheckoutSettings, BillingWebhookSettings, StripeSettings, load_settings
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
+    from gpubroker.adapters.payments import StripePayments
+    from gpubroker.ports import Clock, Payments
+    from gpubroker.services.billing_checkout import UserEmails
     from gpubroker.services.billing_webhooks import WebhookDeps
 
 LOCAL_WEBHOOK_SECRET: Final = "whsec_gpubroker_local_stack"  # noqa: S105 - public by design: local stack only
 """The webhook secret of the local stack when its (empty) Stripe secret has none: used only where the AWS endpoint
 is a local one (``AWS_ENDPOINT_URL`` set, as ``make dev`` and the integration tests do); never in AWS, where a
 secret without ``webhook_secret`` refuses every webhook."""
+
+LOCAL_API_KEY: Final = "sk_test_gpubroker_local"
+"""The Stripe API key of the local stack when its secret has none (same rule as ``LOCAL_WEBHOOK_SECRET``)."""
+
+
+def payments_from(s: StripeSettings) -> StripePayments:
+    """The Stripe client of a function whose settings include ``StripeSettings``: the secret's ``api_key`` (read on
+    each client use, so a rotation reaches warm containers), ``STRIPE_API_BASE``, the auth table's customer links."""
+    from gpubroker.adapters.billing_store import DynamoBillingStore
+    from gpubroker.adapters.payments import StripePayments
+    from gpubroker.adapters.secrets import SecretField, SecretsManagerCredentials
+
+    local = LOCAL_API_KEY if os.environ.get("AWS_ENDPOINT_URL") else None
+    key = SecretField(SecretsManagerCredentials(s.STRIPE_SECRET_ID), "api_key", fallback=local)
+    return StripePayments(key.value, links=DynamoBillingStore(s.AUTH_TABLE), api_base=s.STRIPE_API_BASE,
+                          return_url=s.APP_URL)  # fmt: skip
+
+
+@cache
+def payments() -> StripePayments:
+    """The container's Stripe client, from the environment (``STRIPE_SECRET_ID``, ``AUTH_TABLE``,
+    ``STRIPE_API_BASE``, ``APP_URL``): what the saga's steps and the bookings helpers call."""
+    return payments_from(load_settings(StripeSettings))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BillingCheckoutApiDeps(AuditedApiDeps):
+    payments: Payments
+    users: UserEmails
+    clock: Clock
+
+
+@cache
+def billing_checkout_deps() -> BillingCheckoutApiDeps:
+    from gpubroker.adapters.auth_store import DynamoUserStore
+
+    s = load_settings(BillingCheckoutSettings)
+    return BillingCheckoutApiDeps(front_door=edge.front_door(), audit=edge.audit_trail(), payments=payments_from(s),
+                                  users=DynamoUserStore(s.AUTH_TABLE), clock=edge.system_clock())  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
