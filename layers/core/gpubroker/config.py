@@ -51,6 +51,66 @@ class IngestSettings(_Settings):
     )
 
 
+class _BookingStep(_Settings):
+    """A booking saga step (``functions/booking_*``): the bookings table, and what its one job touches."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+
+
+class _Capacity(_Settings):
+    PROVIDER_SECRETS_ID: str = Field(default="", description="Secrets Manager id of the providers' API keys")
+    GPUBROKER_CAPACITY_PROVIDER: str = Field(
+        default="", description="when set (the local stack: sandbox), every booking reserves through this provider"
+    )
+
+
+class _Stripe(_Settings):
+    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
+    STRIPE_API_BASE: str = Field(default="", description="empty in AWS (the real API); the local Stripe server")
+
+
+class _StepAudit(_Settings):
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class BookingValidateSettings(_BookingStep):
+    OFFERS_TABLE: str = Field(min_length=3)
+
+
+class BookingReserveSettings(BookingValidateSettings, _Capacity):
+    pass
+
+
+class BookingChargeSettings(_BookingStep, _Stripe):
+    AUTH_TABLE: str = Field(min_length=3, description="the users (the Stripe customer's email)")
+
+
+class BookingConfirmSettings(BookingChargeSettings, _Capacity, _StepAudit):
+    pass
+
+
+class BookingNotifySettings(_BookingStep):
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+    WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
+
+
+class BookingRefundSettings(_BookingStep, _Stripe, _StepAudit):
+    pass
+
+
+class BookingReleaseSettings(_BookingStep, _Capacity):
+    pass
+
+
+class BookingFailSettings(_BookingStep, _StepAudit):
+    pass
+
+
+class BookingAttentionSettings(_BookingStep, _StepAudit):
+    BOOKING_DLQ_URL: str = Field(min_length=3, description="the booking dead-letter queue (an alarm watches it)")
+
+
 S = TypeVar("S", bound=_Settings)
 
 
@@ -250,3 +310,4 @@ class BillingWebhookSettings(EdgeSettings):
     STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
     AUDIT_TABLE: str = Field(min_length=3)
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+    BOOKINGS_TABLE: str = Field(min_length=3, description="a paid Checkout Session's booking (the saga's wait)")
