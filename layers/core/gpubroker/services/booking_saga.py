@@ -47,7 +47,6 @@ from gpubroker.domain.provisioning import InstanceStatus
 from gpubroker.observability import logger
 
 if TYPE_CHECKING:
-    from gpubroker.api.deps import AuditTrail
     from gpubroker.domain.accounts import User
     from gpubroker.domain.offers import Offer
     from gpubroker.ports import (
@@ -55,6 +54,8 @@ if TYPE_CHECKING:
         BookingStore,
         CapacityProvider,
         Clock,
+        AuditLog,
+        AuditSpool,
         OfferRepository,
         Payments,
     )
@@ -69,6 +70,17 @@ CapacityFactory = Callable[[str], "CapacityProvider"]
 
 class UserLookup(Protocol):
     def by_id(self, user_id: str) -> User | None: ...
+
+
+class AuditTrail(Protocol):
+    """Where an audit entry goes: the log, and the spool that keeps one whose append failed
+    (``gpubroker.api.deps.AuditTrail`` is one)."""
+
+    @property
+    def log(self) -> AuditLog: ...
+
+    @property
+    def spool(self) -> AuditSpool: ...
 
 
 class DeadLetters(Protocol):

@@ -28,12 +28,16 @@ class BillingWebhookApiDeps(AuditedApiDeps):
 def webhook_service_deps(s: BillingWebhookSettings) -> WebhookDeps:
     from gpubroker.adapters.auth_store import DynamoUserStore
     from gpubroker.adapters.billing_store import DynamoBillingStore
+    from gpubroker.adapters.booking_store import DynamoBookingStore
     from gpubroker.adapters.secrets import SecretField, SecretsManagerCredentials
+    from gpubroker.adapters.task_tokens import StepFunctionsTaskTokens
     from gpubroker.services.billing_webhooks import WebhookDeps
 
     local = LOCAL_WEBHOOK_SECRET if os.environ.get("AWS_ENDPOINT_URL") else None
     secret = SecretField(SecretsManagerCredentials(s.STRIPE_SECRET_ID), "webhook_secret", fallback=local)
-    return WebhookDeps(secret=secret, store=DynamoBillingStore(s.AUTH_TABLE), users=DynamoUserStore(s.AUTH_TABLE))
+    bookings = DynamoBookingStore(s.BOOKINGS_TABLE)
+    return WebhookDeps(secret=secret, store=DynamoBillingStore(s.AUTH_TABLE), users=DynamoUserStore(s.AUTH_TABLE),
+                       bookings=bookings, task_tokens=StepFunctionsTaskTokens())  # fmt: skip
 
 
 @cache

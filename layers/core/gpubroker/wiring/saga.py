@@ -129,13 +129,15 @@ def capacity_factory(secret_id: str, override: str) -> CapacityFactory:
     """The create-instance adapter of a booking's provider (``override``, ``GPUBROKER_CAPACITY_PROVIDER``, replaces
     every provider: the local stack's ``sandbox``), one per provider per container."""
     from gpubroker.adapters.provisioning import build_capacity_provider
-    from gpubroker.adapters.secrets import SecretsManagerCredentials
+    from gpubroker.adapters.secrets import ProviderCredentials, SecretsManagerCredentials
 
-    credentials = SecretsManagerCredentials(secret_id) if secret_id else None
+    secret = SecretsManagerCredentials(secret_id) if secret_id else None
 
     @cache
     def build(provider: str) -> CapacityProvider:
-        return build_capacity_provider(override or provider, credentials=credentials, environ=os.environ)
+        name = override or provider
+        scoped = ProviderCredentials(secret, name) if secret is not None else None
+        return build_capacity_provider(name, credentials=scoped, environ=os.environ)
 
     return build
 
