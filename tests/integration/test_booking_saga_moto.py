@@ -125,7 +125,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 @dataclass(frozen=True)
 class Case:
     name: str
-    setup: Callable[[Harness], None]
+    setup: Callable[[Harness], object]
     execution: str
     status: BookingStatus
     actions: tuple[str, ...]

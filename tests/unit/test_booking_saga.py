@@ -401,7 +401,7 @@ def test_audit_append_failure_goes_to_the_spool(w: SagaWorld) -> None:
     def broken(**_: Any) -> Any:
         raise RuntimeError("dynamodb down")
 
-    w.audit_log.append = broken  # type: ignore[method-assign]
+    w.audit_log.append = broken  # type: ignore[method-assign,assignment]
     run(w, "fail", b, error={"Error": "NoCapacity"})
     spooled = list(w.audit.spool.messages.values())  # type: ignore[attr-defined]
     assert [m["action"] for m in spooled] == ["booking.fail"]

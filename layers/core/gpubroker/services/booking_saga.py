@@ -50,12 +50,12 @@ if TYPE_CHECKING:
     from gpubroker.domain.accounts import User
     from gpubroker.domain.offers import Offer
     from gpubroker.ports import (
+        AuditLog,
+        AuditSpool,
         BookingNotifier,
         BookingStore,
         CapacityProvider,
         Clock,
-        AuditLog,
-        AuditSpool,
         OfferRepository,
         Payments,
     )
