@@ -43,6 +43,7 @@ class Harness:
     sfn: Any
     machine_arn: str
     step_faults: dict[str, list[Exception]]
+    after_faults: dict[str, list[str]]  # the handler ran, then the invocation failed with this error type
     invocations: list[str]
 
     def run(self, key: str, **booking: Any) -> tuple[str, Any]:
@@ -83,6 +84,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     world = SagaWorld()
     faults: dict[str, list[Exception]] = {}
+    after: dict[str, list[str]] = {}
     invocations: list[str] = []
     step_of: dict[str, str] = {}
 
@@ -96,6 +98,10 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
                 raise queue.pop(0)
             module = importlib.import_module(f"functions.booking_{step}.handler")
             out = module.lambda_handler(event, Ctx(), world.deps(step))
+            if after.get(step):  # e.g. the function timed out after its work was done: the answer is lost
+                error = after[step].pop(0)
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps({"errorType": error, "errorMessage": "Task timed out after 30.00 seconds"}).encode()
             return json.dumps(out).encode()
         except Exception as exc:  # what the Lambda runtime answers for an unhandled exception
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -119,7 +125,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         machine = sfn.create_state_machine(name="booking", definition=definition(ROOT, arns), roleArn=ROLE,
                                            type="STANDARD")  # fmt: skip
-        yield Harness(world, sfn, machine["stateMachineArn"], faults, invocations)
+        yield Harness(world, sfn, machine["stateMachineArn"], faults, after, invocations)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ class Case:
     status: BookingStatus
     actions: tuple[str, ...]
     reason: str | None = None
+    invoked: tuple[tuple[str, int], ...] = ()  # (step, invocations): the retries the state machine made
 
 
 def _decline(h: Harness) -> None:
@@ -162,6 +169,7 @@ CASES = [
         "SUCCEEDED",
         BookingStatus.CONFIRMED,
         ("booking.confirm",),
+        invoked=(("reserve", 3),),
     ),
     Case("charge fails (declined)", _decline, "FAILED", BookingStatus.FAILED, ("booking.fail",), "payment_failed"),
     Case(
@@ -170,6 +178,14 @@ CASES = [
         "SUCCEEDED",
         BookingStatus.CONFIRMED,
         ("booking.confirm",),
+    ),
+    Case(
+        "charge: Lambda timeout after it charged",
+        lambda h: h.after_faults.update(charge=["Sandbox.Timedout"]),
+        "SUCCEEDED",
+        BookingStatus.CONFIRMED,
+        ("booking.confirm",),
+        invoked=(("charge", 2),),
     ),
     Case(
         "confirm fails",
@@ -196,6 +212,7 @@ CASES = [
         BookingStatus.FAILED,
         ("booking.refund", "booking.fail"),
         "provider_rejected",
+        invoked=(("confirm", 1), ("refund", 2), ("release", 1)),
     ),
     Case(
         "confirm fails, release fails for good",
@@ -207,6 +224,7 @@ CASES = [
         BookingStatus.NEEDS_ATTENTION,
         ("booking.refund", "booking.attention"),
         "compensation_failed",
+        invoked=(("release", 4), ("fail", 0), ("attention", 1)),  # 1 + 3 retries, then Catch -> Attention
     ),
 ]
 
@@ -241,6 +259,8 @@ def test_fault_matrix(case: Case, harness: Harness) -> None:
     assert booking.status in {BookingStatus.CONFIRMED} | {BookingStatus.FAILED, BookingStatus.NEEDS_ATTENTION}
     assert booking.reason == case.reason
     assert actions == case.actions
+    for step, count in case.invoked:
+        assert harness.invocations.count(step) == count, (step, harness.invocations)
     assert net == confirmed, "charges - refunds must equal the confirmed bookings' amounts"
     assert len(world.payments.intents) <= 1, "never two charges for one booking"
     if booking.status == BookingStatus.FAILED:
