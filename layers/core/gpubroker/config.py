@@ -65,8 +65,14 @@ class _Capacity(_Settings):
 
 
 class _Stripe(_Settings):
+    """What ``gpubroker.wiring.billing.payments()`` reads (the stripe helper's ``StripeSettings``: the same fields;
+    the integrator may make the saga's settings extend it): the secret, the API base, the auth table (the user's
+    customer link, and the user's email), Checkout's return address."""
+
     STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
     STRIPE_API_BASE: str = Field(default="", description="empty in AWS (the real API); the local Stripe server")
+    AUTH_TABLE: str = Field(min_length=3, description="the users and their Stripe customer links")
+    APP_URL: str = Field(default="https://gpubroker.invalid", min_length=1, description="Checkout's return URLs")
 
 
 class _StepAudit(_Settings):
@@ -83,7 +89,7 @@ class BookingReserveSettings(BookingValidateSettings, _Capacity):
 
 
 class BookingChargeSettings(_BookingStep, _Stripe):
-    AUTH_TABLE: str = Field(min_length=3, description="the users (the Stripe customer's email)")
+    pass
 
 
 class BookingConfirmSettings(BookingChargeSettings, _Capacity, _StepAudit):
