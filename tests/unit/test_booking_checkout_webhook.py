@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gpubroker.domain.bookings import BookingStatus
+from gpubroker.domain.money import Money
 from gpubroker.services import booking_saga as saga
 from gpubroker.services.billing_webhooks import WebhookDeps, receive
 from tests.fakes_auth import MemoryUsers
@@ -31,7 +32,7 @@ def _waiting(w: SagaWorld) -> Any:
 
 def _deps(w: SagaWorld, tokens: MemoryTaskTokens) -> WebhookDeps:
     return WebhookDeps(secret=StaticSecret(), store=MemoryBillingStore(), users=MemoryUsers(), bookings=w.bookings,
-                       task_tokens=tokens)  # fmt: skip
+                       task_tokens=tokens, payments=lambda: w.payments, audit=w.audit)  # fmt: skip
 
 
 def _session(b: Any, **kw: Any) -> dict[str, Any]:
@@ -60,6 +61,25 @@ def test_an_expired_session_fails_the_token_with_payment_timeout() -> None:
     assert tokens.outcomes["tok-9"][0] == "failure"
     assert tokens.outcomes["tok-9"][1]["error"] == "PaymentTimeout"
     assert w.get(b).status == BookingStatus.AWAITING_PAYMENT  # the saga's Fail step marks it
+
+
+def test_a_session_paid_after_the_booking_failed_is_refunded_at_once() -> None:
+    """The payment window ran out (the saga failed the booking), then the user paid: the money goes back."""
+    w, tokens = SagaWorld(), MemoryTaskTokens()
+    b = _waiting(w)
+    deps = w.deps("fail")
+    saga.fail(saga.StepInput(b.booking_id, b.user_id, error={"Error": "States.Timeout"}), bookings=deps.bookings,
+              audit=deps.audit, clock=deps.clock)  # fmt: skip
+    assert w.get(b).reason == "payment_timeout"
+    intent = w.payments.charge(customer_id="cus_1", payment_method="pm_checkout", amount=Money(1500, "usd"),
+                               idempotency_key="cs_1-payment", metadata={})  # fmt: skip
+    body = event("checkout.session.completed", _session(b, payment_intent=intent))
+    assert receive(body, sign(body), deps=_deps(w, tokens)).outcome == "booking_paid_late_refunded"
+    got = w.get(b)
+    assert got.status == BookingStatus.FAILED and got.payment_intent_id == intent and got.refund_id
+    assert w.payments.net_charged() == 0
+    assert tokens.outcomes == {}
+    assert w.actions(b) == ["booking.fail", "booking.refund"]
 
 
 def test_a_plan_checkout_is_not_a_booking_and_an_unknown_booking_is_recorded() -> None:

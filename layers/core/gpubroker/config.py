@@ -317,3 +317,4 @@ class BillingWebhookSettings(EdgeSettings):
     AUDIT_TABLE: str = Field(min_length=3)
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
     BOOKINGS_TABLE: str = Field(min_length=3, description="a paid Checkout Session's booking (the saga's wait)")
+    STRIPE_API_BASE: str = Field(default="", description="a late Checkout payment's refund: empty, the real API")

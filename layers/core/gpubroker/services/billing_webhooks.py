@@ -15,6 +15,7 @@
    booking saga's Checkout wait. Completed: the PaymentIntent is recorded on the booking (status ``charged``) and
    the saga's task token is sent back (``TaskTokens.succeed``); expired: ``TaskTokens.fail(token,
    "PaymentTimeout")`` (the saga refunds nothing, releases the instance, fails the booking ``payment_timeout``).
+   A session paid after its booking ended (the window ran out first) is refunded at once (``booking:{id}:refund``).
    Both are done BEFORE the event id is claimed and are idempotent (a settled token is no error), so a delivery
    that crashed half way is completed by Stripe's next one.
 6. The other events issue 12 lists (checkout, invoice paid, payment intents, refunds) are acknowledged and recorded
@@ -37,7 +38,8 @@ from gpubroker.domain.errors import InvalidSignature, InvalidWebhookEvent
 from gpubroker.observability import logger
 
 if TYPE_CHECKING:
-    from gpubroker.ports import BookingStore, TaskTokens
+    from gpubroker.ports import BookingStore, Payments, TaskTokens
+    from gpubroker.services.booking_saga import AuditTrail
 
 TOLERANCE_S = 300
 CHECKOUT_COMPLETED: Final = "checkout.session.completed"
@@ -77,6 +79,8 @@ class WebhookDeps:
     tolerance_s: int = TOLERANCE_S
     bookings: BookingStore | None = None  # the booking saga's Checkout wait (None: not wired, events recorded only)
     task_tokens: TaskTokens | None = None
+    payments: Callable[[], Payments] | None = None  # built on the first Checkout paid after its booking ended
+    audit: AuditTrail | None = None  # that refund's ``booking.refund`` entry
 
 
 @dataclass(frozen=True)
@@ -188,8 +192,6 @@ def _booking_of(obj: Mapping[str, Any]) -> str | None:
 
 def _settle_booking_checkout(event: be.StripeEvent, deps: WebhookDeps) -> str:
     """Record a booking's paid Checkout Session and answer the saga's task token (module docstring, 5.)."""
-    from gpubroker.services.booking_saga import record_checkout_payment
-
     booking_id, user_id = _booking_of(event.obj), be.user_id_of(event.obj)
     if deps.bookings is None or deps.task_tokens is None or not booking_id or not user_id:
         logger.error("booking checkout event not handled: no booking store wired", extra={"event_id": event.event_id})
@@ -205,8 +207,34 @@ def _settle_booking_checkout(event: be.StripeEvent, deps: WebhookDeps) -> str:
     intent_id = intent.get("id") if isinstance(intent, Mapping) else intent
     if not isinstance(intent_id, str) or not intent_id:
         return "booking_no_payment_intent"
+    return _paid(deps, deps.bookings, deps.task_tokens, user_id=user_id, booking_id=booking_id, intent_id=intent_id)
+
+
+def _paid(deps: WebhookDeps, bookings: BookingStore, tokens: TaskTokens, *, user_id: str, booking_id: str,
+          intent_id: str) -> str:  # fmt: skip
+    """Record the PaymentIntent, then answer the token; paid after the saga gave up (the window over, cancelled):
+    refund it now."""
+    from gpubroker.services.booking_saga import record_checkout_payment, refund_late_payment
+
     now = datetime.fromtimestamp(deps.clock(), UTC)
-    paid = record_checkout_payment(deps.bookings, user_id, booking_id, intent_id, now)
-    if paid is not None and paid.task_token:
-        deps.task_tokens.succeed(paid.task_token, {"payment_intent_id": intent_id})
-    return "booking_paid"
+    paid = record_checkout_payment(bookings, user_id, booking_id, intent_id, now)
+    if paid is None:
+        return "booking_unknown"
+    if not paid.terminal:
+        if paid.task_token:
+            tokens.succeed(paid.task_token, {"payment_intent_id": intent_id})
+        return "booking_paid"
+    if deps.payments is None or deps.audit is None:
+        logger.error("late Checkout payment not refunded: no payments wired", extra={"booking_id": booking_id})
+        return "booking_paid_late"
+    refund_late_payment(paid, bookings=bookings, payments=deps.payments(), audit=deps.audit, clock=_At(now))
+    logger.warning("Checkout paid after its booking ended: refunded", extra={"booking_id": booking_id})
+    return "booking_paid_late_refunded"
+
+
+@dataclass(frozen=True)
+class _At:
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at

@@ -386,7 +386,8 @@ def notify(ref: StepInput, *, bookings: BookingStore, notifier: BookingNotifier)
 def refund(
     ref: StepInput, *, bookings: BookingStore, payments: Payments, audit: AuditTrail, clock: Clock
 ) -> dict[str, Any]:
-    """Refund the whole charge (key ``booking:{id}:refund``) and record the refund id; audit ``booking.refund``."""
+    """Refund the whole charge (key ``booking:{id}:refund``) and record the refund id; audit ``booking.refund``.
+    Also the webhook's answer to a Checkout paid after the saga gave up on it (``refund_late_payment``)."""
     booking = _load(bookings, ref)
     if booking.refund_id:
         return {"refund_id": booking.refund_id}
@@ -475,6 +476,19 @@ def attention(
     return {"status": saved.status.value}
 
 
+def refund_late_payment(
+    booking: Booking, *, bookings: BookingStore, payments: Payments, audit: AuditTrail, clock: Clock
+) -> str | None:
+    """A Checkout Session paid after its booking ended (the saga's payment window ran out, the user cancelled): the
+    money goes back at once, as the Refund step would have done (same key, recorded, audited). The refund id."""
+    if booking.status not in TERMINAL or not booking.payment_intent_id:
+        return None
+    out = refund(StepInput(booking.booking_id, booking.user_id), bookings=bookings, payments=payments, audit=audit,
+                 clock=clock)  # fmt: skip
+    refund_id = out.get("refund_id")
+    return refund_id if isinstance(refund_id, str) else None
+
+
 def record_checkout_payment(
     bookings: BookingStore, user_id: str, booking_id: str, payment_intent_id: str, now: datetime
 ) -> Booking | None:
@@ -502,6 +516,7 @@ __all__ = [
     "notify",
     "record_checkout_payment",
     "refund",
+    "refund_late_payment",
     "release",
     "reserve",
     "validate",

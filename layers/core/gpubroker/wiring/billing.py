@@ -13,6 +13,7 @@ from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
     from gpubroker.services.billing_webhooks import WebhookDeps
+    from gpubroker.wiring.saga import stripe_payments
 
 LOCAL_WEBHOOK_SECRET: Final = "whsec_gpubroker_local_stack"  # noqa: S105 - public by design: local stack only
 """The webhook secret of the local stack when its (empty) Stripe secret has none: used only where the AWS endpoint
@@ -37,7 +38,8 @@ def webhook_service_deps(s: BillingWebhookSettings) -> WebhookDeps:
     secret = SecretField(SecretsManagerCredentials(s.STRIPE_SECRET_ID), "webhook_secret", fallback=local)
     bookings = DynamoBookingStore(s.BOOKINGS_TABLE)
     return WebhookDeps(secret=secret, store=DynamoBillingStore(s.AUTH_TABLE), users=DynamoUserStore(s.AUTH_TABLE),
-                       bookings=bookings, task_tokens=StepFunctionsTaskTokens())  # fmt: skip
+                       bookings=bookings, task_tokens=StepFunctionsTaskTokens(), payments=stripe_payments,
+                       audit=edge.audit_trail())  # fmt: skip
 
 
 @cache

@@ -119,7 +119,8 @@ def _users(table: str) -> UserLookup:
     return DynamoUserStore(table)
 
 
-def _payments() -> Payments:
+def stripe_payments() -> Payments:
+    """The Stripe client (``gpubroker.wiring.billing.payments``, from the environment)."""
     from gpubroker.wiring.billing import payments
 
     return payments()
@@ -158,13 +159,13 @@ def reserve_deps() -> ReserveDeps:
 @cache
 def charge_deps() -> ChargeDeps:
     s = load_settings(BookingChargeSettings)
-    return ChargeDeps(bookings=_bookings(s.BOOKINGS_TABLE), payments=_payments(), users=_users(s.AUTH_TABLE))
+    return ChargeDeps(bookings=_bookings(s.BOOKINGS_TABLE), payments=stripe_payments(), users=_users(s.AUTH_TABLE))
 
 
 @cache
 def confirm_deps() -> ConfirmDeps:
     s = load_settings(BookingConfirmSettings)
-    return ConfirmDeps(bookings=_bookings(s.BOOKINGS_TABLE), payments=_payments(), users=_users(s.AUTH_TABLE),
+    return ConfirmDeps(bookings=_bookings(s.BOOKINGS_TABLE), payments=stripe_payments(), users=_users(s.AUTH_TABLE),
                        capacity=capacity_factory(s.PROVIDER_SECRETS_ID, s.GPUBROKER_CAPACITY_PROVIDER),
                        audit=edge.audit_trail())  # fmt: skip
 
@@ -184,7 +185,7 @@ def notify_deps() -> NotifyDeps:
 @cache
 def refund_deps() -> RefundDeps:
     s = load_settings(BookingRefundSettings)
-    return RefundDeps(bookings=_bookings(s.BOOKINGS_TABLE), payments=_payments(), audit=edge.audit_trail())
+    return RefundDeps(bookings=_bookings(s.BOOKINGS_TABLE), payments=stripe_payments(), audit=edge.audit_trail())
 
 
 @cache
