@@ -51,6 +51,72 @@ class IngestSettings(_Settings):
     )
 
 
+class _BookingStep(_Settings):
+    """A booking saga step (``functions/booking_*``): the bookings table, and what its one job touches."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+
+
+class _Capacity(_Settings):
+    PROVIDER_SECRETS_ID: str = Field(default="", description="Secrets Manager id of the providers' API keys")
+    GPUBROKER_CAPACITY_PROVIDER: str = Field(
+        default="", description="when set (the local stack: sandbox), every booking reserves through this provider"
+    )
+
+
+class _Stripe(_Settings):
+    """What ``gpubroker.wiring.billing.payments()`` reads (the stripe helper's ``StripeSettings``: the same fields;
+    the integrator may make the saga's settings extend it): the secret, the API base, the auth table (the user's
+    customer link, and the user's email), Checkout's return address."""
+
+    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
+    STRIPE_API_BASE: str = Field(default="", description="empty in AWS (the real API); the local Stripe server")
+    AUTH_TABLE: str = Field(min_length=3, description="the users and their Stripe customer links")
+    APP_URL: str = Field(default="https://gpubroker.invalid", min_length=1, description="Checkout's return URLs")
+
+
+class _StepAudit(_Settings):
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class BookingValidateSettings(_BookingStep):
+    OFFERS_TABLE: str = Field(min_length=3)
+
+
+class BookingReserveSettings(BookingValidateSettings, _Capacity):
+    pass
+
+
+class BookingChargeSettings(_BookingStep, _Stripe):
+    pass
+
+
+class BookingConfirmSettings(BookingChargeSettings, _Capacity, _StepAudit):
+    pass
+
+
+class BookingNotifySettings(_BookingStep):
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+    WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
+
+
+class BookingRefundSettings(_BookingStep, _Stripe, _StepAudit):
+    pass
+
+
+class BookingReleaseSettings(_BookingStep, _Capacity):
+    pass
+
+
+class BookingFailSettings(_BookingStep, _StepAudit):
+    pass
+
+
+class BookingAttentionSettings(_BookingStep, _StepAudit):
+    BOOKING_DLQ_URL: str = Field(min_length=3, description="the booking dead-letter queue (an alarm watches it)")
+
+
 S = TypeVar("S", bound=_Settings)
 
 
@@ -268,3 +334,5 @@ class BillingWebhookSettings(EdgeSettings):
     STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
     AUDIT_TABLE: str = Field(min_length=3)
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+    BOOKINGS_TABLE: str = Field(min_length=3, description="a paid Checkout Session's booking (the saga's wait)")
+    STRIPE_API_BASE: str = Field(default="", description="a late Checkout payment's refund: empty, the real API")

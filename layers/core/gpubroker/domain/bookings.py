@@ -118,6 +118,7 @@ class Booking:
     instance_id: str | None = None
     payment_intent_id: str | None = None
     checkout_url: str | None = None  # awaiting_payment: where the user pays
+    task_token: str | None = field(default=None, repr=False)  # awaiting_payment: the saga's callback token
     refund_id: str | None = None
     refunded: Money | None = None
     meter_event_id: str | None = None

@@ -349,6 +349,19 @@ class GpuCountNotAllowed(ValidationFailed):
     code = "gpu_count_not_allowed"
 
 
+class PriceChanged(Conflict):
+    """The booking saga's validate step: the offer's live price is above the booking's ``max_price_per_hour``
+    (the booking fails with reason ``price_changed`` and the new price in ``reason_detail``)."""
+
+    code = "price_changed"
+
+
+class BookingClosed(Conflict):
+    """A saga step found its booking already failed, cancelled or needing attention (the saga compensates)."""
+
+    code = "booking_closed"
+
+
 class PaymentDeclined(DomainError):
     """The card was declined or the payment otherwise refused (permanent: the saga compensates)."""
 

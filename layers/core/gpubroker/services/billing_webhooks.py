@@ -11,7 +11,14 @@
    before. The new plan's rate limit applies from the user's next token refresh (the access token carries the
    plan; ``services/auth.refresh`` reads the profile anew).
 4. ``invoice.payment_failed``: recorded (invoice, customer, amount due, attempt) for the billing views to come.
-5. The other events issue 12 lists (checkout, invoice paid, payment intents, refunds) are acknowledged and recorded
+5. ``checkout.session.completed`` / ``checkout.session.expired`` of a booking (``metadata.booking_id``): the
+   booking saga's Checkout wait. Completed: the PaymentIntent is recorded on the booking (status ``charged``) and
+   the saga's task token is sent back (``TaskTokens.succeed``); expired: ``TaskTokens.fail(token,
+   "PaymentTimeout")`` (the saga refunds nothing, releases the instance, fails the booking ``payment_timeout``).
+   A session paid after its booking ended (the window ran out first) is refunded at once (``booking:{id}:refund``).
+   Both are done BEFORE the event id is claimed and are idempotent (a settled token is no error), so a delivery
+   that crashed half way is completed by Stripe's next one.
+6. The other events issue 12 lists (checkout, invoice paid, payment intents, refunds) are acknowledged and recorded
    with their body, for the booking saga's session; an event type we never asked for is recorded as ``ignored``.
 """
 
@@ -19,9 +26,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from gpubroker.domain import billing_events as be
 from gpubroker.domain.accounts import User
@@ -29,7 +37,15 @@ from gpubroker.domain.billing_events import EventRecord, PlanOutcome
 from gpubroker.domain.errors import InvalidSignature, InvalidWebhookEvent
 from gpubroker.observability import logger
 
+if TYPE_CHECKING:
+    from gpubroker.ports import BookingStore, Payments, TaskTokens
+    from gpubroker.services.booking_saga import AuditTrail
+
 TOLERANCE_S = 300
+CHECKOUT_COMPLETED: Final = "checkout.session.completed"
+CHECKOUT_EXPIRED: Final = "checkout.session.expired"
+PAYMENT_TIMEOUT: Final = "PaymentTimeout"
+"""The ASL error the saga's Checkout wait fails with when the session expired (the booking: ``payment_timeout``)."""
 
 
 class WebhookSecret(Protocol):
@@ -61,6 +77,10 @@ class WebhookDeps:
     users: UserLookup
     clock: Callable[[], float] = time.time
     tolerance_s: int = TOLERANCE_S
+    bookings: BookingStore | None = None  # the booking saga's Checkout wait (None: not wired, events recorded only)
+    task_tokens: TaskTokens | None = None
+    payments: Callable[[], Payments] | None = None  # built on the first Checkout paid after its booking ended
+    audit: AuditTrail | None = None  # that refund's ``booking.refund`` entry
 
 
 @dataclass(frozen=True)
@@ -152,9 +172,69 @@ def receive(payload: str, signature: str | None, *, deps: WebhookDeps) -> Webhoo
             more["user_id"] = found[0]
         claimed = deps.store.claim(record("recorded", more))
         return WebhookResult(event.event_id, event.type, "recorded" if claimed else "duplicate")
+    if event.type in {CHECKOUT_COMPLETED, CHECKOUT_EXPIRED} and _booking_of(event.obj):
+        settled = _settle_booking_checkout(event, deps)
+        claimed = deps.store.claim(record(settled, {"booking_id": _booking_of(event.obj) or ""}))
+        return WebhookResult(event.event_id, event.type, settled if claimed else "duplicate")
     if event.type in be.RECEIVED_ONLY:
         body = payload if len(payload.encode()) <= be.MAX_STORED_PAYLOAD else None
         claimed = deps.store.claim(record("received", body=body))
         return WebhookResult(event.event_id, event.type, "received" if claimed else "duplicate")
     claimed = deps.store.claim(record("ignored"))
     return WebhookResult(event.event_id, event.type, "ignored" if claimed else "duplicate")
+
+
+def _booking_of(obj: Mapping[str, Any]) -> str | None:
+    metadata = obj.get("metadata")
+    value = metadata.get("booking_id") if isinstance(metadata, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _settle_booking_checkout(event: be.StripeEvent, deps: WebhookDeps) -> str:
+    """Record a booking's paid Checkout Session and answer the saga's task token (module docstring, 5.)."""
+    booking_id, user_id = _booking_of(event.obj), be.user_id_of(event.obj)
+    if deps.bookings is None or deps.task_tokens is None or not booking_id or not user_id:
+        logger.error("booking checkout event not handled: no booking store wired", extra={"event_id": event.event_id})
+        return "booking_unwired"
+    booking = deps.bookings.get(user_id, booking_id)
+    if booking is None:
+        return "booking_unknown"
+    if event.type == CHECKOUT_EXPIRED:
+        if booking.task_token:
+            deps.task_tokens.fail(booking.task_token, PAYMENT_TIMEOUT, "the Checkout Session expired unpaid")
+        return "booking_payment_expired"
+    intent = event.obj.get("payment_intent")
+    intent_id = intent.get("id") if isinstance(intent, Mapping) else intent
+    if not isinstance(intent_id, str) or not intent_id:
+        return "booking_no_payment_intent"
+    return _paid(deps, deps.bookings, deps.task_tokens, user_id=user_id, booking_id=booking_id, intent_id=intent_id)
+
+
+def _paid(deps: WebhookDeps, bookings: BookingStore, tokens: TaskTokens, *, user_id: str, booking_id: str,
+          intent_id: str) -> str:  # fmt: skip
+    """Record the PaymentIntent, then answer the token; paid after the saga gave up (the window over, cancelled):
+    refund it now."""
+    from gpubroker.services.booking_saga import record_checkout_payment, refund_late_payment
+
+    now = datetime.fromtimestamp(deps.clock(), UTC)
+    paid = record_checkout_payment(bookings, user_id, booking_id, intent_id, now)
+    if paid is None:
+        return "booking_unknown"
+    if not paid.terminal:
+        if paid.task_token:
+            tokens.succeed(paid.task_token, {"payment_intent_id": intent_id})
+        return "booking_paid"
+    if deps.payments is None or deps.audit is None:
+        logger.error("late Checkout payment not refunded: no payments wired", extra={"booking_id": booking_id})
+        return "booking_paid_late"
+    refund_late_payment(paid, bookings=bookings, payments=deps.payments(), audit=deps.audit, clock=_At(now))
+    logger.warning("Checkout paid after its booking ended: refunded", extra={"booking_id": booking_id})
+    return "booking_paid_late_refunded"
+
+
+@dataclass(frozen=True)
+class _At:
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at

@@ -1,0 +1,29 @@
+"""Booking saga, state ``Charge``.
+
+Charge the saved card, recording the PaymentIntent; ``{"needs_checkout": true}`` without one.
+
+Input: ``{"booking_id", "user_id"}`` (plus ``error`` / ``task_token`` where the state machine adds them). A domain
+error propagates: its class name is the Lambda ``errorType``, which the state machine's Retry and Catch match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.config import BookingChargeSettings
+from gpubroker.observability import event_handler
+from gpubroker.services import booking_saga
+from gpubroker.services.booking_saga import StepInput
+from gpubroker.wiring.saga import ChargeDeps, charge_deps
+
+Settings = BookingChargeSettings
+Deps = ChargeDeps
+
+
+@event_handler(charge_deps, correlation_id_path="booking_id")
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    return booking_saga.charge(
+        StepInput.of(event), bookings=deps.bookings, payments=deps.payments, users=deps.users, clock=deps.clock
+    )

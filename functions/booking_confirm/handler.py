@@ -1,0 +1,35 @@
+"""Booking saga, state ``Confirm``.
+
+Confirm the booking: connection details stored, GPU-hours metered, audit ``booking.confirm``.
+
+Input: ``{"booking_id", "user_id"}`` (plus ``error`` / ``task_token`` where the state machine adds them). A domain
+error propagates: its class name is the Lambda ``errorType``, which the state machine's Retry and Catch match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.config import BookingConfirmSettings
+from gpubroker.observability import event_handler
+from gpubroker.services import booking_saga
+from gpubroker.services.booking_saga import StepInput
+from gpubroker.wiring.saga import ConfirmDeps, confirm_deps
+
+Settings = BookingConfirmSettings
+Deps = ConfirmDeps
+
+
+@event_handler(confirm_deps, correlation_id_path="booking_id")
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    return booking_saga.confirm(
+        StepInput.of(event),
+        bookings=deps.bookings,
+        payments=deps.payments,
+        users=deps.users,
+        capacity=deps.capacity,
+        audit=deps.audit,
+        clock=deps.clock,
+    )

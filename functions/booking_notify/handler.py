@@ -1,0 +1,27 @@
+"""Booking saga, state ``Notify``.
+
+Push the booking's status to its owner's WebSocket connections (best effort).
+
+Input: ``{"booking_id", "user_id"}`` (plus ``error`` / ``task_token`` where the state machine adds them). A domain
+error propagates: its class name is the Lambda ``errorType``, which the state machine's Retry and Catch match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gpubroker.config import BookingNotifySettings
+from gpubroker.observability import event_handler
+from gpubroker.services import booking_saga
+from gpubroker.services.booking_saga import StepInput
+from gpubroker.wiring.saga import NotifyDeps, notify_deps
+
+Settings = BookingNotifySettings
+Deps = NotifyDeps
+
+
+@event_handler(notify_deps, correlation_id_path="booking_id")
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
+    return booking_saga.notify(StepInput.of(event), bookings=deps.bookings, notifier=deps.notifier)
