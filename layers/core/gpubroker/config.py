@@ -250,3 +250,34 @@ class BillingWebhookSettings(EdgeSettings):
     STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
     AUDIT_TABLE: str = Field(min_length=3)
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class BookingReadSettings(EdgeSettings):
+    """``GET /bookings``, ``GET /bookings/{id}``, ``GET /billing/usage``: the bookings table."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+
+
+class BookingCreateSettings(EdgeSettings):
+    """``POST /bookings``: the bookings table, the offers (looked up), the Powertools idempotency records, the saga
+    it starts, and the audit log."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+    IDEMPOTENCY_TABLE: str = Field(min_length=3, description="Powertools Idempotency records (24 h, per user)")
+    OFFERS_TABLE: str = Field(min_length=3)
+    BOOKING_STATE_MACHINE_ARN: str = Field(min_length=3, description="the booking saga (Standard workflow)")
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class BookingCancelSettings(EdgeSettings):
+    """``POST /bookings/{id}/cancel``: the bookings table, Stripe (the refund), the providers' keys (the release),
+    the connections and the management endpoint (the push), and the audit log."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+    WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
+    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
+    PROVIDER_SECRETS_ID: str = Field(min_length=3, description="Secrets Manager id of the providers' API keys")
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)

@@ -1,0 +1,41 @@
+"""Starts the booking saga: Step Functions ``StartExecution`` on the Standard state machine, execution name = the
+booking id, input exactly ``{"booking_id": ..., "user_id": ...}`` (the contract every step reads).
+
+Step Functions makes a Standard execution's name unique for 90 days: starting it again with the same name and the
+same input returns the running execution, and a name already used by a closed execution raises
+``ExecutionAlreadyExists``. Both are success here (the saga for this booking exists): the ARN is the state
+machine's with ``:stateMachine:`` replaced by ``:execution:`` and the name appended, which is how Step Functions
+names executions. The input is built with sorted keys so a retried start sends the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gpubroker.adapters.aws import client
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+class StepFunctionsSagaStarter:
+    def __init__(self, state_machine_arn: str, *, sfn: Any = None) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._sfn = sfn
+
+    @property
+    def sfn(self) -> Any:
+        return self._sfn if self._sfn is not None else client("stepfunctions")
+
+    def start(self, booking_id: str, user_id: str) -> str:
+        body = json.dumps({"booking_id": booking_id, "user_id": user_id}, sort_keys=True, separators=(",", ":"))
+        try:
+            started = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=booking_id, input=body)
+        except Exception as exc:
+            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            if code == "ExecutionAlreadyExists":
+                return execution_arn(self.state_machine_arn, booking_id)
+            raise
+        return str(started["executionArn"])
