@@ -82,7 +82,7 @@ class MemoryPersistence(BasePersistenceLayer):
     exists, is not expired and is not an in-progress one past its in-progress expiry refuses the put."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.records: dict[str, DataRecord] = {}
         self._lock = threading.Lock()
 

@@ -124,7 +124,8 @@ def confirmed(w: BookingWorld, *, hours: int = 10, amount: int = 10_000, at: dat
     pi = w.payments.charge(customer_id="cus_1", payment_method="pm_1", amount=Money(amount, "usd"),
                            idempotency_key=step_key(b.booking_id, "charge"), metadata={})  # fmt: skip
     done = b.with_status(BookingStatus.CONFIRMED, at, confirmed_at=at, amount=Money(amount, "usd"),
-                         price_per_hour=Money(amount // hours, "usd"), payment_intent_id=pi, instance_id=instance)  # fmt: skip
+                         price_per_hour=Money(amount // hours, "usd"), payment_intent_id=pi,
+                         instance_id=instance)  # fmt: skip
     assert w.store.save(done)
     return done
 

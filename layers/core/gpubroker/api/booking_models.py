@@ -33,8 +33,12 @@ class MoneyModel(BaseModel):
         return Money(self.amount, self.currency)
 
     @classmethod
+    def exact(cls, money: Money) -> MoneyModel:
+        return cls(amount=money.amount_minor, currency=money.currency)
+
+    @classmethod
     def of(cls, money: Money | None) -> MoneyModel | None:
-        return None if money is None else cls(amount=money.amount_minor, currency=money.currency)
+        return None if money is None else cls.exact(money)
 
 
 class CreateBookingBody(BaseModel):
@@ -156,8 +160,8 @@ class UsageReport(BaseModel):
                                    amount=MoneyModel.of(b.amount), refunded=MoneyModel.of(b.refunded),
                                    net=MoneyModel.of(net), created_at=b.created_at))  # fmt: skip
         totals = [
-            UsageTotal(currency=cur, gpu_hours=hours, amount=MoneyModel.of(amount), refunded=MoneyModel.of(refunded),
-                       net=MoneyModel.of(amount - refunded))  # type: ignore[arg-type]
+            UsageTotal(currency=cur, gpu_hours=hours, amount=MoneyModel.exact(amount),
+                       refunded=MoneyModel.exact(refunded), net=MoneyModel.exact(amount - refunded))
             for cur, (hours, amount, refunded) in sorted(usage.totals().items())
         ]  # fmt: skip
         return cls(plan=plan, period_start=usage.period_start, period_end=usage.period_end, bookings=lines,

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gpubroker.api.deps import ApiDeps, AuditedApiDeps
 from gpubroker.config import BookingCancelSettings, BookingCreateSettings, BookingReadSettings, load_settings
@@ -17,7 +17,8 @@ from gpubroker.wiring import edge
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-    from gpubroker.ports import BookingNotifier, BookingStore, CapacityProvider, Credentials, Payments
+    from gpubroker.adapters.secrets import Credentials
+    from gpubroker.ports import BookingNotifier, BookingStore, CapacityProvider, Clock, Payments
     from gpubroker.services.bookings import CancelDeps, CreateDeps
 
 CAPACITY_OVERRIDE = "GPUBROKER_CAPACITY_PROVIDER"
@@ -97,7 +98,7 @@ def booking_create_deps() -> BookingCreateApiDeps:
 @dataclass(frozen=True, kw_only=True)
 class BookingReadApiDeps(ApiDeps):
     store: BookingStore
-    clock: Any
+    clock: Clock
 
 
 @cache
