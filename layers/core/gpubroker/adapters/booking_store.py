@@ -32,6 +32,7 @@ import base64
 import binascii
 import json
 import re
+import types
 import typing
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -80,8 +81,9 @@ def _hints() -> dict[str, Any]:
 def _kind(name: str) -> type:
     """The non-None type of a Booking field (``Money | None`` -> ``Money``)."""
     hint = _hints()[name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = args[0] if args else hint
+    base = hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        base = next(a for a in typing.get_args(hint) if a is not type(None))
     origin = typing.get_origin(base)
     return origin if isinstance(origin, type) else base  # dict[str, Any] -> dict
 
