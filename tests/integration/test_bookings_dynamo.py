@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-import infra.local.provision as _provision
 from gpubroker.adapters.aws import client
 from gpubroker.adapters.booking_push import WebSocketBookingNotifier
 from gpubroker.adapters.booking_store import DynamoBookingStore
@@ -38,21 +37,6 @@ from tests.events import Ctx
 from tests.fakes import UNLIMITED, FixedClock
 from tests.fakes_booking_routes import ME, offer
 from tests.integration.conftest import Endpoint
-
-_names = _provision.physical_names
-
-
-def _with_saga_placeholder(app: Any, prefix: str) -> dict[str, str]:
-    """This branch's template names ``BookingSagaStateMachine`` (the saga branch's resource, per the contract) before
-    the local stack provisions state machines: until both are merged, give the reference an ARN so the functions'
-    environment resolves. A name provisioning already gives is kept."""
-    names = _names(app, prefix)
-    names.setdefault("BookingSagaStateMachine",
-                     f"arn:aws:states:us-east-1:123456789012:stateMachine:{prefix}-BookingSaga")  # fmt: skip
-    return names
-
-
-_provision.physical_names = _with_saga_placeholder
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from gpubroker.api.deps import ApiDeps, AuditedApiDeps
 from gpubroker.config import BookingCancelSettings, BookingCreateSettings, BookingReadSettings, load_settings
@@ -53,13 +53,31 @@ def capacity_for(credentials: Credentials | None) -> Callable[[str], CapacityPro
     return build
 
 
-def payments() -> Payments:
-    """Stripe (``gpubroker.wiring.billing.payments``, built on ``adapters.payments.StripePayments``), imported on
-    first use only: the create, list and read routes never load the Stripe SDK."""
-    from gpubroker.wiring import billing
+class LazyPayments:
+    """The ``Payments`` of ``gpubroker.wiring.billing.payments()`` (``adapters.payments.StripePayments``), built on
+    its first call only: building the cancel route's ports loads no Stripe SDK and reads no Stripe secret (a cancel
+    with nothing to refund never does)."""
 
-    factory: Callable[[], Payments] = billing.payments  # type: ignore[attr-defined,unused-ignore]
-    return factory()
+    def __init__(self, factory: Callable[[], Payments] | None = None) -> None:
+        self._factory = factory
+        self._payments: Payments | None = None
+
+    def _get(self) -> Payments:
+        if self._payments is None:
+            if self._factory is None:
+                from gpubroker.wiring import billing
+
+                self._factory = billing.payments  # type: ignore[attr-defined,unused-ignore]
+            assert self._factory is not None
+            self._payments = self._factory()
+        return self._payments
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+def payments() -> Payments:
+    return cast("Payments", LazyPayments())
 
 
 def idempotency_store(table: str) -> BasePersistenceLayer:
