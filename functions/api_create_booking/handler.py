@@ -29,7 +29,7 @@ app.use([audit_middleware(action="booking.create")])
 KEY_DOC = "1..255 characters, unique per booking you mean (a UUID); scoped to you, remembered 24 h"
 
 
-@app.post("/bookings", responses=responses(BookingAccepted, 401, 403, 404, 409, 415, ok_status=202))
+@app.post("/bookings", responses=responses(BookingAccepted, 401, 403, 404, 409, 415, 503, ok_status=202))
 def create(
     body: Annotated[CreateBookingBody, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description=KEY_DOC)] = None,

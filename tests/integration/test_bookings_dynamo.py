@@ -273,3 +273,12 @@ def test_the_default_wiring_builds_on_the_endpoint(endpoint: Endpoint) -> None:
     assert isinstance(deps.create.store, DynamoBookingStore)
     assert deps.create.store.table_name == endpoint.names["BookingsTable"]
     assert isinstance(deps.create.saga, StepFunctionsSagaStarter)
+
+
+def test_a_saga_that_cannot_start_is_a_503_and_the_retry_starts_it(endpoint: Endpoint) -> None:
+    from gpubroker.domain.errors import SagaUnavailable
+
+    missing = StepFunctionsSagaStarter("arn:aws:states:us-east-1:123456789012:stateMachine:no-such-machine")
+    with pytest.raises(SagaUnavailable) as info:
+        missing.start(booking_id_for("u1", "k"), "u1")
+    assert info.value.code == "saga_unavailable"

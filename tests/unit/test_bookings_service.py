@@ -279,3 +279,19 @@ def test_december_usage_ends_on_the_first_of_january() -> None:
     report = usage("u1", store=w.store, clock=w.clock)
     assert report.period_end == datetime(2027, 1, 1, tzinfo=UTC) and report.bookings == []
     assert replace(report, bookings=[]).totals() == {}
+
+
+def test_a_saga_that_did_not_start_is_started_by_the_retry_of_the_same_request() -> None:
+    from gpubroker.domain.errors import SagaUnavailable
+
+    w = BookingWorld()
+
+    class Down:
+        def start(self, booking_id: str, user_id: str) -> str:
+            raise SagaUnavailable("down")
+
+    with pytest.raises(SagaUnavailable):
+        create_booking("u1", "k", new(), deps=replace(w.create_deps(), saga=Down()))
+    assert len(w.store.items) == 1 and not w.saga.started  # recorded, not started
+    b = create_booking("u1", "k", new(), deps=w.create_deps())
+    assert list(w.saga.started) == [b.booking_id] and len(w.store.items) == 1

@@ -5,7 +5,9 @@ Step Functions makes a Standard execution's name unique for 90 days: starting it
 same input returns the running execution, and a name already used by a closed execution raises
 ``ExecutionAlreadyExists``. Both are success here (the saga for this booking exists): the ARN is the state
 machine's with ``:stateMachine:`` replaced by ``:execution:`` and the name appended, which is how Step Functions
-names executions. The input is built with sorted keys so a retried start sends the same bytes.
+names executions. The input is built with sorted keys so a retried start sends the same bytes. Any other failure
+of the call is ``SagaUnavailable`` (503): the booking is recorded ``pending`` and the client's retry with the same
+``Idempotency-Key`` starts its saga (Powertools keeps no record of a failed request).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
+
 from gpubroker.adapters.aws import client
+from gpubroker.domain.errors import SagaUnavailable
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -37,5 +42,10 @@ class StepFunctionsSagaStarter:
             code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
             if code == "ExecutionAlreadyExists":
                 return execution_arn(self.state_machine_arn, booking_id)
-            raise
+            if code is None and not isinstance(exc, BotoCoreError):
+                raise
+            # throttled, Step Functions down, or a deployment without the machine: the booking is recorded and a
+            # retry with the same Idempotency-Key starts it (the record is found, the start repeated)
+            raise SagaUnavailable(f"the booking's processing could not start ({code or type(exc).__name__}): "
+                                  "retry with the same Idempotency-Key") from exc  # fmt: skip
         return str(started["executionArn"])

@@ -351,6 +351,13 @@ class BookingInProgress(Conflict):
     code = "booking_in_progress"
 
 
+class SagaUnavailable(Unavailable):
+    """Step Functions refused or did not answer ``StartExecution`` (503): the booking is recorded; retry
+    ``POST /bookings`` with the same ``Idempotency-Key`` to start it."""
+
+    code = "saga_unavailable"
+
+
 class GpuCountNotAllowed(ValidationFailed):
     """``gpu_count`` the offer does not allow (422)."""
 
