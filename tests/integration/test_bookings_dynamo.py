@@ -282,3 +282,59 @@ def test_a_saga_that_cannot_start_is_a_503_and_the_retry_starts_it(endpoint: End
     with pytest.raises(SagaUnavailable) as info:
         missing.start(booking_id_for("u1", "k"), "u1")
     assert info.value.code == "saga_unavailable"
+
+
+def cancel_environments(n: int) -> list[Any]:
+    path = Path(__file__).parents[2] / "functions" / "api_cancel_booking" / "handler.py"
+    copies = []
+    for i in range(n):
+        spec = importlib.util.spec_from_file_location(f"cancel_booking_env_{i}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        copies.append(module)
+    return copies
+
+
+def test_concurrent_cancels_through_the_handler_on_dynamodb_refund_once(endpoint: Endpoint) -> None:
+    from gpubroker.domain.bookings import step_key
+    from gpubroker.services.bookings import CancelDeps
+    from gpubroker.wiring.bookings import BookingCancelApiDeps
+    from tests.events import rest_event
+    from tests.fakes_booking_routes import RecordingCapacity
+    from tests.fakes_bookings import MemoryNotifier, MemoryPayments
+
+    store = DynamoBookingStore(endpoint.names["BookingsTable"])
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    payments, released = MemoryPayments(), []  # type: ignore[var-annotated]
+    b = booking(user, "cancel-race")
+    assert store.create(b)
+    pi = payments.charge(customer_id="cus", payment_method="pm", amount=Money(5_000, "usd"),
+                         idempotency_key=step_key(b.booking_id, "charge"), metadata={})  # fmt: skip
+    confirmed_at = datetime.now(UTC) - timedelta(minutes=30)  # 1 of 5 hours started: 4/5 back
+    assert store.save(b.with_status(BookingStatus.CONFIRMED, confirmed_at, confirmed_at=confirmed_at,
+                                    amount=Money(5_000, "usd"), payment_intent_id=pi, instance_id="i-9"))  # fmt: skip
+    from gpubroker.wiring.edge import system_clock
+
+    envs = [(m, BookingCancelApiDeps(front_door=UNLIMITED, audit=edge.audit_trail(),
+                                     cancel=CancelDeps(store=store, clock=system_clock(), payments=payments,
+                                                       capacity=lambda p: RecordingCapacity(p, released),
+                                                       notifier=MemoryNotifier())))
+            for m in cancel_environments(8)]  # fmt: skip
+
+    def one(env: tuple[Any, Any]) -> tuple[int, dict[str, Any]]:
+        module, deps = env
+        path = f"/bookings/{b.booking_id}/cancel"
+        ev = rest_event("/bookings/{booking_id}/cancel", path, None, {"booking_id": b.booking_id})
+        ev["httpMethod"] = "POST"
+        ev["requestContext"]["authorizer"] = replace(ME, user_id=user).to_context()
+        res = module.lambda_handler(ev, Ctx(), deps=deps)
+        return int(res["statusCode"]), json.loads(res["body"])
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, envs))
+    assert {s for s, _ in results} <= {200, 409} and 200 in {s for s, _ in results}
+    assert len(payments.refunds) == 1 and payments.net_charged() == 1_000
+    final = store.get(user, b.booking_id)
+    assert final is not None and final.status == BookingStatus.CANCELLED and final.refund_id is not None
+    assert final.reason_detail == {"cancel": "done"} and set(released) == {("runpod", "i-9")}
