@@ -10,11 +10,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from gpubroker.api.booking_models import BookingView
 from gpubroker.api.identity import require_user
 from gpubroker.api.resolver import api_handler, new_resolver, responses
-from gpubroker.config import BookingReadSettings
+from gpubroker.config import BookingGetSettings
 from gpubroker.services.bookings import get_booking
-from gpubroker.wiring.bookings import BookingReadApiDeps, booking_read_deps
+from gpubroker.wiring.bookings import BookingReadApiDeps, booking_get_deps
 
-Settings = BookingReadSettings
+Settings = BookingGetSettings
 Deps = BookingReadApiDeps
 app = new_resolver()
 BookingIdPath = Annotated[str, Path(max_length=64, description="bk_ and 26 base32 characters")]
@@ -27,4 +27,4 @@ def get_one(booking_id: BookingIdPath) -> BookingView:
     return BookingView.of(booking, with_connection=True)
 
 
-lambda_handler = api_handler(app, booking_read_deps)
+lambda_handler = api_handler(app, booking_get_deps)

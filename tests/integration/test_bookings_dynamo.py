@@ -105,7 +105,7 @@ def test_list_is_newest_first_in_pages_within_the_users_partition(store: DynamoB
 def test_connection_details_are_sealed_at_rest_and_a_store_without_the_key_leaves_them(
     endpoint: Endpoint, store: DynamoBookingStore
 ) -> None:
-    sealed = DynamoBookingStore(store.table_name, box=KmsSecretBox(endpoint.names["MfaSecretsKey"],
+    sealed = DynamoBookingStore(store.table_name, box=KmsSecretBox(endpoint.names["BookingSecretsKey"],
                                                                    purpose="gpubroker-booking-connection"))  # fmt: skip
     user = f"u-{uuid.uuid4().hex[:8]}"
     b = booking(user, "conn")
@@ -338,3 +338,29 @@ def test_concurrent_cancels_through_the_handler_on_dynamodb_refund_once(endpoint
     final = store.get(user, b.booking_id)
     assert final is not None and final.status == BookingStatus.CANCELLED and final.refund_id is not None
     assert final.reason_detail == {"cancel": "done"} and set(released) == {("runpod", "i-9")}
+
+
+def test_get_on_its_default_wiring_opens_the_sealed_connection_of_the_owners_confirmed_booking(
+    endpoint: Endpoint,
+) -> None:
+    from gpubroker.wiring.bookings import booking_store
+    from tests.integration.conftest import fresh_handler
+
+    writer = booking_store(endpoint.names["BookingsTable"], endpoint.names["BookingSecretsKey"])  # as confirm does
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    b = booking(user, "get")
+    assert writer.create(b)
+    assert writer.save(b.with_status(BookingStatus.CONFIRMED, T0, connection={"host": "198.51.100.4", "port": 22}))
+    module = fresh_handler("api_get_booking")  # default wiring: BOOKING_KEY_ID from the template
+
+    def get(who: str) -> tuple[int, dict[str, Any]]:
+        from tests.events import rest_event
+
+        ev = rest_event("/bookings/{booking_id}", f"/bookings/{b.booking_id}", None, {"booking_id": b.booking_id})
+        ev["requestContext"]["authorizer"] = replace(ME, user_id=who).to_context()
+        res = module.lambda_handler(ev, Ctx())
+        return int(res["statusCode"]), json.loads(res["body"])
+
+    status, body = get(user)
+    assert status == 200 and body["connection"] == {"host": "198.51.100.4", "port": 22}
+    assert get("someone-else")[0] == 404

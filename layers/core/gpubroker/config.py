@@ -258,6 +258,12 @@ class BookingReadSettings(EdgeSettings):
     BOOKINGS_TABLE: str = Field(min_length=3)
 
 
+class BookingGetSettings(BookingReadSettings):
+    """``GET /bookings/{id}``: also the KMS key that opens a confirmed booking's connection details."""
+
+    BOOKING_KEY_ID: str = Field(min_length=1, description="KMS symmetric key sealing the connection details")
+
+
 class BookingCreateSettings(EdgeSettings):
     """``POST /bookings``: the bookings table, the offers (looked up), the Powertools idempotency records, the saga
     it starts, and the audit log."""

@@ -11,7 +11,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from gpubroker.api.deps import ApiDeps, AuditedApiDeps
-from gpubroker.config import BookingCancelSettings, BookingCreateSettings, BookingReadSettings, load_settings
+from gpubroker.config import (
+    BookingCancelSettings,
+    BookingCreateSettings,
+    BookingGetSettings,
+    BookingReadSettings,
+    load_settings,
+)
 from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
@@ -25,10 +31,13 @@ CAPACITY_OVERRIDE = "GPUBROKER_CAPACITY_PROVIDER"
 """When set (the local stack sets ``sandbox``), every booking reserves and releases through that provider."""
 
 
-def booking_store(table: str) -> BookingStore:
-    from gpubroker.adapters.booking_store import DynamoBookingStore
+def booking_store(table: str, key_id: str | None = None) -> BookingStore:
+    """The bookings table; with ``key_id`` (``BOOKING_KEY_ID``) connection details are sealed on write and opened
+    on read (the saga's confirm step and ``GET /bookings/{id}``), without it they are left sealed."""
+    from gpubroker.adapters.booking_store import SEAL_PURPOSE, DynamoBookingStore
+    from gpubroker.adapters.secretbox import KmsSecretBox
 
-    return DynamoBookingStore(table)
+    return DynamoBookingStore(table, box=KmsSecretBox(key_id, purpose=SEAL_PURPOSE) if key_id else None)
 
 
 def booking_notifier(connections_table: str, websocket_endpoint: str) -> BookingNotifier:
@@ -123,6 +132,13 @@ class BookingReadApiDeps(ApiDeps):
 def booking_read_deps() -> BookingReadApiDeps:
     s = load_settings(BookingReadSettings)
     return BookingReadApiDeps(front_door=edge.front_door(), store=booking_store(s.BOOKINGS_TABLE),
+                              clock=edge.system_clock())  # fmt: skip
+
+
+@cache
+def booking_get_deps() -> BookingReadApiDeps:
+    s = load_settings(BookingGetSettings)
+    return BookingReadApiDeps(front_door=edge.front_door(), store=booking_store(s.BOOKINGS_TABLE, s.BOOKING_KEY_ID),
                               clock=edge.system_clock())  # fmt: skip
 
 
