@@ -236,3 +236,9 @@ def test_usage_reports_this_months_bookings_totals_and_the_plan(r: Routes) -> No
                                "refunded": {"amount": 0, "currency": "usd"},
                                "net": {"amount": 4_500, "currency": "usd"}}]  # fmt: skip
     assert request(handler_module("api_billing_usage"), "GET", "/billing/usage", r.read_deps, principal=None)[0] == 401
+
+
+def test_the_header_name_is_case_insensitive(r: Routes) -> None:
+    status, body, _ = request(handler_module("api_create_booking"), "POST", "/bookings", r.create_deps, body=BODY,
+                              headers={"idempotency-key": "lower"})  # fmt: skip
+    assert status == 202 and body["booking_id"] == booking_id_for(ME.user_id, "lower")
