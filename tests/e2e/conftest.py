@@ -77,10 +77,13 @@ def sign_in(
     return session(url, state_file, plan=plan, roles=roles)[0]
 
 
-def session(url: str, state_file: Path, *, plan: str, roles: tuple[str, ...]) -> tuple[dict[str, str], str]:
+def session(
+    url: str, state_file: Path, *, plan: str, roles: tuple[str, ...], verified: bool = False
+) -> tuple[dict[str, str], str]:
     """Register a fresh account over HTTP, give it ``plan`` and ``roles`` in the stack's AuthTable (what billing and
-    an operator do; neither is an API of its own yet), log in over HTTP: the headers that carry its session (the
-    access token and its fingerprint cookie). The tests are one client among many at the enterprise rate."""
+    an operator do; neither is an API of its own yet), and with ``verified`` a verified address (what following
+    the mailed link does), log in over HTTP: the headers that carry its session (the access token and its
+    fingerprint cookie). The tests are one client among many at the enterprise rate."""
     email, password = f"e2e-{uuid.uuid4().hex[:12]}@example.com", "correct horse battery staple"
     status, _, _ = _patient("POST", f"{url}/auth/register", {"email": email, "password": password})
     assert status == 202, status
@@ -88,8 +91,9 @@ def session(url: str, state_file: Path, *, plan: str, roles: tuple[str, ...]) ->
     ddb = boto3.client("dynamodb", endpoint_url=state["aws_endpoint"], region_name="us-east-1")
     ddb.update_item(
         TableName=state["names"]["AuthTable"], Key={"pk": {"S": f"USER#{email}"}, "sk": {"S": "PROFILE"}},
-        UpdateExpression="SET #p = :p, #r = :r", ExpressionAttributeNames={"#p": "plan", "#r": "roles"},
-        ExpressionAttributeValues={":p": {"S": plan}, ":r": {"SS": list(roles)}},
+        UpdateExpression="SET #p = :p, #r = :r, email_verified = :v",
+        ExpressionAttributeNames={"#p": "plan", "#r": "roles"},
+        ExpressionAttributeValues={":p": {"S": plan}, ":r": {"SS": list(roles)}, ":v": {"BOOL": verified}},
     )  # fmt: skip
     status, tokens, headers = _patient("POST", f"{url}/auth/login", {"email": email, "password": password})
     assert status == 200, (status, tokens)
