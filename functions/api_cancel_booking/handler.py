@@ -21,7 +21,7 @@ Settings = BookingCancelSettings
 Deps = BookingCancelApiDeps
 app = new_resolver()
 app.use([audit_middleware(action="booking.cancel")])
-BookingIdPath = Annotated[str, Path(max_length=64, description="bk_ and 26 base32 characters")]
+BookingIdPath = Annotated[str, Path(description="bk_ and 26 base32 characters (anything else: 404)")]
 
 
 @app.post("/bookings/<booking_id>/cancel", responses=responses(BookingView, 401, 404, 409, 503))

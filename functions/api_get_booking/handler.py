@@ -17,7 +17,7 @@ from gpubroker.wiring.bookings import BookingReadApiDeps, booking_get_deps
 Settings = BookingGetSettings
 Deps = BookingReadApiDeps
 app = new_resolver()
-BookingIdPath = Annotated[str, Path(max_length=64, description="bk_ and 26 base32 characters")]
+BookingIdPath = Annotated[str, Path(description="bk_ and 26 base32 characters (anything else: 404)")]
 
 
 @app.get("/bookings/<booking_id>", responses=responses(BookingView, 401, 404))

@@ -242,3 +242,9 @@ def test_the_header_name_is_case_insensitive(r: Routes) -> None:
     status, body, _ = request(handler_module("api_create_booking"), "POST", "/bookings", r.create_deps, body=BODY,
                               headers={"idempotency-key": "lower"})  # fmt: skip
     assert status == 202 and body["booking_id"] == booking_id_for(ME.user_id, "lower")
+
+
+@pytest.mark.parametrize("bad", ["x" * 300, "bk_" + "A" * 26, "bk_" + "a" * 25, "%00", "bk_" + "a" * 27])
+def test_any_malformed_id_is_a_404_on_get_and_cancel(r: Routes, bad: str) -> None:
+    assert code(r.get(bad)) == (404, "booking_not_found")
+    assert code(r.cancel(bad)) == (404, "booking_not_found")
