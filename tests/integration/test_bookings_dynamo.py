@@ -364,3 +364,34 @@ def test_get_on_its_default_wiring_opens_the_sealed_connection_of_the_owners_con
     status, body = get(user)
     assert status == 200 and body["connection"] == {"host": "198.51.100.4", "port": 22}
     assert get("someone-else")[0] == 404
+
+
+def test_the_wired_notifier_posts_through_the_management_api_and_drops_a_gone_connection(endpoint: Endpoint) -> None:
+    """``wiring.bookings.booking_notifier`` as the cancel route builds it: the real ``ApiGatewayConnectionPoster``,
+    its client stubbed (moto's management API never raises GoneException): one post delivered, one 410 -> the
+    connection deleted, the anonymous connection never posted to."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from gpubroker.wiring.bookings import booking_notifier
+
+    table = endpoint.names["ConnectionsTable"]
+    run = uuid.uuid4().hex[:8]
+    user = f"carol-{run}"
+    repo = DynamoConnectionRepository(table)
+    repo.connect(f"live-{run}", at=T0, user_id=user)
+    repo.connect(f"gone-{run}", at=T0, user_id=user)
+    repo.connect(f"anon-{run}", at=T0, user_id=None)
+    notifier = booking_notifier(table, "https://ws.example.test/dev")
+    api = boto3.session.Session().client("apigatewaymanagementapi", endpoint_url="https://ws.example.test/dev",
+                                         region_name="us-east-1")  # fmt: skip
+    notifier.poster._client = api  # type: ignore[attr-defined]
+    with Stubber(api) as stub:
+        stub.add_client_error("post_to_connection", "GoneException", http_status_code=410,
+                              expected_params={"ConnectionId": f"gone-{run}", "Data": ANY})  # fmt: skip
+        stub.add_response("post_to_connection", {}, {"ConnectionId": f"live-{run}", "Data": ANY})
+        assert notifier.notify(booking(user, "push")) == 1
+        stub.assert_no_pending_responses()
+    left = client("dynamodb").get_item(TableName=table, Key={"connection_id": {"S": f"gone-{run}"}})
+    assert "Item" not in left
+    assert "Item" in client("dynamodb").get_item(TableName=table, Key={"connection_id": {"S": f"live-{run}"}})
