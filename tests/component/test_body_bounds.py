@@ -20,7 +20,13 @@ from tests.events import Ctx, rest_event
 
 APP = read_app()
 ROUTES = sorted({(r.method, r.path, r.function) for r in APP.routes})
-PATH_VALUES = {"offer_id": "runpod-abc-1", "name": "best-value", "model": "H100-SXM", "provider": "runpod"}
+PATH_VALUES = {
+    "offer_id": "runpod-abc-1",
+    "name": "best-value",
+    "model": "H100-SXM",
+    "provider": "runpod",
+    "booking_id": "bk_" + "a" * 26,
+}
 ADMIN = Principal(user_id="root", plan="enterprise", roles=frozenset({"user", "admin"}))
 
 

@@ -46,7 +46,11 @@ def endpoint() -> Iterator[Endpoint]:
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     url = os.environ["AWS_ENDPOINT_URL"]
     app = read_app()
-    names = provision(app, f"it-{uuid.uuid4().hex[:8]}", endpoint_url=url)
+    prefix = f"it-{uuid.uuid4().hex[:8]}"
+    names = provision(app, prefix, endpoint_url=url)
+    # POST /bookings names the saga's state machine (!Ref BookingSagaStateMachine); until the local stack provisions
+    # state machines, give the reference an ARN so every function's environment resolves (a provisioned one wins)
+    names.setdefault("BookingSagaStateMachine", f"arn:aws:states:us-east-1:123456789012:stateMachine:{prefix}-saga")
     os.environ.update(function_environment(app, names))
     os.environ["SNAPSHOT_TTL_SECONDS"] = "0"
     aws.reset()

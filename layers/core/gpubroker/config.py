@@ -336,3 +336,40 @@ class BillingWebhookSettings(EdgeSettings):
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
     BOOKINGS_TABLE: str = Field(min_length=3, description="a paid Checkout Session's booking (the saga's wait)")
     STRIPE_API_BASE: str = Field(default="", description="a late Checkout payment's refund: empty, the real API")
+
+
+class BookingReadSettings(EdgeSettings):
+    """``GET /bookings``, ``GET /bookings/{id}``, ``GET /billing/usage``: the bookings table."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+
+
+class BookingGetSettings(BookingReadSettings):
+    """``GET /bookings/{id}``: also the KMS key that opens a confirmed booking's connection details."""
+
+    BOOKING_KEY_ID: str = Field(min_length=1, description="KMS symmetric key sealing the connection details")
+
+
+class BookingCreateSettings(EdgeSettings):
+    """``POST /bookings``: the bookings table, the offers (looked up), the Powertools idempotency records, the saga
+    it starts, and the audit log."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+    IDEMPOTENCY_TABLE: str = Field(min_length=3, description="Powertools Idempotency records (24 h, per user)")
+    OFFERS_TABLE: str = Field(min_length=3)
+    BOOKING_STATE_MACHINE_ARN: str = Field(min_length=3, description="the booking saga (Standard workflow)")
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class BookingCancelSettings(EdgeSettings):
+    """``POST /bookings/{id}/cancel``: the bookings table, Stripe (the refund), the providers' keys (the release),
+    the connections and the management endpoint (the push), and the audit log."""
+
+    BOOKINGS_TABLE: str = Field(min_length=3)
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+    WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
+    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
+    PROVIDER_SECRETS_ID: str = Field(min_length=3, description="Secrets Manager id of the providers' API keys")
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)

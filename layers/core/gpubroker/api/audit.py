@@ -119,3 +119,9 @@ def _spool(spool: AuditSpool, entry: dict[str, str]) -> None:
     except Exception:  # the spool is down too: the function's log is the last copy
         logger.exception("audit entry lost", extra={"audit_entry": entry})
         metrics.add_metric(name=UNSPOOLED_METRIC, unit=MetricUnit.Count, value=1)
+
+
+def audit_also(app: APIGatewayRestResolver, action: str, status: int = 200) -> None:
+    """One more entry for this request, beside the middleware's (``booking.refund`` after ``booking.cancel``): same
+    actor, resource and request id, appended now with the same spool fallback."""
+    _append(app, app.context["deps"].audit, action, status)

@@ -78,8 +78,8 @@ def new_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[Any]:
         response = _json(status_for(exc), error_body(exc.code, exc.message, exc.details))
-        if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, TooManyRequests) or isinstance(getattr(exc, "retry_after", None), int):
+            response.headers["Retry-After"] = str(getattr(exc, "retry_after", 1))
         if isinstance(exc, Unauthorized):
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response

@@ -323,6 +323,7 @@ class IdempotencyInProgress(Conflict):
     """A request with this ``Idempotency-Key`` is still being processed (409; retry shortly)."""
 
     code = "idempotency_in_progress"
+    retry_after = 1  # answered as Retry-After (seconds)
 
 
 class BookingNotFound(NotFound):
@@ -341,6 +342,20 @@ class BookingNotCancellable(Conflict):
     """Cancelling a failed, cancelled or needs-attention booking (409)."""
 
     code = "booking_not_cancellable"
+
+
+class BookingInProgress(Conflict):
+    """Cancelling a booking whose saga is still running (pending .. charged, awaiting_payment) (409): retry once it
+    is confirmed (the saga itself undoes a booking that fails)."""
+
+    code = "booking_in_progress"
+
+
+class SagaUnavailable(Unavailable):
+    """Step Functions refused or did not answer ``StartExecution`` (503): the booking is recorded; retry
+    ``POST /bookings`` with the same ``Idempotency-Key`` to start it."""
+
+    code = "saga_unavailable"
 
 
 class GpuCountNotAllowed(ValidationFailed):
