@@ -77,6 +77,7 @@ def parameter_overrides(raw: str | None = None) -> dict[str, str]:
         out[name] = value
     return out
 
+
 # what the local Stripe server posts to /billing/webhook: the types services/billing_webhooks.py handles (as a real
 # endpoint is configured), not localstripe's product/plan/customer chatter
 WEBHOOK_EVENTS = (

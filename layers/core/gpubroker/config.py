@@ -64,14 +64,14 @@ class _Capacity(_Settings):
     )
 
 
-class _Stripe(_Settings):
-    """What ``gpubroker.wiring.billing.payments()`` reads (the stripe helper's ``StripeSettings``: the same fields;
-    the integrator may make the saga's settings extend it): the secret, the API base, the auth table (the user's
-    customer link, and the user's email), Checkout's return address."""
+class StripeSettings(_Settings):
+    """The Stripe client (``gpubroker.wiring.billing.payments``): the secret (JSON ``{"api_key": "sk_..."}``), the
+    API's base address (empty: the real Stripe API; the local stack sets its Stripe-compatible server), the auth
+    table (the user -> customer links) and where Checkout sends the payer back (``<APP_URL>/billing/done``)."""
 
     STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
-    STRIPE_API_BASE: str = Field(default="", description="empty in AWS (the real API); the local Stripe server")
-    AUTH_TABLE: str = Field(min_length=3, description="the users and their Stripe customer links")
+    STRIPE_API_BASE: str = Field(default="", description="empty: https://api.stripe.com; locally the local server")
+    AUTH_TABLE: str = Field(min_length=3)
     APP_URL: str = Field(default="https://gpubroker.invalid", min_length=1, description="Checkout's return URLs")
 
 
@@ -88,12 +88,12 @@ class BookingReserveSettings(BookingValidateSettings, _Capacity):
     pass
 
 
-class BookingChargeSettings(_BookingStep, _Stripe):
+class BookingChargeSettings(_BookingStep, StripeSettings):
     pass
 
 
 class BookingConfirmSettings(BookingChargeSettings, _Capacity, _StepAudit):
-    pass
+    BOOKING_KEY_ID: str = Field(min_length=1, description="KMS symmetric key sealing the connection details")
 
 
 class BookingNotifySettings(_BookingStep):
@@ -101,7 +101,7 @@ class BookingNotifySettings(_BookingStep):
     WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
 
 
-class BookingRefundSettings(_BookingStep, _Stripe, _StepAudit):
+class BookingRefundSettings(_BookingStep, StripeSettings, _StepAudit):
     pass
 
 
@@ -308,17 +308,6 @@ class OpenApiSettings(_Settings):
     OPENAPI_DOCUMENT: str = Field(default="openapi.json", min_length=1)
 
 
-class StripeSettings(_Settings):
-    """The Stripe client (``gpubroker.wiring.billing.payments``): the secret (JSON ``{"api_key": "sk_..."}``), the
-    API's base address (empty: the real Stripe API; the local stack sets its Stripe-compatible server), the auth
-    table (the user -> customer links) and where Checkout sends the payer back (``<APP_URL>/billing/done``)."""
-
-    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
-    STRIPE_API_BASE: str = Field(default="", description="empty: https://api.stripe.com; locally the local server")
-    AUTH_TABLE: str = Field(min_length=3)
-    APP_URL: str = Field(default="https://gpubroker.invalid", min_length=1, description="Checkout's return URLs")
-
-
 class BillingCheckoutSettings(EdgeSettings, StripeSettings):
     """``POST /billing/checkout``: the Stripe client, the users (their email for the customer) and the audit log."""
 
@@ -362,14 +351,12 @@ class BookingCreateSettings(EdgeSettings):
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
 
 
-class BookingCancelSettings(EdgeSettings):
+class BookingCancelSettings(EdgeSettings, StripeSettings, _Capacity):
     """``POST /bookings/{id}/cancel``: the bookings table, Stripe (the refund), the providers' keys (the release),
     the connections and the management endpoint (the push), and the audit log."""
 
     BOOKINGS_TABLE: str = Field(min_length=3)
     CONNECTIONS_TABLE: str = Field(min_length=3)
     WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
-    STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
-    PROVIDER_SECRETS_ID: str = Field(min_length=3, description="Secrets Manager id of the providers' API keys")
     AUDIT_TABLE: str = Field(min_length=3)
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)

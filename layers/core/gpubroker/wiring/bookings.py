@@ -23,12 +23,10 @@ from gpubroker.wiring import edge
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-    from gpubroker.adapters.secrets import Credentials
     from gpubroker.ports import BookingNotifier, BookingStore, CapacityProvider, Clock, Payments
     from gpubroker.services.bookings import CancelDeps, CreateDeps
 
-CAPACITY_OVERRIDE = "GPUBROKER_CAPACITY_PROVIDER"
-"""When set (the local stack sets ``sandbox``), every booking reserves and releases through that provider."""
+CapacityFactory = Callable[[str], "CapacityProvider"]
 
 
 def booking_store(table: str, key_id: str | None = None) -> BookingStore:
@@ -48,16 +46,20 @@ def booking_notifier(connections_table: str, websocket_endpoint: str) -> Booking
     return WebSocketBookingNotifier(connections_table, ApiGatewayConnectionPoster(websocket_endpoint), view=public_view)
 
 
-def capacity_for(credentials: Credentials | None) -> Callable[[str], CapacityProvider]:
-    """The capacity provider of a booking's provider (``GPUBROKER_CAPACITY_PROVIDER`` overrides it)."""
+def capacity_factory(secret_id: str, override: str = "") -> CapacityFactory:
+    """The create-instance adapter of a booking's provider, one per provider per container; ``override``
+    (``GPUBROKER_CAPACITY_PROVIDER``: the local stack's ``sandbox``) replaces every provider. Shared by the cancel
+    route and the saga's reserve, confirm and release steps."""
+    from gpubroker.adapters.provisioning import build_capacity_provider
+    from gpubroker.adapters.secrets import ProviderCredentials, SecretsManagerCredentials
 
+    secret = SecretsManagerCredentials(secret_id) if secret_id else None
+
+    @cache
     def build(provider: str) -> CapacityProvider:
-        from gpubroker.adapters.provisioning import build_capacity_provider
-        from gpubroker.adapters.secrets import ProviderCredentials
-
-        chosen = os.environ.get(CAPACITY_OVERRIDE) or provider
-        scoped = ProviderCredentials(credentials, chosen) if credentials is not None else None
-        return build_capacity_provider(chosen, credentials=scoped)
+        name = override or provider
+        scoped = ProviderCredentials(secret, name) if secret is not None else None
+        return build_capacity_provider(name, credentials=scoped, environ=os.environ)
 
     return build
 
@@ -149,11 +151,10 @@ class BookingCancelApiDeps(AuditedApiDeps):
 
 @cache
 def booking_cancel_deps() -> BookingCancelApiDeps:
-    from gpubroker.adapters.secrets import SecretsManagerCredentials
     from gpubroker.services.bookings import CancelDeps
 
     s = load_settings(BookingCancelSettings)
     cancel = CancelDeps(store=booking_store(s.BOOKINGS_TABLE), clock=edge.system_clock(), payments=payments(),
-                        capacity=capacity_for(SecretsManagerCredentials(s.PROVIDER_SECRETS_ID)),
+                        capacity=capacity_factory(s.PROVIDER_SECRETS_ID, s.GPUBROKER_CAPACITY_PROVIDER),
                         notifier=booking_notifier(s.CONNECTIONS_TABLE, s.WEBSOCKET_ENDPOINT))  # fmt: skip
     return BookingCancelApiDeps(front_door=edge.front_door(), audit=edge.audit_trail(), cancel=cancel)
