@@ -8,8 +8,6 @@ answer's ``workload`` posts to ``/math/map-workload-to-gpu`` unchanged.
 
 from __future__ import annotations
 
-import math
-
 from pydantic import TypeAdapter, ValidationError
 
 from gpubroker.domain.models import OpenModel, model_named
@@ -21,7 +19,6 @@ TOKENS_PER_ROW = 512  # a fine-tuning example / a document chunk (assumption, do
 BYTES_PER_ROW = 2048  # a row of tabular or text data for ETL/embedding (512 tokens x 4 bytes)
 BYTES_PER_TOKEN = 4  # as workloads.BYTES_PER_TOKEN
 OUTPUT_TOKENS = 256  # LlmInference's default output per request
-MAX_CLIP_S = 1_000_000  # VideoProcessing.duration_s's bound
 
 _REQUEST: TypeAdapter[WorkloadRequest] = TypeAdapter(WorkloadRequest)
 
@@ -247,10 +244,6 @@ def _video(spec: WorkloadSpec, notes: list[str]) -> dict[str, object]:
     if q is not None and q.unit == "videos":
         body["clips"] = max(1, round(q.value))
         notes.append("clip length not stated: 5 s per generated clip assumed")
-    elif seconds > MAX_CLIP_S:  # the request bounds one clip: split the footage into equal clips
-        clips = math.ceil(seconds / MAX_CLIP_S)
-        body.update(clips=clips, duration_s=seconds / clips)
-        notes.append(f"{seconds:g} s of footage as {clips} clips of {seconds / clips:g} s")
     if spec.quality is not None and spec.quality.width and spec.quality.height:
         body["width"], body["height"] = spec.quality.width, spec.quality.height
     if spec.task.value == "diffusion_video":
