@@ -124,13 +124,42 @@ def _find(tokens: tuple[str, ...], alias: tuple[str, ...]) -> int:
     return -1
 
 
+def _near(a: str, b: str) -> bool:
+    """One typo apart: a letter missing, added, changed or two swapped (words of 4+ letters only)."""
+    if a == b:
+        return True
+    if not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])  # fmt: skip
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _find_near(tokens: tuple[str, ...], alias: tuple[str, ...]) -> int:
+    n = len(alias)
+    for i in range(len(tokens) - n + 1):
+        if all(_near(t, a) for t, a in zip(tokens[i : i + n], alias, strict=True)):
+            return i
+    return -1
+
+
 def find_model(text: str) -> ModelMatch | None:
-    """The most specific model named anywhere in ``text`` (longest alias; the earliest on a tie), or None."""
+    """The most specific model named anywhere in ``text`` (longest alias; the earliest on a tie), or None. When no
+    alias occurs exactly, one whose words each occur with at most one typo (``lama 3 8b``) and which has a number
+    in it (numbers are never fuzzy), so a lone misspelt family word matches nothing."""
     tokens = name_tokens(text)
     for alias, model in _alias_index():
         at = _find(tokens, alias)
         if at >= 0:
             return ModelMatch(model=model, start=at, length=len(alias))
+    for alias, model in _alias_index():
+        if len(alias) >= 2 and any(not t.isalpha() for t in alias):
+            at = _find_near(tokens, alias)
+            if at >= 0:
+                return ModelMatch(model=model, start=at, length=len(alias))
     return None
 
 

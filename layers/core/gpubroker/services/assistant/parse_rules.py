@@ -56,7 +56,7 @@ USD_PER: dict[str, float] = {
 }
 RATES_AS_OF = "2025-11 (approximate)"
 
-_NUM = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|" \
+_NUM = r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|" \
     r"fifteen|twenty|thirty|forty|fifty|sixty|hundred|a\s+hundred|a\s+thousand|a\s+few|a\s+couple\s+of|couple\s+of)"  # fmt: skip
 _WORD_NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -92,7 +92,7 @@ _PRECISION: list[tuple[str, Precision]] = [
     (r"\bbf\s?16\b|\bbfloat\s?16\b|\bbrain[- ]?float\b", "bf16"),
     (r"\b(?:fp|float)\s?16\b|\bhalf[- ]precision\b", "fp16"),
     (r"\b(?:fp|float)\s?8\b|\be4m3\b|\bmxfp8\b", "fp8"),
-    (r"\bint\s?8\b|\b8[- ]?bits?\b|\bw8a8\b|\bq8(?:_0)?\b|\bq[56]_k(?:_[ms])?\b|\bq[56]\b|\bllm\.int8\b", "int8"),
+    (r"\bint\s?8\b|\b8[- ]?bits?\b(?!\s*(?:adam|optim\w*))|\bw8a8\b|\bq8(?:_0)?\b|\bq[56]_k(?:_[ms])?\b|\bq[56]\b|\bllm\.int8\b", "int8"),
     (r"\bint\s?4\b|\b4[- ]?bits?\b|\bawq\b|\bgptq\b|\bq4(?:_k)?(?:_[ms0])?\b|\bq4_0\b|\bnf4\b|\bexl2\b|\bmxfp4\b"
      r"|\bq3_k(?:_[ms])?\b|\bq2_k\b", "int4"),
 ]  # fmt: skip
@@ -142,7 +142,7 @@ def read_params(t: str) -> NumberRead | None:
 
 _CTX_WORDS = r"(?:context|ctx|context[- ]window|window|context[- ]length|seq(?:uence)?[- ]?len(?:gth)?|prompts?|" \
     r"input|max[_ -]?model[_ -]?len|max[_ -]?seq[_ -]?len|sequence)"  # fmt: skip
-_CTX_K = r"(\d+(?:\.\d+)?)\s*(k)\b"
+_CTX_K = r"(\d+(?:\.\d+)?)\s*(k|m)\b"
 _CTX_N = r"(\d{1,3}(?:,\d{3})+|\d{3,7})"
 _CONTEXT = [
     re.compile(rf"{_CTX_K}\s*(?:tokens?|toks?)?\s*(?:of\s+)?(?:long\s+)?{_CTX_WORDS}"),
@@ -156,7 +156,7 @@ _CONTEXT = [
 
 def _ctx_value(num: str, k: str | None) -> int:
     value = float(num.replace(",", ""))
-    return int(value * 1024) if k else int(value)
+    return int(value * {"k": 1024, "m": 1_048_576}[k]) if k else int(value)
 
 
 def read_context(t: str) -> IntRead | None:
@@ -174,7 +174,7 @@ def read_context(t: str) -> IntRead | None:
 
 # ---- concurrency and request rate ----------------------------------------------------------------------------------
 
-_PEOPLE = r"(?:users?|people|customers|clients|sessions|connections|streams|chats|agents|employees|seats|visitors)"
+_PEOPLE = r"(?:users?|people|customers|clients|sessions|connections|streams|chats|agents|employees|seats|visitors|developers|devs|engineers|students|analysts|members)"
 _CONCURRENCY = [
     re.compile(rf"{_NUM}{_MULT}\s*(?:concurrent|simultaneous|parallel|active)\s+(?:{_PEOPLE}|requests|queries|"
                r"conversations|calls|generations|jobs|sequences)"),
@@ -183,6 +183,7 @@ _CONCURRENCY = [
     re.compile(rf"{_NUM}{_MULT}\s*{_PEOPLE}\b(?!\s*(?:per|a|an|/|each|every)\s*(?:day|week|month|hour))"),
     re.compile(rf"{_NUM}{_MULT}\s*(?:requests|queries|prompts|conversations)\s+at\s+(?:once|the\s+same\s+time|a\s+time)"),
     re.compile(r"\bup\s+to\s+(\d+)\s+at\s+(?:once|a\s+time)"),
+    re.compile(rf"{_NUM}{_MULT}\s*(?:concurrent|simultaneous|in\s+parallel)\b"),
 ]  # fmt: skip
 
 _RATE = re.compile(
@@ -202,7 +203,7 @@ def read_concurrency(t: str) -> IntRead | None:
             scale = m.group(2) if m.lastindex and m.lastindex >= 2 else None
             value = int(_number(m.group(1), scale))
             if value >= 1:
-                return IntRead(value=value, confidence=(0.95, 0.9, 0.75, 0.85, 0.8)[i])
+                return IntRead(value=value, confidence=(0.95, 0.9, 0.75, 0.85, 0.8, 0.8)[i])
     return None
 
 
@@ -224,8 +225,9 @@ _GPU_WORDS = (
     r"rtx\s?a6000|rtx\s?[3-5]0[6-9]0(?:\s?ti)?|l40s?|l4|t4|v100|mi300x|mi250x?|rtx\s?6000(?:\s?ada)?)"
     r"(?:\s?(?:sxm\d?|pcie|nvl|\d+\s?gb))*s?(?:\s+gpus?|\s+cards?)?)"
 )
+_COUNT = _NUM.replace("|a|an|", "|")
 _GPU_COUNT = [
-    re.compile(rf"{_NUM}\s*(?:x\s*)?{_GPU_WORDS}(?![\w-])"),
+    re.compile(rf"{_COUNT}\s*(?:x\s*)?{_GPU_WORDS}(?![\w-])"),
     re.compile(rf"\b(\d+)\s*x\s*{_GPU_WORDS}"),
     re.compile(r"\b(single|one)\s+gpu\b"),
 ]
@@ -239,7 +241,7 @@ _QUANTITY_WORDS: list[tuple[str, QuantityUnit, float]] = [
      "images", 1.0),
     (r"videos?|clips?|movies|films|episodes|vids|reels|shorts", "videos", 1.0),
     (r"(?:rows?|records?|documents?|docs|lines|samples|examples|entries|sentences|passages|chunks|pages|items|"
-     r"pairs|conversations|emails|tickets|reviews|articles|products|files|instructions)(?!\s*(?:per|/|a)\s)",
+     r"pairs|conversations|emails|tickets|reviews|articles|products|files|instructions|descriptions|paragraphs|queries|prompts|transcripts|contracts|invoices|receipts|comments|posts|tweets|messages)(?!\s*(?:per|/|a)\s)",
      "rows", 1.0),
     (r"tokens?|toks?", "tokens", 1.0),
 ]  # fmt: skip
@@ -253,7 +255,7 @@ _GB_PER = {"pb": 1e6, "petabyte": 1e6, "petabytes": 1e6, "tb": 1000.0, "terabyte
 _FOOTAGE = re.compile(
     rf"{_NUM}{_MULT}\s*(hours?|hrs?|h|minutes?|mins?|seconds?|secs?)\s+(?:of\s+)?(?:\w+\s+){{0,3}}?"
     r"(?:video|footage|audio|recordings?|podcasts?|content|movies?|film|streams?|broadcasts?|lectures?|calls?|"
-    r"meetings?|interviews?|clips?|videos)"
+    r"meetings?|interviews?|clips?|videos|anime|shows?|series|cartoons?|tv|sessions)"
 )
 _GPU_NOUN = re.compile(r"(?:vram|hbm|memory|gpu|card)")
 
@@ -297,7 +299,13 @@ def read_quantity(t: str, kind: WorkloadKind | None) -> QuantityRead | None:
         minutes = value * 60 if unit.startswith("h") else value / 60 if unit.startswith("s") else value
         candidates.append((m.start(), QuantityRead(value=round(minutes, 4), unit="minutes", confidence=0.9)))
     for words, unit, _ in _QUANTITY_WORDS:
-        for q in re.finditer(rf"{_NUM}{_MULT}\s*(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t):
+        hits = list(re.finditer(rf"{_NUM}{_MULT}\s*(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t))
+        hits += re.finditer(rf"{_NUM}{_MULT}\s+(?:[48]k|uhd|hd|\d{{3,4}}p)\s+(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t)
+        hits += re.finditer(rf"\b(?:{words})\s*(?::|=|-)\s*{_NUM}{_MULT}(?![\w.])", t)
+        hits.sort(key=lambda h: h.start())
+        for q in hits:
+            if (q.group(2) or "") in ("b", "bn", "billion") and unit != "tokens":
+                continue  # "11b vision on images": a model size, not a count
             value = _number(q.group(1), q.group(2))
             if unit == "tokens" and value < 100_000 and re.search(r"context|ctx|window|prompt|long|each|per", t[q.end():q.end() + 25]):
                 continue
@@ -408,7 +416,7 @@ def read_duration(t: str, deadline: NumberRead | None) -> NumberRead | None:
 # ---- quality -------------------------------------------------------------------------------------------------------
 
 _RESOLUTION = {"8k": (7680, 4320), "4k": (3840, 2160), "uhd": (3840, 2160), "2160p": (3840, 2160),
-               "1440p": (2560, 1440), "2k": (2560, 1440), "1080p": (1920, 1080), "full hd": (1920, 1080),
+               "1440p": (2560, 1440), "1080p": (1920, 1080), "full hd": (1920, 1080),
                "fhd": (1920, 1080), "720p": (1280, 720), "480p": (854, 480)}  # fmt: skip
 _HIGH = re.compile(r"\b(?:high[- ]quality|hq|best\s+quality|highest\s+quality|top\s+quality|max(?:imum)?\s+quality|"
                    r"photo-?realistic|production[- ]quality|production[- ]grade|print[- ]quality|premium\s+quality|"
@@ -435,16 +443,22 @@ def read_quality(t: str, kind: WorkloadKind | None) -> QualityRead | None:
     if wxh and kind in ("image_generation", "video_processing", None):
         width, height = int(wxh.group(1)), int(wxh.group(2))
     else:
-        for word, (w, h) in _RESOLUTION.items():
+        hits: list[tuple[int, str]] = []
+        for word in _RESOLUTION:
             if word in ("4k", "8k", "2k") and kind not in ("image_generation", "video_processing"):
                 continue
-            hit = re.search(rf"(?<![\w.]){word}\b(?!\s*(?:tokens?|context|ctx|window|seq|sequence|prompts?|rows|"
-                            r"images|videos|clips|requests|users))", t)  # fmt: skip
-            if hit:
-                width, height = w, h
-                if word in ("8k", "4k", "uhd", "2160p") and level is None:
-                    level = "high"
-                break
+            for hit in re.finditer(rf"(?<![\w.]){word}\b", t):
+                after = t[hit.end() : hit.end() + 16]
+                counted = re.match(r"\s*(?:[a-z-]+\s+)?(?:tokens?|context|ctx|window|seq|sequence|prompts?|rows|"
+                                   r"images|videos|clips|requests|users|thumbnails|pictures|photos|samples|"
+                                   r"examples|documents|renders|avatars)", after)  # fmt: skip
+                if word.endswith("k") and (counted and not re.search(r"\d\s*$", t[: hit.start()])):
+                    continue
+                hits.append((hit.start(), word))
+        if hits:
+            width, height = _RESOLUTION[min(hits)[1]]
+            if level is None and any(w in ("8k", "4k", "uhd", "2160p") for _, w in hits):
+                level = "high"
     st = _STEPS.search(t)
     if st and kind in ("image_generation", "video_processing", None):
         steps = int(st.group(1) or st.group(2))
@@ -463,9 +477,11 @@ _GROUP_WORDS: dict[str, str] = {
     "us": "us", "usa": "us", "u.s.": "us", "u.s.a.": "us", "america": "us", "american": "us", "stateside": "us",
     "united states": "us", "east coast": "us", "west coast": "us", "us-east": "us", "us-west": "us",
     "us east": "us", "us west": "us", "us central": "us", "eu-west": "eu", "eu-central": "eu", "eu west": "eu",
-    "eu central": "eu", "eu north": "eu",
+    "eu central": "eu", "eu north": "eu", "uk": "eu", "u.k.": "eu", "britain": "eu", "great britain": "eu",
+    "uae": "me", "emirates": "me",
 }  # fmt: skip
 _COUNTRY_GROUP = {"US": "us"}
+_GROUP_COUNTRY = {"uk": "GB", "u.k.": "GB", "britain": "GB", "great britain": "GB", "uae": "AE", "emirates": "AE"}
 _CONTINENT_GROUP = {"north-america": "na", "south-america": "sa", "europe": "eu", "middle-east": "me",
                     "africa": "africa", "asia": "asia", "oceania": "oceania"}  # fmt: skip
 # short words region_place reads as places but that are ordinary English (or units) in a sentence
@@ -505,7 +521,7 @@ def read_region(t: str) -> RegionRead | None:
             if phrase == "us" and not _is_us(t, m.start()):
                 continue
             taken.append(m.span())
-            add(group, "US" if group == "us" else None, phrase)
+            add(group, _GROUP_COUNTRY.get(phrase) or ("US" if group == "us" else None), phrase)
     for m in _US_STATE_CONTEXT.finditer(t):
         add("us", "US", m.group(0).split()[0] if not m.group(0).startswith("in ") else m.group(0)[3:])
     words = [(w.group(0), w.start()) for w in re.finditer(r"[a-z]+", t)]
@@ -722,6 +738,10 @@ _METHODS: list[tuple[re.Pattern[str], str]] = [
 _EPOCHS = re.compile(rf"{_NUM}\s*epochs?\b|\bepochs?\s*(?:=|:|of)?\s*(\d+)\b")
 
 
+_LLM_FAMILY = re.compile(r"\b(?:llama|mistral|mixtral|qwen|deepseek|gemma|phi|falcon|yi|olmo|starcoder|codestral|"
+                         r"command[- ]r|gpt[- ]?oss|llm)\w*")
+
+
 def read_kind(t: str, model: ModelMatch | None) -> KindRead | None:
     hits = {kind: bool(p.search(t)) for kind, p in _KIND_WORDS.items()}
     mkind = model.model.kind if model else None
@@ -753,7 +773,7 @@ def read_kind(t: str, model: ModelMatch | None) -> KindRead | None:
     if mkind == "llm" or hits["llm_inference"] and re.search(r"\bllm\b|\bmodel\b|\btokens?\b|\bchat\w*|\bserv\w*|"
                                                              r"\binference\b|\bendpoint\b|\bapi\b", t):
         return KindRead(value="llm_inference", confidence=0.85 if hits["llm_inference"] else 0.7)
-    if re.search(r"\bllm\b|\blanguage\s+model\b", t) or _SIZE.search(t):
+    if re.search(r"\bllm\b|\blanguage\s+model\b", t) or _SIZE.search(t) or _LLM_FAMILY.search(t):
         return KindRead(value="llm_inference", confidence=0.6)
     return None
 
