@@ -47,7 +47,12 @@ def test_a_complete_request_answers_the_spec_and_a_mappable_workload(world: Worl
     assert answer["missing"] == [] and answer["question"] is None
     workload = answer["workload"]
     assert workload["type"] == "llm_inference"
-    assert (workload["n_layers"], workload["hidden"], workload["n_kv_heads"], workload["head_dim"]) == (80, 8192, 8, 128)
+    assert (workload["n_layers"], workload["hidden"], workload["n_kv_heads"], workload["head_dim"]) == (
+        80,
+        8192,
+        8,
+        128,
+    )
     # the same body, unchanged, is a valid map-workload request
     math = MathDeps(offers=OfferMathCache(SnapshotCache(world.snapshots, ttl_s=60).current), front_door=UNLIMITED)
     status, mapped = post(workload, name="api_math_map_workload_to_gpu", path="/math/map-workload-to-gpu", deps=math)
@@ -102,3 +107,12 @@ def test_the_longest_text_is_parsed() -> None:
 def test_not_json_is_415_and_not_an_object_422() -> None:
     assert post("text=hi", content_type="application/x-www-form-urlencoded")[0] == 415
     assert post("[1, 2]")[0] == 422
+
+
+def test_a_complete_request_beyond_the_estimators_bounds_gets_a_question() -> None:
+    status, answer = post({"text": "transcode 500 hours of 4k video to h265 by tomorrow"})
+    assert status == 200
+    assert answer["missing"] == [] and answer["workload"] is None
+    assert "duration_s" in answer["question"] and answer["spec"]["quantity"] == {
+        "value": 30000.0, "unit": "minutes", "confidence": answer["spec"]["quantity"]["confidence"]
+    }  # fmt: skip

@@ -116,10 +116,18 @@ class ModelMatch(BaseModel):
     length: int = Field(description="tokens matched")
 
 
+_SIZE_TOKEN = re.compile(r"^\d+(?:x\d+)?(?:\.\d+)?[bm]$")
+
+
+def _contradicted(tokens: tuple[str, ...], alias: tuple[str, ...], end: int) -> bool:
+    """A size-less alias (``mistral``, ``llama 3.3``) followed by a size (``mistral 70b``) names another model."""
+    return not any(_SIZE_TOKEN.match(a) for a in alias) and end < len(tokens) and bool(_SIZE_TOKEN.match(tokens[end]))
+
+
 def _find(tokens: tuple[str, ...], alias: tuple[str, ...]) -> int:
     n = len(alias)
     for i in range(len(tokens) - n + 1):
-        if tokens[i : i + n] == alias:
+        if tokens[i : i + n] == alias and not _contradicted(tokens, alias, i + n):
             return i
     return -1
 
@@ -141,7 +149,9 @@ def _near(a: str, b: str) -> bool:
 def _find_near(tokens: tuple[str, ...], alias: tuple[str, ...]) -> int:
     n = len(alias)
     for i in range(len(tokens) - n + 1):
-        if all(_near(t, a) for t, a in zip(tokens[i : i + n], alias, strict=True)):
+        if all(_near(t, a) for t, a in zip(tokens[i : i + n], alias, strict=True)) and not _contradicted(
+            tokens, alias, i + n
+        ):
             return i
     return -1
 

@@ -67,7 +67,7 @@ class TextRead(_Read):
 
 class PrecisionRead(_Read):
     value: Precision
-    written: str = Field(description="the words read (\"4-bit\", \"AWQ\", \"Q4_K_M\")")
+    written: str = Field(description='the words read ("4-bit", "AWQ", "Q4_K_M")')
 
 
 class TaskRead(_Read):
@@ -123,8 +123,8 @@ class WorkloadSpec(BaseModel):
     quantity: QuantityRead | None = None
     gpu_count: IntRead | None = None
     gpu: TextRead | None = Field(default=None, description="a GPU model named (catalog id)")
-    duration_hours: NumberRead | None = Field(default=None, description="how long it runs (\"for 3 hours\")")
-    deadline_hours: NumberRead | None = Field(default=None, description="when it must be done (\"within 2 days\")")
+    duration_hours: NumberRead | None = Field(default=None, description='how long it runs ("for 3 hours")')
+    deadline_hours: NumberRead | None = Field(default=None, description='when it must be done ("within 2 days")')
     quality: QualityRead | None = None
     region: RegionRead | None = None
     budget_usd: BudgetRead | None = None

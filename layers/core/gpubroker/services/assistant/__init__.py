@@ -20,6 +20,7 @@ BYTES_PER_ROW = 2048  # a row of tabular or text data for ETL/embedding (512 tok
 BYTES_PER_TOKEN = 4  # as workloads.BYTES_PER_TOKEN
 OUTPUT_TOKENS = 256  # LlmInference's default output per request
 
+_INVALID = "outside the request's bounds: "
 _REQUEST: TypeAdapter[WorkloadRequest] = TypeAdapter(WorkloadRequest)
 
 _QUESTIONS: dict[str, str] = {
@@ -43,13 +44,10 @@ def parse_workload(text: str) -> ParseAnswer:
     spec = parse_spec(text)
     missing = missing_fields(spec)
     workload, assumptions = (None, []) if missing else to_workload_request(spec)
-    return ParseAnswer(
-        spec=spec,
-        workload=workload,
-        missing=missing,
-        question=question_for(spec, missing),
-        assumptions=assumptions,
-    )
+    question = question_for(spec, missing)
+    if not missing and workload is None:  # complete, but outside the request model's bounds
+        question = f"That is more than one estimate covers ({assumptions[-1]}): could you split it into parts?"
+    return ParseAnswer(spec=spec, workload=workload, missing=missing, question=question, assumptions=assumptions)
 
 
 def missing_fields(spec: WorkloadSpec) -> list[SpecField]:
@@ -144,7 +142,7 @@ def to_workload_request(spec: WorkloadSpec) -> tuple[WorkloadRequest | None, lis
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return None, [*notes, f"the request does not validate ({where}: {first['msg']})"]
+        return None, [*notes, f"{_INVALID}{where}: {first['msg']}"]
 
 
 def _precision(spec: WorkloadSpec, floats_only: bool, notes: list[str]) -> dict[str, object]:
@@ -277,7 +275,9 @@ def _data(spec: WorkloadSpec, notes: list[str]) -> dict[str, object]:
     task = spec.task.value
     operation = task if task in ("etl", "embedding", "dedupe") else "embedding"
     if task == "transcription":
-        notes.append("transcription estimated as an encoder pass over the audio (the embedding model of the data route)")
+        notes.append(
+            "transcription estimated as an encoder pass over the audio (the embedding model of the data route)"
+        )
     body: dict[str, object] = {"type": "data_processing", "operation": operation, "dataset_gb": max(gb, 1e-6)}
     model = _table_model(spec)
     if operation == "embedding" and model is not None and model.params_b <= 100:

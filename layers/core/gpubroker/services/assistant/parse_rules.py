@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import cast
 
 from gpubroker.domain.models import ModelMatch, find_model, name_tokens
 from gpubroker.domain.precision import Precision
@@ -25,6 +24,7 @@ from gpubroker.domain.workload_spec import (
     ComplianceRead,
     IntRead,
     KindRead,
+    Method,
     MethodRead,
     ModelRead,
     NumberRead,
@@ -56,8 +56,11 @@ USD_PER: dict[str, float] = {
 }
 RATES_AS_OF = "2025-11 (approximate)"
 
-_NUM = r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|" \
-    r"fifteen|twenty|thirty|forty|fifty|sixty|hundred|a\s+hundred|a\s+thousand|a\s+few|a\s+couple\s+of|couple\s+of)"  # fmt: skip
+_NUM = (
+    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|(?:a\s+hundred|a\s+thousand|a\s+few|a\s+couple\s+of|"
+    r"couple\s+of|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"sixty|hundred)(?!\w))"
+)
 _WORD_NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
@@ -92,7 +95,8 @@ _PRECISION: list[tuple[str, Precision]] = [
     (r"\bbf\s?16\b|\bbfloat\s?16\b|\bbrain[- ]?float\b", "bf16"),
     (r"\b(?:fp|float)\s?16\b|\bhalf[- ]precision\b", "fp16"),
     (r"\b(?:fp|float)\s?8\b|\be4m3\b|\bmxfp8\b", "fp8"),
-    (r"\bint\s?8\b|\b8[- ]?bits?\b(?!\s*(?:adam|optim\w*))|\bw8a8\b|\bq8(?:_0)?\b|\bq[56]_k(?:_[ms])?\b|\bq[56]\b|\bllm\.int8\b", "int8"),
+    (r"\bint\s?8\b|\b8[- ]?bits?\b(?!\s*(?:adam|optim\w*))|\bw8a8\b|\bq8(?:_0)?\b|\bq[56]_k(?:_[ms])?\b|\bq[56]\b|"
+     r"\bllm\.int8\b", "int8"),
     (r"\bint\s?4\b|\b4[- ]?bits?\b|\bawq\b|\bgptq\b|\bq4(?:_k)?(?:_[ms0])?\b|\bq4_0\b|\bnf4\b|\bexl2\b|\bmxfp4\b"
      r"|\bq3_k(?:_[ms])?\b|\bq2_k\b", "int4"),
 ]  # fmt: skip
@@ -106,7 +110,7 @@ def read_precision(t: str) -> PrecisionRead | None:
         if m:
             found.append((m.start(), value, m.group(0).strip()))
     if found:
-        start, value, written = min(found)
+        _, value, written = min(found)
         return PrecisionRead(value=value, written=written, confidence=0.95 if len(found) == 1 else 0.7)
     m = _QUANTISED.search(t)
     if m:
@@ -174,11 +178,15 @@ def read_context(t: str) -> IntRead | None:
 
 # ---- concurrency and request rate ----------------------------------------------------------------------------------
 
-_PEOPLE = r"(?:users?|people|customers|clients|sessions|connections|streams|chats|agents|employees|seats|visitors|developers|devs|engineers|students|analysts|members)"
+_PEOPLE = (
+    r"(?:users?|people|customers|clients|sessions|connections|streams|chats|agents|employees|seats|visitors|"
+    r"developers|devs|engineers|students|analysts|members)"
+)
 _CONCURRENCY = [
     re.compile(rf"{_NUM}{_MULT}\s*(?:concurrent|simultaneous|parallel|active)\s+(?:{_PEOPLE}|requests|queries|"
                r"conversations|calls|generations|jobs|sequences)"),
-    re.compile(r"(?:concurrency|batch[- ]size|batch\s+of|parallel\s+requests|max[_ -]num[_ -]seqs)\s*(?:of|:|=|~|is)?\s*"
+    re.compile(r"(?:concurrency|batch[- ]size|batch\s+of|parallel\s+requests|max[_ -]num[_ -]seqs)"
+               r"\s*(?:of|:|=|~|is)?\s*"
                r"(\d+)"),
     re.compile(rf"{_NUM}{_MULT}\s*{_PEOPLE}\b(?!\s*(?:per|a|an|/|each|every)\s*(?:day|week|month|hour))"),
     re.compile(rf"{_NUM}{_MULT}\s*(?:requests|queries|prompts|conversations)\s+at\s+(?:once|the\s+same\s+time|a\s+time)"),
@@ -226,6 +234,7 @@ _GPU_WORDS = (
     r"(?:\s?(?:sxm\d?|pcie|nvl|\d+\s?gb))*s?(?:\s+gpus?|\s+cards?)?)"
 )
 _COUNT = _NUM.replace("|a|an|", "|")
+assert _COUNT != _NUM
 _GPU_COUNT = [
     re.compile(rf"{_COUNT}\s*(?:x\s*)?{_GPU_WORDS}(?![\w-])"),
     re.compile(rf"\b(\d+)\s*x\s*{_GPU_WORDS}"),
@@ -290,32 +299,53 @@ def read_gpu(t: str) -> TextRead | None:
         return TextRead(value=m.group(1).upper().replace(" ", ""), confidence=0.5)
 
 
-def read_quantity(t: str, kind: WorkloadKind | None) -> QuantityRead | None:
-    candidates: list[tuple[int, QuantityRead]] = []
+def _footage(t: str) -> tuple[re.Match[str] | None, QuantityRead | None]:
     m = _FOOTAGE.search(t)
-    if m:
-        value = _number(m.group(1), m.group(2))
-        unit = m.group(3)
-        minutes = value * 60 if unit.startswith("h") else value / 60 if unit.startswith("s") else value
-        candidates.append((m.start(), QuantityRead(value=round(minutes, 4), unit="minutes", confidence=0.9)))
+    if not m:
+        return None, None
+    value = _number(m.group(1), m.group(2))
+    unit = m.group(3)
+    minutes = value * 60 if unit.startswith("h") else value / 60 if unit.startswith("s") else value
+    return m, QuantityRead(value=round(minutes, 4), unit="minutes", confidence=0.9)
+
+
+def _counted_hits(t: str, words: str) -> list[re.Match[str]]:
+    """``N [two words] noun``, ``N 4k noun`` and ``noun: N``, in text order."""
+    hits = list(re.finditer(rf"{_NUM}{_MULT}\s*(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t))
+    hits += re.finditer(rf"{_NUM}{_MULT}\s+(?:[48]k|uhd|hd|\d{{3,4}}p)\s+(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t)
+    hits += re.finditer(rf"\b(?:{words})\s*(?::|=|-)\s*{_NUM}{_MULT}(?![\w.])", t)
+    return sorted(hits, key=lambda h: h.start())
+
+
+def _counted_ok(t: str, q: re.Match[str], unit: QuantityUnit, kind: WorkloadKind | None) -> bool:
+    """Whether ``N noun`` counts the work: a model size ("11b vision on images") or a context length ("4096
+    tokens each") does not, nor a small token count outside training and data work."""
+    if (q.group(2) or "") in ("b", "bn", "billion") and unit != "tokens":
+        return False
+    value = _number(q.group(1), q.group(2))
+    if unit == "tokens":
+        if value < 100_000 and re.search(r"context|ctx|window|prompt|long|each|per", t[q.end() : q.end() + 25]):
+            return False
+        if value < 50_000 and kind not in ("training", "fine_tuning", "data_processing"):
+            return False
+    return value >= 1
+
+
+def _counted(t: str, kind: WorkloadKind | None, footage: re.Match[str] | None) -> list[tuple[int, QuantityRead]]:
+    out: list[tuple[int, QuantityRead]] = []
     for words, unit, _ in _QUANTITY_WORDS:
-        hits = list(re.finditer(rf"{_NUM}{_MULT}\s*(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t))
-        hits += re.finditer(rf"{_NUM}{_MULT}\s+(?:[48]k|uhd|hd|\d{{3,4}}p)\s+(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t)
-        hits += re.finditer(rf"\b(?:{words})\s*(?::|=|-)\s*{_NUM}{_MULT}(?![\w.])", t)
-        hits.sort(key=lambda h: h.start())
-        for q in hits:
-            if (q.group(2) or "") in ("b", "bn", "billion") and unit != "tokens":
-                continue  # "11b vision on images": a model size, not a count
-            value = _number(q.group(1), q.group(2))
-            if unit == "tokens" and value < 100_000 and re.search(r"context|ctx|window|prompt|long|each|per", t[q.end():q.end() + 25]):
+        for q in _counted_hits(t, words):
+            if unit == "videos" and footage and footage.start() <= q.start() < footage.end():
                 continue
-            if unit == "tokens" and value < 50_000 and kind not in ("training", "fine_tuning", "data_processing"):
-                continue
-            if unit == "videos" and m and q.start() >= m.start() and q.start() < m.end():
-                continue
-            if value >= 1:
-                candidates.append((q.start(), QuantityRead(value=value, unit=unit, confidence=0.85)))
+            if _counted_ok(t, q, unit, kind):
+                value = _number(q.group(1), q.group(2))
+                out.append((q.start(), QuantityRead(value=value, unit=unit, confidence=0.85)))
             break
+    return out
+
+
+def _data_size(t: str) -> list[tuple[int, QuantityRead]]:
+    """The first size in bytes that is not a GPU's memory (``80GB H100``, ``24 GB of VRAM``)."""
     for g in _DATA_GB.finditer(t):
         after = t[g.end() : g.end() + 12]
         before = t[max(0, g.start() - 14) : g.start()]
@@ -324,8 +354,16 @@ def read_quantity(t: str, kind: WorkloadKind | None) -> QuantityRead | None:
         if re.match(r"\s?(?:sxm|pcie|nvl)", after) or re.search(r"(?:h100|a100|h200|l40s?|card|gpu)\s*$", before):
             continue
         value = float(g.group(1).replace(",", "")) * _GB_PER[g.group(2)]
-        candidates.append((g.start(), QuantityRead(value=round(value, 6), unit="gb", confidence=0.85)))
-        break
+        return [(g.start(), QuantityRead(value=round(value, 6), unit="gb", confidence=0.85))]
+    return []
+
+
+def read_quantity(t: str, kind: WorkloadKind | None) -> QuantityRead | None:
+    """The amount of work: the unit the workload type counts in first, then the first in the text; GPUs only
+    when nothing else is counted."""
+    footage, minutes = _footage(t)
+    candidates = [(footage.start(), minutes)] if footage and minutes else []
+    candidates += _counted(t, kind, footage) + _data_size(t)
     if not candidates:
         gpus = _gpu_count(t)
         return QuantityRead(value=gpus[0], unit="gpus", confidence=gpus[1]) if gpus else None
@@ -376,6 +414,9 @@ _DURATION_WORDS = [
 ]
 
 
+_UNIT_HOURS = {"day": 24.0, "week": 168.0, "month": 730.0, "hour": 1.0, "weekend": 48.0}
+
+
 def _time_hours(num: str, unit: str) -> float:
     return _number(num) * _HOURS_PER[unit]
 
@@ -408,7 +449,7 @@ def read_duration(t: str, deadline: NumberRead | None) -> NumberRead | None:
         if w:
             if value is None:
                 unit = w.group(0).split()[-1]
-                value = {"day": 24.0, "week": 168.0, "month": 730.0, "hour": 1.0, "weekend": 48.0}[unit]
+                return NumberRead(value=_UNIT_HOURS[unit], confidence=conf)
             return NumberRead(value=value, confidence=conf)
     return None
 
@@ -422,7 +463,8 @@ _HIGH = re.compile(r"\b(?:high[- ]quality|hq|best\s+quality|highest\s+quality|to
                    r"photo-?realistic|production[- ]quality|production[- ]grade|print[- ]quality|premium\s+quality|"
                    r"hi-?res|high[- ]res(?:olution)?|ultra[- ]quality|detailed|crisp)\b")  # fmt: skip
 _DRAFT = re.compile(r"\b(?:draft|drafts|preview|previews|low[- ]quality|quick\s+and\s+dirty|rough|sketch(?:es)?|"
-                    r"low[- ]res(?:olution)?|lq|prototype\s+quality|thumbnail\s+quality|fast\s+previews?)\b")  # fmt: skip
+                    r"low[- ]res(?:olution)?|lq|prototype\s+quality|thumbnail\s+quality|"
+                    r"fast\s+previews?)\b")  # fmt: skip
 _STANDARD = re.compile(r"\b(?:standard\s+quality|normal\s+quality|medium\s+quality|default\s+quality|decent\s+quality|"
                        r"good\s+enough|average\s+quality)\b")  # fmt: skip
 _WXH = re.compile(r"\b(\d{3,5})\s*(?:x|by|\*)\s*(\d{3,5})\b(?:\s*(?:px|pixels?))?")
@@ -430,37 +472,53 @@ _STEPS = re.compile(r"\b(\d{1,4})\s*(?:denoising\s+|sampling\s+|inference\s+|dif
                     r"|\bsteps\s*(?:=|:|of)?\s*(\d{1,4})\b")  # fmt: skip
 
 
-def read_quality(t: str, kind: WorkloadKind | None) -> QualityRead | None:
-    level: QualityLevel | None = None
+_COUNTED_AFTER = re.compile(
+    r"\s*(?:[a-z-]+\s+)?(?:tokens?|context|ctx|window|seq|sequence|prompts?|rows|images|videos|clips|requests|users|"
+    r"thumbnails|pictures|photos|samples|examples|documents|renders|avatars)"
+)
+
+
+def _resolution_words(t: str, kind: WorkloadKind | None) -> list[tuple[int, str]]:
+    """Resolution words in text order; ``4k``/``8k`` only for images and video, and not as a count ("2k
+    thumbnails", "4k context") unless a number precedes them ("300 4k wallpapers")."""
+    hits: list[tuple[int, str]] = []
+    for word in _RESOLUTION:
+        if word in ("4k", "8k") and kind not in ("image_generation", "video_processing"):
+            continue
+        for hit in re.finditer(rf"(?<![\w.]){word}\b", t):
+            counted = _COUNTED_AFTER.match(t[hit.end() : hit.end() + 16])
+            if word.endswith("k") and counted and not re.search(r"\d\s*$", t[: hit.start()]):
+                continue
+            hits.append((hit.start(), word))
+    return sorted(hits)
+
+
+def _level(t: str) -> QualityLevel | None:
     if _HIGH.search(t):
-        level = "high"
-    elif _DRAFT.search(t):
-        level = "draft"
-    elif _STANDARD.search(t):
-        level = "standard"
+        return "high"
+    if _DRAFT.search(t):
+        return "draft"
+    if _STANDARD.search(t):
+        return "standard"
+    return None
+
+
+def read_quality(t: str, kind: WorkloadKind | None) -> QualityRead | None:
+    """The quality words, the (input) resolution (the first one written) and the denoising steps."""
+    level = _level(t)
     width = height = steps = None
+    visual = kind in ("image_generation", "video_processing", None)
     wxh = _WXH.search(t)
-    if wxh and kind in ("image_generation", "video_processing", None):
+    if wxh and visual:
         width, height = int(wxh.group(1)), int(wxh.group(2))
     else:
-        hits: list[tuple[int, str]] = []
-        for word in _RESOLUTION:
-            if word in ("4k", "8k", "2k") and kind not in ("image_generation", "video_processing"):
-                continue
-            for hit in re.finditer(rf"(?<![\w.]){word}\b", t):
-                after = t[hit.end() : hit.end() + 16]
-                counted = re.match(r"\s*(?:[a-z-]+\s+)?(?:tokens?|context|ctx|window|seq|sequence|prompts?|rows|"
-                                   r"images|videos|clips|requests|users|thumbnails|pictures|photos|samples|"
-                                   r"examples|documents|renders|avatars)", after)  # fmt: skip
-                if word.endswith("k") and (counted and not re.search(r"\d\s*$", t[: hit.start()])):
-                    continue
-                hits.append((hit.start(), word))
-        if hits:
-            width, height = _RESOLUTION[min(hits)[1]]
-            if level is None and any(w in ("8k", "4k", "uhd", "2160p") for _, w in hits):
+        words = _resolution_words(t, kind)
+        if words:
+            width, height = _RESOLUTION[words[0][1]]
+            if level is None and any(w in ("8k", "4k", "uhd", "2160p") for _, w in words):
                 level = "high"
     st = _STEPS.search(t)
-    if st and kind in ("image_generation", "video_processing", None):
+    if st and visual:
         steps = int(st.group(1) or st.group(2))
     if level is None and width is None and steps is None:
         return None
@@ -491,81 +549,101 @@ _NOT_PLACES = frozenset({"me", "in", "it", "is", "at", "to", "on", "or", "as", "
                          "santiago", "portland", "indiana", "ohio", "utah"})  # fmt: skip
 _CLOUD_REGION = re.compile(r"\b(?:us|eu|ap|sa|me|af|ca)-(?:east|west|north|south|central|northeast|southeast)-\d\b|"
                            r"\b(?:europe|asia|us|australia|northamerica|southamerica)-[a-z]+\d\b")  # fmt: skip
-_US_STATE_CONTEXT = re.compile(r"\b(?:washington|ohio|utah|oregon|indiana)\s+(?:state|dc|region|data\s*cent(?:er|re))\b|"
+_US_STATE_CONTEXT = re.compile(r"\b(?:washington|ohio|utah|oregon|indiana)\s+"
+                               r"(?:state|dc|region|data\s*cent(?:er|re))\b|"
                                r"\bin\s+(?:ohio|utah|oregon)\b")  # fmt: skip
 
 
-def read_region(t: str) -> RegionRead | None:
-    groups: list[str] = []
-    countries: list[str] = []
-    written: list[str] = []
+class _Places:
+    """What the region readers found, in text order, and the spans they took."""
 
-    def add(group: str | None, country: str | None, word: str) -> None:
-        if group and group not in groups:
-            groups.append(group)
-        if country and country not in countries:
-            countries.append(country)
-        if word not in written:
-            written.append(word)
+    def __init__(self) -> None:
+        self.groups: list[str] = []
+        self.countries: list[str] = []
+        self.written: list[str] = []
+        self.taken: list[tuple[int, int]] = []
 
-    taken: list[tuple[int, int]] = []
+    def add(self, group: str, country: str | None, word: str) -> None:
+        for items, item in ((self.groups, group), (self.countries, country), (self.written, word)):
+            if item and item not in items:
+                items.append(item)
+
+    def free(self, at: int) -> bool:
+        return not any(a <= at < b for a, b in self.taken)
+
+    def place(self, country: str | None, continent: str, word: str) -> None:
+        self.add(_COUNTRY_GROUP.get(country or "") or _CONTINENT_GROUP[continent], country, word)
+
+
+def _cloud_regions(t: str, found: _Places) -> None:
     for m in _CLOUD_REGION.finditer(t):
         place = region_place(m.group(0))
         if place.continent:
-            add(_COUNTRY_GROUP.get(place.country or "") or _CONTINENT_GROUP[place.continent], place.country, m.group(0))
-            taken.append(m.span())
+            found.place(place.country, place.continent, m.group(0))
+            found.taken.append(m.span())
+
+
+def _group_phrases(t: str, found: _Places) -> None:
     for phrase, group in sorted(_GROUP_WORDS.items(), key=lambda kv: -len(kv[0])):
         for m in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", t):
-            if any(a <= m.start() < b for a, b in taken):
+            if not found.free(m.start()) or (phrase == "us" and not _is_us(t, m.start())):
                 continue
-            if phrase == "us" and not _is_us(t, m.start()):
-                continue
-            taken.append(m.span())
-            add(group, _GROUP_COUNTRY.get(phrase) or ("US" if group == "us" else None), phrase)
+            found.taken.append(m.span())
+            found.add(group, _GROUP_COUNTRY.get(phrase) or ("US" if group == "us" else None), phrase)
     for m in _US_STATE_CONTEXT.finditer(t):
-        add("us", "US", m.group(0).split()[0] if not m.group(0).startswith("in ") else m.group(0)[3:])
+        found.add("us", "US", m.group(0).removeprefix("in ").split()[0])
+
+
+def _phrase_place(words: list[str]) -> tuple[str, str] | None:
+    """(country, continent) of a place word (or two or three words joined: ``new york``) the tables know."""
+    phrase = "".join(words)
+    if phrase in _NOT_PLACES or (len(words) > 1 and len(phrase) <= 5):
+        return None
+    if len(words) == 1 and len(phrase) < 4 and phrase not in ("uk", "uae"):
+        return None
+    place = region_place(phrase)
+    if place.continent and _known_phrase(phrase) and (place.country or len(words) == 1):
+        return place.country or "", place.continent
+    return None
+
+
+def _place_words(t: str, found: _Places) -> None:
     words = [(w.group(0), w.start()) for w in re.finditer(r"[a-z]+", t)]
     i = 0
     while i < len(words):
-        word, at = words[i]
-        if any(a <= at < b for a, b in taken):
+        if not found.free(words[i][1]):
             i += 1
             continue
-        matched = False
-        for n in (3, 2):
-            if i + n <= len(words):
-                phrase = "".join(w for w, _ in words[i : i + n])
-                spaced = " ".join(w for w, _ in words[i : i + n])
-                place = region_place(phrase) if phrase not in _NOT_PLACES and len(phrase) > 5 else None
-                if place and place.continent and place.country and _known_phrase(phrase):
-                    add(_COUNTRY_GROUP.get(place.country) or _CONTINENT_GROUP[place.continent], place.country, spaced)
-                    i += n
-                    matched = True
-                    break
-        if matched:
-            continue
-        if word not in _NOT_PLACES and (len(word) >= 4 or word in ("uk", "uae")):
-            place = region_place(word)
-            if place.continent and _known_phrase(word):
-                group = _COUNTRY_GROUP.get(place.country or "") or _CONTINENT_GROUP[place.continent]
-                add(group, place.country, word)
+        for n in (3, 2, 1):
+            hit = _phrase_place([w for w, _ in words[i : i + n]]) if i + n <= len(words) else None
+            if hit:
+                found.place(hit[0] or None, hit[1], " ".join(w for w, _ in words[i : i + n]))
+                i += n - 1
+                break
         i += 1
-    if not groups:
+
+
+def read_region(t: str) -> RegionRead | None:
+    """Region groups (and countries) named: cloud region ids, group words ("EU", "US east", "APAC"), countries,
+    cities and US states from :mod:`gpubroker.domain.regions`' vocabulary."""
+    found = _Places()
+    _cloud_regions(t, found)
+    _group_phrases(t, found)
+    _place_words(t, found)
+    if not found.groups:
         return None
-    return RegionRead(value=groups, countries=countries, written=written, confidence=0.9)
+    return RegionRead(value=found.groups, countries=found.countries, written=found.written, confidence=0.9)
 
 
 def _known_phrase(word: str) -> bool:
     """region_place reads a word into a country only through its tables; a word it merely splits is no place."""
     from gpubroker.domain import regions
 
-    tables = cast(dict[str, str], regions._COUNTRY_WORDS)  # noqa: SLF001 - the vocabulary is the point of reuse
-    continents = cast(dict[str, str], regions._CONTINENT_WORDS)  # noqa: SLF001
-    return word in tables or word in continents
+    return word in regions._COUNTRY_WORDS or word in regions._CONTINENT_WORDS  # the vocabulary, reused as is
 
 
 def _is_us(t: str, at: int) -> bool:
-    """"us" the country, not the pronoun: upper case in the original is lost, so look at the neighbours."""
+    """ "us" the country, not the pronoun: upper case in the original is lost, so look at the neighbours."""
     before = t[max(0, at - 12) : at]
     after = t[at + 2 : at + 14]
     if re.search(r"(?:in|the|within|from|only|to|on)\s+(?:the\s+)?$", before) and not re.match(
@@ -592,9 +670,12 @@ _BUDGET_WORD = re.compile(
 _BUDGET_BARE = re.compile(rf"\bbudget\s*(?:of|is|:|=|around|about|~|up\s+to|under|below|max)?\s*(?:is\s+)?{_AMOUNT}\b")
 _PERIOD = re.compile(
     r"^\s*(?:usd|\$)?\s*(?:/|per|an|a|each|every)\s*(?:gpu[- ]?)?(h|hr|hrs|hour|hours|day|days|month|months|mo|week|"
-    r"gpu[- ]?hours?)\b|^\s*(hourly|daily|monthly|weekly)\b|^\s*(?:in\s+)?(?:total|overall|all[- ]in|max(?:imum)?\s+total)\b"
+    r"gpu[- ]?hours?)\b|^\s*(hourly|daily|monthly|weekly)\b|"
+    r"^\s*(?:in\s+)?(?:total|overall|all[- ]in|max(?:imum)?\s+total)\b"
 )
-_PERIOD_BEFORE = re.compile(r"(hourly|daily|monthly|per[- ]hour|total)\s+(?:budget|rate|price|cap|spend)?\s*(?:of|:|is)?\s*$")
+_PERIOD_BEFORE = re.compile(
+    r"(hourly|daily|monthly|per[- ]hour|total)\s+(?:budget|rate|price|cap|spend)?\s*(?:of|:|is)?\s*$"
+)
 
 
 def _period(after: str, before: str) -> tuple[BudgetPeriod, float]:
@@ -665,7 +746,8 @@ _COMPLIANCE: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"\bsoc\s?-?\s?(?:2|ii)\b|\bsoc2\b"), "soc2", "secure-cloud"),
     (re.compile(r"\biso\s?-?\s?27001\b"), "iso27001", "secure-cloud"),
     (re.compile(r"\bpci(?:[- ]dss)?\b"), "pci-dss", "secure-cloud"),
-    (re.compile(r"\bsecure\s+cloud\b|\btier\s?(?:3|iii|4|iv)\s+data\s*cent(?:er|re)s?\b"), "secure-cloud", "secure-cloud"),
+    (re.compile(r"\bsecure\s+cloud\b|\btier\s?(?:3|iii|4|iv)\s+data\s*cent(?:er|re)s?\b"), "secure-cloud",
+     "secure-cloud"),
     (re.compile(r"\bcommunity\s+cloud\b"), "community-cloud", "community-cloud"),
     (re.compile(r"\bdedicated\s+(?:host|hosts|server|servers|hardware|machine|machines|node|nodes)\b|\bbare[- ]metal\b|"
                 r"\bsingle[- ]tenant\b"), "dedicated", "dedicated-host"),
@@ -729,7 +811,7 @@ _DATA_TASKS: list[tuple[re.Pattern[str], Task]] = [
     (re.compile(r"\betl\b|\bclean\w*|\btransform\w*|\bjoins?\b|\baggregat\w*|\bparquet\b|\bcsv\b|\bdataframes?\b|"
                 r"\brapids\b|\bcudf\b|\bspark\b|\bpreprocess\w*|\bfilter\w*|\bprocess\w*|\bparse\b|\blogs\b"), "etl"),
 ]  # fmt: skip
-_METHODS: list[tuple[re.Pattern[str], str]] = [
+_METHODS: list[tuple[re.Pattern[str], Method]] = [
     (re.compile(r"\bqlora\b|\bq-lora\b"), "qlora"),
     (re.compile(r"\blora\b|\bpeft\b|\badapters?\b"), "lora"),
     (re.compile(r"\bfull(?:[- ]parameter|[- ]weight)?\s+(?:fine[- ]?tun\w*|finetun\w*|training|sft)\b|"
@@ -738,43 +820,54 @@ _METHODS: list[tuple[re.Pattern[str], str]] = [
 _EPOCHS = re.compile(rf"{_NUM}\s*epochs?\b|\bepochs?\s*(?:=|:|of)?\s*(\d+)\b")
 
 
-_LLM_FAMILY = re.compile(r"\b(?:llama|mistral|mixtral|qwen|deepseek|gemma|phi|falcon|yi|olmo|starcoder|codestral|"
-                         r"command[- ]r|gpt[- ]?oss|llm)\w*")
+_LLM_FAMILY = re.compile(
+    r"\b(?:llama|mistral|mixtral|qwen|deepseek|gemma|phi|falcon|yi|olmo|starcoder|codestral|"
+    r"command[- ]r|gpt[- ]?oss|llm)\w*"
+)
+
+
+_TRAINED_MODEL = re.compile(r"\btrain(?:ed|ing)\s+(?:on|with)\b.*\b(?:model|weights)\b")
+_TRAIN_VERB = re.compile(r"\bpre-?train\w*|\bfrom\s+scratch\b|\btrain(?:ing)?\s+(?:a|an|my|our|the|\d)")
+_SPECIFIC_DATA = re.compile(r"\bembed\w*|\bdedup\w*|\betl\b|\btranscrib\w*|\bvectori[sz]\w*")
+_VIDEO_NOUN = re.compile(r"\bvideos?\b|\bfootage\b")
+_MAKE_IMAGES = re.compile(r"\bgenerat\w*|\bcreat\w*|\bmak\w*|\brender\w*|\bdraw\w*|\bproduc\w*|\bimages?\b|"
+                          r"\bpictures?\b|\bpics\b|\bdiffusion\b")  # fmt: skip
+_LLM_CONTEXT = re.compile(r"\bllm\b|\bmodel\b|\btokens?\b|\bchat\w*|\bserv\w*|\binference\b|\bendpoint\b|\bapi\b")
+_MODEL_KIND: dict[str, tuple[WorkloadKind, float]] = {
+    "image": ("image_generation", 0.9),
+    "video": ("video_processing", 0.9),
+    "embedding": ("data_processing", 0.9),
+    "audio": ("data_processing", 0.7),  # transcription
+}
+_KindRule = Callable[[dict[WorkloadKind, bool], str | None, str], bool]
+_KIND_RULES: list[tuple[WorkloadKind, float, _KindRule]] = [
+    ("fine_tuning", 0.9, lambda h, mk, t: h["fine_tuning"]),
+    ("training", 0.85, lambda h, mk, t: h["training"] and not (_TRAINED_MODEL.search(t) and not _TRAIN_VERB.search(t))),
+    ("data_processing", 0.85, lambda h, mk, t: mk is None and h["data_processing"] and bool(_SPECIFIC_DATA.search(t))),
+    ("video_processing", 0.85, lambda h, mk, t: mk is None and h["video_processing"]),
+    ("video_processing", 0.85, lambda h, mk, t: mk == "llm" and h["video_processing"] and bool(_VIDEO_NOUN.search(t))),
+    ("image_generation", 0.85, lambda h, mk, t: mk is None and h["image_generation"] and bool(_MAKE_IMAGES.search(t))),
+    ("data_processing", 0.7, lambda h, mk, t: mk is None and h["data_processing"]),
+    ("llm_inference", 0.85, lambda h, mk, t: mk == "llm" and h["llm_inference"]),
+    ("llm_inference", 0.7, lambda h, mk, t: mk == "llm" or (h["llm_inference"] and bool(_LLM_CONTEXT.search(t)))),
+    ("llm_inference", 0.6, lambda h, mk, t: bool(_LLM_FAMILY.search(t) or _SIZE.search(t))),
+]  # fmt: skip
 
 
 def read_kind(t: str, model: ModelMatch | None) -> KindRead | None:
-    hits = {kind: bool(p.search(t)) for kind, p in _KIND_WORDS.items()}
+    """The workload type: training words first (fine-tuning before training), then the named model's kind, then
+    the words of each type; the first rule that holds decides."""
+    hits: dict[WorkloadKind, bool] = {kind: bool(p.search(t)) for kind, p in _KIND_WORDS.items()}
     mkind = model.model.kind if model else None
-    if hits["fine_tuning"]:
-        return KindRead(value="fine_tuning", confidence=0.9)
-    if hits["training"] and not re.search(r"\btrain(?:ed|ing)\s+(?:on|with)\b.*\b(?:model|weights)\b", t) or re.search(
-        r"\bpre-?train\w*|\bfrom\s+scratch\b|\btrain(?:ing)?\s+(?:a|an|my|our|the|\d)", t
-    ):
-        if hits["training"]:
-            return KindRead(value="training", confidence=0.85)
-    if mkind == "image":
-        return KindRead(value="image_generation", confidence=0.9)
-    if mkind == "video":
-        return KindRead(value="video_processing", confidence=0.9)
-    if mkind == "embedding":
-        return KindRead(value="data_processing", confidence=0.9)
-    if mkind == "audio":
-        return KindRead(value="data_processing", confidence=0.7)
-    if hits["data_processing"] and re.search(r"\bembed\w*|\bdedup\w*|\betl\b|\btranscrib\w*|\bvectori[sz]\w*", t):
-        return KindRead(value="data_processing", confidence=0.85)
-    if hits["video_processing"] and not (mkind == "llm" and not re.search(r"\bvideos?\b|\bfootage\b", t)):
-        return KindRead(value="video_processing", confidence=0.85)
-    if hits["image_generation"] and mkind != "llm" and re.search(
-        r"\bgenerat\w*|\bcreat\w*|\bmak\w*|\brender\w*|\bdraw\w*|\bproduc\w*|\bimages?\b|\bpictures?\b|\bpics\b|\bdiffusion\b", t
-    ):
-        return KindRead(value="image_generation", confidence=0.85)
-    if hits["data_processing"]:
-        return KindRead(value="data_processing", confidence=0.7)
-    if mkind == "llm" or hits["llm_inference"] and re.search(r"\bllm\b|\bmodel\b|\btokens?\b|\bchat\w*|\bserv\w*|"
-                                                             r"\binference\b|\bendpoint\b|\bapi\b", t):
-        return KindRead(value="llm_inference", confidence=0.85 if hits["llm_inference"] else 0.7)
-    if re.search(r"\bllm\b|\blanguage\s+model\b", t) or _SIZE.search(t) or _LLM_FAMILY.search(t):
-        return KindRead(value="llm_inference", confidence=0.6)
+    for kind, confidence, rule in _KIND_RULES[:2]:
+        if rule(hits, mkind, t):
+            return KindRead(value=kind, confidence=confidence)
+    if mkind in _MODEL_KIND:
+        kind, confidence = _MODEL_KIND[mkind]
+        return KindRead(value=kind, confidence=confidence)
+    for kind, confidence, rule in _KIND_RULES[2:]:
+        if rule(hits, mkind, t):
+            return KindRead(value=kind, confidence=confidence)
     return None
 
 
@@ -793,7 +886,7 @@ def read_method(t: str, kind: WorkloadKind | None, precision: PrecisionRead | No
         return None
     for pattern, method in _METHODS:
         if pattern.search(t):
-            return MethodRead(value=method, confidence=0.9)  # type: ignore[arg-type]
+            return MethodRead(value=method, confidence=0.9)
     if kind == "fine_tuning" and precision is not None and precision.value == "int4":
         return MethodRead(value="qlora", confidence=0.8)
     return None
