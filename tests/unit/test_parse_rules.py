@@ -138,3 +138,16 @@ def test_missing_fields_name_the_first_question() -> None:
 def test_the_parser_is_deterministic() -> None:
     text = "Serve Llama 3 70B to 50 users, 8k context, fp16, under $10/hr, EU, GDPR"
     assert parse_workload(text) == parse_workload(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9" * 400 + " users", "9" * 400 + "k context", "$" + "9" * 400, "9" * 400 + " images",
+     "train a " + "9" * 400 + "b model", "serve a " + "9" * 400 + "b model at " + "9" * 400 + " req/s",
+     "9" * 300 + " GB dedupe", "generate 5 images at 0x0", "generate 0 images", "serve 3000b model",
+     "transcode 1 minute of video at 99999x99999"],
+)  # fmt: skip
+def test_absurd_numbers_are_bounded_never_a_crash(text: str) -> None:
+    answer = parse_workload(text)
+    assert answer.workload is None or answer.missing == []
+    answer.model_dump_json()  # finite numbers only: the answer is valid JSON

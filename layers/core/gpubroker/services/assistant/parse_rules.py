@@ -77,7 +77,13 @@ _MULT = r"(?:\s*(k|thousand|mm|mil|millions?|m|bn|billion|b|trillion|t)\b)?"
 def _number(raw: str, scale: str | None = None) -> float:
     word = re.sub(r"\s+", " ", raw.strip().casefold())
     base = float(_WORD_NUMBERS[word]) if word in _WORD_NUMBERS else float(word.replace(",", ""))
-    return base * _SCALE.get((scale or "").casefold(), 1.0)
+    return _bounded(base * _SCALE.get((scale or "").casefold(), 1.0))
+
+
+def _bounded(value: float) -> float:
+    """A number as written, capped at 1e18 (400 nines read as a float are infinite): every count, size and price
+    stays finite, and the request model's bounds then refuse what is out of range."""
+    return min(value, 1e18)
 
 
 def _clean(text: str) -> str:
@@ -135,10 +141,10 @@ def read_params(t: str) -> NumberRead | None:
     m = _SIZE.search(t)
     if m:
         explicit = bool(re.search(r"param|model|llm|weights", m.group(0)))
-        return NumberRead(value=float(m.group(1)), confidence=0.9 if explicit else 0.75)
+        return NumberRead(value=_bounded(float(m.group(1))), confidence=0.9 if explicit else 0.75)
     m = _SIZE_M.search(t)
     if m:
-        return NumberRead(value=float(m.group(1)) / 1000, confidence=0.85)
+        return NumberRead(value=_bounded(float(m.group(1))) / 1000, confidence=0.85)
     return None
 
 
@@ -159,8 +165,8 @@ _CONTEXT = [
 
 
 def _ctx_value(num: str, k: str | None) -> int:
-    value = float(num.replace(",", ""))
-    return int(value * {"k": 1024, "m": 1_048_576}[k]) if k else int(value)
+    value = _bounded(float(num.replace(",", "")))
+    return int(_bounded(value * {"k": 1024, "m": 1_048_576}[k])) if k else int(value)
 
 
 def read_context(t: str) -> IntRead | None:
@@ -353,7 +359,7 @@ def _data_size(t: str) -> list[tuple[int, QuantityRead]]:
             continue
         if re.match(r"\s?(?:sxm|pcie|nvl)", after) or re.search(r"(?:h100|a100|h200|l40s?|card|gpu)\s*$", before):
             continue
-        value = float(g.group(1).replace(",", "")) * _GB_PER[g.group(2)]
+        value = _bounded(float(g.group(1).replace(",", "")) * _GB_PER[g.group(2)])
         return [(g.start(), QuantityRead(value=round(value, 6), unit="gb", confidence=0.85))]
     return []
 
@@ -719,7 +725,7 @@ def read_budget(t: str) -> BudgetRead | None:
         return None
     hits.sort()
     start, end, amount, currency, scale = hits[0]
-    value = float(amount.replace(",", "")) * {"k": 1e3, "m": 1e6}.get(scale or "", 1.0)
+    value = _bounded(float(amount.replace(",", "")) * {"k": 1e3, "m": 1e6}.get(scale or "", 1.0))
     period, conf = _period(t[end : end + 24], t[max(0, start - 30) : start])
     if value <= 0:
         return None
