@@ -155,8 +155,8 @@ _CTX_WORDS = r"(?:context|ctx|context[- ]window|window|context[- ]length|seq(?:u
 _CTX_K = r"(\d+(?:\.\d+)?)\s*(k|m)\b"
 _CTX_N = r"(\d{1,3}(?:,\d{3})+|\d{3,7})"
 _CONTEXT = [
-    re.compile(rf"{_CTX_K}\s*(?:tokens?|toks?)?\s*(?:of\s+)?(?:long\s+)?{_CTX_WORDS}"),
-    re.compile(rf"{_CTX_N}\s*(?:tokens?|toks?)?\s*(?:of\s+)?(?:long\s+)?{_CTX_WORDS}"),
+    re.compile(rf"{_CTX_K}\s*-?\s*(?:tokens?|toks?)?\s*(?:of\s+)?(?:long\s+)?{_CTX_WORDS}"),
+    re.compile(rf"{_CTX_N}\s*-?\s*(?:tokens?|toks?)?\s*(?:of\s+)?(?:long\s+)?{_CTX_WORDS}"),
     re.compile(rf"{_CTX_WORDS}\s*(?:length|size|len|window|of|up\s+to|:|=|~|at|is|around|about)*\s*{_CTX_K}"),
     re.compile(rf"{_CTX_WORDS}\s*(?:length|size|len|window|of|up\s+to|:|=|~|at|is|around|about)*\s*{_CTX_N}"),
     re.compile(rf"{_CTX_K}\s*tokens?\b(?!\s*(?:per|/|a|an|each|every))"),
@@ -242,7 +242,7 @@ _GPU_WORDS = (
 _COUNT = _NUM.replace("|a|an|", "|")
 assert _COUNT != _NUM
 _GPU_COUNT = [
-    re.compile(rf"{_COUNT}\s*(?:x\s*)?{_GPU_WORDS}(?![\w-])"),
+    re.compile(rf"{_COUNT}\s*(?:x\s*)?(?:\d+\s?gb\s+)?{_GPU_WORDS}(?![\w-])"),
     re.compile(rf"\b(\d+)\s*x\s*{_GPU_WORDS}"),
     re.compile(r"\b(single|one)\s+gpu\b"),
 ]
@@ -319,7 +319,7 @@ def _counted_hits(t: str, words: str) -> list[re.Match[str]]:
     """``N [two words] noun``, ``N 4k noun`` and ``noun: N``, in text order."""
     hits = list(re.finditer(rf"{_NUM}{_MULT}\s*(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t))
     hits += re.finditer(rf"{_NUM}{_MULT}\s+(?:[48]k|uhd|hd|\d{{3,4}}p)\s+(?:[a-z-]+\s+){{0,2}}?(?:{words})\b", t)
-    hits += re.finditer(rf"\b(?:{words})\s*(?::|=|-)\s*{_NUM}{_MULT}(?![\w.])", t)
+    hits += re.finditer(rf"\b(?:{words})\s*(?::|=|-|x)\s*{_NUM}{_MULT}(?![\w.])", t)
     return sorted(hits, key=lambda h: h.start())
 
 
@@ -328,6 +328,8 @@ def _counted_ok(t: str, q: re.Match[str], unit: QuantityUnit, kind: WorkloadKind
     tokens each") does not, nor a small token count outside training and data work."""
     if (q.group(2) or "") in ("b", "bn", "billion") and unit != "tokens":
         return False
+    if unit != "tokens" and "token" in q.group(0):
+        return False  # "8192-token prompts": a length, not a count of prompts
     value = _number(q.group(1), q.group(2))
     if unit == "tokens":
         if value < 100_000 and re.search(r"context|ctx|window|prompt|long|each|per", t[q.end() : q.end() + 25]):
@@ -887,6 +889,11 @@ def read_task(t: str, kind: WorkloadKind | None) -> TaskRead | None:
     return None
 
 
+def _model_task(found: ModelMatch | None) -> TaskRead | None:
+    """A speech model named and no task word: it transcribes."""
+    return TaskRead(value="transcription", confidence=0.8) if found and found.model.kind == "audio" else None
+
+
 def read_method(t: str, kind: WorkloadKind | None, precision: PrecisionRead | None) -> MethodRead | None:
     if kind not in ("fine_tuning", "training"):
         return None
@@ -945,7 +952,7 @@ def parse_spec(text: str) -> WorkloadSpec:
         region=read_region(t),
         budget_usd=read_budget(t),
         compliance=read_compliance(t),
-        task=read_task(t, kind_value),
+        task=read_task(t, kind_value) or _model_task(found),
         method=read_method(t, kind_value, precision),
         epochs=read_epochs(t) if kind_value in ("training", "fine_tuning") else None,
     )
