@@ -165,8 +165,10 @@ def find_model(text: str) -> ModelMatch | None:
         at = _find(tokens, alias)
         if at >= 0:
             return ModelMatch(model=model, start=at, length=len(alias))
+    present = set(tokens)
     for alias, model in _alias_index():
-        if len(alias) >= 2 and any(not t.isalpha() for t in alias):
+        numbers = [t for t in alias if not t.isalpha()]
+        if len(alias) >= 2 and numbers and present.issuperset(numbers):  # numbers are never fuzzy: a cheap filter
             at = _find_near(tokens, alias)
             if at >= 0:
                 return ModelMatch(model=model, start=at, length=len(alias))
