@@ -130,7 +130,7 @@ _SIZE = re.compile(
     r"(?<![\w.$€£])(\d+(?:\.\d+)?)\s*-?\s*(b|bn|billion)\b(?:\s*-?\s*(?:param(?:eter)?s?|model|llm|weights))?"
     r"(?!\s*(?:tokens?|rows|records|images|dollars|usd|words|samples|examples|documents|docs|pages|gb|\$))"
 )
-_SIZE_M = re.compile(r"(?<![\w.$€£])(\d+(?:\.\d+)?)\s*-?\s*(m|million)\s*-?\s*param(?:eter)?s?\b")
+_SIZE_M = re.compile(r"(?<![\w.$€£])(\d+(?:\.\d+)?)\s*-?\s*(m|million)\s*-?\s*(?:param(?:eter)?s?|model|llm)\b")
 
 
 def read_model(text: str) -> ModelMatch | None:
@@ -398,7 +398,7 @@ _HOURS_PER = {"min": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60, "mins": 1 / 60
 _TIME_UNIT = r"(min|minutes?|mins|h|hrs?|hours?|days?|d|weeks?|wk|months?)\b"
 _DEADLINE = [
     re.compile(rf"(?:within|in\s+under|under|in\s+less\s+than|less\s+than|no\s+more\s+than|at\s+most|before|"
-               rf"by|in|inside|done\s+in|finish(?:ed)?\s+in|deadline\s+(?:of|is|:)?|turnaround\s+(?:of|is|:)?|"
+               rf"by|in|inside|done\s+in|finish(?:ed)?\s+in|deadline(?:\s+(?:of|is)|:)?|turnaround(?:\s+(?:of|is)|:)?|"
                rf"complete(?:d)?\s+in|ready\s+in|max(?:imum)?)\s+(?:the\s+next\s+)?{_NUM}\s*-?\s*{_TIME_UNIT}"
                r"(?!\s+of\b)"),
     re.compile(rf"{_NUM}\s*-?\s*{_TIME_UNIT}\s+(?:deadline|turnaround|max|or\s+less|tops)"),
@@ -748,7 +748,7 @@ _COMPLIANCE: list[tuple[re.Pattern[str], str, str]] = [
                 r"needs?\s+to|to|can(?:not|'t)\s+leave\s+the|may\s+not\s+leave\s+the|never\s+leaves?\s+the)\s*"
                 r"(?:stay|remain|be\s+kept|be\s+stored|be\s+processed|live|reside)?\s*(?:in(?:side)?|within)?\s*"
                 r"(?:the\s+)?(?:eu|europe|eea)\b|\b(?:eu|european)\s+data\s+(?:residency|sovereignty)\b|"
-                r"\bdata\s+(?:residency|sovereignty)\b[^.]{0,30}\b(?:eu|europe|eea)\b|\b(?:eu|eea)[- ]only\b"),
+                r"\bdata\s+(?:residency|sovereignty)\b[^.]{0,30}\b(?:eu|europe|eea)\b"),
      "eu-residency", "eu-data-residency"),
     (re.compile(r"\bhipaa\b"), "hipaa", "secure-cloud"),
     (re.compile(r"\bsoc\s?-?\s?(?:2|ii)\b|\bsoc2\b"), "soc2", "secure-cloud"),
