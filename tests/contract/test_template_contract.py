@@ -219,7 +219,8 @@ def test_only_the_mfa_functions_can_use_the_totp_sealing_key() -> None:
 
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-COMPUTATIONS = "/math/"  # POST /math/* compute an answer from the request and change nothing
+# POST /math/* and POST /ai/parse-workload compute an answer from the request and change nothing
+COMPUTATIONS = ("/math/", "/ai/parse-workload")
 
 
 def test_every_mutating_route_appends_to_the_audit_log() -> None:
