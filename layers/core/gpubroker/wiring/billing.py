@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from gpubroker.ports import Clock, Payments
     from gpubroker.services.billing_checkout import UserEmails
     from gpubroker.services.billing_webhooks import WebhookDeps
-    from gpubroker.wiring.saga import stripe_payments
 
 LOCAL_WEBHOOK_SECRET: Final = "whsec_gpubroker_local_stack"  # noqa: S105 - public by design: local stack only
 """The webhook secret of the local stack when its (empty) Stripe secret has none: used only where the AWS endpoint
@@ -72,16 +71,17 @@ class BillingWebhookApiDeps(AuditedApiDeps):
 def webhook_service_deps(s: BillingWebhookSettings) -> WebhookDeps:
     from gpubroker.adapters.auth_store import DynamoUserStore
     from gpubroker.adapters.billing_store import DynamoBillingStore
-    from gpubroker.adapters.booking_store import DynamoBookingStore
     from gpubroker.adapters.secrets import SecretField, SecretsManagerCredentials
     from gpubroker.adapters.task_tokens import StepFunctionsTaskTokens
     from gpubroker.services.billing_webhooks import WebhookDeps
 
     local = LOCAL_WEBHOOK_SECRET if os.environ.get("AWS_ENDPOINT_URL") else None
     secret = SecretField(SecretsManagerCredentials(s.STRIPE_SECRET_ID), "webhook_secret", fallback=local)
-    bookings = DynamoBookingStore(s.BOOKINGS_TABLE)
+    from gpubroker.wiring.bookings import booking_store
+
+    bookings = booking_store(s.BOOKINGS_TABLE)
     return WebhookDeps(secret=secret, store=DynamoBillingStore(s.AUTH_TABLE), users=DynamoUserStore(s.AUTH_TABLE),
-                       bookings=bookings, task_tokens=StepFunctionsTaskTokens(), payments=stripe_payments,
+                       bookings=bookings, task_tokens=StepFunctionsTaskTokens(), payments=payments,
                        audit=edge.audit_trail())  # fmt: skip
 
 
