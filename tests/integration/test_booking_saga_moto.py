@@ -1,6 +1,8 @@
-"""The real ``statemachines/booking.asl.json`` executing under moto's Step Functions interpreter, in process, its
-Lambda tasks running the real step handlers (``functions/booking_*``) over one shared in-memory world (store,
-Stripe, sandbox-like provider): the fault matrix of issue 12 section 3.
+"""The real ``statemachines/booking.asl.json`` executing under moto's Step Functions interpreter (the session's in-
+process moto server, not ``mock_aws``: entering ``mock_aws`` resets every moto backend of the process, the server's
+tables included, under the other integration tests of the same xdist worker), its Lambda tasks running the real step
+handlers (``functions/booking_*``) over one shared in-memory world (store, Stripe, sandbox-like provider): the fault
+matrix of issue 12 section 3.
 
 moto runs an execution in a thread and really sleeps between retries: the definition's ``IntervalSeconds`` are
 rewritten to 1 and ``JitterStrategy`` kept, so a case takes a few seconds. Printed: the matrix as a table.
@@ -13,6 +15,7 @@ import io
 import json
 import re
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,13 +27,13 @@ from gpubroker.domain.bookings import BookingStatus
 from gpubroker.domain.errors import PaymentsUnavailable, ProviderRejected, ProviderUnavailable
 from tests.events import Ctx
 from tests.fakes_saga import SagaWorld
+from tests.integration.conftest import Endpoint
 
 pytestmark = pytest.mark.integration
 
 ASL = "statemachines/booking.asl.json"
 STEPS = ("validate", "reserve", "charge", "await_payment", "confirm", "notify", "refund", "release", "fail",
          "attention")  # fmt: skip
-ROLE = "arn:aws:iam::123456789012:role/booking-saga"
 
 
 def logical_id(step: str) -> str:
@@ -74,14 +77,20 @@ def definition(root: Any, arns: dict[str, str], payment_timeout_s: int = 5) -> s
 
 
 @pytest.fixture
-def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+def harness(monkeypatch: pytest.MonkeyPatch, endpoint: Endpoint) -> Iterator[Harness]:
     import boto3
-    from moto import mock_aws
     from moto.awslambda.models import LambdaFunction
+    from moto.core.config import default_user_config
 
     from infra.local.template import ROOT
 
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    port = endpoint.url.rsplit(":", 1)[1]
+    if not endpoint.url.startswith("http://127.0.0.1:") or not port.isdigit():
+        pytest.skip("needs the in-process moto server (its Lambda invoke is patched here)")
+    # the interpreter's Lambda tasks call the server at MOTO_PORT; executions run only with this switch on
+    monkeypatch.setenv("MOTO_PORT", port)
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    run = uuid.uuid4().hex[:8]
     world = SagaWorld()
     faults: dict[str, list[Exception]] = {}
     after: dict[str, list[str]] = {}
@@ -108,24 +117,24 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
 
     monkeypatch.setattr(LambdaFunction, "invoke", invoke)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        iam = boto3.client("iam", region_name="us-east-1")
-        iam.create_role(RoleName="booking-saga", AssumeRolePolicyDocument="{}")
-        lam = boto3.client("lambda", region_name="us-east-1")
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as z:
-            z.writestr("handler.py", "def lambda_handler(event, context):\n    return event\n")
-        arns = {}
-        for step in STEPS:
-            name = f"booking-{step}"
-            step_of[name] = step
-            made = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
-                                       Handler="handler.lambda_handler", Code={"ZipFile": buf.getvalue()})  # fmt: skip
-            arns[logical_id(step)] = made["FunctionArn"]
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        machine = sfn.create_state_machine(name="booking", definition=definition(ROOT, arns), roleArn=ROLE,
-                                           type="STANDARD")  # fmt: skip
-        yield Harness(world, sfn, machine["stateMachineArn"], faults, after, invocations)
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=endpoint.url)
+    iam.create_role(RoleName=f"booking-saga-{run}", AssumeRolePolicyDocument="{}")
+    role = f"arn:aws:iam::123456789012:role/booking-saga-{run}"
+    lam = boto3.client("lambda", region_name="us-east-1", endpoint_url=endpoint.url)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("handler.py", "def lambda_handler(event, context):\n    return event\n")
+    arns = {}
+    for step in STEPS:
+        name = f"booking-{step}-{run}"
+        step_of[name] = step
+        made = lam.create_function(FunctionName=name, Runtime="python3.12", Role=role,
+                                   Handler="handler.lambda_handler", Code={"ZipFile": buf.getvalue()})  # fmt: skip
+        arns[logical_id(step)] = made["FunctionArn"]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", endpoint_url=endpoint.url)
+    machine = sfn.create_state_machine(name=f"booking-{run}", definition=definition(ROOT, arns), roleArn=role,
+                                       type="STANDARD")  # fmt: skip
+    yield Harness(world, sfn, machine["stateMachineArn"], faults, after, invocations)
 
 
 @dataclass(frozen=True)
