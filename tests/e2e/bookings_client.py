@@ -62,9 +62,9 @@ class Booker:
 
 def available_offer(url: str, headers: dict[str, str], *, gpu: str | None = None) -> dict[str, Any]:
     query = f"&gpu={gpu}" if gpu else ""
-    status, body, _ = request("GET", f"{url}/offers?available=true&sort=price&limit=5{query}", headers=headers)
-    assert status == 200 and body["offers"], (status, body)
-    return dict(body["offers"][0])
+    status, body, _ = request("GET", f"{url}/offers?sort=price&limit=5{query}", headers=headers)
+    assert status == 200 and body["items"], (status, body)
+    return dict(next(o for o in body["items"] if o["available"]))
 
 
 def dynamodb(state: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ import pytest
 
 from gpubroker.domain.bookings import Booking, BookingStatus, booking_id_for, step_key
 from gpubroker.domain.errors import (
+    AmountTooSmall,
     BookingInProgress,
     BookingNotCancellable,
     BookingNotFound,
@@ -30,7 +31,7 @@ from gpubroker.services.bookings import (
     started_hours,
     usage,
 )
-from tests.fakes_booking_routes import BookingWorld
+from tests.fakes_booking_routes import BookingWorld, offer
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -295,3 +296,14 @@ def test_a_saga_that_did_not_start_is_started_by_the_retry_of_the_same_request()
     assert len(w.store.items) == 1 and not w.saga.started  # recorded, not started
     b = create_booking("u1", "k", new(), deps=w.create_deps())
     assert list(w.saga.started) == [b.booking_id] and len(w.store.items) == 1
+
+
+def test_a_booking_below_stripes_smallest_charge_is_refused_before_anything_is_written() -> None:
+    w = BookingWorld()
+    cheap = offer("vast-cheap", provider="vast", gpu_count=1, price=0.14)
+    w.offers.items[cheap.offer_id] = cheap
+    with pytest.raises(AmountTooSmall) as refused:
+        create_booking("u1", "k", new(offer_id="vast-cheap", hours=3), deps=w.create_deps())  # 42 cents
+    assert refused.value.details == {"amount": {"amount": 42, "currency": "usd"}, "minimum": 50}
+    assert not w.store.items and not w.saga.started
+    assert create_booking("u1", "k", new(offer_id="vast-cheap", hours=4), deps=w.create_deps()).hours == 4  # 56 cents

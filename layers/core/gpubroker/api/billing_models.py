@@ -6,7 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-WebhookOutcome = Literal["applied", "superseded", "user_unknown", "recorded", "received", "ignored", "duplicate"]
+WebhookOutcome = Literal[
+    "applied", "superseded", "user_unknown", "recorded", "received", "ignored", "duplicate",
+    # a booking's Checkout (services/billing_webhooks.py settle_booking_checkout): the saga's task token answered
+    "booking_paid", "booking_paid_late", "booking_paid_late_refunded", "booking_payment_expired", "booking_unknown",
+    "booking_no_payment_intent", "booking_unwired",
+]  # fmt: skip
 
 
 class WebhookAck(BaseModel):
@@ -18,7 +23,10 @@ class WebhookAck(BaseModel):
     outcome: WebhookOutcome = Field(
         description="applied: the plan changed; superseded: a newer event had set the plan (recorded); "
         "user_unknown: no user for the customer (recorded); recorded: a failed payment kept; received: kept for "
-        "the booking work; ignored: a type we do not handle (recorded); duplicate: this event was seen before"
+        "the booking work; ignored: a type we do not handle (recorded); duplicate: this event was seen before; "
+        "booking_paid: a booking's Checkout paid, its saga resumed; booking_paid_late(_refunded): paid after the "
+        "booking ended (refunded); booking_payment_expired: the saga's wait failed; booking_unknown / "
+        "booking_no_payment_intent / booking_unwired: a booking Checkout that could not be settled (recorded)"
     )
 
 

@@ -28,9 +28,12 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from gpubroker.domain.money import Money
+from gpubroker.domain.money import Money, from_major
+
+if TYPE_CHECKING:
+    from gpubroker.domain.offers import Offer
 
 MIN_HOURS: Final = 1
 MAX_HOURS: Final = 720
@@ -41,6 +44,18 @@ IDEMPOTENCY_TTL_S: Final = 24 * 3600
 PER_GPU_PROVIDERS: Final = frozenset({"runpod", "vast", "sandbox"})
 """Providers that rent a share of a multi-GPU offer by the GPU (``gpu_count`` below the offer's count, billed
 per GPU-hour). Every other provider rents the whole instance: ``gpu_count`` must equal the offer's."""
+
+
+MIN_CHARGE: Final = {"usd": 50}
+"""The smallest amount Stripe charges, in minor units (Stripe's documented minimum charge amounts: USD 0.50). A
+booking below it is refused at ``POST /bookings`` (422 ``amount_too_small``) instead of failing at the charge."""
+
+
+def locked_price(offer: Offer, gpu_count: int) -> Money:
+    """The booking's hourly price: per GPU x ``gpu_count`` where the provider rents by the GPU, else the instance's."""
+    if offer.provider in PER_GPU_PROVIDERS:
+        return from_major(offer.price_per_gpu_hour).times(gpu_count)
+    return from_major(offer.price_per_hour)
 
 
 class BookingStatus(StrEnum):

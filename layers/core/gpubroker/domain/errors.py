@@ -387,3 +387,9 @@ class PaymentsUnavailable(Unavailable):
     """Stripe answered 5xx, 429 or timed out (transient: the saga retries the step with the same key)."""
 
     code = "payments_unavailable"
+
+
+class AmountTooSmall(ValidationFailed):
+    """A booking whose amount is below the smallest charge Stripe accepts (422): book more hours or GPUs."""
+
+    code = "amount_too_small"

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from gpubroker.domain.bookings import (
-    PER_GPU_PROVIDERS,
     SAGA_DONE,
     TERMINAL,
     Booking,
     BookingStatus,
     FailureReason,
+    locked_price,
     step_key,
 )
 from gpubroker.domain.errors import (
@@ -42,13 +42,12 @@ from gpubroker.domain.errors import (
     ProviderUnavailable,
     ProvisioningError,
 )
-from gpubroker.domain.money import Money, from_major, price_for_hours
+from gpubroker.domain.money import price_for_hours
 from gpubroker.domain.provisioning import InstanceStatus
 from gpubroker.observability import logger
 
 if TYPE_CHECKING:
     from gpubroker.domain.accounts import User
-    from gpubroker.domain.offers import Offer
     from gpubroker.ports import (
         AuditLog,
         AuditSpool,
@@ -186,13 +185,6 @@ def _provisioning(exc: ProvisioningError) -> ProvisioningError:
 def _open(booking: Booking) -> None:
     if booking.status in TERMINAL:
         raise BookingClosed(f"booking {booking.booking_id} is {booking.status.value}")
-
-
-def locked_price(offer: Offer, gpu_count: int) -> Money:
-    """The booking's hourly price: per GPU x ``gpu_count`` where the provider rents by the GPU, else the instance's."""
-    if offer.provider in PER_GPU_PROVIDERS:
-        return from_major(offer.price_per_gpu_hour).times(gpu_count)
-    return from_major(offer.price_per_hour)
 
 
 def _prices(booking: Booking) -> dict[str, Any]:

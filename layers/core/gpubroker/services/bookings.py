@@ -26,15 +26,18 @@ from datetime import UTC, datetime
 
 from gpubroker.domain.bookings import (
     MAX_HOURS,
+    MIN_CHARGE,
     MIN_HOURS,
     PER_GPU_PROVIDERS,
     Booking,
     BookingStatus,
     booking_id_for,
     is_booking_id,
+    locked_price,
     step_key,
 )
 from gpubroker.domain.errors import (
+    AmountTooSmall,
     BookingInProgress,
     BookingNotCancellable,
     BookingNotFound,
@@ -43,7 +46,7 @@ from gpubroker.domain.errors import (
     OfferUnavailable,
     ValidationFailed,
 )
-from gpubroker.domain.money import Money
+from gpubroker.domain.money import Money, price_for_hours
 from gpubroker.observability import logger
 from gpubroker.ports import (
     BookingNotifier,
@@ -127,6 +130,11 @@ def create_booking(user_id: str, idempotency_key: str, request: NewBooking, *, d
         if not offer.available:
             raise OfferUnavailable(f"offer {request.offer_id!r} is not available now")
         gpus = _gpu_count(offer.provider, offer.gpu_count, request.gpu_count)
+        amount = price_for_hours(locked_price(offer, gpus), request.hours)
+        minimum = MIN_CHARGE.get(amount.currency, 0)
+        if amount.amount_minor < minimum:
+            raise AmountTooSmall(f"{amount} is below the smallest charge ({Money(minimum, amount.currency)}): book "
+                                 "more hours", details={"amount": amount.to_json(), "minimum": minimum})  # fmt: skip
         now = _now(deps.clock)
         booking = Booking(booking_id=booking_id, user_id=user_id, offer_id=offer.offer_id, provider=offer.provider,
                           gpu_model=offer.gpu_model, gpu_count=gpus, hours=request.hours,
