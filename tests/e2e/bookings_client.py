@@ -60,11 +60,13 @@ class Booker:
             time.sleep(0.1)
 
 
-def available_offer(url: str, headers: dict[str, str], *, gpu: str | None = None) -> dict[str, Any]:
-    query = f"&gpu={gpu}" if gpu else ""
-    status, body, _ = request("GET", f"{url}/offers?sort=price&limit=5{query}", headers=headers)
+def available_offer(url: str, headers: dict[str, str], *, min_price: float = 0.5) -> dict[str, Any]:
+    """The cheapest available offer at ``min_price`` USD/h or more (an hour of it is above Stripe's smallest charge)."""
+    status, body, _ = request(
+        "GET", f"{url}/offers?sort=price&limit=50&min_price_per_hour={min_price}&available=true", headers=headers
+    )
     assert status == 200 and body["items"], (status, body)
-    return dict(next(o for o in body["items"] if o["available"]))
+    return dict(next(o for o in body["items"] if o["available"] and o["price_per_hour"] >= min_price))
 
 
 def dynamodb(state: dict[str, Any]) -> Any:

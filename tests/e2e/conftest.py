@@ -110,7 +110,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ws = os.environ.get("GPUBROKER_WS_URL")
         yield Stack(url=given.rstrip("/"), state_file=ROOT / ".local/stack.json", ready_s=0.0, ws_url=ws)
         return
-    with local_stack(tmp_path_factory.mktemp("stack")) as up:
+    # the booking tests keep their confirmed bookings' sandbox instances: room for all of them on one GPU model
+    with local_stack(tmp_path_factory.mktemp("stack"), env={"GPUBROKER_SANDBOX_CAPACITY": "*=512"}) as up:
         at_ready = first_answers(up.url, up.ws_url)  # before anything else touches the stack
         auth = sign_in(up.url, up.state_file)
         yield Stack(url=up.url, state_file=up.state_file, ready_s=up.ready_s, ws_url=up.ws_url, auth=auth,
