@@ -214,7 +214,7 @@ def post(module: Any, deps: Any, key: str, body: dict[str, Any], user: str = ME.
 @pytest.fixture
 def create_world(endpoint: Endpoint) -> tuple[CountingSaga, DynamoBookingStore, Any]:
     offers = DynamoOfferRepository(endpoint.names["OffersTable"])
-    offers.put_many([offer()])
+    offers.put_many([offer("sandbox-a100-1", provider="sandbox")])  # not a provider other tests ingest
     saga = CountingSaga()
     store = DynamoBookingStore(endpoint.names["BookingsTable"])
 
@@ -232,7 +232,7 @@ def test_50_concurrent_requests_with_one_key_make_one_booking_and_one_saga_start
     lock = threading.Lock()
     key = f"key-{uuid.uuid4().hex}"
     user = f"u-{uuid.uuid4().hex[:8]}"
-    body = {"offer_id": "runpod-a100-1", "hours": 3}
+    body = {"offer_id": "sandbox-a100-1", "hours": 3}
     barrier = threading.Barrier(10)
 
     def one(_: int) -> tuple[int, dict[str, Any]]:
