@@ -1,4 +1,5 @@
-"""``make dead-letters``: what the live prices could not deliver, read from LivePricesDeadLetterQueue.
+"""``make dead-letters``: what the live prices could not deliver, read from LivePricesDeadLetterQueue (or, with
+``--queue BookingPushDeadLetterQueue``, the bookings-stream batches whose status pushes failed for good).
 
 Two kinds of message land there (template.yaml): the **invocation records** of offers-stream batches the
 broadcaster failed on after its retries (the stream mapping's ``DestinationConfig.OnFailure``: Lambda sends the
@@ -108,7 +109,10 @@ def read(sqs: Any, streams: Any, queue_url: str, *, visibility: int = 30, delete
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--queue-url", help=f"the {QUEUE} URL (default: the running local stack's)")
+    parser.add_argument("--queue", default=QUEUE,
+                        help="its logical id in the local stack (default: %(default)s; BookingPushDeadLetterQueue:"
+                             " the booking status pushes)")  # fmt: skip
+    parser.add_argument("--queue-url", help="the queue's URL (default: the running local stack's)")
     parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint (default: the local stack's, else AWS)")
     parser.add_argument("--state-file", default=str(ROOT / ".local/stack.json"))
     parser.add_argument("--visibility", type=int, default=30, help="seconds each message stays hidden once read")
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
         state = json.loads(state_file.read_text())
-        url, endpoint = state["names"][QUEUE], endpoint or state["aws_endpoint"]
+        url, endpoint = state["names"][args.queue], endpoint or state["aws_endpoint"]
         for key, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
             os.environ.setdefault(key, value)  # moto takes any credentials
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

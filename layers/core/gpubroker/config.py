@@ -101,6 +101,14 @@ class BookingNotifySettings(_BookingStep):
     WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
 
 
+class BookingStreamSettings(_Settings):
+    """``stream_push_bookings``: the bookings come in the stream's images (no table, no key), so only the
+    connections (the owner's, by_user) and the management endpoint."""
+
+    CONNECTIONS_TABLE: str = Field(min_length=3)
+    WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
+
+
 class BookingRefundSettings(_BookingStep, StripeSettings, _StepAudit):
     pass
 

@@ -34,6 +34,7 @@ import json
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -139,6 +140,31 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return key, match.group(1)
 
 
+def booking_from_item(item: Mapping[str, Any], *, box: SecretBox | None = None) -> Booking:
+    """The ``Booking`` of a bookings-table item (DynamoDB JSON: a ``get_item``/``query`` item or a stream image).
+    Connection details: a sealed value is opened only with ``box`` (else ``connection`` is None); a plain one is
+    read. Raises (KeyError, ValueError, TypeError) on an item this module did not write."""
+    values: dict[str, Any] = {}
+    for f in fields(Booking):
+        if f.name == _CONNECTION or f.name not in item:
+            continue
+        values[f.name] = _from_attr(_kind(f.name), item[f.name])
+    values["connection"] = _open(item, values["booking_id"], box)
+    return Booking(**values)
+
+
+def _open(item: Mapping[str, Any], booking_id: str, box: SecretBox | None) -> dict[str, Any] | None:
+    if _SEALED in item:
+        if box is None:
+            return None  # this reader may not open them (and a store's saves leave them as they are)
+        opened: dict[str, Any] = json.loads(box.open(item[_SEALED]["S"], booking_id))
+        return opened
+    if _CONNECTION in item:
+        plain: dict[str, Any] = json.loads(item[_CONNECTION]["S"])
+        return plain
+    return None
+
+
 class DynamoBookingStore:
     """``ports.BookingStore`` on ``BookingsTable``; see the module docstring."""
 
@@ -168,25 +194,8 @@ class DynamoBookingStore:
         out["created_key"] = {"S": created_key(booking)}
         return out
 
-    def _booking(self, item: dict[str, Any]) -> Booking:
-        values: dict[str, Any] = {}
-        for f in fields(Booking):
-            if f.name == _CONNECTION or f.name not in item:
-                continue
-            values[f.name] = _from_attr(_kind(f.name), item[f.name])
-        values["connection"] = self._open(item, values["booking_id"])
-        return Booking(**values)
-
-    def _open(self, item: dict[str, Any], booking_id: str) -> dict[str, Any] | None:
-        if _SEALED in item:
-            if self.box is None:
-                return None  # this store may not open them (and its saves leave them as they are)
-            opened: dict[str, Any] = json.loads(self.box.open(item[_SEALED]["S"], booking_id))
-            return opened
-        if _CONNECTION in item:
-            plain: dict[str, Any] = json.loads(item[_CONNECTION]["S"])
-            return plain
-        return None
+    def _booking(self, item: Mapping[str, Any]) -> Booking:
+        return booking_from_item(item, box=self.box)
 
     @staticmethod
     def _key(user_id: str, booking_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from gpubroker.config import (
     BookingCreateSettings,
     BookingGetSettings,
     BookingReadSettings,
+    BookingStreamSettings,
     load_settings,
 )
 from gpubroker.wiring import edge
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
     from gpubroker.ports import BookingNotifier, BookingStore, CapacityProvider, Clock, Payments
+    from gpubroker.services.booking_stream import ImageReader
     from gpubroker.services.bookings import CancelDeps, CreateDeps
 
 CapacityFactory = Callable[[str], "CapacityProvider"]
@@ -158,3 +160,20 @@ def booking_cancel_deps() -> BookingCancelApiDeps:
                         capacity=capacity_factory(s.PROVIDER_SECRETS_ID, s.GPUBROKER_CAPACITY_PROVIDER),
                         notifier=booking_notifier(s.CONNECTIONS_TABLE, s.WEBSOCKET_ENDPOINT))  # fmt: skip
     return BookingCancelApiDeps(front_door=edge.front_door(), audit=edge.audit_trail(), cancel=cancel)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookingStreamDeps:
+    """The bookings stream's pusher: the image reader (the store's conversion, no key) and the notifier."""
+
+    read: ImageReader
+    notifier: BookingNotifier
+
+
+@cache
+def booking_stream_deps() -> BookingStreamDeps:
+    from gpubroker.adapters.booking_store import booking_from_item
+
+    s = load_settings(BookingStreamSettings)
+    return BookingStreamDeps(read=booking_from_item, notifier=booking_notifier(s.CONNECTIONS_TABLE,
+                                                                             s.WEBSOCKET_ENDPOINT))  # fmt: skip
