@@ -193,8 +193,9 @@ def run(url: str, state_file: Path, n: int, happy: int, runs: int) -> dict[str, 
             sagas[path.name].append(took)
             if status != path.status:
                 wrong.append(f"{path.name}: {status}")
+    load = [round(load_before, 2), round(load_fig1, 2), round(os.getloadavg()[0], 2)]
     return {"offer_id": offer["offer_id"], "times": times, "fig1_sagas_ended": ended, "sagas": sagas,
-            "wrong": wrong, "load": [round(load_before, 2), round(load_fig1, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
+            "wrong": wrong, "load": load}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
