@@ -1,6 +1,7 @@
 """The quick forms of the benchmarks that start or use a local stack (tests/bench/test_quick.py runs the others):
 bench_local_stack and bench_full_ingest start their own (unseeded) stacks; bench_ws_latency uses the e2e stack
-and puts back the prices it changed."""
+and puts back the prices it changed; bench_bookings uses the e2e stack too (a fresh user of its own, its faults
+cleared after each saga)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,11 @@ def test_quick_ws_latency_on_the_e2e_stack(stack: Stack) -> None:
         pytest.skip("needs the local stack's invoke API")
     summary = check_quick_run(run_quick("bench_ws_latency.py", "--state-file", str(stack.state_file)))
     assert summary["messages"] and summary["clients_with_wrong_messages"] == 0, summary
+
+
+def test_quick_bookings_on_the_e2e_stack(stack: Stack) -> None:
+    if not stack.auth:
+        pytest.skip("needs the local stack (its faults, sandbox and Stripe server)")
+    summary = check_quick_run(run_quick("bench_bookings.py", "--state-file", str(stack.state_file)))
+    ended = summary["fig1_sagas_ended"]
+    assert not summary["wrong"] and isinstance(ended, dict) and set(ended) == {"confirmed"}, summary
