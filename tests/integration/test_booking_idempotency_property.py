@@ -123,7 +123,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(endpoint: Endpoint) -> World:
     offers = DynamoOfferRepository(endpoint.names["OffersTable"])
-    offers.put_many([offer(o) for o in OFFERS])
+    offers.put_many([offer(o, provider="sandbox") for o in OFFERS])  # not a provider other tests ingest
     return World(endpoint, DynamoBookingStore(endpoint.names["BookingsTable"]), offers, environments(ENVS))
 
 
