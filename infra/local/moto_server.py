@@ -302,8 +302,86 @@ def _keep_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
+_UNSHAREABLE_STATES = frozenset({"Map", "Parallel"})  # their components keep per-run state (workers, map records)
+
+
+def _shareable(definition: str) -> bool:
+    """Whether a parsed program of ``definition`` can serve several executions at once: every component of Task,
+    Choice, Pass, Wait, Succeed and Fail states keeps its per-run state in the execution's environment (its heap,
+    keyed by the component's ``heap_key``); Map and Parallel components hold workers of their own."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("Type"), str):
+                found.append(node["Type"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    try:
+        walk(json.loads(definition))
+    except ValueError:
+        return False
+    return not _UNSHAREABLE_STATES.intersection(found)
+
+
+def _warm_heap_keys(program: Any) -> None:
+    """Give every component its ``heap_key`` now, in one thread: the key is made on first use, and two executions
+    making it at once would each store their state under a key the other then overwrites."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    todo: list[Any] = [program]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, EvalComponent):
+            _ = node.heap_key
+        if isinstance(node, Component):
+            todo.extend(vars(node).values())
+        elif isinstance(node, list | tuple | set | frozenset):
+            todo.extend(node)
+        elif isinstance(node, dict):
+            todo.extend(node.values())
+
+
+def cache_parsed_programs() -> None:
+    """Parse each state machine definition once, not once per execution. moto's interpreter (LocalStack's) parses
+    the ASL with ANTLR in the execution's thread: ~50 ms of CPU for the booking saga, holding the GIL while the
+    server answers the StartExecution that started it (measured: StartExecution p50 105 ms on the local stack,
+    ``docs/decisions.md``). A definition with Map or Parallel states is still parsed per execution."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    worker = execution_worker.ExecutionWorker
+    original = worker._get_evaluation_entrypoint
+    programs: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def entrypoint(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        if not _shareable(definition):
+            return original(self)
+        with lock:
+            program = programs.get(definition)
+            if program is None:
+                program = AmazonStateLanguageParser.parse(definition)[0]
+                _warm_heap_keys(program)
+                programs[definition] = program
+        return program
+
+    worker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+
+
 def main() -> None:
     import os
+    import sys
 
     from moto.server import main as moto_main
 
@@ -312,6 +390,10 @@ def main() -> None:
     if os.environ.get(OUTBOX_ENV):
         capture_outbox(Path(os.environ[OUTBOX_ENV]))
     execute_state_machines(os.environ.get(LAMBDA_ENDPOINT_ENV))
+    cache_parsed_programs()
+    # the interpreter's threads (one per running execution) and the request threads share one GIL: a 1 ms switch
+    # interval (Python's default: 5 ms) lets a request through between an execution's steps sooner
+    sys.setswitchinterval(0.001)
     moto_main()
 
 
