@@ -8,7 +8,7 @@ import importlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,3 +94,21 @@ def wired_auth_deps() -> AuthApiDeps:
     clear_wiring_caches()
     auth.auth_service_deps().hasher = Argon2Hasher(time_cost=1, memory_kib=8192, parallelism=1)
     return auth.auth_deps()
+
+
+@pytest.fixture
+def own_connections(endpoint: Endpoint) -> Iterator[Callable[..., None]]:
+    """``connect(connection_id, at=..., user_id=...)`` into the shared ConnectionsTable, every one deleted after the
+    test: a connection left behind with an old ``last_seen`` is "silent" to the next test that sweeps the table."""
+    from gpubroker.adapters.connections import DynamoConnectionRepository
+
+    repo = DynamoConnectionRepository(endpoint.names["ConnectionsTable"])
+    made: list[str] = []
+
+    def connect(connection_id: str, *, at: Any, user_id: str | None) -> None:
+        made.append(connection_id)
+        repo.connect(connection_id, at=at, user_id=user_id)
+
+    yield connect
+    for connection_id in made:
+        repo.delete(connection_id)

@@ -16,7 +16,6 @@ import pytest
 from gpubroker.adapters.aws import client
 from gpubroker.adapters.booking_push import WebSocketBookingNotifier
 from gpubroker.adapters.booking_store import DynamoBookingStore, booking_from_item
-from gpubroker.adapters.connections import DynamoConnectionRepository
 from gpubroker.api.booking_models import public_view
 from gpubroker.domain.bookings import Booking, BookingStatus, booking_id_for
 from gpubroker.domain.money import Money
@@ -44,13 +43,14 @@ def stream_records(table: str, booking_id: str) -> tuple[list[dict[str, Any]], s
     return out, arn
 
 
-def test_the_owner_hears_each_intermediate_status_from_the_real_stream(endpoint: Endpoint) -> None:
+def test_the_owner_hears_each_intermediate_status_from_the_real_stream(
+    endpoint: Endpoint, own_connections: Callable[..., None]
+) -> None:
     run = uuid.uuid4().hex[:8]
     alice, bob = f"alice-{run}", f"bob-{run}"
     connections = endpoint.names["ConnectionsTable"]
-    repo = DynamoConnectionRepository(connections)
     for cid, user in ((f"a1-{run}", alice), (f"b1-{run}", bob), (f"anon-{run}", None)):
-        repo.connect(cid, at=T0, user_id=user)
+        own_connections(cid, at=T0, user_id=user)
     store = DynamoBookingStore(endpoint.names["BookingsTable"])
     b = Booking(booking_id=booking_id_for(alice, run), user_id=alice, offer_id="runpod-a100-1", provider="runpod",
                 gpu_model="A100", gpu_count=1, hours=2, status=S.PENDING, created_at=T0, updated_at=T0)  # fmt: skip

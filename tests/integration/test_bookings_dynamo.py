@@ -11,6 +11,7 @@ import json
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,6 @@ import pytest
 from gpubroker.adapters.aws import client
 from gpubroker.adapters.booking_push import WebSocketBookingNotifier
 from gpubroker.adapters.booking_store import DynamoBookingStore
-from gpubroker.adapters.connections import DynamoConnectionRepository
 from gpubroker.adapters.dynamodb import DynamoOfferRepository
 from gpubroker.adapters.saga_starter import StepFunctionsSagaStarter
 from gpubroker.adapters.secretbox import KmsSecretBox
@@ -136,14 +136,15 @@ class RecordingPoster:
         return True
 
 
-def test_the_notifier_reaches_the_owners_signed_in_connections_only(endpoint: Endpoint) -> None:
+def test_the_notifier_reaches_the_owners_signed_in_connections_only(
+    endpoint: Endpoint, own_connections: Callable[..., None]
+) -> None:
     table = endpoint.names["ConnectionsTable"]
-    repo = DynamoConnectionRepository(table)
     run = uuid.uuid4().hex[:8]
     alice, bob = f"alice-{run}", f"bob-{run}"
     for cid, user in ((f"a1-{run}", alice), (f"a2-{run}", alice), (f"b1-{run}", bob), (f"anon-{run}", None),
                       (f"a-gone-{run}", alice)):  # fmt: skip
-        repo.connect(cid, at=T0, user_id=user)
+        own_connections(cid, at=T0, user_id=user)
     poster = RecordingPoster(gone={f"a-gone-{run}"})
     notifier = WebSocketBookingNotifier(table, poster, view=public_view)
     b = booking(alice, "n").with_status(BookingStatus.CONFIRMED, T0, connection={"host": "h"})
@@ -366,7 +367,9 @@ def test_get_on_its_default_wiring_opens_the_sealed_connection_of_the_owners_con
     assert get("someone-else")[0] == 404
 
 
-def test_the_wired_notifier_posts_through_the_management_api_and_drops_a_gone_connection(endpoint: Endpoint) -> None:
+def test_the_wired_notifier_posts_through_the_management_api_and_drops_a_gone_connection(
+    endpoint: Endpoint, own_connections: Callable[..., None]
+) -> None:
     """``wiring.bookings.booking_notifier`` as the cancel route builds it: the real ``ApiGatewayConnectionPoster``,
     its client stubbed (moto's management API never raises GoneException): one post delivered, one 410 -> the
     connection deleted, the anonymous connection never posted to."""
@@ -378,10 +381,9 @@ def test_the_wired_notifier_posts_through_the_management_api_and_drops_a_gone_co
     table = endpoint.names["ConnectionsTable"]
     run = uuid.uuid4().hex[:8]
     user = f"carol-{run}"
-    repo = DynamoConnectionRepository(table)
-    repo.connect(f"live-{run}", at=T0, user_id=user)
-    repo.connect(f"gone-{run}", at=T0, user_id=user)
-    repo.connect(f"anon-{run}", at=T0, user_id=None)
+    own_connections(f"live-{run}", at=T0, user_id=user)
+    own_connections(f"gone-{run}", at=T0, user_id=user)
+    own_connections(f"anon-{run}", at=T0, user_id=None)
     notifier = booking_notifier(table, "https://ws.example.test/dev")
     api = boto3.session.Session().client("apigatewaymanagementapi", endpoint_url="https://ws.example.test/dev",
                                          region_name="us-east-1")  # fmt: skip
