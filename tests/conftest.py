@@ -33,6 +33,10 @@ for key, value in {
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.powertools_threads import install as _powertools_per_thread  # noqa: E402
+
+_powertools_per_thread()  # several threads may resolve requests at once here (tests/powertools_threads.py)
+
 
 def clear_wiring_caches() -> None:
     """Drop every cached default ``Deps`` of the composition root, so the next call builds it anew (under the
