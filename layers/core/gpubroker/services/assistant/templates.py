@@ -35,7 +35,6 @@ from gpubroker.domain.workload_spec import (
 )
 from gpubroker.domain.workloads import GpuPlan, WorkloadMapping, WorkloadRequest
 from gpubroker.services.assistant import to_workload_request
-from gpubroker.services.workloads import map_workload_to_gpu
 
 SURE = 1.0  # an answer is what the user said: full confidence
 TOP = 10  # plans in the mapping, as the /math route's default
@@ -190,6 +189,8 @@ def answer_template(
 ) -> TemplateAnswer:
     """Validate ``answers`` (:class:`~gpubroker.domain.templates.InvalidAnswers`, 422, on any broken rule), build
     the spec and the request, and map it onto ``specs`` at ``prices`` (the cheapest live offer per GPU model)."""
+    from gpubroker.services.workloads import map_workload_to_gpu  # NumPy: imported by the answers function only
+
     given = validate_answers(template, dict(answers))
     notes: list[str] = []
     spec = build_spec(template, given, notes)
