@@ -39,7 +39,7 @@ FEEDS: frozenset[str] = frozenset({
     "spec.budget_usd:hour", "spec.budget_usd:total", "spec.task", "spec.method", "spec.epochs",
     "spec.quality.resolution", "spec.quality.steps",
     "workload.output_tokens", "workload.codec", "workload.fps", "workload.optimizer", "workload.batch",
-    "workload.scale", "workload.seq_len",
+    "workload.scale", "workload.gradient_checkpointing",
     "answer.optimise_for",
 })  # fmt: skip
 TEXT_MAX_LENGTH = 200
