@@ -195,7 +195,9 @@ def test_budget_and_speed_preferences() -> None:
     assert hours == sorted(hours)  # type: ignore[type-var]
     costs = [p.est_cost_usd for p in cheap.mapping.plans]
     assert costs == sorted(costs)  # type: ignore[type-var]
-    assert len(fast.mapping.plans) + fast.mapping.more_feasible == len(cheap.mapping.plans) + cheap.mapping.more_feasible
+    assert (
+        len(fast.mapping.plans) + fast.mapping.more_feasible == len(cheap.mapping.plans) + cheap.mapping.more_feasible
+    )
 
 
 def test_an_unknown_template_is_not_found() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -166,33 +167,51 @@ def template_named(name: str) -> Template:
     return found
 
 
-def check_answer(question: Question, value: AnswerValue) -> tuple[Rule, str] | None:
-    """The first of ``question``'s rules ``value`` breaks (the rule and a message), or None."""
+def _check_number(question: Question, value: AnswerValue) -> tuple[Rule, str] | None:
     rules = question.validation
-    kind = question.type
-    if kind == "boolean":
-        return None if isinstance(value, bool) else ("type", "must be true or false")
-    if kind == "choice":
-        allowed = [c.value for c in question.choices]
-        ok = not isinstance(value, bool) and value in allowed
-        return None if ok else ("choice", f"must be one of {', '.join(str(a) for a in allowed)}")
-    if kind in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            return "type", f"must be a{'n integer' if kind == 'integer' else ' number'}"
-        if kind == "integer" and not float(value).is_integer():
-            return "type", "must be an integer"
-        if rules.min is not None and value < rules.min:
-            return "min", f"must be at least {rules.min:g}"
-        if rules.max is not None and value > rules.max:
-            return "max", f"must be at most {rules.max:g}"
-        return None
+    integer = question.type == "integer"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "type", f"must be a{'n integer' if integer else ' number'}"
+    if integer and not float(value).is_integer():
+        return "type", "must be an integer"
+    if rules.min is not None and value < rules.min:
+        return "min", f"must be at least {rules.min:g}"
+    if rules.max is not None and value > rules.max:
+        return "max", f"must be at most {rules.max:g}"
+    return None
+
+
+def _check_text(question: Question, value: AnswerValue) -> tuple[Rule, str] | None:
+    pattern = question.validation.pattern
     if not isinstance(value, str):
         return "type", "must be text"
     if len(value) > TEXT_MAX_LENGTH:
         return "max_length", f"must be at most {TEXT_MAX_LENGTH} characters"
-    if rules.pattern is not None and not re.fullmatch(rules.pattern, value):
-        return "pattern", f"must match {rules.pattern}"
+    if pattern is not None and not re.fullmatch(pattern, value):
+        return "pattern", f"must match {pattern}"
     return None
+
+
+def _check_choice(question: Question, value: AnswerValue) -> tuple[Rule, str] | None:
+    allowed = [c.value for c in question.choices]
+    if not isinstance(value, bool) and value in allowed:
+        return None
+    return "choice", f"must be one of {', '.join(str(a) for a in allowed)}"
+
+
+def _check_boolean(question: Question, value: AnswerValue) -> tuple[Rule, str] | None:
+    return None if isinstance(value, bool) else ("type", "must be true or false")
+
+
+_CHECKS: dict[QuestionType, Callable[[Question, AnswerValue], tuple[Rule, str] | None]] = {
+    "boolean": _check_boolean, "choice": _check_choice, "number": _check_number, "integer": _check_number,
+    "text": _check_text, "model": _check_text,
+}  # fmt: skip
+
+
+def check_answer(question: Question, value: AnswerValue) -> tuple[Rule, str] | None:
+    """The first of ``question``'s rules ``value`` breaks (the rule and a message), or None."""
+    return _CHECKS[question.type](question, value)
 
 
 def _detail(qid: str, rule: Rule, msg: str) -> dict[str, Any]:

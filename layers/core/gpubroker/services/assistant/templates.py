@@ -10,7 +10,7 @@ field, never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -69,10 +69,10 @@ def _model(template: Template, qid: str, written: str) -> OpenModel:
     return found
 
 
-def build_spec(template: Template, answers: Mapping[str, AnswerValue], notes: list[str]) -> WorkloadSpec:
-    """The spec the (validated) answers state: each ``spec.*`` question's answer in its field."""
-    by_feed = {q.feeds: (q.id, answers[q.id]) for q in template.questions if q.id in answers}
-    fields: dict[str, Any] = {"workload_type": KindRead(value=template.workload_type, confidence=SURE)}
+def _model_fields(template: Template, by_feed: dict[str, tuple[str, AnswerValue]], notes: list[str]) -> dict[str, Any]:
+    """``model`` and ``model_params_b``: the table's model (its size), a size answered overriding it; a name the
+    table does not know is refused unless its size is answered."""
+    fields: dict[str, Any] = {}
     params = by_feed.get("spec.model_params_b")
     if "spec.model" in by_feed:
         qid, written = by_feed["spec.model"]
@@ -88,38 +88,52 @@ def build_spec(template: Template, answers: Mapping[str, AnswerValue], notes: li
             fields["model_params_b"] = NumberRead(value=model.params_b, confidence=SURE)
     if params is not None:
         fields["model_params_b"] = NumberRead(value=float(params[1]), confidence=SURE)
+    if template.workload_type in ("llm_inference", "training", "fine_tuning") and "model_params_b" not in fields:
+        raise refuse(template, "model_params_b", "required", "a model of the table or its size is required")
+    return fields
+
+
+def _read(feed: str, value: Any) -> tuple[str, BaseModel] | None:
+    """The spec field a ``spec.<field>[:<unit>]`` answer fills, and its reading (None: nothing to record)."""
+    name, _, unit = feed.removeprefix("spec.").partition(":")
+    if name in ("context_tokens", "concurrency", "gpu_count"):
+        return name, IntRead(value=int(value), confidence=SURE)
+    if name in ("request_rate_per_s", "deadline_hours", "epochs"):
+        return name, NumberRead(value=float(value), confidence=SURE)
+    if name == "quantity":
+        unit_name, factor = _QUANTITY[unit]
+        return name, QuantityRead(value=float(value) * factor, unit=unit_name, confidence=SURE)
+    if name == "budget_usd":
+        return name, BudgetRead(value=float(value), period=unit, amount=float(value), currency="USD", confidence=SURE)
+    readers: dict[str, Callable[[], BaseModel]] = {
+        "precision": lambda: PrecisionRead(value=value, written=str(value), confidence=SURE),
+        "task": lambda: TaskRead(value=value, confidence=SURE),
+        "method": lambda: MethodRead(value=value, confidence=SURE),
+        "region": lambda: RegionRead(value=[str(value)], written=[str(value)], confidence=SURE),
+    }
+    if name in readers and value != "any":
+        return name, readers[name]()
+    return None
+
+
+def build_spec(template: Template, answers: Mapping[str, AnswerValue], notes: list[str]) -> WorkloadSpec:
+    """The spec the (validated) answers state: each ``spec.*`` question's answer in its field."""
+    by_feed = {q.feeds: (q.id, answers[q.id]) for q in template.questions if q.id in answers}
+    fields: dict[str, Any] = {"workload_type": KindRead(value=template.workload_type, confidence=SURE)}
+    fields.update(_model_fields(template, by_feed, notes))
     quality: dict[str, int] = {}
     for feed, (_, value) in by_feed.items():
-        name, _, unit = feed.partition(":")
-        if name == "spec.precision":
-            fields["precision"] = PrecisionRead(value=value, written=str(value), confidence=SURE)
-        elif name in ("spec.context_tokens", "spec.concurrency", "spec.gpu_count"):
-            fields[name[5:]] = IntRead(value=int(value), confidence=SURE)
-        elif name in ("spec.request_rate_per_s", "spec.deadline_hours", "spec.epochs"):
-            fields[name[5:]] = NumberRead(value=float(value), confidence=SURE)
-        elif name == "spec.quantity":
-            unit_name, factor = _QUANTITY[unit]
-            fields["quantity"] = QuantityRead(value=float(value) * factor, unit=unit_name, confidence=SURE)
-        elif name == "spec.region" and value != "any":
-            fields["region"] = RegionRead(value=[str(value)], written=[str(value)], confidence=SURE)
-        elif name == "spec.budget_usd":
-            fields["budget_usd"] = BudgetRead(value=float(value), period=unit, amount=float(value), currency="USD",
-                                              confidence=SURE)  # fmt: skip
-        elif name == "spec.task":
-            fields["task"] = TaskRead(value=value, confidence=SURE)
-        elif name == "spec.method":
-            fields["method"] = MethodRead(value=value, confidence=SURE)
-        elif name == "spec.quality.resolution":
+        if feed == "spec.quality.resolution":
             width, _, height = str(value).partition("x")
             quality.update(width=int(width), height=int(height))
-        elif name == "spec.quality.steps":
+        elif feed == "spec.quality.steps":
             quality["steps"] = int(value)
+        elif feed.startswith("spec.") and feed not in ("spec.model", "spec.model_params_b"):
+            read = _read(feed, value)
+            if read is not None:
+                fields[read[0]] = read[1]
     if quality:
         fields["quality"] = QualityRead(confidence=SURE, **quality)
-    if template.workload_type in ("training", "fine_tuning") and "model_params_b" not in fields:
-        raise refuse(template, "model_params_b", "required", "a model of the table or its size is required")
-    if template.workload_type == "llm_inference" and "model_params_b" not in fields:
-        raise refuse(template, "model_params_b", "required", "a model of the table or its size is required")
     return WorkloadSpec(**fields)
 
 
