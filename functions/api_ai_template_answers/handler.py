@@ -28,8 +28,9 @@ def template_answers(
 ) -> TemplateAnswer:
     template = template_named(name)
     deps: MathDeps = app.context["deps"]
-    prices = prices_by_gpu(deps.offers.get())
-    return answer_template(template, request.answers, specs=bundled_catalog().gpus, prices=prices)
+    offers = deps.offers.get()
+    return answer_template(template, request.answers, specs=bundled_catalog().gpus,
+                           prices_in=lambda region: prices_by_gpu(offers, region=region))  # fmt: skip
 
 
 lambda_handler = api_handler(app, math_deps)

@@ -93,6 +93,21 @@ def test_the_defaults_map_onto_live_offers(name: str, math: MathDeps) -> None:
     assert plan["price_per_gpu_hour"] > 0
 
 
+def test_a_region_prices_the_plans_from_its_offers_only(math: MathDeps) -> None:
+    from gpubroker.domain.regions import region_groups
+
+    _, anywhere = post_answers("data-processing", {"answers": {}}, math)
+    status, eu = post_answers("data-processing", {"answers": {"region": "eu"}}, math)
+    assert status == 200, eu
+    assert eu["spec"]["region"]["value"] == ["eu"] and eu["mapping"]["plans"]
+    cheapest = {p["gpu_model"]: p["price_per_gpu_hour"] for p in anywhere["mapping"]["plans"]}
+    offers = math.offers.get().cols
+    region_of = dict(zip(offers.offer_id, (offers.vocab["region"][c] for c in offers.codes["region"]), strict=True))
+    for plan in eu["mapping"]["plans"]:
+        assert "eu" in region_groups(region_of[plan["offer_id"]])
+        assert plan["price_per_gpu_hour"] >= cheapest.get(plan["gpu_model"], 0)
+
+
 def test_the_workload_posts_to_the_map_route_unchanged(math: MathDeps) -> None:
     answers = {"model": "llama3-70b", "precision": "fp8", "concurrency": 32, "context_tokens": 8192}
     status, answer = post_answers("llm-inference", {"answers": answers}, math)

@@ -3,6 +3,7 @@ spec the mapping accepts and at least one GPU that fits."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ REQUEST: TypeAdapter[WorkloadRequest] = TypeAdapter(WorkloadRequest)
 
 
 def answer(name: str, answers: dict[str, Any] | None = None) -> TemplateAnswer:
-    return answer_template(template_named(name), answers or {}, specs=SPECS, prices=PRICES)
+    return answer_template(template_named(name), answers or {}, specs=SPECS, prices_in=lambda region: PRICES)
 
 
 def refused(name: str, answers: dict[str, Any]) -> list[dict[str, Any]]:
@@ -198,6 +199,21 @@ def test_budget_and_speed_preferences() -> None:
     assert (
         len(fast.mapping.plans) + fast.mapping.more_feasible == len(cheap.mapping.plans) + cheap.mapping.more_feasible
     )
+
+
+def test_the_region_answered_chooses_the_offers_that_price_the_plans() -> None:
+    asked: list[list[str]] = []
+
+    def prices_in(region: Sequence[str]) -> dict[str, tuple[float, str]]:
+        asked.append(list(region))
+        return {"L4": (0.5, "fake-eu-l4")} if region else PRICES
+
+    got = answer_template(template_named("data-processing"), {"region": "eu"}, specs=SPECS, prices_in=prices_in)
+    assert asked == [["eu"]]
+    assert [p.gpu_model for p in got.mapping.plans] == ["L4"] and got.mapping.plans[0].offer_id == "fake-eu-l4"
+    assert any(p.reason == "no_offers" for p in got.mapping.infeasible)
+    answer_template(template_named("data-processing"), {}, specs=SPECS, prices_in=prices_in)
+    assert asked[-1] == []  # "any": everywhere
 
 
 def test_an_unknown_template_is_not_found() -> None:

@@ -199,16 +199,19 @@ def answer_template(
     answers: Mapping[str, AnswerValue],
     *,
     specs: Sequence[GpuSpec],
-    prices: Mapping[str, tuple[float, str]],
+    prices_in: Callable[[Sequence[str]], Mapping[str, tuple[float, str]]],
 ) -> TemplateAnswer:
     """Validate ``answers`` (:class:`~gpubroker.domain.templates.InvalidAnswers`, 422, on any broken rule), build
-    the spec and the request, and map it onto ``specs`` at ``prices`` (the cheapest live offer per GPU model)."""
+    the spec and the request, and map it onto ``specs`` at ``prices_in(region groups)``: the cheapest live offer
+    per GPU model in the region answered (everywhere: no groups)."""
     from gpubroker.services.workloads import map_workload_to_gpu  # NumPy: imported by the answers function only
 
     given = validate_answers(template, dict(answers))
     notes: list[str] = []
     spec = build_spec(template, given, notes)
     workload = build_workload(template, given, spec, notes)
+    region = spec.region.value if spec.region is not None else []
+    prices = prices_in(region)
     optimise: OptimiseFor = "speed" if given.get("optimise_for") == "speed" else "cost"
     if optimise == "cost":  # the /math route's order
         mapping = map_workload_to_gpu(workload, specs=specs, prices=prices, top=TOP)
@@ -217,9 +220,8 @@ def answer_template(
         fastest = sorted(every.plans, key=_speed)
         mapping = every.model_copy(update={"plans": fastest[:TOP], "more_feasible": every.more_feasible +
                                            max(0, len(fastest) - TOP)})  # fmt: skip
-    if spec.region is not None:
-        notes.append(f"region {spec.region.value[0]}: recorded in the spec for the offer search; the mapping prices "
-                     "each GPU at its cheapest live offer in any region")  # fmt: skip
+    if region:
+        notes.append(f"prices: the cheapest live offer of each GPU model in region group {region[0]}")
     return TemplateAnswer(template=template.name, answers=given, spec=spec, workload=workload, mapping=mapping,
                           optimise_for=optimise, over_budget=_over_budget(mapping.plans, spec),
                           assumptions=notes)  # fmt: skip
