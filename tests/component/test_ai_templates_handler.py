@@ -8,8 +8,11 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gpubroker.api.deps import ApiDeps
+from gpubroker.domain.templates import template_named
 from gpubroker.services.offer_math import OfferMathCache
 from gpubroker.services.search import SnapshotCache
 from gpubroker.wiring.math import MathDeps
@@ -148,3 +151,29 @@ def test_a_body_of_the_wrong_shape_is_422(body: Any, math: MathDeps) -> None:
 def test_answers_to_an_unknown_template_are_404(math: MathDeps) -> None:
     status, answer = post_answers("quantum-annealing", {"answers": {}}, math)
     assert status == 404 and answer["error"]["code"] == "template_not_found"
+
+
+_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12),
+    st.text(max_size=40),
+    st.sampled_from(["any", "eu", "fp8", "int4", "qlora", "av1", "upscale", "diffusion_video", "dedupe", "speed",
+                     "1024x1024", "3840x2160", "flux dev", "llama3-405b", "Whisper large-v3", "BGE-M3"]),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_answers_are_a_200_or_a_422_never_a_5xx(name: str, math: MathDeps, data: st.DataObject) -> None:
+    """Bad input (issue 13 §5): answers of any type and value to the template's own questions (and a stray one)
+    get an answer or a 422 naming a question, never a 5xx."""
+    ids = [q.id for q in template_named(name).questions] + ["stray"]
+    answers = data.draw(st.dictionaries(st.sampled_from(ids), _VALUES, max_size=6))
+    status, answer = post_answers(name, {"answers": answers}, math)
+    assert status in (200, 422), answer
+    if status == 422:
+        assert all(d["loc"][0] == "answers" and d["loc"][1] in ids for d in answer["error"]["details"])
+    else:
+        assert answer["workload"]["type"] == template_named(name).workload_type
