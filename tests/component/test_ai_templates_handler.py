@@ -142,7 +142,7 @@ def test_bad_answers_are_422_naming_the_question(answers: dict[str, Any], field:
 
 
 @pytest.mark.parametrize("body", [{"answers": []}, {"answers": {"images": None}}, {"other": {}}, "[1]",
-                                  {"answers": {"images": {"deep": 1}}}])  # fmt: skip
+                                  {"answers": {"images": {"deep": 1}}}, {"answers": {"x" * 65: 1}}])  # fmt: skip
 def test_a_body_of_the_wrong_shape_is_422(body: Any, math: MathDeps) -> None:
     status, answer = post_answers("image-generation", body, math)
     assert status == 422, answer

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -135,7 +135,7 @@ class TemplateList(BaseModel):
 class AnswersRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    answers: dict[str, AnswerValue] = Field(
+    answers: dict[Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)], AnswerValue] = Field(
         default_factory=dict, max_length=64, description="question id -> answer; an omitted question takes its default"
     )
 
