@@ -219,8 +219,9 @@ def test_only_the_mfa_functions_can_use_the_totp_sealing_key() -> None:
 
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-# POST /math/* and POST /ai/parse-workload compute an answer from the request and change nothing
-COMPUTATIONS = ("/math/", "/ai/parse-workload")
+# POST /math/*, POST /ai/parse-workload and POST /ai/templates/{name}/answers compute an answer from the request
+# and change nothing
+COMPUTATIONS = ("/math/", "/ai/parse-workload", "/ai/templates/")
 
 
 def test_every_mutating_route_appends_to_the_audit_log() -> None:

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from gpubroker.domain.errors import ValidationFailed
 from gpubroker.domain.gpus import GpuSpec, bundled_catalog
 from gpubroker.domain.providers import in_eea, is_marketplace
+from gpubroker.domain.regions import region_predicate
 from gpumath.arrays import F64, I64, B
 from gpumath.columns import OfferColumns
 from gpumath.groups import GroupStats, group_stats
@@ -229,10 +230,14 @@ def candidate_mask(
     return mask
 
 
-def prices_by_gpu(offer_math: OfferMath) -> dict[str, tuple[float, str]]:
-    """Cheapest live offer per GPU model: ``{gpu_model: (USD per GPU-hour, offer_id)}`` (ties: smallest id)."""
+def prices_by_gpu(offer_math: OfferMath, *, region: Sequence[str] = ()) -> dict[str, tuple[float, str]]:
+    """Cheapest live offer per GPU model: ``{gpu_model: (USD per GPU-hour, offer_id)}`` (ties: smallest id);
+    with ``region`` (region names or groups: ``eu``, ``us``, as the offer search reads them), among those there."""
     cols = offer_math.cols
-    live = np.flatnonzero(cols.bools["available"])
+    mask = cols.bools["available"]
+    if region:
+        mask = mask & cols.vocab_mask("region", region_predicate(region))
+    live = np.flatnonzero(mask)
     if live.size == 0:
         return {}
     codes = cols.codes["gpu_model"][live]
