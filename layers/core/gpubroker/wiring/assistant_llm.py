@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from gpubroker.api.deps import ApiDeps
 from gpubroker.config import AssistantSettings, load_settings
-from gpubroker.wiring.edge import front_door
+from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
     from gpubroker.adapters.breaker import CircuitBreaker
@@ -79,4 +79,4 @@ def llm_engine() -> LlmEngine | None:
 
 @cache
 def parse_deps() -> ParseDeps:
-    return ParseDeps(front_door=front_door(), llm=llm_engine())
+    return ParseDeps(front_door=edge.front_door(), llm=llm_engine())

@@ -9,7 +9,8 @@ table lookup, the fixed currency rates, the region and compliance vocabularies, 
 The rules engine answers instead, with ``fallback`` saying why, when: the caller is anonymous (``anonymous``); the
 user's daily call budget is spent (``budget``) or cannot be counted (``budget_unavailable``); the ``llm`` circuit
 breaker is open (``breaker_open``); the model does not answer within ``timeout_s`` (``timeout``), fails
-(``error``) or answers something that does not validate (``invalid``). The last three count as failures of the
+(``error``) or answers something that does not validate (``invalid``: no tool call, not JSON, or not a
+``WorkloadSpec``). The last three count as failures of the
 breaker, an answer that validates as a success. The call runs in a worker thread and is waited for at most
 ``timeout_s`` (the adapters' own socket timeouts are the same), so a hanging model costs the caller the timeout
 and no more. The text is never logged.
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from gpubroker.domain.llm import BudgetUnavailable, LlmError, LlmTimeout, inline_refs
+from gpubroker.domain.llm import BudgetUnavailable, LlmBadAnswer, LlmError, LlmTimeout, inline_refs
 from gpubroker.domain.models import find_model
 from gpubroker.domain.plans import LLM_DAILY_CALLS, Plan
 from gpubroker.domain.providers import COMPLIANCE_TAGS
@@ -107,7 +108,7 @@ def parse_workload_llm(text: str, caller: Caller | None, engine: LlmEngine | Non
         spec = spec_from_llm(raw)
     except (FutureTimeout, LlmTimeout):
         reason = "timeout"
-    except (ValidationError, ValueError, TypeError, KeyError):
+    except (LlmBadAnswer, ValidationError, ValueError, TypeError, KeyError):
         reason = "invalid"
     except LlmError as exc:
         log.warning("assistant: %s call failed: %s", engine.model.engine, exc)
