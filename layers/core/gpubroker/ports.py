@@ -500,6 +500,16 @@ class TaskTokens(Protocol):
     def fail(self, token: str, error: str, cause: str) -> None: ...
 
 
+class CircuitBreaker(Protocol):
+    """A circuit breaker (``adapters.breaker``: Redis-shared or per process): ask before a call, report after."""
+
+    def allow(self) -> bool: ...
+
+    def record_success(self) -> None: ...
+
+    def record_failure(self) -> None: ...
+
+
 class LanguageModel(Protocol):
     """A language model behind an API (``gpubroker.adapters.llm``: Amazon Bedrock Converse, or any OpenAI-compatible
     chat endpoint). Every call is one request, never retried, bounded by ``timeout_s``; a failure raises

@@ -37,8 +37,7 @@ from gpubroker.services.assistant import answer_for
 from gpubroker.services.assistant.parse_rules import USD_PER, parse_spec, read_compliance, read_region
 
 if TYPE_CHECKING:
-    from gpubroker.adapters.breaker import CircuitBreaker
-    from gpubroker.ports import LanguageModel, LlmBudget
+    from gpubroker.ports import CircuitBreaker, LanguageModel, LlmBudget
 
 log = logging.getLogger(__name__)
 
