@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 3.0
 BREAKER_NAME = "llm"
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm")
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm")
 
 SYSTEM_PROMPT = """You read a user's description of a GPU workload and fill in the `answer` tool.
 Fill in ONLY the fields the text states or clearly implies; leave every other field out. Never invent values.
