@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.bench.common import UNLIMITED, InProcess, add_quick, verdict  # noqa: E402
+from tests.bench.common import UNLIMITED, InProcess, add_quick, verdict
 
 TARGET_RULES_P95_MS = 300.0
 TARGET_HANG_MARGIN_MS = 300.0

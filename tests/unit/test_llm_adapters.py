@@ -5,7 +5,6 @@ tested against a local server: tests/integration/test_llm_openai_fake.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest

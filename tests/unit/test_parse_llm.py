@@ -97,8 +97,14 @@ def test_an_answer_that_does_not_validate_falls_back(raw: Any) -> None:
     assert answer.spec == parse_workload(TEXT).spec
 
 
-@pytest.mark.parametrize(("error", "reason"), [(LlmError("bedrock: ThrottlingException"), "error"),
-                                               (LlmTimeout("slow"), "timeout"), (RuntimeError("bug"), "error")])
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (LlmError("bedrock: ThrottlingException"), "error"),
+        (LlmTimeout("slow"), "timeout"),
+        (RuntimeError("bug"), "error"),
+    ],
+)
 def test_an_error_falls_back(error: Exception, reason: str) -> None:
     answer = parse_workload_llm(TEXT, USER, engine(ScriptedModel(answer=error)))
     assert (answer.engine, answer.fallback) == ("rules", reason)

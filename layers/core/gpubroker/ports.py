@@ -519,9 +519,7 @@ class LanguageModel(Protocol):
     engine: str
     """``bedrock`` or ``openai``: what the answers name as their ``engine``."""
 
-    def complete_json(
-        self, system: str, user: str, schema: Mapping[str, Any], *, timeout_s: float
-    ) -> dict[str, Any]:
+    def complete_json(self, system: str, user: str, schema: Mapping[str, Any], *, timeout_s: float) -> dict[str, Any]:
         """The JSON object the model fills in for ``schema`` (a JSON schema without ``$ref``), asked as a tool the
         model is forced to call. Not validated here: the caller validates it with its own model."""
         ...

@@ -34,9 +34,7 @@ SpecField = Literal[
 ]  # fmt: skip
 Confidence = float
 EngineUsed = Literal["rules", "bedrock", "openai"]
-FallbackReason = Literal[
-    "anonymous", "budget", "budget_unavailable", "breaker_open", "timeout", "error", "invalid"
-]
+FallbackReason = Literal["anonymous", "budget", "budget_unavailable", "breaker_open", "timeout", "error", "invalid"]
 
 
 class _Read(BaseModel):

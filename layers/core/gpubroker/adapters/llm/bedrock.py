@@ -49,9 +49,7 @@ class BedrockLanguageModel:
                 self._clients[timeout_s] = boto3.client("bedrock-runtime", region_name=self._region, config=config)
             return self._clients[timeout_s]
 
-    def complete_json(
-        self, system: str, user: str, schema: Mapping[str, Any], *, timeout_s: float
-    ) -> dict[str, Any]:
+    def complete_json(self, system: str, user: str, schema: Mapping[str, Any], *, timeout_s: float) -> dict[str, Any]:
         tool = answer_tool(schema)
         turn = self.converse([user_message(user)], [tool], system=system, timeout_s=timeout_s, tool_choice=tool.name)
         return tool_arguments(turn)

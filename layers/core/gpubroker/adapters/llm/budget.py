@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC
 
@@ -61,10 +62,8 @@ class RedisLlmBudget:
         return count <= limit
 
     def give_back(self, user_id: str) -> None:
-        try:
+        with contextlib.suppress(RedisError, OSError):  # else one call too many counted today: harmless
             self._redis.decr(self.key(user_id))
-        except (RedisError, OSError):
-            pass  # one call too many counted for today: harmless
 
     def used(self, user_id: str) -> int:
         try:

@@ -35,9 +35,7 @@ class OpenAICompatibleModel:
         self._api_key = api_key
         self._pool = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False)
 
-    def complete_json(
-        self, system: str, user: str, schema: Mapping[str, Any], *, timeout_s: float
-    ) -> dict[str, Any]:
+    def complete_json(self, system: str, user: str, schema: Mapping[str, Any], *, timeout_s: float) -> dict[str, Any]:
         tool = answer_tool(schema)
         turn = self.converse([user_message(user)], [tool], system=system, timeout_s=timeout_s, tool_choice=tool.name)
         if not turn.tool_calls and turn.text.strip().startswith("{"):

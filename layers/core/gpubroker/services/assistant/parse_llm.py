@@ -89,38 +89,49 @@ def parse_workload_llm(text: str, caller: Caller | None, engine: LlmEngine | Non
     ``engine`` None (no model configured): the rules engine's, with no ``fallback``."""
     if engine is None:
         return answer_for(parse_spec(text))
+    refused = _refusal(caller, engine)
+    if refused is not None:
+        return _rules(text, refused)
+    got = _ask(text, engine)
+    if isinstance(got, WorkloadSpec):
+        engine.breaker.record_success()
+        return answer_for(got, engine=engine.model.engine)  # type: ignore[arg-type]
+    engine.breaker.record_failure()
+    log.info("assistant: %s fell back to the rules engine: %s", engine.model.engine, got)
+    return _rules(text, got)
+
+
+def _refusal(caller: Caller | None, engine: LlmEngine) -> FallbackReason | None:
+    """Why no call is made (anonymous, budget, breaker), or None: the call is counted and the breaker allows it."""
     if caller is None:
-        return _rules(text, "anonymous")
+        return "anonymous"
     try:
         if not engine.budget.take(caller.user_id, LLM_DAILY_CALLS[caller.plan]):
-            return _rules(text, "budget")
+            return "budget"
     except BudgetUnavailable:
         log.warning("assistant: the LLM call budget cannot be counted; answering with the rules engine")
-        return _rules(text, "budget_unavailable")
+        return "budget_unavailable"
     if not engine.breaker.allow():
         engine.budget.give_back(caller.user_id)
-        return _rules(text, "breaker_open")
-    reason: FallbackReason
+        return "breaker_open"
+    return None
+
+
+def _ask(text: str, engine: LlmEngine) -> WorkloadSpec | FallbackReason:
+    """The model's spec, or why there is none (a failure of the breaker's)."""
     future = _POOL.submit(engine.model.complete_json, SYSTEM_PROMPT, text, llm_schema(), timeout_s=engine.timeout_s)
     try:
-        raw = future.result(timeout=engine.timeout_s)
-        spec = spec_from_llm(raw)
+        return spec_from_llm(future.result(timeout=engine.timeout_s))
     except (FutureTimeout, LlmTimeout):
-        reason = "timeout"
+        return "timeout"
     except (LlmBadAnswer, ValidationError, ValueError, TypeError, KeyError):
-        reason = "invalid"
+        return "invalid"
     except LlmError as exc:
         log.warning("assistant: %s call failed: %s", engine.model.engine, exc)
-        reason = "error"
+        return "error"
     except Exception:  # a bug in an adapter must not cost the user an answer: logged, counted, fallen back
         log.exception("assistant: %s call raised unexpectedly", engine.model.engine)
-        reason = "error"
-    else:
-        engine.breaker.record_success()
-        return answer_for(spec, engine=engine.model.engine)  # type: ignore[arg-type]
-    engine.breaker.record_failure()
-    log.info("assistant: %s fell back to the rules engine: %s", engine.model.engine, reason)
-    return _rules(text, reason)
+        return "error"
 
 
 def _rules(text: str, reason: FallbackReason) -> ParseAnswer:
