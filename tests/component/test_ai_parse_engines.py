@@ -102,3 +102,21 @@ def test_bedrock_error_and_invalid_answers_fall_back(bedrock: Stubber) -> None:
     assert post(TEXT, user=ALICE)[1]["fallback"] == "error"
     status, answer = post(TEXT, user=ALICE)
     assert status == 200 and (answer["engine"], answer["fallback"]) == ("rules", "invalid")
+
+
+def test_make_dev_takes_the_engine_from_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ASSISTANT_ENGINE=openai ASSISTANT_ENDPOINT=http://127.0.0.1:11434/v1 make dev``: the local stack passes them
+    as the template parameters the function's environment refers to."""
+    from infra.local.stack import assistant_parameters
+    from infra.local.template import read_app, resolve
+
+    monkeypatch.setenv("ASSISTANT_ENGINE", "openai")
+    monkeypatch.setenv("ASSISTANT_ENDPOINT", "http://127.0.0.1:11434/v1")
+    monkeypatch.delenv("ASSISTANT_MODEL_ID", raising=False)
+    params = assistant_parameters()
+    assert params == {"AssistantEngine": "openai", "AssistantEndpoint": "http://127.0.0.1:11434/v1"}
+    app = read_app()
+    fn = app.functions["ApiAiParseWorkloadFunction"]
+    env = {k: resolve(v, {}, {**app.parameter_defaults(), **params}) for k, v in fn.environment.items()}
+    assert env["ASSISTANT_ENGINE"] == "openai" and env["ASSISTANT_ENDPOINT"] == "http://127.0.0.1:11434/v1"
+    assert env["ASSISTANT_TIMEOUT_SECONDS"] == "3"
