@@ -78,8 +78,12 @@ def parameter_overrides(raw: str | None = None) -> dict[str, str]:
     return out
 
 
-ASSISTANT_ENV = {"ASSISTANT_ENGINE": "AssistantEngine", "ASSISTANT_MODEL_ID": "AssistantModelId",
-                 "ASSISTANT_ENDPOINT": "AssistantEndpoint", "ASSISTANT_TIMEOUT_SECONDS": "AssistantTimeoutSeconds"}
+ASSISTANT_ENV = {
+    "ASSISTANT_ENGINE": "AssistantEngine",
+    "ASSISTANT_MODEL_ID": "AssistantModelId",
+    "ASSISTANT_ENDPOINT": "AssistantEndpoint",
+    "ASSISTANT_TIMEOUT_SECONDS": "AssistantTimeoutSeconds",
+}
 
 
 def assistant_parameters() -> dict[str, str]:
