@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.metrics import MetricUnit
 
 from gpubroker.api.ratelimit import principal_of
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AssistantSettings
 from gpubroker.domain.workload_spec import ParseAnswer, ParseRequest
+from gpubroker.observability import metrics
 from gpubroker.services.assistant import parse_workload
 from gpubroker.wiring.assistant_llm import ParseDeps, parse_deps
 
@@ -33,7 +35,11 @@ def parse_workload_route(request: Annotated[ParseRequest, Body()]) -> ParseAnswe
 
     principal, plan = principal_of(app, deps.front_door.identity)
     caller = Caller(principal.removeprefix("user:"), plan) if principal.startswith("user:") else None
-    return parse_workload_llm(request.text, caller, deps.llm)
+    answer = parse_workload_llm(request.text, caller, deps.llm)
+    # one count per answer: the model's, or a fallback by reason (an alarm can watch timeouts and errors)
+    metrics.add_metric(name=f"AssistantFallback_{answer.fallback}" if answer.fallback else "AssistantModelAnswer",
+                       unit=MetricUnit.Count, value=1)  # fmt: skip
+    return answer
 
 
 lambda_handler = api_handler(app, parse_deps)
