@@ -31,7 +31,8 @@ def parse_workload_route(request: Annotated[ParseRequest, Body()]) -> ParseAnswe
     deps: ParseDeps = app.context["deps"]
     if deps.llm is None:
         return parse_workload(request.text)
-    from gpubroker.services.assistant.parse_llm import Caller, parse_workload_llm
+    from gpubroker.services.assistant.llm_engine import Caller
+    from gpubroker.services.assistant.parse_llm import parse_workload_llm
 
     principal, plan = principal_of(app, deps.front_door.identity)
     caller = Caller(principal.removeprefix("user:"), plan) if principal.startswith("user:") else None

@@ -94,7 +94,7 @@ def hanging_model(samples: int, timeout_s: float) -> dict[str, Any]:
     from gpubroker.adapters.llm.budget import MemoryLlmBudget
     from gpubroker.adapters.llm.openai_compat import OpenAICompatibleModel
     from gpubroker.domain.breaker import BreakerConfig
-    from gpubroker.services.assistant.parse_llm import LlmEngine
+    from gpubroker.services.assistant.llm_engine import LlmEngine
     from gpubroker.wiring.assistant_llm import ParseDeps
     from tests.llm_fakes import TEXT, fake_openai
 

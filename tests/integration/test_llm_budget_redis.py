@@ -16,7 +16,8 @@ from gpubroker.adapters.llm.openai_compat import OpenAICompatibleModel
 from gpubroker.domain.breaker import BreakerState
 from gpubroker.domain.llm import BudgetUnavailable
 from gpubroker.domain.plans import LLM_DAILY_CALLS, Plan
-from gpubroker.services.assistant.parse_llm import Caller, LlmEngine, parse_workload_llm
+from gpubroker.services.assistant.llm_engine import Caller, LlmEngine
+from gpubroker.services.assistant.parse_llm import parse_workload_llm
 from gpubroker.wiring.assistant_llm import llm_breaker
 from tests.integration.redis_server import REDIS_URL, require_redis, scoped_client
 from tests.llm_fakes import TEXT, FakeOpenAI, fake_openai

@@ -19,7 +19,8 @@ from gpubroker.domain.breaker import BreakerState
 from gpubroker.domain.llm import LlmError, LlmTimeout, Message, ModelTurn, ToolSpec
 from gpubroker.domain.plans import LLM_DAILY_CALLS, Plan
 from gpubroker.services.assistant import parse_workload
-from gpubroker.services.assistant.parse_llm import Caller, LlmEngine, llm_schema, parse_workload_llm, spec_from_llm
+from gpubroker.services.assistant.llm_engine import Caller, LlmEngine
+from gpubroker.services.assistant.parse_llm import llm_schema, parse_workload_llm, spec_from_llm
 from tests.llm_fakes import BAD_SPEC, GOOD_SPEC, TEXT
 
 USER = Caller("u-1", Plan.FREE)

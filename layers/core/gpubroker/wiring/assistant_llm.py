@@ -16,7 +16,7 @@ from gpubroker.wiring import edge
 if TYPE_CHECKING:
     from gpubroker.adapters.breaker import CircuitBreaker
     from gpubroker.ports import LanguageModel, LlmBudget
-    from gpubroker.services.assistant.parse_llm import LlmEngine
+    from gpubroker.services.assistant.llm_engine import LlmEngine
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +44,7 @@ def language_model(s: AssistantSettings) -> LanguageModel | None:
 def llm_breaker(redis_url: str, key_prefix: str = "") -> CircuitBreaker:
     """The shared ``llm`` breaker: the project's rules (5 failures in 30 s open it for 60 s, then 3 trials)."""
     from gpubroker.adapters.breaker import MemoryCircuitBreaker, RedisCircuitBreaker
-    from gpubroker.services.assistant.parse_llm import BREAKER_NAME
+    from gpubroker.services.assistant.llm_engine import BREAKER_NAME
 
     if not redis_url:
         return MemoryCircuitBreaker(BREAKER_NAME)
@@ -67,7 +67,7 @@ def llm_engine() -> LlmEngine | None:
     model = language_model(s)
     if model is None:
         return None
-    from gpubroker.services.assistant.parse_llm import LlmEngine
+    from gpubroker.services.assistant.llm_engine import LlmEngine
 
     return LlmEngine(
         model=model,

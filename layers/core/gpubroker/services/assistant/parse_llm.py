@@ -19,31 +19,24 @@ and no more. The text is never logged.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from gpubroker.domain.llm import BudgetUnavailable, LlmBadAnswer, LlmError, LlmTimeout, inline_refs
+from gpubroker.domain.llm import LlmBadAnswer, LlmError, LlmTimeout, inline_refs
 from gpubroker.domain.models import find_model
-from gpubroker.domain.plans import LLM_DAILY_CALLS, Plan
 from gpubroker.domain.providers import COMPLIANCE_TAGS
 from gpubroker.domain.regions import REGION_GROUPS
 from gpubroker.domain.workload_spec import FallbackReason, ParseAnswer, WorkloadSpec
 from gpubroker.services.assistant import answer_for
+from gpubroker.services.assistant.llm_engine import Caller, LlmEngine, refusal, within_timeout
 from gpubroker.services.assistant.parse_rules import USD_PER, parse_spec, read_compliance, read_region
 
-if TYPE_CHECKING:
-    from gpubroker.ports import CircuitBreaker, LanguageModel, LlmBudget
+__all__ = ["Caller", "LlmEngine", "llm_schema", "parse_workload_llm", "spec_from_llm"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 3.0
-BREAKER_NAME = "llm"
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm")
 
 SYSTEM_PROMPT = """You read a user's description of a GPU workload and fill in the `answer` tool.
 Fill in ONLY the fields the text states or clearly implies; leave every other field out. Never invent values.
@@ -66,30 +59,12 @@ Every field has a `confidence` between 0 and 1 (how sure the reading is).
 """
 
 
-@dataclass(frozen=True, kw_only=True)
-class LlmEngine:
-    """The configured model and what guards it: the shared ``llm`` breaker and the per-user daily budget."""
-
-    model: LanguageModel
-    breaker: CircuitBreaker
-    budget: LlmBudget
-    timeout_s: float = DEFAULT_TIMEOUT_S
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A signed-in user and their plan (anonymous callers are None)."""
-
-    user_id: str
-    plan: Plan
-
-
 def parse_workload_llm(text: str, caller: Caller | None, engine: LlmEngine | None) -> ParseAnswer:
     """The model's answer for ``text``, or the rules engine's with ``fallback`` (see the module docstring);
     ``engine`` None (no model configured): the rules engine's, with no ``fallback``."""
     if engine is None:
         return answer_for(parse_spec(text))
-    refused = _refusal(caller, engine)
+    refused = refusal(caller, engine)
     if refused is not None:
         return _rules(text, refused)
     got = _ask(text, engine)
@@ -101,28 +76,11 @@ def parse_workload_llm(text: str, caller: Caller | None, engine: LlmEngine | Non
     return _rules(text, got)
 
 
-def _refusal(caller: Caller | None, engine: LlmEngine) -> FallbackReason | None:
-    """Why no call is made (anonymous, budget, breaker), or None: the call is counted and the breaker allows it."""
-    if caller is None:
-        return "anonymous"
-    try:
-        if not engine.budget.take(caller.user_id, LLM_DAILY_CALLS[caller.plan]):
-            return "budget"
-    except BudgetUnavailable:
-        log.warning("assistant: the LLM call budget cannot be counted; answering with the rules engine")
-        return "budget_unavailable"
-    if not engine.breaker.allow():
-        engine.budget.give_back(caller.user_id)
-        return "breaker_open"
-    return None
-
-
 def _ask(text: str, engine: LlmEngine) -> WorkloadSpec | FallbackReason:
     """The model's spec, or why there is none (a failure of the breaker's)."""
-    future = _POOL.submit(engine.model.complete_json, SYSTEM_PROMPT, text, llm_schema(), timeout_s=engine.timeout_s)
     try:
-        return spec_from_llm(future.result(timeout=engine.timeout_s))
-    except (FutureTimeout, LlmTimeout):
+        return spec_from_llm(within_timeout(engine, engine.model.complete_json, SYSTEM_PROMPT, text, llm_schema()))
+    except LlmTimeout:
         return "timeout"
     except (LlmBadAnswer, ValidationError, ValueError, TypeError, KeyError):
         return "invalid"
