@@ -171,3 +171,26 @@ def test_the_schema_has_no_refs_and_asks_the_table_fields_as_read() -> None:
     assert set(props["model"]["properties"]) == {"value", "confidence"}
     assert set(props["budget_usd"]["required"]) == {"amount", "currency", "period", "confidence"}
     assert props["workload_type"]["type"] == "object"
+
+
+class DownBudget(MemoryLlmBudget):
+    def take(self, user_id: str, limit: int) -> bool:
+        from gpubroker.domain.llm import BudgetUnavailable
+
+        raise BudgetUnavailable("redis down")
+
+
+def test_a_budget_that_cannot_be_counted_fails_closed_to_rules() -> None:
+    model = ScriptedModel()
+    eng = LlmEngine(model=model, breaker=MemoryCircuitBreaker("llm"), budget=DownBudget())
+    answer = parse_workload_llm(TEXT, USER, eng)
+    assert (answer.engine, answer.fallback, model.calls) == ("rules", "budget_unavailable", 0)
+
+
+@pytest.mark.parametrize("answer", [LlmError("bedrock: ThrottlingException"), RuntimeError("bug"), BAD_SPEC])
+def test_the_text_is_never_logged(answer: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    secret = "serve llama 3 8b for project NIGHTJAR-7731"
+    parse_workload_llm(secret, USER, engine(ScriptedModel(answer=answer)))
+    assert caplog.records  # the fallback was logged ...
+    assert "NIGHTJAR" not in caplog.text  # ... without the text
