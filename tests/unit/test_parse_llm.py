@@ -189,8 +189,15 @@ def test_a_budget_that_cannot_be_counted_fails_closed_to_rules() -> None:
 
 @pytest.mark.parametrize("answer", [LlmError("bedrock: ThrottlingException"), RuntimeError("bug"), BAD_SPEC])
 def test_the_text_is_never_logged(answer: Any, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("DEBUG")
+    import logging
+
+    log = logging.getLogger("gpubroker.services.assistant.parse_llm")  # under Powertools' "gpubroker" logger,
+    log.addHandler(caplog.handler)  # which does not propagate once a handler module has set it up
+    caplog.set_level("DEBUG", logger=log.name)
     secret = "serve llama 3 8b for project NIGHTJAR-7731"
-    parse_workload_llm(secret, USER, engine(ScriptedModel(answer=answer)))
+    try:
+        parse_workload_llm(secret, USER, engine(ScriptedModel(answer=answer)))
+    finally:
+        log.removeHandler(caplog.handler)
     assert caplog.records  # the fallback was logged ...
     assert "NIGHTJAR" not in caplog.text  # ... without the text
