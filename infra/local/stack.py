@@ -78,6 +78,20 @@ def parameter_overrides(raw: str | None = None) -> dict[str, str]:
     return out
 
 
+ASSISTANT_ENV = {
+    "ASSISTANT_ENGINE": "AssistantEngine",
+    "ASSISTANT_MODEL_ID": "AssistantModelId",
+    "ASSISTANT_ENDPOINT": "AssistantEndpoint",
+    "ASSISTANT_TIMEOUT_SECONDS": "AssistantTimeoutSeconds",
+}
+
+
+def assistant_parameters() -> dict[str, str]:
+    """The assistant's engine from the environment of ``make dev`` (``ASSISTANT_ENGINE=openai
+    ASSISTANT_ENDPOINT=http://127.0.0.1:11434/v1 make dev``): the template parameters they stand for."""
+    return {param: os.environ[env] for env, param in ASSISTANT_ENV.items() if os.environ.get(env)}
+
+
 # what the local Stripe server posts to /billing/webhook: the types services/billing_webhooks.py handles (as a real
 # endpoint is configured), not localstripe's product/plan/customer chatter
 WEBHOOK_EVENTS = (
@@ -255,7 +269,7 @@ class LocalStack:
         # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
         redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
         # the account mails' links point at this API (there is no web app locally to open them)
-        params = {"RedisUrl": redis_url, "AppUrl": self.api_url, **parameter_overrides()}
+        params = {"RedisUrl": redis_url, "AppUrl": self.api_url, **assistant_parameters(), **parameter_overrides()}
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint, params=params)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
         apis = self.ws_apis

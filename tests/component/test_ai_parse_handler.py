@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from gpubroker.api.deps import ApiDeps
 from gpubroker.domain.workload_spec import MAX_TEXT_CHARS
 from gpubroker.services.offer_math import OfferMathCache
 from gpubroker.services.search import SnapshotCache
+from gpubroker.wiring.assistant_llm import ParseDeps
 from gpubroker.wiring.math import MathDeps
 from tests.component.conftest import handler_module
 from tests.events import Ctx, rest_event
 from tests.fakes import UNLIMITED, World
 
-DEPS = ApiDeps(front_door=UNLIMITED)
+DEPS = ParseDeps(front_door=UNLIMITED)
 PATH = "/ai/parse-workload"
 
 

@@ -7,7 +7,7 @@ settings model its handler declares (``Settings`` in the handler module).
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -368,3 +368,17 @@ class BookingCancelSettings(EdgeSettings, StripeSettings, _Capacity):
     WEBSOCKET_ENDPOINT: str = Field(pattern=r"^https?://")
     AUDIT_TABLE: str = Field(min_length=3)
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class AssistantSettings(EdgeSettings):
+    """The assistant's language model (``gpubroker.wiring.assistant_llm``): which engine (``rules``: none, the
+    deterministic engines only), the Bedrock model id or the OpenAI-compatible model name, the endpoint of the
+    latter, and how long one call may take before the rules engine answers instead. The per-user daily call
+    budget and the ``llm`` circuit breaker live in Redis (``REDIS_URL``, Globals)."""
+
+    ASSISTANT_ENGINE: Literal["rules", "bedrock", "openai"] = Field(default="rules")
+    ASSISTANT_MODEL_ID: str = Field(default="", description="empty: the adapter's default model")
+    ASSISTANT_ENDPOINT: str = Field(
+        default="", pattern=r"^(https?://\S+)?$", description="openai: the API base, e.g. http://127.0.0.1:11434/v1"
+    )
+    ASSISTANT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=20)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which
     from gpubroker.domain.audit import ArchivedCheckpoint, AuditEntry, SignedCheckpoint
     from gpubroker.domain.bookings import Booking
     from gpubroker.domain.key_rotation import KeyRotation
+    from gpubroker.domain.llm import Message, ModelTurn, ToolSpec
     from gpubroker.domain.mfa import Challenge, MfaState
     from gpubroker.domain.money import Money
     from gpubroker.domain.plans import Decision
@@ -497,3 +498,60 @@ class TaskTokens(Protocol):
     def succeed(self, token: str, output: dict[str, Any]) -> None: ...
 
     def fail(self, token: str, error: str, cause: str) -> None: ...
+
+
+class CircuitBreaker(Protocol):
+    """A circuit breaker (``adapters.breaker``: Redis-shared or per process): ask before a call, report after."""
+
+    def allow(self) -> bool: ...
+
+    def record_success(self) -> None: ...
+
+    def record_failure(self) -> None: ...
+
+
+class LanguageModel(Protocol):
+    """A language model behind an API (``gpubroker.adapters.llm``: Amazon Bedrock Converse, or any OpenAI-compatible
+    chat endpoint). Every call is one request, never retried, bounded by ``timeout_s``; a failure raises
+    ``gpubroker.domain.llm.LlmError`` (``LlmTimeout``, ``LlmBadAnswer``). The circuit breaker and the per-user
+    budget are the caller's (``services.assistant.parse_llm``), so one model serves every use."""
+
+    engine: str
+    """``bedrock`` or ``openai``: what the answers name as their ``engine``."""
+
+    def complete_json(self, system: str, user: str, schema: Mapping[str, Any], *, timeout_s: float) -> dict[str, Any]:
+        """The JSON object the model fills in for ``schema`` (a JSON schema without ``$ref``), asked as a tool the
+        model is forced to call. Not validated here: the caller validates it with its own model."""
+        ...
+
+    def converse(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        system: str,
+        timeout_s: float,
+        tool_choice: str | None = None,
+        max_tokens: int = 1024,
+    ) -> ModelTurn:
+        """One turn of a conversation with tools: the model's text and the tool calls it asks for (the caller runs
+        them and sends their results back as ``role="tool"`` messages). ``tool_choice`` names a tool the model
+        must call; None lets it choose (or answer in text)."""
+        ...
+
+
+class LlmBudget(Protocol):
+    """Language-model calls per user per UTC day (``adapters.llm.budget``), counted before each call."""
+
+    def take(self, user_id: str, limit: int) -> bool:
+        """Count one call for ``user_id`` today; False (over budget) when ``limit`` calls were already counted.
+        Raises ``gpubroker.domain.llm.BudgetUnavailable`` when the count cannot be kept (Redis down)."""
+        ...
+
+    def give_back(self, user_id: str) -> None:
+        """Uncount a call that was counted but not made (the breaker refused it)."""
+        ...
+
+    def used(self, user_id: str) -> int:
+        """Calls counted for ``user_id`` today."""
+        ...

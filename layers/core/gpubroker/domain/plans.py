@@ -24,6 +24,10 @@ WINDOW_S: Final = 1.0
 RATE_LIMITS: Final[dict[str, int]] = {"free": 10, "pro": 100, "enterprise": 1000}
 """Requests allowed per principal in any sliding ``WINDOW_S`` window, by plan name (``Plan`` members are keys too)."""
 
+LLM_DAILY_CALLS: Final[dict[str, int]] = {"free": 20, "pro": 500, "enterprise": 5000}
+"""Language-model calls a signed-in user may cause per UTC day, by plan (the assistant's parse and chat share it);
+past it the assistant answers with its rules engines. Anonymous callers never reach a language model."""
+
 
 def plan_of(value: object) -> Plan:
     """The plan named by an authorizer's ``plan`` value; absent or unknown is the free plan (never more access)."""

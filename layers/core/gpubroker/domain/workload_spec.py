@@ -33,6 +33,8 @@ SpecField = Literal[
     "compliance", "task", "method", "epochs",
 ]  # fmt: skip
 Confidence = float
+EngineUsed = Literal["rules", "bedrock", "openai"]
+FallbackReason = Literal["anonymous", "budget", "budget_unavailable", "breaker_open", "timeout", "error", "invalid"]
 
 
 class _Read(BaseModel):
@@ -143,7 +145,12 @@ class ParseRequest(BaseModel):
 class ParseAnswer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    engine: Literal["rules"] = "rules"
+    engine: EngineUsed = Field(default="rules", description="which engine read the text")
+    fallback: FallbackReason | None = Field(
+        default=None,
+        description="why the rules engine answered although a language model is configured: anonymous caller, "
+        "daily budget spent (or not countable), breaker open, the model timed out, failed, or answered invalidly",
+    )
     spec: WorkloadSpec
     workload: WorkloadRequest | None = Field(
         description="the POST /math/map-workload-to-gpu request, or null when something it needs is missing"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import TypeAdapter, ValidationError
 
 from gpubroker.domain.models import OpenModel, model_named
-from gpubroker.domain.workload_spec import ParseAnswer, SpecField, WorkloadSpec
+from gpubroker.domain.workload_spec import EngineUsed, FallbackReason, ParseAnswer, SpecField, WorkloadSpec
 from gpubroker.domain.workloads import WorkloadRequest
 from gpubroker.services.assistant.parse_rules import parse_spec
 
@@ -41,13 +41,25 @@ _VERB = {"llm_inference": "serve", "fine_tuning": "fine-tune", "training": "trai
 
 def parse_workload(text: str) -> ParseAnswer:
     """The rules engine's answer for ``text`` (at most 2,000 characters: the request model checks)."""
-    spec = parse_spec(text)
+    return answer_for(parse_spec(text))
+
+
+def answer_for(spec: WorkloadSpec, engine: EngineUsed = "rules", fallback: FallbackReason | None = None) -> ParseAnswer:
+    """The answer for a spec, whichever engine read it: what is missing, the question, the mapped request."""
     missing = missing_fields(spec)
     workload, assumptions = (None, []) if missing else to_workload_request(spec)
     question = question_for(spec, missing)
     if not missing and workload is None:  # complete, but outside the request model's bounds
         question = f"That is more than one estimate covers ({assumptions[-1]}): could you split it into parts?"
-    return ParseAnswer(spec=spec, workload=workload, missing=missing, question=question, assumptions=assumptions)
+    return ParseAnswer(
+        engine=engine,
+        fallback=fallback,
+        spec=spec,
+        workload=workload,
+        missing=missing,
+        question=question,
+        assumptions=assumptions,
+    )
 
 
 def missing_fields(spec: WorkloadSpec) -> list[SpecField]:
