@@ -60,7 +60,7 @@ class DialogueEngine(Protocol):
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("help", re.compile(r"^\s*(help|\?|hi|hello|hey)\b|\bwhat can you do\b|\bhow do(es)? (this|you) work\b", re.I)),
     ("analyze", re.compile(r"\banaly[sz]e\b|\b(current|my) search\b|\bon (my )?screen\b|\bthese offers\b", re.I)),
-    ("book", re.compile(r"\b(book|reserve|rent)\b", re.I)),
+    ("book", re.compile(r"\b(book|booking|reserve|rent)\b", re.I)),
     ("compare", re.compile(r"\bcompare\b|\bvs\.?\b|\bversus\b|\bdifference between\b|\bside by side\b", re.I)),
     ("history", re.compile(r"\bprice history\b|\bprice trend\b|\bhistory\b|\bprices? (been|changed|moved)\b", re.I)),
     ("explain", re.compile(r"\bwhy\b|\bexplain\b|\bhow (was|were|is|are) .{0,30}rank|\breasoning\b", re.I)),
@@ -85,7 +85,13 @@ _TOP_N = re.compile(r"\b(?:top|first|best)\s+(two|three|four|2|3|4)\b", re.I)
 _AND_NUMBERS = re.compile(r"\b([1-9])\s*(?:,|and|&|vs\.?|with)\s*([1-9])(?:\s*(?:,|and|&)\s*([1-9]))?\b", re.I)
 _WORD_NUMBER = {"two": 2, "three": 3, "four": 4}
 _HOURS = re.compile(r"\b(\d{1,4})\s*(?:h|hrs?|hours?)\b", re.I)
-_BARE_NUMBER = re.compile(r"^\s*(?:about|around|roughly|~)?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(k|m)?\s*\.?\s*$", re.I)
+_BARE_NUMBER = re.compile(
+    r"^\s*(?:about|around|roughly|~)?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(k|m)?\s*"
+    r"(minutes?|mins?|gb|images?|rows|tokens|videos?|clips?)?\s*(?:of \w+)?\s*\.?\s*$",
+    re.I,
+)
+_UNIT_WORDS = {"min": "minutes", "gb": "gb", "ima": "images", "row": "rows", "tok": "tokens", "vid": "videos",
+               "cli": "videos"}  # fmt: skip
 _DOLLARS = re.compile(r"^\s*\$\s*([0-9]+(?:\.[0-9]+)?)\s*$")
 _FOLLOW = {
     "find": ["Compare the top two", "Why is the first one ranked first?", "Book the first one for 8 hours"],
@@ -152,6 +158,11 @@ def _number(text: str) -> float | None:
     return value * {"k": 1e3, "m": 1e6}.get((m.group(2) or "").lower(), 1)
 
 
+def _unit(text: str) -> str | None:
+    m = _BARE_NUMBER.match(text)
+    return _UNIT_WORDS.get(m.group(3).lower()[:3]) if m and m.group(3) else None
+
+
 def _fill_pending(message: str, slots: Slots) -> None:
     """A bare answer to the pending question ("5000", "12", "$3")."""
     pending = slots.get("pending") or {}
@@ -161,9 +172,14 @@ def _fill_pending(message: str, slots: Slots) -> None:
     dollars = _DOLLARS.match(message)
     if fld == "hours" and value is not None and 1 <= value <= 10_000:
         slots["hours"] = int(value)
-    elif fld == "quantity" and value is not None and value > 0 and "quantity" not in _fresh(message):
+    elif fld == "quantity" and "quantity" not in (fresh := _fresh(message)):
         kind = (spec.get("workload_type") or {}).get("value", "")
-        spec["quantity"] = {"value": value, "unit": _UNIT_FOR.get(kind, "gb"), "confidence": 0.7}
+        if value is not None and value > 0:
+            unit = _unit(message) or _UNIT_FOR.get(kind, "gb")
+            spec["quantity"] = {"value": value, "unit": unit, "confidence": 0.7}
+        elif kind == "video_processing" and "duration_hours" in fresh:  # "600 minutes" of footage, not a run time
+            spec["quantity"] = {"value": fresh["duration_hours"]["value"] * 60, "unit": "minutes", "confidence": 0.7}
+            spec.pop("duration_hours", None)
     elif fld == "model_params_b" and value is not None and 0.01 <= value <= 2000:
         spec["model_params_b"] = {"value": value, "confidence": 0.6}
     elif fld == "gpu_count" and value is not None and 1 <= value <= 64:
@@ -255,8 +271,8 @@ class RulesDialogue:
         state: Slots = {k: v for k, v in slots.items() if k != "pending"}
         pending = dict(slots.get("pending") or {})
         state["pending"] = pending
-        _fill_pending(message, state)
         state["spec"] = merge_spec(state.get("spec") or {}, parse_spec(message))
+        _fill_pending(message, state)  # a bare answer means what the question asked ("$3": per hour)
         hours = _HOURS.search(message)
         if hours and 1 <= int(hours.group(1)) <= 10_000:
             state["hours"] = int(hours.group(1))
@@ -337,7 +353,7 @@ class RulesDialogue:
         if workload is None:
             return Reply(text=f"I cannot estimate that as stated ({notes[-1] if notes else 'out of bounds'}).",
                          intent=intent, slots=s, follow_up=["Help"])  # fmt: skip
-        mapping = tools.map_workload(workload, top=5)
+        mapping = tools.map_workload(workload, top=100)
         plans = [p for p in mapping.plans if p.feasible]
         if spec.gpu is not None:
             wanted = [p for p in plans if spec.gpu.value.lower() in p.gpu_model.lower()]
