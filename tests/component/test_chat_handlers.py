@@ -70,9 +70,10 @@ def test_a_chat_turn_answers_text_cards_follow_ups_and_the_engine(deps: ChatDeps
     card = answer["cards"][0]
     assert set(card) >= {"rank", "offer_id", "provider", "gpu", "count", "price_per_hour", "score", "explanation",
                          "booking_link"}  # fmt: skip
-    assert card["rank"] == 1 and "H100" in card["gpu"] and card["booking_link"] == f"/bookings?offer_id={card['offer_id']}"
-    status, again = chat(deps, {"message": "book the first one for 2 hours", "conversation_id": answer["conversation_id"]},
-                         user="alice")  # fmt: skip
+    assert card["rank"] == 1 and "H100" in card["gpu"]
+    assert card["booking_link"] == f"/bookings?offer_id={card['offer_id']}"
+    turn = {"message": "book the first one for 2 hours", "conversation_id": answer["conversation_id"]}
+    status, again = chat(deps, turn, user="alice")
     assert status == 200 and again["conversation_id"] == answer["conversation_id"]
     assert again["draft_booking"]["offer_id"] == card["offer_id"] and again["draft_booking"]["placed"] is False
 
@@ -132,7 +133,9 @@ def test_get_and_delete_are_the_callers_own_only(deps: ChatDeps, store: MemoryCo
     assert conversation("DELETE", store, cid, "alice")[0] == 404
 
 
-def test_another_users_conversation_id_in_a_chat_starts_a_new_one(deps: ChatDeps, store: MemoryConversationStore) -> None:
+def test_another_users_conversation_id_in_a_chat_starts_a_new_one(
+    deps: ChatDeps, store: MemoryConversationStore
+) -> None:
     _, alice = chat(deps, {"message": "find an H100 in the EU"}, user="alice")
     _, bob = chat(deps, {"message": "compare the first two", "conversation_id": alice["conversation_id"]}, user="bob")
     assert bob["conversation_id"] != alice["conversation_id"]

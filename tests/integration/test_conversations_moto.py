@@ -79,7 +79,9 @@ def test_turns_carry_the_ttl_and_the_engine_sees_the_last_ten(store: DynamoConve
 
 def test_owners_are_apart_and_delete_removes_every_turn(store: DynamoConversationStore) -> None:
     cid = uuid.uuid4().hex
-    turns = [Turn(seq=i, role="user" if i % 2 == 0 else "assistant", text=f"t{i}", at=NOW.isoformat()) for i in range(30)]
+    turns = [
+        Turn(seq=i, role="user" if i % 2 == 0 else "assistant", text=f"t{i}", at=NOW.isoformat()) for i in range(30)
+    ]
     store.append("user:alice", cid, turns, expires_at=expires_at(NOW, 30))
     assert store.turns("user:bob", cid) == [] and store.delete("user:bob", cid) == 0
     assert len(store.turns("user:alice", cid)) == 30

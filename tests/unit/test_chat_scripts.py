@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from gpubroker.domain.chat import ChatAnswer, ChatContext, ChatRequest
+from gpubroker.api.chat_tools import ChatTools
+from gpubroker.domain.chat import Card, ChatAnswer, ChatContext, ChatRequest
 from gpubroker.domain.regions import region_groups
 from gpubroker.services.assistant.chat import chat
-from gpubroker.services.assistant.chat_tools import ChatTools
 from gpubroker.services.assistant.dialogue import RulesDialogue
 from gpubroker.services.offer_math import OfferMathCache
 from gpubroker.services.search import SnapshotCache
@@ -43,12 +43,8 @@ def make_tools(world: World) -> Any:
     return tools_for
 
 
-def check(answer: ChatAnswer, expect: dict[str, Any], shown: list[str]) -> list[str]:
-    """What is wrong with ``answer`` (empty: all as expected); ``shown``: the cards of the answer before."""
+def _card_checks(cards: list[Card], expect: dict[str, Any]) -> list[str]:
     bad: list[str] = []
-    cards = answer.cards
-    if "intent" in expect and answer.intent != expect["intent"]:
-        bad.append(f"intent {answer.intent} != {expect['intent']}")
     if "cards" in expect and len(cards) != expect["cards"]:
         bad.append(f"{len(cards)} cards, expected {expect['cards']}")
     if "cards_min" in expect and len(cards) < expect["cards_min"]:
@@ -61,26 +57,37 @@ def check(answer: ChatAnswer, expect: dict[str, Any], shown: list[str]) -> list[
         bad.append(f"a card costs more than {expect['max_price']}: {[c.price_per_hour for c in cards]}")
     if "min_count" in expect and any(c.count < expect["min_count"] for c in cards):
         bad.append(f"a card has fewer than {expect['min_count']} GPUs")
+    return bad
+
+
+def _draft_checks(answer: ChatAnswer, expect: dict[str, Any], shown: list[str]) -> list[str]:
+    bad: list[str] = []
+    d = answer.draft_booking
+    if expect.get("no_draft") and d is not None:
+        bad.append("drafted a booking too early")
+    if d is not None and d.placed:
+        bad.append("a booking was placed")
+    draft = expect.get("draft")
+    if draft is None:
+        return bad
+    if d is None:
+        return [*bad, "no booking draft"]
+    position = 1 if draft["offer"] == "first" else int(draft["offer"])
+    if d.hours != draft["hours"] or d.offer_id != shown[position - 1]:
+        bad.append(f"draft {d} is not offer #{position} for {draft['hours']} h")
+    if not d.link.startswith(f"/bookings?offer_id={d.offer_id}"):
+        bad.append(f"draft link {d.link}")
+    return bad
+
+
+def check(answer: ChatAnswer, expect: dict[str, Any], shown: list[str]) -> list[str]:
+    """What is wrong with ``answer`` (empty: all as expected); ``shown``: the cards of the answer before."""
+    bad = _card_checks(answer.cards, expect) + _draft_checks(answer, expect, shown)
+    if "intent" in expect and answer.intent != expect["intent"]:
+        bad.append(f"intent {answer.intent} != {expect['intent']}")
     if "asks" in expect and (expect["asks"].lower() not in answer.text.lower() or "?" not in answer.text):
         bad.append(f"did not ask {expect['asks']!r}: {answer.text[:120]!r}")
-    for words in expect.get("text", []):
-        if words.lower() not in answer.text.lower():
-            bad.append(f"text lacks {words!r}")
-    if expect.get("no_draft") and answer.draft_booking is not None:
-        bad.append("drafted a booking too early")
-    draft = expect.get("draft")
-    if draft is not None:
-        d = answer.draft_booking
-        if d is None:
-            bad.append("no booking draft")
-        else:
-            position = 1 if draft["offer"] == "first" else int(draft["offer"])
-            if d.hours != draft["hours"] or d.offer_id != shown[position - 1] or d.placed:
-                bad.append(f"draft {d} is not offer #{position} for {draft['hours']} h")
-            if not d.link.startswith(f"/bookings?offer_id={d.offer_id}"):
-                bad.append(f"draft link {d.link}")
-    if answer.draft_booking is not None and answer.draft_booking.placed:
-        bad.append("a booking was placed")
+    bad += [f"text lacks {words!r}" for words in expect.get("text", []) if words.lower() not in answer.text.lower()]
     return bad
 
 

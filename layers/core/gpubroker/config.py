@@ -370,7 +370,6 @@ class BookingCancelSettings(EdgeSettings, StripeSettings, _Capacity):
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
 
 
-
 class ConversationSettings(_Settings):
     """``GET /ai/conversations/{id}``: the assistant's conversations."""
 

@@ -28,12 +28,17 @@ Engine = Literal["rules", "bedrock", "openai-compatible"]
 Role = Literal["user", "assistant"]
 
 
+class SearchFilters(OfferFilters):
+    """The ``GET /offers`` filters (``domain.search.OfferFilters``), under a name of its own in the OpenAPI document
+    (the /math routes have an ``OfferFilters`` of their own)."""
+
+
 class ChatContext(BaseModel):
     """What the client shows: its current ``GET /offers`` filters and the offer ids on screen."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    filters: OfferFilters = Field(default_factory=OfferFilters, description="the GET /offers filters in use")
+    filters: SearchFilters = Field(default_factory=SearchFilters, description="the GET /offers filters in use")
     visible_offer_ids: list[OfferId] = Field(default_factory=list, max_length=MAX_VISIBLE_OFFERS)
 
 

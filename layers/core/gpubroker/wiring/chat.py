@@ -1,8 +1,9 @@
 """The assistant chat (``POST /ai/chat``) and its conversation routes: the conversation store, the rules dialogue
 engine and the ports its tools read (the live offers, the offers table, price history).
 
-A language-model engine plugs in here: anything implementing ``services.assistant.dialogue.DialogueEngine``
-(``ChatDeps.engine``), with the rules engine as its fallback."""
+The tools are bound to the caller in the handler (``gpubroker.api.chat_tools.ChatTools`` computes with NumPy, which
+this module must not import). A language-model engine plugs in here: anything implementing
+``services.assistant.dialogue.DialogueEngine`` (``ChatDeps.engine``), with the rules engine as its fallback."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from gpubroker.wiring import edge
 
 if TYPE_CHECKING:
     from gpubroker.ports import Clock, ConversationStore, OfferRepository, PriceHistoryReader
-    from gpubroker.services.assistant.chat_tools import ChatTools
     from gpubroker.services.assistant.dialogue import DialogueEngine
     from gpubroker.services.offer_math import OfferMathCache
     from gpubroker.services.search import SnapshotCache
@@ -57,13 +57,6 @@ class ChatDeps(ConversationDeleteDeps):
     history: PriceHistoryReader
     clock: Clock
     engine: DialogueEngine
-
-    def tools_for(self, user_id: str | None) -> ChatTools:
-        """The tools bound to one caller (the verified one: the handler passes it, never the message)."""
-        from gpubroker.services.assistant.chat_tools import ChatTools
-
-        return ChatTools(snapshots=self.snapshots, offer_math=self.offer_math.get, offers=self.offers,
-                         history=self.history, user_id=user_id)  # fmt: skip
 
 
 @cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from gpubroker.domain.chat import (
     ANONYMOUS_TTL_DAYS,
@@ -26,9 +27,10 @@ from gpubroker.domain.chat import (
     Turn,
 )
 from gpubroker.domain.errors import ConversationNotFound
-from gpubroker.ports import Clock, ConversationStore
-from gpubroker.services.assistant.chat_tools import ChatTools
-from gpubroker.services.assistant.dialogue import DialogueEngine
+
+if TYPE_CHECKING:  # the engine's module is NumPy-free, but the conversation routes need none of it
+    from gpubroker.ports import Clock, ConversationStore
+    from gpubroker.services.assistant.dialogue import DialogueEngine, Tools
 
 ANONYMOUS = "anon"
 STORED_TURN_CHARS = 8000
@@ -52,7 +54,7 @@ def chat(
     user_id: str | None,
     store: ConversationStore,
     engine: DialogueEngine,
-    tools_for: Callable[[str | None], ChatTools],
+    tools_for: Callable[[str | None], Tools],
     clock: Clock,
     new_id: Callable[[], str] = new_conversation_id,
 ) -> ChatAnswer:

@@ -20,9 +20,13 @@ from typing import Any, Protocol
 
 from gpubroker.domain.chat import MAX_CARDS, BookingDraft, Card, ChatContext, Engine, Turn
 from gpubroker.domain.errors import DomainError
-from gpubroker.domain.workload_spec import WorkloadSpec
+from gpubroker.domain.math_results import PresetResult, Recommendation
+from gpubroker.domain.price_history import HistoryPage
+from gpubroker.domain.search import OfferFilters, OfferPage
+from gpubroker.domain.workload_spec import ParseAnswer, WorkloadSpec
+from gpubroker.domain.workloads import GpuPlan, WorkloadMapping, WorkloadRequest
 from gpubroker.services.assistant import missing_fields, question_for, to_workload_request
-from gpubroker.services.assistant.chat_tools import ChatTools, Ranked, booking_link
+from gpubroker.services.assistant.cards import Ranked, booking_link
 from gpubroker.services.assistant.parse_rules import parse_spec
 
 Slots = dict[str, Any]
@@ -38,6 +42,35 @@ class Reply:
     draft: BookingDraft | None = None
 
 
+class Tools(Protocol):
+    """The assistant's tools, bound to one caller (``gpubroker.api.chat_tools.ChatTools``): each validates its
+    arguments with the HTTP API's model and calls the service; none takes a user id, none places a booking."""
+
+    def search_offers(self, filters: Mapping[str, Any], *, limit: int = 50) -> OfferPage: ...
+
+    def parse_workload(self, text: str) -> ParseAnswer: ...
+
+    def map_workload(self, workload: Mapping[str, Any] | WorkloadRequest, *, top: int = 5) -> WorkloadMapping: ...
+
+    def recommend(
+        self, filters: Mapping[str, Any] | None = None, *, preset: str | None = None, limit: int = 5
+    ) -> Recommendation | PresetResult: ...
+
+    def rank(self, offer_ids: Sequence[str]) -> Ranked: ...
+
+    def compare_offers(self, offer_ids: Sequence[str], *, among: Sequence[str] = ()) -> list[dict[str, Any]]: ...
+
+    def explain_ranking(self, offer_ids: Sequence[str]) -> Ranked: ...
+
+    def analyze_current_search(self, filters: OfferFilters, visible_offer_ids: Sequence[str]) -> dict[str, Any]: ...
+
+    def price_history(self, offer_id: str, *, limit: int = 100) -> HistoryPage: ...
+
+    def draft_booking(self, offer_id: str, hours: int, *, gpu_count: int | None = None) -> BookingDraft: ...
+
+    def cards(self, ranked: Ranked, *, limit: int = 5, why: str = "") -> list[Card]: ...
+
+
 class DialogueEngine(Protocol):
     """What answers a chat turn. ``history``: the conversation's last turns (oldest first, at most 10); ``slots``:
     what the previous turn remembered; ``tools``: bound to the caller (the only way to act)."""
@@ -51,7 +84,7 @@ class DialogueEngine(Protocol):
         history: Sequence[Turn],
         slots: Mapping[str, Any],
         context: ChatContext | None,
-        tools: ChatTools,
+        tools: Tools,
     ) -> Reply: ...
 
 
@@ -266,7 +299,7 @@ class RulesDialogue:
         history: Sequence[Turn],
         slots: Mapping[str, Any],
         context: ChatContext | None,
-        tools: ChatTools,
+        tools: Tools,
     ) -> Reply:
         state: Slots = {k: v for k, v in slots.items() if k != "pending"}
         pending = dict(slots.get("pending") or {})
@@ -290,33 +323,23 @@ class RulesDialogue:
         reply.slots["intent"] = reply.intent
         return reply
 
-    def _run(self, intent: str, message: str, s: Slots, ctx: ChatContext | None, tools: ChatTools) -> Reply:
-        if intent == "help":
-            return Reply(text=HELP, intent="help", slots=s, follow_up=_FOLLOW["help"])
-        if intent == "analyze":
-            return self._analyze(s, ctx, tools)
-        if intent == "book":
-            return self._book(message, s, ctx, tools)
-        if intent == "compare":
-            return self._compare(message, s, ctx, tools)
-        if intent == "history":
-            return self._history(message, s, ctx, tools)
-        if intent == "explain":
-            return self._explain(message, s, ctx, tools)
-        if intent == "recommend":
-            return self._recommend(message, s, tools)
+    def _run(self, intent: str, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
+        direct = {"help": self._help, "analyze": self._analyze, "book": self._book, "compare": self._compare,
+                  "history": self._history, "explain": self._explain, "recommend": self._recommend}  # fmt: skip
+        if intent in direct:
+            return direct[intent](message, s, ctx, tools)
         spec = _spec(s)
         stated = "workload_type" in _fresh(message) or s.get("intent") == "estimate"
-        if intent in ("estimate", "budget", "find") and spec.workload_type is not None:
-            if intent != "find" or not spec.gpu or stated:
-                return self._estimate(s, tools, "estimate" if intent == "find" else intent)
+        workload = intent in ("estimate", "budget", "find") and spec.workload_type is not None
+        if workload and (intent != "find" or not spec.gpu or stated):
+            return self._estimate(s, tools, "estimate" if intent == "find" else intent)
         if intent == "budget" and spec.budget_usd is None:
             return _ask(s, "budget", "budget", "What is your budget, in USD per hour (or in total for the run)?")
         return self._find(s, tools, intent)
 
     # ---- find / budget ---------------------------------------------------------------------------------------
 
-    def _find(self, s: Slots, tools: ChatTools, intent: str) -> Reply:
+    def _find(self, s: Slots, tools: Tools, intent: str) -> Reply:
         spec = _spec(s)
         if not _has_search_slots(spec):
             return _ask(s, intent, "gpu", "Which GPU are you looking for (e.g. H100, A100, RTX 4090), or what do "
@@ -344,7 +367,7 @@ class RulesDialogue:
 
     # ---- estimate --------------------------------------------------------------------------------------------
 
-    def _estimate(self, s: Slots, tools: ChatTools, intent: str) -> Reply:
+    def _estimate(self, s: Slots, tools: Tools, intent: str) -> Reply:
         spec = _spec(s)
         missing = missing_fields(spec)
         if missing:
@@ -365,18 +388,7 @@ class RulesDialogue:
         serving = spec.workload_type is not None and spec.workload_type.value == "llm_inference"
         if serving:
             plans = sorted(plans, key=lambda p: (p.gpus_needed or 0) * (p.price_per_gpu_hour or float("inf")))
-            lines = ["| GPU | GPUs | memory needed | cost per hour |", "|---|---|---|---|"]
-        else:
-            lines = ["| GPU | GPUs | time | cost |", "|---|---|---|---|"]
-        for p in plans[:5]:
-            rate = (p.gpus_needed or 0) * p.price_per_gpu_hour if p.price_per_gpu_hour else None
-            if serving:
-                c = f"${rate:,.2f}/h" if rate else "no live price"
-                lines.append(f"| {p.gpu_model} | {p.gpus_needed} | {p.memory_required_gb:,.0f} GB | {c} |")
-                continue
-            t = f"{p.est_hours:.1f} h" if p.est_hours is not None else "ongoing"
-            c = f"${p.est_cost_usd:,.2f}" if p.est_cost_usd is not None else "no live price"
-            lines.append(f"| {p.gpu_model} | {p.gpus_needed} | {t} | {c} |")
+        lines = _plan_table(plans[:5], serving)
         best = plans[0]
         filters = offer_filters(spec, gpu=best.gpu_model, hours=s.get("hours"))
         if best.gpus_needed and best.gpus_needed > 1:
@@ -399,7 +411,10 @@ class RulesDialogue:
 
     # ---- recommend -------------------------------------------------------------------------------------------
 
-    def _recommend(self, message: str, s: Slots, tools: ChatTools) -> Reply:
+    def _help(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
+        return Reply(text=HELP, intent="help", slots=s, follow_up=_FOLLOW["help"])
+
+    def _recommend(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
         preset = next((p for w, p in _PRESET_WORDS.items() if w in message.lower()), None)
         spec = _spec(s)
         if preset is not None and not _has_search_slots(spec):
@@ -432,7 +447,7 @@ class RulesDialogue:
 
     # ---- compare / explain / history / analyse ---------------------------------------------------------------
 
-    def _compare(self, message: str, s: Slots, ctx: ChatContext | None, tools: ChatTools) -> Reply:
+    def _compare(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
         ids = _offer_refs(message, s, ctx)
         if len(ids) < 2 and len(s.get("offers") or []) >= 2 and not _OFFER_ID.search(message.lower()):
             ids = list(s["offers"][:2])
@@ -457,7 +472,7 @@ class RulesDialogue:
         return Reply(text=text, intent="compare", slots=s, cards=cards,
                      follow_up=["Why is the first one ranked first?", "Book the first one for 8 hours"])  # fmt: skip
 
-    def _explain(self, message: str, s: Slots, ctx: ChatContext | None, tools: ChatTools) -> Reply:
+    def _explain(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
         shown = list(s.get("offers") or (ctx.visible_offer_ids if ctx else []))
         if not shown:
             return _ask(s, "explain", "offers", "There is no ranking to explain yet: what should I search for?")
@@ -475,7 +490,7 @@ class RulesDialogue:
         return Reply(text="\n".join(lines), intent="explain", slots=s, cards=cards,
                      follow_up=["Compare the top two", "Book the first one for 8 hours"])  # fmt: skip
 
-    def _history(self, message: str, s: Slots, ctx: ChatContext | None, tools: ChatTools) -> Reply:
+    def _history(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
         ids = _offer_refs(message, s, ctx) or list(s.get("offers") or [])[:1]
         if not ids:
             return _ask(s, "history", "offers", "Which offer's price history? Search first or paste its id.")
@@ -488,7 +503,7 @@ class RulesDialogue:
                     f"highest ${max(prices):.2f}, first ${prices[0]:.2f}.")  # fmt: skip
         return Reply(text=text, intent="history", slots=s, follow_up=["Book it for 8 hours", "Compare the top two"])
 
-    def _analyze(self, s: Slots, ctx: ChatContext | None, tools: ChatTools) -> Reply:
+    def _analyze(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
         if ctx is None:
             return Reply(text="I cannot see your search: the page sends its filters and visible offers with the "
                          "message (`context`). Tell me what you are looking for instead.", intent="analyze", slots=s,
@@ -508,7 +523,7 @@ class RulesDialogue:
 
     # ---- book ------------------------------------------------------------------------------------------------
 
-    def _book(self, message: str, s: Slots, ctx: ChatContext | None, tools: ChatTools) -> Reply:
+    def _book(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
         ids = _offer_refs(message, s, ctx) or ([s["booking_offer"]] if s.get("booking_offer") else [])
         if not ids:
             return _ask(s, "book", "offer", "Which offer do you want to book? Say e.g. *book the first one*, or "
@@ -524,6 +539,25 @@ class RulesDialogue:
                 f"yourself at [{draft.link}]({draft.link}) (it sends `POST /bookings`).")  # fmt: skip
         return Reply(text=text, intent="book", slots=s, draft=draft,
                      follow_up=["Show its price history", "Compare it with the second one"])  # fmt: skip
+
+
+def _plan_table(plans: Sequence[GpuPlan], serving: bool) -> list[str]:
+    """The estimate's markdown table: per GPU, the count and (serving) the memory and cost per hour, or the time
+    and total cost."""
+    if serving:
+        lines = ["| GPU | GPUs | memory needed | cost per hour |", "|---|---|---|---|"]
+    else:
+        lines = ["| GPU | GPUs | time | cost |", "|---|---|---|---|"]
+    for p in plans:
+        if serving:
+            rate = (p.gpus_needed or 0) * p.price_per_gpu_hour if p.price_per_gpu_hour else None
+            c = f"${rate:,.2f}/h" if rate else "no live price"
+            lines.append(f"| {p.gpu_model} | {p.gpus_needed} | {p.memory_required_gb:,.0f} GB | {c} |")
+        else:
+            t = f"{p.est_hours:.1f} h" if p.est_hours is not None else "ongoing"
+            c = f"${p.est_cost_usd:,.2f}" if p.est_cost_usd is not None else "no live price"
+            lines.append(f"| {p.gpu_model} | {p.gpus_needed} | {t} | {c} |")
+    return lines
 
 
 def _has_search_slots(spec: WorkloadSpec) -> bool:

@@ -32,9 +32,10 @@ from gpubroker.domain.workload_spec import ParseAnswer, ParseRequest
 from gpubroker.domain.workloads import WorkloadMapping, WorkloadRequest
 from gpubroker.ports import OfferRepository, PriceHistoryReader
 from gpubroker.services.assistant import parse_workload as parse_text
+from gpubroker.services.assistant.cards import CHAT_CRITERIA, Ranked, booking_link, one_line
 from gpubroker.services.history import offer_history
 from gpubroker.services.offer_filters import resolve_gpu_filter
-from gpubroker.services.offer_math import CRITERIA, OfferMath, offer_summary, prices_by_gpu
+from gpubroker.services.offer_math import OfferMath, offer_summary, prices_by_gpu
 from gpubroker.services.presets import PresetName, run_preset
 from gpubroker.services.recommend import ensemble_recommend
 from gpubroker.services.search import SnapshotCache, search_offers
@@ -42,13 +43,6 @@ from gpubroker.services.workloads import map_workload_to_gpu
 from gpumath.ensemble import criterion_strengths
 from gpumath.topsis import topsis
 
-# What a chat ranking weighs (the TOPSIS criteria of /math/topsis): price first, then speed, memory, reliability.
-CHAT_CRITERIA: dict[str, float] = {
-    "price_per_gpu_hour": 0.4,
-    "fp16_tflops": 0.25,
-    "total_gpu_memory_gb": 0.15,
-    "reliability": 0.2,
-}
 M = TypeVar("M", bound=BaseModel)
 _WORKLOAD: TypeAdapter[WorkloadRequest] = TypeAdapter(WorkloadRequest)
 _PRESETS: TypeAdapter[PresetName] = TypeAdapter(PresetName)
@@ -61,19 +55,6 @@ def _validated(model: type[M], args: Mapping[str, Any]) -> M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or model.__name__
         raise ValidationFailed(f"{where}: {first['msg']}", details={"field": where}) from None
-
-
-def booking_link(offer_id: str, hours: int | None = None) -> str:
-    return f"/bookings?offer_id={offer_id}" + (f"&hours={hours}" if hours else "")
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """Offers ranked by TOPSIS over :data:`CHAT_CRITERIA`, with each criterion's contribution per offer."""
-
-    offer_ids: list[str]
-    scores: list[float]
-    contributions: list[dict[str, float]]  # per offer: criterion -> weight x position toward the best (sums <= 1)
 
 
 @dataclass(frozen=True)
@@ -127,25 +108,7 @@ class ChatTools:
 
     def rank(self, offer_ids: Sequence[str]) -> Ranked:
         """TOPSIS over the given offers (those in the live snapshot), best first, with per-criterion contributions."""
-        om = self.offer_math()
-        pairs = [(oid, om.index_of(oid)) for oid in dict.fromkeys(offer_ids)]
-        known = [(oid, i) for oid, i in pairs if i is not None]
-        if not known:
-            return Ranked([], [], [])
-        idx = np.array([i for _, i in known], dtype=np.int64)
-        names = list(CHAT_CRITERIA)
-        weights = np.array([CHAT_CRITERIA[n] for n in names], dtype=np.float64)
-        x, benefit = om.criteria_matrix(names, idx)
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        scores = topsis(x, weights, benefit) if idx.size > 1 else np.ones(1)
-        scores = np.nan_to_num(scores, nan=0.5)
-        strengths = criterion_strengths(x, weights, benefit)
-        order = np.argsort(-scores, kind="stable")
-        return Ranked(
-            offer_ids=[known[int(j)][0] for j in order],
-            scores=[r4(float(scores[j])) for j in order],
-            contributions=[{n: r4(float(strengths[k, j])) for k, n in enumerate(names)} for j in order],
-        )
+        return rank_offers(self.offer_math(), offer_ids)
 
     def compare_offers(self, offer_ids: Sequence[str], *, among: Sequence[str] = ()) -> list[dict[str, Any]]:
         """2-4 offers side by side: their summaries, TOPSIS score and contributions, scored among ``among`` too
@@ -246,8 +209,25 @@ class ChatTools:
         return out
 
 
-def one_line(price_per_gpu_hour: float, contributions: Mapping[str, float], why: str = "") -> str:
-    top = [n for n, v in sorted(contributions.items(), key=lambda kv: -kv[1]) if v > 0][:2]
-    strong = " and ".join(CRITERIA[n].description for n in top) if top else "the only candidate"
-    line = f"${price_per_gpu_hour:.2f}/GPU-h; strongest on {strong}"
-    return f"{line}; {why}" if why else line
+def rank_offers(om: OfferMath, offer_ids: Sequence[str]) -> Ranked:
+    """The chat's own ranking of a handful of offers (those in the live snapshot): TOPSIS over
+    :data:`CHAT_CRITERIA`, best first, with each criterion's contribution per offer (``criterion_strengths``: weight
+    x position toward the best candidate)."""
+    pairs = [(oid, om.index_of(oid)) for oid in dict.fromkeys(offer_ids)]
+    known = [(oid, i) for oid, i in pairs if i is not None]
+    if not known:
+        return Ranked([], [], [])
+    idx = np.array([i for _, i in known], dtype=np.int64)
+    names = list(CHAT_CRITERIA)
+    weights = np.array([CHAT_CRITERIA[n] for n in names], dtype=np.float64)
+    x, benefit = om.criteria_matrix(names, idx)
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    scores = topsis(x, weights, benefit) if idx.size > 1 else np.ones(1)
+    scores = np.nan_to_num(scores, nan=0.5)
+    strengths = criterion_strengths(x, weights, benefit)
+    order = np.argsort(-scores, kind="stable")
+    return Ranked(
+        offer_ids=[known[int(j)][0] for j in order],
+        scores=[r4(float(scores[j])) for j in order],
+        contributions=[{n: r4(float(strengths[k, j])) for k, n in enumerate(names)} for j in order],
+    )
