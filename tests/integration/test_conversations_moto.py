@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from gpubroker.adapters import aws
 from gpubroker.adapters.conversations import DynamoConversationStore
 from gpubroker.domain.accounts import Principal
-from gpubroker.domain.chat import ChatRequest, Turn
+from gpubroker.domain.chat import ChatContext, ChatRequest, Engine, Turn
 from gpubroker.services.assistant.chat import chat, expires_at
-from gpubroker.services.assistant.dialogue import Reply
+from gpubroker.services.assistant.dialogue import Reply, Tools
 from tests.events import Ctx, rest_event
 from tests.fakes import FixedClock
 from tests.integration.conftest import Endpoint, fresh_handler
@@ -28,15 +30,15 @@ NOW = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
 class Echo:
     """An engine that remembers how many turns it was shown (the context window), and counts in its slots."""
 
-    name = "rules"
+    name: Engine = "rules"
 
     def __init__(self) -> None:
         self.seen: list[int] = []
 
-    def reply(self, message: str, *, history: object, slots: dict[str, object], context: object,
-              tools: object) -> Reply:  # fmt: skip
-        self.seen.append(len(history))  # type: ignore[arg-type]
-        return Reply(text=f"ok {message}", intent="help", slots={"n": int(slots.get("n", 0)) + 1})  # type: ignore[call-overload]
+    def reply(self, message: str, *, history: Sequence[Turn], slots: Mapping[str, Any], context: ChatContext | None,
+              tools: Tools) -> Reply:  # fmt: skip
+        self.seen.append(len(history))
+        return Reply(text=f"ok {message}", intent="help", slots={"n": int(slots.get("n", 0)) + 1})
 
 
 @pytest.fixture

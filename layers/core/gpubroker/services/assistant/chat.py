@@ -62,7 +62,7 @@ def chat(
     owner = owner_of(user_id)
     cid = request.conversation_id
     history = store.recent(owner, cid, CONTEXT_TURNS) if cid else []
-    if not history:  # none yet, expired, or another owner's: a fresh id (a client never chooses one)
+    if not history or cid is None:  # none yet, expired, or another owner's: a fresh id (a client never chooses one)
         cid = new_id()
     slots = history[-1].slots if history else {}
     reply = engine.reply(request.message, history=history, slots=slots, context=request.context,
