@@ -141,3 +141,15 @@ def test_another_users_conversation_id_in_a_chat_starts_a_new_one(
     assert bob["conversation_id"] != alice["conversation_id"]
     assert bob["cards"] == []  # bob sees nothing of alice's search
     assert len(store.turns("user:alice", alice["conversation_id"])) == 2
+
+
+def test_conversation_text_is_not_written_to_the_logs(
+    deps: ChatDeps, store: MemoryConversationStore, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "zebra-quokka-7731 find an H100"
+    _, answer = chat(deps, {"message": secret}, user="alice")
+    conversation("GET", store, answer["conversation_id"], "alice")
+    conversation("DELETE", store, answer["conversation_id"], "alice")
+    out = capsys.readouterr()
+    assert "zebra-quokka" not in out.out + out.err + caplog.text
+    assert answer["conversation_id"] not in out.out + out.err + caplog.text  # the anonymous chats' only key

@@ -11,6 +11,7 @@ import pytest
 from gpubroker.api.chat_tools import ChatTools
 from gpubroker.domain.chat import MAX_ANSWER_CHARS, ChatContext, ChatRequest
 from gpubroker.domain.errors import OfferNotFound, ValidationFailed
+from gpubroker.domain.math_results import Recommendation
 from gpubroker.services.assistant.chat import chat, owner_of
 from gpubroker.services.assistant.dialogue import (
     Reply,
@@ -145,8 +146,10 @@ def test_tools_validate_with_the_http_models(world: World) -> None:
 
 
 def test_recommendations_are_for_the_bound_caller_only(world: World) -> None:
-    assert tools(world, "alice").recommend({}, limit=3).reason.startswith("no interactions recorded for this user")
-    assert tools(world, None).recommend({}, limit=3).reason.startswith("anonymous user")
+    alice, anonymous = tools(world, "alice").recommend({}, limit=3), tools(world, None).recommend({}, limit=3)
+    assert isinstance(alice, Recommendation) and isinstance(anonymous, Recommendation)
+    assert alice.reason.startswith("no interactions recorded for this user")
+    assert anonymous.reason.startswith("anonymous user")
 
 
 def test_ranking_contributions_sum_to_at_most_one_and_follow_the_score(world: World) -> None:
