@@ -18,6 +18,7 @@ from gpubroker.domain.accounts import Principal
 from gpubroker.domain.chat import ChatContext, ChatRequest, Engine, Turn
 from gpubroker.services.assistant.chat import chat, expires_at
 from gpubroker.services.assistant.dialogue import Reply, Tools
+from tests.conftest import CATALOGS
 from tests.events import Ctx, rest_event
 from tests.fakes import FixedClock
 from tests.integration.conftest import Endpoint, fresh_handler
@@ -111,3 +112,32 @@ def test_the_conversation_functions_on_their_default_wiring(store: DynamoConvers
     assert _conversation("DELETE", cid, "dave")[0] == 404
     assert _conversation("DELETE", cid, "carol")[0] == 200
     assert _conversation("GET", cid, "carol")[0] == 404
+
+
+def test_a_chat_on_the_default_wiring_searches_drafts_and_remembers(endpoint: Endpoint) -> None:
+    """POST /ai/chat with no deps passed: the live snapshot in S3 (one catalog ingested), the offers table and
+    price history for the history tool, the conversation stored in the template's table and read back."""
+    report = fresh_handler("ingest_offers").lambda_handler(
+        {"provider": "lambda", "catalog": str(CATALOGS / "lambda" / "vms.csv")}, Ctx()
+    )
+    assert report["accepted"] > 0
+
+    def say(message: str, cid: str | None) -> dict[str, Any]:
+        ev = rest_event("/ai/chat", "/ai/chat")
+        ev["httpMethod"] = ev["requestContext"]["httpMethod"] = "POST"
+        ev["requestContext"]["authorizer"] = Principal(user_id="erin").to_context()
+        ev["body"] = json.dumps({"message": message, **({"conversation_id": cid} if cid else {})})
+        res = fresh_handler("api_ai_chat").lambda_handler(ev, Ctx())
+        assert res["statusCode"] == 200, res["body"]
+        body: dict[str, Any] = json.loads(res["body"])
+        return body
+
+    first = say("find an H100 at lambda", None)
+    assert first["cards"] and all("H100" in c["gpu"] for c in first["cards"])
+    cid = first["conversation_id"]
+    history = say("price history of the first one", cid)
+    assert history["intent"] == "history" and "price point" in history["text"]
+    draft = say("book the first one for 2 hours", cid)
+    assert draft["draft_booking"]["offer_id"] == first["cards"][0]["offer_id"] and not draft["draft_booking"]["placed"]
+    status, conv = _conversation("GET", cid, "erin")
+    assert status == 200 and len(conv["turns"]) == 6  # type: ignore[arg-type]
