@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gpubroker.api.chat_tools import ChatTools
 from gpubroker.domain.chat import MAX_ANSWER_CHARS, ChatContext, ChatRequest
@@ -191,3 +193,30 @@ def test_text_in_a_message_never_names_the_tools_user(world: World) -> None:
         chat(ChatRequest(message=message), user_id="alice", store=store, engine=RulesDialogue(), tools_for=bind,
              clock=world.clock)  # fmt: skip
     assert seen == ["alice", "alice", "alice"]
+
+
+WORDS = ["find", "book", "the", "first", "compare", "1", "and", "2", "H100", "EU", "$3", "per", "hour", "why",
+         "12", "images", "llama", "70b", "train", "rows", "history", "budget", "5000", "analyse", "my", "search",
+         "#7", "hours", "GDPR", "4090", "minutes", "vs", "top", "three", "help", "recommend", "fastest", "0", "-1"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    turns=st.lists(
+        st.one_of(
+            st.text(min_size=1, max_size=200), st.lists(st.sampled_from(WORDS), min_size=1, max_size=8).map(" ".join)
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_words_get_an_answer_never_an_error(world: World, turns: list[str]) -> None:
+    """Whatever the turns say (random text, or the engine's own words in random order), each gets an answer: no
+    exception escapes the engine, the answer validates, and nothing is ever placed."""
+    store = MemoryConversationStore()
+    cid = None
+    for message in turns:
+        answer = chat(ChatRequest(message=message, conversation_id=cid), user_id="alice", store=store,
+                      engine=RulesDialogue(), tools_for=lambda u: tools(world, u), clock=world.clock)  # fmt: skip
+        cid = answer.conversation_id
+        assert answer.text and (answer.draft_booking is None or not answer.draft_booking.placed)
