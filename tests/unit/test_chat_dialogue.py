@@ -197,7 +197,8 @@ def test_text_in_a_message_never_names_the_tools_user(world: World) -> None:
 
 WORDS = ["find", "book", "the", "first", "compare", "1", "and", "2", "H100", "EU", "$3", "per", "hour", "why",
          "12", "images", "llama", "70b", "train", "rows", "history", "budget", "5000", "analyse", "my", "search",
-         "#7", "hours", "GDPR", "4090", "minutes", "vs", "top", "three", "help", "recommend", "fastest", "0", "-1"]  # fmt: skip
+         "#7", "hours", "GDPR", "4090", "minutes", "vs", "top", "three", "help", "recommend", "fastest", "0",
+         "-1"]  # fmt: skip
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
