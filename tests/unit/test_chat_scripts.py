@@ -55,6 +55,8 @@ def _card_checks(cards: list[Card], expect: dict[str, Any]) -> list[str]:
         bad.append(f"a card is outside {expect['region']}: {[c.region for c in cards]}")
     if "max_price" in expect and any(c.price_per_hour > expect["max_price"] + 1e-9 for c in cards):
         bad.append(f"a card costs more than {expect['max_price']}: {[c.price_per_hour for c in cards]}")
+    if "provider" in expect and any(c.provider != expect["provider"] for c in cards):
+        bad.append(f"a card is not at {expect['provider']}: {[c.provider for c in cards]}")
     if "min_count" in expect and any(c.count < expect["min_count"] for c in cards):
         bad.append(f"a card has fewer than {expect['min_count']} GPUs")
     return bad

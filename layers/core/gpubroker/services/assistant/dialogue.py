@@ -125,6 +125,13 @@ _BARE_NUMBER = re.compile(
 )
 _UNIT_WORDS = {"min": "minutes", "gb": "gb", "ima": "images", "row": "rows", "tok": "tokens", "vid": "videos",
                "cli": "videos"}  # fmt: skip
+_PROVIDER = re.compile(
+    r"\b(?:at|on|from|with|via|only)\s+(runpod|vast(?:\.ai)?|lambda(?: labs)?|shadeform|verda|datacrunch|paperspace|"
+    r"fluidstack|aws|gcp|google cloud|azure)\b",
+    re.I,
+)
+_PROVIDER_NAMES = {"vast.ai": "vast", "lambda labs": "lambda", "datacrunch": "verda", "google cloud": "gcp"}
+_ANY_PROVIDER = re.compile(r"\b(any|every|all) providers?\b", re.I)
 _DOLLARS = re.compile(r"^\s*\$\s*([0-9]+(?:\.[0-9]+)?)\s*$")
 _FOLLOW = {
     "find": ["Compare the top two", "Why is the first one ranked first?", "Book the first one for 8 hours"],
@@ -262,9 +269,13 @@ def _offer_refs(message: str, slots: Mapping[str, Any], context: ChatContext | N
     return list(dict.fromkeys(out))
 
 
-def offer_filters(spec: WorkloadSpec, *, gpu: str | None = None, hours: int | None = None) -> dict[str, Any]:
+def offer_filters(
+    spec: WorkloadSpec, *, gpu: str | None = None, hours: int | None = None, providers: Sequence[str] = ()
+) -> dict[str, Any]:
     """The ``GET /offers`` filters the remembered slots state."""
     f: dict[str, Any] = {}
+    if providers:
+        f["provider"] = list(providers)
     if gpu or spec.gpu:
         f["gpu"] = [gpu or (spec.gpu.value if spec.gpu else "")]
     if spec.region and spec.region.value:
@@ -306,6 +317,11 @@ class RulesDialogue:
         state["pending"] = pending
         state["spec"] = merge_spec(state.get("spec") or {}, parse_spec(message))
         _fill_pending(message, state)  # a bare answer means what the question asked ("$3": per hour)
+        named = [_PROVIDER_NAMES.get(p.lower(), p.lower()) for p in _PROVIDER.findall(message)]
+        if named:
+            state["providers"] = list(dict.fromkeys(named))
+        elif _ANY_PROVIDER.search(message):
+            state.pop("providers", None)
         hours = _HOURS.search(message)
         if hours and 1 <= int(hours.group(1)) <= 10_000:
             state["hours"] = int(hours.group(1))
@@ -313,7 +329,7 @@ class RulesDialogue:
         if intent is None and pending.get("intent"):
             intent = str(pending["intent"])
         if intent is None:
-            intent = "find" if _has_search_slots(_spec(state)) else ("estimate" if _fresh(message) else "help")
+            intent = "find" if _has_search_slots(_spec(state)) or named else ("estimate" if _fresh(message) else "help")
         state["pending"] = None
         try:
             reply = self._run(intent, message, state, context, tools)
@@ -341,10 +357,10 @@ class RulesDialogue:
 
     def _find(self, s: Slots, tools: Tools, intent: str) -> Reply:
         spec = _spec(s)
-        if not _has_search_slots(spec):
+        if not _has_search_slots(spec) and not s.get("providers"):
             return _ask(s, intent, "gpu", "Which GPU are you looking for (e.g. H100, A100, RTX 4090), or what do "
                         "you want to run on it?")  # fmt: skip
-        filters = offer_filters(spec, hours=s.get("hours"))
+        filters = offer_filters(spec, hours=s.get("hours"), providers=s.get("providers") or ())
         page = tools.search_offers(filters, limit=50)
         if not page.items:
             relaxed = {k: v for k, v in filters.items() if k not in ("max_price_per_hour",)}
@@ -390,7 +406,7 @@ class RulesDialogue:
             plans = sorted(plans, key=lambda p: (p.gpus_needed or 0) * (p.price_per_gpu_hour or float("inf")))
         lines = _plan_table(plans[:5], serving)
         best = plans[0]
-        filters = offer_filters(spec, gpu=best.gpu_model, hours=s.get("hours"))
+        filters = offer_filters(spec, gpu=best.gpu_model, hours=s.get("hours"), providers=s.get("providers") or ())
         if best.gpus_needed and best.gpus_needed > 1:
             filters["min_gpu_count"] = max(filters.get("min_gpu_count", 1), best.gpus_needed)
         page = tools.search_offers(filters, limit=50)
@@ -422,7 +438,7 @@ class RulesDialogue:
             ids = [o.offer_id for o in result.items]
             label = f"the **{preset}** preset"
         else:  # the ensemble over the GPU asked for, kept to the offers the remembered filters allow
-            f = offer_filters(spec)
+            f = offer_filters(spec, providers=s.get("providers") or ())
             allowed = {o.offer_id for o in tools.search_offers(f, limit=100).items} if f else None
             result = tools.recommend({k: v for k, v in f.items() if k == "gpu"}, limit=100)
             items = [o for o in result.items if allowed is None or o.offer_id in allowed][:5]
@@ -573,6 +589,8 @@ def _describe(filters: Mapping[str, Any]) -> str:
     parts = []
     if filters.get("gpu"):
         parts.append(" or ".join(filters["gpu"]))
+    if filters.get("provider"):
+        parts.append("at " + " or ".join(filters["provider"]))
     if filters.get("min_gpu_count"):
         parts.append(f"at least {filters['min_gpu_count']} GPUs")
     if filters.get("region"):
