@@ -141,6 +141,11 @@ def test_tools_validate_with_the_http_models(world: World) -> None:
         t.draft_booking("nowhere-0000000000000000", 3)
     with pytest.raises(ValidationFailed):
         t.compare_offers([offer])
+    for bad in ("../../x", "A" * 200, ""):
+        with pytest.raises(ValidationFailed):
+            t.price_history(bad)
+        with pytest.raises(ValidationFailed):
+            t.draft_booking(bad, 3)
     with pytest.raises(ValidationFailed):
         t.recommend(preset="not-a-preset")
     draft = t.draft_booking(offer, 3)

@@ -27,7 +27,7 @@ from gpubroker.domain.math_requests import EnsembleRequest
 from gpubroker.domain.math_results import PresetResult, Recommendation
 from gpubroker.domain.price_history import HistoryPage
 from gpubroker.domain.search import OfferFilters, OfferPage
-from gpubroker.domain.types import r4
+from gpubroker.domain.types import OfferId, r4
 from gpubroker.domain.workload_spec import ParseAnswer, ParseRequest
 from gpubroker.domain.workloads import WorkloadMapping, WorkloadRequest
 from gpubroker.ports import OfferRepository, PriceHistoryReader
@@ -46,6 +46,15 @@ from gpumath.topsis import topsis
 M = TypeVar("M", bound=BaseModel)
 _WORKLOAD: TypeAdapter[WorkloadRequest] = TypeAdapter(WorkloadRequest)
 _PRESETS: TypeAdapter[PresetName] = TypeAdapter(PresetName)
+_OFFER_IDS: TypeAdapter[list[str]] = TypeAdapter(list[OfferId])
+
+
+def _offer_ids(ids: Sequence[str]) -> list[str]:
+    """Offer ids as the ``{offer_id}`` path parameters take them (``domain.types.OfferId``)."""
+    try:
+        return _OFFER_IDS.validate_python(list(ids))
+    except ValidationError:
+        raise ValidationFailed("not an offer id", details={"field": "offer_id"}) from None
 
 
 def _validated(model: type[M], args: Mapping[str, Any]) -> M:
@@ -113,7 +122,7 @@ class ChatTools:
     def compare_offers(self, offer_ids: Sequence[str], *, among: Sequence[str] = ()) -> list[dict[str, Any]]:
         """2-4 offers side by side: their summaries, TOPSIS score and contributions, scored among ``among`` too
         (the search they came from: two offers alone always score 1 and 0)."""
-        ids = list(dict.fromkeys(offer_ids))
+        ids = _offer_ids(list(dict.fromkeys(offer_ids)))
         if not 2 <= len(ids) <= 4:
             raise ValidationFailed("compare 2 to 4 offers", details={"field": "offer_ids"})
         om = self.offer_math()
@@ -157,11 +166,13 @@ class ChatTools:
     # ---- one offer ---------------------------------------------------------------------------------------------
 
     def price_history(self, offer_id: str, *, limit: int = 100) -> HistoryPage:
+        [offer_id] = _offer_ids([offer_id])
         return offer_history(offer_id, offers=self.offers, history=self.history, limit=limit)
 
     def draft_booking(self, offer_id: str, hours: int, *, gpu_count: int | None = None) -> BookingDraft:
         """A prefilled ``POST /bookings`` body (validated by its model) and a link. Never placed."""
         body = _validated(CreateBookingBody, {"offer_id": offer_id, "hours": hours, "gpu_count": gpu_count})
+        _offer_ids([body.offer_id])
         om = self.offer_math()
         i = om.index_of(body.offer_id)
         if i is None:
