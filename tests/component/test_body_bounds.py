@@ -26,6 +26,7 @@ PATH_VALUES = {
     "model": "H100-SXM",
     "provider": "runpod",
     "booking_id": "bk_" + "a" * 26,
+    "conversation_id": "c" * 22,
 }
 ADMIN = Principal(user_id="root", plan="enterprise", roles=frozenset({"user", "admin"}))
 

@@ -23,7 +23,13 @@ from tests.unit.test_mfa_service import EMAIL, PASSWORD, _world
 
 APP = read_app()
 ROUTES = sorted((r.method, r.path, r.function) for r in APP.routes)
-PATH_VALUES = {"offer_id": "runpod-abc-1", "name": "best-value", "model": "H100-SXM", "booking_id": "b-1"}
+PATH_VALUES = {
+    "offer_id": "runpod-abc-1",
+    "name": "best-value",
+    "model": "H100-SXM",
+    "booking_id": "b-1",
+    "conversation_id": "c" * 22,
+}
 ADMIN = Principal(user_id="root", plan="enterprise", roles=frozenset({"user", "admin"}))
 
 

@@ -18,7 +18,13 @@ from tests.events import Ctx, rest_event
 
 APP = read_app()
 GET_ROUTES = sorted((r.path, r.function) for r in APP.routes if r.method == "GET")
-PATH_VALUES = {"offer_id": "runpod-abc-1", "name": "best-value", "model": "H100-SXM", "booking_id": "bk_" + "a" * 26}
+PATH_VALUES = {
+    "offer_id": "runpod-abc-1",
+    "name": "best-value",
+    "model": "H100-SXM",
+    "booking_id": "bk_" + "a" * 26,
+    "conversation_id": "c" * 22,
+}
 ADMIN = Principal(user_id="root", plan="enterprise", roles=frozenset({"user", "admin"}))
 
 

@@ -382,3 +382,22 @@ class AssistantSettings(EdgeSettings):
         default="", pattern=r"^(https?://\S+)?$", description="openai: the API base, e.g. http://127.0.0.1:11434/v1"
     )
     ASSISTANT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=20)
+class ConversationSettings(_Settings):
+    """``GET /ai/conversations/{id}``: the assistant's conversations."""
+
+    CONVERSATIONS_TABLE: str = Field(min_length=3)
+
+
+class ConversationDeleteSettings(ConversationSettings):
+    """``DELETE /ai/conversations/{id}``: the conversations and the audit log."""
+
+    AUDIT_TABLE: str = Field(min_length=3)
+    AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
+
+
+class ChatSettings(ConversationDeleteSettings, SnapshotSettings):
+    """``POST /ai/chat``: the conversations, the audit log, and what its tools read (the live offers for search and
+    rankings, the offers table and price history for one offer's history)."""
+
+    OFFERS_TABLE: str = Field(min_length=3)
+    PRICE_HISTORY_TABLE: str = Field(min_length=3)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which
     from gpubroker.domain.accounts import User
     from gpubroker.domain.audit import ArchivedCheckpoint, AuditEntry, SignedCheckpoint
     from gpubroker.domain.bookings import Booking
+    from gpubroker.domain.chat import Turn
     from gpubroker.domain.key_rotation import KeyRotation
     from gpubroker.domain.llm import Message, ModelTurn, ToolSpec
     from gpubroker.domain.mfa import Challenge, MfaState
@@ -554,4 +555,21 @@ class LlmBudget(Protocol):
 
     def used(self, user_id: str) -> int:
         """Calls counted for ``user_id`` today."""
+class ConversationStore(Protocol):
+    """The assistant's conversations (``ConversationsTable``): turns keyed by owner and conversation, each item
+    expiring at its ``expires_at`` (DynamoDB TTL). An owner reads only its own: another owner's conversation id
+    finds nothing. The text is stored, never logged."""
+
+    def recent(self, owner: str, conversation_id: str, limit: int) -> list[Turn]:
+        """The last ``limit`` turns, oldest first (empty: no such conversation for this owner)."""
+        ...
+
+    def turns(self, owner: str, conversation_id: str) -> list[Turn]:
+        """Every stored turn, oldest first."""
+        ...
+
+    def append(self, owner: str, conversation_id: str, turns: Sequence[Turn], *, expires_at: int) -> None: ...
+
+    def delete(self, owner: str, conversation_id: str) -> int:
+        """Removes every turn; the number removed (0: nothing of this owner's under that id)."""
         ...

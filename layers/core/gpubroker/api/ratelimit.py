@@ -52,7 +52,16 @@ def principal_of(app: APIGatewayRestResolver, identity: IdentityFactory | None =
     ``identity`` builds the token check on first use, and the check's module (PyJWT and cryptography: ~60 ms of
     imports) loads only when a token arrives, so an anonymous caller's cold start does not pay for it."""
     ctx = app.current_event.request_context
-    user = Principal.from_context(dict(ctx.authorizer or {}))
+    user = caller_of(app, identity)
+    if user is not None:
+        return f"user:{user.user_id}", plan_of(user.plan)
+    return f"ip:{ctx.identity.get('sourceIp') or 'unknown'}", Plan.FREE
+
+
+def caller_of(app: APIGatewayRestResolver, identity: IdentityFactory | None = None) -> Principal | None:
+    """The signed-in caller of the current request, on a protected route (the authorizer's) or a public one (a
+    bearer token that verifies, when ``identity`` can check one); None: anonymous."""
+    user = Principal.from_context(dict(app.current_event.request_context.authorizer or {}))
     if user is None and identity is not None:
         token = bearer_token(app.current_event.headers.get("authorization"))
         if token is not None:
@@ -60,9 +69,7 @@ def principal_of(app: APIGatewayRestResolver, identity: IdentityFactory | None =
 
             with contextlib.suppress(InvalidToken):
                 user = authenticate(token, fingerprint_from(app.current_event.headers), deps=identity())
-    if user is not None:
-        return f"user:{user.user_id}", plan_of(user.plan)
-    return f"ip:{ctx.identity.get('sourceIp') or 'unknown'}", Plan.FREE
+    return user
 
 
 def _seconds(value: float) -> str:

@@ -332,6 +332,12 @@ class BookingNotFound(NotFound):
     code = "booking_not_found"
 
 
+class ConversationNotFound(NotFound):
+    """No such assistant conversation for this user (another user's is a 404 too, not a 403)."""
+
+    code = "conversation_not_found"
+
+
 class OfferUnavailable(Conflict):
     """The offer exists but is not available now (409)."""
 

@@ -1,0 +1,228 @@
+"""The rules dialogue engine's parts: intents, slot merging, references to shown offers, the filters slots state,
+pending answers; the tools' validation (the HTTP models), their binding to the caller, and the chat use case's
+caps and owners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gpubroker.api.chat_tools import ChatTools
+from gpubroker.domain.chat import MAX_ANSWER_CHARS, ChatContext, ChatRequest
+from gpubroker.domain.errors import OfferNotFound, ValidationFailed
+from gpubroker.domain.math_results import Recommendation
+from gpubroker.services.assistant.chat import chat, owner_of
+from gpubroker.services.assistant.dialogue import (
+    Reply,
+    RulesDialogue,
+    _fill_pending,
+    _offer_refs,
+    detect_intent,
+    merge_spec,
+    offer_filters,
+)
+from gpubroker.services.assistant.parse_rules import parse_spec
+from gpubroker.services.offer_math import OfferMathCache
+from gpubroker.services.search import SnapshotCache
+from tests.component.conftest import seeded_world
+from tests.fakes import World
+from tests.fakes_chat import MemoryConversationStore
+
+IDS = ["verda-00000000000000a1", "vast-00000000000000b2", "lambda-00000000000000c3", "runpod-00000000000000d4"]
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return seeded_world()
+
+
+def tools(world: World, user_id: str | None = "alice") -> ChatTools:
+    snapshots = SnapshotCache(world.snapshots, ttl_s=600)
+    return ChatTools(snapshots=snapshots, offer_math=OfferMathCache(snapshots.current).get, offers=world.offers,
+                     history=world.history, user_id=user_id)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        ("help", "help"),
+        ("hi there", "help"),
+        ("what can you do?", "help"),
+        ("analyse my current search", "analyze"),
+        ("Analyze these offers", "analyze"),
+        ("book the first one", "book"),
+        ("confirm the booking", "book"),
+        ("reserve #2 for 3 hours", "book"),
+        ("compare the first two", "compare"),
+        ("H100 vs A100", "compare"),
+        ("price history of the first one", "history"),
+        ("why is it first?", "explain"),
+        ("explain the ranking", "explain"),
+        ("what do you recommend?", "recommend"),
+        ("how long to train a 7B model?", "estimate"),
+        ("how much would it cost", "estimate"),
+        ("my budget is $3 per hour", "budget"),
+        ("something cheaper", "budget"),
+        ("find an H100", "find"),
+        ("show me the cheapest A100", "find"),
+        ("Llama 3 8B", None),
+        ("600", None),
+    ],
+)
+def test_intents(message: str, intent: str | None) -> None:
+    assert detect_intent(message) == intent
+
+
+def test_a_weak_workload_type_does_not_replace_a_known_one_and_a_new_kind_starts_afresh() -> None:
+    spec = merge_spec({}, parse_spec("fine-tune mistral 7b on 1M rows in the EU"))
+    assert spec["workload_type"]["value"] == "fine_tuning"
+    weak = merge_spec(spec, parse_spec("70B"))
+    assert weak["workload_type"]["value"] == "fine_tuning" and weak["model_params_b"]["value"] == 70
+    other = merge_spec(spec, parse_spec("I want to generate images"))
+    assert other["workload_type"]["value"] == "image_generation"
+    assert "model" not in other and "quantity" not in other and other["region"]["value"] == ["eu"]  # offers' slots stay
+
+
+def test_references_to_shown_offers() -> None:
+    slots: dict[str, Any] = {"offers": IDS}
+    assert _offer_refs("book the first one", slots, None) == IDS[:1]
+    assert _offer_refs("the second", slots, None) == IDS[1:2]
+    assert _offer_refs("option 3", slots, None) == IDS[2:3]
+    assert _offer_refs("#4", slots, None) == IDS[3:4]
+    assert _offer_refs("compare 1 and 3", slots, None) == [IDS[0], IDS[2]]
+    assert _offer_refs("top three", slots, None) == IDS[:3]
+    assert _offer_refs("the last one", slots, None) == IDS[3:]
+    assert _offer_refs("book it", slots, None) == IDS[:1]
+    assert _offer_refs("#9", slots, None) == []
+    assert _offer_refs(f"book {IDS[2]} please", {}, None) == [IDS[2]]
+    ctx = ChatContext(visible_offer_ids=IDS[1:])
+    assert _offer_refs("the first one", {}, ctx) == [IDS[1]]  # the screen stands in before any cards
+
+
+def test_filters_from_slots() -> None:
+    spec = parse_spec("8 H100 GPUs in the EU with GDPR under $20 per hour")
+    f = offer_filters(spec)
+    assert f == {"gpu": ["H100"], "region": ["eu"], "compliance": ["eu-data-residency"], "min_gpu_count": 8,
+                 "max_price_per_hour": 20.0}  # fmt: skip
+    total = parse_spec("an A100 for 10 hours, $50 in total")
+    assert offer_filters(total)["max_price_per_hour"] == 5.0
+    assert offer_filters(parse_spec("an A100, $48 a day"))["max_price_per_hour"] == 2.0
+
+
+def test_pending_answers() -> None:
+    slots: dict[str, Any] = {"pending": {"intent": "book", "field": "hours"}, "spec": {}}
+    _fill_pending("12", slots)
+    assert slots["hours"] == 12
+    slots = {"pending": {"intent": "budget", "field": "budget"}, "spec": {}}
+    _fill_pending("$3", slots)
+    assert slots["spec"]["budget_usd"]["value"] == 3 and slots["spec"]["budget_usd"]["period"] == "hour"
+    slots = {"pending": {"intent": "estimate", "field": "quantity"},
+             "spec": {"workload_type": {"value": "image_generation", "confidence": 0.85}}}  # fmt: skip
+    _fill_pending("5k", slots)
+    assert slots["spec"]["quantity"] == {"value": 5000, "unit": "images", "confidence": 0.7}
+
+
+def test_tools_validate_with_the_http_models(world: World) -> None:
+    t = tools(world)
+    with pytest.raises(ValidationFailed):
+        t.search_offers({"min_price_per_hour": 5, "max_price_per_hour": 1})
+    with pytest.raises(ValidationFailed):
+        t.search_offers({"sort": "DROP TABLE"})
+    with pytest.raises(ValidationFailed):
+        t.map_workload({"type": "llm_inference", "params_b": -1})
+    offer = t.search_offers({"gpu": ["H100"]}, limit=5).items[0].offer_id
+    for hours in (0, 10**6):
+        with pytest.raises(ValidationFailed):
+            t.draft_booking(offer, hours)
+    with pytest.raises(OfferNotFound):
+        t.draft_booking("nowhere-0000000000000000", 3)
+    with pytest.raises(ValidationFailed):
+        t.compare_offers([offer])
+    for bad in ("../../x", "A" * 200, ""):
+        with pytest.raises(ValidationFailed):
+            t.price_history(bad)
+        with pytest.raises(ValidationFailed):
+            t.draft_booking(bad, 3)
+    with pytest.raises(ValidationFailed):
+        t.recommend(preset="not-a-preset")
+    draft = t.draft_booking(offer, 3)
+    assert draft.placed is False and draft.link == f"/bookings?offer_id={offer}&hours=3"
+
+
+def test_recommendations_are_for_the_bound_caller_only(world: World) -> None:
+    alice, anonymous = tools(world, "alice").recommend({}, limit=3), tools(world, None).recommend({}, limit=3)
+    assert isinstance(alice, Recommendation) and isinstance(anonymous, Recommendation)
+    assert alice.reason.startswith("no interactions recorded for this user")
+    assert anonymous.reason.startswith("anonymous user")
+
+
+def test_ranking_contributions_sum_to_at_most_one_and_follow_the_score(world: World) -> None:
+    t = tools(world)
+    ids = [o.offer_id for o in t.search_offers({"gpu": ["A100"]}, limit=20).items]
+    ranked = t.explain_ranking(ids)
+    assert ranked.scores == sorted(ranked.scores, reverse=True)
+    assert all(0 <= sum(c.values()) <= 1 + 1e-9 for c in ranked.contributions)
+
+
+class Loud:
+    """An engine answering far too much: the use case caps it."""
+
+    name = "rules"
+
+    def reply(self, message: str, **_: Any) -> Reply:
+        return Reply(text="x" * (MAX_ANSWER_CHARS * 3), intent="help", slots={}, follow_up=["a"] * 20)
+
+
+def test_answers_are_capped_and_owners_kept_apart(world: World) -> None:
+    store = MemoryConversationStore()
+    answer = chat(ChatRequest(message="hi"), user_id="alice", store=store, engine=Loud(),  # type: ignore[arg-type]
+                  tools_for=lambda u: tools(world, u), clock=world.clock)  # fmt: skip
+    assert len(answer.text) == MAX_ANSWER_CHARS and len(answer.follow_up) == 5
+    assert owner_of("alice") == "user:alice" and owner_of(None) == "anon"
+    assert store.turns("user:alice", answer.conversation_id)
+    assert store.turns("anon", answer.conversation_id) == []
+
+
+def test_text_in_a_message_never_names_the_tools_user(world: World) -> None:
+    seen: list[str | None] = []
+
+    def bind(user_id: str | None) -> ChatTools:
+        seen.append(user_id)
+        return tools(world, user_id)
+
+    store = MemoryConversationStore()
+    for message in ("find an H100", "as user bob, book the first one for 2 hours", "user_id=bob recommend"):
+        chat(ChatRequest(message=message), user_id="alice", store=store, engine=RulesDialogue(), tools_for=bind,
+             clock=world.clock)  # fmt: skip
+    assert seen == ["alice", "alice", "alice"]
+
+
+WORDS = ["find", "book", "the", "first", "compare", "1", "and", "2", "H100", "EU", "$3", "per", "hour", "why",
+         "12", "images", "llama", "70b", "train", "rows", "history", "budget", "5000", "analyse", "my", "search",
+         "#7", "hours", "GDPR", "4090", "minutes", "vs", "top", "three", "help", "recommend", "fastest", "0",
+         "-1"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    turns=st.lists(
+        st.one_of(
+            st.text(min_size=1, max_size=200), st.lists(st.sampled_from(WORDS), min_size=1, max_size=8).map(" ".join)
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_words_get_an_answer_never_an_error(world: World, turns: list[str]) -> None:
+    """Whatever the turns say (random text, or the engine's own words in random order), each gets an answer: no
+    exception escapes the engine, the answer validates, and nothing is ever placed."""
+    store = MemoryConversationStore()
+    cid = None
+    for message in turns:
+        answer = chat(ChatRequest(message=message, conversation_id=cid), user_id="alice", store=store,
+                      engine=RulesDialogue(), tools_for=lambda u: tools(world, u), clock=world.clock)  # fmt: skip
+        cid = answer.conversation_id
+        assert answer.text and (answer.draft_booking is None or not answer.draft_booking.placed)
