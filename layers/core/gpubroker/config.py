@@ -382,6 +382,8 @@ class AssistantSettings(EdgeSettings):
         default="", pattern=r"^(https?://\S+)?$", description="openai: the API base, e.g. http://127.0.0.1:11434/v1"
     )
     ASSISTANT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=20)
+
+
 class ConversationSettings(_Settings):
     """``GET /ai/conversations/{id}``: the assistant's conversations."""
 

@@ -555,6 +555,8 @@ class LlmBudget(Protocol):
 
     def used(self, user_id: str) -> int:
         """Calls counted for ``user_id`` today."""
+
+
 class ConversationStore(Protocol):
     """The assistant's conversations (``ConversationsTable``): turns keyed by owner and conversation, each item
     expiring at its ``expires_at`` (DynamoDB TTL). An owner reads only its own: another owner's conversation id
