@@ -88,6 +88,10 @@ def test_a_chat_turn_answers_text_cards_follow_ups_and_the_engine(deps: ChatDeps
         {"message": "hi", "conversation_id": "../../etc/passwd-xxxxxxxx"},
         {"message": "hi", "context": {"filters": {"min_price_per_hour": 5, "max_price_per_hour": 1}}},
         {"message": "hi", "context": {"visible_offer_ids": ["NOT AN ID"]}},
+        # JSON types, not pydantic's lax coercions (schemathesis sent spot: 0 and got a 200)
+        {"message": "hi", "context": {"filters": {"spot": 0}}},
+        {"message": "hi", "context": {"filters": {"available": "true"}}},
+        {"message": "hi", "context": {"filters": {"min_gpu_count": "2"}}},
         {"message": "hi", "user_id": "bob"},
         {"message": 42},
     ],

@@ -7,9 +7,10 @@ what its search page sends and the same validation applies.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import types
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.search import OfferFilters
 from gpubroker.domain.types import OfferId
@@ -28,9 +29,34 @@ Engine = Literal["rules", "bedrock", "openai-compatible"]
 Role = Literal["user", "assistant"]
 
 
+def _scalar_types(annotation: Any) -> set[Any]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return {a for a in get_args(annotation) if a is not type(None)}
+    return {annotation}
+
+
 class SearchFilters(OfferFilters):
     """The ``GET /offers`` filters (``domain.search.OfferFilters``), under a name of its own in the OpenAPI document
-    (the /math routes have an ``OfferFilters`` of their own)."""
+    (the /math routes have an ``OfferFilters`` of their own).
+
+    In a JSON body their types are JSON's: pydantic's lax mode would take ``0`` for ``false`` and ``"3"`` for a
+    number (a query string has only strings: ``GET /offers`` needs that), so a body that says otherwise is a 422."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_types(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if field is None or value is None:
+                continue
+            kinds = _scalar_types(field.annotation)
+            if bool in kinds and not isinstance(value, bool):
+                raise ValueError(f"{name} is a boolean (true or false)")
+            if kinds & {int, float} and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"{name} is a number")
+        return data
 
 
 class ChatContext(BaseModel):
