@@ -397,9 +397,10 @@ class ConversationDeleteSettings(ConversationSettings):
     AUDIT_SPOOL_QUEUE_URL: str = Field(min_length=3)
 
 
-class ChatSettings(ConversationDeleteSettings, SnapshotSettings):
-    """``POST /ai/chat``: the conversations, the audit log, and what its tools read (the live offers for search and
-    rankings, the offers table and price history for one offer's history)."""
+class ChatSettings(ConversationDeleteSettings, SnapshotSettings, AssistantSettings):
+    """``POST /ai/chat``: the conversations, the audit log, what its tools read (the live offers for search and
+    rankings, the offers table and price history for one offer's history), and the assistant's language model (the
+    tool-use loop of ``ASSISTANT_ENGINE``, sharing the parse route's breaker and budget)."""
 
     OFFERS_TABLE: str = Field(min_length=3)
     PRICE_HISTORY_TABLE: str = Field(min_length=3)

@@ -20,8 +20,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from gpubroker.api.booking_models import CreateBookingBody
 from gpubroker.api.offer_query import OfferSearchQuery
-from gpubroker.domain.chat import BookingDraft, Card
+from gpubroker.api import chat_tool_calls
+from gpubroker.domain.chat import BookingDraft, Card, ChatContext
 from gpubroker.domain.errors import OfferNotFound, ValidationFailed
+from gpubroker.domain.llm import ToolSpec
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.math_requests import EnsembleRequest
 from gpubroker.domain.math_results import PresetResult, Recommendation
@@ -33,6 +35,7 @@ from gpubroker.domain.workloads import WorkloadMapping, WorkloadRequest
 from gpubroker.ports import OfferRepository, PriceHistoryReader
 from gpubroker.services.assistant import parse_workload as parse_text
 from gpubroker.services.assistant.cards import CHAT_CRITERIA, Ranked, booking_link, one_line
+from gpubroker.services.assistant.dialogue import ToolOutcome
 from gpubroker.services.history import offer_history
 from gpubroker.services.offer_filters import resolve_gpu_filter
 from gpubroker.services.offer_math import OfferMath, offer_summary, prices_by_gpu
@@ -188,6 +191,14 @@ class ChatTools:
             estimated_total_usd=round(per_hour * body.hours, 2),
             link=booking_link(body.offer_id, body.hours),
         )
+
+    # ---- by name, for a language model (gpubroker.api.chat_tool_calls) ----------------------------------------
+
+    def tool_specs(self) -> Sequence[ToolSpec]:
+        return chat_tool_calls.tool_specs()
+
+    def call_tool(self, name: str, arguments: Mapping[str, Any], *, context: ChatContext | None) -> ToolOutcome:
+        return chat_tool_calls.call_tool(self, name, arguments, context)
 
     # ---- cards -------------------------------------------------------------------------------------------------
 

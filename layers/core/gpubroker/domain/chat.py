@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpubroker.domain.search import OfferFilters
 from gpubroker.domain.types import OfferId
+from gpubroker.domain.workload_spec import FallbackReason
 
 MAX_MESSAGE_CHARS = 2000
 MAX_ANSWER_CHARS = 8000  # the answer's markdown is cut here (a card list stays far below it)
@@ -25,7 +26,7 @@ CONVERSATION_ID = r"^[A-Za-z0-9_-]{16,64}$"
 CONVERSATION_TTL_DAYS = 30
 ANONYMOUS_TTL_DAYS = 1
 
-Engine = Literal["rules", "bedrock", "openai-compatible"]
+Engine = Literal["rules", "bedrock", "openai"]  # as ``POST /ai/parse-workload`` names them
 Role = Literal["user", "assistant"]
 
 
@@ -119,6 +120,11 @@ class ChatAnswer(BaseModel):
     conversation_id: str
     intent: str = Field(default="help", description="what the engine understood (find, compare, ...)")
     draft_booking: BookingDraft | None = Field(default=None, description="a prefilled booking, not placed")
+    fallback: FallbackReason | None = Field(
+        default=None,
+        description="why the rules engine answered although a language model is configured: anonymous caller, "
+        "daily budget spent (or not countable), breaker open, the model timed out, failed, or answered invalidly",
+    )
     persisted: bool = Field(description="false for an anonymous caller's conversation kept one day only")
 
 

@@ -54,12 +54,14 @@ class ToolCall:
 @dataclass(frozen=True)
 class Message:
     """One message of a conversation: a user's text, the assistant's text and tool calls, or a tool's result
-    (``role="tool"``, ``tool_call_id`` naming the call, ``text`` the result, usually JSON)."""
+    (``role="tool"``, ``tool_call_id`` naming the call, ``text`` the result, usually JSON; ``is_error`` when the
+    tool refused the call, e.g. arguments that do not validate)."""
 
     role: Role
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    is_error: bool = False  # a tool's result that reports an error (Converse ``status: error``)
 
 
 @dataclass(frozen=True)

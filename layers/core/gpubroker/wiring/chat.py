@@ -2,8 +2,9 @@
 engine and the ports its tools read (the live offers, the offers table, price history).
 
 The tools are bound to the caller in the handler (``gpubroker.api.chat_tools.ChatTools`` computes with NumPy, which
-this module must not import). A language-model engine plugs in here: anything implementing
-``services.assistant.dialogue.DialogueEngine`` (``ChatDeps.engine``), with the rules engine as its fallback."""
+this module must not import). The engine (``ChatDeps.engine``) is ``ASSISTANT_ENGINE``'s: the rules dialogue, or
+the language model's tool-use loop (``services.assistant.chat_llm.LlmDialogue``) behind the breaker and budget it
+shares with ``POST /ai/parse-workload`` (``wiring.assistant_llm.llm_engine``), the rules dialogue its fallback."""
 
 from __future__ import annotations
 
@@ -63,7 +64,6 @@ class ChatDeps(ConversationDeleteDeps):
 def chat_deps() -> ChatDeps:
     from gpubroker.adapters.conversations import DynamoConversationStore
     from gpubroker.adapters.dynamodb import DynamoOfferRepository, DynamoPriceHistoryRepository
-    from gpubroker.services.assistant.dialogue import RulesDialogue
     from gpubroker.services.offer_math import OfferMathCache
 
     s = load_settings(ChatSettings)
@@ -75,7 +75,20 @@ def chat_deps() -> ChatDeps:
         offers=DynamoOfferRepository(s.OFFERS_TABLE),
         history=DynamoPriceHistoryRepository(s.PRICE_HISTORY_TABLE),
         clock=edge.system_clock(),
-        engine=RulesDialogue(),
+        engine=dialogue_engine(),
         front_door=edge.front_door(),
         audit=edge.audit_trail(),
     )
+
+
+def dialogue_engine() -> DialogueEngine:
+    """The rules dialogue, or (``ASSISTANT_ENGINE`` bedrock/openai) the model's tool-use loop falling back to it."""
+    from gpubroker.services.assistant.dialogue import RulesDialogue
+    from gpubroker.wiring.assistant_llm import llm_engine
+
+    llm = llm_engine()
+    if llm is None:
+        return RulesDialogue()
+    from gpubroker.services.assistant.chat_llm import LlmDialogue
+
+    return LlmDialogue(llm, rules=RulesDialogue())

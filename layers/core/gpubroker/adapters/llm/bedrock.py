@@ -2,8 +2,10 @@
 connect and read timeouts of the call's ``timeout_s``.
 
 ``complete_json`` gives the schema as the one tool with ``toolChoice: {"tool": {"name": "answer"}}`` (the model
-must call it: its ``input`` is the answer); ``converse`` maps :class:`gpubroker.domain.llm.Message` to Converse
-messages (consecutive tool results go in one user message, as Converse requires) and back.
+must call it: its ``input`` is the answer); ``converse`` (the chat's tool-use loop) maps
+:class:`gpubroker.domain.llm.Message` to Converse messages (an assistant's ``toolUse`` blocks, the tools' results
+as ``toolResult`` blocks of one user message, as Converse requires, ``status: error`` on a refused call) and back
+(every ``toolUse`` block of the answer is a call: several per turn).
 
 Errors: a ``ClientError`` (throttling, access denied, model not ready, validation), a connection error or a
 timeout raise :class:`LlmError` / :class:`LlmTimeout`; the message names the error code, never the prompt.
@@ -109,7 +111,10 @@ def to_converse(messages: Sequence[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "tool":
-            block = {"toolResult": {"toolUseId": m.tool_call_id or "", "content": [_result_content(m.text)]}}
+            result: dict[str, Any] = {"toolUseId": m.tool_call_id or "", "content": [_result_content(m.text)]}
+            if m.is_error:
+                result["status"] = "error"
+            block = {"toolResult": result}
             if out and out[-1]["role"] == "user" and all("toolResult" in b for b in out[-1]["content"]):
                 out[-1]["content"].append(block)
             else:

@@ -5,6 +5,9 @@ Sent through the project's HTTP client (``adapters.providers.http.HttpClient.att
 retried, connect and read timeouts of the call's ``timeout_s``, no redirects, messages that never carry the
 prompt). ``complete_json`` gives the schema as the one tool with ``tool_choice`` forcing it; a server that ignores
 ``tool_choice`` and answers the JSON as text (some Ollama models) is accepted when the text is one JSON object.
+``converse`` (the chat's tool-use loop) sends the tools as ``tools`` (``type: function``) with ``tool_choice:
+"auto"``, the assistant's calls as ``tool_calls`` (arguments as a JSON string) and each result as a ``role: tool``
+message naming its ``tool_call_id``; an answer's ``tool_calls`` (several per turn) come back as calls.
 ``api_key`` (optional) goes in ``Authorization: Bearer``.
 """
 
@@ -99,7 +102,7 @@ def to_openai(messages: Sequence[Message]) -> list[dict[str, Any]]:
         if m.role == "tool":
             out.append({"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.text})
             continue
-        item: dict[str, Any] = {"role": m.role, "content": m.text}
+        item: dict[str, Any] = {"role": m.role, "content": m.text or (None if m.tool_calls else "")}
         if m.tool_calls:
             item["tool_calls"] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}

@@ -27,6 +27,7 @@ from gpubroker.domain.chat import (
     Turn,
 )
 from gpubroker.domain.errors import ConversationNotFound
+from gpubroker.domain.plans import Plan
 
 if TYPE_CHECKING:  # the engine's module is NumPy-free, but the conversation routes need none of it
     from gpubroker.ports import Clock, ConversationStore
@@ -57,8 +58,12 @@ def chat(
     tools_for: Callable[[str | None], Tools],
     clock: Clock,
     new_id: Callable[[], str] = new_conversation_id,
+    plan: Plan = Plan.FREE,
 ) -> ChatAnswer:
-    """One turn. ``user_id``: the verified caller (None: anonymous); ``tools_for`` binds the tools to them."""
+    """One turn. ``user_id``: the verified caller (None: anonymous) and ``plan`` theirs (a model engine's daily
+    budget); ``tools_for`` binds the tools to them."""
+    from gpubroker.services.assistant.llm_engine import Caller
+
     owner = owner_of(user_id)
     cid = request.conversation_id
     history = store.recent(owner, cid, CONTEXT_TURNS) if cid else []
@@ -66,7 +71,7 @@ def chat(
         cid = new_id()
     slots = history[-1].slots if history else {}
     reply = engine.reply(request.message, history=history, slots=slots, context=request.context,
-                         tools=tools_for(user_id))  # fmt: skip
+                         tools=tools_for(user_id), caller=Caller(user_id, plan) if user_id else None)  # fmt: skip
     text = cap(reply.text)
     cards = reply.cards[:MAX_CARDS]
     now = clock.now()
@@ -81,10 +86,11 @@ def chat(
         text=text,
         cards=cards,
         follow_up=reply.follow_up[:MAX_FOLLOW_UPS],
-        engine=engine.name,
+        engine=reply.engine or engine.name,
         conversation_id=cid,
         intent=reply.intent,
         draft_booking=reply.draft,
+        fallback=reply.fallback,
         persisted=user_id is not None,
     )
 

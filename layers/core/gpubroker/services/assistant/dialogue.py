@@ -7,8 +7,9 @@ the next turn's answer fills it (a bare number answers a pending count, quantity
 runs. The engine is deterministic and does no I/O of its own: everything it learns comes through the tools, which
 are bound to the caller.
 
-:class:`DialogueEngine` is the seam a language-model engine implements (the tool-use loop): the same inputs
-(message, last turns, remembered slots, client context, the caller's tools), the same :class:`Reply`.
+:class:`DialogueEngine` is the seam a language-model engine implements (the tool-use loop of
+:mod:`.chat_llm`): the same inputs (message, last turns, remembered slots, client context, the caller's tools), the
+same :class:`Reply`. A model reaches the tools by name through ``Tools.tool_specs`` / ``Tools.call_tool``.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gpubroker.domain.chat import MAX_CARDS, BookingDraft, Card, ChatContext, Engine, Turn
 from gpubroker.domain.errors import DomainError
 from gpubroker.domain.math_results import PresetResult, Recommendation
 from gpubroker.domain.price_history import HistoryPage
 from gpubroker.domain.search import OfferFilters, OfferPage
-from gpubroker.domain.workload_spec import ParseAnswer, WorkloadSpec
+from gpubroker.domain.workload_spec import FallbackReason, ParseAnswer, WorkloadSpec
 from gpubroker.domain.workloads import GpuPlan, WorkloadMapping, WorkloadRequest
 from gpubroker.services.assistant import missing_fields, question_for, to_workload_request
 from gpubroker.services.assistant.cards import Ranked, booking_link
 from gpubroker.services.assistant.parse_rules import parse_spec
+
+if TYPE_CHECKING:
+    from gpubroker.domain.llm import ToolSpec
+    from gpubroker.services.assistant.llm_engine import Caller
 
 Slots = dict[str, Any]
 
@@ -39,6 +44,21 @@ class Reply:
     slots: Slots
     cards: list[Card] = field(default_factory=list)
     follow_up: list[str] = field(default_factory=list)
+    draft: BookingDraft | None = None
+    engine: Engine | None = None  # None: the engine's own name; "rules" when a model engine fell back
+    fallback: FallbackReason | None = None
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """One tool call by name (``Tools.call_tool``): what goes back to the model (``content``, JSON), whether the
+    call was refused (``ok`` False; ``invalid``: the arguments did not validate or no such tool), and what the
+    answer shows from it: the cards the cards code built from the tool's result, a booking draft."""
+
+    content: dict[str, Any]
+    ok: bool = True
+    invalid: bool = False
+    cards: list[Card] = field(default_factory=list)
     draft: BookingDraft | None = None
 
 
@@ -70,10 +90,20 @@ class Tools(Protocol):
 
     def cards(self, ranked: Ranked, *, limit: int = 5, why: str = "") -> list[Card]: ...
 
+    def tool_specs(self) -> Sequence[ToolSpec]:
+        """The tools a language model may call: names, descriptions, argument schemas (the API's models)."""
+        ...
+
+    def call_tool(self, name: str, arguments: Mapping[str, Any], *, context: ChatContext | None) -> ToolOutcome:
+        """One model tool call: the arguments validated by the API's models (a refusal is an outcome, not an
+        exception); ``context`` is the client's current search (``analyze_current_search`` reads it)."""
+        ...
+
 
 class DialogueEngine(Protocol):
     """What answers a chat turn. ``history``: the conversation's last turns (oldest first, at most 10); ``slots``:
-    what the previous turn remembered; ``tools``: bound to the caller (the only way to act)."""
+    what the previous turn remembered; ``tools``: bound to the caller (the only way to act); ``caller``: the
+    verified caller and plan (None: anonymous), for a model engine's budget."""
 
     name: Engine
 
@@ -85,6 +115,7 @@ class DialogueEngine(Protocol):
         slots: Mapping[str, Any],
         context: ChatContext | None,
         tools: Tools,
+        caller: Caller | None = None,
     ) -> Reply: ...
 
 
@@ -133,7 +164,7 @@ _PROVIDER = re.compile(
 _PROVIDER_NAMES = {"vast.ai": "vast", "lambda labs": "lambda", "datacrunch": "verda", "google cloud": "gcp"}
 _ANY_PROVIDER = re.compile(r"\b(any|every|all) providers?\b", re.I)
 _DOLLARS = re.compile(r"^\s*\$\s*([0-9]+(?:\.[0-9]+)?)\s*$")
-_FOLLOW = {
+FOLLOW_UPS = {
     "find": ["Compare the top two", "Why is the first one ranked first?", "Book the first one for 8 hours"],
     "estimate": ["Show offers for the cheapest GPU", "What if my budget is $2 per hour?", "Compare the top two"],
     "help": ["Find the cheapest H100 in the EU", "How long to fine-tune Llama 3 8B on 1M rows?",
@@ -311,6 +342,7 @@ class RulesDialogue:
         slots: Mapping[str, Any],
         context: ChatContext | None,
         tools: Tools,
+        caller: Caller | None = None,
     ) -> Reply:
         state: Slots = {k: v for k, v in slots.items() if k != "pending"}
         pending = dict(slots.get("pending") or {})
@@ -379,7 +411,7 @@ class RulesDialogue:
         s["offers"] = [c.offer_id for c in cards]
         lines = [f"{page.count} live offer(s) match {_describe(filters)}; the best {len(cards)} by price, speed, "
                  "memory and reliability:", ""] + [_card_line(c) for c in cards]  # fmt: skip
-        return Reply(text="\n".join(lines), intent=intent, slots=s, cards=cards, follow_up=_FOLLOW["find"])
+        return Reply(text="\n".join(lines), intent=intent, slots=s, cards=cards, follow_up=FOLLOW_UPS["find"])
 
     # ---- estimate --------------------------------------------------------------------------------------------
 
@@ -423,12 +455,12 @@ class RulesDialogue:
             text += f"\n\nLive offers: {_describe(filters)}:\n\n" + "\n".join(_card_line(c) for c in cards)
         elif filters.get("max_price_per_hour") is not None:
             text += f"\n\nNo live {best.gpu_model} offer is within {_describe(filters)}."
-        return Reply(text=text, intent=intent, slots=s, cards=cards, follow_up=_FOLLOW["estimate"])
+        return Reply(text=text, intent=intent, slots=s, cards=cards, follow_up=FOLLOW_UPS["estimate"])
 
     # ---- recommend -------------------------------------------------------------------------------------------
 
     def _help(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
-        return Reply(text=HELP, intent="help", slots=s, follow_up=_FOLLOW["help"])
+        return Reply(text=HELP, intent="help", slots=s, follow_up=FOLLOW_UPS["help"])
 
     def _recommend(self, message: str, s: Slots, ctx: ChatContext | None, tools: Tools) -> Reply:
         preset = next((p for w, p in _PRESET_WORDS.items() if w in message.lower()), None)
@@ -453,13 +485,13 @@ class RulesDialogue:
                              follow_up=["Help"])  # fmt: skip
             text = "\n".join([f"Recommended for {_describe(f)} by the ensemble (TOPSIS, popularity, similarity):",
                               "", *(_card_line(c) for c in cards)])  # fmt: skip
-            return Reply(text=text, intent="recommend", slots=s, cards=cards, follow_up=_FOLLOW["find"])
+            return Reply(text=text, intent="recommend", slots=s, cards=cards, follow_up=FOLLOW_UPS["find"])
         cards = tools.cards(tools.rank(ids), limit=5)
         s["offers"] = [c.offer_id for c in cards]
         if not cards:
             return Reply(text="No offer qualifies right now.", intent="recommend", slots=s, follow_up=["Help"])
         text = "\n".join([f"Recommended by {label}:", "", *(_card_line(c) for c in cards)])
-        return Reply(text=text, intent="recommend", slots=s, cards=cards, follow_up=_FOLLOW["find"])
+        return Reply(text=text, intent="recommend", slots=s, cards=cards, follow_up=FOLLOW_UPS["find"])
 
     # ---- compare / explain / history / analyse ---------------------------------------------------------------
 
@@ -523,7 +555,7 @@ class RulesDialogue:
         if ctx is None:
             return Reply(text="I cannot see your search: the page sends its filters and visible offers with the "
                          "message (`context`). Tell me what you are looking for instead.", intent="analyze", slots=s,
-                         follow_up=_FOLLOW["help"])  # fmt: skip
+                         follow_up=FOLLOW_UPS["help"])  # fmt: skip
         result = tools.analyze_current_search(ctx.filters, ctx.visible_offer_ids)
         cards = tools.cards(result["ranked"], limit=5)
         s["offers"] = [c.offer_id for c in cards]
@@ -535,7 +567,7 @@ class RulesDialogue:
             lines.append(f"{len(result['gone'])} offer(s) on your screen are no longer live.")
         if cards:
             lines += ["", "Best of what you are looking at:", "", *(_card_line(c) for c in cards)]
-        return Reply(text="\n".join(lines), intent="analyze", slots=s, cards=cards, follow_up=_FOLLOW["find"])
+        return Reply(text="\n".join(lines), intent="analyze", slots=s, cards=cards, follow_up=FOLLOW_UPS["find"])
 
     # ---- book ------------------------------------------------------------------------------------------------
 
@@ -607,4 +639,5 @@ def _card_line(c: Card) -> str:
             f"{c.score if c.score is not None else '-'}: {c.explanation}. [Book]({c.booking_link})")  # fmt: skip
 
 
-__all__ = ["DialogueEngine", "Reply", "RulesDialogue", "booking_link", "detect_intent", "merge_spec"]
+__all__ = ["FOLLOW_UPS", "DialogueEngine", "Reply", "RulesDialogue", "ToolOutcome", "booking_link", "detect_intent",
+           "merge_spec"]  # fmt: skip
