@@ -50,13 +50,46 @@ def converse_answer(arguments: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def tool_calls_answer(*calls: tuple[str, dict[str, Any]], text: str | None = None) -> dict[str, Any]:
+    """An OpenAI chat completion asking for several tool calls (``(name, arguments)``), ids ``call_<n>``."""
+    tool_calls = [{"id": f"call_{k}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+                  for k, (name, args) in enumerate(calls)]  # fmt: skip
+    message = {"role": "assistant", "content": text, "tool_calls": tool_calls}
+    return {"id": "x", "object": "chat.completion",
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}]}  # fmt: skip
+
+
+def text_answer(text: str) -> dict[str, Any]:
+    """An OpenAI chat completion answering in text (the end of a tool-use loop)."""
+    message = {"role": "assistant", "content": text}
+    return {"id": "x", "object": "chat.completion",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
+
+
+def converse_tool_uses(*calls: tuple[str, dict[str, Any]], text: str = "") -> dict[str, Any]:
+    """A Bedrock Converse response asking for several tools (``toolUse`` blocks, ids ``tooluse_<n>``)."""
+    content: list[dict[str, Any]] = [{"text": text}] if text else []
+    content += [{"toolUse": {"toolUseId": f"tooluse_{k}", "name": name, "input": args}}
+                for k, (name, args) in enumerate(calls)]  # fmt: skip
+    return {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": "tool_use",
+            "usage": {"inputTokens": 1500, "outputTokens": 80, "totalTokens": 1580}, "metrics": {"latencyMs": 700}}
+
+
+def converse_text(text: str) -> dict[str, Any]:
+    """A Bedrock Converse response ending the turn with text."""
+    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
+            "usage": {"inputTokens": 2500, "outputTokens": 150, "totalTokens": 2650}, "metrics": {"latencyMs": 900}}
+
+
 class FakeOpenAI:
-    """``POST /v1/chat/completions``: ``mode`` is ``answer`` (``body`` as the answer), ``status`` (answers
-    ``status``), ``hang`` (sleeps ``hang_s`` before answering) or ``garbage`` (not JSON). Records the requests."""
+    """``POST /v1/chat/completions``: ``mode`` is ``answer`` (the next of ``script``, a list of answers a
+    conversation's requests take in turn; once it is used up, ``body``), ``status`` (answers ``status``), ``hang``
+    (sleeps ``hang_s`` before answering) or ``garbage`` (not JSON). Records the requests."""
 
     def __init__(self) -> None:
         self.mode = "answer"
         self.body: dict[str, Any] = chat_answer(GOOD_SPEC)
+        self.script: list[dict[str, Any]] = []
         self.status = 500
         self.hang_s = 30.0
         self.requests: list[dict[str, Any]] = []
@@ -81,7 +114,8 @@ class FakeOpenAI:
                 elif fake.mode == "garbage":
                     self._send(200, b"<html>not json")
                 else:
-                    self._send(200, json.dumps(fake.body).encode())
+                    answer = fake.script.pop(0) if fake.script else fake.body
+                    self._send(200, json.dumps(answer).encode())
 
             def _send(self, status: int, data: bytes) -> None:
                 try:
