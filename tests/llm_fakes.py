@@ -71,14 +71,22 @@ def converse_tool_uses(*calls: tuple[str, dict[str, Any]], text: str = "") -> di
     content: list[dict[str, Any]] = [{"text": text}] if text else []
     content += [{"toolUse": {"toolUseId": f"tooluse_{k}", "name": name, "input": args}}
                 for k, (name, args) in enumerate(calls)]  # fmt: skip
-    return {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": "tool_use",
-            "usage": {"inputTokens": 1500, "outputTokens": 80, "totalTokens": 1580}, "metrics": {"latencyMs": 700}}
+    return {
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": "tool_use",
+        "usage": {"inputTokens": 1500, "outputTokens": 80, "totalTokens": 1580},
+        "metrics": {"latencyMs": 700},
+    }
 
 
 def converse_text(text: str) -> dict[str, Any]:
     """A Bedrock Converse response ending the turn with text."""
-    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
-            "usage": {"inputTokens": 2500, "outputTokens": 150, "totalTokens": 2650}, "metrics": {"latencyMs": 900}}
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 2500, "outputTokens": 150, "totalTokens": 2650},
+        "metrics": {"latencyMs": 900},
+    }
 
 
 class FakeOpenAI:

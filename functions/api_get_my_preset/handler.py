@@ -11,7 +11,8 @@ from gpubroker.api.identity import acting_user
 from gpubroker.api.math_models import PresetOut
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import PersonalSettings
-from gpubroker.services.presets import PresetName, preset_for
+from gpubroker.domain.math_requests import PresetName
+from gpubroker.services.presets import preset_for
 from gpubroker.wiring.math import PersonalDeps, personal_deps
 
 Settings = PersonalSettings

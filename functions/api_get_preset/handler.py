@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from gpubroker.api.math_models import PresetOut
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import ModelSettings
-from gpubroker.services.presets import PresetName, preset_for
+from gpubroker.domain.math_requests import PresetName
+from gpubroker.services.presets import preset_for
 from gpubroker.wiring.math import ModelDeps, model_deps
 
 Settings = ModelSettings

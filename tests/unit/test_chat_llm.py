@@ -156,7 +156,8 @@ def test_the_last_ten_turns_are_the_context(bedrock: Bedrock, world: World) -> N
 def test_context_messages_start_with_the_user_and_alternate() -> None:
     at = "2026-12-05T00:00:00"
     turns = [Turn(seq=1, role="assistant", text="orphan", at=at), Turn(seq=2, role="user", text="a", at=at),
-             Turn(seq=3, role="user", text="b", at=at), Turn(seq=4, role="assistant", text="x" * 5000, at=at)]  # fmt: skip
+             Turn(seq=3, role="user", text="b", at=at),
+             Turn(seq=4, role="assistant", text="x" * 5000, at=at)]  # fmt: skip
     msgs = context_messages(turns)
     assert [m.role for m in msgs] == ["user", "assistant"]
     assert msgs[0].text == "a\n\nb" and len(msgs[1].text) == 2000
@@ -341,7 +342,7 @@ def test_each_tool_runs_by_name(world: World) -> None:
     assert len(ids) >= 3
     workload = parse_workload(WORDS).workload
     assert workload is not None
-    runs = {
+    runs: dict[str, dict[str, Any]] = {
         "parse_workload": {"text": WORDS},
         "map_workload": {"workload": workload.model_dump(mode="json")},
         "recommend": {"preset": "best-value"},

@@ -25,13 +25,13 @@ from gpubroker.api.booking_models import CreateBookingBody
 from gpubroker.domain.chat import Card, ChatContext, SearchFilters
 from gpubroker.domain.errors import DomainError, ValidationFailed
 from gpubroker.domain.llm import ToolSpec, inline_refs
+from gpubroker.domain.math_requests import PresetName
 from gpubroker.domain.search import OfferFilters
 from gpubroker.domain.types import OfferId
 from gpubroker.domain.workload_spec import ParseRequest
 from gpubroker.domain.workloads import WorkloadRequest
 from gpubroker.services.assistant.cards import Ranked
 from gpubroker.services.assistant.dialogue import ToolOutcome, Tools
-from gpubroker.services.presets import PresetName
 
 CARDS_SHOWN = 5
 
@@ -147,8 +147,9 @@ def _search(tools: Tools, args: SearchArgs, _: ChatContext | None) -> ToolOutcom
 
 def _parse(tools: Tools, args: ParseRequest, _: ChatContext | None) -> ToolOutcome:
     answer = tools.parse_workload(args.text)
-    return ToolOutcome(content=answer.model_dump(mode="json", exclude_none=True, include={"spec", "workload",
-                                                                                          "missing", "question"}))
+    return ToolOutcome(
+        content=answer.model_dump(mode="json", exclude_none=True, include={"spec", "workload", "missing", "question"})
+    )
 
 
 def _map(tools: Tools, args: MapWorkloadArgs, _: ChatContext | None) -> ToolOutcome:

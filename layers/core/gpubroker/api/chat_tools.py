@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from gpubroker.api import chat_tool_calls
 from gpubroker.api.booking_models import CreateBookingBody
 from gpubroker.api.offer_query import OfferSearchQuery
-from gpubroker.api import chat_tool_calls
 from gpubroker.domain.chat import BookingDraft, Card, ChatContext
 from gpubroker.domain.errors import OfferNotFound, ValidationFailed
-from gpubroker.domain.llm import ToolSpec
 from gpubroker.domain.gpus import bundled_catalog
-from gpubroker.domain.math_requests import EnsembleRequest
+from gpubroker.domain.llm import ToolSpec
+from gpubroker.domain.math_requests import EnsembleRequest, PresetName
 from gpubroker.domain.math_results import PresetResult, Recommendation
 from gpubroker.domain.price_history import HistoryPage
 from gpubroker.domain.search import OfferFilters, OfferPage
@@ -39,7 +39,7 @@ from gpubroker.services.assistant.dialogue import ToolOutcome
 from gpubroker.services.history import offer_history
 from gpubroker.services.offer_filters import resolve_gpu_filter
 from gpubroker.services.offer_math import OfferMath, offer_summary, prices_by_gpu
-from gpubroker.services.presets import PresetName, run_preset
+from gpubroker.services.presets import run_preset
 from gpubroker.services.recommend import ensemble_recommend
 from gpubroker.services.search import SnapshotCache, search_offers
 from gpubroker.services.workloads import map_workload_to_gpu

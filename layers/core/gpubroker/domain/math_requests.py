@@ -34,6 +34,12 @@ UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-
 Price = Annotated[float, Field(ge=0.001, le=10_000, description="USD")]
 
 
+PresetName = Literal[
+    "best-value", "highest-performance", "most-reliable", "budget-friendly", "enterprise-grade", "for-you"
+]
+"""The public presets (``GET /presets/{name}``; ``services.presets``)."""
+
+
 class _Strict(BaseModel):
     """JSON types as declared: no "1" for 1, no 1 for true (strict), no unknown fields."""
 

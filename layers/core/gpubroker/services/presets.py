@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,9 +46,6 @@ from gpumath.groups import GroupStats
 
 History = Mapping[str, Mapping[str, int]]
 
-PresetName = Literal[
-    "best-value", "highest-performance", "most-reliable", "budget-friendly", "enterprise-grade", "for-you"
-]
 
 BUDGET_MIN_MEMORY_GB = 16.0  # the smallest common data-centre GPU (T4, V100, A4000): a 7B model at 8 bits fits
 VALUE_MIN_MEMORY_GB = 24.0  # a 7B model at 16 bits, SDXL, LoRA fine-tuning of a 7B model

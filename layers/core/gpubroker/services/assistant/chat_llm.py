@@ -10,7 +10,8 @@ last tool result that showed offers (never written by the model), a booking draf
 (never placed: no tool can place one), and the follow-ups follow from the tools used.
 
 The whole turn shares one deadline, the engine's ``timeout_s``: the loop runs in a worker thread that is waited
-for at most that long, and each model request gets what is left of it as its socket timeout.
+for at most that long, and starts no step or tool call after it (a request under way ends at its own socket
+timeout, the engine's: the adapters keep one client per timeout, so a request is not given "what is left").
 
 The rules dialogue answers instead, with ``fallback`` saying why (the parse route's words), when: the caller is
 anonymous (``anonymous``); the daily call budget is spent (``budget``: every model request of the loop counts one
@@ -72,10 +73,21 @@ _FOLLOW = {"find": FOLLOW_UPS["find"], "recommend": FOLLOW_UPS["find"], "analyze
            "book": ["Show its price history", "Compare it with the second one"]}  # fmt: skip
 
 
-class _Fallback(Exception):  # noqa: N818 - a control-flow signal, not an error
+class _Fallback(Exception):
     def __init__(self, reason: FallbackReason) -> None:
         super().__init__(reason)
         self.reason: FallbackReason = reason
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One turn's inputs (what ``DialogueEngine.reply`` takes)."""
+
+    message: str
+    history: Sequence[Turn]
+    slots: Mapping[str, Any]
+    context: ChatContext | None
+    tools: Tools
 
 
 @dataclass
@@ -120,12 +132,13 @@ class LlmDialogue:
         tools: Tools,
         caller: Caller | None = None,
     ) -> Reply:
+        ask = _Ask(message, history, slots, context, tools)
         refused = refusal(caller, self.llm)
         if refused is not None:
-            return self._rules(refused, message, history, slots, context, tools)
+            return self._rules(refused, ask)
         assert caller is not None  # refusal() refuses anonymous callers
         try:
-            reply = within_timeout(self.llm, self._loop, message, history, slots, context, tools, caller)
+            reply = within_timeout(self.llm, self._loop, ask, caller)
         except LlmTimeout:
             reason: FallbackReason = "timeout"
         except _Fallback as exc:
@@ -144,61 +157,38 @@ class LlmDialogue:
         if reason not in ("budget", "budget_unavailable"):
             self.llm.breaker.record_failure()
         log.info("assistant chat: %s fell back to the rules dialogue: %s", self.name, reason)
-        return self._rules(reason, message, history, slots, context, tools)
+        return self._rules(reason, ask)
 
-    def _rules(
-        self,
-        reason: FallbackReason,
-        message: str,
-        history: Sequence[Turn],
-        slots: Mapping[str, Any],
-        context: ChatContext | None,
-        tools: Tools,
-    ) -> Reply:
-        reply = self.rules.reply(message, history=history, slots=slots, context=context, tools=tools)
+    def _rules(self, reason: FallbackReason, ask: _Ask) -> Reply:
+        reply = self.rules.reply(ask.message, history=ask.history, slots=ask.slots, context=ask.context,
+                                 tools=ask.tools)  # fmt: skip
         return dataclasses.replace(reply, engine="rules", fallback=reason)
 
     # ---- the loop (in a worker thread) ---------------------------------------------------------------------------
 
-    def _loop(
-        self,
-        message: str,
-        history: Sequence[Turn],
-        slots: Mapping[str, Any],
-        context: ChatContext | None,
-        tools: Tools,
-        caller: Caller,
-        *,
-        timeout_s: float,
-    ) -> Reply:
+    def _loop(self, ask: _Ask, caller: Caller, *, timeout_s: float) -> Reply:
         deadline = time.monotonic() + timeout_s
-        messages = [*context_messages(history), Message(role="user", text=_with_context(message, context))]
-        specs = tools.tool_specs()
+        messages = [*context_messages(ask.history), Message(role="user", text=_with_context(ask.message, ask.context))]
+        specs = ask.tools.tool_specs()
         seen = _Seen()
         for step in range(self.max_steps):
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if time.monotonic() >= deadline:
                 raise LlmTimeout("the turn's deadline passed")
             if step:
                 self._take_call(caller)
-            turn = self.llm.model.converse(messages, specs, system=SYSTEM_PROMPT, timeout_s=left,
+            # each request's socket timeout is the engine's (one Bedrock client per timeout): the turn's deadline
+            # is the wait in reply(), and no further step starts after it
+            turn = self.llm.model.converse(messages, specs, system=SYSTEM_PROMPT, timeout_s=self.llm.timeout_s,
                                            max_tokens=MAX_TOKENS)  # fmt: skip
             if not turn.tool_calls:
                 if not turn.text.strip():
                     raise LlmBadAnswer(f"no text and no tool call (stop reason {turn.stop_reason!r})")
-                return self._answer(turn.text, seen, slots)
+                return self._answer(turn.text, seen, ask.slots)
             messages.append(Message(role="assistant", text=turn.text, tool_calls=turn.tool_calls))
-            messages += self._run_calls(turn.tool_calls, tools, context, seen, deadline)
+            messages += self._run_calls(turn.tool_calls, ask, seen, deadline)
         raise _Fallback("invalid")  # no final answer within the step limit
 
-    def _run_calls(
-        self,
-        calls: Sequence[ToolCall],
-        tools: Tools,
-        context: ChatContext | None,
-        seen: _Seen,
-        deadline: float,
-    ) -> list[Message]:
+    def _run_calls(self, calls: Sequence[ToolCall], ask: _Ask, seen: _Seen, deadline: float) -> list[Message]:
         out: list[Message] = []
         for k, call in enumerate(calls):
             if time.monotonic() >= deadline:
@@ -207,7 +197,7 @@ class LlmDialogue:
                 content: dict[str, Any] = {"error": f"at most {MAX_CALLS_PER_STEP} tool calls per step"}
                 out.append(Message(role="tool", text=json.dumps(content), tool_call_id=call.id, is_error=True))
                 continue
-            outcome = tools.call_tool(call.name, call.arguments, context=context)
+            outcome = ask.tools.call_tool(call.name, call.arguments, context=ask.context)
             log.info("assistant chat: tool %s %s", call.name[:60], "ok" if outcome.ok else "refused")
             seen.add(call.name, outcome)
             out.append(Message(role="tool", text=result_text(outcome.content), tool_call_id=call.id,
