@@ -226,3 +226,14 @@ def test_any_words_get_an_answer_never_an_error(world: World, turns: list[str]) 
                       engine=RulesDialogue(), tools_for=lambda u: tools(world, u), clock=world.clock)  # fmt: skip
         cid = answer.conversation_id
         assert answer.text and (answer.draft_booking is None or not answer.draft_booking.placed)
+
+
+@pytest.mark.parametrize(
+    ("message", "preset"),
+    [("recommend the cheapest", "budget-friendly"), ("suggest the fastest", "highest-performance"),
+     ("recommend the most reliable", "most-reliable"), ("recommend enterprise", "enterprise-grade"),
+     ("recommend best value", "best-value")],
+)  # fmt: skip
+def test_preset_words_name_real_presets(world: World, message: str, preset: str) -> None:
+    answer = RulesDialogue().reply(message, history=[], slots={}, context=None, tools=tools(world))
+    assert answer.intent == "recommend" and f"**{preset}** preset" in answer.text and answer.cards

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gpubroker.domain.chat import MAX_CARDS, BookingDraft, Card, ChatContext, Engine, Turn
 from gpubroker.domain.errors import DomainError
+from gpubroker.domain.math_requests import PresetName
 from gpubroker.domain.math_results import PresetResult, Recommendation
 from gpubroker.domain.price_history import HistoryPage
 from gpubroker.domain.search import OfferFilters, OfferPage
@@ -133,13 +134,16 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("budget", re.compile(r"\bbudget\b|\bafford\b|\bcheaper\b|\bcan spend\b|\bat most \$", re.I)),
     ("find", re.compile(r"\b(find|show|search|list|need|looking for|want|get me|cheapest|any|available)\b", re.I)),
 ]
-_PRESET_WORDS = {
+# words -> the public presets (GET /presets/{name}); typed, so a name that is not a preset fails type checking
+_PRESET_WORDS: dict[str, PresetName] = {
     "best value": "best-value",
-    "cheapest": "cheapest",
-    "fastest": "fastest",
+    "cheapest": "budget-friendly",
+    "budget-friendly": "budget-friendly",
+    "fastest": "highest-performance",
+    "highest performance": "highest-performance",
+    "reliable": "most-reliable",
     "for you": "for-you",
-    "enterprise": "enterprise",
-    "green": "green",
+    "enterprise": "enterprise-grade",
 }
 _OFFER_ID = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*-[0-9a-f]{16})\b")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
