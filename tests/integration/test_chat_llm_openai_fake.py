@@ -4,6 +4,7 @@ engine; a server that hangs (the rules dialogue answers with ``fallback: timeout
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -71,6 +72,8 @@ def test_tool_calls_in_one_answer_then_text(world: World, openai: FakeOpenAI) ->
     }
     call, r0, r1 = second["messages"][-3:]
     assert call["role"] == "assistant" and [c["id"] for c in call["tool_calls"]] == ["call_0", "call_1"]
+    assert call["content"] is None  # a message that only calls tools
+    assert json.loads(call["tool_calls"][1]["function"]["arguments"]) == {"preset": "best-value"}
     assert [r0["role"], r0["tool_call_id"], r1["role"], r1["tool_call_id"]] == ["tool", "call_0", "tool", "call_1"]
     assert '"offers"' in r0["content"]
 
