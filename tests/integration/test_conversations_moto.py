@@ -37,7 +37,7 @@ class Echo:
         self.seen: list[int] = []
 
     def reply(self, message: str, *, history: Sequence[Turn], slots: Mapping[str, Any], context: ChatContext | None,
-              tools: Tools) -> Reply:  # fmt: skip
+              tools: Tools, caller: object = None) -> Reply:  # fmt: skip
         self.seen.append(len(history))
         return Reply(text=f"ok {message}", intent="help", slots={"n": int(slots.get("n", 0)) + 1})
 
