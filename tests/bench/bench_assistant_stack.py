@@ -215,9 +215,13 @@ def hanging_stack(timeout_s: float, redis_db: int, *, seeded: bool) -> Iterator[
     with fake_openai() as fake, tempfile.TemporaryDirectory() as tmp:
         fake.mode, fake.hang_s = "hang", 600.0
         args = () if seeded else ("--no-seed",)
-        with local_stack(Path(tmp), *args, env={**env, "ASSISTANT_ENDPOINT": fake.url}) as up:
+
+        def close_breaker() -> None:
             client.delete(BREAKER_KEY)
-            yield up.url, up.state_file, lambda: client.delete(BREAKER_KEY)
+
+        with local_stack(Path(tmp), *args, env={**env, "ASSISTANT_ENDPOINT": fake.url}) as up:
+            close_breaker()
+            yield up.url, up.state_file, close_breaker
     client.close()
 
 
