@@ -20,7 +20,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BENCHES = sorted(p.name for p in HERE.glob("bench_*.py"))
 # the e2e tier's
-WITH_A_STACK = ("bench_bookings.py", "bench_full_ingest.py", "bench_local_stack.py", "bench_ws_latency.py")
+WITH_A_STACK = (
+    "bench_assistant_stack.py",
+    "bench_bookings.py",
+    "bench_full_ingest.py",
+    "bench_local_stack.py",
+    "bench_ws_latency.py",
+)
 
 
 def run_quick(name: str, *extra: str) -> subprocess.CompletedProcess[str]:

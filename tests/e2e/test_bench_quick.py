@@ -1,7 +1,8 @@
 """The quick forms of the benchmarks that start or use a local stack (tests/bench/test_quick.py runs the others):
 bench_local_stack and bench_full_ingest start their own (unseeded) stacks; bench_ws_latency uses the e2e stack
 and puts back the prices it changed; bench_bookings uses the e2e stack too (a fresh user of its own, its faults
-cleared after each saga)."""
+cleared after each saga); bench_assistant_stack times the assistant's rules on the e2e stack (fresh users of its
+own, its anonymous requests from an address of its own) and starts an unseeded stack of its own whose model hangs."""
 
 from __future__ import annotations
 
@@ -33,3 +34,19 @@ def test_quick_bookings_on_the_e2e_stack(stack: Stack) -> None:
     summary = check_quick_run(run_quick("bench_bookings.py", "--state-file", str(stack.state_file)))
     ended = summary["fig1_sagas_ended"]
     assert not summary["wrong"] and isinstance(ended, dict) and set(ended) == {"confirmed"}, summary
+
+
+def test_quick_assistant_on_the_e2e_stack_and_a_hanging_model(stack: Stack) -> None:
+    if not stack.auth:
+        pytest.skip("needs the local stack (signs users up in its AuthTable)")
+    summary = check_quick_run(run_quick("bench_assistant_stack.py", "--state-file", str(stack.state_file)))
+    figures = summary["figures"]
+    assert isinstance(figures, dict), summary
+    rows = ("parse, anonymous", "parse, signed in", "chat, anonymous", "chat, signed in",
+            "peer: POST /math/map-workload-to-gpu", "parse, signed in, model hangs")  # fmt: skip
+    assert all(figures[row]["n"] > 0 for row in rows), summary
+    # the real breaker: the model's timeouts first, then the rules engine at once (every answer a 200)
+    breaker = summary["real_breaker"]
+    assert isinstance(breaker, list), summary
+    sequence = [step.split(":")[0] for step in breaker]
+    assert sequence[0] == "timeout" and set(sequence) <= {"timeout", "breaker_open"}, summary
