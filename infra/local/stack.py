@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.http_front import RouteCount, make_server
+from infra.local.web_front import WebApp
 from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
 from infra.local.sigv4 import LocalCredentials
@@ -301,7 +302,7 @@ class LocalStack:
         importlib.invalidate_caches()
         self._http = make_server(
             self.host, self.port, self.runtime, self.stage, connections=self._ws, routed=self.routed,
-            credentials=self.credentials,
+            credentials=self.credentials, web=WebApp(ROOT / "web/dist", {"ws": self.ws_url}),
         )  # fmt: skip
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 
