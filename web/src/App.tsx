@@ -41,7 +41,7 @@ export function App() {
             to={item.to}
             end={item.to === "/"}
             label={item.label}
-            description={item.soon ? "coming soon" : undefined}
+            rightSection={item.soon ? <Text component="span" size="xs" c="gray.7">soon</Text> : undefined}
             active={item.to === "/" ? location.pathname === "/" : location.pathname.startsWith(item.to)}
             onClick={close}
           />

@@ -88,7 +88,7 @@ function Charts({ summary }: { summary: MarketSummary }) {
             <ChartCanvas config={line} label={`${gpu}: median price per GPU-hour from ${trend.from} to ${trend.to}, ${trend.direction} ${fmtPct(trend.change_pct)}`} height={200} />
             <Text size="sm" mt="xs">
               {trend.from} → {trend.to}:{" "}
-              <Text span fw={600} c={trend.change_pct > 0 ? "red.8" : trend.change_pct < 0 ? "green.8" : undefined}>
+              <Text span fw={600} c={trend.change_pct > 0 ? "red.9" : trend.change_pct < 0 ? "teal.9" : undefined}>
                 {trend.change_pct > 0 ? "+" : ""}{fmtPct(trend.change_pct)}
               </Text>
             </Text>
@@ -115,8 +115,8 @@ function PresetCard({ preset }: { preset: Preset }) {
             </Anchor>
             <Text size="sm">{fmtUsd(top.price_per_gpu_hour)} per GPU-hour</Text>
             <Group gap="xs">
-              <Badge color={top.savings_pct > 0 ? "green" : "gray"} variant="light">saves {fmtPct(top.savings_pct, 0)}</Badge>
-              <Badge color="indigo" variant="light">confidence {fmtPct(top.confidence * 100, 0)}</Badge>
+              <Badge color={top.savings_pct > 0 ? "teal.9" : "gray.7"} variant="outline">saves {fmtPct(top.savings_pct, 0)}</Badge>
+              <Badge color="indigo.9" variant="outline">confidence {fmtPct(top.confidence * 100, 0)}</Badge>
             </Group>
           </>
         ) : (

@@ -38,7 +38,7 @@ function History({ offerId }: { offerId: string }) {
 }
 
 function SimilarOffers({ offerId }: { offerId: string }) {
-  const similar = useApi<{ items: Similar[] | null }>(`/offers/${encodeURIComponent(offerId)}/similar?top=5`);
+  const similar = useApi<{ items: Similar[] | null }>(`/offers/${encodeURIComponent(offerId)}/similar?limit=5`);
   if (similar.error) return <ErrorState error={similar.error} onRetry={similar.reload} />;
   if (!similar.data) return <PageLoading label="Loading similar offers" />;
   const items = similar.data.items ?? [];

@@ -1,0 +1,210 @@
+"""The web app in a real browser: Debian's headless Chromium driven by Playwright (the system browser: a test tool's
+own browser download does not work on these machines), against the real local stack serving ``web/dist`` under
+``/app/``. Each page at 1280x800 and 390x844: no console error, no failed request, no serious or critical axe-core
+violation, a screenshot (``.local/web-screenshots``), its first contentful paint printed. The Offers page's URL holds
+its state (a reload and the back button show the same offers) and a price changed through ingestion is highlighted
+in the table within 2 s.
+
+``make web`` (which ``make test`` and ``make dev`` run) builds the app; ``apt-get install -y chromium`` installs the
+browser (``.ci/run`` does it when it is missing)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect, sync_playwright
+
+from infra.local.template import ROOT
+from tests.conftest import CATALOGS
+from tests.e2e.conftest import Stack
+from tests.e2e.test_local_stack import make_ingest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+CHROMIUM = Path(os.environ.get("GPUBROKER_CHROMIUM", "/usr/bin/chromium"))
+DIST = ROOT / "web/dist"
+AXE = ROOT / "web/node_modules/axe-core/axe.min.js"
+SHOTS = ROOT / ".local/web-screenshots"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
+HIGHLIGHT_WITHIN_MS = 2_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
+    if not (DIST / "index.html").exists() or not AXE.exists():
+        pytest.fail("the web app is not built: make web (npm ci && npm run build in web/)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-background-networking"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Watched:
+    """A page and what went wrong on it: console errors, uncaught exceptions, failed or refused requests."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[[str], Watched]]:
+    contexts = []
+
+    def make(viewport: str) -> Watched:
+        context = browser.new_context(viewport=VIEWPORTS[viewport])  # type: ignore[arg-type]
+        contexts.append(context)
+        watched = Watched(context.new_page())
+        problems = watched.problems
+
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type == "error":
+                problems.append(f"console: {msg.text}")
+
+        def on_failed(request: Request) -> None:
+            problems.append(f"failed: {request.method} {request.url} {request.failure}")
+
+        def on_response(response: Response) -> None:
+            if response.status >= 400:
+                problems.append(f"status {response.status}: {response.request.method} {response.url}")
+
+        watched.page.on("console", on_console)
+        watched.page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        watched.page.on("requestfailed", on_failed)
+        watched.page.on("response", on_response)
+        return watched
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations of the page as it stands (evaluated through the DevTools
+    protocol: the app's Content-Security-Policy rightly refuses an injected script tag)."""
+    page.evaluate(AXE.read_text())
+    result: dict[str, Any] = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+
+
+def first_contentful_paint_ms(page: Page) -> float:
+    fcp: float = page.evaluate(
+        "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1"
+    )
+    return fcp
+
+
+def first_offer_id(stack: Stack) -> str:
+    _, page = stack.get(f"{stack.url}/offers?provider=verda&limit=1")
+    return str(page["items"][0]["offer_id"])
+
+
+# page name -> (path, what shows once the page has its data)
+def pages(stack: Stack) -> dict[str, tuple[str, str]]:
+    return {
+        "dashboard": ("/app/", "text=Best Value"),
+        "offers": ("/app/offers?gpu=H100&sort=-gpu_memory", "table[aria-label=Offers] tbody tr"),
+        "offer": (f"/app/offers/{first_offer_id(stack)}", "text=Similar offers"),
+        "planner": ("/app/planner", "text=on its way"),
+    }
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_each_page_loads_clean_and_accessible(stack: Stack, open_page: Callable[[str], Watched], viewport: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    failures: dict[str, object] = {}
+    for name, (path, ready) in pages(stack).items():
+        watched = open_page(viewport)
+        page = watched.page
+        page.goto(f"{stack.url}{path}")  # a fresh load of a deep link: what a browser reload does
+        page.locator(ready).first.wait_for(timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        fcp = first_contentful_paint_ms(page)
+        print(f"first contentful paint {name} {viewport}: {fcp:.0f} ms")
+        page.screenshot(path=str(SHOTS / f"{name}-{viewport}.png"), full_page=True)
+        violations = axe_violations(page)
+        if violations or watched.problems:
+            failures[name] = {"axe": violations, "problems": watched.problems}
+        page.close()
+    assert not failures, json.dumps(failures, indent=1)
+
+
+def test_offers_state_lives_in_the_url(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    watched = open_page("desktop")
+    page = watched.page
+    page.goto(f"{stack.url}/app/offers")
+    rows = page.locator("table[aria-label=Offers] tbody tr")
+    rows.first.wait_for()
+    page.get_by_role("textbox", name="Search").fill("h100 8x")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(f"{stack.url}/app/offers?q=h100+8x")
+    expect(rows.first).to_contain_text("8× H100")
+    page.get_by_label("Sort by").select_option("-price")
+    expect(page).to_have_url(f"{stack.url}/app/offers?q=h100+8x&sort=-price")
+    top = rows.first.get_attribute("data-offer-id")
+    page.reload()  # the URL alone brings the same page back
+    expect(rows.first).to_have_attribute("data-offer-id", top or "")
+    page.go_back()
+    expect(page).to_have_url(f"{stack.url}/app/offers?q=h100+8x")
+    expect(page.get_by_label("Sort by")).to_have_value("price_per_gpu_hour")
+    page.go_back()
+    expect(page).to_have_url(f"{stack.url}/app/offers")
+    expect(page.get_by_role("textbox", name="Search")).to_have_value("")
+    more = page.get_by_role("button", name="Load more")
+    before = rows.count()
+    more.click()
+    expect(rows).to_have_count(before * 2)
+    assert not watched.problems, watched.problems
+
+
+def test_a_price_change_is_highlighted_within_2_s(stack: Stack, open_page: Callable[[str], Watched], tmp_path: Path) -> None:
+    """Every verda price moves (what `make ingest` of a new catalog does); the table's rows are verda offers, so
+    rows light up: within 2 s of the ingestion's return (it returns once the offers are searchable)."""
+    watched = open_page("desktop")
+    page = watched.page
+    page.goto(f"{stack.url}/app/offers?provider=verda")
+    rows = page.locator("table[aria-label=Offers] tbody tr")
+    rows.first.wait_for()
+    expect(page.locator("[data-live]")).to_have_attribute("data-live", "open", timeout=10_000)
+    first = rows.first
+    before = first.locator("[data-price]").inner_text()
+
+    with (CATALOGS / "verda" / "vms.csv").open(newline="") as fh:
+        catalog = list(csv.DictReader(fh))
+    factor = random.uniform(1.1, 1.3)
+    for row in catalog:
+        if row["Price"]:
+            row["Price"] = str(round(float(row["Price"]) * factor, 4))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(catalog[0]))
+    writer.writeheader()
+    writer.writerows(catalog)
+    moved = tmp_path / "vms.csv"
+    moved.write_text(out.getvalue())
+
+    done = make_ingest(stack, moved, "verda")
+    assert done.returncode == 0, done.stderr
+    ingested = time.monotonic()
+    expect(first).to_have_attribute("data-highlight", "up", timeout=HIGHLIGHT_WITHIN_MS)
+    print(f"highlighted {1000 * (time.monotonic() - ingested):.0f} ms after the ingestion returned")
+    assert first.locator("[data-price]").inner_text() != before
+    expect(first).not_to_have_attribute("data-highlight", "up", timeout=5_000)  # the highlight goes after 3 s
+    assert not watched.problems, watched.problems
