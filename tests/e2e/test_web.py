@@ -15,6 +15,7 @@ import io
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -112,6 +113,13 @@ def first_contentful_paint_ms(page: Page) -> float:
     return fcp
 
 
+def dollars(text: str) -> float:
+    """The first dollar figure of a cell's text ("$0.1538 (price went up)" -> 0.1538)."""
+    found = re.search(r"\$([0-9,]+(?:\.[0-9]+)?)", text)
+    assert found, text
+    return float(found.group(1).replace(",", ""))
+
+
 def first_offer_id(stack: Stack) -> str:
     _, page = stack.get(f"{stack.url}/offers?provider=verda&limit=1")
     return str(page["items"][0]["offer_id"])
@@ -205,8 +213,35 @@ def test_a_price_change_is_highlighted_within_2_s(stack: Stack, open_page: Calla
     done = make_ingest(stack, moved, "verda")
     assert done.returncode == 0, done.stderr
     ingested = time.monotonic()
-    expect(first).to_have_attribute("data-highlight", "up", timeout=HIGHLIGHT_WITHIN_MS)
+    expect(first).to_have_attribute("data-highlight", re.compile("^(up|down)$"), timeout=HIGHLIGHT_WITHIN_MS)
     print(f"highlighted {1000 * (time.monotonic() - ingested):.0f} ms after the ingestion returned")
-    assert first.locator("[data-price]").inner_text() != before
-    expect(first).not_to_have_attribute("data-highlight", "up", timeout=5_000)  # the highlight goes after 3 s
+    direction = first.get_attribute("data-highlight")
+    after = first.locator("[data-price]").inner_text()
+    assert dollars(after) != dollars(before)
+    assert direction == ("up" if dollars(after) > dollars(before) else "down"), (before, after, direction)
+    expect(first).not_to_have_attribute("data-highlight", re.compile("."), timeout=5_000)  # gone after 3 s
     assert not watched.problems, watched.problems
+
+
+def test_a_429_says_when_to_retry(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    """The API's rate limit (a 429 with Retry-After) as the page shows it: when to retry, then a retry that works."""
+    page = open_page("mobile").page
+    refused = {"n": 0}
+
+    def limit_once(route: Any) -> None:
+        if refused["n"] == 0:
+            refused["n"] += 1
+            body = json.dumps({"error": {"code": "rate_limited", "message": "too many requests"}})
+            route.fulfill(status=429, headers={"Retry-After": "2", "Content-Type": "application/json"}, body=body)
+        else:
+            route.continue_()
+
+    page.route("**/market/summary", limit_once)
+    page.goto(f"{stack.url}/app/")
+    alert = page.get_by_role("alert").filter(has_text="Too many requests")
+    expect(alert).to_contain_text("retry in 2 s")
+    retry = alert.get_by_role("button", name="Retry")
+    expect(retry).to_be_disabled()
+    expect(retry).to_be_enabled(timeout=4_000)
+    retry.click()
+    expect(page.get_by_text("Active providers")).to_be_visible()

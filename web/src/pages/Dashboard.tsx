@@ -6,7 +6,7 @@ import type { MarketSummary, Preset } from "../api/types";
 import { useApi } from "../api/useApi";
 import ChartCanvas from "../components/Chart";
 import { Empty, ErrorState, PageLoading } from "../components/States";
-import { fmtInt, fmtPct, fmtUsd } from "../format";
+import { fmtInt, fmtPct, fmtUsd, fmtUsd2 } from "../format";
 
 export const PRESET_TITLES: Record<string, string> = {
   "best-value": "Best Value",
@@ -145,7 +145,7 @@ export default function Dashboard() {
           <SimpleGrid cols={{ base: 2, md: 4 }}>
             <Kpi label="Active providers" value={fmtInt(summary.active_providers.length)} />
             <Kpi label="Available GPUs" value={fmtInt(gpus)} hint={`in ${fmtInt(summary.live_offers)} live offers`} />
-            <Kpi label="Avg price per GPU-hour" value={fmtUsd(summary.avg_price_per_gpu_hour)} />
+            <Kpi label="Avg price per GPU-hour" value={fmtUsd2(summary.avg_price_per_gpu_hour)} />
             <Kpi label="Savings potential" value={savings === null ? "—" : fmtPct(savings, 0)} hint="best offer vs a GPU's average" />
           </SimpleGrid>
           {summary.live_offers === 0 ? <Empty>No live offers yet.</Empty> : <Charts summary={summary} />}

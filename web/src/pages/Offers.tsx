@@ -3,6 +3,7 @@ import {
   Anchor, Badge, Button, Collapse, Group, MultiSelect, NativeSelect, NumberInput, Paper, SimpleGrid, Stack, Switch,
   Table, TagsInput, Text, TextInput, Title,
 } from "@mantine/core";
+import { useMediaQuery } from "@mantine/hooks";
 import { Link, useSearchParams } from "react-router-dom";
 import { apiGet } from "../api/client";
 import type { Offer, OfferPage, Provider } from "../api/types";
@@ -196,6 +197,8 @@ export default function Offers() {
   const live = useLivePrices(filters, onPrice);
 
   const apply = (q: OffersQuery) => setParams(toSearchParams(q));
+  const narrow = useMediaQuery("(max-width: 48em)") ?? false; // Mantine's sm breakpoint
+  const [showFilters, setShowFilters] = useState(false);
   const providerNames = (providers.data?.items ?? []).filter((p) => (p.available_offers ?? 1) > 0).map((p) => p.name);
 
   return (
@@ -204,7 +207,15 @@ export default function Offers() {
         <Title order={1}>Offers</Title>
         <LiveIndicator status={live.status.status} retryInMs={live.status.retryInMs} />
       </Group>
-      <Filters query={query} onApply={apply} providers={[...new Set([...providerNames, ...(query.lists.provider ?? [])])]} />
+      {narrow && (
+        <Button variant="light" onClick={() => setShowFilters((v) => !v)} aria-expanded={showFilters} aria-controls="offer-filters">
+          {showFilters ? "Hide filters" : `Filters${activeFilterCount(query) ? ` (${activeFilterCount(query)})` : ""}`}
+        </Button>
+      )}
+      <Collapse expanded={!narrow || showFilters} id="offer-filters">
+        <Filters query={query} onApply={(q) => { apply(q); if (narrow) setShowFilters(false); }}
+          providers={[...new Set([...providerNames, ...(query.lists.provider ?? [])])]} />
+      </Collapse>
       {error && !page ? (
         <ErrorState error={error} onRetry={() => setTick((t) => t + 1)} />
       ) : !page ? (
