@@ -27,7 +27,8 @@ def outputs(stack_name: str, region: str) -> dict[str, str]:
 def upload(bucket: str, region: str, dist: Path = DIST) -> int:
     """Every file of ``dist`` under ``app/``: the assets first, index.html last (it names them)."""
     s3 = boto3.client("s3", region_name=region)
-    files = sorted((p for p in dist.rglob("*") if p.is_file() and ".vite" not in p.parts), key=lambda p: p.name == "index.html")
+    built = (p for p in dist.rglob("*") if p.is_file() and ".vite" not in p.parts)
+    files = sorted(built, key=lambda p: p.name == "index.html")
     for path in files:
         key = f"app/{path.relative_to(dist).as_posix()}"
         hashed = path.parent.name == "assets"

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.http_front import RouteCount, make_server
-from infra.local.web_front import WebApp
 from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
 from infra.local.sigv4 import LocalCredentials
 from infra.local.template import ROOT, App, read_app
+from infra.local.web_front import WebApp
 from infra.local.ws_front import WebSocketFront, selection_expression
 
 # what Lambda puts on sys.path from the layers (/opt/python) and the function folder (/var/task)

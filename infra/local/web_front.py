@@ -43,8 +43,8 @@ class WebApp:
     def answer(self, method: str, path: str) -> Answer:
         """The answer to ``method path`` for a path it ``owns``."""
         if method not in ("GET", "HEAD"):
-            return _json(405, {"error": {"code": "method_not_allowed", "message": f"{method} is not allowed on {path}"}},
-                         Allow="GET, HEAD")  # fmt: skip
+            refusal = {"code": "method_not_allowed", "message": f"{method} is not allowed on {path}"}
+            return _json(405, {"error": refusal}, Allow="GET, HEAD")
         if path in ("/", PREFIX):
             return Answer(302, b"", {"Location": f"{PREFIX}/", "Content-Type": "text/plain"})
         if path == CONFIG:

@@ -107,9 +107,7 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 
 def first_contentful_paint_ms(page: Page) -> float:
-    fcp: float = page.evaluate(
-        "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1"
-    )
+    fcp: float = page.evaluate("() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1")
     return fcp
 
 
@@ -185,7 +183,9 @@ def test_offers_state_lives_in_the_url(stack: Stack, open_page: Callable[[str], 
     assert not watched.problems, watched.problems
 
 
-def test_a_price_change_is_highlighted_within_2_s(stack: Stack, open_page: Callable[[str], Watched], tmp_path: Path) -> None:
+def test_a_price_change_is_highlighted_within_2_s(
+    stack: Stack, open_page: Callable[[str], Watched], tmp_path: Path
+) -> None:
     """Every verda price moves (what `make ingest` of a new catalog does); the table's rows are verda offers, so
     rows light up: within 2 s of the ingestion's return (it returns once the offers are searchable)."""
     watched = open_page("desktop")

@@ -36,9 +36,10 @@ def test_pages_are_the_index_and_assets_are_cached_for_good(web: WebApp) -> None
     for page in ("/app/", "/app/offers", "/app/offers/verda-1a2b", "/app/planner/deep/link"):
         answer = web.answer("GET", page)
         assert answer.status == 200 and answer.body.startswith(b"<!doctype html>"), page
-        assert answer.headers["Cache-Control"] == "no-cache" and "script-src 'self'" in answer.headers[
-            "Content-Security-Policy"
-        ]
+        assert (
+            answer.headers["Cache-Control"] == "no-cache"
+            and "script-src 'self'" in answer.headers["Content-Security-Policy"]
+        )
     asset = web.answer("GET", "/app/assets/index-abc123.js")
     assert (asset.status, asset.body) == (200, b"console.log(1)")
     assert asset.headers["Content-Type"] in {"text/javascript", "application/javascript"}
