@@ -47,7 +47,7 @@ export function App() {
           />
         ))}
       </AppShell.Navbar>
-      <AppShell.Main>
+      <AppShell.Main pb={96} /* room to scroll past the floating AI button */>
         <Suspense fallback={<PageLoading />}>
           <Routes>
             <Route path="/" element={<Dashboard />} />
