@@ -105,12 +105,12 @@ function OfferRows({ offers, highlighted }: { offers: Offer[]; highlighted: Read
         <Table.Thead>
           <Table.Tr>
             <Table.Th>GPU</Table.Th>
-            <Table.Th>Provider</Table.Th>
-            <Table.Th>Region</Table.Th>
-            <Table.Th className="num">vCPUs / RAM</Table.Th>
             <Table.Th className="num">Per GPU-hour</Table.Th>
             <Table.Th className="num">Per hour</Table.Th>
             <Table.Th className="num">Spot per hour</Table.Th>
+            <Table.Th>Provider</Table.Th>
+            <Table.Th>Region</Table.Th>
+            <Table.Th className="num">vCPUs / RAM</Table.Th>
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
@@ -122,18 +122,18 @@ function OfferRows({ offers, highlighted }: { offers: Offer[]; highlighted: Read
                   <Anchor component={Link} to={`/offers/${encodeURIComponent(o.offer_id)}`} fw={600}>
                     {o.gpu_count}× {o.gpu_model}
                   </Anchor>
-                  <Text size="xs" c="dimmed">{o.gpu_memory_gb} GB each · {o.instance_type}</Text>
+                  <Text size="xs" c="dimmed">{o.gpu_memory_gb} GB each · {o.provider} · {o.instance_type}</Text>
                 </Table.Td>
-                <Table.Td>{o.provider}</Table.Td>
-                <Table.Td>{o.region}</Table.Td>
-                <Table.Td className="num">{fmtNum(o.vcpus)} / {fmtNum(o.ram_gb, " GB")}</Table.Td>
                 <Table.Td className="num" data-price>
                   {fmtUsd(o.price_per_gpu_hour)}
                   {direction && <span className="visually-hidden"> (price went {direction})</span>}
-                  {!o.available && <Badge ml={4} size="xs" color="gray">gone</Badge>}
+                  {!o.available && <Badge ml={4} size="xs" color="gray.7" variant="outline">gone</Badge>}
                 </Table.Td>
                 <Table.Td className="num">{fmtUsd(o.price_per_hour)}</Table.Td>
                 <Table.Td className="num">{fmtUsd(o.spot_price_per_hour)}</Table.Td>
+                <Table.Td>{o.provider}</Table.Td>
+                <Table.Td>{o.region}</Table.Td>
+                <Table.Td className="num">{fmtNum(o.vcpus)} / {fmtNum(o.ram_gb, " GB")}</Table.Td>
               </Table.Tr>
             );
           })}
