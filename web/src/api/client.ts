@@ -47,6 +47,15 @@ export async function apiGet<T>(path: string, init?: RequestInit): Promise<T> {
   return body as T;
 }
 
+export function apiPost<T>(path: string, body: unknown, init?: RequestInit): Promise<T> {
+  return apiGet<T>(path, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { accept: "application/json", "content-type": "application/json" },
+    ...init,
+  });
+}
+
 export interface AppConfig {
   /** the live-price WebSocket URL; null: no live prices here */
   ws: string | null;

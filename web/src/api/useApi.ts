@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { apiGet } from "./client";
+import { apiGet, apiPost } from "./client";
 
 export interface Loaded<T> {
   data: T | null;
@@ -8,26 +8,31 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-/** GET `path` (null: nothing yet); a newer path or a reload aborts the request in flight. */
-export function useApi<T>(path: string | null): Loaded<T> {
+/** GET `path` (null: nothing yet), or POST `body` to it; a newer path or body, or a reload, aborts the request in
+ * flight. */
+export function useApi<T>(path: string | null, body?: unknown): Loaded<T> {
   const [state, setState] = useState<{ data: T | null; error: unknown; loading: boolean }>({
     data: null,
     error: null,
     loading: path !== null,
   });
   const [tick, setTick] = useState(0);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
   useEffect(() => {
     if (path === null) return;
     const ctrl = new AbortController();
     setState((s) => ({ ...s, error: null, loading: true }));
-    apiGet<T>(path, { signal: ctrl.signal }).then(
+    const request = payload === undefined
+      ? apiGet<T>(path, { signal: ctrl.signal })
+      : apiPost<T>(path, JSON.parse(payload), { signal: ctrl.signal });
+    request.then(
       (data) => setState({ data, error: null, loading: false }),
       (error) => {
         if (!ctrl.signal.aborted) setState({ data: null, error, loading: false });
       },
     );
     return () => ctrl.abort();
-  }, [path, tick]);
+  }, [path, payload, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };
 }

@@ -20,6 +20,24 @@ function Spec({ label, value }: { label: string; value: React.ReactNode }) {
   );
 }
 
+interface Efficiency { score: number; tflops: number; tflops_per_usd: number; tflops_per_watt: number; precision: string }
+
+/** The offer's compute KPIs from POST /math/efficiency-score (by offer: its live price and its GPU's catalog figures). */
+function Kpis({ offerId }: { offerId: string }) {
+  const efficiency = useApi<Efficiency>("/math/efficiency-score", { offer_id: offerId });
+  if (efficiency.error) return <ErrorState error={efficiency.error} onRetry={efficiency.reload} />;
+  if (!efficiency.data) return <PageLoading label="Loading the KPIs" />;
+  const e = efficiency.data;
+  return (
+    <SimpleGrid cols={{ base: 2, sm: 4 }}>
+      <Spec label="Efficiency score (0-100)" value={e.score.toFixed(0)} />
+      <Spec label={`${e.precision.toUpperCase()} TFLOPS per GPU`} value={e.tflops.toFixed(0)} />
+      <Spec label="Cost per PFLOP-hour" value={fmtUsd(1000 / e.tflops_per_usd)} />
+      <Spec label="TFLOPS per watt" value={e.tflops_per_watt.toFixed(2)} />
+    </SimpleGrid>
+  );
+}
+
 function History({ offerId }: { offerId: string }) {
   const history = useApi<{ points: PricePoint[] }>(`/offers/${encodeURIComponent(offerId)}/history?limit=500`);
   const points = (history.data?.points ?? []).filter((p) => p.price_per_gpu_hour !== null);
@@ -94,6 +112,10 @@ export default function OfferDetail() {
           <Spec label="Vendor" value={o.gpu_vendor} />
           <Spec label="Compliance" value={o.compliance.length ? o.compliance.join(", ") : "—"} />
         </SimpleGrid>
+      </Card>
+      <Card withBorder>
+        <Title order={2} size="h4" mb="xs">Compute KPIs</Title>
+        <Kpis offerId={o.offer_id} />
       </Card>
       <Card withBorder>
         <Title order={2} size="h4" mb="xs">Price history</Title>
