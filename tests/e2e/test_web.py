@@ -157,7 +157,10 @@ def test_each_page_loads_clean_and_accessible(stack: Stack, open_page: Callable[
 def test_offers_state_lives_in_the_url(stack: Stack, open_page: Callable[[str], Watched]) -> None:
     watched = open_page("desktop")
     page = watched.page
-    page.goto(f"{stack.url}/app/offers")
+    page.goto(f"{stack.url}/")  # the API's origin: the app is under /app/
+    expect(page).to_have_url(f"{stack.url}/app/")
+    page.get_by_role("navigation").get_by_role("link", name="Offers").click()
+    expect(page).to_have_url(f"{stack.url}/app/offers")
     rows = page.locator("table[aria-label=Offers] tbody tr")
     rows.first.wait_for()
     page.get_by_role("textbox", name="Search").fill("h100 8x")
