@@ -2,21 +2,19 @@ import { useEffect, useRef, useState } from "react";
 import { loadConfig } from "../api/client";
 import type { LiveMessage } from "../api/types";
 import { type Direction, Highlights } from "./highlights";
+import { PriceBook, type PriceUpdate } from "./prices";
 import { LiveClient, type LiveFilters, type LiveStatus } from "./ws";
-
-export interface PriceChange {
-  offerId: string;
-  price: number | null; // per GPU-hour; null: the offer was removed
-}
 
 let config: ReturnType<typeof loadConfig> | null = null;
 
-/** Live prices for `filters` over one connection for the page's life (a filter change re-subscribes on it): each
- * change as it arrives, which offers changed in the last 3 s, and the connection's state. */
-export function useLivePrices(filters: LiveFilters, onChange: (change: PriceChange) => void) {
+/** Live prices for `filters` over one connection for the page's life (a filter change re-subscribes on it): the
+ * updates of each message as it arrives (a replayed or older one dropped), which offers changed in the last 3 s,
+ * and the connection's state. */
+export function useLivePrices(filters: LiveFilters, onChange: (updates: PriceUpdate[]) => void) {
   const [status, setStatus] = useState<{ status: LiveStatus | "unavailable"; retryInMs?: number }>({ status: "connecting" });
   const [highlighted, setHighlighted] = useState<ReadonlyMap<string, Direction>>(new Map());
   const [client, setClient] = useState<LiveClient | null>(null);
+  const book = useRef(new PriceBook());
   const handler = useRef(onChange);
   handler.current = onChange;
   const key = JSON.stringify(filters);
@@ -30,13 +28,14 @@ export function useLivePrices(filters: LiveFilters, onChange: (change: PriceChan
       if (cancelled) return;
       if (!ws) return setStatus({ status: "unavailable" });
       const onMessage = (m: LiveMessage) => {
-        if (m.type === "price" && typeof m.offer_id === "string" && typeof m.new_price === "number") {
-          const old = typeof m.old_price === "number" ? m.old_price : null;
-          if (old !== m.new_price) highlights.mark(m.offer_id, old !== null && m.new_price < old ? "down" : "up");
-          handler.current({ offerId: m.offer_id, price: m.new_price });
-        } else if (m.type === "removed" && typeof m.offer_id === "string") {
-          handler.current({ offerId: m.offer_id, price: null });
+        const updates = book.current.apply(m);
+        if (!updates.length) return;
+        for (const u of updates) {
+          if (!u.fromSnapshot && u.price !== null && u.old !== u.price) {
+            highlights.mark(u.offerId, u.old !== null && u.price < u.old ? "down" : "up");
+          }
         }
+        handler.current(updates);
       };
       live = new LiveClient({ url: ws, onMessage, onStatus: (s, retryInMs) => setStatus({ status: s, retryInMs }) });
       live.start();
@@ -50,6 +49,7 @@ export function useLivePrices(filters: LiveFilters, onChange: (change: PriceChan
   }, []);
 
   useEffect(() => {
+    book.current.reset();
     client?.subscribe(JSON.parse(key));
   }, [client, key]);
 

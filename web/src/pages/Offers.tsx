@@ -11,7 +11,8 @@ import { useApi } from "../api/useApi";
 import { Empty, ErrorState, PageLoading } from "../components/States";
 import { fmtNum, fmtUsd } from "../format";
 import type { Direction } from "../live/highlights";
-import { type PriceChange, useLivePrices } from "../live/useLivePrices";
+import type { PriceUpdate } from "../live/prices";
+import { useLivePrices } from "../live/useLivePrices";
 import {
   COMPLIANCE, type OffersQuery, RANGE_FILTERS, SORTS, VENDORS, activeFilterCount, liveFilters, parseQuery,
   toSearchParams, type Bound, type ListFilter,
@@ -182,19 +183,23 @@ export default function Offers() {
     }
   };
 
-  const onPrice = useCallback(({ offerId, price }: PriceChange) => {
+  const onPrices = useCallback((updates: PriceUpdate[]) => {
+    const byId = new Map(updates.map((u) => [u.offerId, u.price]));
     setPage((p) => {
-      if (!p || !p.items.some((o) => o.offer_id === offerId)) return p;
+      if (!p || !p.items.some((o) => byId.has(o.offer_id))) return p;
       return {
         ...p,
-        items: p.items.map((o) => o.offer_id !== offerId ? o
-          : price === null ? { ...o, available: false }
-          : { ...o, price_per_gpu_hour: price, price_per_hour: Math.round(price * o.gpu_count * 1e4) / 1e4, available: true }),
+        items: p.items.map((o) => {
+          if (!byId.has(o.offer_id)) return o;
+          const price = byId.get(o.offer_id) ?? null;
+          return price === null ? { ...o, available: false }
+            : { ...o, price_per_gpu_hour: price, price_per_hour: Math.round(price * o.gpu_count * 1e4) / 1e4, available: true };
+        }),
       };
     });
   }, []);
   const filters = useMemo(() => liveFilters(query), [query]);
-  const live = useLivePrices(filters, onPrice);
+  const live = useLivePrices(filters, onPrices);
 
   const apply = (q: OffersQuery) => setParams(toSearchParams(q));
   const narrow = useMediaQuery("(max-width: 48em)") ?? false; // Mantine's sm breakpoint
