@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from infra.local.template import ROOT
 from tests.conftest import CATALOGS
@@ -250,3 +259,55 @@ def test_a_429_says_when_to_retry(stack: Stack, open_page: Callable[[str], Watch
     expect(retry).to_be_enabled(timeout=4_000)
     retry.click()
     expect(page.get_by_text("Active providers")).to_be_visible()
+
+
+# every state the connection indicator shows, in order (an init script: the page's CSP does not apply to it)
+LIVE_STATES = """
+window.__live = [];
+new MutationObserver(() => {
+  const state = document.querySelector('[data-live]')?.getAttribute('data-live');
+  if (state && window.__live[window.__live.length - 1] !== state) window.__live.push(state);
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-live']});
+"""
+
+
+def test_the_live_feed_reconnects_and_resumes(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    """The page's WebSocket goes through Playwright to the real one; cut from the server's side, the page shows it,
+    reconnects on its own and subscribes again to the same filters from the last seq it saw (a replay, no
+    fresh snapshot)."""
+    watched = open_page("desktop")
+    page = watched.page
+    sockets: list[WebSocketRoute] = []
+    sent: list[list[dict[str, Any]]] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        messages: list[dict[str, Any]] = []
+        sockets.append(ws)
+        sent.append(messages)
+
+        def forward(message: str | bytes) -> None:
+            messages.append(json.loads(message))
+            server.send(message)
+
+        ws.on_message(forward)
+
+    page.route_web_socket(re.compile(r"^wss?://"), through)
+    page.add_init_script(LIVE_STATES)
+    page.goto(f"{stack.url}/app/offers?provider=verda")
+    live = page.locator("[data-live]")
+    expect(live).to_have_attribute("data-live", "open", timeout=10_000)
+    expect(page.locator("table[aria-label=Offers] tbody tr").first).to_be_visible()
+    page.wait_for_timeout(1_000)  # the subscription's snapshot arrives
+    assert sent[0][0] == {"action": "subscribe", "filters": {"provider": ["verda"]}}
+    sockets[0].close(code=1001, reason="going away")
+    page.wait_for_function("() => window.__live.slice(-2).join() === 'reconnecting,open'", timeout=10_000)
+    deadline = time.monotonic() + 10
+    while len(sent) < 2 or not sent[1]:
+        assert time.monotonic() < deadline, sent
+        page.wait_for_timeout(100)
+    again = sent[1][0]
+    print("indicator states:", page.evaluate("window.__live"), "resubscribed with", again)
+    assert again["action"] == "subscribe" and again["filters"] == {"provider": ["verda"]}
+    assert isinstance(again.get("resume_from"), int) and again["resume_from"] > 0, again
+    assert not watched.problems, watched.problems
