@@ -30,6 +30,7 @@ from infra.local.gateway import Gate
 from infra.local.runtime import FunctionError, Runtime, Throttled
 from infra.local.sigv4 import LocalCredentials, refusal
 from infra.local.template import Route, function_name
+from infra.local.web_front import WebApp
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}  # on every answer, as API Gateway's (template.yaml)
 
@@ -106,8 +107,10 @@ def make_server(
     connections: Connections | None = None,
     routed: RouteCount | None = None,
     credentials: LocalCredentials | None = None,
+    web: WebApp | None = None,
 ) -> ThreadingHTTPServer:
-    """``credentials``: what the Invoke and ``@connections`` APIs accept (SigV4); None makes a key nobody knows."""
+    """``credentials``: what the Invoke and ``@connections`` APIs accept (SigV4); None makes a key nobody knows.
+    ``web``: the web app under ``/app/`` (infra/local/web_front.py)."""
     routes = runtime.app.routes
     creds = credentials or LocalCredentials.generate()
     gate = Gate(runtime.app, runtime)
@@ -157,6 +160,10 @@ def make_server(
             if path == FAULTS_PATH:
                 if not self._refused("lambda", body):
                     self._faults(body)
+                return
+            if web is not None and web.owns(path):
+                page = web.answer(self.command, path)
+                self._send(page.status, page.body, page.headers)
                 return
             managed = _CONNECTIONS.match(path)
             if managed and connections is not None:

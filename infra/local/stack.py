@@ -23,6 +23,7 @@ from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
 from infra.local.sigv4 import LocalCredentials
 from infra.local.template import ROOT, App, read_app
+from infra.local.web_front import WebApp
 from infra.local.ws_front import WebSocketFront, selection_expression
 
 # what Lambda puts on sys.path from the layers (/opt/python) and the function folder (/var/task)
@@ -301,7 +302,7 @@ class LocalStack:
         importlib.invalidate_caches()
         self._http = make_server(
             self.host, self.port, self.runtime, self.stage, connections=self._ws, routed=self.routed,
-            credentials=self.credentials,
+            credentials=self.credentials, web=WebApp(ROOT / "web/dist", {"ws": self.ws_url}),
         )  # fmt: skip
         threading.Thread(target=self._http.serve_forever, name="http-front", daemon=True).start()
 

@@ -164,7 +164,7 @@ def _source_codes() -> dict[str, str]:
     patterns = (r'error_body\(\s*"([a-z_]+)"', r'^\s+code = "([a-z_]+)"', r'"code":\s*"([a-z_]+)"',
                 r'_error\(\s*\d+,\s*"([a-z_]+)"')  # fmt: skip
     files = [*(ROOT / "layers/core").rglob("*.py"), *(ROOT / "functions").glob("*/handler.py"),
-             ROOT / "infra/local/http_front.py"]  # fmt: skip
+             ROOT / "infra/local/http_front.py", ROOT / "infra/local/web_front.py"]  # fmt: skip
     for path in files:
         text = path.read_text()
         for pattern in patterns:

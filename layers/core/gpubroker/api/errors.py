@@ -48,9 +48,10 @@ class ErrorResponse(BaseModel):
 
 
 # codes answered without a DomainError class: the resolver's own (no route, an unexpected error), the front door's
-# refusal, the gateway's answers (template.yaml GatewayResponses), the local HTTP front's 405
+# refusal, the gateway's answers (template.yaml GatewayResponses), the local HTTP front's 405, and its web front's
+# answer under /app/ before `make web` has built the app
 ANSWER_CODES = ("route_not_found", "internal_error", "rate_limited", "unauthorized", "forbidden", "method_not_allowed",
-                "uri_too_long", "headers_too_large", "bad_request")  # fmt: skip
+                "uri_too_long", "headers_too_large", "bad_request", "web_app_not_built")  # fmt: skip
 
 
 def error_codes() -> list[str]:

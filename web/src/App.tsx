@@ -1,0 +1,72 @@
+import { Suspense, lazy } from "react";
+import { AppShell, Burger, Group, NavLink, Text, ActionIcon, Affix } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import { NavLink as RouterLink, Route, Routes, useLocation } from "react-router-dom";
+import { PageLoading } from "./components/States";
+
+const Dashboard = lazy(() => import("./pages/Dashboard"));
+const Offers = lazy(() => import("./pages/Offers"));
+const OfferDetail = lazy(() => import("./pages/OfferDetail"));
+const Soon = lazy(() => import("./pages/Soon"));
+
+/** The navigation: the pages of issue 15, the later ones marked "soon" until they land. */
+const NAV: { to: string; label: string; soon?: boolean }[] = [
+  { to: "/", label: "Dashboard" },
+  { to: "/offers", label: "Offers" },
+  { to: "/planner", label: "Planner", soon: true },
+  { to: "/compare", label: "Compare", soon: true },
+  { to: "/bookings", label: "Bookings", soon: true },
+  { to: "/account", label: "Account", soon: true },
+  { to: "/audit", label: "Audit", soon: true },
+];
+
+export function App() {
+  const [opened, { toggle, close }] = useDisclosure();
+  const location = useLocation();
+  return (
+    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group gap="sm">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
+            <Text component="span" fw={700} size="lg">GPUBroker</Text>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label="Main">
+        {NAV.map((item) => (
+          <NavLink
+            key={item.to}
+            component={RouterLink}
+            to={item.to}
+            end={item.to === "/"}
+            label={item.label}
+            rightSection={item.soon ? <Text component="span" size="xs" c="gray.7">soon</Text> : undefined}
+            active={item.to === "/" ? location.pathname === "/" : location.pathname.startsWith(item.to)}
+            onClick={close}
+          />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main pb={96} /* room to scroll past the floating AI button */>
+        <Suspense fallback={<PageLoading />}>
+          <Routes>
+            <Route path="/" element={<Dashboard />} />
+            <Route path="/offers" element={<Offers />} />
+            <Route path="/offers/:offerId" element={<OfferDetail />} />
+            {NAV.filter((n) => n.soon).map((n) => (
+              <Route key={n.to} path={n.to} element={<Soon title={n.label} />} />
+            ))}
+            <Route path="*" element={<Soon title="Page not found" missing />} />
+          </Routes>
+        </Suspense>
+      </AppShell.Main>
+      {/* the assistant's place: the chat panel lands with the AI work of issue 15 */}
+      <Affix position={{ bottom: 20, right: 20 }}>
+        <ActionIcon size={56} radius="xl" variant="filled" aria-label="Open the AI assistant (coming soon)"
+          title="AI assistant (coming soon)" disabled>
+          <Text component="span" fw={700} c="white">AI</Text>
+        </ActionIcon>
+      </Affix>
+    </AppShell>
+  );
+}

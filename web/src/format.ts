@@ -1,0 +1,11 @@
+const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4 });
+const usd2 = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const whole = new Intl.NumberFormat("en-US");
+
+export const fmtUsd = (n: number | null | undefined): string => (n === null || n === undefined ? "—" : usd.format(n));
+/** cents: a headline figure */
+export const fmtUsd2 = (n: number | null | undefined): string => (n === null || n === undefined ? "—" : usd2.format(n));
+export const fmtInt = (n: number): string => whole.format(n);
+export const fmtPct = (n: number, digits = 1): string => `${n.toFixed(digits)} %`;
+export const fmtNum = (n: number | null | undefined, unit = ""): string =>
+  n === null || n === undefined ? "—" : `${whole.format(n)}${unit}`;
