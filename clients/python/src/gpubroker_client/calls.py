@@ -53,10 +53,10 @@ LoginAnswer = m.Tokens | m.MfaRequired
 MfaAnswer = m.Tokens | m.MfaEnabled
 
 
-_ADAPTERS: dict[object, TypeAdapter[Any]] = {}
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
 
 
-def _adapter(tp: object) -> TypeAdapter[Any]:
+def _adapter(tp: Any) -> TypeAdapter[Any]:
     if tp not in _ADAPTERS:
         _ADAPTERS[tp] = TypeAdapter(tp)
     return _ADAPTERS[tp]

@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, TypeVar, Unpack
 
 import httpx
@@ -22,21 +22,13 @@ from gpubroker_client import calls as c
 from gpubroker_client import models as m
 from gpubroker_client import stream
 from gpubroker_client._core import DEFAULT_API, Call, RetryPolicy, decode, query
-from gpubroker_client.errors import ApiError, ApiUnreachable, NotSignedIn
+from gpubroker_client.errors import ApiError, ApiUnreachable, NotSignedIn, describe
 from gpubroker_client.session import Session, TokenStore
 
 T = TypeVar("T")
 P = TypeVar("P", m.OfferPage, m.BookingPage)
 SETTLED = frozenset({"confirmed", "failed", "cancelled", "needs_attention"})
 REFRESH = "refresh"
-
-
-def describe(exc: Exception) -> str:
-    """A transport failure in a few words (httpx's messages can be empty)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    text = str(exc).strip()
-    return text.split("] ", 1)[-1] if text else type(exc).__name__
 
 
 class _Base:
@@ -184,9 +176,10 @@ class Client(_Base):
     def map_workload(self, workload: dict[str, Any], *, top: int | None = None) -> m.WorkloadMapping:
         return self.send(c.map_workload(workload, top=top))
 
-    def prices(self, resume_from: int | None = None, **filters: Any) -> Iterator[stream.StreamMessage]:
+    def prices(self, filters: Mapping[str, Any] | None = None, *,
+               resume_from: int | None = None) -> Iterator[stream.StreamMessage]:  # fmt: skip
         """The live price feed (``GET /offers``' filter names) as an iterator of typed messages."""
-        return stream.prices(self.ws_url, filters, session=self.session, resume_from=resume_from)
+        return stream.prices(self.ws_url, dict(filters or {}), session=self.session, resume_from=resume_from)
 
     # ---- session --------------------------------------------------------------------------------------------------
     def login(self, email: str, password: str) -> Session | m.MfaRequired:
@@ -355,8 +348,9 @@ class AsyncClient(_Base):
     async def map_workload(self, workload: dict[str, Any], *, top: int | None = None) -> m.WorkloadMapping:
         return await self.send(c.map_workload(workload, top=top))
 
-    def prices(self, resume_from: int | None = None, **filters: Any) -> AsyncIterator[stream.StreamMessage]:
-        return stream.aprices(self.ws_url, filters, session=self.session, resume_from=resume_from)
+    def prices(self, filters: Mapping[str, Any] | None = None, *,
+               resume_from: int | None = None) -> AsyncIterator[stream.StreamMessage]:  # fmt: skip
+        return stream.aprices(self.ws_url, dict(filters or {}), session=self.session, resume_from=resume_from)
 
     async def login(self, email: str, password: str) -> Session | m.MfaRequired:
         answer, response = await self._exchange(c.login(email, password))

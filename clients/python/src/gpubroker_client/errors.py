@@ -31,3 +31,11 @@ class ApiUnreachable(GpuBrokerError):
 
 class NotSignedIn(GpuBrokerError):
     """A route that needs a session was called without one (or its refresh token has expired)."""
+
+
+def describe(exc: BaseException) -> str:
+    """A transport failure in a few words, without the errno prefix (and never empty)."""
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+        return "timed out"
+    text = str(exc).strip()
+    return text.split("] ", 1)[-1] if text.startswith("[Errno") else text or type(exc).__name__

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from gpubroker_client.errors import ApiError, ApiUnreachable
+from gpubroker_client.errors import ApiError, ApiUnreachable, describe
 from gpubroker_client.models import BookingView
 from gpubroker_client.session import Session
 
@@ -144,7 +144,7 @@ def _refused(ws_url: str, exc: Exception) -> Exception:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status is not None:
         return ApiError(int(status), "handshake_refused", f"the WebSocket API refused the connection ({status})")
-    return ApiUnreachable(ws_url, str(exc) or type(exc).__name__)
+    return ApiUnreachable(ws_url, describe(exc))
 
 
 def prices(ws_url: str, filters: dict[str, Any], *, session: Session | None = None,
