@@ -6,6 +6,18 @@ from gpubroker_client.errors import ApiError, ApiUnreachable, GpuBrokerError, No
 from gpubroker_client.session import FileTokenStore, KeyringTokenStore, Session, TokenStore, token_store
 
 __all__ = [
-    "DEFAULT_API", "ApiError", "ApiUnreachable", "AsyncClient", "Call", "Client", "FileTokenStore", "GpuBrokerError",
-    "KeyringTokenStore", "NotSignedIn", "RetryPolicy", "Session", "TokenStore", "token_store",
-]  # fmt: skip
+    "DEFAULT_API",
+    "ApiError",
+    "ApiUnreachable",
+    "AsyncClient",
+    "Call",
+    "Client",
+    "FileTokenStore",
+    "GpuBrokerError",
+    "KeyringTokenStore",
+    "NotSignedIn",
+    "RetryPolicy",
+    "Session",
+    "TokenStore",
+    "token_store",
+]

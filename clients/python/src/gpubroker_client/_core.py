@@ -70,11 +70,11 @@ class RetryPolicy:
             return None
         after = retry_after(response.headers.get("Retry-After"))
         if after is not None:
-            return min(after, self.max_wait_s)
+            return float(min(after, self.max_wait_s))
         return self._backoff(attempt)
 
     def _backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.max_wait_s, self.backoff_s * 2**attempt))  # noqa: S311 - jitter
+        return random.uniform(0, min(self.max_wait_s, self.backoff_s * 2**attempt))
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -15,9 +15,15 @@ from gpubroker_client._core import Call
 T = TypeVar("T")
 
 Sort = Literal[
-    "price", "-price", "price_per_gpu_hour", "-price_per_gpu_hour", "gpu_memory", "-gpu_memory", "spot_price",
+    "price",
+    "-price",
+    "price_per_gpu_hour",
+    "-price_per_gpu_hour",
+    "gpu_memory",
+    "-gpu_memory",
+    "spot_price",
     "-spot_price",
-]  # fmt: skip
+]
 
 
 class OfferQuery(TypedDict, total=False):
@@ -73,8 +79,9 @@ def seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def offers(filters: OfferQuery, *, sort: Sort | None = None, limit: int | None = None,
-           cursor: str | None = None) -> Call[m.OfferPage]:  # fmt: skip
+def offers(
+    filters: OfferQuery, *, sort: Sort | None = None, limit: int | None = None, cursor: str | None = None
+) -> Call[m.OfferPage]:
     return call("GET", "/offers", m.OfferPage, params={**filters, "sort": sort, "limit": limit, "cursor": cursor})
 
 
@@ -136,15 +143,22 @@ def logout() -> Call[m.LoggedOut]:
     return call("POST", "/auth/logout", m.LoggedOut, auth=True)
 
 
-def create_booking(offer_id: str, hours: int, *, idempotency_key: str, gpu_count: int | None = None,
-                   max_price_per_hour_cents: int | None = None) -> Call[m.BookingAccepted]:  # fmt: skip
+def create_booking(
+    offer_id: str,
+    hours: int,
+    *,
+    idempotency_key: str,
+    gpu_count: int | None = None,
+    max_price_per_hour_cents: int | None = None,
+) -> Call[m.BookingAccepted]:
     body: dict[str, Any] = {"offer_id": offer_id, "hours": hours}
     if gpu_count is not None:
         body["gpu_count"] = gpu_count
     if max_price_per_hour_cents is not None:
         body["max_price_per_hour"] = {"amount": max_price_per_hour_cents, "currency": "usd"}
-    return call("POST", "/bookings", m.BookingAccepted, body=body, headers={"Idempotency-Key": idempotency_key},
-                auth=True)  # fmt: skip
+    return call(
+        "POST", "/bookings", m.BookingAccepted, body=body, headers={"Idempotency-Key": idempotency_key}, auth=True
+    )
 
 
 def bookings(*, limit: int | None = None, cursor: str | None = None) -> Call[m.BookingPage]:

@@ -34,9 +34,14 @@ EXIT_API, EXIT_INPUT, EXIT_UNREACHABLE, EXIT_AUTH, EXIT_INTERRUPTED = 1, 2, 3, 4
 INPUT_STATUSES = frozenset({400, 404, 413, 414, 422})
 
 app = typer.Typer(
-    name="gpubroker", help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
-)  # fmt: skip
+    name="gpubroker",
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 @dataclass
@@ -59,8 +64,14 @@ OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table (fits t
 def _options(
     ctx: typer.Context,
     api: Annotated[str, typer.Option("--api", envvar="GPUBROKER_API", help="the API's URL")] = DEFAULT_API,
-    ws: Annotated[str | None, typer.Option("--ws", envvar="GPUBROKER_WS", help="the WebSocket API's URL "
-                                           "(default: the API's port + 1, the local stack's)")] = None,  # fmt: skip
+    ws: Annotated[
+        str | None,
+        typer.Option(
+            "--ws",
+            envvar="GPUBROKER_WS",
+            help="the WebSocket API's URL (default: the API's port + 1, the local stack's)",
+        ),
+    ] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="no colours even on a terminal")] = False,
 ) -> None:
     ctx.obj = Ctx(api=api.rstrip("/"), ws=ws, color=not no_color)
@@ -88,8 +99,11 @@ def one_line(err: Exception) -> str:
     if isinstance(err, ApiError):
         text = f"{err.code}: {err.message}"
         if isinstance(err.details, list):
-            bits = [f"{'.'.join(str(p) for p in d.get('loc', [])[-1:])}: {d.get('msg')}" for d in err.details
-                    if isinstance(d, dict)]  # fmt: skip
+            bits = [
+                f"{'.'.join(str(p) for p in d.get('loc', [])[-1:])}: {d.get('msg')}"
+                for d in err.details
+                if isinstance(d, dict)
+            ]
             text += f" ({'; '.join(bits)})" if bits else ""
         hint = HINTS.get(err.code)
         text += f" ({hint})" if hint else ""
@@ -131,17 +145,22 @@ def spinner(printer: Printer, text: str) -> Iterator[Callable[[str], None]]:
         yield lambda _: None
         return
     with printer.err.status(text) as status:
-        yield lambda t: status.update(t)
+        yield status.update
 
 
 # ---- offers --------------------------------------------------------------------------------------------------------
 
 OFFER_COLS = [
-    attr("offer_id", drop=0), attr("provider", drop=2), attr("gpu_model", drop=0),
-    Col("gpus", lambda o: o.gpu_count, "int", 0), Col("GB/gpu", lambda o: o.gpu_memory_gb, "num", 4),
-    attr("region", drop=3), Col("$/h", lambda o: o.price_per_hour, "usd", 2),
-    Col("$/gpu-h", lambda o: o.price_per_gpu_hour, "usd", 0), Col("spot $/h", lambda o: o.spot_price_per_hour, "usd", 5),
-]  # fmt: skip
+    attr("offer_id", drop=0),
+    attr("provider", drop=2),
+    attr("gpu_model", drop=0),
+    Col("gpus", lambda o: o.gpu_count, "int", 0),
+    Col("GB/gpu", lambda o: o.gpu_memory_gb, "num", 4),
+    attr("region", drop=3),
+    Col("$/h", lambda o: o.price_per_hour, "usd", 2),
+    Col("$/gpu-h", lambda o: o.price_per_gpu_hour, "usd", 0),
+    Col("spot $/h", lambda o: o.spot_price_per_hour, "usd", 5),
+]
 
 ListOpt = Annotated[list[str] | None, typer.Option(help="repeatable")]
 NumOpt = Annotated[float | None, typer.Option()]
@@ -151,25 +170,45 @@ IntOpt = Annotated[int | None, typer.Option()]
 @app.command()
 def offers(
     ctx: typer.Context,
-    query: Annotated[list[str] | None, typer.Argument(
-        help='a query expression: "gpu=H100 count>=2 price_per_gpu_hour<3 region=eu"', show_default=False)] = None,
-    gpu: ListOpt = None, provider: ListOpt = None, region: ListOpt = None, compliance: ListOpt = None,
+    query: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help='a query expression: "gpu=H100 count>=2 price_per_gpu_hour<3 region=eu"', show_default=False
+        ),
+    ] = None,
+    gpu: ListOpt = None,
+    provider: ListOpt = None,
+    region: ListOpt = None,
+    compliance: ListOpt = None,
     gpu_vendor: ListOpt = None,
-    min_gpu_memory_gb: NumOpt = None, max_gpu_memory_gb: NumOpt = None,
-    min_total_gpu_memory_gb: NumOpt = None, max_total_gpu_memory_gb: NumOpt = None,
-    min_gpu_count: IntOpt = None, max_gpu_count: IntOpt = None, min_vcpus: NumOpt = None, max_vcpus: NumOpt = None,
-    min_ram_gb: NumOpt = None, max_ram_gb: NumOpt = None,
-    min_price_per_hour: NumOpt = None, max_price_per_hour: NumOpt = None,
-    min_price_per_gpu_hour: NumOpt = None, max_price_per_gpu_hour: NumOpt = None,
+    min_gpu_memory_gb: NumOpt = None,
+    max_gpu_memory_gb: NumOpt = None,
+    min_total_gpu_memory_gb: NumOpt = None,
+    max_total_gpu_memory_gb: NumOpt = None,
+    min_gpu_count: IntOpt = None,
+    max_gpu_count: IntOpt = None,
+    min_vcpus: NumOpt = None,
+    max_vcpus: NumOpt = None,
+    min_ram_gb: NumOpt = None,
+    max_ram_gb: NumOpt = None,
+    min_price_per_hour: NumOpt = None,
+    max_price_per_hour: NumOpt = None,
+    min_price_per_gpu_hour: NumOpt = None,
+    max_price_per_gpu_hour: NumOpt = None,
     spot: Annotated[bool | None, typer.Option("--spot/--no-spot", help="only offers with a spot price")] = None,
-    min_spot_price_per_hour: NumOpt = None, max_spot_price_per_hour: NumOpt = None,
-    available: Annotated[bool | None, typer.Option("--available/--gone", help="live offers (default) or vanished")] = None,
+    min_spot_price_per_hour: NumOpt = None,
+    max_spot_price_per_hour: NumOpt = None,
+    available: Annotated[
+        bool | None, typer.Option("--available/--gone", help="live offers (default) or vanished")
+    ] = None,
     q: Annotated[str | None, typer.Option("--q", "-q", help="full text: 'a6000 secure'")] = None,
-    sort: Annotated[str | None, typer.Option(help="price, price_per_gpu_hour, gpu_memory, spot_price; '-' descends")] = None,
+    sort: Annotated[
+        str | None, typer.Option(help="price, price_per_gpu_hour, gpu_memory, spot_price; '-' descends")
+    ] = None,
     limit: Annotated[int, typer.Option(help="offers per page (1-100)")] = 20,
     all_pages: Annotated[bool, typer.Option("--all", help="every page (a progress bar on a terminal)")] = False,
     output: OutputOpt = Output.table,
-) -> None:  # fmt: skip
+) -> None:
     """Search offers: every filter of GET /offers, and a query expression."""
     printer = _ctx(ctx).printer(output)
     options = {k: v for k, v in locals().items() if k in OfferQuery.__annotations__ and v is not None}
@@ -182,8 +221,9 @@ def offers(
         items = list(first.items)
         if all_pages and first.next_cursor:
             items += _rest(printer, pages, first.count, len(items))
-        caption = f"{len(items)} of {first.count} offers" + ("" if all_pages or not first.next_cursor else
-                                                            " (--all for every page)")  # fmt: skip
+        caption = f"{len(items)} of {first.count} offers" + (
+            "" if all_pages or not first.next_cursor else " (--all for every page)"
+        )
         if first.interpreted is not None and first.interpreted.gpu:
             caption += "; " + "; ".join(f"{k} = {', '.join(v)}" for k, v in first.interpreted.gpu.items())
         data = first.model_copy(update={"items": items, "next_cursor": None if all_pages else first.next_cursor})
@@ -211,11 +251,16 @@ def _rest(printer: Printer, pages: Iterator[m.OfferPage], total: int, done: int)
 # ---- the catalog and the market ------------------------------------------------------------------------------------
 
 GPU_COLS = [
-    attr("model", drop=0), attr("vendor", drop=3), attr("architecture", drop=4), Col("GB", lambda g: g.memory_gb, "num", 0),
-    attr("memory_type", drop=2), Col("GB/s", lambda g: g.memory_bandwidth_gbps, "num"),
-    Col("fp16 TFLOPS", lambda g: g.fp16_tensor_tflops, "num"), Col("TDP W", lambda g: g.tdp_w, "num", 2),
+    attr("model", drop=0),
+    attr("vendor", drop=3),
+    attr("architecture", drop=4),
+    Col("GB", lambda g: g.memory_gb, "num", 0),
+    attr("memory_type", drop=2),
+    Col("GB/s", lambda g: g.memory_bandwidth_gbps, "num"),
+    Col("fp16 TFLOPS", lambda g: g.fp16_tensor_tflops, "num"),
+    Col("TDP W", lambda g: g.tdp_w, "num", 2),
     Col("year", lambda g: g.release_year, "int", 3),
-]  # fmt: skip
+]
 
 
 @app.command()
@@ -228,25 +273,33 @@ def gpus(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
 
 
 @app.command()
-def gpu(ctx: typer.Context, name: Annotated[str, typer.Argument(help="any spelling: A6000, 'NVIDIA H100 80GB HBM3'")],
-        output: OutputOpt = Output.table) -> None:  # fmt: skip
+def gpu(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="any spelling: A6000, 'NVIDIA H100 80GB HBM3'")],
+    output: OutputOpt = Output.table,
+) -> None:
     """One GPU model, each figure with its source."""
     printer = _ctx(ctx).printer(output)
     with handled(printer), _ctx(ctx).client() as api:
         spec = api.gpu(name)
-        fields = [(k, fmt(v, "num" if isinstance(v, float) else "text")) for k, v in spec.model_dump().items()
-                  if k != "sources"]  # fmt: skip
+        fields = [
+            (k, fmt(v, "num" if isinstance(v, float) else "text"))
+            for k, v in spec.model_dump().items()
+            if k != "sources"
+        ]
         fields += [(f"source: {k}", v) for k, v in spec.sources.items()]
         printer.pairs(spec, fields, title=f"{spec.model} ({spec.name})")
 
 
 MARKET_COLS = [
-    attr("gpu_model", drop=0), Col("offers", lambda g: g.offers, "int"), Col("gpus", lambda g: g.gpus, "int", 2),
+    attr("gpu_model", drop=0),
+    Col("offers", lambda g: g.offers, "int"),
+    Col("gpus", lambda g: g.gpus, "int", 2),
     Col("best $/gpu-h", lambda g: g.best_price_per_gpu_hour, "usd", 0),
     Col("median $/gpu-h", lambda g: g.median_price_per_gpu_hour, "usd", 0),
     Col("avg $/gpu-h", lambda g: g.avg_price_per_gpu_hour, "usd", 3),
     Col("saving %", lambda g: g.savings_potential_pct, "num", 1),
-]  # fmt: skip
+]
 
 
 @app.command()
@@ -255,20 +308,26 @@ def market(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
     printer = _ctx(ctx).printer(output)
     with handled(printer), _ctx(ctx).client() as api, spinner(printer, "reading the market"):
         s = api.market_summary()
-        title = (f"{s.live_offers} live offers from {len(s.active_providers)} providers; average "
-                 f"{fmt(s.avg_price_per_gpu_hour, 'usd')}/GPU-hour (snapshot {s.snapshot_version})")  # fmt: skip
+        title = (
+            f"{s.live_offers} live offers from {len(s.active_providers)} providers; average "
+            f"{fmt(s.avg_price_per_gpu_hour, 'usd')}/GPU-hour (snapshot {s.snapshot_version})"
+        )
         printer.emit(s, s.by_gpu, MARKET_COLS, title=title, caption="saving: % below the average at the best price")
 
 
 # ---- planning and recommendations ----------------------------------------------------------------------------------
 
 PLAN_COLS = [
-    attr("gpu_model", drop=0), Col("gpus", lambda p: p.gpus_needed, "int", 0),
-    Col("tokens/s", lambda p: p.est_tokens_per_s, "num", 2), Col("$/gpu-h", lambda p: p.price_per_gpu_hour, "usd", 0),
+    attr("gpu_model", drop=0),
+    Col("gpus", lambda p: p.gpus_needed, "int", 0),
+    Col("tokens/s", lambda p: p.est_tokens_per_s, "num", 2),
+    Col("$/gpu-h", lambda p: p.price_per_gpu_hour, "usd", 0),
     Col("$/h", lambda p: _times(p.price_per_gpu_hour, p.gpus_needed), "usd", 1),
-    Col("est. $", lambda p: p.est_cost_usd, "usd", 2), Col("hours", lambda p: p.est_hours, "num", 3),
-    attr("bottleneck", drop=4), attr("offer_id", drop=0),
-]  # fmt: skip
+    Col("est. $", lambda p: p.est_cost_usd, "usd", 2),
+    Col("hours", lambda p: p.est_hours, "num", 3),
+    attr("bottleneck", drop=4),
+    attr("offer_id", drop=0),
+]
 
 
 def _times(price: float | None, count: int | None) -> float | None:
@@ -276,9 +335,12 @@ def _times(price: float | None, count: int | None) -> float | None:
 
 
 @app.command()
-def plan(ctx: typer.Context, text: Annotated[str, typer.Argument(help='"serve Llama 3 70B for 8 users in the EU"')],
-         top: Annotated[int | None, typer.Option(help="plans to show")] = None,
-         output: OutputOpt = Output.table) -> None:  # fmt: skip
+def plan(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help='"serve Llama 3 70B for 8 users in the EU"')],
+    top: Annotated[int | None, typer.Option(help="plans to show")] = None,
+    output: OutputOpt = Output.table,
+) -> None:
     """Describe a workload in words: the assistant's parser, then the GPUs that can run it and what it costs."""
     printer = _ctx(ctx).printer(output)
     with handled(printer), _ctx(ctx).client() as api, spinner(printer, "reading the description") as say:
@@ -290,32 +352,45 @@ def plan(ctx: typer.Context, text: Annotated[str, typer.Argument(help='"serve Ll
         say("mapping the workload to GPUs")
         mapping = api.map_workload(parsed.workload.model_dump(mode="json", exclude_none=True), top=top)
     read = parsed.workload.model_dump(mode="json", exclude_none=True)
-    caption = (f"{len(mapping.plans)} feasible GPU models ({mapping.more_feasible} more), {len(mapping.infeasible)} "
-               f"cannot; read as " + " ".join(f"{k}={v}" for k, v in read.items() if v not in ([], {})))  # fmt: skip
+    caption = (
+        f"{len(mapping.plans)} feasible GPU models ({mapping.more_feasible} more), {len(mapping.infeasible)} "
+        f"cannot; read as " + " ".join(f"{k}={v}" for k, v in read.items() if v not in ([], {}))
+    )
     printer.emit({"parse": parsed, "mapping": mapping}, mapping.plans, PLAN_COLS, caption=caption)
 
 
 PRESET_COLS = [
-    attr("offer_id", drop=0), attr("provider", drop=2), attr("gpu_model", drop=0), Col("gpus", lambda p: p.gpu_count, "int", 0),
-    Col("$/gpu-h", lambda p: p.price_per_gpu_hour, "usd", 0), Col("vs median", lambda p: p.price_vs_median_pct, "pct"),
-    Col("score", lambda p: p.score, "num", 3), Col("confidence", lambda p: p.confidence, "num", 4),
-]  # fmt: skip
+    attr("offer_id", drop=0),
+    attr("provider", drop=2),
+    attr("gpu_model", drop=0),
+    Col("gpus", lambda p: p.gpu_count, "int", 0),
+    Col("$/gpu-h", lambda p: p.price_per_gpu_hour, "usd", 0),
+    Col("vs median", lambda p: p.price_vs_median_pct, "pct"),
+    Col("score", lambda p: p.score, "num", 3),
+    Col("confidence", lambda p: p.confidence, "num", 4),
+]
 
 
 @app.command()
 def recommend(
     ctx: typer.Context,
-    preset: Annotated[str, typer.Option(help="best-value, highest-performance, most-reliable, budget-friendly, "
-                                        "enterprise-grade, for-you (signed in: yours)")] = "for-you",
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="best-value, highest-performance, most-reliable, budget-friendly, "
+            "enterprise-grade, for-you (signed in: yours)"
+        ),
+    ] = "for-you",
     limit: Annotated[int | None, typer.Option(help="offers to show")] = None,
     output: OutputOpt = Output.table,
-) -> None:  # fmt: skip
+) -> None:
     """Recommended offers: a preset (signed in, for-you is ranked from your history)."""
     printer = _ctx(ctx).printer(output)
     with handled(printer), _ctx(ctx).client() as api:
         answer = api.preset(preset, limit=limit, personal=api.session is not None and preset == "for-you")
-        printer.emit(answer, answer.items, PRESET_COLS, title=f"{answer.name}: {answer.description}",
-                     caption=answer.promise)  # fmt: skip
+        printer.emit(
+            answer, answer.items, PRESET_COLS, title=f"{answer.name}: {answer.description}", caption=answer.promise
+        )
 
 
 # ---- live prices -----------------------------------------------------------------------------------------------------
@@ -347,21 +422,26 @@ class Board:
 
 HIGHLIGHT = {"up": "bold red", "down": "bold green", "gone": "dim strike"}
 WATCH_COLS = [
-    Col("offer_id", lambda r: r["offer_id"], drop=0), Col("provider", lambda r: r["provider"], drop=2),
-    Col("gpu_model", lambda r: r["gpu_model"], drop=0), Col("gpus", lambda r: r["gpu_count"], "int"),
-    Col("region", lambda r: r["region"], drop=3), Col("$/gpu-h", lambda r: r["price_per_gpu_hour"], "usd", 0),
-]  # fmt: skip
+    Col("offer_id", lambda r: r["offer_id"], drop=0),
+    Col("provider", lambda r: r["provider"], drop=2),
+    Col("gpu_model", lambda r: r["gpu_model"], drop=0),
+    Col("gpus", lambda r: r["gpu_count"], "int"),
+    Col("region", lambda r: r["region"], drop=3),
+    Col("$/gpu-h", lambda r: r["price_per_gpu_hour"], "usd", 0),
+]
 
 
 @app.command()
 def watch(
     ctx: typer.Context,
-    gpu: ListOpt = None, provider: ListOpt = None, region: ListOpt = None,
+    gpu: ListOpt = None,
+    provider: ListOpt = None,
+    region: ListOpt = None,
     max_price_per_gpu_hour: NumOpt = None,
     rows: Annotated[int, typer.Option(help="rows shown (cheapest first)")] = 20,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     output: OutputOpt = Output.table,
-) -> None:  # fmt: skip
+) -> None:
     """Live prices over the WebSocket: a table on a terminal (moved prices highlighted: red up, green down), one
     JSON object or CSV line per message otherwise."""
     printer = _ctx(ctx).printer(output)
@@ -395,7 +475,7 @@ def _until(feed: Iterator[StreamMessage], deadline: float | None) -> Iterator[St
         try:
             for message in feed:
                 box.put(message)
-        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, raised there
+        except BaseException as exc:
             box.put(exc)
         box.put(None)
 
@@ -434,8 +514,13 @@ def _board_table(printer: Printer, board: Board, limit: int, filters: dict[str, 
         when, how = board.moved.get(r["offer_id"], (0.0, ""))
         styles.append(HIGHLIGHT[how] if how and (how == "gone" or now - when < 5) else None)
     shown = {k: v for k, v in filters.items() if v}
-    return printer.table(ordered, WATCH_COLS, styles=styles, title=f"live prices {shown or ''} (Ctrl-C stops)",
-                         caption=f"{len(board.rows)} offers, {board.changes} changes")  # fmt: skip
+    return printer.table(
+        ordered,
+        WATCH_COLS,
+        styles=styles,
+        title=f"live prices {shown or ''} (Ctrl-C stops)",
+        caption=f"{len(board.rows)} offers, {board.changes} changes",
+    )
 
 
 # ---- session -------------------------------------------------------------------------------------------------------
@@ -477,11 +562,16 @@ def logout(ctx: typer.Context) -> None:
 # ---- bookings ------------------------------------------------------------------------------------------------------
 
 BOOKING_COLS = [
-    attr("booking_id", drop=0), attr("status", drop=0), attr("provider", drop=3), attr("gpu_model", drop=2),
-    Col("gpus", lambda b: b.gpu_count, "int", 2), Col("hours", lambda b: b.hours, "int", 0),
+    attr("booking_id", drop=0),
+    attr("status", drop=0),
+    attr("provider", drop=3),
+    attr("gpu_model", drop=2),
+    Col("gpus", lambda b: b.gpu_count, "int", 2),
+    Col("hours", lambda b: b.hours, "int", 0),
     Col("amount", lambda b: _usd(b.amount), "usd", 1),
-    Col("created", lambda b: b.created_at.strftime("%Y-%m-%d %H:%M"), drop=4), attr("offer_id", drop=5),
-]  # fmt: skip
+    Col("created", lambda b: b.created_at.strftime("%Y-%m-%d %H:%M"), drop=4),
+    attr("offer_id", drop=5),
+]
 
 
 def _usd(money: Any) -> float | None:
@@ -494,12 +584,14 @@ def book(
     offer: Annotated[str, typer.Argument(help="the offer_id (gpubroker offers)")],
     hours: Annotated[int, typer.Option(min=1, max=720, help="1 to 720")],
     gpus_: Annotated[int | None, typer.Option("--gpus", help="fewer GPUs than the offer's (per-GPU providers)")] = None,
-    max_price: Annotated[float | None, typer.Option(help="the most you pay per hour, USD (default: the offer's)")] = None,
+    max_price: Annotated[
+        float | None, typer.Option(help="the most you pay per hour, USD (default: the offer's)")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="no confirmation question")] = False,
     key: Annotated[str | None, typer.Option("--idempotency-key", help="repeat a booking request safely")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the booking until it settles")] = True,
     output: OutputOpt = Output.table,
-) -> None:  # fmt: skip
+) -> None:
     """Book an offer for N hours (asks first; an idempotency key makes a retry safe)."""
     printer = _ctx(ctx).printer(output)
     with handled(printer), _ctx(ctx).client() as api:
@@ -508,15 +600,18 @@ def book(
         o = api.offer(offer)
         count = gpus_ or o.gpu_count
         per_hour = max_price if max_price is not None else o.price_per_gpu_hour * count
-        summary = (f"{o.provider} {count}x {o.gpu_model} in {o.region} for {hours} h at {fmt(per_hour, 'usd')}/h: "
-                   f"at most {fmt(per_hour * hours, 'usd')}")  # fmt: skip
+        summary = (
+            f"{o.provider} {count}x {o.gpu_model} in {o.region} for {hours} h at {fmt(per_hour, 'usd')}/h: "
+            f"at most {fmt(per_hour * hours, 'usd')}"
+        )
         if not yes:
             if not sys.stdin.isatty():
                 raise QueryError(f"book {summary}? pass --yes to confirm without a terminal")
             typer.confirm(f"Book {summary}?", abort=True)
         idem = key or str(uuid.uuid4())
-        accepted = api.book(offer, hours, idempotency_key=idem, gpu_count=gpus_,
-                            max_price_per_hour_cents=round(per_hour * 100))  # fmt: skip
+        accepted = api.book(
+            offer, hours, idempotency_key=idem, gpu_count=gpus_, max_price_per_hour_cents=round(per_hour * 100)
+        )
         printer.note(f"booking {accepted.booking_id} {accepted.status} (Idempotency-Key {idem})")
         view = api.booking(accepted.booking_id)
         if wait:
@@ -553,8 +648,12 @@ def bookings(
             page = m.BookingPage(items=items, next_cursor=None)
         else:
             page = api.bookings(limit=limit)
-        printer.emit(page, page.items, BOOKING_COLS, caption=f"{len(page.items)} bookings"
-                     + (" (--all for more)" if page.next_cursor else ""))  # fmt: skip
+        printer.emit(
+            page,
+            page.items,
+            BOOKING_COLS,
+            caption=f"{len(page.items)} bookings" + (" (--all for more)" if page.next_cursor else ""),
+        )
 
 
 @app.command()

@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from enum import Enum
 from typing import Any, TypeVar, Unpack
 
 import httpx
@@ -28,14 +29,25 @@ from gpubroker_client.session import Session, TokenStore
 T = TypeVar("T")
 P = TypeVar("P", m.OfferPage, m.BookingPage)
 SETTLED = frozenset({"confirmed", "failed", "cancelled", "needs_attention"})
-REFRESH = "refresh"
+
+
+class _Step(Enum):
+    REFRESH = "refresh"  # the access token expired: refresh the session, then send the call again
+
+
+REFRESH = _Step.REFRESH
 
 
 class _Base:
     def __init__(
-        self, api_url: str | None = None, *, ws_url: str | None = None, session: Session | None = None,
-        store: TokenStore | None = None, retry: RetryPolicy | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        api_url: str | None = None,
+        *,
+        ws_url: str | None = None,
+        session: Session | None = None,
+        store: TokenStore | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.api_url = (api_url or os.environ.get("GPUBROKER_API") or DEFAULT_API).rstrip("/")
         self.ws_url = ws_url or os.environ.get("GPUBROKER_WS") or stream.default_ws_url(self.api_url)
         self.store = store
@@ -48,10 +60,13 @@ class _Base:
             if self.session is None:
                 raise NotSignedIn("not signed in: log in first (gpubroker login)")
             headers.update(self.session.headers())
-        return http.build_request(call.method, self.api_url + call.path, params=query(call.params),
-                                  json=call.body, headers=headers)  # fmt: skip
+        return http.build_request(
+            call.method, self.api_url + call.path, params=query(call.params), json=call.body, headers=headers
+        )
 
-    def _next(self, call: Call[Any], attempt: int, response: httpx.Response | None, refreshed: bool) -> float | str | None:
+    def _next(
+        self, call: Call[Any], attempt: int, response: httpx.Response | None, refreshed: bool
+    ) -> float | _Step | None:
         """After an attempt: REFRESH (the access token expired: refresh once, then again), seconds to wait before
         retrying, or None (done: decode the answer, or raise)."""
         if response is not None and response.status_code == 401 and call.auth and not refreshed and self.session:
@@ -80,10 +95,17 @@ class Client(_Base):
     """The synchronous client. ``sleep`` and ``transport`` are for tests (an ``httpx.MockTransport``)."""
 
     def __init__(
-        self, api_url: str | None = None, *, ws_url: str | None = None, session: Session | None = None,
-        store: TokenStore | None = None, retry: RetryPolicy | None = None, timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
-    ) -> None:  # fmt: skip
+        self,
+        api_url: str | None = None,
+        *,
+        ws_url: str | None = None,
+        session: Session | None = None,
+        store: TokenStore | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__(api_url, ws_url=ws_url, session=session, store=store, retry=retry)
         self._http = httpx.Client(timeout=timeout, transport=transport, headers={"User-Agent": "gpubroker-client"})
         self._sleep = sleep
@@ -111,7 +133,7 @@ class Client(_Base):
             finally:
                 self._http.cookies.clear()  # the fingerprint travels by hand (session.py)
             step = self._next(call, attempt, response, refreshed)
-            if step == REFRESH:
+            if step is REFRESH:
                 self.refresh()
                 refreshed = True
                 continue
@@ -119,7 +141,6 @@ class Client(_Base):
                 if response is None:
                     raise ApiUnreachable(self.api_url, describe(error))
                 return decode(call, response), response
-            assert isinstance(step, float)
             self._sleep(step)
             attempt += 1
 
@@ -133,16 +154,24 @@ class Client(_Base):
                 return
 
     # ---- offers, GPUs, market -------------------------------------------------------------------------------------
-    def offers(self, *, sort: c.Sort | None = None, limit: int | None = None, cursor: str | None = None,
-               **filters: Unpack[c.OfferQuery]) -> m.OfferPage:  # fmt: skip
+    def offers(
+        self,
+        *,
+        sort: c.Sort | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **filters: Unpack[c.OfferQuery],
+    ) -> m.OfferPage:
         return self.send(c.offers(filters, sort=sort, limit=limit, cursor=cursor))
 
-    def iter_offer_pages(self, *, sort: c.Sort | None = None, limit: int | None = None,
-                         **filters: Unpack[c.OfferQuery]) -> Iterator[m.OfferPage]:  # fmt: skip
+    def iter_offer_pages(
+        self, *, sort: c.Sort | None = None, limit: int | None = None, **filters: Unpack[c.OfferQuery]
+    ) -> Iterator[m.OfferPage]:
         return self._pages(lambda cur: c.offers(filters, sort=sort, limit=limit, cursor=cur))
 
-    def iter_offers(self, *, sort: c.Sort | None = None, limit: int | None = None,
-                    **filters: Unpack[c.OfferQuery]) -> Iterator[m.OfferOut]:  # fmt: skip
+    def iter_offers(
+        self, *, sort: c.Sort | None = None, limit: int | None = None, **filters: Unpack[c.OfferQuery]
+    ) -> Iterator[m.OfferOut]:
         for page in self.iter_offer_pages(sort=sort, limit=limit, **filters):
             yield from page.items
 
@@ -176,8 +205,9 @@ class Client(_Base):
     def map_workload(self, workload: dict[str, Any], *, top: int | None = None) -> m.WorkloadMapping:
         return self.send(c.map_workload(workload, top=top))
 
-    def prices(self, filters: Mapping[str, Any] | None = None, *,
-               resume_from: int | None = None) -> Iterator[stream.StreamMessage]:  # fmt: skip
+    def prices(
+        self, filters: Mapping[str, Any] | None = None, *, resume_from: int | None = None
+    ) -> Iterator[stream.StreamMessage]:
         """The live price feed (``GET /offers``' filter names) as an iterator of typed messages."""
         return stream.prices(self.ws_url, dict(filters or {}), session=self.session, resume_from=resume_from)
 
@@ -212,11 +242,25 @@ class Client(_Base):
                 self.store.clear(self.api_url)
 
     # ---- bookings -------------------------------------------------------------------------------------------------
-    def book(self, offer_id: str, hours: int, *, idempotency_key: str | None = None, gpu_count: int | None = None,
-             max_price_per_hour_cents: int | None = None) -> m.BookingAccepted:  # fmt: skip
+    def book(
+        self,
+        offer_id: str,
+        hours: int,
+        *,
+        idempotency_key: str | None = None,
+        gpu_count: int | None = None,
+        max_price_per_hour_cents: int | None = None,
+    ) -> m.BookingAccepted:
         """``POST /bookings`` with an Idempotency-Key (a fresh one unless given: pass the same key to retry safely)."""
-        return self.send(c.create_booking(offer_id, hours, idempotency_key=idempotency_key or str(uuid.uuid4()),
-                                          gpu_count=gpu_count, max_price_per_hour_cents=max_price_per_hour_cents))  # fmt: skip
+        return self.send(
+            c.create_booking(
+                offer_id,
+                hours,
+                idempotency_key=idempotency_key or str(uuid.uuid4()),
+                gpu_count=gpu_count,
+                max_price_per_hour_cents=max_price_per_hour_cents,
+            )
+        )
 
     def bookings(self, *, limit: int | None = None, cursor: str | None = None) -> m.BookingPage:
         return self.send(c.bookings(limit=limit, cursor=cursor))
@@ -231,8 +275,9 @@ class Client(_Base):
     def cancel_booking(self, booking_id: str) -> m.BookingView:
         return self.send(c.cancel_booking(booking_id))
 
-    def wait_for_booking(self, booking_id: str, *, until: frozenset[str] = SETTLED, timeout_s: float = 120,
-                         poll_s: float = 0.5) -> Iterator[m.BookingView]:  # fmt: skip
+    def wait_for_booking(
+        self, booking_id: str, *, until: frozenset[str] = SETTLED, timeout_s: float = 120, poll_s: float = 0.5
+    ) -> Iterator[m.BookingView]:
         """Each status the booking passes through (polled), ending with one in ``until`` (TimeoutError after
         ``timeout_s``)."""
         deadline, last = time.monotonic() + timeout_s, None
@@ -252,10 +297,17 @@ class AsyncClient(_Base):
     """The asyncio client: the same methods as ``Client``, awaited; iterators are async iterators."""
 
     def __init__(
-        self, api_url: str | None = None, *, ws_url: str | None = None, session: Session | None = None,
-        store: TokenStore | None = None, retry: RetryPolicy | None = None, timeout: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None, sleep: Callable[[float], Any] = asyncio.sleep,
-    ) -> None:  # fmt: skip
+        self,
+        api_url: str | None = None,
+        *,
+        ws_url: str | None = None,
+        session: Session | None = None,
+        store: TokenStore | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
         super().__init__(api_url, ws_url=ws_url, session=session, store=store, retry=retry)
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, headers={"User-Agent": "gpubroker-client"})
         self._sleep = sleep
@@ -283,7 +335,7 @@ class AsyncClient(_Base):
             finally:
                 self._http.cookies.clear()
             step = self._next(call, attempt, response, refreshed)
-            if step == REFRESH:
+            if step is REFRESH:
                 await self.refresh()
                 refreshed = True
                 continue
@@ -291,7 +343,6 @@ class AsyncClient(_Base):
                 if response is None:
                     raise ApiUnreachable(self.api_url, describe(error))
                 return decode(call, response), response
-            assert isinstance(step, float)
             await self._sleep(step)
             attempt += 1
 
@@ -304,16 +355,24 @@ class AsyncClient(_Base):
             if not cursor:
                 return
 
-    async def offers(self, *, sort: c.Sort | None = None, limit: int | None = None, cursor: str | None = None,
-                     **filters: Unpack[c.OfferQuery]) -> m.OfferPage:  # fmt: skip
+    async def offers(
+        self,
+        *,
+        sort: c.Sort | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **filters: Unpack[c.OfferQuery],
+    ) -> m.OfferPage:
         return await self.send(c.offers(filters, sort=sort, limit=limit, cursor=cursor))
 
-    def iter_offer_pages(self, *, sort: c.Sort | None = None, limit: int | None = None,
-                         **filters: Unpack[c.OfferQuery]) -> AsyncIterator[m.OfferPage]:  # fmt: skip
+    def iter_offer_pages(
+        self, *, sort: c.Sort | None = None, limit: int | None = None, **filters: Unpack[c.OfferQuery]
+    ) -> AsyncIterator[m.OfferPage]:
         return self._pages(lambda cur: c.offers(filters, sort=sort, limit=limit, cursor=cur))
 
-    async def iter_offers(self, *, sort: c.Sort | None = None, limit: int | None = None,
-                          **filters: Unpack[c.OfferQuery]) -> AsyncIterator[m.OfferOut]:  # fmt: skip
+    async def iter_offers(
+        self, *, sort: c.Sort | None = None, limit: int | None = None, **filters: Unpack[c.OfferQuery]
+    ) -> AsyncIterator[m.OfferOut]:
         async for page in self.iter_offer_pages(sort=sort, limit=limit, **filters):
             for item in page.items:
                 yield item
@@ -348,8 +407,9 @@ class AsyncClient(_Base):
     async def map_workload(self, workload: dict[str, Any], *, top: int | None = None) -> m.WorkloadMapping:
         return await self.send(c.map_workload(workload, top=top))
 
-    def prices(self, filters: Mapping[str, Any] | None = None, *,
-               resume_from: int | None = None) -> AsyncIterator[stream.StreamMessage]:  # fmt: skip
+    def prices(
+        self, filters: Mapping[str, Any] | None = None, *, resume_from: int | None = None
+    ) -> AsyncIterator[stream.StreamMessage]:
         return stream.aprices(self.ws_url, dict(filters or {}), session=self.session, resume_from=resume_from)
 
     async def login(self, email: str, password: str) -> Session | m.MfaRequired:
@@ -379,10 +439,24 @@ class AsyncClient(_Base):
             if self.store is not None:
                 self.store.clear(self.api_url)
 
-    async def book(self, offer_id: str, hours: int, *, idempotency_key: str | None = None,
-                   gpu_count: int | None = None, max_price_per_hour_cents: int | None = None) -> m.BookingAccepted:  # fmt: skip
-        return await self.send(c.create_booking(offer_id, hours, idempotency_key=idempotency_key or str(uuid.uuid4()),
-                                                gpu_count=gpu_count, max_price_per_hour_cents=max_price_per_hour_cents))  # fmt: skip
+    async def book(
+        self,
+        offer_id: str,
+        hours: int,
+        *,
+        idempotency_key: str | None = None,
+        gpu_count: int | None = None,
+        max_price_per_hour_cents: int | None = None,
+    ) -> m.BookingAccepted:
+        return await self.send(
+            c.create_booking(
+                offer_id,
+                hours,
+                idempotency_key=idempotency_key or str(uuid.uuid4()),
+                gpu_count=gpu_count,
+                max_price_per_hour_cents=max_price_per_hour_cents,
+            )
+        )
 
     async def bookings(self, *, limit: int | None = None, cursor: str | None = None) -> m.BookingPage:
         return await self.send(c.bookings(limit=limit, cursor=cursor))

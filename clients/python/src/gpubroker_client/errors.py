@@ -17,8 +17,12 @@ class ApiError(GpuBrokerError):
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.status, self.code, self.message, self.details, self.retry_after = (
-            status, code, message, details, retry_after,
-        )  # fmt: skip
+            status,
+            code,
+            message,
+            details,
+            retry_after,
+        )
 
 
 class ApiUnreachable(GpuBrokerError):

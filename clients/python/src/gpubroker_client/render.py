@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -81,8 +81,15 @@ class Printer:
     def interactive(self) -> bool:
         return self.out.is_terminal and self.output is Output.table
 
-    def emit(self, data: Any, rows: Sequence[Any], cols: Sequence[Col], *, title: str | None = None,
-             caption: str | None = None) -> None:  # fmt: skip
+    def emit(
+        self,
+        data: Any,
+        rows: Sequence[Any],
+        cols: Sequence[Col],
+        *,
+        title: str | None = None,
+        caption: str | None = None,
+    ) -> None:
         """``data`` whole as JSON; ``rows`` x ``cols`` as CSV or a table (a terminal's width)."""
         if self.output is Output.json:
             sys.stdout.write(json.dumps(jsonable(data), indent=2) + "\n")
@@ -94,8 +101,15 @@ class Printer:
         else:
             self.out.print(self.table(rows, cols, title=title, caption=caption))
 
-    def table(self, rows: Sequence[Any], cols: Sequence[Col], *, title: str | None = None,
-              caption: str | None = None, styles: Sequence[str | None] | None = None) -> Table:  # fmt: skip
+    def table(
+        self,
+        rows: Sequence[Any],
+        cols: Sequence[Col],
+        *,
+        title: str | None = None,
+        caption: str | None = None,
+        styles: Sequence[str | None] | None = None,
+    ) -> Table:
         """A table as wide as the terminal: columns hidden by their ``drop`` rank until the rest fit (said in the
         caption), then text columns shortened with an ellipsis; ids (``drop`` 0) are never shortened."""
         cells = [[fmt(c.get(row), c.kind) for c in cols] for row in rows]
@@ -109,13 +123,25 @@ class Printer:
         if hidden:
             note = f"hidden to fit {self.out.width} columns: {', '.join(hidden)} (-o json has everything)"
             caption = f"{caption}; {note}" if caption else note
-        table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, header_style="bold", title_justify="left",
-                      caption_justify="left", pad_edge=False, show_edge=False)  # fmt: skip
+        table = Table(
+            title=title,
+            caption=caption,
+            box=box.SIMPLE_HEAD,
+            header_style="bold",
+            title_justify="left",
+            caption_justify="left",
+            pad_edge=False,
+            show_edge=False,
+        )
         for i in shown:
             c = cols[i]
-            table.add_column(c.header, justify="right" if c.numeric else "left",
-                             overflow="fold" if c.fold else "ellipsis", no_wrap=not c.fold,
-                             min_width=widths[i] if c.numeric or not c.drop else min(widths[i], 6))  # fmt: skip
+            table.add_column(
+                c.header,
+                justify="right" if c.numeric else "left",
+                overflow="fold" if c.fold else "ellipsis",
+                no_wrap=not c.fold,
+                min_width=widths[i] if c.numeric or not c.drop else min(widths[i], 6),
+            )
         for n, row in enumerate(cells):
             table.add_row(*(row[i] for i in shown), style=styles[n] if styles else None)
         return table

@@ -34,8 +34,13 @@ class Session:
         if fingerprint is None:
             raise ValueError("the API issued tokens without the fingerprint cookie")
         t = time.time() if now is None else now
-        return cls(access_token=tokens.access_token, refresh_token=tokens.refresh_token, fingerprint=fingerprint,
-                   access_expires_at=t + tokens.expires_in, refresh_expires_at=t + tokens.refresh_expires_in)  # fmt: skip
+        return cls(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            fingerprint=fingerprint,
+            access_expires_at=t + tokens.expires_in,
+            refresh_expires_at=t + tokens.refresh_expires_in,
+        )
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}", "Cookie": self.cookie()}

@@ -147,8 +147,14 @@ def _refused(ws_url: str, exc: Exception) -> Exception:
     return ApiUnreachable(ws_url, describe(exc))
 
 
-def prices(ws_url: str, filters: dict[str, Any], *, session: Session | None = None,
-           resume_from: int | None = None, open_timeout: float = 10) -> Iterator[StreamMessage]:  # fmt: skip
+def prices(
+    ws_url: str,
+    filters: dict[str, Any],
+    *,
+    session: Session | None = None,
+    resume_from: int | None = None,
+    open_timeout: float = 10,
+) -> Iterator[StreamMessage]:
     """The feed's messages for ``filters`` (``GET /offers``' names), until the caller stops iterating."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
@@ -175,8 +181,14 @@ def prices(ws_url: str, filters: dict[str, Any], *, session: Session | None = No
                 yield message
 
 
-async def aprices(ws_url: str, filters: dict[str, Any], *, session: Session | None = None,
-                  resume_from: int | None = None, open_timeout: float = 10) -> AsyncIterator[StreamMessage]:  # fmt: skip
+async def aprices(
+    ws_url: str,
+    filters: dict[str, Any],
+    *,
+    session: Session | None = None,
+    resume_from: int | None = None,
+    open_timeout: float = 10,
+) -> AsyncIterator[StreamMessage]:
     """``prices`` for asyncio."""
     import asyncio
 
