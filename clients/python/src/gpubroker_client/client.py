@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from enum import Enum
 from typing import Any, TypeVar, Unpack
 
@@ -207,7 +207,7 @@ class Client(_Base):
 
     def prices(
         self, filters: Mapping[str, Any] | None = None, *, resume_from: int | None = None
-    ) -> Iterator[stream.StreamMessage]:
+    ) -> Generator[stream.StreamMessage, None, None]:
         """The live price feed (``GET /offers``' filter names) as an iterator of typed messages."""
         return stream.prices(self.ws_url, dict(filters or {}), session=self.session, resume_from=resume_from)
 
@@ -409,7 +409,7 @@ class AsyncClient(_Base):
 
     def prices(
         self, filters: Mapping[str, Any] | None = None, *, resume_from: int | None = None
-    ) -> AsyncIterator[stream.StreamMessage]:
+    ) -> AsyncGenerator[stream.StreamMessage, None]:
         return stream.aprices(self.ws_url, dict(filters or {}), session=self.session, resume_from=resume_from)
 
     async def login(self, email: str, password: str) -> Session | m.MfaRequired:

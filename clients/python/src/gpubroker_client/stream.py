@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -154,7 +154,7 @@ def prices(
     session: Session | None = None,
     resume_from: int | None = None,
     open_timeout: float = 10,
-) -> Iterator[StreamMessage]:
+) -> Generator[StreamMessage, None, None]:
     """The feed's messages for ``filters`` (``GET /offers``' names), until the caller stops iterating."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
@@ -188,7 +188,7 @@ async def aprices(
     session: Session | None = None,
     resume_from: int | None = None,
     open_timeout: float = 10,
-) -> AsyncIterator[StreamMessage]:
+) -> AsyncGenerator[StreamMessage, None]:
     """``prices`` for asyncio."""
     import asyncio
 
