@@ -82,74 +82,55 @@ def one_error_line(run: Run, code: int, *needles: str) -> None:
 
 
 def test_offers_takes_every_filter_and_a_query_expression(cli: Cli) -> None:
-    page = cli("offers", "gpu=H100 count>=2 price_per_gpu_hour<3", "--limit", "50", "-o", "json").json()
-    assert page["items"] and page["interpreted"]["gpu"]["H100"]
-    for o in page["items"]:
+    page = cli("offers", "gpu=H100 count>=2 price_per_gpu_hour<3", "--region", "eu", "--limit", "50", "-o", "json")
+    answer = page.json()
+    assert answer["items"] and answer["interpreted"]["gpu"]["H100"]
+    with Client(cli.stack.url) as api:  # the same filters, named as the API names them
+        same = api.offers(gpu=["H100"], min_gpu_count=2, max_price_per_gpu_hour=3, region=["eu"], limit=50)
+    assert [o["offer_id"] for o in answer["items"]] == [o.offer_id for o in same.items] and same.count == answer[
+        "count"
+    ]
+    for o in answer["items"]:
         assert o["gpu_model"].startswith("H100") and o["gpu_count"] >= 2 and o["price_per_gpu_hour"] <= 3, o
-    by_options = cli(
-        "offers",
-        "--gpu",
-        "H100",
-        "--min-gpu-count",
-        "2",
-        "--max-price-per-gpu-hour",
-        "3",
-        "--limit",
-        "50",
-        "-o",
-        "json",
-    ).json()
-    assert by_options["count"] == page["count"] and by_options["items"] == page["items"]
 
-    every = cli("offers", "gpu=A6000", "--all", "--limit", "7", "-o", "json").json()
-    assert len(every["items"]) == every["count"] > 7 and every["next_cursor"] is None
-    assert len({o["offer_id"] for o in every["items"]}) == every["count"]
+    every = cli("offers", "--gpu", "A6000", "--sort", "price", "--all", "--limit", "7", "-o", "csv")
+    lines = every.out.splitlines()
+    assert every.code == 0 and lines[0].startswith("offer_id,provider,gpu_model,gpus"), every
+    with Client(cli.stack.url) as api:
+        all_a6000 = list(api.iter_offers(gpu=["A6000"], sort="price", limit=100))
+    assert len(all_a6000) > 7 and [line.split(",")[0] for line in lines[1:]] == [o.offer_id for o in all_a6000]
 
-    rows = cli("offers", "--gpu", "A6000", "--region", "eu", "--sort", "price", "--limit", "3", "-o", "csv")
-    lines = rows.out.splitlines()
-    assert rows.code == 0 and lines[0].startswith("offer_id,provider,gpu_model") and len(lines) == 4, rows
-    prices = [float(line.split(",")[-3]) for line in lines[1:]]
-    assert prices == sorted(prices)
-
-    table = cli("offers", "gpu=A6000", "--limit", "3")
+    table = cli("offers", "gpu=A6000", "--sort", "price", "--limit", "3")
     assert table.code == 0 and "\x1b[" not in table.out, table  # not a terminal: no colours
-    assert all(
-        o["offer_id"] in table.out for o in cli("offers", "gpu=A6000", "--limit", "3", "-o", "json").json()["items"]
-    )
+    assert all(o.offer_id in table.out for o in all_a6000[:3]) and f"3 of {len(all_a6000)} offers" in table.out
 
 
 def test_the_catalog_and_the_market(cli: Cli) -> None:
-    gpus = cli("gpus", "-o", "json").json()["items"]
-    assert {"H100-SXM", "RTX-A6000"} <= {g["model"] for g in gpus}
-    assert "H100-SXM" in cli("gpus").out
+    with Client(cli.stack.url) as api:
+        models = [g.model for g in api.gpus().items]
+        live = api.market_summary().live_offers
+    gpus = cli("gpus")
+    assert gpus.code == 0 and all(model in gpus.out for model in models) and f"{len(models)} GPU models" in gpus.out
     one = cli("gpu", "A6000", "-o", "json").json()
     assert one["model"] == "RTX-A6000" and one["sources"]
-    assert "RTX-A6000" in cli("gpu", "a6000").out
-    summary = cli("market", "-o", "json").json()
-    assert summary["live_offers"] > 0 and summary["by_gpu"]
-    table = cli("market")
-    assert table.code == 0 and f"{summary['live_offers']} live offers" in table.out
+    market = cli("market")
+    assert market.code == 0 and f"{live} live offers" in market.out and "H100-SXM" in market.out, market
 
 
 def test_plan_and_recommend(cli: Cli) -> None:
     answer = cli("plan", "serve Llama 3 70B for 8 users in the EU", "-o", "json").json()
     assert answer["parse"]["workload"]["type"] == "llm_inference" and answer["mapping"]["plans"]
     assert all(p["feasible"] for p in answer["mapping"]["plans"])
-    assert answer["mapping"]["plans"][0]["gpu_model"] in cli("plan", "serve Llama 3 70B for 8 users in the EU").out
-    vague = cli("plan", "hello there")
-    one_error_line(vague, 2, "does not say enough")
+    one_error_line(cli("plan", "hello there"), 2, "does not say enough")
 
     best = cli("recommend", "--preset", "best-value", "--limit", "3", "-o", "json").json()
     assert best["name"] == "best-value" and 0 < len(best["items"]) <= 3
-    assert cli("recommend", "--limit", "2", "-o", "json").json()["name"] == "for-you"
 
 
 def test_bad_input_exits_2_with_one_clear_line(cli: Cli) -> None:
     one_error_line(cli("gpu", "H900"), 2, "gpu_not_found", "'H900'", "gpubroker gpus")
     one_error_line(cli("offers", "gpux=1"), 2, "unknown field 'gpux'")
-    one_error_line(cli("offers", "count>=two"), 2, "'two' is not a whole number")
     one_error_line(cli("offers", "--min-gpu-count", "0"), 2, "validation_error", "min_gpu_count")
-    one_error_line(cli("offers", "--sort", "cheapest"), 2, "--sort 'cheapest'")
     one_error_line(cli("recommend", "--preset", "nope"), 2, "validation_error", "best-value")
     usage = cli("book", "some-offer", "--hours", "0")
     assert usage.code == 2 and "--hours" in usage.err and "Traceback" not in usage.err
@@ -158,14 +139,13 @@ def test_bad_input_exits_2_with_one_clear_line(cli: Cli) -> None:
 def test_an_unreachable_api_is_one_line_and_exit_3(cli: Cli) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
     one_error_line(cli("--api", nowhere, "gpus"), 3, f"cannot reach the GPUBroker API at {nowhere}")
-    one_error_line(cli("offers", GPUBROKER_API=nowhere), 3, "cannot reach")
     one_error_line(cli("watch", "--duration", "1", GPUBROKER_WS=f"ws://127.0.0.1:{free_port()}"), 3, "cannot reach")
 
 
 def test_watch_streams_the_live_prices(cli: Cli) -> None:
     if not cli.stack.ws_url:
         pytest.skip("no WebSocket URL (set GPUBROKER_WS_URL)")
-    run = cli("watch", "--gpu", "H100-SXM", "--duration", "3", "-o", "json")
+    run = cli("watch", "--gpu", "H100-SXM", "--duration", "2", "-o", "json")
     messages = [json.loads(line) for line in run.out.splitlines()]
     assert run.code == 0 and messages[0] == {
         "type": "subscribed",
@@ -175,7 +155,7 @@ def test_watch_streams_the_live_prices(cli: Cli) -> None:
     snapshot = [o for m in messages if m["type"] == "snapshot" for o in m["offers"]]
     assert snapshot and {o["gpu_model"] for o in snapshot} == {"H100-SXM"}
     assert len(snapshot) == messages[1]["count"]
-    table = cli("watch", "--gpu", "H100-SXM", "--duration", "3", "--rows", "5", TTY_COMPATIBLE="1", TTY_INTERACTIVE="1")
+    table = cli("watch", "--gpu", "H100-SXM", "--duration", "2", "--rows", "5", TTY_COMPATIBLE="1", TTY_INTERACTIVE="1")
     assert table.code == 0 and min(snapshot, key=lambda o: o["price_per_gpu_hour"])["offer_id"] in table.out, table
     assert f"{len(snapshot)} offers, " in table.out
 
@@ -187,10 +167,10 @@ def test_login_with_totp_then_book_list_and_cancel_a_sandbox_offer(cli: Cli) -> 
     assert cli("bookings").code == 4  # not signed in yet
 
     bad = cli("login", "--email", email, stdin=f"{PASSWORD}\n000000\n")
-    one_error_line(bad, 1, "error: ")
+    one_error_line(bad, 4, "invalid_mfa_code")
     code = pyotp.TOTP(secret).at(time.time() + 30)  # the next step: the enrolment spent this one
     login = cli("login", "--email", email, stdin=f"{PASSWORD}\n{code}\n")
-    assert login.code == 0 and "TOTP code" in login.out and f"signed in to {stack.url} as {email}" in login.err, login
+    assert login.code == 0 and login.out == "" and f"signed in to {stack.url} as {email}" in login.err, login
     assert stat.S_IMODE(cli.sessions.stat().st_mode) == 0o600
     assert cli("bookings", "-o", "json").json()["items"] == []
 

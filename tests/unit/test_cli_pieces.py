@@ -159,3 +159,25 @@ def test_a_feed_frame_is_unpacked_into_typed_messages_and_unknown_types_are_skip
 def test_the_local_stacks_websocket_is_the_next_port() -> None:
     assert default_ws_url("http://127.0.0.1:3000") == "ws://127.0.0.1:3001"
     assert default_ws_url("https://api.example.com") == "wss://api.example.com"
+
+
+def test_watch_highlights_a_moved_price_and_a_removed_offer() -> None:
+    from gpubroker_client.cli import WATCH_COLS, Board, _board_table
+
+    snap = {"type": "snapshot", "seq": 1, "count": 2, "page": 1, "more": False, "offers": [
+        {"offer_id": f"o-{i}", "provider": "vast", "gpu_model": "H100-SXM", "gpu_count": 1, "region": "eu",
+         "price_per_hour": 2.0 + i, "price_per_gpu_hour": 2.0 + i} for i in range(3)]}  # fmt: skip
+    ts = "2026-12-05T10:00:00Z"
+    board = Board({}, {})
+    for frame in (
+        snap,
+        {"type": "price", "seq": 2, "offer_id": "o-1", "old_price": 3.0, "new_price": 1.5, "ts": ts},
+        {"type": "price", "seq": 3, "offer_id": "o-0", "old_price": 2.0, "new_price": 2.5, "ts": ts},
+        {"type": "removed", "seq": 4, "offer_id": "o-2", "old_price": 4.0, "reason": "unavailable", "ts": ts},
+    ):
+        for message in decode(json.dumps(frame)):
+            board.take(message)
+    table = _board_table(Printer(Output.table, color=False), board, 10, {"gpu": ["H100-SXM"]})
+    assert [board.rows[r]["price_per_gpu_hour"] for r in ("o-1", "o-0")] == [1.5, 2.5] and board.changes == 3
+    assert [row.style for row in table.rows] == ["bold green", "bold red", "dim strike"]  # down, up, gone
+    assert table.columns[0].header == WATCH_COLS[0].header and "3 offers, 3 changes" in str(table.caption)

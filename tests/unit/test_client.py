@@ -165,17 +165,25 @@ def test_a_lost_answer_is_retried_only_when_the_call_can_be_replayed() -> None:
     assert err.value.code == "http_502" and len(rec.requests) == 1
     view = booking_page(["bk_1"], None)["items"][0] | {"status": "pending"}
     accepted = {"booking_id": "bk_1", "status": "pending", "status_url": "/bookings/bk_1", "booking": view}
-    rec = Recorder(httpx.ConnectError("reset"), httpx.Response(202, json=accepted))
+    rec = Recorder(httpx.ReadError("connection reset"), httpx.Response(202, json=accepted))
     api = client(rec, sleeps, session=signed_in())
     assert api.book("o-1", 2, idempotency_key="k-1").booking_id == "bk_1"  # POST with a key: replayed, same key
     assert [r.headers["Idempotency-Key"] for r in rec.requests] == ["k-1", "k-1"]
 
 
-def test_no_answer_at_all_is_api_unreachable() -> None:
-    rec = Recorder(*[httpx.ConnectError("[Errno 111] Connection refused")] * 4)
+def test_no_connection_at_all_is_api_unreachable_at_once() -> None:
+    rec, sleeps = Recorder(httpx.ConnectError("[Errno 111] Connection refused")), list[float]()
     with pytest.raises(ApiUnreachable) as err:
-        client(rec, []).gpus()
+        client(rec, sleeps).gpus()
     assert str(err.value) == f"cannot reach the GPUBroker API at {API}: Connection refused"
+    assert len(rec.requests) == 1 and sleeps == []  # nothing there to wait for
+
+
+def test_answers_lost_every_time_end_as_api_unreachable_after_the_retries() -> None:
+    rec, sleeps = Recorder(*[httpx.ReadTimeout("timed out")] * 4), list[float]()
+    with pytest.raises(ApiUnreachable, match="timed out"):
+        client(rec, sleeps).gpus()
+    assert len(rec.requests) == 4 and len(sleeps) == 3
 
 
 def test_an_expired_access_token_is_refreshed_with_the_fingerprint_cookie_then_the_call_repeated(

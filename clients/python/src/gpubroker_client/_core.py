@@ -51,16 +51,20 @@ def query(params: dict[str, Any]) -> list[tuple[str, str | int | float | bool | 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries 429 and 502-504 answers (and lost connections for replayable calls): ``Retry-After`` when the API
-    gives one (capped at ``max_wait_s``), else exponential backoff with full jitter."""
+    """Retries 429 and 502-504 answers, and answers lost on the way for replayable calls: ``Retry-After`` when the
+    API gives one (capped at ``max_wait_s``), else exponential backoff with full jitter. A connection that cannot be
+    made at all (refused, no such host) is not retried: nothing is there to wait for, and a script learns it at once."""
 
     max_retries: int = 3
     backoff_s: float = 0.5
     max_wait_s: float = 30.0
 
-    def delay(self, call: Call[Any], attempt: int, response: httpx.Response | None) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1``, or None: do not retry."""
-        if attempt >= self.max_retries:
+    def delay(
+        self, call: Call[Any], attempt: int, response: httpx.Response | None, error: Exception | None = None
+    ) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1`` (after ``response``, or ``error`` when none came), or
+        None: do not retry."""
+        if attempt >= self.max_retries or isinstance(error, httpx.ConnectError):
             return None
         if response is None:
             return self._backoff(attempt) if call.replayable else None

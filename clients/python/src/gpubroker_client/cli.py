@@ -529,21 +529,33 @@ def _board_table(printer: Printer, board: Board, limit: int, filters: dict[str, 
 @app.command()
 def login(
     ctx: typer.Context,
-    email: Annotated[str, typer.Option(prompt=True, envvar="GPUBROKER_EMAIL")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, envvar="GPUBROKER_PASSWORD")],
+    email: Annotated[str | None, typer.Option(envvar="GPUBROKER_EMAIL", help="asked for when not given")] = None,
+    password: Annotated[str | None, typer.Option(envvar="GPUBROKER_PASSWORD", help="asked for (hidden)")] = None,
     code: Annotated[str | None, typer.Option("--code", help="the TOTP code (asked for when MFA is on)")] = None,
 ) -> None:
-    """Sign in (email, password, and a TOTP code when MFA is on); the session is kept owner-only."""
+    """Sign in (email, password, and a TOTP code when MFA is on); the session is kept owner-only (0600) or in the
+    OS keyring (GPUBROKER_TOKEN_STORE=keyring). Without a terminal, the answers are read from standard input, one
+    a line."""
     c = _ctx(ctx)
     printer = c.printer(Output.table)
     with handled(printer), c.client() as api:
-        answer = api.login(email, password)
+        email = email or ask("Email")
+        answer = api.login(email, password or ask("Password", hide=True))
         if isinstance(answer, m.MfaRequired):
-            totp = code or typer.prompt("TOTP code (or a recovery code)")
-            answer = api.verify_mfa(answer.challenge, totp.strip())
+            answer = api.verify_mfa(answer.challenge, (code or ask("TOTP code (or a recovery code)")).strip())
         where = getattr(api.store, "path", "the OS keyring")
         until = time.strftime("%Y-%m-%d %H:%M", time.localtime(answer.refresh_expires_at))
         printer.note(f"signed in to {c.api} as {email} until {until}; session kept in {where}")
+
+
+def ask(question: str, *, hide: bool = False) -> str:
+    """A prompt on standard error at a terminal; a line of standard input otherwise (scripts, tests)."""
+    if sys.stdin.isatty():
+        return str(typer.prompt(question, hide_input=hide, err=True))
+    line = sys.stdin.readline()
+    if not line:
+        raise QueryError(f"{question.lower()} needed: none given and standard input is empty")
+    return line.rstrip("\n")
 
 
 @app.command()

@@ -65,13 +65,13 @@ class _Base:
         )
 
     def _next(
-        self, call: Call[Any], attempt: int, response: httpx.Response | None, refreshed: bool
+        self, call: Call[Any], attempt: int, response: httpx.Response | None, error: Exception | None, refreshed: bool
     ) -> float | _Step | None:
-        """After an attempt: REFRESH (the access token expired: refresh once, then again), seconds to wait before
-        retrying, or None (done: decode the answer, or raise)."""
+        """After an attempt: REFRESH (the access token is refused: refresh once, then send again), seconds to wait
+        before retrying, or None (done: decode the answer, or raise)."""
         if response is not None and response.status_code == 401 and call.auth and not refreshed and self.session:
             return REFRESH
-        return self.retry.delay(call, attempt, response)
+        return self.retry.delay(call, attempt, response, error)
 
     def _adopt(self, tokens: m.Tokens, response: httpx.Response) -> Session:
         self.session = Session.from_tokens(tokens, response.headers.get_list("set-cookie"))
@@ -126,20 +126,21 @@ class Client(_Base):
         attempt, refreshed = 0, False
         while True:
             response: httpx.Response | None = None
+            error: Exception | None = None
             try:
                 response = self._http.send(self._build(self._http, call))
             except httpx.TransportError as exc:
-                error: Exception = exc
+                error = exc
             finally:
                 self._http.cookies.clear()  # the fingerprint travels by hand (session.py)
-            step = self._next(call, attempt, response, refreshed)
+            step = self._next(call, attempt, response, error, refreshed)
             if step is REFRESH:
                 self.refresh()
                 refreshed = True
                 continue
             if step is None:
                 if response is None:
-                    raise ApiUnreachable(self.api_url, describe(error))
+                    raise ApiUnreachable(self.api_url, describe(error or RuntimeError("no answer")))
                 return decode(call, response), response
             self._sleep(step)
             attempt += 1
@@ -328,20 +329,21 @@ class AsyncClient(_Base):
         attempt, refreshed = 0, False
         while True:
             response: httpx.Response | None = None
+            error: Exception | None = None
             try:
                 response = await self._http.send(self._build(self._http, call))
             except httpx.TransportError as exc:
-                error: Exception = exc
+                error = exc
             finally:
                 self._http.cookies.clear()
-            step = self._next(call, attempt, response, refreshed)
+            step = self._next(call, attempt, response, error, refreshed)
             if step is REFRESH:
                 await self.refresh()
                 refreshed = True
                 continue
             if step is None:
                 if response is None:
-                    raise ApiUnreachable(self.api_url, describe(error))
+                    raise ApiUnreachable(self.api_url, describe(error or RuntimeError("no answer")))
                 return decode(call, response), response
             await self._sleep(step)
             attempt += 1
