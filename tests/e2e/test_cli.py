@@ -205,9 +205,13 @@ def test_login_with_totp_then_book_list_and_cancel_a_sandbox_offer(cli: Cli) -> 
     listed = cli("bookings", "-o", "json").json()["items"]
     assert [b["booking_id"] for b in listed] == [second["booking_id"], waiting["booking_id"]]
     assert second["booking_id"] in cli("bookings").out
+    refunded = {}  # the hours not started: the second hour of the 2-hour booking, none of the 1-hour one
     for booking_id in (second["booking_id"], waiting["booking_id"]):
         cancelled = cli("cancel", booking_id, "--yes", "-o", "json").json()
-        assert cancelled["status"] == "cancelled" and cancelled["refunded"]["amount"] > 0, cancelled
+        assert cancelled["status"] == "cancelled", cancelled
+        refunded[booking_id] = (cancelled["refunded"] or {"amount": 0})["amount"], cancelled["amount"]["amount"]
+    assert refunded == {second["booking_id"]: (second["amount"]["amount"] // 2, second["amount"]["amount"]),
+                        waiting["booking_id"]: (0, waiting["amount"]["amount"])}  # fmt: skip
     one_error_line(cli("cancel", waiting["booking_id"], "--yes"), 1, "booking_not_cancellable")
     one_error_line(cli("cancel", "bk_doesnotexist0000000000000", "--yes"), 2)
 

@@ -139,8 +139,9 @@ def refresh(refresh_token: str, cookie: str) -> Call[m.Tokens]:
     return call("POST", "/auth/refresh", m.Tokens, body={"refresh_token": refresh_token}, headers={"Cookie": cookie})
 
 
-def logout() -> Call[m.LoggedOut]:
-    return call("POST", "/auth/logout", m.LoggedOut, auth=True)
+def logout(refresh_token: str, cookie: str) -> Call[m.LoggedOut]:
+    """Revoke the session (every refresh token of its family): the refresh token and its fingerprint cookie."""
+    return call("POST", "/auth/logout", m.LoggedOut, body={"refresh_token": refresh_token}, headers={"Cookie": cookie})
 
 
 def create_booking(

@@ -79,15 +79,24 @@ class _Base:
             self.store.save(self.api_url, self.session)
         return self.session
 
-    def _refresh_call(self) -> Call[m.Tokens]:
+    def _signed_in(self) -> Session:
         if self.session is None:
             raise NotSignedIn("not signed in: log in first (gpubroker login)")
-        return c.refresh(self.session.refresh_token, self.session.cookie())
+        return self.session
 
-    def _session_ended(self, err: ApiError) -> NotSignedIn:
+    def _refresh_call(self) -> Call[m.Tokens]:
+        return c.refresh(self._signed_in().refresh_token, self._signed_in().cookie())
+
+    def _logout_call(self) -> Call[m.LoggedOut]:
+        return c.logout(self._signed_in().refresh_token, self._signed_in().cookie())
+
+    def _forget(self) -> None:
         self.session = None
         if self.store is not None:
             self.store.clear(self.api_url)
+
+    def _session_ended(self, err: ApiError) -> NotSignedIn:
+        self._forget()
         return NotSignedIn(f"the session has ended ({err.code}): log in again (gpubroker login)")
 
 
@@ -235,12 +244,11 @@ class Client(_Base):
         return self._adopt(tokens, response)
 
     def logout(self) -> None:
+        """Revoke the session at the API and forget it here (forgotten even when the API cannot be told)."""
         try:
-            self.send(c.logout())
+            self.send(self._logout_call())
         finally:
-            self.session = None
-            if self.store is not None:
-                self.store.clear(self.api_url)
+            self._forget()
 
     # ---- bookings -------------------------------------------------------------------------------------------------
     def book(
@@ -280,14 +288,14 @@ class Client(_Base):
         self, booking_id: str, *, until: frozenset[str] = SETTLED, timeout_s: float = 120, poll_s: float = 0.5
     ) -> Iterator[m.BookingView]:
         """Each status the booking passes through (polled), ending with one in ``until`` (TimeoutError after
-        ``timeout_s``)."""
+        ``timeout_s``); ``awaiting_payment`` counts once its ``checkout_url`` is there to pay."""
         deadline, last = time.monotonic() + timeout_s, None
         while True:
             view = self.booking(booking_id)
-            if view.status != last:
-                last = view.status
+            if (view.status, view.checkout_url) != last:
+                last = (view.status, view.checkout_url)
                 yield view
-            if view.status in until:
+            if view.status in until and (view.status != "awaiting_payment" or view.checkout_url):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"booking {booking_id} still {view.status} after {timeout_s:.0f} s")
@@ -435,11 +443,9 @@ class AsyncClient(_Base):
 
     async def logout(self) -> None:
         try:
-            await self.send(c.logout())
+            await self.send(self._logout_call())
         finally:
-            self.session = None
-            if self.store is not None:
-                self.store.clear(self.api_url)
+            self._forget()
 
     async def book(
         self,
