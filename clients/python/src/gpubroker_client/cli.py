@@ -312,7 +312,7 @@ def market(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
             f"{s.live_offers} live offers from {len(s.active_providers)} providers; average "
             f"{fmt(s.avg_price_per_gpu_hour, 'usd')}/GPU-hour (snapshot {s.snapshot_version})"
         )
-        printer.emit(s, s.by_gpu, MARKET_COLS, title=title, caption="saving: % below the average at the best price")
+        printer.emit(s, s.by_gpu, MARKET_COLS, title=title, caption="saving %: (median - best) / median")
 
 
 # ---- planning and recommendations ----------------------------------------------------------------------------------
@@ -323,8 +323,8 @@ PLAN_COLS = [
     Col("tokens/s", lambda p: p.est_tokens_per_s, "num", 2),
     Col("$/gpu-h", lambda p: p.price_per_gpu_hour, "usd", 0),
     Col("$/h", lambda p: _times(p.price_per_gpu_hour, p.gpus_needed), "usd", 1),
-    Col("est. $", lambda p: p.est_cost_usd, "usd", 2),
-    Col("hours", lambda p: p.est_hours, "num", 3),
+    Col("run $", lambda p: p.est_cost_usd, "usd", 2),
+    Col("run h", lambda p: p.est_hours, "num", 3),
     attr("bottleneck", drop=4),
     attr("offer_id", drop=0),
 ]

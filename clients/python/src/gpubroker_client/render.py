@@ -58,10 +58,14 @@ def fmt(value: Any, kind: str) -> str:
     if value is None:
         return "-"
     if kind == "usd":
-        return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.3f}"
+        if abs(value) >= 1:
+            return f"${value:,.2f}"
+        return f"${value:.3f}" if abs(value) >= 0.01 or value == 0 else f"${value:.2g}"
     if kind == "pct":
         return f"{value:+.1f}%"
     if kind == "num":
+        if isinstance(value, float) and 0 < abs(value) < 1:
+            return f"{value:.2g}"
         return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
