@@ -46,3 +46,18 @@ def test_the_client_imports_nothing_of_the_server() -> None:
                 else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             )
             assert not [n for n in names if n.split(".")[0] in server], (path.name, names)
+
+
+def test_every_routes_answer_has_its_model() -> None:
+    from gpubroker_client import models
+
+    document = json.loads(client_models.DOCUMENT.read_text())
+    answers: set[str] = set()
+    for route in document["paths"].values():
+        for operation in route.values():
+            for status, answer in operation["responses"].items():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                refs = [schema, *schema.get("anyOf", [])]
+                answers |= {r["$ref"].rsplit("/", 1)[1] for r in refs if "$ref" in r and status.startswith("2")}
+    missing = sorted(name for name in answers if not hasattr(models, name))
+    assert len(answers) > 40 and missing == []
