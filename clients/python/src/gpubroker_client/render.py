@@ -54,22 +54,30 @@ def jsonable(data: Any) -> Any:
     return data
 
 
-def fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "-"
-    if kind == "usd":
-        if abs(value) >= 1:
-            return f"${value:,.2f}"
-        return f"${value:.3f}" if abs(value) >= 0.01 or value == 0 else f"${value:.2g}"
-    if kind == "pct":
-        return f"{value:+.1f}%"
-    if kind == "num":
-        if isinstance(value, float) and 0 < abs(value) < 1:
-            return f"{value:.2g}"
-        return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+def _usd(value: float) -> str:
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.3f}" if abs(value) >= 0.01 or value == 0 else f"${value:.2g}"
+
+
+def _num(value: float) -> str:
+    if isinstance(value, float):
+        return f"{value:.2g}" if 0 < abs(value) < 1 else f"{value:,.1f}"
+    return f"{value:,}"
+
+
+def _text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     return str(value)
+
+
+FORMATS: dict[str, Callable[[Any], str]] = {"usd": _usd, "num": _num, "int": str, "pct": lambda v: f"{v:+.1f}%"}
+
+
+def fmt(value: Any, kind: str) -> str:
+    """A cell: USD with cents (three digits below a dollar), thousands separated, '-' for nothing."""
+    return "-" if value is None else FORMATS.get(kind, _text)(value)
 
 
 class Printer:
