@@ -246,12 +246,19 @@ def test_the_python_client_reads_every_answer_into_its_models(stack: Stack) -> N
             assert isinstance(next(feed), Subscribed) and isinstance(next(feed), Snapshot)
             feed.close()
 
-    async def run() -> tuple[int, int]:
-        async with AsyncClient(stack.url) as api:
+    async def run() -> tuple[int, int, list[str]]:
+        async with AsyncClient(stack.url, ws_url=stack.ws_url) as api:
             gpus, page = await asyncio.gather(api.gpus(), api.offers(gpu=["A6000"], limit=5))
-            return len(gpus.items), page.count
+            kinds: list[str] = []
+            if stack.ws_url:
+                feed = api.prices({"gpu": ["H100-SXM"]})
+                kinds = [type(await anext(feed)).__name__, type(await anext(feed)).__name__]
+                await feed.aclose()
+            return len(gpus.items), page.count, kinds
 
-    assert asyncio.run(run()) == (len(Client(stack.url).gpus().items), first.count)
+    gpus, count, kinds = asyncio.run(run())
+    assert (gpus, count) == (len(Client(stack.url).gpus().items), first.count)
+    assert kinds == (["Subscribed", "Snapshot"] if stack.ws_url else [])
 
 
 def enrol_mfa(url: str, email: str) -> str:
