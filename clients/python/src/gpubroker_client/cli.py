@@ -7,6 +7,7 @@ session ended); 130 interrupted.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -619,11 +620,10 @@ def book(
         if not yes:
             if not sys.stdin.isatty():
                 raise QueryError(f"book {summary}? pass --yes to confirm without a terminal")
-            typer.confirm(f"Book {summary}?", abort=True)
+            typer.confirm(f"Book {summary}?", abort=True, err=True)
         idem = key or str(uuid.uuid4())
-        accepted = api.book(
-            offer, hours, idempotency_key=idem, gpu_count=gpus_, max_price_per_hour_cents=round(per_hour * 100)
-        )
+        cents = math.ceil(round(per_hour * 100, 6))  # a ceiling never below the price (cents rounded up)
+        accepted = api.book(offer, hours, idempotency_key=idem, gpu_count=gpus_, max_price_per_hour_cents=cents)
         printer.note(f"booking {accepted.booking_id} {accepted.status} (Idempotency-Key {idem})")
         view = api.booking(accepted.booking_id)
         if wait:
@@ -681,7 +681,7 @@ def cancel(
         if not yes:
             if not sys.stdin.isatty():
                 raise QueryError(f"cancel {booking_id}? pass --yes to confirm without a terminal")
-            typer.confirm(f"Cancel {booking_id}?", abort=True)
+            typer.confirm(f"Cancel {booking_id}?", abort=True, err=True)
         _show_booking(printer, api.cancel_booking(booking_id))
 
 
