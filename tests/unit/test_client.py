@@ -321,3 +321,33 @@ def test_the_async_client_retries_refreshes_and_pages_the_same_way() -> None:
     assert sleeps == [1.0]
     assert [r.url.path for r in rec.requests] == ["/bookings", "/bookings", "/auth/refresh", "/bookings", "/bookings"]
     assert rec.requests[-1].headers["Authorization"] == "Bearer access-2"
+
+
+def booking_view(status: str, checkout_url: str | None = None) -> httpx.Response:
+    view = booking_page(["bk_1"], None)["items"][0] | {"status": status, "checkout_url": checkout_url}
+    return httpx.Response(200, json=view)
+
+
+def test_waiting_for_a_booking_yields_each_change_and_stops_once_there_is_a_url_to_pay() -> None:
+    url = "http://pay.test/cs_1"
+    answers = [booking_view("pending"), booking_view("pending"), booking_view("awaiting_payment"),
+               booking_view("awaiting_payment", url)]  # fmt: skip
+    sleeps: list[float] = []
+    seen = client(Recorder(*answers), sleeps, session=signed_in()).wait_for_booking(
+        "bk_1", until=frozenset({"confirmed", "awaiting_payment"}), poll_s=0.25
+    )
+    assert [(v.status, v.checkout_url) for v in seen] == [
+        ("pending", None), ("awaiting_payment", None), ("awaiting_payment", url)]  # fmt: skip
+    assert sleeps == [0.25, 0.25, 0.25]
+
+    async def run() -> list[str]:
+        async def sleep(s: float) -> None:
+            return None
+
+        rec = Recorder(booking_view("charged"), booking_view("confirmed"))
+        async with AsyncClient(API, transport=httpx.MockTransport(rec), sleep=sleep, session=signed_in()) as api:
+            return [v.status async for v in api.wait_for_booking("bk_1")]
+
+    assert asyncio.run(run()) == ["charged", "confirmed"]
+    with pytest.raises(TimeoutError, match="still pending"):
+        list(client(Recorder(booking_view("pending")), [], session=signed_in()).wait_for_booking("bk_1", timeout_s=-1))

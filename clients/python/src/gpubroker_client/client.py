@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar, Unpack
 
@@ -289,17 +290,36 @@ class Client(_Base):
     ) -> Iterator[m.BookingView]:
         """Each status the booking passes through (polled), ending with one in ``until`` (TimeoutError after
         ``timeout_s``); ``awaiting_payment`` counts once its ``checkout_url`` is there to pay."""
-        deadline, last = time.monotonic() + timeout_s, None
+        watch = _BookingWatch(booking_id, until, time.monotonic() + timeout_s, timeout_s)
         while True:
             view = self.booking(booking_id)
-            if (view.status, view.checkout_url) != last:
-                last = (view.status, view.checkout_url)
+            if watch.changed(view):
                 yield view
-            if view.status in until and (view.status != "awaiting_payment" or view.checkout_url):
+            if watch.done(view):
                 return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"booking {booking_id} still {view.status} after {timeout_s:.0f} s")
             self._sleep(poll_s)
+
+
+@dataclass
+class _BookingWatch:
+    """``wait_for_booking``'s decisions, shared by both clients: what counts as news, and when to stop."""
+
+    booking_id: str
+    until: frozenset[str]
+    deadline: float
+    timeout_s: float
+    last: tuple[str, str | None] | None = None
+
+    def changed(self, view: m.BookingView) -> bool:
+        seen, self.last = self.last, (view.status, view.checkout_url)
+        return seen != self.last
+
+    def done(self, view: m.BookingView) -> bool:
+        if view.status in self.until and (view.status != "awaiting_payment" or view.checkout_url):
+            return True
+        if time.monotonic() > self.deadline:
+            raise TimeoutError(f"booking {self.booking_id} still {view.status} after {self.timeout_s:.0f} s")
+        return False
 
 
 class AsyncClient(_Base):
@@ -479,3 +499,15 @@ class AsyncClient(_Base):
 
     async def cancel_booking(self, booking_id: str) -> m.BookingView:
         return await self.send(c.cancel_booking(booking_id))
+
+    async def wait_for_booking(
+        self, booking_id: str, *, until: frozenset[str] = SETTLED, timeout_s: float = 120, poll_s: float = 0.5
+    ) -> AsyncIterator[m.BookingView]:
+        watch = _BookingWatch(booking_id, until, time.monotonic() + timeout_s, timeout_s)
+        while True:
+            view = await self.booking(booking_id)
+            if watch.changed(view):
+                yield view
+            if watch.done(view):
+                return
+            await self._sleep(poll_s)
