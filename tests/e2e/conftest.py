@@ -80,10 +80,23 @@ def sign_in(
 def session(
     url: str, state_file: Path, *, plan: str, roles: tuple[str, ...], verified: bool = False
 ) -> tuple[dict[str, str], str]:
+    """A fresh ``account`` logged in over HTTP: the headers that carry its session (the access token and its
+    fingerprint cookie) and its refresh token. The tests are one client among many at the enterprise rate."""
+    email, password = account(url, state_file, plan=plan, roles=roles, verified=verified)
+    status, tokens, headers = _patient("POST", f"{url}/auth/login", {"email": email, "password": password})
+    assert status == 200, (status, tokens)
+    cookie = SimpleCookie(headers["Set-Cookie"])
+    fingerprint = cookie[FINGERPRINT_COOKIE].value
+    headers = {"Authorization": f"Bearer {tokens['access_token']}", "Cookie": f"{FINGERPRINT_COOKIE}={fingerprint}"}
+    return headers, str(tokens["refresh_token"])
+
+
+def account(
+    url: str, state_file: Path, *, plan: str, roles: tuple[str, ...], verified: bool = False
+) -> tuple[str, str]:
     """Register a fresh account over HTTP, give it ``plan`` and ``roles`` in the stack's AuthTable (what billing and
     an operator do; neither is an API of its own yet), and with ``verified`` a verified address (what following
-    the mailed link does), log in over HTTP: the headers that carry its session (the access token and its
-    fingerprint cookie). The tests are one client among many at the enterprise rate."""
+    the mailed link does): its email and password."""
     email, password = f"e2e-{uuid.uuid4().hex[:12]}@example.com", "correct horse battery staple"
     status, _, _ = _patient("POST", f"{url}/auth/register", {"email": email, "password": password})
     assert status == 202, status
@@ -95,12 +108,7 @@ def session(
         ExpressionAttributeNames={"#p": "plan", "#r": "roles"},
         ExpressionAttributeValues={":p": {"S": plan}, ":r": {"SS": list(roles)}, ":v": {"BOOL": verified}},
     )  # fmt: skip
-    status, tokens, headers = _patient("POST", f"{url}/auth/login", {"email": email, "password": password})
-    assert status == 200, (status, tokens)
-    cookie = SimpleCookie(headers["Set-Cookie"])
-    fingerprint = cookie[FINGERPRINT_COOKIE].value
-    headers = {"Authorization": f"Bearer {tokens['access_token']}", "Cookie": f"{FINGERPRINT_COOKIE}={fingerprint}"}
-    return headers, str(tokens["refresh_token"])
+    return email, password
 
 
 @pytest.fixture(scope="session")
