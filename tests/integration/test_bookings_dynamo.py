@@ -179,7 +179,7 @@ class CountingSaga:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def start(self, booking_id: str, user_id: str) -> str:
+    def start(self, booking_id: str, user_id: str, correlation_id: str | None = None) -> str:
         with self._lock:
             self.calls[booking_id] += 1
         return f"arn:aws:states:us-east-1:123456789012:execution:booking:{booking_id}"

@@ -162,7 +162,9 @@ def _audit(audit: AuditTrail, action: str, booking: Booking, now: datetime, outc
         "actor": f"user:{booking.user_id}",
         "action": action,
         "resource": f"booking/{booking.booking_id}",
-        "request_id": step_key(booking.booking_id, action.removeprefix("booking.")),
+        # the creating request's correlation id ties the saga's entries to the request's; bookings made before it
+        # was kept fall back to the step's key
+        "request_id": booking.correlation_id or step_key(booking.booking_id, action.removeprefix("booking.")),
         "outcome": outcome,
     }
     try:
