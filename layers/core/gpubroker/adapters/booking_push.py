@@ -6,10 +6,11 @@ token), so the index is sparse: an anonymous connection is not in it and can nev
 Query on one user's partition can never return another user's connection.
 
 Message: ``{"type": "booking", "booking": <public view>, "correlation_id": <the creating request's>}``
-(``api.booking_models.BookingView``, rendered by the ``view`` the wiring passes: never the connection details). Posting is the price broadcaster's: the existing
-``ApiGatewayConnectionPoster``; a connection the management API reports gone (410) is deleted, as the
-broadcaster does. Best effort: a post that fails otherwise is logged (connection id only) and skipped, so one bad
-socket never hides the message from the user's other ones; the count of connections reached is returned.
+(``api.booking_models.BookingView``, rendered by the ``view`` the wiring passes: never the connection details).
+Posting is the price broadcaster's: the existing ``ApiGatewayConnectionPoster``; a connection the management API
+reports gone (410) is deleted, as the broadcaster does. Best effort: a post that fails otherwise is logged
+(connection id only) and skipped, so one bad socket never hides the message from the user's other ones; the count of
+connections reached is returned.
 """
 
 from __future__ import annotations
