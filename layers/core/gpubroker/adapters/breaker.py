@@ -32,6 +32,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -39,6 +40,7 @@ from gpubroker.adapters.clock import SystemClock
 from gpubroker.domain.breaker import BreakerConfig, BreakerOpen, BreakerState, CircuitBreakerModel
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
+from gpubroker.observability import count, publish
 from gpubroker.ports import Clock, OfferSource
 
 log = logging.getLogger(__name__)
@@ -165,6 +167,13 @@ class MemoryCircuitBreaker:
             return self._model.state(_seconds(self._clock))
 
 
+def report_state(name: str, state: BreakerState) -> None:
+    """``BreakerOpen`` (1 while open, else 0) per breaker and for the service, at each guarded call: its maximum
+    over 15 minutes is the ``BreakerOpenAlarm`` of template.yaml."""
+    publish({"BreakerOpen": (MetricUnit.Count, 1.0 if state is BreakerState.OPEN else 0.0)},
+            dimensions={"breaker": name}, rollups=[{}])  # fmt: skip
+
+
 class RedisCircuitBreaker:
     """One provider's breaker, shared by every instance through Redis; see the module docstring."""
 
@@ -199,13 +208,16 @@ class RedisCircuitBreaker:
         return self._down_until is not None
 
     def allow(self) -> bool:
-        return self._run("allow")[0]
+        allowed, state = self._run("allow")
+        report_state(self.name, state)
+        return allowed
 
     def record_success(self) -> None:
         self._run("success")
 
     def record_failure(self) -> None:
-        self._run("failure")
+        if self._run("failure")[1] is BreakerState.OPEN:
+            count("BreakerOpened", breaker=self.name)
 
     def state(self) -> BreakerState:
         return self._run("state")[1]
