@@ -44,12 +44,12 @@ def publish(
     service = os.environ.get("POWERTOOLS_SERVICE_NAME", "gpubroker")
     emf = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "GPUBroker")
     emf.add_dimension("service", service)
-    for name, value in dimensions.items():
-        emf.add_dimension(name, value or "none")
+    for key, label in dimensions.items():
+        emf.add_dimension(key, label or "none")
     for rollup in rollups:
         emf.add_dimensions(service=service, **{k: v or "none" for k, v in rollup.items()})
-    for name, (unit, value) in values.items():
-        emf.add_metric(name=name, unit=unit, value=value)
+    for name, (unit, amount) in values.items():
+        emf.add_metric(name=name, unit=unit, value=amount)
     try:
         emf.flush_metrics()
     except Exception:  # a metric must never fail the request it describes
