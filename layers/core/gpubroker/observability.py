@@ -42,15 +42,15 @@ def publish(
     dimensions are shared by everything it flushes. Nothing is printed when ``POWERTOOLS_METRICS_DISABLED`` is
     set, as for the singleton."""
     service = os.environ.get("POWERTOOLS_SERVICE_NAME", "gpubroker")
-    emf = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "GPUBroker")
-    emf.add_dimension("service", service)
-    for key, label in dimensions.items():
-        emf.add_dimension(key, label or "none")
-    for rollup in rollups:
-        emf.add_dimensions(service=service, **{k: v or "none" for k, v in rollup.items()})
-    for name, (unit, amount) in values.items():
-        emf.add_metric(name=name, unit=unit, value=amount)
     try:
+        emf = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "GPUBroker")
+        emf.add_dimension("service", service)
+        for key, label in dimensions.items():
+            emf.add_dimension(key, label or "none")
+        for rollup in rollups:
+            emf.add_dimensions(service=service, **{k: v or "none" for k, v in rollup.items()})
+        for name, (unit, amount) in values.items():
+            emf.add_metric(name=name, unit=unit, value=amount)
         emf.flush_metrics()
     except Exception:  # a metric must never fail the request it describes
         logger.warning("metrics not published", exc_info=True, extra={"metrics": sorted(values)})
