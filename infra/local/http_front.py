@@ -247,8 +247,8 @@ def make_server(
             """What the functions would have published (infra/local/metrics.py): read-only, so unsigned."""
             query = parse_qs(urlsplit(self.path).query)
             source = os.environ.get(METRICS_ENV, "")
-            rows = summarize(Path(source), name=(query.get("name") or [None])[-1],
-                             dimension=(query.get("dimension") or [None])[-1]) if source else []  # fmt: skip
+            name, dimension = query.get("name", [""])[-1] or None, query.get("dimension", [""])[-1] or None
+            rows = summarize(Path(source), name=name, dimension=dimension) if source else []
             if (query.get("format") or [""])[-1] == "text":
                 self._send(200, as_text(rows).encode(), {"Content-Type": "text/plain; charset=utf-8"})
             else:

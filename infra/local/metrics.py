@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -132,7 +132,7 @@ def summarize(path: Path, *, name: str | None = None, dimension: str | None = No
     return out
 
 
-def as_text(rows: list[Mapping[str, Any]]) -> str:
+def as_text(rows: Sequence[Mapping[str, Any]]) -> str:
     """The series as a fixed-width table (what ``?format=text`` answers)."""
     lines = [f"{'metric':28s} {'dimensions':60s} {'count':>7s} {'sum':>12s} {'p50':>10s} {'p99':>10s}  unit"]
     for r in rows:

@@ -412,7 +412,7 @@ class LocalStack:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with urllib.request.urlopen(f"{self.api_url}/health/ready", timeout=5) as resp:
+                with urllib.request.urlopen(f"{self.api_url}/health/ready", timeout=5) as resp:  # nosec B310
                     ready: dict[str, Any] = json.loads(resp.read())
                     break
             except (urllib.error.URLError, OSError) as exc:

@@ -130,7 +130,9 @@ def test_every_alarm_pages_through_the_topic_and_the_chaos_stop_conditions_exist
 
 def test_metric_alarms_watch_metrics_the_code_publishes() -> None:
     """An alarm on a metric nobody emits never fires: each GPUBroker metric an alarm names is published in code."""
-    sources = "\n".join(p.read_text() for p in [*(ROOT / "layers/core").rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
+    sources = "\n".join(
+        p.read_text() for p in [*(ROOT / "layers/core").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
+    )
     for lid, alarm in of_type("AWS::CloudWatch::Alarm").items():
         p = alarm["Properties"]
         if p.get("Namespace") == "GPUBroker":

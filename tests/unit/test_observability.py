@@ -38,7 +38,11 @@ def dims(doc: dict[str, Any]) -> list[list[str]]:
 
 def test_one_request_is_counted_timed_and_classed_by_route_for_each_dimension_set(emf: Any) -> None:
     answer = {"statusCode": 503, "body": "{}"}
-    handler = request_metrics(lambda event, context: answer)
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return answer
+
+    handler = request_metrics(handle)
     assert handler(rest_event("/bookings/{booking_id}", "/bookings/bk_1"), Ctx()) is answer
     (doc,) = emf()
     assert doc["route"] == "GET /bookings/{booking_id}" and doc["status_class"] == "5xx"  # the template, not the id
@@ -147,10 +151,13 @@ def test_the_sink_sends_emf_lines_to_the_file_and_the_rest_to_the_terminal(tmp_p
 
 
 def _doc(route: str, latency: float, status_class: str = "2xx") -> str:
-    directive = {"Namespace": "GPUBroker", "Dimensions": [["route", "service", "status_class"], ["route", "service"]],
-                 "Metrics": [{"Name": "Requests", "Unit": "Count"}, {"Name": "Latency", "Unit": "Milliseconds"}]}  # fmt: skip
-    return json.dumps({"_aws": {"Timestamp": 0, "CloudWatchMetrics": [directive]}, "service": "gpubroker",
-                       "route": route, "status_class": status_class, "Requests": [1.0], "Latency": [latency]})  # fmt: skip
+    directive = {
+        "Namespace": "GPUBroker",
+        "Dimensions": [["route", "service", "status_class"], ["route", "service"]],
+        "Metrics": [{"Name": "Requests", "Unit": "Count"}, {"Name": "Latency", "Unit": "Milliseconds"}],
+    }
+    values = {"service": "gpubroker", "route": route, "status_class": status_class, "Requests": [1.0]}
+    return json.dumps({"_aws": {"Timestamp": 0, "CloudWatchMetrics": [directive]}, **values, "Latency": [latency]})
 
 
 def test_summary_aggregates_series_as_cloudwatch_would(tmp_path: Path) -> None:
@@ -161,8 +168,8 @@ def test_summary_aggregates_series_as_cloudwatch_would(tmp_path: Path) -> None:
     assert [(s["dimensions"]["route"], s["count"]) for s in by_route] == [("GET /offers", 101)]
     (latency,) = by_route
     assert (latency["min"], latency["max"], latency["p50"], latency["p99"]) == (1.0, 100.0, 50.0, 99.0)
-    classes = {s["dimensions"]["status_class"]: s["count"] for s in summarize(path, name="Requests",
-                                                                              dimension="route,status_class")}  # fmt: skip
+    per_class = summarize(path, name="Requests", dimension="route,status_class")
+    classes = {s["dimensions"]["status_class"]: s["count"] for s in per_class}
     assert classes == {"2xx": 100, "4xx": 1}
     assert "route=GET /offers" in as_text(by_route)
     assert summarize(tmp_path / "none.jsonl") == []
