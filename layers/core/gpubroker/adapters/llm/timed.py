@@ -22,6 +22,10 @@ class TimedLanguageModel:
         self.model = model
         self.engine = model.engine
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else is the wrapped adapter's (its client, its model id): the wrapper only measures."""
+        return getattr(self.model, name)
+
     def _measured(self, call: Callable[[], T]) -> T:
         started = time.perf_counter()
         error: str | None = None
