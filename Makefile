@@ -89,7 +89,8 @@ typecheck: venv
 cfn-lint: venv
 	$(RUN)/cfn-lint template.yaml
 
-## make test: lint, types, template, and the whole pytest suite (unit, component, integration, contract, e2e).
+## make test: lint, types, template, audit (bandit, pip-audit), and the whole pytest suite (unit, component, integration,
+## contract, e2e).
 ## The e2e tests run last, on their own: their local stack competes for the CPUs with a second worker running the
 ## CPU-bound suites (its start went from 12-15 s to 20-25 s beside one). How fast it gets ready is not asserted in any
 ## test: `make bench` measures it (tests/bench/bench_local_stack.py, target <= 20 s, what `make dev` promises).
