@@ -120,6 +120,7 @@ def test_every_task_invokes_a_step_lambda_and_retries_with_full_jitter(name: str
     assert re.fullmatch(r"\$\{Booking\w+FunctionArn\}", state["Parameters"]["FunctionName"])
     payload = state["Parameters"]["Payload"]
     assert payload["booking_id.$"] == "$.booking_id" and payload["user_id.$"] == "$.user_id"
+    assert payload["correlation_id.$"] == "$.correlation_id"  # every step logs under the request's id (issue 16)
     assert state["Retry"], name
     for retrier in state["Retry"]:
         assert retrier["BackoffRate"] == 2 and retrier["JitterStrategy"] == "FULL", name
