@@ -60,7 +60,11 @@ class WebSocketBookingNotifier:
             try:
                 delivered = self.poster.post(connection_id, data)
             except Exception:  # throttled, 5xx: this socket misses one status; the others still get it
-                logger.warning("booking push failed", extra={"connection_id": connection_id}, exc_info=True)
+                logger.warning(
+                    "booking push failed",
+                    exc_info=True,
+                    extra={"connection_id": connection_id, "correlation_id": booking.correlation_id},
+                )
                 continue
             if delivered:
                 reached += 1
