@@ -5,6 +5,7 @@ plan below its documented rate, and prod has its own issuer and takes Redis from
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from typing import Any
@@ -149,9 +150,15 @@ def test_the_rest_stage_never_throttles_a_plan_below_its_documented_rate() -> No
     assert burst["MinValue"] >= 2 * top and burst["Default"] >= burst["MinValue"]
 
 
-def test_dashboards_cover_health_kpis_and_billing() -> None:
-    names = {lid for lid in of_type("AWS::CloudWatch::Dashboard")}
-    assert names == {"ServiceHealthDashboard", "KpiDashboard", "BillingUsageDashboard"}
+def test_dashboards_cover_health_kpis_and_billing_and_are_json_once_substituted() -> None:
+    dashboards = of_type("AWS::CloudWatch::Dashboard")
+    assert set(dashboards) == {"ServiceHealthDashboard", "KpiDashboard", "BillingUsageDashboard"}
+    for lid, d in dashboards.items():
+        text = d["Properties"]["DashboardBody"]["Fn::Sub"]
+        for name in re.findall(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z]+)?\}", text):
+            assert name.startswith("AWS::") or name in RESOURCES, f"{lid} names no resource {name}"
+        body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+        assert body["widgets"], lid
 
 
 def test_prod_has_its_own_issuer_redis_from_secrets_manager_tags_and_approval() -> None:
