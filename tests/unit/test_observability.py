@@ -182,3 +182,26 @@ def test_the_local_template_reader_resolves_if_by_the_conditions() -> None:
     params = {"Secret": "", "RedisUrl": "redis://x"}
     assert resolve(value, {}, params, conditions=conditions) == "redis://x"
     assert condition("FromSecret", conditions, {**params, "Secret": "s"}) is True
+
+
+def test_a_per_process_breaker_reports_its_state_and_its_opening(emf: Any) -> None:
+    """Without Redis (``REDIS_URL`` empty) the per-container breaker feeds ``BreakerOpenAlarm`` too; as the Redis
+    breaker's fallback it stays silent (the Redis breaker reports)."""
+    from gpubroker.adapters.breaker import MemoryCircuitBreaker
+    from gpubroker.domain.breaker import BreakerConfig
+
+    breaker = MemoryCircuitBreaker("vast", config=BreakerConfig(failures=2))
+    assert breaker.allow()
+    breaker.record_failure()
+    breaker.record_failure()
+    assert not breaker.allow()
+    docs = emf()
+    assert [(d.get("BreakerOpen"), d.get("BreakerOpened")) for d in docs] == [
+        ([0.0], None),
+        (None, [1.0]),
+        ([1.0], None),
+    ]
+    silent = MemoryCircuitBreaker("llm", config=BreakerConfig(failures=1), reports=False)
+    silent.allow()
+    silent.record_failure()
+    assert emf() == []

@@ -141,18 +141,26 @@ def _seconds(clock: Clock) -> float:
 
 
 class MemoryCircuitBreaker:
-    """The reference rules for this process only, thread-safe. Also the fallback of ``RedisCircuitBreaker``."""
+    """The reference rules for this process only, thread-safe. Also the fallback of ``RedisCircuitBreaker`` (which
+    reports for it: ``reports=False``)."""
 
-    def __init__(self, name: str, *, config: BreakerConfig | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, name: str, *, config: BreakerConfig | None = None, clock: Clock | None = None, reports: bool = True
+    ) -> None:
         self.name = name
         self.config = config or BreakerConfig()
         self._clock: Clock = clock or SystemClock()
         self._model = CircuitBreakerModel(self.config)
         self._lock = threading.Lock()
+        self.reports = reports
 
     def allow(self) -> bool:
         with self._lock:
-            return self._model.allow(_seconds(self._clock))
+            now = _seconds(self._clock)
+            allowed, state = self._model.allow(now), self._model.state(now)
+        if self.reports:
+            report_state(self.name, state)
+        return allowed
 
     def record_success(self) -> None:
         with self._lock:
@@ -160,7 +168,12 @@ class MemoryCircuitBreaker:
 
     def record_failure(self) -> None:
         with self._lock:
-            self._model.record_failure(_seconds(self._clock))
+            now = _seconds(self._clock)
+            before = self._model.state(now)
+            self._model.record_failure(now)
+            opened = before is not BreakerState.OPEN and self._model.state(now) is BreakerState.OPEN
+        if opened and self.reports:
+            count("BreakerOpened", breaker=self.name)
 
     def state(self) -> BreakerState:
         with self._lock:
@@ -200,7 +213,7 @@ class RedisCircuitBreaker:
         self._ttl_ms = int(idle_ttl_s * 1000)
         self._retry_s = redis_retry_s
         self._down_until: float | None = None  # Redis is not tried before this time (after an error)
-        self.fallback = fallback or MemoryCircuitBreaker(name, config=self.config, clock=self._clock)
+        self.fallback = fallback or MemoryCircuitBreaker(name, config=self.config, clock=self._clock, reports=False)
 
     @property
     def degraded(self) -> bool:
