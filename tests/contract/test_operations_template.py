@@ -11,7 +11,7 @@ import tomllib
 from typing import Any
 
 from gpubroker.domain.plans import RATE_LIMITS
-from infra.local.template import ROOT, read_app
+from infra.local.template import ROOT, load_template, read_app
 
 TEMPLATE: dict[str, Any] = read_app().template
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -138,6 +138,25 @@ def test_metric_alarms_watch_metrics_the_code_publishes() -> None:
         p = alarm["Properties"]
         if p.get("Namespace") == "GPUBroker":
             assert f'"{p["MetricName"]}"' in sources, f"{lid}: nothing publishes {p['MetricName']}"
+
+
+def test_every_route_has_a_p99_latency_alarm_that_pages_and_the_nested_template_is_current() -> None:
+    from infra.alarms.route_latency import OUT, main, render
+
+    assert main(["--check"]) == 0, "run `make alarms`"
+    nested = RESOURCES["RouteLatencyAlarms"]
+    assert nested["Type"] == "AWS::Serverless::Application"
+    assert (ROOT / nested["Properties"]["Location"]).resolve() == OUT.resolve()
+    assert ref(nested["Properties"]["Parameters"]["AlarmTopicArn"]) == "AlarmTopic"
+    alarms = load_template(OUT)["Resources"]
+    watched = set()
+    for lid, alarm in alarms.items():
+        p = alarm["Properties"]
+        assert (p["MetricName"], p["ExtendedStatistic"]) == ("Latency", "p99"), lid
+        assert [ref(a) for a in p["AlarmActions"]] == ["AlarmTopicArn"], lid
+        watched |= {d["Value"] for d in p["Dimensions"] if d["Name"] == "route"}
+    assert watched == {f"{r.method} {r.path}" for r in read_app().routes}
+    assert render().count("Type: AWS::CloudWatch::Alarm") == len(alarms)
 
 
 def test_the_rest_stage_never_throttles_a_plan_below_its_documented_rate() -> None:
