@@ -10,7 +10,9 @@ a scratch venv of its own under ``.tools/bench-tracing/`` (created with uv on fi
 on python3.12, the Lambda runtime. The ADOT layer also starts its collector extension (a separate process, in
 parallel with the function's init): not measured here.
 
-    .venv/bin/python tests/bench/bench_tracing_cold_start.py [--runs 15]
+    .venv/bin/python tests/bench/bench_tracing_cold_start.py [--runs 15] [--quick]
+
+``--quick`` (make test): the peer only, in this interpreter's environment (no scratch venv, no index), two runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench.common import add_quick, verdict  # noqa: E402
+
+TARGET_RATIO = 1.15
+"""The decision holds while OpenTelemetry's init overhead is at most 1.15x the X-Ray SDK's (docs/decisions.md)."""
 VENVS = ROOT / ".tools" / "bench-tracing"
 COMMON = ["aws-lambda-powertools", "boto3"]
 STACKS = {
@@ -94,9 +103,15 @@ def _once(py: Path, code: str) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = add_quick(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    if args.quick:
+        name, (_, code) = next(iter(SCENARIOS.items()))
+        ms = statistics.median(_once(Path(sys.executable), code) for _ in range(2))
+        print(f"{name:48s} {ms:8.1f} ms")
+        print(json.dumps({"quick": True, name: round(ms, 1)}))
+        return verdict(True, quick=True)
     results: dict[str, float] = {}
     for name, (stack, code) in SCENARIOS.items():
         py = _python(stack)
@@ -105,8 +120,11 @@ def main() -> int:
     peer = results["peer: powertools + boto3, tracing off"]
     for name, ms in results.items():
         print(f"{name:48s} {ms:8.1f} ms   x{ms / peer:4.2f}   (+{ms - peer:6.1f} ms over the peer)")
-    print(json.dumps({k: round(v, 1) for k, v in results.items()}))
-    return 0
+    xray, otel = (results[n] - peer for n in list(SCENARIOS)[1:])
+    met = otel <= xray * TARGET_RATIO
+    print(f"OpenTelemetry's overhead is {otel / xray:.2f}x the X-Ray SDK's (target <= {TARGET_RATIO})")
+    print(json.dumps({"quick": False, **{k: round(v, 1) for k, v in results.items()}}))
+    return verdict(met, quick=False)
 
 
 if __name__ == "__main__":
