@@ -87,7 +87,7 @@ typecheck: venv
 	$(RUN)/mypy layers/core layers/math functions infra tests
 
 cfn-lint: venv
-	$(RUN)/cfn-lint template.yaml
+	$(RUN)/cfn-lint template.yaml infra/alarms/route_latency.yaml
 
 ## make test: lint, types, template, audit (bandit, pip-audit), and the whole pytest suite (unit, component, integration,
 ## contract, e2e).
