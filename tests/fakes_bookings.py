@@ -162,7 +162,7 @@ class MemorySagaStarter:
         self.started: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def start(self, booking_id: str, user_id: str) -> str:
+    def start(self, booking_id: str, user_id: str, correlation_id: str | None = None) -> str:
         with self._lock:
             return self.started.setdefault(
                 booking_id, f"arn:aws:states:us-east-1:123456789012:execution:booking:{booking_id}"

@@ -19,6 +19,7 @@ from gpubroker.api.identity import require_verified_email
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import BookingCreateSettings
 from gpubroker.domain.bookings import booking_id_for
+from gpubroker.observability import correlation_id
 from gpubroker.services.bookings import NewBooking, create_booking
 from gpubroker.wiring.bookings import BookingCreateApiDeps, booking_create_deps
 
@@ -43,7 +44,7 @@ def create(
     request = NewBooking(offer_id=body.offer_id, hours=body.hours, gpu_count=body.gpu_count, max_price_per_hour=ceiling)
 
     def run() -> dict[str, Any]:
-        b = create_booking(principal.user_id, key, request, deps=deps.create)
+        b = create_booking(principal.user_id, key, request, deps=deps.create, correlation_id=correlation_id())
         answer = BookingAccepted(booking_id=b.booking_id, status=b.status, status_url=f"/bookings/{b.booking_id}",
                                  booking=BookingView.of(b))  # fmt: skip
         return {"status_code": 202, "body": answer.model_dump(mode="json")}

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.metrics import MetricUnit
 
 from gpubroker.api.audit_models import AuditVerifyReport
 from gpubroker.api.identity import require_role
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AuditSigningSettings
 from gpubroker.domain.audit_reports import VerifyMode
+from gpubroker.observability import metrics
 from gpubroker.services.audit import VerifyBudget, verify_log
 from gpubroker.wiring.audit import AuditVerifyDeps, audit_verify_deps
 
@@ -43,7 +45,10 @@ def verify_audit(
     deps: Deps = app.context["deps"]
     budget = VerifyBudget(time_left_ms=app.lambda_context.get_remaining_time_in_millis, reserve_ms=RESERVE_MS)
     mode: VerifyMode = "genesis" if start == "genesis" else "incremental"
-    return verify_log(deps.log, deps.signer, archive=deps.archive, mode=mode, cursor=cursor, budget=budget)
+    report = verify_log(deps.log, deps.signer, archive=deps.archive, mode=mode, cursor=cursor, budget=budget)
+    if report.first_broken_shard is not None:  # the same metric as the checkpoint function's: AuditVerifyFailureAlarm
+        metrics.add_metric(name="AuditTampered", unit=MetricUnit.Count, value=1)
+    return report
 
 
 lambda_handler = api_handler(app, audit_verify_deps)

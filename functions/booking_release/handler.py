@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import BookingReleaseSettings
-from gpubroker.observability import event_handler
+from gpubroker.observability import SAGA_CORRELATION_PATH, event_handler
 from gpubroker.services import booking_saga
 from gpubroker.services.booking_saga import StepInput
 from gpubroker.wiring.saga import ReleaseDeps, release_deps
@@ -22,6 +22,6 @@ Settings = BookingReleaseSettings
 Deps = ReleaseDeps
 
 
-@event_handler(release_deps, correlation_id_path="booking_id")
+@event_handler(release_deps, correlation_id_path=SAGA_CORRELATION_PATH)
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) -> dict[str, Any]:
     return booking_saga.release(StepInput.of(event), bookings=deps.bookings, capacity=deps.capacity)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gpubroker.config import IngestSettings
 from gpubroker.domain.ingest_events import parse_event
-from gpubroker.observability import event_handler, logger, metrics
+from gpubroker.observability import event_handler, logger, metrics, publish
 from gpubroker.services.ingestion import remove_provider, run_ingestion
 from gpubroker.wiring.offers import IngestDeps, ingest_deps
 
@@ -52,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Deps) ->
         metrics.add_metric(name="ProviderSkipped", unit="Count", value=1)
     else:
         logger.info("ingestion finished", extra=extra)
-    metrics.add_metric(name="OffersAccepted", unit="Count", value=report.accepted)
-    metrics.add_metric(name="OffersRejected", unit="Count", value=sum(report.rejected.values()))
+    publish({"OffersAccepted": (MetricUnit.Count, report.accepted),
+             "OffersRejected": (MetricUnit.Count, sum(report.rejected.values()))},
+            dimensions={"provider": request.provider}, rollups=[{}])  # fmt: skip
     return report.model_dump(mode="json")

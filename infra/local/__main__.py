@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  State machine {stack.names[lid]}   (runs for real in moto; its Lambda tasks here)")
     if stack.app.state_machines:
         print(f"  Faults        {stack.api_url}/_local/faults   (fail or delay a function's next invocations)")
+    if os.environ.get("GPUBROKER_LOCAL_METRICS", "off") != "off":
+        print(f"  Metrics       {stack.api_url}/_local/metrics?format=text   (what the functions would publish to"
+              " CloudWatch: requests, latency, errors by route; bookings, offers, breakers, ...)")  # fmt: skip
     print(f"  Capacity      {os.environ.get('GPUBROKER_CAPACITY_PROVIDER') or 'the providers'}"
           f"   (bookings reserve here; sandbox keys under {stack.sandbox_prefix})")  # fmt: skip
     print("  Ctrl-C stops it.", flush=True)

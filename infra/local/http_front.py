@@ -9,24 +9,30 @@ environment variable that holds the stage's management endpoint in AWS. Those tw
 
 The Invoke API takes a function's name, or its ARN (full or partial, as the state machines' tasks send it, see
 infra/local/moto_server.py). ``/_local/faults`` (GET lists, POST adds, DELETE removes the fault rules of
-infra/local/faults.py) is the stack's own, guarded like the Invoke API.
+infra/local/faults.py) is the stack's own, guarded like the Invoke API; ``GET /_local/metrics`` (what the
+functions would publish to CloudWatch, infra/local/metrics.py) is read-only and open.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.local.faults import PATH as FAULTS_PATH
 from infra.local.faults import InvalidFault
 from infra.local.gateway import Gate
+from infra.local.metrics import ENV as METRICS_ENV
+from infra.local.metrics import PATH as METRICS_PATH
+from infra.local.metrics import as_text, summarize
 from infra.local.runtime import FunctionError, Runtime, Throttled
 from infra.local.sigv4 import LocalCredentials, refusal
 from infra.local.template import Route, function_name
@@ -161,6 +167,9 @@ def make_server(
                 if not self._refused("lambda", body):
                     self._faults(body)
                 return
+            if path == METRICS_PATH and self.command == "GET":
+                self._metrics()
+                return
             if web is not None and web.owns(path):
                 page = web.answer(self.command, path)
                 self._send(page.status, page.body, page.headers)
@@ -240,6 +249,17 @@ def make_server(
                 self._send(200 if self.command == "POST" else 204, b"")
             else:
                 self._send(410, json.dumps({"message": f"{connection_id} is gone"}).encode(), gone)
+
+        def _metrics(self) -> None:
+            """What the functions would have published (infra/local/metrics.py): read-only, so unsigned."""
+            query = parse_qs(urlsplit(self.path).query)
+            source = os.environ.get(METRICS_ENV, "")
+            name, dimension = query.get("name", [""])[-1] or None, query.get("dimension", [""])[-1] or None
+            rows = summarize(Path(source), name=name, dimension=dimension) if source else []
+            if (query.get("format") or [""])[-1] == "text":
+                self._send(200, as_text(rows).encode(), {"Content-Type": "text/plain; charset=utf-8"})
+            else:
+                self._send(200, json.dumps({"source": source, "series": rows}).encode())
 
         def _faults(self, body: bytes) -> None:
             faults = runtime.faults

@@ -190,7 +190,7 @@ def function_environment(
     env: dict[str, str] = {}
     for fn in app.functions.values():
         for key, value in {**app.global_env, **fn.environment}.items():
-            resolved = str(resolve(value, names, params, endpoints))
+            resolved = str(resolve(value, names, params, endpoints, app.template.get("Conditions") or {}))
             if key in env and env[key] != resolved:
                 raise ValueError(f"{key} differs between functions ({env[key]!r} vs {resolved!r})")
             env[key] = resolved

@@ -146,6 +146,9 @@ def _serve(conn: Connection, function: str, module: str, attribute: str, env: di
     warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
     os.environ.clear()
     os.environ.update(env)
+    from infra.local.metrics import install as install_metrics_sink
+
+    install_metrics_sink()  # EMF lines to the run's metrics file (GET /_local/metrics), the rest to the log
     try:
         handler = getattr(importlib.import_module(module), attribute)
     except Exception as exc:  # Lambda: Runtime.ImportModuleError, the invocation fails, the environment is dropped

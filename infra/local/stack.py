@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.http_front import RouteCount, make_server
+from infra.local.metrics import ENV as METRICS_ENV
+from infra.local.metrics import install as install_metrics_sink
 from infra.local.provision import function_environment, provision
 from infra.local.runtime import Runtime
 from infra.local.sigv4 import LocalCredentials
@@ -159,6 +161,8 @@ class LocalStack:
         self._openapi_dir: Path | None = None
         # where the moto process writes every mail SES accepts (.eml files): the developer's outbox
         self.outbox = outbox or ROOT / ".local/outbox"
+        # the functions' EMF output of this run (infra/local/metrics.py), beside the outbox; removed at stop
+        self.metrics_file = self.outbox.parent / f"metrics-{os.getpid()}-{self.port}.jsonl"
         # the sandbox provider's keys in Redis for this run (GPUBROKER_SANDBOX_PREFIX unless the developer sets it)
         self.sandbox_prefix = f"gpub:sandbox:{prefix}:{uuid.uuid4().hex[:12]}:"
 
@@ -291,6 +295,10 @@ class LocalStack:
         os.environ.update(function_environment(self.app, self.names, endpoints, params))
         sandbox = {"GPUBROKER_SANDBOX_REDIS_URL": redis_url, "GPUBROKER_SANDBOX_PREFIX": self.sandbox_prefix}
         os.environ.update({**LOCAL_DEFAULTS, **sandbox, **local_overrides})
+        if os.environ.get(METRICS_ENV) != "off":  # the functions' metrics, for GET /_local/metrics
+            os.environ[METRICS_ENV] = str(self.metrics_file)
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
+            install_metrics_sink()
         self.sandbox_prefix = os.environ["GPUBROKER_SANDBOX_PREFIX"]
         # the official SDK in every function talks to the local Stripe server (no Stripe key needed locally)
         os.environ["STRIPE_API_BASE"] = self.stripe_url
@@ -405,7 +413,7 @@ class LocalStack:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with urllib.request.urlopen(f"{self.api_url}/health/ready", timeout=5) as resp:
+                with urllib.request.urlopen(f"{self.api_url}/health/ready", timeout=5) as resp:  # nosec B310
                     ready: dict[str, Any] = json.loads(resp.read())
                     break
             except (urllib.error.URLError, OSError) as exc:
@@ -445,6 +453,7 @@ class LocalStack:
             self._http.shutdown()
             self._http.server_close()
         self.runtime.close()
+        self.metrics_file.unlink(missing_ok=True)
         if self._openapi_dir is not None:
             shutil.rmtree(self._openapi_dir, ignore_errors=True)
         if self._stripe is not None:

@@ -59,9 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for layer in ("layers/core", "layers/math"):
         sys.path.insert(0, str(ROOT / layer))
+    from infra.local.metrics import install as install_metrics_sink
     from infra.local.runtime import Runtime
     from infra.local.template import read_app
 
+    install_metrics_sink()
     app = read_app()
     runtime = Runtime(app, isolated=False)  # this process is already apart from the API, one invocation at a time
     endpoint = os.environ["AWS_ENDPOINT_URL"]

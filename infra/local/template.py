@@ -39,7 +39,7 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
-        data: dict[str, Any] = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        data: dict[str, Any] = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
     return data
 
 
@@ -405,13 +405,49 @@ def _local_seed(resource: dict[str, Any]) -> dict[str, Any] | None:
     return json.loads(raw) if isinstance(raw, str) else None
 
 
-def resolve(value: Any, names: dict[str, str], params: dict[str, Any], endpoints: dict[str, str] | None = None) -> Any:
-    """Resolve !Ref to a physical name (resources) or a parameter's default, and !GetAtt <id>.<attr> to what
-    ``names["<id>.<attr>"]`` holds.
+def condition(name: str, conditions: dict[str, Any], params: dict[str, Any]) -> bool:
+    """A template condition's value from the parameters: ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or`` and
+    ``Condition`` references (the intrinsic functions CloudFormation allows in Conditions that the template uses)."""
+
+    def value(expr: Any) -> Any:
+        if isinstance(expr, dict) and "Ref" in expr:
+            return params[expr["Ref"]]
+        return expr
+
+    def truth(expr: Any) -> bool:
+        if isinstance(expr, dict) and "Condition" in expr:
+            return condition(expr["Condition"], conditions, params)
+        (fn, args), *_ = expr.items()
+        if fn == "Fn::Equals":
+            return str(value(args[0])) == str(value(args[1]))
+        if fn == "Fn::Not":
+            return not truth(args[0])
+        if fn == "Fn::And":
+            return all(truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(truth(a) for a in args)
+        raise ValueError(f"condition {name}: {fn} is not supported locally")
+
+    return truth(conditions[name])
+
+
+def resolve(
+    value: Any,
+    names: dict[str, str],
+    params: dict[str, Any],
+    endpoints: dict[str, str] | None = None,
+    conditions: dict[str, Any] | None = None,
+) -> Any:
+    """Resolve !Ref to a physical name (resources) or a parameter's default, !GetAtt <id>.<attr> to what
+    ``names["<id>.<attr>"]`` holds, and !If by the template's ``conditions``.
 
     A ``!Sub`` that names an API (``https://${Api}.execute-api...``) resolves to that API's local URL in
     ``endpoints`` (logical id -> URL) when given; other ``!Sub`` strings are substituted from names and parameters.
     """
+    if isinstance(value, dict) and "Fn::If" in value:
+        name, then, otherwise = value["Fn::If"]
+        chosen = then if condition(name, conditions or {}, params) else otherwise
+        return resolve(chosen, names, params, endpoints, conditions)
     if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
         text: str = value["Fn::Sub"]
         for ref in _sub_refs(value):

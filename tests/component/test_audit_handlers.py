@@ -118,13 +118,17 @@ def test_bad_list_queries(query: dict[str, str], status: int, code: str) -> None
 # ---- GET /audit/verify ------------------------------------------------------------------------------------------
 
 
-def test_verify_reports_ok_then_the_first_broken_seq_after_tampering() -> None:
+def test_verify_reports_ok_then_the_first_broken_seq_after_tampering(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # AuditTampered feeds AuditVerifyFailureAlarm
     log, signer = filled_log(), LocalSigner()
     write_checkpoints(log, signer, NOW)
     deps = verify_mod.Deps(log=log, signer=signer, front_door=UNLIMITED)
     status, body = call(verify_mod, get("/audit/verify", admin()), deps=deps)
     assert status == 200 and body["ok"] is True and body["first_broken_seq"] is None
     assert [s["checkpoint_size"] for s in body["shards"]] == [len(log.stored(s)) for s in range(log.shards)]
+    assert '"AuditTampered"' not in capsys.readouterr().out
 
     entries = log.stored(2)
     victim = entries[3]
@@ -133,6 +137,7 @@ def test_verify_reports_ok_then_the_first_broken_seq_after_tampering() -> None:
     assert status == 200 and body["ok"] is False
     assert (body["first_broken_shard"], body["first_broken_seq"]) == (2, 3)
     assert [s["ok"] for s in body["shards"]] == [True, True, False, True]
+    assert '"AuditTampered":[1.0]' in capsys.readouterr().out
 
 
 def test_verify_needs_a_signed_in_admin_and_takes_no_query() -> None:

@@ -101,7 +101,9 @@ def test_substitutions_are_the_templates_and_name_its_functions() -> None:
         assert value == f"!GetAtt {lid}.Arn"
         assert RESOURCES[lid]["Type"] == "AWS::Serverless::Function", key
         assert (ROOT / RESOURCES[lid]["Properties"]["CodeUri"] / "handler.py").is_file()
-    invoked = [p["LambdaInvokePolicy"]["FunctionName"] for p in MACHINE["Policies"]]
+    invoked = [p["LambdaInvokePolicy"]["FunctionName"] for p in MACHINE["Policies"] if "LambdaInvokePolicy" in p]
+    others = [p for p in MACHINE["Policies"] if "LambdaInvokePolicy" not in p]  # only its log delivery (issue 16)
+    assert all(a.startswith("logs:") for p in others for st in p["Statement"] for a in st["Action"]), others
     steps = sorted(f"!Ref {k.removesuffix('Arn')}" for k in given if k != "PaymentTimeoutSeconds")
     assert sorted(invoked) == steps  # exactly one LambdaInvokePolicy per step function
     assert MACHINE["Type"] == "STANDARD" and MACHINE["DefinitionUri"] == "statemachines/booking.asl.json"
@@ -118,6 +120,7 @@ def test_every_task_invokes_a_step_lambda_and_retries_with_full_jitter(name: str
     assert re.fullmatch(r"\$\{Booking\w+FunctionArn\}", state["Parameters"]["FunctionName"])
     payload = state["Parameters"]["Payload"]
     assert payload["booking_id.$"] == "$.booking_id" and payload["user_id.$"] == "$.user_id"
+    assert payload["correlation_id.$"] == "$.correlation_id"  # every step logs under the request's id (issue 16)
     assert state["Retry"], name
     for retrier in state["Retry"]:
         assert retrier["BackoffRate"] == 2 and retrier["JitterStrategy"] == "FULL", name

@@ -67,7 +67,7 @@ class SagaStarter:
         self.starts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def start(self, booking_id: str, user_id: str) -> str:
+    def start(self, booking_id: str, user_id: str, correlation_id: str | None = None) -> str:
         with self._lock:
             self.starts[booking_id] += 1
         booking = self.store.get(user_id, booking_id)

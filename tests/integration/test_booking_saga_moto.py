@@ -51,7 +51,7 @@ class Harness:
 
     def run(self, key: str, **booking: Any) -> tuple[str, Any]:
         b = self.world.booking(key, **booking)
-        given = json.dumps({"booking_id": b.booking_id, "user_id": b.user_id})
+        given = json.dumps({"booking_id": b.booking_id, "user_id": b.user_id, "correlation_id": f"req-{key}"})
         arn = self.sfn.start_execution(stateMachineArn=self.machine_arn, name=b.booking_id, input=given)["executionArn"]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

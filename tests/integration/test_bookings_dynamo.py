@@ -165,12 +165,13 @@ def test_the_saga_starter_starts_one_execution_named_after_the_booking(endpoint:
                                    roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]  # fmt: skip
     starter = StepFunctionsSagaStarter(arn)
     bid = booking_id_for("u1", uuid.uuid4().hex)
-    first = starter.start(bid, "u1")
-    again = starter.start(bid, "u1")
+    first = starter.start(bid, "u1", "req-1")
+    again = starter.start(bid, "u1", "req-1")
     assert first == again and first.endswith(f":execution:{arn.split(':')[-1]}:{bid}")
     executions = sfn.list_executions(stateMachineArn=arn)["executions"]
     assert [e["name"] for e in executions] == [bid]
-    assert json.loads(sfn.describe_execution(executionArn=first)["input"]) == {"booking_id": bid, "user_id": "u1"}
+    given = json.loads(sfn.describe_execution(executionArn=first)["input"])
+    assert given == {"booking_id": bid, "user_id": "u1", "correlation_id": "req-1"}
 
 
 # -- POST /bookings through Powertools Idempotency on the IdempotencyTable ----------------------------------------
@@ -179,7 +180,7 @@ class CountingSaga:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def start(self, booking_id: str, user_id: str) -> str:
+    def start(self, booking_id: str, user_id: str, correlation_id: str | None = None) -> str:
         with self._lock:
             self.calls[booking_id] += 1
         return f"arn:aws:states:us-east-1:123456789012:execution:booking:{booking_id}"

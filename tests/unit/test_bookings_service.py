@@ -288,7 +288,7 @@ def test_a_saga_that_did_not_start_is_started_by_the_retry_of_the_same_request()
     w = BookingWorld()
 
     class Down:
-        def start(self, booking_id: str, user_id: str) -> str:
+        def start(self, booking_id: str, user_id: str, correlation_id: str | None = None) -> str:
             raise SagaUnavailable("down")
 
     with pytest.raises(SagaUnavailable):

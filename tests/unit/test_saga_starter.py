@@ -37,7 +37,16 @@ def test_starts_one_execution_named_after_the_booking_with_exactly_its_ids() -> 
     assert arn == "arn:aws:states:eu-west-1:111122223333:execution:gpubroker-BookingSaga:bk_x"
     (call,) = sfn.calls
     assert (call["stateMachineArn"], call["name"]) == (MACHINE, "bk_x")
-    assert json.loads(call["input"]) == {"booking_id": "bk_x", "user_id": "u1"}
+    assert json.loads(call["input"]) == {"booking_id": "bk_x", "user_id": "u1", "correlation_id": "bk_x"}
+
+
+def test_the_creating_requests_correlation_id_is_in_the_input_every_step_reads() -> None:
+    sfn = Sfn()
+    StepFunctionsSagaStarter(MACHINE, sfn=sfn).start("bk_x", "u1", "req-123")
+    StepFunctionsSagaStarter(MACHINE, sfn=sfn).start("bk_x", "u1", "req-123")
+    first, again = (c["input"] for c in sfn.calls)
+    assert json.loads(first) == {"booking_id": "bk_x", "user_id": "u1", "correlation_id": "req-123"}
+    assert first == again  # a retried start sends the same bytes
 
 
 def test_an_existing_execution_is_success() -> None:

@@ -488,8 +488,9 @@ class SagaStarter(Protocol):
     """Starts the booking saga (Step Functions ``StartExecution``, Standard workflow, execution name = booking id).
     Starting it again for the same booking with the same input is a no-op, as Step Functions guarantees."""
 
-    def start(self, booking_id: str, user_id: str) -> str:
-        """The execution ARN."""
+    def start(self, booking_id: str, user_id: str, correlation_id: str | None = None) -> str:
+        """The execution ARN. ``correlation_id``: the creating request's, carried in the execution's input to
+        every step (the booking id when there is none)."""
         ...
 
 

@@ -5,11 +5,12 @@ signed-in connections carry ``user_id`` (``adapters/connections.py`` stores it a
 token), so the index is sparse: an anonymous connection is not in it and can never receive a booking, and a
 Query on one user's partition can never return another user's connection.
 
-Message: ``{"type": "booking", "booking": <public view>}`` (``api.booking_models.BookingView``, rendered by the
-``view`` the wiring passes: never the connection details). Posting is the price broadcaster's: the existing
-``ApiGatewayConnectionPoster``; a connection the management API reports gone (410) is deleted, as the
-broadcaster does. Best effort: a post that fails otherwise is logged (connection id only) and skipped, so one bad
-socket never hides the message from the user's other ones; the count of connections reached is returned.
+Message: ``{"type": "booking", "booking": <public view>, "correlation_id": <the creating request's>}``
+(``api.booking_models.BookingView``, rendered by the ``view`` the wiring passes: never the connection details).
+Posting is the price broadcaster's: the existing ``ApiGatewayConnectionPoster``; a connection the management API
+reports gone (410) is deleted, as the broadcaster does. Best effort: a post that fails otherwise is logged
+(connection id only) and skipped, so one bad socket never hides the message from the user's other ones; the count of
+connections reached is returned.
 """
 
 from __future__ import annotations
@@ -50,13 +51,20 @@ class WebSocketBookingNotifier:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def notify(self, booking: Booking) -> int:
-        data = json.dumps({"type": "booking", "booking": self.view(booking)}, separators=(",", ":")).encode()
+        message: dict[str, Any] = {"type": "booking", "booking": self.view(booking)}
+        if booking.correlation_id:
+            message["correlation_id"] = booking.correlation_id
+        data = json.dumps(message, separators=(",", ":")).encode()
         reached = 0
         for connection_id in self.connections_of(booking.user_id):
             try:
                 delivered = self.poster.post(connection_id, data)
             except Exception:  # throttled, 5xx: this socket misses one status; the others still get it
-                logger.warning("booking push failed", extra={"connection_id": connection_id}, exc_info=True)
+                logger.warning(
+                    "booking push failed",
+                    exc_info=True,
+                    extra={"connection_id": connection_id, "correlation_id": booking.correlation_id},
+                )
                 continue
             if delivered:
                 reached += 1

@@ -32,6 +32,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -39,6 +40,7 @@ from gpubroker.adapters.clock import SystemClock
 from gpubroker.domain.breaker import BreakerConfig, BreakerOpen, BreakerState, CircuitBreakerModel
 from gpubroker.domain.errors import SourceError
 from gpubroker.domain.offers import RawOffer, RejectedRow
+from gpubroker.observability import count, publish
 from gpubroker.ports import Clock, OfferSource
 
 log = logging.getLogger(__name__)
@@ -139,18 +141,26 @@ def _seconds(clock: Clock) -> float:
 
 
 class MemoryCircuitBreaker:
-    """The reference rules for this process only, thread-safe. Also the fallback of ``RedisCircuitBreaker``."""
+    """The reference rules for this process only, thread-safe. Also the fallback of ``RedisCircuitBreaker`` (which
+    reports for it: ``reports=False``)."""
 
-    def __init__(self, name: str, *, config: BreakerConfig | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, name: str, *, config: BreakerConfig | None = None, clock: Clock | None = None, reports: bool = True
+    ) -> None:
         self.name = name
         self.config = config or BreakerConfig()
         self._clock: Clock = clock or SystemClock()
         self._model = CircuitBreakerModel(self.config)
         self._lock = threading.Lock()
+        self.reports = reports
 
     def allow(self) -> bool:
         with self._lock:
-            return self._model.allow(_seconds(self._clock))
+            now = _seconds(self._clock)
+            allowed, state = self._model.allow(now), self._model.state(now)
+        if self.reports:
+            report_state(self.name, state)
+        return allowed
 
     def record_success(self) -> None:
         with self._lock:
@@ -158,11 +168,23 @@ class MemoryCircuitBreaker:
 
     def record_failure(self) -> None:
         with self._lock:
-            self._model.record_failure(_seconds(self._clock))
+            now = _seconds(self._clock)
+            before = self._model.state(now)
+            self._model.record_failure(now)
+            opened = before is not BreakerState.OPEN and self._model.state(now) is BreakerState.OPEN
+        if opened and self.reports:
+            count("BreakerOpened", breaker=self.name)
 
     def state(self) -> BreakerState:
         with self._lock:
             return self._model.state(_seconds(self._clock))
+
+
+def report_state(name: str, state: BreakerState) -> None:
+    """``BreakerOpen`` (1 while open, else 0) per breaker and for the service, at each guarded call: its maximum
+    over 15 minutes is the ``BreakerOpenAlarm`` of template.yaml."""
+    publish({"BreakerOpen": (MetricUnit.Count, 1.0 if state is BreakerState.OPEN else 0.0)},
+            dimensions={"breaker": name}, rollups=[{}])  # fmt: skip
 
 
 class RedisCircuitBreaker:
@@ -191,7 +213,7 @@ class RedisCircuitBreaker:
         self._ttl_ms = int(idle_ttl_s * 1000)
         self._retry_s = redis_retry_s
         self._down_until: float | None = None  # Redis is not tried before this time (after an error)
-        self.fallback = fallback or MemoryCircuitBreaker(name, config=self.config, clock=self._clock)
+        self.fallback = fallback or MemoryCircuitBreaker(name, config=self.config, clock=self._clock, reports=False)
 
     @property
     def degraded(self) -> bool:
@@ -199,13 +221,16 @@ class RedisCircuitBreaker:
         return self._down_until is not None
 
     def allow(self) -> bool:
-        return self._run("allow")[0]
+        allowed, state = self._run("allow")
+        report_state(self.name, state)
+        return allowed
 
     def record_success(self) -> None:
         self._run("success")
 
     def record_failure(self) -> None:
-        self._run("failure")
+        if self._run("failure")[1] is BreakerState.OPEN:
+            count("BreakerOpened", breaker=self.name)
 
     def state(self) -> BreakerState:
         return self._run("state")[1]

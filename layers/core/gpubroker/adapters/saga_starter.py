@@ -1,5 +1,6 @@
 """Starts the booking saga: Step Functions ``StartExecution`` on the Standard state machine, execution name = the
-booking id, input exactly ``{"booking_id": ..., "user_id": ...}`` (the contract every step reads).
+booking id, input exactly ``{"booking_id": ..., "user_id": ..., "correlation_id": ...}`` (the contract every step
+reads; ``correlation_id`` is the creating request's, else the booking id, and every step logs under it).
 
 Step Functions makes a Standard execution's name unique for 90 days: starting it again with the same name and the
 same input returns the running execution, and a name already used by a closed execution raises
@@ -34,8 +35,9 @@ class StepFunctionsSagaStarter:
     def sfn(self) -> Any:
         return self._sfn if self._sfn is not None else client("stepfunctions")
 
-    def start(self, booking_id: str, user_id: str) -> str:
-        body = json.dumps({"booking_id": booking_id, "user_id": user_id}, sort_keys=True, separators=(",", ":"))
+    def start(self, booking_id: str, user_id: str, correlation_id: str | None = None) -> str:
+        fields = {"booking_id": booking_id, "user_id": user_id, "correlation_id": correlation_id or booking_id}
+        body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         try:
             started = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=booking_id, input=body)
         except Exception as exc:

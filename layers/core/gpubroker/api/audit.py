@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from gpubroker.ports import AuditSpool
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
+APPENDS_METRIC = "AuditAppends"
 APPEND_FAILED_METRIC = "AuditAppendFailed"
 UNSPOOLED_METRIC = "AuditEntryUnspooled"
 
@@ -107,6 +108,7 @@ def _append(
     }
     try:
         trail.log.append(**entry)
+        metrics.add_metric(name=APPENDS_METRIC, unit=MetricUnit.Count, value=1)
     except Exception:  # any failure: the response goes out, the entry goes to the spool
         logger.warning("audit append failed: spooled", exc_info=True, extra={"audit_entry": entry})
         metrics.add_metric(name=APPEND_FAILED_METRIC, unit=MetricUnit.Count, value=1)

@@ -34,6 +34,7 @@ from gpubroker.api.identity import bearer_token
 from gpubroker.domain.accounts import Principal
 from gpubroker.domain.errors import InvalidToken
 from gpubroker.domain.plans import RATE_LIMITS, WINDOW_S, Decision, Plan, plan_of
+from gpubroker.observability import count
 
 if TYPE_CHECKING:  # types only: ports.py pulls in the offer models (~25 ms at every cold start)
     from gpubroker.api.deps import ApiDeps, IdentityFactory
@@ -96,6 +97,7 @@ def rate_limit_middleware(
         decision = limiter.check(principal, limit, window_s)
         headers = rate_limit_headers(decision, window_s)
         if not decision.allowed:
+            count("RateLimitRefusals", plan=str(plan))
             retry_after = max(1, decision.retry_after_s)
             body = error_body(
                 "rate_limited",

@@ -24,7 +24,7 @@ from gpubroker.domain.errors import (
     UnknownParameter,
     ValidationFailed,
 )
-from gpubroker.observability import logger, metrics, tracer
+from gpubroker.observability import CORRELATION_HEADER, correlation_id, logger, metrics, request_metrics, tracer
 
 if TYPE_CHECKING:
     from gpubroker.api.deps import ApiDeps
@@ -212,9 +212,11 @@ def _early(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 def with_security_headers(result: dict[str, Any]) -> dict[str, Any]:
     """``SECURITY_HEADERS`` added to a proxy response, in whichever header map it uses (Powertools' REST
-    resolver answers ``multiValueHeaders``; ``_early`` answers ``headers``); a value already set is kept."""
+    resolver answers ``multiValueHeaders``; ``_early`` answers ``headers``); a value already set is kept. The
+    request's correlation id goes out too (``X-Correlation-Id``), so a client can quote it."""
     multi = result.get("multiValueHeaders")
-    for name, value in SECURITY_HEADERS.items():
+    extra = {CORRELATION_HEADER: cid} if (cid := correlation_id()) else {}
+    for name, value in {**SECURITY_HEADERS, **extra}.items():
         if isinstance(multi, dict):
             multi.setdefault(name, [value])
         else:
@@ -226,11 +228,14 @@ def api_handler(app: APIGatewayRestResolver, default_deps: Callable[[], ApiDeps]
     """The Lambda entry point of an API function: Powertools context, tracing and metrics around
     ``app.resolve``, with the function's ports in ``app.context["deps"]``: ``deps`` passed in (tests), else
     ``default_deps()`` from the composition root (``gpubroker.wiring``). The front door and the audit middleware
-    take their ports from there too (``ApiDeps.front_door``, ``AuditedApiDeps.audit``)."""
+    take their ports from there too (``ApiDeps.front_door``, ``AuditedApiDeps.audit``). Every answer, early ones
+    included, is counted by ``request_metrics`` (count, latency, errors by route and status class); the
+    correlation id is API Gateway's request id."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
+    @request_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: ApiDeps | None = None) -> dict[str, Any]:
         try:
             check_body(event)  # size, depth and digit bounds on the raw text, before anything parses it

@@ -140,6 +140,7 @@ class Booking:
     confirmed_at: datetime | None = None
     cancelled_at: datetime | None = None
     connection: dict[str, Any] | None = field(default=None, repr=False)  # sealed at rest; never logged
+    correlation_id: str | None = None  # the creating request's id: the saga's logs, audit entries, WebSocket messages
     version: int = 0  # optimistic lock: each write is conditional on the version it read
 
     def with_status(self, status: BookingStatus, now: datetime, **changes: Any) -> Booking:

@@ -44,7 +44,7 @@ from gpubroker.domain.errors import (
 )
 from gpubroker.domain.money import price_for_hours
 from gpubroker.domain.provisioning import InstanceStatus
-from gpubroker.observability import logger
+from gpubroker.observability import count, logger
 
 if TYPE_CHECKING:
     from gpubroker.domain.accounts import User
@@ -155,18 +155,34 @@ def _write2(
     raise RuntimeError(f"booking {ref.booking_id}: lost {SAVE_ATTEMPTS} write races in a row")
 
 
+OUTCOME_METRICS: Final = {
+    "booking.confirm": "BookingsConfirmed",
+    "booking.fail": "BookingsFailed",
+    "booking.refund": "BookingsCompensated",
+    "booking.attention": "BookingsNeedingAttention",
+}
+"""The business counter of each audited saga transition (written once: a retried step finds it done)."""
+
+
 def _audit(audit: AuditTrail, action: str, booking: Booking, now: datetime, outcome: str = "ok") -> None:
-    """One audit entry (actor ``user:<id>``, resource ``booking/<id>``); a failed append goes to the spool."""
+    """One audit entry (actor ``user:<id>``, resource ``booking/<id>``); a failed append goes to the spool. The
+    transition's business metric too (``OUTCOME_METRICS``; a confirmation adds its amount to ``RevenueCents``)."""
+    count(OUTCOME_METRICS[action])
+    if action == "booking.confirm" and booking.amount is not None:
+        count("RevenueCents", booking.amount.amount_minor)
     entry = {
         "ts": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "actor": f"user:{booking.user_id}",
         "action": action,
         "resource": f"booking/{booking.booking_id}",
-        "request_id": step_key(booking.booking_id, action.removeprefix("booking.")),
+        # the creating request's correlation id ties the saga's entries to the request's; bookings made before it
+        # was kept fall back to the step's key
+        "request_id": booking.correlation_id or step_key(booking.booking_id, action.removeprefix("booking.")),
         "outcome": outcome,
     }
     try:
         audit.log.append(**entry)
+        count("AuditAppends")
     except Exception:  # the transition is written: spool the entry rather than fail the step
         logger.warning("audit append failed: spooled", exc_info=True, extra={"audit_entry": entry})
         try:
@@ -408,6 +424,7 @@ def release(ref: StepInput, *, bookings: BookingStore, capacity: CapacityFactory
         capacity(booking.provider).release(booking.instance_id)
     except ProvisioningError as exc:
         raise _provisioning(exc) from exc
+    count("InstancesReleased")
     return {"released": booking.instance_id}
 
 

@@ -114,8 +114,12 @@ def _gpu_count(provider: str, offered: int, asked: int | None) -> int:
     return asked
 
 
-def create_booking(user_id: str, idempotency_key: str, request: NewBooking, *, deps: CreateDeps) -> Booking:
-    """The booking of this (user, key), created ``pending`` and its saga started; a retry returns the same one."""
+def create_booking(
+    user_id: str, idempotency_key: str, request: NewBooking, *, deps: CreateDeps, correlation_id: str | None = None
+) -> Booking:
+    """The booking of this (user, key), created ``pending`` and its saga started; a retry returns the same one.
+    ``correlation_id`` (the creating request's) is kept on the booking and handed to the saga: a retry keeps the
+    first request's, so the saga's input is the same bytes."""
     if isinstance(request.hours, bool) or not MIN_HOURS <= request.hours <= MAX_HOURS:
         raise ValidationFailed(f"hours must be {MIN_HOURS}..{MAX_HOURS}", details={"hours": request.hours})
     ceiling = request.max_price_per_hour
@@ -139,14 +143,14 @@ def create_booking(user_id: str, idempotency_key: str, request: NewBooking, *, d
         booking = Booking(booking_id=booking_id, user_id=user_id, offer_id=offer.offer_id, provider=offer.provider,
                           gpu_model=offer.gpu_model, gpu_count=gpus, hours=request.hours,
                           status=BookingStatus.PENDING, created_at=now, updated_at=now,
-                          max_price_per_hour=ceiling)  # fmt: skip
+                          max_price_per_hour=ceiling, correlation_id=correlation_id)  # fmt: skip
         if not deps.store.create(booking):  # a concurrent or earlier attempt wrote it first
             existing = deps.store.get(user_id, booking_id)
             if existing is None:  # pragma: no cover - a create that lost is followed by a readable item
                 raise RuntimeError("booking create lost a race but the booking is not readable")
         else:
             existing = booking
-    deps.saga.start(existing.booking_id, existing.user_id)  # idempotent by execution name
+    deps.saga.start(existing.booking_id, existing.user_id, existing.correlation_id)  # idempotent by execution name
     return existing
 
 

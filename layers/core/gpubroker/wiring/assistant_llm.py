@@ -67,10 +67,11 @@ def llm_engine() -> LlmEngine | None:
     model = language_model(s)
     if model is None:
         return None
+    from gpubroker.adapters.llm.timed import TimedLanguageModel
     from gpubroker.services.assistant.llm_engine import LlmEngine
 
     return LlmEngine(
-        model=model,
+        model=TimedLanguageModel(model),
         breaker=llm_breaker(s.REDIS_URL),
         budget=llm_budget(s.REDIS_URL),
         timeout_s=s.ASSISTANT_TIMEOUT_SECONDS,
