@@ -163,8 +163,10 @@ alarms: venv
 
 ## make openapi: the API's OpenAPI document (every route of template.yaml, from the functions' own models) into
 ## functions/api_get_openapi/openapi.json, which GET /openapi.json serves in AWS (the local stack generates its own)
+## make openapi: the OpenAPI document from the routes and models, then the Python client's models from it
 openapi: venv
 	$(RUN)/python -m infra.openapi
+	$(RUN)/python -m infra.client_models
 
 ## make client-models: the Python client's models (clients/python) from that document (a contract test keeps them current)
 client-models: venv

@@ -149,7 +149,23 @@ class ChatAnswer(BaseModel):
     """
     a prefilled booking, not placed
     """
-    engine: Annotated[Literal["rules", "bedrock", "openai-compatible"] | None, Field(title="Engine")] = "rules"
+    engine: Annotated[Literal["rules", "bedrock", "openai"] | None, Field(title="Engine")] = "rules"
+    fallback: Annotated[
+        Literal[
+            "anonymous",
+            "budget",
+            "budget_unavailable",
+            "breaker_open",
+            "timeout",
+            "error",
+            "invalid",
+        ]
+        | None,
+        Field(title="Fallback"),
+    ] = None
+    """
+    why the rules engine answered although a language model is configured: anonymous caller, daily budget spent (or not countable), breaker open, the model timed out, failed, or answered invalidly
+    """
     follow_up: Annotated[list[str] | None, Field(max_length=5, title="Follow Up")] = None
     intent: Annotated[str | None, Field(title="Intent")] = "help"
     """
@@ -829,6 +845,7 @@ class ErrorDetail(BaseModel):
             "unsupported_media_type",
             "uri_too_long",
             "validation_error",
+            "web_app_not_built",
         ],
         Field(title="Code"),
     ]
