@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             auth = sign_in(up.url, up.state_file)
             stack = Stack(url=up.url, state_file=up.state_file, ready_s=up.ready_s, ws_url=up.ws_url, auth=auth)
             lab = Lab(World.of(stack), catalogs, redis=redis, dynamo=dynamo, provider=provider, llm=llm)
+            print(f"booker ready: {lab.booker.email or 'a verified user with a saved card'}", flush=True)
             outcomes = []
             for name in args.only or list(ALL):
                 (outcome,) = run(lab, [name])
