@@ -394,7 +394,7 @@ def _close_breaker(redis: OwnRedis) -> None:
 # -------------------------------------------------------------------------------------------- DynamoDB, S3
 
 
-SUSTAINED_S = 8.0
+SUSTAINED_S = 15.0
 
 
 def dynamodb_throttle(lab: Lab) -> Outcome:
