@@ -92,7 +92,7 @@ typecheck: venv
 	$(RUN)/mypy layers/core layers/math functions infra tests
 
 cfn-lint: venv
-	$(RUN)/cfn-lint template.yaml
+	$(RUN)/cfn-lint template.yaml infra/chaos/fis-experiments.yaml
 
 ## make test: lint, types, template, and the whole pytest suite (unit, component, integration, contract, e2e).
 ## The e2e tests run last, on their own: their local stack competes for the CPUs with a second worker running the

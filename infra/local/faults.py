@@ -15,10 +15,10 @@ A rule (JSON, ``POST /_local/faults`` on the HTTP front, signed with the run's k
 
 The delay is spent inside the execution environment, so it counts against the function's ``Timeout``: a delay
 longer than the timeout is a Lambda timeout (``Sandbox.Timedout``), the environment discarded, as in AWS. A rule
-needs an ``error``, a ``delay_ms`` or ``kill`` (not both ``error`` and ``kill``). Rules apply in the order they were set; an invocation takes the first rule of
-its function that has invocations left. ``GET /_local/faults`` lists every rule with how often it fired (``fired``)
-and how many invocations it has left (``remaining``); ``DELETE /_local/faults`` removes them all (``?function=``: that
-function's only).
+needs an ``error``, a ``delay_ms`` or ``kill`` (not both ``error`` and ``kill``). Rules apply in the order they
+were set; an invocation takes the first rule of its function that has invocations left. ``GET /_local/faults``
+lists every rule with how often it fired (``fired``) and how many invocations it has left (``remaining``);
+``DELETE /_local/faults`` removes them all (``?function=``: that function's only).
 
 The registry lives in the stack's process (:class:`Faults`, ``Runtime.faults``); :func:`set_fault`,
 :func:`list_faults` and :func:`clear_faults` are the client side, for tests.

@@ -42,12 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         redis.start()
-        env = {"GPUBROKER_REDIS_URL": redis.url, "AWS_ENDPOINT_URL_DYNAMODB": dynamo.url,
-               "ASSISTANT_ENGINE": "openai", "ASSISTANT_ENDPOINT": llm.url,
-               "GPUBROKER_SANDBOX_CAPACITY": "*=512"}  # fmt: skip
-        with tempfile.TemporaryDirectory(prefix="gpubroker-chaos-") as tmp, local_stack(
-            Path(tmp), "--moto-port", str(moto_port), "--catalogs", str(catalogs), env=env
-        ) as up:
+        env = {
+            "GPUBROKER_REDIS_URL": redis.url,
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamo.url,
+            "ASSISTANT_ENGINE": "openai",
+            "ASSISTANT_ENDPOINT": llm.url,
+            "GPUBROKER_SANDBOX_CAPACITY": "*=512",
+        }
+        with (
+            tempfile.TemporaryDirectory(prefix="gpubroker-chaos-") as tmp,
+            local_stack(Path(tmp), "--moto-port", str(moto_port), "--catalogs", str(catalogs), env=env) as up,
+        ):
             print(f"local stack ready in {up.ready_s:.1f}s (Redis {redis.url}, DynamoDB via {dynamo.url})", flush=True)
             auth = sign_in(up.url, up.state_file)
             stack = Stack(url=up.url, state_file=up.state_file, ready_s=up.ready_s, ws_url=up.ws_url, auth=auth)
@@ -69,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         redis.close()
     print()
     print(table(outcomes))
-    print(f"\n{sum(o.ok and not o.skipped for o in outcomes)} of {len(outcomes)} held in "
-          f"{time.monotonic() - started:.0f}s")  # fmt: skip
+    print(
+        f"\n{sum(o.ok and not o.skipped for o in outcomes)} of {len(outcomes)} held in "
+        f"{time.monotonic() - started:.0f}s"
+    )
     return 0 if all(o.ok for o in outcomes) else 1
 
 

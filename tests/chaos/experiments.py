@@ -120,8 +120,10 @@ def book_and_settle(lab: Lab, out: Outcome, expected_status: str, timeout_s: flo
     took = time.monotonic() - started
     charged, refunded = lab.world.money(booking)
     live = lab.world.live_instances(booking["booking_id"])
-    out.observed = (f"{booking['status']} ({booking.get('reason') or '-'}); charged {charged}, refunded {refunded}, "
-                    f"live instances {len(live)}; settled in {took:.1f}s")  # fmt: skip
+    out.observed = (
+        f"{booking['status']} ({booking.get('reason') or '-'}); charged {charged}, refunded {refunded}, "
+        f"live instances {len(live)}; settled in {took:.1f}s"
+    )
     out.check(booking["status"] == expected_status, f"status {booking['status']}, expected {expected_status}")
     if booking["status"] == "confirmed":
         out.check((charged, refunded) == (booking["amount"]["amount"], 0), f"money {charged}/{refunded}")
@@ -145,16 +147,23 @@ def audit_trail(lab: Lab, booking_id: str, *, until: str, timeout_s: float = 15)
 
 
 def intents_of(lab: Lab, booking_id: str) -> int:
-    intents = lab.world.stripe.v1.payment_intents.list({"limit": 100}).auto_paging_iter()
-    return sum(1 for i in intents if (i.metadata.to_dict() if i.metadata else {}).get("booking_id") == booking_id)
+    """How many PaymentIntents Stripe holds for the booking (one, whatever the retries)."""
+    count = 0
+    for intent in lab.world.stripe.v1.payment_intents.list({"limit": 100}).auto_paging_iter():
+        metadata: dict[str, Any] = intent.metadata.to_dict() if intent.metadata else {}
+        count += metadata.get("booking_id") == booking_id
+    return count
 
 
 # ------------------------------------------------------------------------------------------------------- Stripe
 
 
 def stripe_5xx_transient(lab: Lab) -> Outcome:
-    out = Outcome("stripe-5xx-transient", "Stripe answers 500 to the next 2 charge requests",
-                  "confirmed; charged exactly once (the idempotency key replays); no refund")  # fmt: skip
+    out = Outcome(
+        "stripe-5xx-transient",
+        "Stripe answers 500 to the next 2 charge requests",
+        "confirmed; charged exactly once (the idempotency key replays); no refund",
+    )
     lab.stripe_fault(path_prefix=PAYMENTS, method="POST", status=500, times=2)
     try:
         booking = book_and_settle(lab, out, "confirmed")
@@ -167,8 +176,11 @@ def stripe_5xx_transient(lab: Lab) -> Outcome:
 
 
 def stripe_5xx_persistent(lab: Lab) -> Outcome:
-    out = Outcome("stripe-5xx-persistent", "Stripe answers 500 to every charge request",
-                  "failed (payment_failed) after the charge step's retries; nothing charged; instance released")  # fmt: skip
+    out = Outcome(
+        "stripe-5xx-persistent",
+        "Stripe answers 500 to every charge request",
+        "failed (payment_failed) after the charge step's retries; nothing charged; instance released",
+    )
     lab.stripe_fault(path_prefix=PAYMENTS, method="POST", status=500, times=1000)
     try:
         book_and_settle(lab, out, "failed")
@@ -182,8 +194,11 @@ def stripe_5xx_persistent(lab: Lab) -> Outcome:
 
 
 def stripe_timeout(lab: Lab) -> Outcome:
-    out = Outcome("stripe-timeout", "Stripe holds the next charge request 11 s (the SDK gives up at 10 s)",
-                  "confirmed; the SDK's retry reuses the idempotency key: one PaymentIntent, charged once")  # fmt: skip
+    out = Outcome(
+        "stripe-timeout",
+        "Stripe holds the next charge request 11 s (the SDK gives up at 10 s)",
+        "confirmed; the SDK's retry reuses the idempotency key: one PaymentIntent, charged once",
+    )
     lab.stripe_fault(path_prefix=PAYMENTS, method="POST", delay_ms=11_000, times=1)
     try:
         booking = book_and_settle(lab, out, "confirmed")
@@ -200,8 +215,11 @@ def stripe_timeout(lab: Lab) -> Outcome:
 
 def lambda_killed(step: str, expected: str, expected_status: str) -> Callable[[Lab], Outcome]:
     def experiment(lab: Lab) -> Outcome:
-        out = Outcome(f"lambda-killed-{step.lower()}",
-                      f"Booking{step}Function's process killed (SIGKILL) after its side effect", expected)  # fmt: skip
+        out = Outcome(
+            f"lambda-killed-{step.lower()}",
+            f"Booking{step}Function's process killed (SIGKILL) after its side effect",
+            expected,
+        )
         set_fault(lab.url, {"function": f"Booking{step}Function", "kill": True, "when": "after"}, lab.world.creds)
         try:
             booking = book_and_settle(lab, out, expected_status)
@@ -217,9 +235,10 @@ def lambda_killed(step: str, expected: str, expected_status: str) -> Callable[[L
 
 
 lambda_killed_reserve = lambda_killed(
-    "Reserve", "failed; the instance reserved before the kill is released by the compensation; nothing charged",
+    "Reserve",
+    "failed; the instance reserved before the kill is released by the compensation; nothing charged",
     "failed",
-)  # fmt: skip
+)
 lambda_killed_charge = lambda_killed(
     "Charge", "failed; the charge made before the kill is refunded in full, the instance released", "failed"
 )
@@ -231,12 +250,16 @@ lambda_killed_charge = lambda_killed(
 def websocket_gone(lab: Lab) -> Outcome:
     """A subscribed connection that API Gateway no longer knows (its $disconnect was lost): a clone of a live
     subscriber's row under an id the WebSocket API answers 410 for."""
-    out = Outcome("websocket-gone-410", "a stored subscriber's connection is gone (@connections answers 410)",
-                  "the broadcaster deletes the stale connection; the live subscriber still gets the change")  # fmt: skip
+    out = Outcome(
+        "websocket-gone-410",
+        "a stored subscriber's connection is gone (@connections answers 410)",
+        "the broadcaster deletes the stale connection; the live subscriber still gets the change",
+    )
     ddb = dynamodb(lab.world.state)
     table = lab.names["ConnectionsTable"]
-    offers = boto3.resource("dynamodb", endpoint_url=lab.world.state["aws_endpoint"],
-                            region_name="us-east-1").Table(lab.names["OffersTable"])  # fmt: skip
+    offers = boto3.resource("dynamodb", endpoint_url=lab.world.state["aws_endpoint"], region_name="us-east-1").Table(
+        lab.names["OffersTable"]
+    )
     offer_id = f"runpod-chaos-{uuid.uuid4().hex[:10]}"
     gone_id = f"chaosGone{uuid.uuid4().hex[:8]}="
 
@@ -249,12 +272,15 @@ def websocket_gone(lab: Lab) -> Outcome:
                     await asyncio.wait_for(ws.recv(), 1.0)
                 except TimeoutError:
                     break
-            rows = ddb.scan(TableName=table, FilterExpression="sub_key = :k",
-                            ExpressionAttributeValues={":k": {"S": "provider#runpod"}})["Items"]  # fmt: skip
+            rows: list[dict[str, Any]] = ddb.scan(
+                TableName=table,
+                FilterExpression="sub_key = :k",
+                ExpressionAttributeValues={":k": {"S": "provider#runpod"}},
+            )["Items"]
             if not out.check(bool(rows), "no stored runpod subscriber to clone"):
                 return
-            clone = {**max(rows, key=lambda r: r.get("connected_at", {}).get("S", "")),
-                     "connection_id": {"S": gone_id}}  # fmt: skip
+            newest = max(rows, key=lambda r: str(r.get("connected_at", {}).get("S", "")))
+            clone = {**newest, "connection_id": {"S": gone_id}}
             ddb.put_item(TableName=table, Item=clone)
             item = json.loads(json.dumps(offer(offer_id, 1.23, gpu_count=1)), parse_float=Decimal)
             started = time.monotonic()
@@ -262,8 +288,9 @@ def websocket_gone(lab: Lab) -> Outcome:
             heard = gone_at = None
             deadline = started + 30
             while time.monotonic() < deadline and (heard is None or gone_at is None):
-                if gone_at is None and "Item" not in ddb.get_item(TableName=table,
-                                                                  Key={"connection_id": {"S": gone_id}}):
+                if gone_at is None and "Item" not in ddb.get_item(
+                    TableName=table, Key={"connection_id": {"S": gone_id}}
+                ):
                     gone_at = time.monotonic() - started
                 try:
                     frame = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
@@ -275,7 +302,8 @@ def websocket_gone(lab: Lab) -> Outcome:
             out.check(heard is not None, "the live subscriber never heard the change")
             out.check(gone_at is not None, "the gone connection was never deleted")
             out.observed = f"live subscriber heard it after {heard or 0:.2f}s; gone connection deleted after " + (
-                f"{gone_at:.2f}s" if gone_at is not None else "never")  # fmt: skip
+                f"{gone_at:.2f}s" if gone_at is not None else "never"
+            )
             out.recovery_s = gone_at
 
     try:
@@ -300,9 +328,12 @@ def _api_event(lab: Lab) -> dict[str, Any]:
 
 
 def provider_garbage(lab: Lab) -> Outcome:
-    out = Outcome("provider-garbage", "the provider API answers 200 with an HTML page instead of JSON",
-                  "the run fails (not retried); lambda's last good offers stay searchable, flagged stale; "
-                  "no 5xx; the next good run recovers")  # fmt: skip
+    out = Outcome(
+        "provider-garbage",
+        "the provider API answers 200 with an HTML page instead of JSON",
+        "the run fails (not retried); lambda's last good offers stay searchable, flagged stale; "
+        "no 5xx; the next good run recovers",
+    )
     assert lab.provider is not None
     _provider_secret(lab)
     status, before = lab.offers_of("lambda")
@@ -327,8 +358,10 @@ def provider_garbage(lab: Lab) -> Outcome:
             break
         time.sleep(0.2)
     out.check(out.recovery_s is not None, "lambda's offers still stale after the good run")
-    out.observed = (f"failed run kept {after.get('count')} offers (stale={after.get('stale')}); good run: "
-                    f"{report['accepted']} offers, not stale")  # fmt: skip
+    out.observed = (
+        f"failed run kept {after.get('count')} offers (stale={after.get('stale')}); good run: "
+        f"{report['accepted']} offers, not stale"
+    )
     return out
 
 
@@ -355,14 +388,18 @@ def _transient(name: str, fault: str, faults: list[str], what: str) -> Callable[
 
 
 provider_5xx = _transient("provider-5xx", "500", ["500", "500"], "the provider API answers 500 twice")
-provider_timeout = _transient("provider-timeout", "hang", ["hang"],
-                              "the provider API does not answer the first request (client timeout 20 s)")  # fmt: skip
+provider_timeout = _transient(
+    "provider-timeout", "hang", ["hang"], "the provider API does not answer the first request (client timeout 20 s)"
+)
 
 
 def provider_down(lab: Lab) -> Outcome:
-    out = Outcome("provider-5xx-persistent", "the provider API answers 500 to every request",
-                  "5 failing attempts open lambda's breaker within the run; the next run is skipped without a "
-                  "request; the offers stay searchable, stale; no 5xx")  # fmt: skip
+    out = Outcome(
+        "provider-5xx-persistent",
+        "the provider API answers 500 to every request",
+        "5 failing attempts open lambda's breaker within the run; the next run is skipped without a "
+        "request; the offers stay searchable, stale; no 5xx",
+    )
     assert lab.provider is not None and lab.redis is not None
     _provider_secret(lab)
     _close_breaker(lab.redis)  # the earlier experiments' failing attempts are in its window: a clean start
@@ -372,14 +409,18 @@ def provider_down(lab: Lab) -> Outcome:
         first = lab.ingest(_api_event(lab))
         between = lab.provider.requests
         second = lab.ingest(_api_event(lab))
-        out.check(first["status"] == "failed" and between - sent == 5, f"first run {first['status']}, "
-                  f"{between - sent} requests")  # fmt: skip
+        out.check(
+            first["status"] == "failed" and between - sent == 5,
+            f"first run {first['status']}, {between - sent} requests",
+        )
         out.check(second["status"] == "skipped" and lab.provider.requests == between, f"second run {second}")
         time.sleep(lab.world.state["snapshot_ttl_s"])
         status, page = lab.offers_of("lambda")
         out.check(status == 200 and page.get("count", 0) > 0 and page.get("stale") is True, f"search {status}")
-        out.observed = (f"run 1 {first['status']} after {between - sent} requests, run 2 {second['status']} "
-                        f"({second.get('skipped')}); search {status}, {page.get('count')} offers stale")  # fmt: skip
+        out.observed = (
+            f"run 1 {first['status']} after {between - sent} requests, run 2 {second['status']} "
+            f"({second.get('skipped')}); search {status}, {page.get('count')} offers stale"
+        )
     finally:
         lab.clear()
         _close_breaker(lab.redis)  # it stays open 65 min by design: closed by hand for the experiments after
@@ -398,9 +439,11 @@ SUSTAINED_S = 15.0
 
 
 def dynamodb_throttle(lab: Lab) -> Outcome:
-    out = Outcome("dynamodb-throttle", "DynamoDB throttles (ProvisionedThroughputExceeded): 3 requests, then 8 s of all",
-                  "brief: absorbed by the SDK's retries (200); sustained: 503 + Retry-After, never 500; 200 again "
-                  "after")  # fmt: skip
+    out = Outcome(
+        "dynamodb-throttle",
+        "DynamoDB throttles (ProvisionedThroughputExceeded): 3 requests, then 15 s of all",
+        "brief: absorbed by the SDK's retries (200); sustained: 503 + Retry-After, never 500; 200 again after",
+    )
     assert lab.dynamo is not None
     booker = lab.booker
     statuses: list[int] = []
@@ -432,9 +475,12 @@ def dynamodb_throttle(lab: Lab) -> Outcome:
 
 
 def s3_snapshot_missing(lab: Lab) -> Outcome:
-    out = Outcome("s3-snapshot-missing", "the snapshot manifest and the snapshot it names are deleted from S3",
-                  "warm search containers answer from the snapshot they hold (200), a cold one 503 "
-                  "snapshot_missing, never 500; the next ingestion run republishes; nothing lost")  # fmt: skip
+    out = Outcome(
+        "s3-snapshot-missing",
+        "the snapshot manifest and the snapshot it names are deleted from S3",
+        "warm search containers answer from the snapshot they hold (200), a cold one 503 "
+        "snapshot_missing, never 500; the next ingestion run republishes; nothing lost",
+    )
     s3 = boto3.client("s3", endpoint_url=lab.world.state["aws_endpoint"], region_name="us-east-1")
     bucket = lab.names["SnapshotBucket"]
     status, before, _ = request("GET", f"{lab.url}/offers?limit=1")
@@ -446,8 +492,10 @@ def s3_snapshot_missing(lab: Lab) -> Outcome:
     for _ in range(8):
         status, body, _ = request("GET", f"{lab.url}/offers?limit=1")
         statuses.append(status)
-        out.check(status == 200 or (status == 503 and body["error"]["code"] == "snapshot_missing"),
-                  f"{status} {body} with the snapshot missing")  # fmt: skip
+        out.check(
+            status == 200 or (status == 503 and body["error"]["code"] == "snapshot_missing"),
+            f"{status} {body} with the snapshot missing",
+        )
     started = time.monotonic()
     catalog = lab.catalogs / "verda" / "vms.csv"
     report = lab.ingest({"provider": "verda", "catalog": str(catalog)})
@@ -471,10 +519,13 @@ def s3_snapshot_missing(lab: Lab) -> Outcome:
 
 
 def redis_down(lab: Lab) -> Outcome:
-    out = Outcome("redis-down-and-back", "Redis killed (SIGKILL) mid-run, restarted 3 s later",
-                  "searches 200 on the in-process rate limiter; a booking placed while it is down waits in the "
-                  "reserve step's retries and is confirmed once Redis is back; no key lost (append-only file); "
-                  "the rate limiter uses Redis again")  # fmt: skip
+    out = Outcome(
+        "redis-down-and-back",
+        "Redis killed (SIGKILL) mid-run, restarted 3 s later",
+        "searches 200 on the in-process rate limiter; a booking placed while it is down waits in the "
+        "reserve step's retries and is confirmed once Redis is back; no key lost (append-only file); "
+        "the rate limiter uses Redis again",
+    )
     assert lab.redis is not None
     booker = lab.booker
     client = lab.redis.client()
@@ -506,16 +557,21 @@ def redis_down(lab: Lab) -> Outcome:
             break
         time.sleep(0.25)
     out.check(limiter_back is not None, "the rate limiter never wrote to Redis again")
-    out.observed = (f"searches {statuses}; booking {status} then confirmed {out.recovery_s or 0:.1f}s after the "
-                    f"restart; rate limiter on Redis again after {limiter_back or 0:.1f}s; {len(lost)} keys lost")  # fmt: skip
+    out.observed = (
+        f"searches {statuses}; booking {status} then confirmed {out.recovery_s or 0:.1f}s after the "
+        f"restart; rate limiter on Redis again after {limiter_back or 0:.1f}s; {len(lost)} keys lost"
+    )
     return out
 
 
 def llm_hang(lab: Lab) -> Outcome:
-    out = Outcome("llm-hang", "the language model accepts the request and never answers",
-                  "POST /ai/parse-workload answers 200 from the rules engine (fallback timeout) within the 3 s "
-                  "budget, then breaker_open at once; the model answers again once its breaker lets a trial "
-                  "through")  # fmt: skip
+    out = Outcome(
+        "llm-hang",
+        "the language model accepts the request and never answers",
+        "POST /ai/parse-workload answers 200 from the rules engine (fallback timeout) within the 3 s "
+        "budget, then breaker_open at once; the model answers again once its breaker lets a trial "
+        "through",
+    )
     assert lab.llm is not None
     booker = lab.booker
     lab.llm.mode, lab.llm.hang_s = "hang", 30.0
@@ -539,7 +595,9 @@ def llm_hang(lab: Lab) -> Outcome:
             break
         time.sleep(2.0)
     out.check(out.recovery_s is not None, "the model never answered again")
-    out.observed = f"fallbacks {reasons}; slowest answer {slowest:.1f}s; the model back after {out.recovery_s or 0:.0f}s"
+    out.observed = (
+        f"fallbacks {reasons}; slowest answer {slowest:.1f}s; the model back after {out.recovery_s or 0:.0f}s"
+    )
     return out
 
 
@@ -576,7 +634,7 @@ def run(lab: Lab, names: list[str] | None = None) -> list[Outcome]:
             continue
         try:
             outcomes.append(experiment(lab))
-        except Exception as exc:  # noqa: BLE001 - reported in the table, the run goes on
+        except Exception as exc:
             failed = Outcome(name, "-", "-")
             failed.check(False, f"raised {type(exc).__name__}: {exc}")
             outcomes.append(failed)
@@ -588,8 +646,14 @@ def table(outcomes: list[Outcome]) -> str:
     rows = [("experiment", "result", "recovery", "observed")]
     for o in outcomes:
         result = "SKIP" if o.skipped else "PASS" if o.ok else "FAIL"
-        rows.append((o.name, result, f"{o.recovery_s:.2f}s" if o.recovery_s is not None else "-",
-                     o.observed + ("" if o.ok else f"  PROBLEMS: {'; '.join(o.problems)}")))  # fmt: skip
+        rows.append(
+            (
+                o.name,
+                result,
+                f"{o.recovery_s:.2f}s" if o.recovery_s is not None else "-",
+                o.observed + ("" if o.ok else f"  PROBLEMS: {'; '.join(o.problems)}"),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [" | ".join([*(r[i].ljust(widths[i]) for i in range(3)), r[3]]) for r in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths) + "-+-" + "-" * 40)

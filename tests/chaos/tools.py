@@ -53,18 +53,34 @@ class OwnRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("make chaos needs redis-server (Debian: apt-get install -y redis-server)")
-        self.proc = subprocess.Popen(  # noqa: S603 - the machine's redis-server, on our own port and folder
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_port(self.port)
         deadline = time.monotonic() + 10
         while True:  # answering commands, the append-only file loaded
             try:
                 if self.client().ping():
                     return
-            except Exception:  # noqa: BLE001 - loading: retry until the deadline
+            except Exception:
                 if time.monotonic() > deadline:
                     raise
             time.sleep(0.05)
@@ -87,10 +103,12 @@ class OwnRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-THROTTLE_BODY = json.dumps({
-    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-    "message": "The level of configured provisioned throughput for the table was exceeded.",
-}).encode()  # fmt: skip
+THROTTLE_BODY = json.dumps(
+    {
+        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        "message": "The level of configured provisioned throughput for the table was exceeded.",
+    }
+).encode()
 
 
 class DynamoThrottle:
@@ -179,14 +197,24 @@ class DynamoThrottle:
 
 def lambda_catalog(price_cents: int = 249) -> dict[str, Any]:
     """A Lambda Cloud ``/api/v1/instance-types`` answer: two GPU types with capacity in two regions."""
+
     def kind(name: str, gpu: str, gpus: int, cents: int) -> dict[str, Any]:
-        spec = {"name": name, "description": name, "gpu_description": gpu, "price_cents_per_hour": cents,
-                "specs": {"vcpus": 26 * gpus, "memory_gib": 225 * gpus, "storage_gib": 2750, "gpus": gpus}}  # fmt: skip
+        spec = {
+            "name": name,
+            "description": name,
+            "gpu_description": gpu,
+            "price_cents_per_hour": cents,
+            "specs": {"vcpus": 26 * gpus, "memory_gib": 225 * gpus, "storage_gib": 2750, "gpus": gpus},
+        }
         regions = [{"name": "us-east-1", "description": "Virginia"}, {"name": "us-west-1", "description": "California"}]
         return {"instance_type": spec, "regions_with_capacity_available": regions}
 
-    return {"data": {"gpu_1x_h100_sxm5": kind("gpu_1x_h100_sxm5", "H100 (80 GB SXM5)", 1, price_cents),
-                     "gpu_8x_a100_80gb_sxm4": kind("gpu_8x_a100_80gb_sxm4", "A100 (80 GB SXM4)", 8, 8 * 179)}}  # fmt: skip
+    return {
+        "data": {
+            "gpu_1x_h100_sxm5": kind("gpu_1x_h100_sxm5", "H100 (80 GB SXM5)", 1, price_cents),
+            "gpu_8x_a100_80gb_sxm4": kind("gpu_8x_a100_80gb_sxm4", "A100 (80 GB SXM4)", 8, 8 * 179),
+        }
+    }
 
 
 class FakeProvider:
@@ -215,9 +243,15 @@ class FakeProvider:
                     outer._stop.wait(outer.hang_s)
                     self.close_connection = True
                     return
-                status, body = (500, b'{"error": "internal"}') if fault == "500" else (
-                    (200, b"<html><body>502 Bad Gateway</body></html>") if fault == "garbage"
-                    else (200, json.dumps(lambda_catalog()).encode()))  # fmt: skip
+                status, body = (
+                    (500, b'{"error": "internal"}')
+                    if fault == "500"
+                    else (
+                        (200, b"<html><body>502 Bad Gateway</body></html>")
+                        if fault == "garbage"
+                        else (200, json.dumps(lambda_catalog()).encode())
+                    )
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -14,7 +14,9 @@ from infra.local.template import ROOT, load_template
 
 FIS = ROOT / "infra" / "chaos" / "fis-experiments.yaml"
 LAMBDA_ACTIONS = {"aws:lambda:invocation-add-delay", "aws:lambda:invocation-error"}
-ALARM_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:cloudwatch:\$\{AWS::Region\}:\$\{AWS::AccountId\}:alarm:\$\{(\w+)\}$")
+ALARM_ARN = re.compile(
+    r"^arn:\$\{AWS::Partition\}:cloudwatch:\$\{AWS::Region\}:\$\{AWS::AccountId\}:alarm:\$\{(\w+)\}$"
+)
 
 
 @pytest.fixture(scope="module")

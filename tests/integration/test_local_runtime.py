@@ -304,8 +304,9 @@ def test_a_kill_rule_kills_the_environment_mid_invocation_and_the_next_one_is_fr
     side = tmp_path / "side"
     side.mkdir()
     with pytest.raises(FunctionError) as err:
+        query = {"dir": str(side), "n": "1", "timeout": "5"}
         f.runtime.invoke("OneFunction", {"httpMethod": "GET", "path": "/one/meet", "requestContext": {},
-                                         "queryStringParameters": {"dir": str(side), "n": "1", "timeout": "5"}})  # fmt: skip
+                                         "queryStringParameters": query})  # fmt: skip
     assert err.value.error_type == "Runtime.ExitError" and "status -9" in err.value.error_message
     assert not _alive(pid)
     assert len(list(side.iterdir())) == (1 if when == "after" else 0)  # the side effect happened only after

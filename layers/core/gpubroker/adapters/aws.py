@@ -8,7 +8,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-
 TOTAL_ATTEMPTS = 4
 """Every AWS call's attempts, the first included (botocore's standard retry mode: throttles, 5xx, timeouts). Three
 retries wait at most 1 + 2 + 4 s (full jitter, 3.5 s on average), so a dependency that keeps throttling surfaces
