@@ -3,19 +3,22 @@
 A rule (JSON, ``POST /_local/faults`` on the HTTP front, signed with the run's key like the Invoke API)::
 
     {"function": "<LogicalId>", "error": "<ErrorType>"?, "message": "..."?, "delay_ms": 0?, "times": 1?,
-     "when": "before" | "after"?}
+     "when": "before" | "after"?, "kill": false?}
 
 - ``before`` (the default): the next ``times`` invocations of the function wait ``delay_ms`` in their execution
   environment, then fail with ``error`` without running the handler (or, with no ``error``, run it late).
 - ``after``: the handler runs (its side effects happen), then the invocation waits ``delay_ms`` and fails with
   ``error`` (or, with no ``error``, answers what the handler answered, late): a crash after a side effect.
+- ``kill``: instead of failing with an error, the execution environment's process is killed (SIGKILL) at that
+  point, before or after the handler: the invocation fails with ``Runtime.ExitError`` and the environment is
+  replaced, as when Lambda's runtime dies mid-invocation (``make chaos``: a Lambda killed in a saga step).
 
 The delay is spent inside the execution environment, so it counts against the function's ``Timeout``: a delay
 longer than the timeout is a Lambda timeout (``Sandbox.Timedout``), the environment discarded, as in AWS. A rule
-needs an ``error`` or a ``delay_ms``. Rules apply in the order they were set; an invocation takes the first rule of
-its function that has invocations left. ``GET /_local/faults`` lists every rule with how often it fired (``fired``)
-and how many invocations it has left (``remaining``); ``DELETE /_local/faults`` removes them all (``?function=``: that
-function's only).
+needs an ``error``, a ``delay_ms`` or ``kill`` (not both ``error`` and ``kill``). Rules apply in the order they
+were set; an invocation takes the first rule of its function that has invocations left. ``GET /_local/faults``
+lists every rule with how often it fired (``fired``) and how many invocations it has left (``remaining``);
+``DELETE /_local/faults`` removes them all (``?function=``: that function's only).
 
 The registry lives in the stack's process (:class:`Faults`, ``Runtime.faults``); :func:`set_fault`,
 :func:`list_faults` and :func:`clear_faults` are the client side, for tests.
@@ -38,7 +41,7 @@ from infra.local.sigv4 import LocalCredentials, sign
 PATH = "/_local/faults"
 MAX_DELAY_MS = 900_000  # Lambda's longest timeout
 _ERROR_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
-_FIELDS = frozenset({"function", "error", "message", "delay_ms", "times", "when"})
+_FIELDS = frozenset({"function", "error", "message", "delay_ms", "times", "when", "kill"})
 
 
 class InvalidFault(ValueError):
@@ -54,6 +57,7 @@ class Fault:
     error: str | None = None
     message: str = ""
     delay_ms: int = 0
+    kill: bool = False
     fired: int = 0
 
     @property
@@ -63,7 +67,8 @@ class Fault:
     def action(self) -> dict[str, Any]:
         """What the execution environment does for one invocation (see runtime._serve)."""
         message = self.message or f"injected fault {self.id} ({self.when}) on {self.function}"
-        return {"when": self.when, "delay_ms": self.delay_ms, "error": self.error, "message": message}
+        return {"when": self.when, "delay_ms": self.delay_ms, "error": self.error, "message": message,
+                "kill": self.kill}  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return {**asdict(self), "remaining": self.remaining}
@@ -91,10 +96,15 @@ def parse(raw: Any, functions: Collection[str]) -> dict[str, Any]:
         raise InvalidFault("error must be an error type name (letters, digits, '.', '_'; e.g. Sandbox.Timedout)")
     if not isinstance(message, str) or len(message) > 1024:
         raise InvalidFault("message must be a string of at most 1024 characters")
-    if error is None and delay_ms == 0:
-        raise InvalidFault("a rule needs an error or a delay_ms")
+    kill = raw.get("kill", False)
+    if not isinstance(kill, bool):
+        raise InvalidFault("kill must be true or false")
+    if kill and error is not None:
+        raise InvalidFault("a rule either kills the environment or fails with an error, not both")
+    if error is None and delay_ms == 0 and not kill:
+        raise InvalidFault("a rule needs an error, a delay_ms or kill")
     return {"function": function, "when": when, "times": times, "error": error, "message": message,
-            "delay_ms": delay_ms}  # fmt: skip
+            "delay_ms": delay_ms, "kill": kill}  # fmt: skip
 
 
 class Faults:

@@ -181,13 +181,15 @@ def _run(
     fault: dict[str, Any] | None,
     *,
     log: bool = True,
+    isolated: bool = True,
 ) -> dict[str, Any]:
     """One invocation: ``{"result"}`` or ``{"errorType", "errorMessage"}``, with a fault rule's action
-    (infra/local/faults.py) before or after the handler."""
+    (infra/local/faults.py) before or after the handler. A ``kill`` rule ends this process with SIGKILL (the stack
+    sees ``Runtime.ExitError``); in the stack's own process (``isolated=False``) it only answers that error."""
     if fault is not None and fault["when"] == "before":
-        time.sleep(fault["delay_ms"] / 1000)
-        if fault["error"]:
-            return _error(fault["error"], fault["message"])
+        failed = _act(fault, isolated=isolated)
+        if failed is not None:
+            return failed
     try:
         answer: dict[str, Any] = {"result": handler(event, context)}
     except Exception as exc:
@@ -195,10 +197,23 @@ def _run(
             _log_error(function, exc)
         answer = _error(type(exc).__name__, str(exc))
     if fault is not None and fault["when"] == "after":
-        time.sleep(fault["delay_ms"] / 1000)
-        if fault["error"]:
-            return _error(fault["error"], fault["message"])
+        failed = _act(fault, isolated=isolated)
+        if failed is not None:
+            return failed
     return answer
+
+
+def _act(fault: dict[str, Any], *, isolated: bool) -> dict[str, str] | None:
+    """A fault rule's action: wait, then die (``kill``), or fail with its error; None: go on."""
+    time.sleep(fault["delay_ms"] / 1000)
+    if fault.get("kill"):
+        if isolated:
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)  # the execution environment dies mid-invocation, as on an OOM kill
+        return _error("Runtime.ExitError", f"RequestId: the environment exited (status -9): {fault['message']}")
+    if fault["error"]:
+        return _error(fault["error"], fault["message"])
+    return None
 
 
 def _error(error_type: str, message: str) -> dict[str, str]:
@@ -425,7 +440,7 @@ class Runtime:
         handler = self.handler(logical_id)
         ctx = LambdaContext(function_name=logical_id, timeout_s=self.function(logical_id).timeout_s)
         with self._lock_for(logical_id):
-            answer = _run(logical_id, handler, event, ctx, self.faults.take(logical_id), log=False)
+            answer = _run(logical_id, handler, event, ctx, self.faults.take(logical_id), log=False, isolated=False)
         if "result" in answer:
             return answer["result"]
         raise FunctionError(logical_id, error_type=answer["errorType"], error_message=answer["errorMessage"])

@@ -84,17 +84,23 @@ class World:
                                           ExpressionAttributeValues=wanted)["Items"]  # fmt: skip
         return sorted(i["action"]["S"] for i in items)
 
+    @classmethod
+    def of(cls, stack: Stack) -> World:
+        """The world of a running local stack (its state file), with a bookable offer of 0.5 USD/h or more."""
+        state = json.loads(stack.state_file.read_text())
+        client = stripe.StripeClient(LOCAL_STRIPE_KEY, base_addresses={"api": state["stripe"]})
+        sandbox = SandboxCapacity.from_env({"GPUBROKER_SANDBOX_REDIS_URL": state["sandbox"]["redis_url"],
+                                            "GPUBROKER_SANDBOX_PREFIX": state["sandbox"]["prefix"]})  # fmt: skip
+        w = cls(stack, state, LocalCredentials.from_state(state), client, sandbox)
+        w.offer = available_offer(stack.url, stack.auth, min_price=0.5)
+        return w
+
 
 @pytest.fixture(scope="module")
 def world(stack: Stack) -> Iterator[World]:
     if not stack.auth:
         pytest.skip("needs the local stack (its faults, sandbox and Stripe server)")
-    state = json.loads(stack.state_file.read_text())
-    client = stripe.StripeClient(LOCAL_STRIPE_KEY, base_addresses={"api": state["stripe"]})
-    sandbox = SandboxCapacity.from_env({"GPUBROKER_SANDBOX_REDIS_URL": state["sandbox"]["redis_url"],
-                                        "GPUBROKER_SANDBOX_PREFIX": state["sandbox"]["prefix"]})  # fmt: skip
-    w = World(stack, state, LocalCredentials.from_state(state), client, sandbox)
-    w.offer = available_offer(stack.url, stack.auth, min_price=0.5)
+    w = World.of(stack)
     yield w
     w.clear()
 

@@ -289,3 +289,43 @@ def test_in_process_and_isolated_runtimes_agree_on_errors(app: App) -> None:
     with pytest.raises(FunctionError) as err:
         Runtime(app, isolated=False).invoke("OneFunction", {"raise": "here"})
     assert (err.value.error_type, err.value.error_message) == ("ValueError", "here")
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_kill_rule_kills_the_environment_mid_invocation_and_the_next_one_is_fresh(
+    front: Callable[..., Front], tmp_path: Path, when: str
+) -> None:
+    """``kill`` (make chaos: a Lambda killed in a saga step): the environment's process dies by SIGKILL, the
+    invocation fails with Runtime.ExitError, after the handler's side effect when ``after``, and a new environment
+    serves the next one. In the stack's own process the rule only answers the error."""
+    f = front()
+    pid = f.get(f"/one/{meet(tmp_path, 1)}")[1]["pid"]
+    f.runtime.faults.add({"function": "OneFunction", "kill": True, "when": when})
+    side = tmp_path / "side"
+    side.mkdir()
+    with pytest.raises(FunctionError) as err:
+        query = {"dir": str(side), "n": "1", "timeout": "5"}
+        f.runtime.invoke("OneFunction", {"httpMethod": "GET", "path": "/one/meet", "requestContext": {},
+                                         "queryStringParameters": query})  # fmt: skip
+    assert err.value.error_type == "Runtime.ExitError" and "status -9" in err.value.error_message
+    assert not _alive(pid)
+    assert len(list(side.iterdir())) == (1 if when == "after" else 0)  # the side effect happened only after
+    status, again = f.get(f"/one/{meet(tmp_path, 1)}")
+    assert status == 200 and again["pid"] != pid
+    here = Runtime(f.runtime.app, isolated=False)
+    here.faults.add({"function": "TwoFunction", "kill": True})
+    with pytest.raises(FunctionError) as err:
+        here.invoke("TwoFunction", {"raise": "never run"})
+    assert err.value.error_type == "Runtime.ExitError"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{"function": "OneFunction", "kill": True, "error": "X"}, {"function": "OneFunction", "kill": "yes"},
+     {"function": "OneFunction"}],
+)  # fmt: skip
+def test_a_kill_rule_is_refused_with_an_error_or_when_not_a_boolean(app: App, rule: dict[str, Any]) -> None:
+    from infra.local.faults import Faults, InvalidFault
+
+    with pytest.raises(InvalidFault):
+        Faults(app.functions).add(rule)

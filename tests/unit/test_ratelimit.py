@@ -410,3 +410,22 @@ def test_a_bad_bearer_token_on_a_public_route_is_anonymous_not_refused(public_ap
     for _ in range(9):
         _bearer_call(public_app, token, fingerprint or "none", ip="198.51.100.77")
     assert call(public_app, ip="198.51.100.77")["statusCode"] == 429  # it spent that IP's anonymous budget
+
+
+@pytest.mark.parametrize(("code", "status"), [("ProvisionedThroughputExceededException", 503),
+                                              ("ThrottlingException", 503), ("ValidationException", 500)])  # fmt: skip
+def test_an_aws_throttle_left_after_the_sdk_retries_is_a_503_with_retry_after(code: str, status: int) -> None:
+    """make chaos, "DynamoDB throttling": a throttle is transient (503, Retry-After), any other AWS error a 500."""
+    from botocore.exceptions import ClientError
+
+    resolver = new_resolver()
+
+    @resolver.get("/ping")
+    def ping() -> dict[str, bool]:
+        raise ClientError({"Error": {"Code": code, "Message": "slow down"}}, "Query")
+
+    answer = call(Served(resolver, FrontDoor(limiter=MemoryRateLimiter(FakeClock()))))
+    assert answer["statusCode"] == status
+    assert json.loads(answer["body"])["error"]["code"] == ("unavailable" if status == 503 else "internal_error")
+    if status == 503:
+        assert header(answer, "Retry-After") == "1"

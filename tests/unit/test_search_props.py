@@ -408,3 +408,26 @@ def test_every_snapshot_version_made_matches_the_cursor_pattern() -> None:
     ):
         version = snapshot_version(as_of, [{"offer_id": "runpod-1", "price_per_hour": 1.5}])
         assert re.fullmatch(SNAPSHOT_VERSION_PATTERN, version), version
+
+
+def test_a_container_holding_a_snapshot_keeps_answering_when_the_manifest_or_the_snapshot_goes_missing() -> None:
+    """make chaos, "S3 snapshot missing": the last snapshot a warm container holds answers (no 503 where a
+    fallback exists); a cold container answers SnapshotMissing; a new publication is read again."""
+    store = MemorySnapshotStore()
+    publish(store, [], V1)
+    cache = SnapshotCache(store, ttl_s=0)
+    assert cache.current().meta["version"] == V1
+    store.latest = None  # the manifest deleted
+    assert cache.current().meta["version"] == V1
+    with pytest.raises(SnapshotMissing):
+        SnapshotCache(store, ttl_s=0).current()
+    publish(store, [], V2)
+    store.expire(V2)  # listed, its data gone
+    assert cache.current().meta["version"] == V1
+    with pytest.raises(SnapshotMissing):
+        SnapshotCache(store, ttl_s=0).current()
+    publish(store, [], V3)
+    assert cache.current().meta["version"] == V3
+
+
+V3 = "20261126T130000000000Z-0000000c"

@@ -8,21 +8,33 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+TOTAL_ATTEMPTS = 4
+"""Every AWS call's attempts, the first included (botocore's standard retry mode: throttles, 5xx, timeouts). Three
+retries wait at most 1 + 2 + 4 s (full jitter, 3.5 s on average), so a dependency that keeps throttling surfaces
+inside the API functions' 10 s Timeout as a 503 with Retry-After (gpubroker.api.resolver), not as a Lambda timeout
+(502). Measured by ``make chaos`` (dynamodb-throttle): the SDK's previous settings (6 attempts for clients, DynamoDB's
+legacy 10 for tables) outlasted the Timeout under a 15 s throttle."""
+
+
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"}, connect_timeout=3,
+                  read_timeout=10)  # fmt: skip
+
 
 @cache
 def client(service: str) -> Any:
     import boto3
-    from botocore.config import Config
 
-    cfg = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
-    return boto3.session.Session().client(service, config=cfg)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_config())  # type: ignore[call-overload]
 
 
 @cache
 def dynamodb_table(name: str) -> Any:
     import boto3
 
-    return boto3.session.Session().resource("dynamodb").Table(name)
+    return boto3.session.Session().resource("dynamodb", config=_config()).Table(name)
 
 
 def conditional_check_failed(exc: BaseException) -> bool:
@@ -30,6 +42,19 @@ def conditional_check_failed(exc: BaseException) -> bool:
     conditional write gives when another writer was first."""
     code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
     return bool(code == "ConditionalCheckFailedException")
+
+
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
+                       "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"})  # fmt: skip
+"""The error codes an AWS service answers when it throttles (botocore retries them; these are what is left)."""
+
+
+def throttled(exc: BaseException) -> bool:
+    """Whether an AWS call failed because the service throttled it after botocore's own retries (DynamoDB's
+    ``ProvisionedThroughputExceededException``, ``ThrottlingException``, S3's ``SlowDown``, ...): a transient
+    condition, answered 503 with ``Retry-After`` (gpubroker.api.resolver), never a 500."""
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    return code in THROTTLED
 
 
 def reset() -> None:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
+from gpubroker.adapters.aws import throttled
 from gpubroker.api.body_guard import check_body
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
 from gpubroker.domain.errors import (
@@ -21,6 +22,7 @@ from gpubroker.domain.errors import (
     RepeatedParameter,
     TooManyRequests,
     Unauthorized,
+    Unavailable,
     UnknownParameter,
     ValidationFailed,
 )
@@ -107,6 +109,11 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[Any]:
+        if throttled(exc):  # AWS still throttling after the SDK's retries: the client retries later
+            logger.warning("an AWS dependency throttled the request", extra={"error": type(exc).__name__})
+            response = _json(503, error_body(Unavailable.code, "a dependency is throttling requests; retry shortly"))
+            response.headers["Retry-After"] = "1"
+            return response
         logger.exception("unhandled error")
         return _json(500, error_body("internal_error", "internal error; it has been logged"))
 

@@ -41,7 +41,10 @@ I16 = NDArray[np.int16]
 class SnapshotCache:
     """Keeps the latest snapshot (and a few pinned older ones) decoded in memory for a warm container.
 
-    The manifest (a small object naming the latest version) is re-read at most every ``ttl_s`` seconds.
+    The manifest (a small object naming the latest version) is re-read at most every ``ttl_s`` seconds. When the
+    manifest or the snapshot it names cannot be read (deleted, a failed publication: ``make chaos``, "S3 snapshot
+    missing"), a container that holds a snapshot keeps answering from the newest one it holds (each answer names
+    its version) until a readable one is published; only a container that holds none answers ``SnapshotMissing``.
     """
 
     def __init__(
@@ -65,7 +68,9 @@ class SnapshotCache:
         with self._lock:
             if self._now() - self._checked_at >= self._ttl or self._latest is None:
                 manifest = self._reader.manifest()
-                self._latest = manifest["version"] if manifest else None
+                listed = manifest["version"] if manifest else None
+                if listed is not None or self._latest not in self._loaded:  # gone: keep the one held
+                    self._latest = listed
                 self._checked_at = self._now()
             if self._latest is None:
                 raise SnapshotMissing("no offer snapshot has been published yet; run ingestion first")
@@ -91,9 +96,13 @@ class SnapshotCache:
     def current(self) -> OfferColumns:
         version = self.latest_version()
         cols = self.get(version)
-        if cols is None:
+        if cols is not None:
+            return cols
+        with self._lock:  # listed but unreadable: the newest snapshot this container holds, if any
+            held = next(reversed(self._loaded.values()), None)
+        if held is None:
             raise SnapshotMissing(f"snapshot {version} is listed but cannot be read")
-        return cols
+        return held
 
 
 def build_offer_columns(records: Sequence[Mapping[str, Any]], *, meta: Mapping[str, Any]) -> OfferColumns:
