@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         "outbox": str(stack.outbox),
         # the sandbox capacity provider's instances: Redis keys under this prefix (a test lists live instances)
         "sandbox": {"redis_url": os.environ.get("GPUBROKER_SANDBOX_REDIS_URL", ""), "prefix": stack.sandbox_prefix},
+        # the assistant's keys (the llm breaker, the budget): this stack's prefix (AssistantRedisPrefix)
+        "assistant_redis_prefix": stack.redis_key_prefix,
         "stripe": stack.stripe_url,  # make stripe-setup's default target
     }
     write_state(Path(args.state_file), state)

@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from infra.local.template import App, function_arn, resolve, state_machine_arn
+from infra.local.template import NO_VALUE, App, function_arn, resolve, state_machine_arn
 
 _TABLE_KEYS = (
     "AttributeDefinitions",
@@ -191,6 +191,8 @@ def function_environment(
     for fn in app.functions.values():
         for key, value in {**app.global_env, **fn.environment}.items():
             resolved = str(resolve(value, names, params, endpoints, app.template.get("Conditions") or {}))
+            if resolved == NO_VALUE:  # !If [cond, x, !Ref AWS::NoValue]: CloudFormation drops the variable
+                continue
             if key in env and env[key] != resolved:
                 raise ValueError(f"{key} differs between functions ({env[key]!r} vs {resolved!r})")
             env[key] = resolved

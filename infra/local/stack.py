@@ -164,7 +164,11 @@ class LocalStack:
         # the functions' EMF output of this run (infra/local/metrics.py), beside the outbox; removed at stop
         self.metrics_file = self.outbox.parent / f"metrics-{os.getpid()}-{self.port}.jsonl"
         # the sandbox provider's keys in Redis for this run (GPUBROKER_SANDBOX_PREFIX unless the developer sets it)
-        self.sandbox_prefix = f"gpub:sandbox:{prefix}:{uuid.uuid4().hex[:12]}:"
+        run = uuid.uuid4().hex[:12]
+        self.sandbox_prefix = f"gpub:sandbox:{prefix}:{run}:"
+        # the assistant's keys in Redis (the llm breaker, the per-user budget: AssistantRedisPrefix), this stack's
+        # own, so two stacks (or test runs) on one Redis database never share a breaker
+        self.redis_key_prefix = f"gpub:{prefix}:{run}:"
 
     @property
     def api_url(self) -> str:
@@ -274,7 +278,9 @@ class LocalStack:
         # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
         redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
         # the account mails' links point at this API (there is no web app locally to open them)
-        params = {"RedisUrl": redis_url, "AppUrl": self.api_url, **assistant_parameters(), **parameter_overrides()}
+        params = {"RedisUrl": redis_url, "AppUrl": self.api_url, "AssistantRedisPrefix": self.redis_key_prefix,
+                  **assistant_parameters(), **parameter_overrides()}  # fmt: skip
+        self.redis_key_prefix = params["AssistantRedisPrefix"]
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint, params=params)
         local_overrides = {k: os.environ[k] for k in LOCAL_OVERRIDES if k in os.environ}
         apis = self.ws_apis

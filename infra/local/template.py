@@ -431,6 +431,10 @@ def condition(name: str, conditions: dict[str, Any], params: dict[str, Any]) -> 
     return truth(conditions[name])
 
 
+NO_VALUE = "AWS::NoValue"
+"""What ``!Ref AWS::NoValue`` resolves to: the caller drops the property (CloudFormation removes it)."""
+
+
 def resolve(
     value: Any,
     names: dict[str, str],
@@ -439,7 +443,7 @@ def resolve(
     conditions: dict[str, Any] | None = None,
 ) -> Any:
     """Resolve !Ref to a physical name (resources) or a parameter's default, !GetAtt <id>.<attr> to what
-    ``names["<id>.<attr>"]`` holds, and !If by the template's ``conditions``.
+    ``names["<id>.<attr>"]`` holds, !If by the template's ``conditions``, and !Ref AWS::NoValue to :data:`NO_VALUE`.
 
     A ``!Sub`` that names an API (``https://${Api}.execute-api...``) resolves to that API's local URL in
     ``endpoints`` (logical id -> URL) when given; other ``!Sub`` strings are substituted from names and parameters.
@@ -458,6 +462,8 @@ def resolve(
         return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: table.get(m.group(1), m.group(1)), text)
     if isinstance(value, dict) and "Ref" in value:
         ref = value["Ref"]
+        if ref == "AWS::NoValue":
+            return NO_VALUE
         if ref in names:
             return names[ref]
         if ref in params:

@@ -58,7 +58,7 @@ TARGET_RULES_P95_MS = 300.0
 TARGET_HANG_MARGIN_MS = 300.0
 FIXTURES = ROOT / "tests" / "fixtures" / "assistant"
 ANON_INTERVAL_S = 1 / 8  # the free plan's 10 requests a second per address, with room
-BREAKER_KEY = "{breaker:llm}"  # gpubroker.adapters.breaker.RedisCircuitBreaker's key of the llm breaker, no prefix
+BREAKER_KEY = "{breaker:llm}"  # the llm breaker's key (gpubroker.adapters.breaker), after the stack's prefix
 CONCURRENCY = 4
 
 
@@ -217,10 +217,12 @@ def hanging_stack(timeout_s: float, redis_db: int, *, seeded: bool) -> Iterator[
         fake.mode, fake.hang_s = "hang", 600.0
         args = () if seeded else ("--no-seed",)
 
-        def close_breaker() -> None:
-            client.delete(BREAKER_KEY)
-
         with local_stack(Path(tmp), *args, env={**env, "ASSISTANT_ENDPOINT": fake.url}) as up:
+            prefix = json.loads(up.state_file.read_text())["assistant_redis_prefix"]
+
+            def close_breaker() -> None:
+                client.delete(prefix + BREAKER_KEY)
+
             close_breaker()
             yield up.url, up.state_file, close_breaker
     client.close()

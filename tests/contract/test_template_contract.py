@@ -25,6 +25,9 @@ POWERTOOLS_GLOBALS = {
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
     "STAGE",
 }
+# read by the Lambda runtime, its extensions (the FIS extension, the ADOT layer) and Powertools, never by a settings
+# model: the tracing and fault-injection wiring (tests/contract/test_lambda_wrappers.py)
+RUNTIME_VARIABLES = {"AWS_LAMBDA_EXEC_WRAPPER", "AWS_FIS_CONFIGURATION_LOCATION", "POWERTOOLS_TRACE_DISABLED"}
 
 
 def module(lid: str) -> Any:
@@ -82,12 +85,13 @@ def test_template_routes_equal_resolver_routes() -> None:
 @pytest.mark.parametrize("lid", FUNCTIONS)
 def test_environment_matches_settings_model(lid: str) -> None:
     """A function's own variables are its settings' fields less the Globals ones; Globals hold the Powertools
-    variables and the API front door's (EdgeSettings), and no function repeats one of them."""
+    variables and the API front door's (EdgeSettings), and no function repeats one of them; the runtime's own
+    variables (``RUNTIME_VARIABLES``) are no settings."""
     from gpubroker.config import EdgeSettings
 
     settings = module(lid).Settings
-    declared = set(APP.functions[lid].environment)
-    assert set(APP.global_env) == POWERTOOLS_GLOBALS | set(EdgeSettings.model_fields)
+    declared = set(APP.functions[lid].environment) - RUNTIME_VARIABLES
+    assert set(APP.global_env) - RUNTIME_VARIABLES == POWERTOOLS_GLOBALS | set(EdgeSettings.model_fields)
     assert not declared & set(APP.global_env), lid
     assert declared == set(settings.model_fields) - set(APP.global_env), lid
 

@@ -374,7 +374,8 @@ class AssistantSettings(EdgeSettings):
     """The assistant's language model (``gpubroker.wiring.assistant_llm``): which engine (``rules``: none, the
     deterministic engines only), the Bedrock model id or the OpenAI-compatible model name, the endpoint of the
     latter, and how long one call may take before the rules engine answers instead. The per-user daily call
-    budget and the ``llm`` circuit breaker live in Redis (``REDIS_URL``, Globals)."""
+    budget and the ``llm`` circuit breaker live in Redis (``REDIS_URL``, Globals), their keys under
+    ``ASSISTANT_REDIS_PREFIX`` (empty in AWS; the local stack's own per stack)."""
 
     ASSISTANT_ENGINE: Literal["rules", "bedrock", "openai"] = Field(default="rules")
     ASSISTANT_MODEL_ID: str = Field(default="", description="empty: the adapter's default model")
@@ -382,6 +383,9 @@ class AssistantSettings(EdgeSettings):
         default="", pattern=r"^(https?://\S+)?$", description="openai: the API base, e.g. http://127.0.0.1:11434/v1"
     )
     ASSISTANT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=20)
+    ASSISTANT_REDIS_PREFIX: str = Field(
+        default="", pattern=r"^[A-Za-z0-9:._-]*$", description="before the llm breaker's and budget's Redis keys"
+    )
 
 
 class ConversationSettings(_Settings):

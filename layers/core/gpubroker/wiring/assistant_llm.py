@@ -1,6 +1,7 @@
 """The assistant's language model and its guards (``AssistantSettings``): the model adapter of
 ``ASSISTANT_ENGINE`` (None for ``rules``), the shared ``llm`` circuit breaker (Redis at ``REDIS_URL``, else per
-container) and the per-user daily call budget (Redis, else per container). ``POST /ai/parse-workload`` uses
+container) and the per-user daily call budget (Redis, else per container), both keyed under
+``ASSISTANT_REDIS_PREFIX``. ``POST /ai/parse-workload`` uses
 :func:`parse_deps`; the chat reuses :func:`llm_engine`."""
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ def llm_breaker(redis_url: str, key_prefix: str = "") -> CircuitBreaker:
     return RedisCircuitBreaker(client, BREAKER_NAME, key_prefix=key_prefix)
 
 
-def llm_budget(redis_url: str, prefix: str = "llm") -> LlmBudget:
+def llm_budget(redis_url: str, key_prefix: str = "") -> LlmBudget:
+    """The per-user daily call budget: keys ``<key_prefix>llm:{<user_id>}:<day>`` in Redis, else per container."""
     from gpubroker.adapters.llm.budget import MemoryLlmBudget, RedisLlmBudget
 
-    return RedisLlmBudget(redis_url, prefix) if redis_url else MemoryLlmBudget()
+    return RedisLlmBudget(redis_url, f"{key_prefix}llm") if redis_url else MemoryLlmBudget()
 
 
 @cache
@@ -72,8 +74,8 @@ def llm_engine() -> LlmEngine | None:
 
     return LlmEngine(
         model=TimedLanguageModel(model),
-        breaker=llm_breaker(s.REDIS_URL),
-        budget=llm_budget(s.REDIS_URL),
+        breaker=llm_breaker(s.REDIS_URL, s.ASSISTANT_REDIS_PREFIX),
+        budget=llm_budget(s.REDIS_URL, s.ASSISTANT_REDIS_PREFIX),
         timeout_s=s.ASSISTANT_TIMEOUT_SECONDS,
     )
 
