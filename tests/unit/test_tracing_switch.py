@@ -27,7 +27,12 @@ def test_the_tracer_is_not_built_when_powertools_tracing_is_off(value: str, monk
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", value)
     tracer = LazyTracer()
     seen: list[Any] = []
-    handler = tracer.capture_lambda_handler(lambda event, context: seen.append(event) or "ok")
+
+    def run(event: Any, context: Any) -> str:
+        seen.append(event)
+        return "ok"
+
+    handler = tracer.capture_lambda_handler(run)
     assert handler({"a": 1}, None) == "ok" and seen == [{"a": 1}]
     assert tracer._tracer is None
 
