@@ -139,7 +139,10 @@ def test_the_heartbeat_and_the_token_check_may_do_what_they_do() -> None:
     assert connect["Environment"]["Variables"]["AUTH_TABLE"] == {"Ref": "AuthTable"}
     authorizer = props("AuthorizerFunction")["Policies"]
     assert {"SSMParameterReadPolicy": {"ParameterName": {"Ref": "PublicKeysParameter"}}} in authorizer
-    assert all(p in connect["Policies"] for p in authorizer)
+    # the authorizer's read access to the FIS configuration is its own as an FIS experiment's target (ChaosEnabled)
+    fis_target = {"Fn::If": ["ChaosOn", {"Ref": "FisConfigReadPolicy"}, {"Ref": "AWS::NoValue"}]}
+    assert fis_target in authorizer
+    assert all(p in connect["Policies"] for p in authorizer if p != fis_target)
 
 
 def test_the_local_stack_fires_the_sweeper_every_minute() -> None:
