@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gpubroker.adapters import aws
+from gpubroker.domain.errors import throttled
 from tests.chaos.tools import DynamoThrottle
 from tests.integration.conftest import Endpoint
 
@@ -44,7 +45,7 @@ def test_a_throttled_request_is_dynamodbs_throttling_error_and_the_rest_pass_thr
     with pytest.raises(ClientError) as err:
         client.describe_table(TableName=table)
     assert err.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
-    assert aws.throttled(err.value) and throttle.throttled == 1
+    assert throttled(err.value) and throttle.throttled == 1
     assert client.list_tables()["TableNames"]  # another operation: passed through
     assert client.describe_table(TableName=table)["Table"]["TableName"] == table  # the throttle is spent
 
@@ -60,4 +61,4 @@ def test_the_projects_settings_retry_a_throttle_total_attempts_minus_one_times(
     throttle.throttle(n=aws.TOTAL_ATTEMPTS)
     with pytest.raises(ClientError) as err:
         client.describe_table(TableName=table)
-    assert aws.throttled(err.value) and throttle.throttled == aws.TOTAL_ATTEMPTS
+    assert throttled(err.value) and throttle.throttled == aws.TOTAL_ATTEMPTS

@@ -44,19 +44,6 @@ def conditional_check_failed(exc: BaseException) -> bool:
     return bool(code == "ConditionalCheckFailedException")
 
 
-THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
-                       "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"})  # fmt: skip
-"""The error codes an AWS service answers when it throttles (botocore retries them; these are what is left)."""
-
-
-def throttled(exc: BaseException) -> bool:
-    """Whether an AWS call failed because the service throttled it after botocore's own retries (DynamoDB's
-    ``ProvisionedThroughputExceededException``, ``ThrottlingException``, S3's ``SlowDown``, ...): a transient
-    condition, answered 503 with ``Retry-After`` (gpubroker.api.resolver), never a 500."""
-    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
-    return code in THROTTLED
-
-
 def reset() -> None:
     """Forget cached clients (tests switch endpoints between runs)."""
     client.cache_clear()

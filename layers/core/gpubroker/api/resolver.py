@@ -14,7 +14,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from gpubroker.adapters.aws import throttled
 from gpubroker.api.body_guard import check_body
 from gpubroker.api.errors import ErrorResponse, error_body, status_for
 from gpubroker.domain.errors import (
@@ -25,6 +24,7 @@ from gpubroker.domain.errors import (
     Unavailable,
     UnknownParameter,
     ValidationFailed,
+    throttled,
 )
 from gpubroker.observability import CORRELATION_HEADER, correlation_id, logger, metrics, request_metrics, tracer
 

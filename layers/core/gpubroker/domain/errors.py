@@ -399,3 +399,18 @@ class AmountTooSmall(ValidationFailed):
     """A booking whose amount is below the smallest charge Stripe accepts (422): book more hours or GPUs."""
 
     code = "amount_too_small"
+
+
+# An AWS dependency's throttling, as botocore's ClientError carries it: the error map (api.resolver) answers it 503
+# with Retry-After, and the AWS adapters' retries (adapters.aws) are tuned around it.
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
+                       "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"})  # fmt: skip
+"""The error codes an AWS service answers when it throttles (botocore retries them; these are what is left)."""
+
+
+def throttled(exc: BaseException) -> bool:
+    """Whether an AWS call failed because the service throttled it after botocore's own retries (DynamoDB's
+    ``ProvisionedThroughputExceededException``, ``ThrottlingException``, S3's ``SlowDown``, ...): a transient
+    condition, answered 503 with ``Retry-After`` (gpubroker.api.resolver), never a 500."""
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    return code in THROTTLED
