@@ -37,6 +37,8 @@ class OpenModel(BaseModel):
     hf_id: str
     params_b: float = Field(gt=0, description="total parameters, billions")
     active_params_b: float | None = Field(default=None, description="mixture-of-experts: parameters used per token")
+    num_experts: int | None = Field(default=None, description="mixture-of-experts: routed experts per layer")
+    experts_per_token: int | None = Field(default=None, description="mixture-of-experts: routed experts per token")
     num_layers: int | None = None
     hidden_size: int | None = None
     num_attention_heads: int | None = None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from gpubroker.domain.models import OpenModel, match_model
 from gpubroker.domain.precision import FLOAT_PRECISIONS, PRECISION_SOURCES, Precision
 from gpubroker.domain.types import Int
 
@@ -33,6 +34,7 @@ Codec = Literal["h264", "hevc", "av1"]
 DataOperation = Literal["etl", "embedding", "dedupe"]
 Bottleneck = Literal["memory_bandwidth", "compute", "host_io", "video_encoder", "memory_capacity", "unsupported"]
 Parallelism = Literal["sharded", "replicated"]
+ServingMode = Literal["latency", "throughput"]
 Reason = Literal[
     "precision_unsupported",  # the GPU has no fast path for the requested precision (fp8 before Hopper/Ada, ...)
     "codec_unsupported",  # the GPU's video encoder cannot encode the codec (AV1 before Ada)
@@ -64,10 +66,28 @@ SOURCES: dict[str, str] = {
     "llama_shape": "N ~= 12 L d^2 (Kaplan et al. 2020, arXiv:2001.08361, eq. 2.1 with SwiGLU 8/3 FFN); "
     "d = 128 L and head_dim 128 match Llama-3-405B (126 layers, d 16384) and Llama-2-7B (32, 4096); "
     "GQA with 8 KV heads as in Llama-2-70B / Llama-3 / Mistral (Ainslie et al. 2023, arXiv:2305.13245)",
-    "usable_memory_fraction": "0.9: vLLM default gpu_memory_utilization (docs.vllm.ai, EngineArgs); the rest is "
-    "CUDA context, NCCL buffers and allocator fragmentation",
-    "inference_overhead": "activations/workspace = 10% of weights (rule of thumb; the common 1.2 x weights sizing, "
-    "e.g. substratus.ai 'Calculating GPU memory for serving LLMs', covers weights + overhead + a small KV cache)",
+    "usable_memory_fraction": "0.9 of the GPU's physical memory: vLLM's default gpu_memory_utilization, the share "
+    "of total GPU memory the engine may use for weights, activations and KV cache together (docs.vllm.ai, "
+    "EngineArgs); the rest is the CUDA context and other processes. Applied once: no separate overhead on top",
+    "memory_label": "a datasheet's '80 GB' of HBM/GDDR is 80 GiB: nvidia-smi reports 81920 MiB for the A100 80GB, "
+    "81559 MiB for the H100 80GB, 24564 MiB for the RTX 4090; so physical bytes = label x 2^30",
+    "runtime_reserve": "1 GB per GPU inside the engine's share for CUDA graphs, the sampler and NCCL buffers (vLLM "
+    "logs 'Graph capturing finished ... took 0.5-1.5 GiB' for 7B-70B models; assumption at the middle)",
+    "activation_workspace": "the engine's profiled activation peak: one prefill chunk of 2048 tokens (vLLM's "
+    "max_num_batched_tokens with chunked prefill) x hidden x 24 B (residual, QKV, the 3.5 d SwiGLU intermediate "
+    "in half precision; assumption), per GPU",
+    "paged_kv": "paged attention allocates KV blocks for the tokens actually held (Kwon et al. 2023, 'Efficient "
+    "Memory Management for LLM Serving with PagedAttention', arXiv:2309.06180): in throughput mode the cache holds "
+    "each running sequence at its mean length in flight, prompt + output / 2; the batch is what the free memory "
+    "holds, at most max_num_seqs 256 (vLLM default)",
+    "serving_layouts": "n GPUs serve as one tensor-parallel group or as n/t replicas of tensor parallelism t (vLLM "
+    "data parallel / several engines behind a router); each layout is costed with the same roofline and the faster "
+    "one is reported (throughput mode: the whole job; latency mode: one request's latency)",
+    "moe": "mixture of experts: every expert is held in memory (total parameters), a token computes only its "
+    "active parameters (Fedus et al. 2022, Switch Transformers; Jiang et al. 2024, Mixtral, arXiv:2401.04088); a "
+    "decode step reads the shared weights and every expert some token of the batch routes to: with E experts, k "
+    "per token and uniform routing, E (1 - (1 - k/E)^B) experts per layer at batch B; 8 experts, 2 per token "
+    "(Mixtral) when not stated; expert parallelism splits the experts across the GPUs like the other weights",
     "decode_bandwidth_efficiency": "0.6 of peak HBM bandwidth (model-bandwidth utilisation ~55-60% measured at "
     "batch 1 on A100/H100: Databricks 'LLM Inference Performance Engineering: Best Practices', 2023)",
     "prefill_compute_efficiency": "0.5 of dense tensor peak for prefill (compute-bound GEMMs; assumption in line "
@@ -75,6 +95,16 @@ SOURCES: dict[str, str] = {
     "decode_flops": "2N FLOPs per token for the matmuls plus 4 L d ctx for attention (Kaplan et al. 2020, table 1)",
     "training_flops": "6 N D for full training (Kaplan et al. 2020; Hoffmann et al. 2022 'Chinchilla'); LoRA/QLoRA "
     "4 N D: the frozen weights need no weight gradients (Hu et al. 2021, arXiv:2106.09685)",
+    "attention_flops": "training FLOPs per token = 6 N + 12 L d s (forward + backward of the attention scores, "
+    "PaLM, Chowdhery et al. 2022, arXiv:2204.02311, appendix B); 4 N + 12 L d s for LoRA; N the active "
+    "parameters of a mixture of experts; evaluation forward passes 2 N + 4 L d s per token",
+    "checkpoint": "a checkpoint writes the trainable weights, the fp32 master copy and the optimizer states, each "
+    "GPU its shard at 1 GB/s (PyTorch distributed checkpointing to local NVMe or a parallel file system; "
+    "assumption), once per checkpoint interval",
+    "mfu_by_generation": "training MFU per GPU generation on the bf16 peak: Ampere 0.45 (Megatron-LM 52% on "
+    "A100, Narayanan et al. 2021; MosaicML 40-50%), Hopper 0.40 (Llama 3 405B 38-43% BF16 MFU on H100, Dubey et "
+    "al. 2024, arXiv:2407.21783, table 4), others 0.30-0.40 (assumption); fp8 at 0.7 x the bf16 MFU on the fp8 "
+    "peak (fp8 training ~1.3-1.5x bf16 throughput: NVIDIA Transformer Engine / NeMo performance tables)",
     "mfu": "default model-FLOPs utilisation 0.4: PaLM reports 46.2% MFU (Chowdhery et al. 2022, arXiv:2204.02311); "
     "Megatron-LM 52% on 3072 A100 (Narayanan et al. 2021, arXiv:2104.04473); MosaicML/LLM Foundry tables 35-45%",
     "training_memory": "mixed precision: 2 B weights + 2 B grads + 4 B fp32 master + optimizer states (ZeRO, "
@@ -127,7 +157,14 @@ SOURCES: dict[str, str] = {
 KV_BYTES: dict[Precision, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 2.0, "int4": 2.0}
 
 USABLE_MEMORY_FRACTION = 0.9
-INFERENCE_OVERHEAD_FRACTION = 0.10
+GIB_PER_LABEL_GB = 2**30 / 1e9  # a datasheet "GB" of GPU memory is a GiB
+# usable GB (1e9 B) per datasheet GB: the engine's share of the physical bytes, applied once
+USABLE_GB_PER_LABEL_GB = GIB_PER_LABEL_GB * USABLE_MEMORY_FRACTION
+RUNTIME_RESERVE_GB = 1.0
+PREFILL_CHUNK_TOKENS = 2048
+ACTIVATION_BYTES_PER_TOKEN_HIDDEN = 24.0
+MAX_NUM_SEQS = 256
+DEFAULT_EXPERTS, DEFAULT_EXPERTS_PER_TOKEN = 8, 2
 DECODE_BANDWIDTH_EFFICIENCY = 0.6
 PREFILL_COMPUTE_EFFICIENCY = 0.5
 HEAD_DIM = 128
@@ -135,7 +172,16 @@ ASPECT_RATIO = 128  # d_model / n_layers
 DEFAULT_KV_HEADS = 8
 BETA_TENSOR_PARALLEL = 0.9
 BETA_DATA_PARALLEL = 0.97
-DEFAULT_MFU = 0.4
+DEFAULT_MFU = 0.4  # an architecture without a measured figure
+# training MFU on the dense half-precision tensor peak, per architecture (sources: "mfu"); calibrated on the
+# reference set's calibration cases (tests/fixtures/workloads/measured_runs.json)
+TRAINING_MFU: dict[str, float] = {
+    "Volta": 0.35, "Turing": 0.30, "Ampere": 0.45, "Ada Lovelace": 0.35, "Hopper": 0.40,
+    "Blackwell": 0.40, "Blackwell Ultra": 0.40, "CDNA 3": 0.30,
+}  # fmt: skip
+FP8_MFU_RATIO = 0.7  # MFU on the FP8 peak relative to the bf16 MFU (fp8 training runs ~1.4x bf16, not 2x)
+ATTENTION_TRAINING_FLOPS = 12.0  # x layers x hidden x seq_len per token, forward + backward (PaLM appendix B)
+CHECKPOINT_WRITE_GBPS = 1.0  # per GPU writing its shard
 
 # training: bytes per parameter
 OPTIMIZER_STATE_BYTES: dict[Optimizer, float] = {"adamw": 8.0, "adam8bit": 2.0, "sgd": 4.0, "adafactor": 4.0}
@@ -268,32 +314,151 @@ class _Workload(BaseModel):
             raise _refused(self, "precision", f"{what} in fp32, fp16, bf16 or fp8")
 
 
-class LlmInference(_Workload):
-    """Serving a decoder-only LLM: ``requests`` prompts, ``concurrency`` of them decoded together."""
+def _refused_input(title: str, field: str, value: object, message: str) -> ValidationError:
+    """As :func:`_refused`, before the model exists (a ``mode="before"`` validator)."""
+    error = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=(field,), input=value)
+    return ValidationError.from_exception_data(title, [error])
 
-    type: Literal["llm_inference"] = "llm_inference"
-    params_b: float = Field(ge=0.1, le=2000, description="parameters, billions")
-    precision: Precision = "fp16"
-    context_tokens: Int = Field(default=4096, ge=1, le=1_048_576, description="tokens per sequence (prompt+output)")
-    output_tokens: Int = Field(default=256, ge=1, le=1_048_576, description="generated tokens per request")
-    concurrency: Int = Field(default=1, ge=1, le=4096, description="sequences decoded together (batch)")
-    requests: Int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: one batch")
-    target_tokens_per_s: float | None = Field(default=None, gt=0, le=1e9, description="aggregate decode rate")
+
+def architecture_fields(model: OpenModel) -> tuple[dict[str, object], list[str]]:
+    """A language model of the table as request fields (parameters, experts, shape), and what was adjusted.
+
+    ``n_kv_heads x head_dim`` may not exceed ``hidden`` in a request; the few models whose attention is wider than
+    their residual stream (Gemma 7B: 16 x 256 > 3072) keep their KV-cache size by folding the heads into the cap."""
+    fields: dict[str, object] = {"params_b": model.params_b}
+    notes: list[str] = [f"{model.name}: architecture from {model.source}"]
+    if model.active_params_b is not None:
+        fields["active_params_b"] = model.active_params_b
+        if model.num_experts and model.experts_per_token:
+            fields["n_experts"], fields["experts_per_token"] = model.num_experts, model.experts_per_token
+        notes.append(f"mixture of experts: all {model.params_b:g}B parameters are held in memory "
+                     f"({model.active_params_b:g}B active per token)")  # fmt: skip
+    if model.num_layers and model.hidden_size:
+        kv, hd = model.num_kv_heads or DEFAULT_KV_HEADS, model.head_dim or HEAD_DIM
+        if kv * hd > model.hidden_size:
+            kv = max(1, model.hidden_size // hd)
+            notes.append(f"{model.name}: KV heads capped at {kv} (n_kv_heads x head_dim may not exceed hidden)")
+        fields |= {"n_layers": model.num_layers, "hidden": model.hidden_size, "n_kv_heads": kv, "head_dim": hd}
+    return fields, notes
+
+
+class _Transformer(_Workload):
+    """A transformer given by its size and, optionally, its name in the model table and its architecture.
+
+    ``model`` names a language model of :mod:`gpubroker.domain.models`; its parameters, experts and shape fill the
+    fields the request leaves unset (a field given explicitly wins). Mixture of experts: ``params_b`` is the total
+    (held in memory), ``active_params_b`` what one token computes with."""
+
+    model: str | None = Field(
+        default=None,
+        max_length=128,
+        description="a language model of the model table (name, alias or Hugging Face id): its parameters, experts "
+        "and shape fill the unset fields",
+    )
+    params_b: float | None = Field(
+        default=None, ge=0.1, le=2000, description="total parameters, billions (required unless `model` names one)"
+    )
+    active_params_b: float | None = Field(
+        default=None, ge=0.01, le=2000, description="mixture of experts: parameters one token computes with, billions"
+    )
+    n_experts: Int | None = Field(default=None, ge=2, le=1024, description="mixture of experts: routed experts")
+    experts_per_token: Int | None = Field(default=None, ge=1, le=64, description="mixture of experts: routed per token")
     n_layers: Int | None = Field(default=None, ge=1, le=1024)
     hidden: Int | None = Field(default=None, ge=64, le=131_072)
     n_kv_heads: Int | None = Field(default=None, ge=1, le=1024)
     head_dim: Int | None = Field(default=None, ge=16, le=1024)
-    max_gpus: Int = Field(default=8, ge=1, le=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_table(cls, data: object) -> object:
+        if not isinstance(data, dict) or data.get("model") is None:
+            return data
+        name = data["model"]
+        found = match_model(name) if isinstance(name, str) else None
+        if found is None or found.kind != "llm":
+            what = "a language model of the model table" if found is None else f"{found.name} is not a language model"
+            raise _refused_input(cls.__name__, "model", name, f"unknown model: expected {what}")
+        fields, _ = architecture_fields(found)
+        return {**{k: v for k, v in fields.items() if k in cls.model_fields}, **data}
+
+    @property
+    def total_params_b(self) -> float:
+        """Total parameters, billions (the validator requires them, given or from ``model``)."""
+        if self.params_b is None:
+            raise ValueError("unvalidated request: params_b is required")
+        return self.params_b
+
+    @property
+    def is_moe(self) -> bool:
+        return self.active_params_b is not None
+
+    @property
+    def compute_params_b(self) -> float:
+        """Parameters one token computes with: the active ones of a mixture of experts, else all."""
+        return self.active_params_b if self.active_params_b is not None else self.total_params_b
+
+    def experts(self) -> tuple[int, int]:
+        """(routed experts, experts per token) of a mixture of experts (Mixtral's 8 and 2 when not stated)."""
+        return (self.n_experts or DEFAULT_EXPERTS, self.experts_per_token or DEFAULT_EXPERTS_PER_TOKEN)
 
     def shape(self) -> ModelShape:
-        """The given shape fields, Llama-like defaults for the others."""
+        """The given shape fields, Llama-like defaults (from the total parameters) for the others."""
         return llama_shape(
-            self.params_b,
+            self.total_params_b,
             n_layers=self.n_layers,
             hidden=self.hidden,
             n_kv_heads=self.n_kv_heads,
             head_dim=self.head_dim,
         )
+
+    def _check_architecture(self) -> None:
+        if self.params_b is None:
+            raise _refused(self, "params_b", "params_b is required unless model names a model of the table")
+        if self.active_params_b is not None and self.active_params_b > self.params_b:
+            raise _refused(self, "active_params_b", "active_params_b cannot exceed params_b (the total)")
+        if (self.n_experts is not None or self.experts_per_token is not None) and self.active_params_b is None:
+            raise _refused(self, "active_params_b", "a mixture of experts needs active_params_b")
+        n_experts, per_token = self.experts()
+        if per_token >= n_experts:
+            raise _refused(self, "experts_per_token", "experts_per_token must be fewer than n_experts")
+        shape = self.shape()
+        if shape.n_kv_heads * shape.head_dim > shape.hidden:
+            raise _refused(
+                self,
+                "n_kv_heads",
+                f"n_kv_heads x head_dim ({shape.n_kv_heads * shape.head_dim}) cannot exceed hidden ({shape.hidden})",
+            )
+
+
+class LlmInference(_Transformer):
+    """Serving a decoder-only LLM.
+
+    ``latency`` mode: ``concurrency`` sequences decoded together, each with KV cache reserved for the whole
+    ``context_tokens``. ``throughput`` mode: continuous batching over a paged KV cache, which holds the sequences in
+    flight at the mean prompt and output lengths; the batch is what memory holds (at most ``concurrency`` when it is
+    given, else 256). ``prompt_tokens``/``output_tokens`` are means, ``context_tokens`` the longest sequence."""
+
+    type: Literal["llm_inference"] = "llm_inference"
+    precision: Precision = "fp16"
+    mode: ServingMode = Field(
+        default="latency",
+        description="latency: fixed concurrency, KV cache reserved per sequence; throughput: continuous batching",
+    )
+    context_tokens: Int = Field(default=4096, ge=1, le=1_048_576, description="longest sequence (prompt+output)")
+    prompt_tokens: Int | None = Field(
+        default=None, ge=1, le=1_048_576, description="mean prompt length (default: context_tokens - output_tokens)"
+    )
+    output_tokens: Int = Field(default=256, ge=1, le=1_048_576, description="mean generated tokens per request")
+    concurrency: Int = Field(
+        default=1, ge=1, le=4096, description="sequences decoded together (throughput mode: the batch cap)"
+    )
+    requests: Int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: one batch")
+    target_tokens_per_s: float | None = Field(default=None, gt=0, le=1e9, description="aggregate decode rate")
+    max_gpus: Int = Field(default=8, ge=1, le=4096)
+
+    @property
+    def mean_prompt_tokens(self) -> int:
+        return self.prompt_tokens if self.prompt_tokens is not None else self.context_tokens - self.output_tokens
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -303,33 +468,43 @@ class LlmInference(_Workload):
                 "output_tokens",
                 "output_tokens must be smaller than context_tokens (the context holds prompt + output)",
             )
-        if self.requests is not None and self.concurrency > self.requests:
-            raise _refused(self, "concurrency", "concurrency cannot exceed requests")
-        shape = self.shape()
-        if shape.n_kv_heads * shape.head_dim > shape.hidden:
+        if self.prompt_tokens is not None and self.prompt_tokens + self.output_tokens > self.context_tokens:
             raise _refused(
                 self,
-                "n_kv_heads",
-                f"n_kv_heads x head_dim ({shape.n_kv_heads * shape.head_dim}) cannot exceed hidden ({shape.hidden})",
+                "prompt_tokens",
+                "prompt_tokens + output_tokens (means) cannot exceed context_tokens (the longest)",
             )
+        if self.requests is not None and self.concurrency > self.requests:
+            raise _refused(self, "concurrency", "concurrency cannot exceed requests")
+        self._check_architecture()
         return self
 
 
-class Training(_Workload):
+class Training(_Transformer):
     """Pre-training or fine-tuning a transformer on ``dataset_tokens_b x epochs`` tokens."""
 
     type: Literal["training"] = "training"
-    params_b: float = Field(ge=0.1, le=2000)
     dataset_tokens_b: float = Field(gt=0, le=100_000, description="dataset size, billions of tokens")
     epochs: float = Field(default=1.0, gt=0, le=1000)
     precision: Precision = "bf16"
     optimizer: Optimizer = "adamw"
     method: TrainingMethod = "full"
     lora_fraction: float = Field(default=0.01, gt=0, le=0.5, description="trainable share of params (LoRA)")
-    utilisation: float = Field(default=DEFAULT_MFU, gt=0, le=0.8, description="model FLOPs utilisation (MFU)")
+    utilisation: float | None = Field(
+        default=None,
+        gt=0,
+        le=0.8,
+        description="model FLOPs utilisation (MFU); default: measured per GPU generation and precision",
+    )
     seq_len: Int = Field(default=2048, ge=16, le=1_048_576)
     micro_batch_size: Int = Field(default=1, ge=1, le=1024, description="sequences per GPU per step")
     gradient_checkpointing: bool = True
+    eval_fraction: float = Field(
+        default=0.0, ge=0, le=1, description="evaluation tokens as a share of training tokens (forward passes)"
+    )
+    checkpoint_interval_hours: float | None = Field(
+        default=None, gt=0, le=10_000, description="write the model and optimizer states this often"
+    )
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=256, ge=1, le=4096)
 
@@ -344,6 +519,7 @@ class Training(_Workload):
             )
         if self.method == "qlora" and self.precision not in ("fp16", "bf16"):
             raise _refused(self, "precision", "QLoRA computes in bf16 or fp16")
+        self._check_architecture()
         return self
 
 

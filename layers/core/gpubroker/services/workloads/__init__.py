@@ -207,14 +207,16 @@ def _gpu_plans(planned: PlannedWorkload, gpus: GpuColumns, prices: Prices | None
                 offer_id=offer[1] if offer is not None else None,
                 reason=reason,
                 metrics=metrics,
-                assumptions=_plan_notes(planned, code, int(plan.evaluated_gpus[i])),
+                assumptions=_plan_notes(planned, i, code, int(plan.evaluated_gpus[i])),
             )
         )
     return out
 
 
-def _plan_notes(planned: PlannedWorkload, code: int, evaluated: int) -> list[str]:
+def _plan_notes(planned: PlannedWorkload, i: int, code: int, evaluated: int) -> list[str]:
     if code == kernels.OK:
+        if planned.notes is not None:
+            return [planned.notes[i]] if planned.notes[i] else []
         beta = planned.scaling_beta
         if beta is None or evaluated <= 1:
             return []
