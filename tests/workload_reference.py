@@ -170,6 +170,7 @@ def _require_dense(case: Mapping[str, Any], what: str) -> None:
 
 def _llm_body(case: Mapping[str, Any], *, concurrency: int, context: int, output: int) -> dict[str, Any]:
     hardware = case["hardware"]
+    requests = max(concurrency, int(case["scenario"].get("requests") or concurrency))
     return {
         "type": "llm_inference",
         "params_b": case["model"]["params_b"],
@@ -177,7 +178,7 @@ def _llm_body(case: Mapping[str, Any], *, concurrency: int, context: int, output
         "context_tokens": context,
         "output_tokens": output,
         "concurrency": concurrency,
-        "requests": concurrency,
+        "requests": requests,
         "gpu_count": hardware["count"],
         "max_gpus": max(8, hardware["count"]),
         "gpus": [hardware["gpu"]],
@@ -205,6 +206,12 @@ def map_llm_serving(case: Mapping[str, Any]) -> Estimate:
     batch or concurrency, tensor parallel over the case's GPUs."""
     _require_dense(case, "the decode and prefill compute")
     scenario = case["scenario"]
+    if scenario.get("mode") == "max_throughput":
+        raise Inexpressible(
+            "maximum-throughput serving (continuous batching over a paged KV cache: the engine picks the batch "
+            "from the tokens in flight); the estimator needs a fixed concurrency and reserves the whole context "
+            "for every sequence"
+        )
     concurrency = int(scenario.get("batch") or scenario.get("concurrency") or 1)
     prompt, output = int(scenario["input_tokens"]), int(scenario["output_tokens"])
     body = _llm_body(case, concurrency=concurrency, context=prompt + output, output=output)
