@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,10 +30,15 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from gpubroker.domain.gpus import GpuSpec, bundled_catalog
-from gpubroker.domain.models import OpenModel, model_named
-from gpubroker.domain.workloads import GpuPlan, WorkloadRequest
-from gpubroker.services.workloads import plan_workload
+ROOT = Path(__file__).resolve().parents[1]
+for _path in (ROOT / "layers" / "core", ROOT / "layers" / "math"):  # script mode: the layers as Lambda mounts them
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from gpubroker.domain.gpus import GpuSpec, bundled_catalog  # noqa: E402
+from gpubroker.domain.models import OpenModel, model_named  # noqa: E402
+from gpubroker.domain.workloads import GpuPlan, WorkloadRequest  # noqa: E402
+from gpubroker.services.workloads import plan_workload  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "workloads" / "measured_runs.json"
 KINDS = ("llm_serving", "llm_decode", "memory", "image", "video", "training")
