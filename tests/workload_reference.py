@@ -37,7 +37,7 @@ for _path in (ROOT / "layers" / "core", ROOT / "layers" / "math"):  # script mod
 
 from gpubroker.domain.gpus import GpuSpec, bundled_catalog  # noqa: E402
 from gpubroker.domain.models import OpenModel, model_named  # noqa: E402
-from gpubroker.domain.workloads import GpuPlan, WorkloadRequest  # noqa: E402
+from gpubroker.domain.workloads import GpuPlan, WorkloadRequest, architecture_fields  # noqa: E402
 from gpubroker.services.workloads import plan_workload  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "workloads" / "measured_runs.json"
@@ -144,18 +144,19 @@ def plan_for(body: Mapping[str, Any]) -> GpuPlan:
     return plan
 
 
-def _llm_shape(model: Mapping[str, Any]) -> dict[str, int]:
-    """Layers, hidden size, KV heads and head dim from the model table when it knows the model (the request accepts
-    them; the estimator's Llama-like defaults otherwise)."""
+def _llm_shape(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The architecture fields the request takes: the model table's (layers, hidden size, KV heads, head dim,
+    experts), read as the route reads it (``architecture_fields``), and the case's own mixture-of-experts figures
+    (total and active parameters) where it states them. The case's parameter count stands."""
+    fields: dict[str, Any] = {}
     known = _table_model(model["name"])
-    if known is None or known.num_layers is None or known.hidden_size is None:
-        return {}
-    shape = {"n_layers": known.num_layers, "hidden": known.hidden_size}
-    if known.num_kv_heads is not None:
-        shape["n_kv_heads"] = known.num_kv_heads
-    if known.head_dim is not None:
-        shape["head_dim"] = known.head_dim
-    return shape
+    if known is not None and known.kind == "llm":
+        fields, _ = architecture_fields(known)
+        fields.pop("params_b")
+    moe = model.get("moe")
+    if moe:
+        fields["active_params_b"] = moe["active_params_b"]
+    return fields
 
 
 def _table_model(name: str) -> OpenModel | None:
@@ -165,16 +166,9 @@ def _table_model(name: str) -> OpenModel | None:
         return None
 
 
-def _require_dense(case: Mapping[str, Any], what: str) -> None:
-    moe = case["model"].get("moe")
-    if moe:
-        raise Inexpressible(
-            f"mixture of experts ({moe['total_params_b']}B total, {moe['active_params_b']}B active): the estimator "
-            f"has no active-parameter field, so {what} would be computed from all {moe['total_params_b']}B"
-        )
-
-
-def _llm_body(case: Mapping[str, Any], *, concurrency: int, context: int, output: int) -> dict[str, Any]:
+def _llm_body(
+    case: Mapping[str, Any], *, concurrency: int, context: int, output: int, prompt: int | None = None
+) -> dict[str, Any]:
     hardware = case["hardware"]
     requests = max(concurrency, int(case["scenario"].get("requests") or concurrency))
     return {
@@ -182,6 +176,7 @@ def _llm_body(case: Mapping[str, Any], *, concurrency: int, context: int, output
         "params_b": case["model"]["params_b"],
         "precision": case["precision"],
         "context_tokens": context,
+        "prompt_tokens": context - output if prompt is None else prompt,
         "output_tokens": output,
         "concurrency": concurrency,
         "requests": requests,
@@ -207,17 +202,25 @@ def _tokens_per_s_over_job(plan: GpuPlan, body: Mapping[str, Any]) -> Estimate:
 # ---- one mapping per kind --------------------------------------------------------------------------------------------
 
 
+# ShareGPT as vLLM's and SGLang's bench_serving sample it: pairs with a prompt of at most 1,024 tokens and prompt +
+# output of at most 2,048 are kept; the mean output is the cases' own (output / request throughput, ~194 tokens);
+# the mean prompt is not in the sources: ~215 tokens, as bench_serving's "Total input tokens" over its prompts
+# (an assumption of the mapping, stated here)
+SHAREGPT_CONTEXT, SHAREGPT_PROMPT, SHAREGPT_OUTPUT = 2048, 215, 194
+
+
 def map_llm_serving(case: Mapping[str, Any]) -> Estimate:
-    """Throughput (output tokens/s, per GPU when the source reports it so), TTFT and inter-token latency at a fixed
-    batch or concurrency, tensor parallel over the case's GPUs."""
-    _require_dense(case, "the decode and prefill compute")
+    """Throughput (output tokens/s, per GPU when the source reports it so), TTFT and inter-token latency: a fixed
+    batch or concurrency in latency mode; maximum-throughput runs (the engine picks the batch) in throughput mode
+    over the ShareGPT mean lengths. Tensor parallel over the case's GPUs (gpu_count; the estimator picks the layout)."""
     scenario = case["scenario"]
     if scenario.get("mode") == "max_throughput":
-        raise Inexpressible(
-            "maximum-throughput serving (continuous batching over a paged KV cache: the engine picks the batch "
-            "from the tokens in flight); the estimator needs a fixed concurrency and reserves the whole context "
-            "for every sequence"
-        )
+        if scenario.get("dataset") != "sharegpt":
+            raise Inexpressible(f"maximum-throughput serving over {scenario.get('dataset')}: lengths unknown")
+        body = _llm_body(case, concurrency=1, context=SHAREGPT_CONTEXT, output=SHAREGPT_OUTPUT, prompt=SHAREGPT_PROMPT)
+        del body["concurrency"]  # the engine's own batch cap (256)
+        plan = plan_for(body | {"mode": "throughput"})
+        return _tokens_per_s_over_job(plan, body)
     concurrency = int(scenario.get("batch") or scenario.get("concurrency") or 1)
     prompt, output = int(scenario["input_tokens"]), int(scenario["output_tokens"])
     body = _llm_body(case, concurrency=concurrency, context=prompt + output, output=output)
@@ -240,7 +243,6 @@ def map_llm_serving(case: Mapping[str, Any]) -> Estimate:
 
 def map_llm_decode(case: Mapping[str, Any]) -> Estimate:
     """Single-stream decode tokens/s (batch 1): the estimator's decode rate at concurrency 1."""
-    _require_dense(case, "the per-token weight traffic")
     scenario = case["scenario"]
     prompt, output = int(scenario["input_tokens"]), int(scenario["output_tokens"])
     body = _llm_body(case, concurrency=1, context=prompt + output + 1, output=output)

@@ -90,6 +90,9 @@ SOURCES: dict[str, str] = {
     "(Mixtral) when not stated; expert parallelism splits the experts across the GPUs like the other weights",
     "decode_bandwidth_efficiency": "0.6 of peak HBM bandwidth (model-bandwidth utilisation ~55-60% measured at "
     "batch 1 on A100/H100: Databricks 'LLM Inference Performance Engineering: Best Practices', 2023)",
+    "weight_only_decode": "0.45 of peak bandwidth for weight-only int8/int4 decode (the kernel dequantises every "
+    "weight it reads): the median of the calibration cases gpt-fast Llama-2-70B int4 on A100 (0.45), Mixtral int8 "
+    "on A100 (0.36) and llama.cpp Q4_0 on a P40 (0.59), tests/fixtures/workloads/measured_runs.json",
     "prefill_compute_efficiency": "0.5 of dense tensor peak for prefill (compute-bound GEMMs; assumption in line "
     "with published MFU of 40-60% for large GEMM-dominated passes)",
     "decode_flops": "2N FLOPs per token for the matmuls plus 4 L d ctx for attention (Kaplan et al. 2020, table 1)",
@@ -101,10 +104,14 @@ SOURCES: dict[str, str] = {
     "checkpoint": "a checkpoint writes the trainable weights, the fp32 master copy and the optimizer states, each "
     "GPU its shard at 1 GB/s (PyTorch distributed checkpointing to local NVMe or a parallel file system; "
     "assumption), once per checkpoint interval",
-    "mfu_by_generation": "training MFU per GPU generation on the bf16 peak: Ampere 0.45 (Megatron-LM 52% on "
-    "A100, Narayanan et al. 2021; MosaicML 40-50%), Hopper 0.40 (Llama 3 405B 38-43% BF16 MFU on H100, Dubey et "
-    "al. 2024, arXiv:2407.21783, table 4), others 0.30-0.40 (assumption); fp8 at 0.7 x the bf16 MFU on the fp8 "
-    "peak (fp8 training ~1.3-1.5x bf16 throughput: NVIDIA Transformer Engine / NeMo performance tables)",
+    "mfu_by_generation": "training utilisation of the hardware (model FLOPs + the forward pass gradient "
+    "checkpointing recomputes) per GPU generation on the bf16 peak, fitted on the reference set's calibration "
+    "cases: Ampere 0.60 (Llama 2 7B and 70B pre-training GPU-hours on A100 at 0.60-0.61; MosaicML MPT 7B/13B/30B "
+    "on A100 at 0.53-0.64), Hopper 0.55 (MPT-70B on 64 H100 at 0.57; Llama 3 405B reports 38-43% MFU on 16k "
+    "H100 without full recomputation, Dubey et al. 2024, arXiv:2407.21783, table 4); Volta 0.45, Turing 0.40, Ada "
+    "0.50, Blackwell 0.50, CDNA 3 0.40 have no measured case (assumptions below their successors'/rivals'); fp8 at "
+    "0.7 x that on the fp8 peak (fp8 training ~1.3-1.5x bf16 throughput: NVIDIA Transformer Engine / NeMo "
+    "performance tables). A given utilisation is model-FLOPs utilisation (no recomputation added)",
     "mfu": "default model-FLOPs utilisation 0.4: PaLM reports 46.2% MFU (Chowdhery et al. 2022, arXiv:2204.02311); "
     "Megatron-LM 52% on 3072 A100 (Narayanan et al. 2021, arXiv:2104.04473); MosaicML/LLM Foundry tables 35-45%",
     "training_memory": "mixed precision: 2 B weights + 2 B grads + 4 B fp32 master + optimizer states (ZeRO, "
@@ -117,8 +124,9 @@ SOURCES: dict[str, str] = {
     "without, 34 s b h per layer (Korthikanti et al. 2022, arXiv:2205.05198; FlashAttention removes the "
     "5 a s^2 b term, Dao et al. 2022)",
     "scaling": "speedup(n) = n^beta: beta 0.9 for tensor/sequence parallel (an all-reduce per layer: 8 GPUs give "
-    "~6.5x), 0.97 for FSDP/data-parallel training on top of the single-node MFU (assumptions; time stays "
-    "monotone non-increasing in n)",
+    "~6.5x; assumption, consistent with the calibration cases at TP 2-8), 1.0 for FSDP/data-parallel training: "
+    "the training utilisations are measured at scale (8 to 1,024 GPUs in the calibration cases) and already "
+    "include the communication (time stays monotone non-increasing in n)",
     "gpu_counts": "valid sharded counts 1, 2, 4, 8 then multiples of 8: tensor parallelism must divide the "
     "attention heads (vLLM) and nodes hold 8 GPUs",
     **PRECISION_SOURCES,
@@ -166,18 +174,20 @@ ACTIVATION_BYTES_PER_TOKEN_HIDDEN = 24.0
 MAX_NUM_SEQS = 256
 DEFAULT_EXPERTS, DEFAULT_EXPERTS_PER_TOKEN = 8, 2
 DECODE_BANDWIDTH_EFFICIENCY = 0.6
+WEIGHT_ONLY_DECODE_EFFICIENCY = 0.45  # int8/int4 weights dequantised in the decode kernel (calibration cases)
 PREFILL_COMPUTE_EFFICIENCY = 0.5
 HEAD_DIM = 128
 ASPECT_RATIO = 128  # d_model / n_layers
 DEFAULT_KV_HEADS = 8
 BETA_TENSOR_PARALLEL = 0.9
-BETA_DATA_PARALLEL = 0.97
+BETA_DATA_PARALLEL = 1.0  # measured training utilisations are at scale: they include the communication
 DEFAULT_MFU = 0.4  # an architecture without a measured figure
-# training MFU on the dense half-precision tensor peak, per architecture (sources: "mfu"); calibrated on the
-# reference set's calibration cases (tests/fixtures/workloads/measured_runs.json)
+# training: the hardware's FLOPs utilisation (model FLOPs + the recomputed forward under gradient checkpointing) on
+# the dense half-precision tensor peak, per architecture (sources: "mfu_by_generation"), fitted on the reference
+# set's calibration cases (tests/fixtures/workloads/measured_runs.json, split "calibration")
 TRAINING_MFU: dict[str, float] = {
-    "Volta": 0.35, "Turing": 0.30, "Ampere": 0.45, "Ada Lovelace": 0.35, "Hopper": 0.40,
-    "Blackwell": 0.40, "Blackwell Ultra": 0.40, "CDNA 3": 0.30,
+    "Volta": 0.45, "Turing": 0.40, "Ampere": 0.60, "Ada Lovelace": 0.50, "Hopper": 0.55,
+    "Blackwell": 0.50, "Blackwell Ultra": 0.50, "CDNA 3": 0.40,
 }  # fmt: skip
 FP8_MFU_RATIO = 0.7  # MFU on the FP8 peak relative to the bf16 MFU (fp8 training runs ~1.4x bf16, not 2x)
 ATTENTION_TRAINING_FLOPS = 12.0  # x layers x hidden x seq_len per token, forward + backward (PaLM appendix B)

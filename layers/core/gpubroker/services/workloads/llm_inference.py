@@ -26,6 +26,7 @@ from gpubroker.domain.workloads import (
     PREFILL_COMPUTE_EFFICIENCY,
     RUNTIME_RESERVE_GB,
     USABLE_MEMORY_FRACTION,
+    WEIGHT_ONLY_DECODE_EFFICIENCY,
 )
 from gpubroker.services.workloads.common import GpuColumns, PlannedWorkload, bottlenecks_at, requirement, sharded_plan
 from gpumath import workload as kernels
@@ -68,6 +69,11 @@ def serving_model(request: LlmInference, shape: ModelShape) -> kernels.ServingMo
     )
 
 
+def decode_efficiency(request: LlmInference) -> float:
+    """The share of peak bandwidth decode reaches: lower for weight-only formats (dequantised on the fly)."""
+    return WEIGHT_ONLY_DECODE_EFFICIENCY if request.precision in ("int8", "int4") else DECODE_BANDWIDTH_EFFICIENCY
+
+
 def plan(request: LlmInference, gpus: GpuColumns) -> PlannedWorkload:
     shape = request.shape()
     model = serving_model(request, shape)
@@ -79,7 +85,7 @@ def plan(request: LlmInference, gpus: GpuColumns) -> PlannedWorkload:
     tflops = gpus.tflops(request.precision)
     beta = BETA_TENSOR_PARALLEL
     efficiency = {
-        "bandwidth_efficiency": DECODE_BANDWIDTH_EFFICIENCY,
+        "bandwidth_efficiency": decode_efficiency(request),
         "compute_efficiency": PREFILL_COMPUTE_EFFICIENCY,
         "beta": beta,
     }
@@ -189,7 +195,7 @@ def _requirement(
             kv_line,
             f"mean prompt {prompt} + output {output} tokens; a decode step reads the weights once and each "
             "sequence's KV cache at its mean length",
-            f"decode at {DECODE_BANDWIDTH_EFFICIENCY:.0%} of peak bandwidth; prefill at "
+            f"decode at {decode_efficiency(request):.0%} of peak bandwidth; prefill at "
             f"{PREFILL_COMPUTE_EFFICIENCY:.0%} of the {path} peak; tensor parallel t runs t^{BETA_TENSOR_PARALLEL} "
             "times faster; replicas split the requests",
             f"the engine uses {USABLE_MEMORY_FRACTION:.0%} of each GPU's memory (datasheet GB = GiB), "
@@ -206,6 +212,7 @@ def _requirement(
             "runtime_reserve",
             "activation_workspace",
             "decode_bandwidth_efficiency",
+            "weight_only_decode",
             "prefill_compute_efficiency",
             "decode_flops",
             "scaling",

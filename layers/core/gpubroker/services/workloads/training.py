@@ -71,9 +71,13 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
     active = request.compute_params_b * 1e9
     attention = float(shape.n_layers) * shape.hidden * request.seq_len
     flops = (flops_factor * active + ATTENTION_TRAINING_FLOPS * attention) * tokens
-    eval_flops = (2.0 * active + 4.0 * attention) * tokens * request.eval_fraction
+    forward = (2.0 * active + 4.0 * attention) * tokens  # one forward pass over the training tokens
+    eval_flops = forward * request.eval_fraction
+    # a given utilisation is MFU (model FLOPs only); the measured default is the hardware's, which also runs the
+    # forward pass gradient checkpointing recomputes
+    recompute = forward if request.gradient_checkpointing and request.utilisation is None else 0.0
     mfu = training_mfu(request, gpus)
-    train_1 = kernels.compute_seconds(gpus.tflops(request.precision) * mfu, flops + eval_flops, 1.0)
+    train_1 = kernels.compute_seconds(gpus.tflops(request.precision) * mfu, flops + recompute + eval_flops, 1.0)
     checkpoint_gb = trainable * (compute_bytes + master + OPTIMIZER_STATE_BYTES[request.optimizer]) / 1e9
     beta = BETA_DATA_PARALLEL
     usable = gpus.usable_gb
