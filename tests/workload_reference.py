@@ -276,9 +276,11 @@ def _training_body(case: Mapping[str, Any], *, gpu_count: int, tokens_b: float) 
 def _video_body(case: Mapping[str, Any]) -> dict[str, Any]:
     scenario = case["scenario"]
     fps = 16.0
+    known = _table_model(case["model"]["name"])
     return {
         "type": "video_processing",
         "task": "diffusion_video",
+        **({"model": known.name} if known is not None and known.kind == "video" else {}),
         "params_b": case["model"]["params_b"],
         "precision": case["precision"],
         "width": int(scenario["width"]),

@@ -47,6 +47,9 @@ class OpenModel(BaseModel):
     vocab_size: int | None = None
     max_context: int | None = None
     image_family: ImageFamilyName | None = None
+    classifier_free_guidance: bool | None = Field(
+        default=None, description="diffusion: sampled with classifier-free guidance (two passes per step)"
+    )
     aliases: tuple[str, ...]
     source: str
     note: str | None = None

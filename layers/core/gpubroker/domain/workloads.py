@@ -14,12 +14,13 @@ FLOP/s, hours for times the user sees.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from gpubroker.domain.models import OpenModel, match_model
+from gpubroker.domain.models import ModelKind, OpenModel, match_model
 from gpubroker.domain.precision import FLOAT_PRECISIONS, PRECISION_SOURCES, Precision
 from gpubroker.domain.types import Int
 
@@ -140,6 +141,14 @@ SOURCES: dict[str, str] = {
     "diffusion_utilisation": "0.3 of dense tensor peak (assumption, calibrated on the SDXL benchmark above)",
     "diffusion_activation": "2.5 GB per megapixel per image in the batch, dominated by the VAE decode "
     "(assumption; diffusers documents VAE tiling/slicing for large images for this reason)",
+    "video_activation": "peak working memory (DiT activations, the VAE decode) = 112 B per latent token per unit "
+    "of DiT width, from the calibration case Wan 2.1 1.3B at 480p x 81 frames peaking at 8.19 GB on an RTX 4090 "
+    "with the T5 encoder on the CPU (Wan 2.1 README); 56 live half-precision tensors of T x d",
+    "video_diffusion_calibration": "attention-dominated DiT passes reach 0.70 of the dense peak on Ampere and Ada: "
+    "HunyuanVideo 544x960x93 on one A100 in 704 s (0.69, one pass per step: guidance-distilled) and Wan 2.1 "
+    "1.3B 480p on an RTX 4090 in ~240 s (0.71, with CFG), the reference set's calibration cases; FlashAttention-2 "
+    "reaches 50-73% of A100 peak (Dao 2023, arXiv:2307.08691); on Hopper it reaches ~35% (FlashAttention-3, Shah "
+    "et al. 2024, arXiv:2407.08608), so Hopper and the rest keep 0.4 (the Wan 2.1 14B / H100 figure below)",
     "video_diffusion": "Wan2.1-T2V-14B: VAE 4x temporal, 8x8 spatial, 1x2x2 patches; ~30 min for 81 frames of "
     "720p on one H100 (Wan 2.1 repository) matches 2 P T + 4 L d T^2 per step at 40% MFU with CFG",
     "nvenc": "NVENC engines per GPU and codec support: NVIDIA Video Encode and Decode GPU Support Matrix "
@@ -237,8 +246,9 @@ VIDEO_SESSION_MEMORY_GB = 1.0
 UPSCALE_FLOP_PER_INPUT_PIXEL: dict[int, float] = {4: 3.3e7, 2: 3.3e7 / 4}
 UPSCALE_UTILISATION = 0.3
 INTERPOLATION_FLOP_PER_PIXEL = 4.9e5
-VIDEO_DIFFUSION_UTILISATION = 0.4
-VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM = 48  # 24 live half-precision tensors of T x d per block (assumption)
+VIDEO_DIFFUSION_UTILISATION = 0.4  # architectures without a calibration case (the Wan 2.1 14B / H100 figure)
+VIDEO_DIFFUSION_UTILISATION_BY_ARCH: dict[str, float] = {"Ampere": 0.70, "Ada Lovelace": 0.70}
+VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM = 112  # peak working set per latent token x width (calibration case)
 
 # data processing
 HOST_IO_GBPS = 2.0
@@ -352,6 +362,31 @@ def architecture_fields(model: OpenModel) -> tuple[dict[str, object], list[str]]
     return fields, notes
 
 
+def _fill_from_table(
+    cls: type[BaseModel], data: object, kind: ModelKind, fields: Callable[[OpenModel], dict[str, object]]
+) -> object:
+    """A request body whose ``model`` names a model of the table (of ``kind``), with that model's ``fields`` for
+    the keys the body leaves out; an unknown name or another kind is a validation error on ``model``."""
+    if not isinstance(data, dict) or data.get("model") is None:
+        return data
+    name = data["model"]
+    found = match_model(name) if isinstance(name, str) else None
+    if found is None or found.kind != kind:
+        what = f"a {kind} model of the model table" if found is None else f"{found.name} is a {found.kind} model"
+        raise _refused_input(cls.__name__, "model", name, f"unknown model: expected {what}")
+    return {**{k: v for k, v in fields(found).items() if k in cls.model_fields}, **data}
+
+
+def video_model_fields(model: OpenModel) -> dict[str, object]:
+    """A video model of the table as ``VideoProcessing`` fields: size, DiT shape, guidance."""
+    out: dict[str, object] = {"params_b": model.params_b}
+    if model.num_layers and model.hidden_size:
+        out |= {"n_layers": model.num_layers, "hidden": model.hidden_size}
+    if model.classifier_free_guidance is not None:
+        out["guidance"] = model.classifier_free_guidance
+    return out
+
+
 class _Transformer(_Workload):
     """A transformer given by its size and, optionally, its name in the model table and its architecture.
 
@@ -381,15 +416,7 @@ class _Transformer(_Workload):
     @model_validator(mode="before")
     @classmethod
     def _from_table(cls, data: object) -> object:
-        if not isinstance(data, dict) or data.get("model") is None:
-            return data
-        name = data["model"]
-        found = match_model(name) if isinstance(name, str) else None
-        if found is None or found.kind != "llm":
-            what = "a language model of the model table" if found is None else f"{found.name} is not a language model"
-            raise _refused_input(cls.__name__, "model", name, f"unknown model: expected {what}")
-        fields, _ = architecture_fields(found)
-        return {**{k: v for k, v in fields.items() if k in cls.model_fields}, **data}
+        return _fill_from_table(cls, data, "llm", lambda found: architecture_fields(found)[0])
 
     @property
     def total_params_b(self) -> float:
@@ -566,12 +593,31 @@ class VideoProcessing(_Workload):
     duration_s: float = Field(gt=0, le=1_000_000)
     scale: Literal[2, 4] = Field(default=2, description="upscale factor")
     interpolation_factor: Int = Field(default=2, ge=2, le=16, description="output/input frame rate")
+    model: str | None = Field(
+        default=None,
+        max_length=128,
+        description="diffusion_video: a video model of the model table (size, DiT shape, guidance fill unset fields)",
+    )
     params_b: float = Field(default=14.0, ge=0.1, le=200, description="video diffusion model size")
+    n_layers: Int | None = Field(default=None, ge=1, le=1024, description="DiT blocks (default: Llama-like)")
+    hidden: Int | None = Field(default=None, ge=64, le=131_072, description="DiT width (default: Llama-like)")
+    guidance: bool = Field(
+        default=True, description="classifier-free guidance: two passes per step (False: guidance-distilled)"
+    )
     precision: Precision = "bf16"
     steps: Int = Field(default=50, ge=1, le=1000)
     clips: Int = Field(default=1, ge=1, le=1_000_000)
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=64, ge=1, le=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_table(cls, data: object) -> object:
+        return _fill_from_table(cls, data, "video", video_model_fields)
+
+    def shape(self) -> ModelShape:
+        """The DiT's depth and width: the given fields, Llama-like defaults from the size for the others."""
+        return llama_shape(self.params_b, n_layers=self.n_layers, hidden=self.hidden)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
