@@ -309,20 +309,21 @@ def llm_serving(
     bandwidth_efficiency: float,
     compute_efficiency: float,
     beta: float,
+    decode_compute_share: float = 1.0,
     min_tokens_per_s: float | None = None,
 ) -> Serving:
     """Every layout of ``gpus`` (g,) GPUs as floor(count / t) replicas of tensor parallelism t (t in 1, 2, 4, 8,
     16, 24, ... and the count itself), costed with one roofline, and the one with the shortest job per GPU model
     (more GPUs only add layouts or replicas, so the time never grows with the count).
 
-    Per replica at degree t: step(B) = max(bytes(B) / (bw eff), B decode_flops / (peak eff)) / t**beta with bytes(B)
-    = dense + expert x touched(B) + kv_per_token x kv_read x B; prefill of a sequence = prefill_flops /
-    (peak eff) / t**beta. Latency mode (fixed batch): B = ceil(fixed / replicas), ceil(requests / replicas / B)
-    waves of (B prefill + output step); the layout with the lowest request latency (B prefill + output step) wins.
-    Throughput mode: B = what the free memory holds, at most the cap; requests / replicas / B cycles; the layout
-    with the shortest job wins. A layout is valid when it fits (weights / t + reserve + held KV of its batch / t <=
-    usable), and, with ``min_tokens_per_s``, when it reaches that rate (if no layout does, the single
-    tensor-parallel group, which the count was chosen for).
+    Per replica at degree t: step(B) = max(bytes(B) / (bw eff), B decode_flops / (peak eff share)) / t**beta with
+    bytes(B) = dense + expert x touched(B) + kv_per_token x kv_read x B (``share``: decode's small-batch GEMMs reach
+    that share of prefill's efficiency); prefill of a sequence = prefill_flops / (peak eff) / t**beta. Latency mode
+    (fixed batch): B = ceil(fixed / replicas), ceil(requests / replicas / B) waves of (B prefill + output step).
+    Throughput mode: B = what the free memory holds, at most the cap; requests / replicas / B cycles of the same.
+    A layout is valid when it fits (weights / t + reserve + held KV of its batch / t <= usable), and, with
+    ``min_tokens_per_s``, when it reaches that rate (if no layout does, the single tensor-parallel group, which the
+    count was chosen for). Idle GPUs (count not a multiple of t) are allowed.
     """
     bw = np.asarray(bandwidth_gbps, dtype=np.float64)[None, :] * 1e9 * bandwidth_efficiency
     fl = np.asarray(tflops, dtype=np.float64)[None, :] * 1e12 * compute_efficiency
@@ -334,7 +335,9 @@ def llm_serving(
     divides = (n >= 1) & (tp <= n)
     replicas = np.where(divides, np.floor(n / tp), 1.0)  # GPUs left over by a layout stay idle
     batch, fits, streams = _layout_batches(model, tp, replicas, usable)
-    step, prefill_seq, bound = _decode_step(model, batch, bw, fl, np.power(tp, beta))
+    step, prefill_seq, bound = _decode_step(
+        model, batch, bw, fl, decode_share=decode_compute_share, speed=np.power(tp, beta)
+    )
     ttft = batch * prefill_seq if model.fixed_batch > 0 else prefill_seq
     per_replica = np.ceil(model.requests / replicas)
     cycles = np.ceil(per_replica / batch) if model.fixed_batch > 0 else per_replica / batch
@@ -386,7 +389,9 @@ def _layout_batches(model: ServingModel, tp: F64, replicas: F64, usable: F64) ->
     return batch, held >= 1.0, batch * replicas
 
 
-def _decode_step(model: ServingModel, batch: F64, bw: F64, fl: F64, speed: F64) -> tuple[F64, F64, I64]:
+def _decode_step(
+    model: ServingModel, batch: F64, bw: F64, fl: F64, *, decode_share: float, speed: F64
+) -> tuple[F64, F64, I64]:
     """Per layout (k, g): one decode step at ``batch``, one sequence's prefill, the step's binding resource."""
     touched = 1.0 - np.power(1.0 - model.expert_share, batch) if model.expert_gb > 0 else np.zeros_like(batch)
     step_bytes = 1e9 * (
@@ -394,7 +399,7 @@ def _decode_step(model: ServingModel, batch: F64, bw: F64, fl: F64, speed: F64) 
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         t_bw = np.where(bw > 0, step_bytes / np.where(bw > 0, bw, 1.0), np.inf)
-        t_fl = np.where(fl > 0, batch * model.decode_flops_per_token / np.where(fl > 0, fl, 1.0), np.inf)
+        t_fl = np.where(fl > 0, batch * model.decode_flops_per_token / np.where(fl > 0, fl * decode_share, 1.0), np.inf)
         prefill = np.where(fl > 0, model.prefill_flops_per_seq / np.where(fl > 0, fl, 1.0), np.inf) / speed
     bound: I64 = (t_fl > t_bw).astype(np.int64)
     step: F64 = np.maximum(t_bw, t_fl) / speed

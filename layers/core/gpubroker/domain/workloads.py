@@ -94,6 +94,13 @@ SOURCES: dict[str, str] = {
     "weight_only_decode": "0.45 of peak bandwidth for weight-only int8/int4 decode (the kernel dequantises every "
     "weight it reads): the median of the calibration cases gpt-fast Llama-2-70B int4 on A100 (0.45), Mixtral int8 "
     "on A100 (0.36) and llama.cpp Q4_0 on a P40 (0.59), tests/fixtures/workloads/measured_runs.json",
+    "prefill_by_generation": "Ampere prefill at 0.75 of the dense peak, and decode's compute term at 0.3 of the "
+    "prefill efficiency (small-batch GEMMs, attention over the KV cache, sampling): the pair fitted jointly on the "
+    "reference set's 16 LLM calibration cases (grid over share 0.15-1.0 and Ampere 0.5-0.8, most within 25% then "
+    "least log error): TensorRT-LLM's Llama-2-7B fp16 TTFT of 2,048 tokens on an A100 alone implies 0.69, "
+    "SGLang's maximum-throughput Llama 3.1 8B on an A100 and TensorRT-LLM's batch-480 Llama-2-70B on 4 H100 set "
+    "the decode share; the fp8 cases on L40S and H100 keep 0.5 (Ampere reaches a larger share of its peak, as in "
+    "training)",
     "prefill_compute_efficiency": "0.5 of dense tensor peak for prefill (compute-bound GEMMs; assumption in line "
     "with published MFU of 40-60% for large GEMM-dominated passes)",
     "decode_flops": "2N FLOPs per token for the matmuls plus 4 L d ctx for attention (Kaplan et al. 2020, table 1)",
@@ -138,7 +145,10 @@ SOURCES: dict[str, str] = {
     "diffusion_params": "SD1.5 UNet 0.86B + CLIP-L 0.12B + VAE 0.08B; SDXL UNet 2.6B + CLIP-L/bigG 0.82B "
     "(Podell et al. 2023, arXiv:2307.01952); SD3-Medium 2B + T5-XXL 4.76B + CLIPs (Esser et al. 2024, "
     "arXiv:2403.03206); FLUX.1 12B + T5-XXL (black-forest-labs model cards)",
-    "diffusion_utilisation": "0.3 of dense tensor peak (assumption, calibrated on the SDXL benchmark above)",
+    "diffusion_utilisation": "time per denoising step = 28 ms + FLOPs / (0.44 x dense tensor peak): a fixed cost per "
+    "step whatever the batch (kernel launches, the scheduler, Python) plus the batch's FLOPs; both fitted on the "
+    "reference set's five image calibration cases (diffusers SD 1.5 on A100, V100 and T4 at batch 1; fal.ai SD "
+    "1.5 and SDXL on A100): 4 of 5 within 25%, the T4 (a 70 W card that cannot hold its tensor peak) 1.9x fast",
     "diffusion_activation": "2.5 GB per megapixel per image in the batch, dominated by the VAE decode "
     "(assumption; diffusers documents VAE tiling/slicing for large images for this reason)",
     "video_activation": "peak working memory (DiT activations, the VAE decode) = 112 B per latent token per unit "
@@ -185,6 +195,8 @@ DEFAULT_EXPERTS, DEFAULT_EXPERTS_PER_TOKEN = 8, 2
 DECODE_BANDWIDTH_EFFICIENCY = 0.6
 WEIGHT_ONLY_DECODE_EFFICIENCY = 0.45  # int8/int4 weights dequantised in the decode kernel (calibration cases)
 PREFILL_COMPUTE_EFFICIENCY = 0.5
+DECODE_COMPUTE_SHARE = 0.3  # decode GEMMs' efficiency relative to prefill's (calibration)
+PREFILL_COMPUTE_EFFICIENCY_BY_ARCH: dict[str, float] = {"Ampere": 0.75}  # calibration, see SOURCES
 HEAD_DIM = 128
 ASPECT_RATIO = 128  # d_model / n_layers
 DEFAULT_KV_HEADS = 8
@@ -227,7 +239,8 @@ IMAGE_FAMILY: dict[ImageFamily, DiffusionFamily] = {
     "flux-dev": DiffusionFamily(denoiser_b=12.0, other_b=4.97, tflop_per_step_mp=110.0, default_steps=28),
     "flux-schnell": DiffusionFamily(denoiser_b=12.0, other_b=4.97, tflop_per_step_mp=110.0, default_steps=4),
 }
-DIFFUSION_UTILISATION = 0.3
+DIFFUSION_UTILISATION = 0.44
+DIFFUSION_STEP_OVERHEAD_S = 0.028
 DIFFUSION_ACTIVATION_GB_PER_MP = 2.5
 
 # video

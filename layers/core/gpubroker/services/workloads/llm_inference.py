@@ -20,10 +20,12 @@ from gpubroker.domain.workloads import (
     ACTIVATION_BYTES_PER_TOKEN_HIDDEN,
     BETA_TENSOR_PARALLEL,
     DECODE_BANDWIDTH_EFFICIENCY,
+    DECODE_COMPUTE_SHARE,
     KV_BYTES,
     MAX_NUM_SEQS,
     PREFILL_CHUNK_TOKENS,
     PREFILL_COMPUTE_EFFICIENCY,
+    PREFILL_COMPUTE_EFFICIENCY_BY_ARCH,
     RUNTIME_RESERVE_GB,
     USABLE_MEMORY_FRACTION,
     WEIGHT_ONLY_DECODE_EFFICIENCY,
@@ -82,12 +84,16 @@ def plan(request: LlmInference, gpus: GpuColumns) -> PlannedWorkload:
     kv_min_gb = model.kv_gb_per_token * (
         request.context_tokens if throughput else request.context_tokens * request.concurrency
     )
-    tflops = gpus.tflops(request.precision)
+    compute = np.array(
+        [PREFILL_COMPUTE_EFFICIENCY_BY_ARCH.get(a, PREFILL_COMPUTE_EFFICIENCY) for a in gpus.architectures]
+    )
+    tflops = gpus.tflops(request.precision) * compute  # the compute terms at the share of the peak reached
     beta = BETA_TENSOR_PARALLEL
     efficiency = {
         "bandwidth_efficiency": decode_efficiency(request),
-        "compute_efficiency": PREFILL_COMPUTE_EFFICIENCY,
+        "compute_efficiency": 1.0,
         "beta": beta,
+        "decode_compute_share": DECODE_COMPUTE_SHARE,
     }
     # the smallest tensor-parallel group that holds the model: its time and rate, scaled to one GPU, size the count
     usable = gpus.usable_gb
@@ -196,8 +202,9 @@ def _requirement(
             f"mean prompt {prompt} + output {output} tokens; a decode step reads the weights once and each "
             "sequence's KV cache at its mean length",
             f"decode at {decode_efficiency(request):.0%} of peak bandwidth; prefill at "
-            f"{PREFILL_COMPUTE_EFFICIENCY:.0%} of the {path} peak; tensor parallel t runs t^{BETA_TENSOR_PARALLEL} "
-            "times faster; replicas split the requests",
+            f"{PREFILL_COMPUTE_EFFICIENCY:.0%} of the {path} peak (Ampere "
+            f"{PREFILL_COMPUTE_EFFICIENCY_BY_ARCH['Ampere']:.0%}), decode's compute at {DECODE_COMPUTE_SHARE:g} of "
+            f"that; tensor parallel t runs t^{BETA_TENSOR_PARALLEL} times faster; replicas split the requests",
             f"the engine uses {USABLE_MEMORY_FRACTION:.0%} of each GPU's memory (datasheet GB = GiB), "
             f"{model.reserve_gb:.2f} GB of it per GPU for the runtime and activations",
         ],
@@ -214,6 +221,7 @@ def _requirement(
             "decode_bandwidth_efficiency",
             "weight_only_decode",
             "prefill_compute_efficiency",
+            "prefill_by_generation",
             "decode_flops",
             "scaling",
             "serving_layouts",
