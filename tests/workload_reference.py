@@ -499,3 +499,69 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---- uncertainty bands (issue 14 §3) ---------------------------------------------------------------------------------
+
+# what a case's ratio says about time: rates are estimate/measured = measured time / estimated time; times the inverse
+RATE_METRICS = frozenset(
+    {
+        "output_tokens_per_s",
+        "output_tokens_per_s_per_gpu",
+        "decode_tokens_per_s",
+        "iterations_per_s",
+        "training_tokens_per_s_per_gpu",
+    }
+)
+BAND_KINDS: dict[str, str] = {  # reference kind -> the workload type whose estimates its residuals describe
+    "llm_serving": "llm_inference",
+    "llm_decode": "llm_inference",
+    "training": "training",
+    "image": "image_generation",
+    "video": "video_processing",
+}
+BAND_MIN_CASES = 5  # fewer calibration cases than this: the type takes the band of all types' cases pooled
+BAND_QUANTILES = (0.1, 0.9)  # the band holds the central 80% of the calibration residuals
+
+
+def time_factor(outcome: Outcome) -> float | None:
+    """Measured time / estimated time for a quantity case (None for fit facts and cases without an estimate)."""
+    ratio = outcome.ratio
+    if ratio is None:
+        return None
+    return ratio if outcome.metric in RATE_METRICS else 1.0 / ratio
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def uncertainty_bands(outcomes: Sequence[Outcome]) -> dict[str, tuple[float, float, int, str]]:
+    """Per workload type: (low, high) multipliers of the estimated time that hold the central 80% of the
+    calibration cases' measured/estimated times, the number of cases, and what the band rests on. A type with fewer
+    than 5 cases (or none: data processing) takes the pooled band; memory's band comes from the peak-memory cases."""
+    factors: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        factor = time_factor(outcome)
+        if outcome.split == "calibration" and factor is not None and outcome.kind in BAND_KINDS:
+            factors.setdefault(BAND_KINDS[outcome.kind], []).append(factor)
+    pooled = [f for values in factors.values() for f in values]
+    bands: dict[str, tuple[float, float, int, str]] = {}
+    for kind in ("llm_inference", "training", "image_generation", "video_processing", "data_processing"):
+        own = factors.get(kind, [])
+        values, basis = (own, "own") if len(own) >= BAND_MIN_CASES else (pooled, "pooled")
+        bands[kind] = (_quantile(values, BAND_QUANTILES[0]), _quantile(values, BAND_QUANTILES[1]), len(own), basis)
+    memory = [1.0 / o.ratio for o in outcomes if o.split == "calibration" and o.metric == "peak_memory_gb" and o.ratio]
+    bands["memory"] = (min(memory), max(memory), len(memory), "range")
+    return bands
+
+
+def format_bands(bands: Mapping[str, tuple[float, float, int, str]]) -> str:
+    return "\n".join(
+        f"{kind:<17} x{low:.2f} .. x{high:.2f}  ({cases} calibration cases, {basis})"
+        for kind, (low, high, cases, basis) in bands.items()
+    )

@@ -154,6 +154,10 @@ SOURCES: dict[str, str] = {
     "video_activation": "peak working memory (DiT activations, the VAE decode) = 112 B per latent token per unit "
     "of DiT width, from the calibration case Wan 2.1 1.3B at 480p x 81 frames peaking at 8.19 GB on an RTX 4090 "
     "with the T5 encoder on the CPU (Wan 2.1 README); 56 live half-precision tensors of T x d",
+    "uncertainty": "the band is the 10th-90th percentile of measured / estimated time over the calibration cases "
+    "of the workload type in tests/fixtures/workloads/measured_runs.json (LLM serving and decode, training, "
+    "image, video: published runs with quoted sources); a type with fewer than 5 cases takes every type's cases "
+    "pooled; memory's band is the range of the peak-memory cases",
     "video_diffusion_calibration": "attention-dominated DiT passes reach 0.70 of the dense peak on Ampere and Ada: "
     "HunyuanVideo 544x960x93 on one A100 in 704 s (0.69, one pass per step: guidance-distilled) and Wan 2.1 "
     "1.3B 480p on an RTX 4090 in ~240 s (0.71, with CFG), the reference set's calibration cases; FlashAttention-2 "
@@ -275,6 +279,27 @@ EMBEDDING_ACTIVATION_GB = 2.0
 DEDUPE_OPS_PER_BYTE = 5000.0
 DEDUPE_COMPUTE_EFFICIENCY = 0.5
 DEDUPE_BYTES_PER_BYTE = 6.0
+
+
+class Band(NamedTuple):
+    """Multipliers of an estimate that hold the central 80% of the reference set's calibration cases."""
+
+    low: float
+    high: float
+    cases: int  # calibration cases of this workload type (fewer than 5: the pooled band of every type)
+
+
+# measured time / estimated time over the calibration cases of tests/fixtures/workloads/measured_runs.json, 10th and
+# 90th percentiles (tests.workload_reference.uncertainty_bands computes them; a test keeps these in step)
+TIME_BANDS: dict[WorkloadType, Band] = {
+    "llm_inference": Band(0.77, 1.16, 15),
+    "training": Band(0.48, 4.01, 9),
+    "image_generation": Band(0.90, 1.64, 5),
+    "video_processing": Band(0.76, 1.22, 2),
+    "data_processing": Band(0.76, 1.22, 0),
+}
+MEMORY_BAND = Band(0.99, 1.16, 3)  # measured / estimated peak memory: the range of the calibration cases
+BAND_MIN_CASES = 5
 
 
 class ModelShape(BaseModel):
@@ -665,6 +690,37 @@ WorkloadRequest = Annotated[
 # ---- responses -----------------------------------------------------------------------------------------------------
 
 
+class Uncertainty(BaseModel):
+    """How far measured runs land from estimates like this one: the real time is likely between ``time_low`` and
+    ``time_high`` times the estimate (the central 80% of the reference set's calibration cases of this workload
+    type), the real peak memory between ``memory_low`` and ``memory_high`` times the estimate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    time_low: float
+    time_high: float
+    memory_low: float
+    memory_high: float
+    cases: Int = Field(description="calibration cases of this workload type the time band rests on")
+    basis: str
+
+    @classmethod
+    def of(cls, workload: WorkloadType) -> Uncertainty:
+        band = TIME_BANDS[workload]
+        if band.cases >= BAND_MIN_CASES:
+            basis = f"{band.cases} measured runs of this workload type (calibration cases)"
+        else:
+            basis = f"{band.cases} measured runs of this type: the band of every type's calibration cases, pooled"
+        return cls(
+            time_low=band.low,
+            time_high=band.high,
+            memory_low=MEMORY_BAND.low,
+            memory_high=MEMORY_BAND.high,
+            cases=band.cases,
+            basis=basis,
+        )
+
+
 class WorkloadRequirement(BaseModel):
     """What the workload needs, independent of the GPU (``time`` is per GPU, in the plans)."""
 
@@ -679,6 +735,7 @@ class WorkloadRequirement(BaseModel):
     jobs: Int = Field(description="independent units (images, frames, partitions); 1 for sharded work")
     assumptions: list[str]
     sources: dict[str, str]
+    uncertainty: Uncertainty = Field(description="how far measured runs land from estimates of this type")
 
 
 class GpuPlan(BaseModel):
@@ -690,6 +747,8 @@ class GpuPlan(BaseModel):
     feasible: bool
     gpus_needed: Int | None = Field(description="None when technically infeasible")
     est_hours: float | None
+    est_hours_low: float | None = Field(default=None, description="est_hours x the uncertainty band's low end")
+    est_hours_high: float | None = Field(default=None, description="est_hours x the uncertainty band's high end")
     est_tokens_per_s: float | None = None
     memory_required_gb: float
     memory_per_gpu_gb: float = Field(description="at gpus_needed, or at the largest count tried if infeasible")

@@ -19,6 +19,7 @@ from gpubroker.domain.types import rounded
 from gpubroker.domain.workloads import (
     SOURCES,
     USABLE_GB_PER_LABEL_GB,
+    Uncertainty,
     WorkloadRequirement,
 )
 from gpumath import workload as kernels
@@ -142,7 +143,8 @@ def requirement(
         bytes_moved=bytes_moved,
         jobs=jobs,
         assumptions=assumptions,
-        sources={key: SOURCES[key] for key in sources},
+        sources={key: SOURCES[key] for key in (*sources, "uncertainty")},
+        uncertainty=Uncertainty.of(request.type),
     )
 
 
