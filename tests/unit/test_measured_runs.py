@@ -211,7 +211,7 @@ def test_the_uncertainty_bands_are_the_calibration_residuals() -> None:
     from gpubroker.domain.workloads import MEMORY_BAND, TIME_BANDS, Band
 
     bands = ref.uncertainty_bands(ref.evaluate_all(CASES))
-    stored: dict[str, Band] = {**TIME_BANDS, "memory": MEMORY_BAND}
+    stored: dict[str, Band] = {str(kind): band for kind, band in TIME_BANDS.items()} | {"memory": MEMORY_BAND}
     assert set(stored) == set(bands)
     for kind, band in stored.items():
         low, high, cases, _ = bands[kind]
