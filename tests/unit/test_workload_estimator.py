@@ -273,3 +273,12 @@ def test_every_estimate_carries_its_band(body: dict[str, Any]) -> None:
         else:
             assert p.est_hours_low == pytest.approx(p.est_hours * band.time_low)
             assert p.est_hours_high == pytest.approx(p.est_hours * band.time_high)
+
+
+def test_a_fixed_count_that_is_not_a_power_of_two_serves_as_one_group() -> None:
+    """Llama 3.1 405B in bf16 needs ~10 A100-80GB: at exactly 12 (max 12) it runs tensor parallel over all 12."""
+    body = {"type": "llm_inference", "model": "Llama 3.1 405B", "precision": "bf16", "context_tokens": 4096,
+            "gpu_count": 12, "max_gpus": 12}  # fmt: skip
+    p = plan(body, "A100-80GB")
+    assert p.feasible and p.gpus_needed == 12 and p.metrics["tensor_parallel"] == 12, p.reason
+    assert plan(body | {"gpu_count": 8}, "A100-80GB").reason == "insufficient_memory_at_gpu_count"

@@ -103,7 +103,9 @@ def plan(request: LlmInference, gpus: GpuColumns) -> PlannedWorkload:
         fit = kernels.valid_gpu_count(
             np.where(free > 0, (weights_gb + kv_min_gb) / np.where(free > 0, free, 1.0), np.inf)
         )
-    fit_n = np.where(fit <= cap, fit, 0.0).astype(np.int64)
+    # a fixed count is the group's size when the smallest valid count above the fit exceeds the cap (12 of 12)
+    fixed = 0.0 if request.gpu_count is None else float(request.gpu_count)
+    fit_n = np.where(fit <= max(cap, fixed), fit, fixed).astype(np.int64)
     smallest = kernels.llm_serving(gpus.bandwidth_gbps, tflops, usable, fit_n, model, **efficiency)
     scale = kernels.speedup(np.maximum(fit_n, 1), beta)
     with np.errstate(divide="ignore", invalid="ignore"):
