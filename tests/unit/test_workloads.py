@@ -59,6 +59,16 @@ def llm_inference(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         body |= {"n_layers": draw(st.integers(1, 128)), "hidden": 128 * draw(st.integers(8, 128))}
         body["n_kv_heads"] = draw(st.integers(1, 8))
+    if draw(st.booleans()):  # issue 14: serving mode, mean prompt, mixture of experts
+        body["mode"] = draw(st.sampled_from(["latency", "throughput"]))
+        body["prompt_tokens"] = draw(st.integers(1, context - body["output_tokens"]))
+        if draw(st.booleans()):
+            experts = draw(st.integers(2, 256))
+            body |= {
+                "active_params_b": body["params_b"] * draw(st.floats(0.02, 1.0)),
+                "n_experts": experts,
+                "experts_per_token": draw(st.integers(1, min(64, experts - 1))),
+            }
     return body
 
 
