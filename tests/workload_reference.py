@@ -6,8 +6,12 @@ and fine-tuning. Every case quotes its source. This module maps each case to the
 /math/map-workload-to-gpu`` takes (validated by the same pydantic union the route validates its body with), runs the
 service the route calls (:func:`gpubroker.services.workloads.plan_workload`, no prices: the technical answer) for the
 case's GPU, and compares the estimate with the measured figure: ``estimate / measured`` for quantities, right or wrong
-for fit facts. A case the estimator cannot express (a mixture-of-experts model's compute, ...) is ``inexpressible``;
-a case it judges infeasible although the run happened is ``infeasible``. Both count as misses.
+for fit facts. A case the estimator cannot express (a dataset whose lengths are unknown, ...) is ``inexpressible``;
+a case it judges infeasible although the run happened is ``infeasible``. Both count as misses. Named models pass the
+model table's architecture (and MoE figures), maximum-throughput runs the throughput mode (issue 14 §2).
+
+The estimator's constants marked "fitted"/"calibration" were set on ``split == "calibration"`` cases only;
+:func:`uncertainty_bands` turns those cases' residuals into the band every estimate carries (issue 14 §3).
 
 The mapping is one function per kind (``map_llm_serving``, ``map_llm_decode``, ``map_memory``, ``map_image``,
 ``map_video``, ``map_training``) in :data:`MAPPERS`: when the estimator learns to express more (MoE, serving modes,

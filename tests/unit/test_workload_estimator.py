@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from gpubroker.domain import workloads as w
 from gpubroker.domain.gpus import bundled_catalog
-from gpubroker.services.workloads import plan_workload
+from gpubroker.services.workloads import estimate_workload, plan_workload
 from gpumath import workload as k
 
 SPECS = list(bundled_catalog().gpus)
@@ -267,7 +267,8 @@ def test_every_estimate_carries_its_band(body: dict[str, Any]) -> None:
     assert 0 < band.time_low <= 1 <= band.time_high and band.memory_low <= 1 <= band.memory_high
     assert (band.time_low, band.time_high) == w.TIME_BANDS[body["type"]][:2]
     assert "uncertainty" in needs.sources
-    for p in plans:
+    lines = estimate_workload(req(body), specs=SPECS, prices=None).gpus  # the estimate route's short lines too
+    for p in [*plans, *lines]:
         if p.est_hours is None:
             assert p.est_hours_low is None and p.est_hours_high is None
         else:

@@ -770,6 +770,8 @@ class GpuFeasibility(BaseModel):
     feasible: bool
     gpus_needed: int | None
     est_hours: float | None
+    est_hours_low: float | None = Field(default=None, description="est_hours x the uncertainty band's low end")
+    est_hours_high: float | None = Field(default=None, description="est_hours x the uncertainty band's high end")
     est_cost_usd: float | None
     bottleneck: Bottleneck
     reason: Reason | None
