@@ -373,3 +373,26 @@ def test_training_reports_what_it_read_and_the_model_only_when_it_trained() -> N
     }  # fmt: skip
     assert set(report) == {"users", "offers", "ratings", "trained", "k", "sweeps", "converged", "seconds"}
     assert isinstance(report["sweeps"], int) and isinstance(report["converged"], bool) and "cf" in models.blobs
+
+
+def test_a_named_70b_fits_two_80gb_gpus_through_the_route(deps: PersonalDeps) -> None:
+    """Llama 3 70B in fp16 at 4,096 tokens is served with vLLM at tensor parallelism 2 on 2 x 80 GB every day: the
+    table's architecture (80 layers, 8 KV heads) and the memory model applied once must say it fits."""
+    body = {
+        "type": "llm_inference",
+        "model": "Llama 3 70B Instruct",
+        "precision": "fp16",
+        "context_tokens": 4096,
+        "gpu_count": 2,
+        "gpus": ["H100-SXM", "A100-80GB"],
+    }
+    status, mapped = post("api_math_map_workload_to_gpu", "/math/map-workload-to-gpu", body, deps)
+    assert status == 200, mapped
+    by_model = {p["gpu_model"]: p for p in mapped["plans"] + mapped["infeasible"]}
+    for model in ("H100-SXM", "A100-80GB"):
+        plan = by_model[model]
+        assert plan["gpus_needed"] == 2 and plan["reason"] in (None, "no_offers"), plan
+        assert plan["metrics"]["tensor_parallel"] == 2
+    assert "architecture of Llama 3 70B Instruct from the model table" in mapped["requirement"]["assumptions"]
+    status, err = post("api_math_map_workload_to_gpu", "/math/map-workload-to-gpu", body | {"model": "nonesuch"}, deps)
+    assert status == 422 and [d["loc"][-2:] for d in err["error"]["details"]] == [["llm_inference", "model"]]

@@ -59,6 +59,16 @@ def llm_inference(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         body |= {"n_layers": draw(st.integers(1, 128)), "hidden": 128 * draw(st.integers(8, 128))}
         body["n_kv_heads"] = draw(st.integers(1, 8))
+    if draw(st.booleans()):  # issue 14: serving mode, mean prompt, mixture of experts
+        body["mode"] = draw(st.sampled_from(["latency", "throughput"]))
+        body["prompt_tokens"] = draw(st.integers(1, context - body["output_tokens"]))
+        if draw(st.booleans()):
+            experts = draw(st.integers(2, 256))
+            body |= {
+                "active_params_b": body["params_b"] * draw(st.floats(0.02, 1.0)),
+                "n_experts": experts,
+                "experts_per_token": draw(st.integers(1, min(64, experts - 1))),
+            }
     return body
 
 
@@ -164,7 +174,7 @@ def test_every_workload_and_every_gpu_has_a_plan_or_a_reason(body: dict[str, Any
             assert p.reason is None
             assert p.gpus_needed is not None and 1 <= p.gpus_needed <= request.max_gpus
             assert p.est_hours is not None and 0 < p.est_hours < math.inf
-            assert p.memory_per_gpu_gb <= BY_MODEL[p.gpu_model].memory_gb * w.USABLE_MEMORY_FRACTION + 1e-6
+            assert p.memory_per_gpu_gb <= BY_MODEL[p.gpu_model].memory_gb * w.USABLE_GB_PER_LABEL_GB + 1e-6
             if prices is not None:
                 assert p.est_cost_usd is not None and p.est_cost_usd > 0 and p.offer_id is not None
         else:
@@ -330,11 +340,13 @@ def test_7b_full_training_needs_16_bytes_per_param_and_shards() -> None:
     assert plans["H100-SXM"].gpus_needed == 2  # 112 GB of states over 72 GB usable per GPU
 
 
-def test_training_time_follows_6nd() -> None:
+def test_training_time_follows_6nd_plus_attention() -> None:
     body = {"type": "training", "params_b": 7, "dataset_tokens_b": 1000, "gpu_count": 8, "max_gpus": 8}
-    p = plans_by_model(body)["H100-SXM"]
+    p = plans_by_model(body | {"utilisation": 0.4})["H100-SXM"]  # a given utilisation is MFU: model FLOPs only
     peak = 989.4e12
-    flops = 6 * 7e9 * 1e12
+    shape = w.llama_shape(7)  # 33 layers, hidden 4224
+    attention = 12 * shape.n_layers * shape.hidden * 2048  # PaLM's 12 L d s per token at the default seq_len
+    flops = (6 * 7e9 + attention) * 1e12
     exact = flops / (8**w.BETA_DATA_PARALLEL * peak * 0.4) / HOURS
     assert p.est_hours is not None
     assert_allclose(p.est_hours, exact, rtol=1e-9)

@@ -253,3 +253,154 @@ def replicated_seconds_at_counts(seconds_per_job: F64, jobs: int, counts: I64) -
     waves = np.ceil(jobs / np.asarray(counts, dtype=np.float64))[None, :]
     out: F64 = np.asarray(seconds_per_job, dtype=np.float64)[:, None] * waves
     return out
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The chosen serving layout per GPU model (g,) at its GPU count: tensor-parallel degree ``tp`` (replicas =
+    count / tp), sequences per replica ``batch``, the decode step, the time to first token of a batch, the job time,
+    the aggregate decode rate, memory per GPU and the binding resource of the step (0 bandwidth, 1 compute).
+    Where no layout is valid (or the count is 0): ``tp`` 0 and the times inf."""
+
+    tp: I64
+    batch: F64
+    step_s: F64
+    ttft_s: F64
+    seconds: F64
+    tokens_per_s: F64
+    memory_per_gpu_gb: F64
+    bound: I64
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """What one serving workload needs, independent of the GPU: bytes in GB (1e9 B), FLOPs, token counts.
+
+    ``dense_gb`` weights every step reads; ``expert_gb`` the routed experts' weights, of which a decode step at
+    batch B reads the share ``1 - (1 - expert_share)**B`` (uniform routing; 0 for a dense model);
+    ``kv_gb_per_token`` the KV cache of one token; ``kv_read_tokens`` the mean tokens of a sequence a decode step
+    reads; ``kv_held_tokens`` the tokens a sequence holds (latency: the longest context, reserved; throughput: the
+    mean in flight); ``reserve_gb`` per GPU (runtime + activations). ``fixed_batch`` > 0: that many sequences in
+    total (latency mode), split over the replicas; 0: each replica batches what memory holds, at most
+    ``batch_cap`` (throughput mode, continuous batching: no waves)."""
+
+    dense_gb: float
+    expert_gb: float
+    expert_share: float
+    kv_gb_per_token: float
+    kv_read_tokens: float
+    kv_held_tokens: float
+    reserve_gb: float
+    decode_flops_per_token: float
+    prefill_flops_per_seq: float
+    output_tokens: float
+    requests: float
+    fixed_batch: int
+    batch_cap: int
+
+
+def llm_serving(
+    bandwidth_gbps: F64,
+    tflops: F64,
+    usable_gb: F64,
+    gpus: I64,
+    model: ServingModel,
+    *,
+    bandwidth_efficiency: float,
+    compute_efficiency: float,
+    beta: float,
+    decode_compute_share: float = 1.0,
+    min_tokens_per_s: float | None = None,
+) -> Serving:
+    """Every layout of ``gpus`` (g,) GPUs as floor(count / t) replicas of tensor parallelism t (t in 1, 2, 4, 8,
+    16, 24, ... and the count itself), costed with one roofline, and the one with the shortest job per GPU model
+    (more GPUs only add layouts or replicas, so the time never grows with the count).
+
+    Per replica at degree t: step(B) = max(bytes(B) / (bw eff), B decode_flops / (peak eff share)) / t**beta with
+    bytes(B) = dense + expert x touched(B) + kv_per_token x kv_read x B (``share``: decode's small-batch GEMMs reach
+    that share of prefill's efficiency); prefill of a sequence = prefill_flops / (peak eff) / t**beta. Latency mode
+    (fixed batch): B = ceil(fixed / replicas), ceil(requests / replicas / B) waves of (B prefill + output step).
+    Throughput mode: B = what the free memory holds, at most the cap; requests / replicas / B cycles of the same.
+    A layout is valid when it fits (weights / t + reserve + held KV of its batch / t <= usable), and, with
+    ``min_tokens_per_s``, when it reaches that rate (if no layout does, the single tensor-parallel group, which the
+    count was chosen for). Idle GPUs (count not a multiple of t) are allowed.
+    """
+    bw = np.asarray(bandwidth_gbps, dtype=np.float64)[None, :] * 1e9 * bandwidth_efficiency
+    fl = np.asarray(tflops, dtype=np.float64)[None, :] * 1e12 * compute_efficiency
+    usable = np.asarray(usable_gb, dtype=np.float64)[None, :]
+    n = np.asarray(gpus, dtype=np.float64)[None, :]
+    top = max(1, int(np.max(gpus, initial=1)))
+    powers = np.array([c for c in (1, 2, 4, 8, *range(16, top + 1, 8)) if c <= top], dtype=np.float64)
+    tp = np.concatenate([np.broadcast_to(powers[:, None], (powers.size, n.shape[1])), np.maximum(n, 1.0)])  # (k, g)
+    divides = (n >= 1) & (tp <= n)
+    replicas = np.where(divides, np.floor(n / tp), 1.0)  # GPUs left over by a layout stay idle
+    batch, fits, streams = _layout_batches(model, tp, replicas, usable)
+    step, prefill_seq, bound = _decode_step(
+        model, batch, bw, fl, decode_share=decode_compute_share, speed=np.power(tp, beta)
+    )
+    ttft = batch * prefill_seq if model.fixed_batch > 0 else prefill_seq
+    per_replica = np.ceil(model.requests / replicas)
+    cycles = np.ceil(per_replica / batch) if model.fixed_batch > 0 else per_replica / batch
+    with np.errstate(invalid="ignore"):
+        seconds = cycles * (batch * prefill_seq + model.output_tokens * step)
+        rate = streams / step
+    valid = divides & fits & np.isfinite(seconds)
+    if min_tokens_per_s is not None:
+        fast = valid & (rate >= min_tokens_per_s * (1.0 - 1e-9))
+        whole = valid & (tp == n)
+        valid = np.where(np.any(fast, axis=0, keepdims=True), fast, whole)
+    best = np.argmin(np.where(valid, seconds, np.inf), axis=0)  # ties: the first (fewest GPUs per replica)
+    cols = np.arange(valid.shape[1])
+    ok = valid[best, cols]
+
+    def pick(a: F64, empty: float = np.inf) -> F64:
+        chosen: F64 = np.where(ok, np.broadcast_to(a, valid.shape)[best, cols], empty)
+        return chosen
+
+    tp_best = np.where(ok, tp[best, cols], 0.0).astype(np.int64)
+    held_kv = model.kv_gb_per_token * model.kv_held_tokens * pick(batch, 0.0)
+    weights = model.dense_gb + model.expert_gb
+    return Serving(
+        tp=tp_best,
+        batch=pick(batch, 0.0),
+        step_s=pick(step),
+        ttft_s=pick(ttft),
+        seconds=pick(seconds),
+        tokens_per_s=pick(rate, 0.0),
+        memory_per_gpu_gb=np.where(ok, (weights + held_kv) / np.maximum(tp_best, 1) + model.reserve_gb, np.nan),
+        bound=pick(bound.astype(np.float64), 0.0).astype(np.int64),
+    )
+
+
+def _layout_batches(model: ServingModel, tp: F64, replicas: F64, usable: F64) -> tuple[F64, NDArray[np.bool_], F64]:
+    """Per layout (k, g): sequences per replica, whether they fit, sequences decoded at once over the replicas."""
+    free_kv = tp * (usable - model.reserve_gb) - (model.dense_gb + model.expert_gb)  # GB for KV in one replica
+    held_per_seq = model.kv_gb_per_token * model.kv_held_tokens
+    if model.fixed_batch > 0:
+        batch = np.broadcast_to(np.ceil(model.fixed_batch / replicas), free_kv.shape)
+        fits = free_kv >= held_per_seq * batch * (1.0 - _EPS)
+        return batch, fits, np.minimum(batch * replicas, float(model.fixed_batch))
+    if held_per_seq > 0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            held = np.floor(free_kv / held_per_seq * (1.0 + _EPS))
+    else:
+        held = np.where(free_kv >= 0, float(model.batch_cap), 0.0)
+    batch = np.clip(held, 1.0, float(model.batch_cap))
+    return batch, held >= 1.0, batch * replicas
+
+
+def _decode_step(
+    model: ServingModel, batch: F64, bw: F64, fl: F64, *, decode_share: float, speed: F64
+) -> tuple[F64, F64, I64]:
+    """Per layout (k, g): one decode step at ``batch``, one sequence's prefill, the step's binding resource."""
+    touched = 1.0 - np.power(1.0 - model.expert_share, batch) if model.expert_gb > 0 else np.zeros_like(batch)
+    step_bytes = 1e9 * (
+        model.dense_gb + model.expert_gb * touched + model.kv_gb_per_token * model.kv_read_tokens * batch
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_bw = np.where(bw > 0, step_bytes / np.where(bw > 0, bw, 1.0), np.inf)
+        t_fl = np.where(fl > 0, batch * model.decode_flops_per_token / np.where(fl > 0, fl * decode_share, 1.0), np.inf)
+        prefill = np.where(fl > 0, model.prefill_flops_per_seq / np.where(fl > 0, fl, 1.0), np.inf) / speed
+    bound: I64 = (t_fl > t_bw).astype(np.int64)
+    step: F64 = np.maximum(t_bw, t_fl) / speed
+    return step, prefill, bound

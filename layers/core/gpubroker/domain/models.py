@@ -37,6 +37,8 @@ class OpenModel(BaseModel):
     hf_id: str
     params_b: float = Field(gt=0, description="total parameters, billions")
     active_params_b: float | None = Field(default=None, description="mixture-of-experts: parameters used per token")
+    num_experts: int | None = Field(default=None, description="mixture-of-experts: routed experts per layer")
+    experts_per_token: int | None = Field(default=None, description="mixture-of-experts: routed experts per token")
     num_layers: int | None = None
     hidden_size: int | None = None
     num_attention_heads: int | None = None
@@ -45,6 +47,9 @@ class OpenModel(BaseModel):
     vocab_size: int | None = None
     max_context: int | None = None
     image_family: ImageFamilyName | None = None
+    classifier_free_guidance: bool | None = Field(
+        default=None, description="diffusion: sampled with classifier-free guidance (two passes per step)"
+    )
     aliases: tuple[str, ...]
     source: str
     note: str | None = None

@@ -14,11 +14,13 @@ FLOP/s, hours for times the user sees.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from gpubroker.domain.models import ModelKind, OpenModel, match_model
 from gpubroker.domain.precision import FLOAT_PRECISIONS, PRECISION_SOURCES, Precision
 from gpubroker.domain.types import Int
 
@@ -33,6 +35,7 @@ Codec = Literal["h264", "hevc", "av1"]
 DataOperation = Literal["etl", "embedding", "dedupe"]
 Bottleneck = Literal["memory_bandwidth", "compute", "host_io", "video_encoder", "memory_capacity", "unsupported"]
 Parallelism = Literal["sharded", "replicated"]
+ServingMode = Literal["latency", "throughput"]
 Reason = Literal[
     "precision_unsupported",  # the GPU has no fast path for the requested precision (fp8 before Hopper/Ada, ...)
     "codec_unsupported",  # the GPU's video encoder cannot encode the codec (AV1 before Ada)
@@ -64,17 +67,59 @@ SOURCES: dict[str, str] = {
     "llama_shape": "N ~= 12 L d^2 (Kaplan et al. 2020, arXiv:2001.08361, eq. 2.1 with SwiGLU 8/3 FFN); "
     "d = 128 L and head_dim 128 match Llama-3-405B (126 layers, d 16384) and Llama-2-7B (32, 4096); "
     "GQA with 8 KV heads as in Llama-2-70B / Llama-3 / Mistral (Ainslie et al. 2023, arXiv:2305.13245)",
-    "usable_memory_fraction": "0.9: vLLM default gpu_memory_utilization (docs.vllm.ai, EngineArgs); the rest is "
-    "CUDA context, NCCL buffers and allocator fragmentation",
-    "inference_overhead": "activations/workspace = 10% of weights (rule of thumb; the common 1.2 x weights sizing, "
-    "e.g. substratus.ai 'Calculating GPU memory for serving LLMs', covers weights + overhead + a small KV cache)",
+    "usable_memory_fraction": "0.9 of the GPU's physical memory: vLLM's default gpu_memory_utilization, the share "
+    "of total GPU memory the engine may use for weights, activations and KV cache together (docs.vllm.ai, "
+    "EngineArgs); the rest is the CUDA context and other processes. Applied once: no separate overhead on top",
+    "memory_label": "a datasheet's '80 GB' of HBM/GDDR is 80 GiB: nvidia-smi reports 81920 MiB for the A100 80GB, "
+    "81559 MiB for the H100 80GB, 24564 MiB for the RTX 4090; so physical bytes = label x 2^30",
+    "runtime_reserve": "1 GB per GPU inside the engine's share for CUDA graphs, the sampler and NCCL buffers (vLLM "
+    "logs 'Graph capturing finished ... took 0.5-1.5 GiB' for 7B-70B models; assumption at the middle)",
+    "activation_workspace": "the engine's profiled activation peak: one prefill chunk of 2048 tokens (vLLM's "
+    "max_num_batched_tokens with chunked prefill) x hidden x 24 B (residual, QKV, the 3.5 d SwiGLU intermediate "
+    "in half precision; assumption), per GPU",
+    "paged_kv": "paged attention allocates KV blocks for the tokens actually held (Kwon et al. 2023, 'Efficient "
+    "Memory Management for LLM Serving with PagedAttention', arXiv:2309.06180): in throughput mode the cache holds "
+    "each running sequence at its mean length in flight, prompt + output / 2; the batch is what the free memory "
+    "holds, at most max_num_seqs 256 (vLLM default)",
+    "serving_layouts": "n GPUs serve as one tensor-parallel group or as n/t replicas of tensor parallelism t (vLLM "
+    "data parallel / several engines behind a router); each layout is costed with the same roofline and the faster "
+    "one is reported (throughput mode: the whole job; latency mode: one request's latency)",
+    "moe": "mixture of experts: every expert is held in memory (total parameters), a token computes only its "
+    "active parameters (Fedus et al. 2022, Switch Transformers; Jiang et al. 2024, Mixtral, arXiv:2401.04088); a "
+    "decode step reads the shared weights and every expert some token of the batch routes to: with E experts, k "
+    "per token and uniform routing, E (1 - (1 - k/E)^B) experts per layer at batch B; 8 experts, 2 per token "
+    "(Mixtral) when not stated; expert parallelism splits the experts across the GPUs like the other weights",
     "decode_bandwidth_efficiency": "0.6 of peak HBM bandwidth (model-bandwidth utilisation ~55-60% measured at "
     "batch 1 on A100/H100: Databricks 'LLM Inference Performance Engineering: Best Practices', 2023)",
+    "weight_only_decode": "0.45 of peak bandwidth for weight-only int8/int4 decode (the kernel dequantises every "
+    "weight it reads): the median of the calibration cases gpt-fast Llama-2-70B int4 on A100 (0.45), Mixtral int8 "
+    "on A100 (0.36) and llama.cpp Q4_0 on a P40 (0.59), tests/fixtures/workloads/measured_runs.json",
+    "prefill_by_generation": "Ampere prefill at 0.75 of the dense peak, and decode's compute term at 0.3 of the "
+    "prefill efficiency (small-batch GEMMs, attention over the KV cache, sampling): the pair fitted jointly on the "
+    "reference set's 16 LLM calibration cases (grid over share 0.15-1.0 and Ampere 0.5-0.8, most within 25% then "
+    "least log error): TensorRT-LLM's Llama-2-7B fp16 TTFT of 2,048 tokens on an A100 alone implies 0.69, "
+    "SGLang's maximum-throughput Llama 3.1 8B on an A100 and TensorRT-LLM's batch-480 Llama-2-70B on 4 H100 set "
+    "the decode share; the fp8 cases on L40S and H100 keep 0.5 (Ampere reaches a larger share of its peak, as in "
+    "training)",
     "prefill_compute_efficiency": "0.5 of dense tensor peak for prefill (compute-bound GEMMs; assumption in line "
     "with published MFU of 40-60% for large GEMM-dominated passes)",
     "decode_flops": "2N FLOPs per token for the matmuls plus 4 L d ctx for attention (Kaplan et al. 2020, table 1)",
     "training_flops": "6 N D for full training (Kaplan et al. 2020; Hoffmann et al. 2022 'Chinchilla'); LoRA/QLoRA "
     "4 N D: the frozen weights need no weight gradients (Hu et al. 2021, arXiv:2106.09685)",
+    "attention_flops": "training FLOPs per token = 6 N + 12 L d s (forward + backward of the attention scores, "
+    "PaLM, Chowdhery et al. 2022, arXiv:2204.02311, appendix B); 4 N + 12 L d s for LoRA; N the active "
+    "parameters of a mixture of experts; evaluation forward passes 2 N + 4 L d s per token",
+    "checkpoint": "a checkpoint writes the trainable weights, the fp32 master copy and the optimizer states, each "
+    "GPU its shard at 1 GB/s (PyTorch distributed checkpointing to local NVMe or a parallel file system; "
+    "assumption), once per checkpoint interval",
+    "mfu_by_generation": "training utilisation of the hardware (model FLOPs + the forward pass gradient "
+    "checkpointing recomputes) per GPU generation on the bf16 peak, fitted on the reference set's calibration "
+    "cases: Ampere 0.60 (Llama 2 7B and 70B pre-training GPU-hours on A100 at 0.60-0.61; MosaicML MPT 7B/13B/30B "
+    "on A100 at 0.53-0.64), Hopper 0.55 (MPT-70B on 64 H100 at 0.57; Llama 3 405B reports 38-43% MFU on 16k "
+    "H100 without full recomputation, Dubey et al. 2024, arXiv:2407.21783, table 4); Volta 0.45, Turing 0.40, Ada "
+    "0.50, Blackwell 0.50, CDNA 3 0.40 have no measured case (assumptions below their successors'/rivals'); fp8 at "
+    "0.7 x that on the fp8 peak (fp8 training ~1.3-1.5x bf16 throughput: NVIDIA Transformer Engine / NeMo "
+    "performance tables). A given utilisation is model-FLOPs utilisation (no recomputation added)",
     "mfu": "default model-FLOPs utilisation 0.4: PaLM reports 46.2% MFU (Chowdhery et al. 2022, arXiv:2204.02311); "
     "Megatron-LM 52% on 3072 A100 (Narayanan et al. 2021, arXiv:2104.04473); MosaicML/LLM Foundry tables 35-45%",
     "training_memory": "mixed precision: 2 B weights + 2 B grads + 4 B fp32 master + optimizer states (ZeRO, "
@@ -87,8 +132,9 @@ SOURCES: dict[str, str] = {
     "without, 34 s b h per layer (Korthikanti et al. 2022, arXiv:2205.05198; FlashAttention removes the "
     "5 a s^2 b term, Dao et al. 2022)",
     "scaling": "speedup(n) = n^beta: beta 0.9 for tensor/sequence parallel (an all-reduce per layer: 8 GPUs give "
-    "~6.5x), 0.97 for FSDP/data-parallel training on top of the single-node MFU (assumptions; time stays "
-    "monotone non-increasing in n)",
+    "~6.5x; assumption, consistent with the calibration cases at TP 2-8), 1.0 for FSDP/data-parallel training: "
+    "the training utilisations are measured at scale (8 to 1,024 GPUs in the calibration cases) and already "
+    "include the communication (time stays monotone non-increasing in n)",
     "gpu_counts": "valid sharded counts 1, 2, 4, 8 then multiples of 8: tensor parallelism must divide the "
     "attention heads (vLLM) and nodes hold 8 GPUs",
     **PRECISION_SOURCES,
@@ -99,9 +145,24 @@ SOURCES: dict[str, str] = {
     "diffusion_params": "SD1.5 UNet 0.86B + CLIP-L 0.12B + VAE 0.08B; SDXL UNet 2.6B + CLIP-L/bigG 0.82B "
     "(Podell et al. 2023, arXiv:2307.01952); SD3-Medium 2B + T5-XXL 4.76B + CLIPs (Esser et al. 2024, "
     "arXiv:2403.03206); FLUX.1 12B + T5-XXL (black-forest-labs model cards)",
-    "diffusion_utilisation": "0.3 of dense tensor peak (assumption, calibrated on the SDXL benchmark above)",
+    "diffusion_utilisation": "time per denoising step = 28 ms + FLOPs / (0.44 x dense tensor peak): a fixed cost per "
+    "step whatever the batch (kernel launches, the scheduler, Python) plus the batch's FLOPs; both fitted on the "
+    "reference set's five image calibration cases (diffusers SD 1.5 on A100, V100 and T4 at batch 1; fal.ai SD "
+    "1.5 and SDXL on A100): 4 of 5 within 25%, the T4 (a 70 W card that cannot hold its tensor peak) 1.9x fast",
     "diffusion_activation": "2.5 GB per megapixel per image in the batch, dominated by the VAE decode "
     "(assumption; diffusers documents VAE tiling/slicing for large images for this reason)",
+    "video_activation": "peak working memory (DiT activations, the VAE decode) = 112 B per latent token per unit "
+    "of DiT width, from the calibration case Wan 2.1 1.3B at 480p x 81 frames peaking at 8.19 GB on an RTX 4090 "
+    "with the T5 encoder on the CPU (Wan 2.1 README); 56 live half-precision tensors of T x d",
+    "uncertainty": "the band is the 10th-90th percentile of measured / estimated time over the calibration cases "
+    "of the workload type in tests/fixtures/workloads/measured_runs.json (LLM serving and decode, training, "
+    "image, video: published runs with quoted sources); a type with fewer than 5 cases takes every type's cases "
+    "pooled; memory's band is the range of the peak-memory cases",
+    "video_diffusion_calibration": "attention-dominated DiT passes reach 0.70 of the dense peak on Ampere and Ada: "
+    "HunyuanVideo 544x960x93 on one A100 in 704 s (0.69, one pass per step: guidance-distilled) and Wan 2.1 "
+    "1.3B 480p on an RTX 4090 in ~240 s (0.71, with CFG), the reference set's calibration cases; FlashAttention-2 "
+    "reaches 50-73% of A100 peak (Dao 2023, arXiv:2307.08691); on Hopper it reaches ~35% (FlashAttention-3, Shah "
+    "et al. 2024, arXiv:2407.08608), so Hopper and the rest keep 0.4 (the Wan 2.1 14B / H100 figure below)",
     "video_diffusion": "Wan2.1-T2V-14B: VAE 4x temporal, 8x8 spatial, 1x2x2 patches; ~30 min for 81 frames of "
     "720p on one H100 (Wan 2.1 repository) matches 2 P T + 4 L d T^2 per step at 40% MFU with CFG",
     "nvenc": "NVENC engines per GPU and codec support: NVIDIA Video Encode and Decode GPU Support Matrix "
@@ -127,15 +188,35 @@ SOURCES: dict[str, str] = {
 KV_BYTES: dict[Precision, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 2.0, "int4": 2.0}
 
 USABLE_MEMORY_FRACTION = 0.9
-INFERENCE_OVERHEAD_FRACTION = 0.10
+GIB_PER_LABEL_GB = 2**30 / 1e9  # a datasheet "GB" of GPU memory is a GiB
+# usable GB (1e9 B) per datasheet GB: the engine's share of the physical bytes, applied once
+USABLE_GB_PER_LABEL_GB = GIB_PER_LABEL_GB * USABLE_MEMORY_FRACTION
+RUNTIME_RESERVE_GB = 1.0
+PREFILL_CHUNK_TOKENS = 2048
+ACTIVATION_BYTES_PER_TOKEN_HIDDEN = 24.0
+MAX_NUM_SEQS = 256
+DEFAULT_EXPERTS, DEFAULT_EXPERTS_PER_TOKEN = 8, 2
 DECODE_BANDWIDTH_EFFICIENCY = 0.6
+WEIGHT_ONLY_DECODE_EFFICIENCY = 0.45  # int8/int4 weights dequantised in the decode kernel (calibration cases)
 PREFILL_COMPUTE_EFFICIENCY = 0.5
+DECODE_COMPUTE_SHARE = 0.3  # decode GEMMs' efficiency relative to prefill's (calibration)
+PREFILL_COMPUTE_EFFICIENCY_BY_ARCH: dict[str, float] = {"Ampere": 0.75}  # calibration, see SOURCES
 HEAD_DIM = 128
 ASPECT_RATIO = 128  # d_model / n_layers
 DEFAULT_KV_HEADS = 8
 BETA_TENSOR_PARALLEL = 0.9
-BETA_DATA_PARALLEL = 0.97
-DEFAULT_MFU = 0.4
+BETA_DATA_PARALLEL = 1.0  # measured training utilisations are at scale: they include the communication
+DEFAULT_MFU = 0.4  # an architecture without a measured figure
+# training: the hardware's FLOPs utilisation (model FLOPs + the recomputed forward under gradient checkpointing) on
+# the dense half-precision tensor peak, per architecture (sources: "mfu_by_generation"), fitted on the reference
+# set's calibration cases (tests/fixtures/workloads/measured_runs.json, split "calibration")
+TRAINING_MFU: dict[str, float] = {
+    "Volta": 0.45, "Turing": 0.40, "Ampere": 0.60, "Ada Lovelace": 0.50, "Hopper": 0.55,
+    "Blackwell": 0.50, "Blackwell Ultra": 0.50, "CDNA 3": 0.40,
+}  # fmt: skip
+FP8_MFU_RATIO = 0.7  # MFU on the FP8 peak relative to the bf16 MFU (fp8 training runs ~1.4x bf16, not 2x)
+ATTENTION_TRAINING_FLOPS = 12.0  # x layers x hidden x seq_len per token, forward + backward (PaLM appendix B)
+CHECKPOINT_WRITE_GBPS = 1.0  # per GPU writing its shard
 
 # training: bytes per parameter
 OPTIMIZER_STATE_BYTES: dict[Optimizer, float] = {"adamw": 8.0, "adam8bit": 2.0, "sgd": 4.0, "adafactor": 4.0}
@@ -162,7 +243,8 @@ IMAGE_FAMILY: dict[ImageFamily, DiffusionFamily] = {
     "flux-dev": DiffusionFamily(denoiser_b=12.0, other_b=4.97, tflop_per_step_mp=110.0, default_steps=28),
     "flux-schnell": DiffusionFamily(denoiser_b=12.0, other_b=4.97, tflop_per_step_mp=110.0, default_steps=4),
 }
-DIFFUSION_UTILISATION = 0.3
+DIFFUSION_UTILISATION = 0.44
+DIFFUSION_STEP_OVERHEAD_S = 0.028
 DIFFUSION_ACTIVATION_GB_PER_MP = 2.5
 
 # video
@@ -181,8 +263,9 @@ VIDEO_SESSION_MEMORY_GB = 1.0
 UPSCALE_FLOP_PER_INPUT_PIXEL: dict[int, float] = {4: 3.3e7, 2: 3.3e7 / 4}
 UPSCALE_UTILISATION = 0.3
 INTERPOLATION_FLOP_PER_PIXEL = 4.9e5
-VIDEO_DIFFUSION_UTILISATION = 0.4
-VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM = 48  # 24 live half-precision tensors of T x d per block (assumption)
+VIDEO_DIFFUSION_UTILISATION = 0.4  # architectures without a calibration case (the Wan 2.1 14B / H100 figure)
+VIDEO_DIFFUSION_UTILISATION_BY_ARCH: dict[str, float] = {"Ampere": 0.70, "Ada Lovelace": 0.70}
+VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM = 112  # peak working set per latent token x width (calibration case)
 
 # data processing
 HOST_IO_GBPS = 2.0
@@ -196,6 +279,27 @@ EMBEDDING_ACTIVATION_GB = 2.0
 DEDUPE_OPS_PER_BYTE = 5000.0
 DEDUPE_COMPUTE_EFFICIENCY = 0.5
 DEDUPE_BYTES_PER_BYTE = 6.0
+
+
+class Band(NamedTuple):
+    """Multipliers of an estimate that hold the central 80% of the reference set's calibration cases."""
+
+    low: float
+    high: float
+    cases: int  # calibration cases of this workload type (fewer than 5: the pooled band of every type)
+
+
+# measured time / estimated time over the calibration cases of tests/fixtures/workloads/measured_runs.json, 10th and
+# 90th percentiles (tests.workload_reference.uncertainty_bands computes them; a test keeps these in step)
+TIME_BANDS: dict[WorkloadType, Band] = {
+    "llm_inference": Band(0.76, 1.15, 16),
+    "training": Band(0.48, 4.01, 9),
+    "image_generation": Band(0.90, 1.64, 5),
+    "video_processing": Band(0.76, 1.22, 2),
+    "data_processing": Band(0.76, 1.22, 0),
+}
+MEMORY_BAND = Band(0.99, 1.16, 3)  # measured / estimated peak memory: the range of the calibration cases
+BAND_MIN_CASES = 5
 
 
 class ModelShape(BaseModel):
@@ -268,32 +372,168 @@ class _Workload(BaseModel):
             raise _refused(self, "precision", f"{what} in fp32, fp16, bf16 or fp8")
 
 
-class LlmInference(_Workload):
-    """Serving a decoder-only LLM: ``requests`` prompts, ``concurrency`` of them decoded together."""
+def _refused_input(title: str, field: str, value: object, message: str) -> ValidationError:
+    """As :func:`_refused`, before the model exists (a ``mode="before"`` validator)."""
+    error = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=(field,), input=value)
+    return ValidationError.from_exception_data(title, [error])
 
-    type: Literal["llm_inference"] = "llm_inference"
-    params_b: float = Field(ge=0.1, le=2000, description="parameters, billions")
-    precision: Precision = "fp16"
-    context_tokens: Int = Field(default=4096, ge=1, le=1_048_576, description="tokens per sequence (prompt+output)")
-    output_tokens: Int = Field(default=256, ge=1, le=1_048_576, description="generated tokens per request")
-    concurrency: Int = Field(default=1, ge=1, le=4096, description="sequences decoded together (batch)")
-    requests: Int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: one batch")
-    target_tokens_per_s: float | None = Field(default=None, gt=0, le=1e9, description="aggregate decode rate")
+
+def architecture_fields(model: OpenModel) -> tuple[dict[str, object], list[str]]:
+    """A language model of the table as request fields (parameters, experts, shape), and what was adjusted.
+
+    ``n_kv_heads x head_dim`` may not exceed ``hidden`` in a request; the few models whose attention is wider than
+    their residual stream (Gemma 7B: 16 x 256 > 3072) keep their KV-cache size by folding the heads into the cap."""
+    fields: dict[str, object] = {"params_b": model.params_b}
+    notes: list[str] = [f"{model.name}: architecture from {model.source}"]
+    if model.active_params_b is not None:
+        fields["active_params_b"] = model.active_params_b
+        if model.num_experts and model.experts_per_token:
+            fields["n_experts"], fields["experts_per_token"] = model.num_experts, model.experts_per_token
+        notes.append(f"mixture of experts: all {model.params_b:g}B parameters are held in memory "
+                     f"({model.active_params_b:g}B active per token)")  # fmt: skip
+    if model.num_layers and model.hidden_size:
+        kv, hd = model.num_kv_heads or DEFAULT_KV_HEADS, model.head_dim or HEAD_DIM
+        if kv * hd > model.hidden_size:
+            kv = max(1, model.hidden_size // hd)
+            notes.append(f"{model.name}: KV heads capped at {kv} (n_kv_heads x head_dim may not exceed hidden)")
+        fields |= {"n_layers": model.num_layers, "hidden": model.hidden_size, "n_kv_heads": kv, "head_dim": hd}
+    return fields, notes
+
+
+def _fill_from_table(
+    cls: type[BaseModel], data: object, kind: ModelKind, fields: Callable[[OpenModel], dict[str, object]]
+) -> object:
+    """A request body whose ``model`` names a model of the table (of ``kind``), with that model's ``fields`` for
+    the keys the body leaves out; an unknown name or another kind is a validation error on ``model``."""
+    if not isinstance(data, dict) or data.get("model") is None:
+        return data
+    name = data["model"]
+    found = match_model(name) if isinstance(name, str) else None
+    if found is None or found.kind != kind:
+        what = f"a {kind} model of the model table" if found is None else f"{found.name} is a {found.kind} model"
+        raise _refused_input(cls.__name__, "model", name, f"unknown model: expected {what}")
+    return {**{k: v for k, v in fields(found).items() if k in cls.model_fields}, **data}
+
+
+def video_model_fields(model: OpenModel) -> dict[str, object]:
+    """A video model of the table as ``VideoProcessing`` fields: size, DiT shape, guidance."""
+    out: dict[str, object] = {"params_b": model.params_b}
+    if model.num_layers and model.hidden_size:
+        out |= {"n_layers": model.num_layers, "hidden": model.hidden_size}
+    if model.classifier_free_guidance is not None:
+        out["guidance"] = model.classifier_free_guidance
+    return out
+
+
+class _Transformer(_Workload):
+    """A transformer given by its size and, optionally, its name in the model table and its architecture.
+
+    ``model`` names a language model of :mod:`gpubroker.domain.models`; its parameters, experts and shape fill the
+    fields the request leaves unset (a field given explicitly wins). Mixture of experts: ``params_b`` is the total
+    (held in memory), ``active_params_b`` what one token computes with."""
+
+    model: str | None = Field(
+        default=None,
+        max_length=128,
+        description="a language model of the model table (name, alias or Hugging Face id): its parameters, experts "
+        "and shape fill the unset fields",
+    )
+    params_b: float | None = Field(
+        default=None, ge=0.1, le=2000, description="total parameters, billions (required unless `model` names one)"
+    )
+    active_params_b: float | None = Field(
+        default=None, ge=0.01, le=2000, description="mixture of experts: parameters one token computes with, billions"
+    )
+    n_experts: Int | None = Field(default=None, ge=2, le=1024, description="mixture of experts: routed experts")
+    experts_per_token: Int | None = Field(default=None, ge=1, le=64, description="mixture of experts: routed per token")
     n_layers: Int | None = Field(default=None, ge=1, le=1024)
     hidden: Int | None = Field(default=None, ge=64, le=131_072)
     n_kv_heads: Int | None = Field(default=None, ge=1, le=1024)
     head_dim: Int | None = Field(default=None, ge=16, le=1024)
-    max_gpus: Int = Field(default=8, ge=1, le=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_table(cls, data: object) -> object:
+        return _fill_from_table(cls, data, "llm", lambda found: architecture_fields(found)[0])
+
+    @property
+    def total_params_b(self) -> float:
+        """Total parameters, billions (the validator requires them, given or from ``model``)."""
+        if self.params_b is None:
+            raise ValueError("unvalidated request: params_b is required")
+        return self.params_b
+
+    @property
+    def is_moe(self) -> bool:
+        return self.active_params_b is not None
+
+    @property
+    def compute_params_b(self) -> float:
+        """Parameters one token computes with: the active ones of a mixture of experts, else all."""
+        return self.active_params_b if self.active_params_b is not None else self.total_params_b
+
+    def experts(self) -> tuple[int, int]:
+        """(routed experts, experts per token) of a mixture of experts (Mixtral's 8 and 2 when not stated)."""
+        return (self.n_experts or DEFAULT_EXPERTS, self.experts_per_token or DEFAULT_EXPERTS_PER_TOKEN)
 
     def shape(self) -> ModelShape:
-        """The given shape fields, Llama-like defaults for the others."""
+        """The given shape fields, Llama-like defaults (from the total parameters) for the others."""
         return llama_shape(
-            self.params_b,
+            self.total_params_b,
             n_layers=self.n_layers,
             hidden=self.hidden,
             n_kv_heads=self.n_kv_heads,
             head_dim=self.head_dim,
         )
+
+    def _check_architecture(self) -> None:
+        if self.params_b is None:
+            raise _refused(self, "params_b", "params_b is required unless model names a model of the table")
+        if self.active_params_b is not None and self.active_params_b > self.params_b:
+            raise _refused(self, "active_params_b", "active_params_b cannot exceed params_b (the total)")
+        if (self.n_experts is not None or self.experts_per_token is not None) and self.active_params_b is None:
+            raise _refused(self, "active_params_b", "a mixture of experts needs active_params_b")
+        n_experts, per_token = self.experts()
+        if per_token >= n_experts:
+            raise _refused(self, "experts_per_token", "experts_per_token must be fewer than n_experts")
+        shape = self.shape()
+        if shape.n_kv_heads * shape.head_dim > shape.hidden:
+            raise _refused(
+                self,
+                "n_kv_heads",
+                f"n_kv_heads x head_dim ({shape.n_kv_heads * shape.head_dim}) cannot exceed hidden ({shape.hidden})",
+            )
+
+
+class LlmInference(_Transformer):
+    """Serving a decoder-only LLM.
+
+    ``latency`` mode: ``concurrency`` sequences decoded together, each with KV cache reserved for the whole
+    ``context_tokens``. ``throughput`` mode: continuous batching over a paged KV cache, which holds the sequences in
+    flight at the mean prompt and output lengths; the batch is what memory holds (at most ``concurrency`` when it is
+    given, else 256). ``prompt_tokens``/``output_tokens`` are means, ``context_tokens`` the longest sequence."""
+
+    type: Literal["llm_inference"] = "llm_inference"
+    precision: Precision = "fp16"
+    mode: ServingMode = Field(
+        default="latency",
+        description="latency: fixed concurrency, KV cache reserved per sequence; throughput: continuous batching",
+    )
+    context_tokens: Int = Field(default=4096, ge=1, le=1_048_576, description="longest sequence (prompt+output)")
+    prompt_tokens: Int | None = Field(
+        default=None, ge=1, le=1_048_576, description="mean prompt length (default: context_tokens - output_tokens)"
+    )
+    output_tokens: Int = Field(default=256, ge=1, le=1_048_576, description="mean generated tokens per request")
+    concurrency: Int = Field(
+        default=1, ge=1, le=4096, description="sequences decoded together (throughput mode: the batch cap)"
+    )
+    requests: Int | None = Field(default=None, ge=1, le=1_000_000_000, description="default: one batch")
+    target_tokens_per_s: float | None = Field(default=None, gt=0, le=1e9, description="aggregate decode rate")
+    max_gpus: Int = Field(default=8, ge=1, le=4096)
+
+    @property
+    def mean_prompt_tokens(self) -> int:
+        return self.prompt_tokens if self.prompt_tokens is not None else self.context_tokens - self.output_tokens
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -303,33 +543,43 @@ class LlmInference(_Workload):
                 "output_tokens",
                 "output_tokens must be smaller than context_tokens (the context holds prompt + output)",
             )
-        if self.requests is not None and self.concurrency > self.requests:
-            raise _refused(self, "concurrency", "concurrency cannot exceed requests")
-        shape = self.shape()
-        if shape.n_kv_heads * shape.head_dim > shape.hidden:
+        if self.prompt_tokens is not None and self.prompt_tokens + self.output_tokens > self.context_tokens:
             raise _refused(
                 self,
-                "n_kv_heads",
-                f"n_kv_heads x head_dim ({shape.n_kv_heads * shape.head_dim}) cannot exceed hidden ({shape.hidden})",
+                "prompt_tokens",
+                "prompt_tokens + output_tokens (means) cannot exceed context_tokens (the longest)",
             )
+        if self.requests is not None and self.concurrency > self.requests:
+            raise _refused(self, "concurrency", "concurrency cannot exceed requests")
+        self._check_architecture()
         return self
 
 
-class Training(_Workload):
+class Training(_Transformer):
     """Pre-training or fine-tuning a transformer on ``dataset_tokens_b x epochs`` tokens."""
 
     type: Literal["training"] = "training"
-    params_b: float = Field(ge=0.1, le=2000)
     dataset_tokens_b: float = Field(gt=0, le=100_000, description="dataset size, billions of tokens")
     epochs: float = Field(default=1.0, gt=0, le=1000)
     precision: Precision = "bf16"
     optimizer: Optimizer = "adamw"
     method: TrainingMethod = "full"
     lora_fraction: float = Field(default=0.01, gt=0, le=0.5, description="trainable share of params (LoRA)")
-    utilisation: float = Field(default=DEFAULT_MFU, gt=0, le=0.8, description="model FLOPs utilisation (MFU)")
+    utilisation: float | None = Field(
+        default=None,
+        gt=0,
+        le=0.8,
+        description="model FLOPs utilisation (MFU); default: measured per GPU generation and precision",
+    )
     seq_len: Int = Field(default=2048, ge=16, le=1_048_576)
     micro_batch_size: Int = Field(default=1, ge=1, le=1024, description="sequences per GPU per step")
     gradient_checkpointing: bool = True
+    eval_fraction: float = Field(
+        default=0.0, ge=0, le=1, description="evaluation tokens as a share of training tokens (forward passes)"
+    )
+    checkpoint_interval_hours: float | None = Field(
+        default=None, gt=0, le=10_000, description="write the model and optimizer states this often"
+    )
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=256, ge=1, le=4096)
 
@@ -344,6 +594,7 @@ class Training(_Workload):
             )
         if self.method == "qlora" and self.precision not in ("fp16", "bf16"):
             raise _refused(self, "precision", "QLoRA computes in bf16 or fp16")
+        self._check_architecture()
         return self
 
 
@@ -380,12 +631,31 @@ class VideoProcessing(_Workload):
     duration_s: float = Field(gt=0, le=1_000_000)
     scale: Literal[2, 4] = Field(default=2, description="upscale factor")
     interpolation_factor: Int = Field(default=2, ge=2, le=16, description="output/input frame rate")
+    model: str | None = Field(
+        default=None,
+        max_length=128,
+        description="diffusion_video: a video model of the model table (size, DiT shape, guidance fill unset fields)",
+    )
     params_b: float = Field(default=14.0, ge=0.1, le=200, description="video diffusion model size")
+    n_layers: Int | None = Field(default=None, ge=1, le=1024, description="DiT blocks (default: Llama-like)")
+    hidden: Int | None = Field(default=None, ge=64, le=131_072, description="DiT width (default: Llama-like)")
+    guidance: bool = Field(
+        default=True, description="classifier-free guidance: two passes per step (False: guidance-distilled)"
+    )
     precision: Precision = "bf16"
     steps: Int = Field(default=50, ge=1, le=1000)
     clips: Int = Field(default=1, ge=1, le=1_000_000)
     deadline_hours: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus: Int = Field(default=64, ge=1, le=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_table(cls, data: object) -> object:
+        return _fill_from_table(cls, data, "video", video_model_fields)
+
+    def shape(self) -> ModelShape:
+        """The DiT's depth and width: the given fields, Llama-like defaults from the size for the others."""
+        return llama_shape(self.params_b, n_layers=self.n_layers, hidden=self.hidden)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -420,6 +690,37 @@ WorkloadRequest = Annotated[
 # ---- responses -----------------------------------------------------------------------------------------------------
 
 
+class Uncertainty(BaseModel):
+    """How far measured runs land from estimates like this one: the real time is likely between ``time_low`` and
+    ``time_high`` times the estimate (the central 80% of the reference set's calibration cases of this workload
+    type), the real peak memory between ``memory_low`` and ``memory_high`` times the estimate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    time_low: float
+    time_high: float
+    memory_low: float
+    memory_high: float
+    cases: Int = Field(description="calibration cases of this workload type the time band rests on")
+    basis: str
+
+    @classmethod
+    def of(cls, workload: WorkloadType) -> Uncertainty:
+        band = TIME_BANDS[workload]
+        if band.cases >= BAND_MIN_CASES:
+            basis = f"{band.cases} measured runs of this workload type (calibration cases)"
+        else:
+            basis = f"{band.cases} measured runs of this type: the band of every type's calibration cases, pooled"
+        return cls(
+            time_low=band.low,
+            time_high=band.high,
+            memory_low=MEMORY_BAND.low,
+            memory_high=MEMORY_BAND.high,
+            cases=band.cases,
+            basis=basis,
+        )
+
+
 class WorkloadRequirement(BaseModel):
     """What the workload needs, independent of the GPU (``time`` is per GPU, in the plans)."""
 
@@ -434,6 +735,7 @@ class WorkloadRequirement(BaseModel):
     jobs: Int = Field(description="independent units (images, frames, partitions); 1 for sharded work")
     assumptions: list[str]
     sources: dict[str, str]
+    uncertainty: Uncertainty = Field(description="how far measured runs land from estimates of this type")
 
 
 class GpuPlan(BaseModel):
@@ -445,6 +747,8 @@ class GpuPlan(BaseModel):
     feasible: bool
     gpus_needed: Int | None = Field(description="None when technically infeasible")
     est_hours: float | None
+    est_hours_low: float | None = Field(default=None, description="est_hours x the uncertainty band's low end")
+    est_hours_high: float | None = Field(default=None, description="est_hours x the uncertainty band's high end")
     est_tokens_per_s: float | None = None
     memory_required_gb: float
     memory_per_gpu_gb: float = Field(description="at gpus_needed, or at the largest count tried if infeasible")
@@ -466,6 +770,8 @@ class GpuFeasibility(BaseModel):
     feasible: bool
     gpus_needed: int | None
     est_hours: float | None
+    est_hours_low: float | None = Field(default=None, description="est_hours x the uncertainty band's low end")
+    est_hours_high: float | None = Field(default=None, description="est_hours x the uncertainty band's high end")
     est_cost_usd: float | None
     bottleneck: Bottleneck
     reason: Reason | None

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from gpubroker.domain.models import OpenModel, model_named
 from gpubroker.domain.workload_spec import EngineUsed, FallbackReason, ParseAnswer, SpecField, WorkloadSpec
-from gpubroker.domain.workloads import WorkloadRequest
+from gpubroker.domain.workloads import WorkloadRequest, architecture_fields
 from gpubroker.services.assistant.parse_rules import parse_spec
 
 TOKENS_PER_ROW = 512  # a fine-tuning example / a document chunk (assumption, docs/decisions.md)
@@ -171,17 +171,7 @@ def _llm(spec: WorkloadSpec, notes: list[str]) -> dict[str, object]:
     assert spec.model_params_b is not None
     body: dict[str, object] = {"type": "llm_inference", "params_b": spec.model_params_b.value}
     body.update(_precision(spec, False, notes))
-    model = _table_model(spec)
-    if model is not None and model.kind == "llm" and model.num_layers and model.hidden_size:
-        kv, hd = model.num_kv_heads or 8, model.head_dim or 128
-        if kv * hd > model.hidden_size:  # the request model's rule (Gemma 7B: 16 x 256 > 3072): cap the heads
-            kv = max(1, model.hidden_size // hd)
-            notes.append(f"{model.name}: KV heads capped at {kv} (n_kv_heads x head_dim may not exceed hidden)")
-        body.update(n_layers=model.num_layers, hidden=model.hidden_size, n_kv_heads=kv, head_dim=hd)
-        notes.append(f"{model.name}: architecture from {model.source}")
-        if model.active_params_b is not None:
-            notes.append(f"mixture of experts: all {model.params_b}B parameters are held in memory "
-                         f"({model.active_params_b}B active per token)")  # fmt: skip
+    body.update(_architecture(spec, spec.model_params_b.value, notes))
     if spec.context_tokens is not None:
         ctx = spec.context_tokens.value
         body["context_tokens"] = ctx
@@ -194,6 +184,22 @@ def _llm(spec: WorkloadSpec, notes: list[str]) -> dict[str, object]:
         notes.append(f"target rate: {spec.request_rate_per_s.value} requests/s x {OUTPUT_TOKENS} output tokens")
     body.update(_gpu_fields(spec, 8))
     return body
+
+
+def _architecture(spec: WorkloadSpec, params_b: float, notes: list[str]) -> dict[str, object]:
+    """A named language model's shape and experts, as the workload routes read the table (the spec's size stands:
+    the table's, unless the text stated another; experts only while they fit in it)."""
+    model = _table_model(spec)
+    if model is None or model.kind != "llm":
+        return {}
+    fields, used = architecture_fields(model)
+    fields.pop("params_b")
+    active = fields.get("active_params_b")
+    if isinstance(active, float) and active > params_b:
+        for key in ("active_params_b", "n_experts", "experts_per_token"):
+            fields.pop(key, None)
+    notes.extend(used)
+    return fields
 
 
 def _training(spec: WorkloadSpec, kind: str, notes: list[str]) -> dict[str, object]:
@@ -209,6 +215,7 @@ def _training(spec: WorkloadSpec, kind: str, notes: list[str]) -> dict[str, obje
         notes.append(f"dataset tokens: {q.value:g} rows x {TOKENS_PER_ROW} tokens per row (assumed)")
     body: dict[str, object] = {"type": "training", "params_b": spec.model_params_b.value,
                                "dataset_tokens_b": tokens_b}  # fmt: skip
+    body.update(_architecture(spec, spec.model_params_b.value, notes))
     method = spec.method.value if spec.method else ("lora" if kind == "fine_tuning" else "full")
     if spec.method is None and kind == "fine_tuning":
         notes.append("fine-tuning method not stated: LoRA assumed")

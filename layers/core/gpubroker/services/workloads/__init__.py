@@ -169,6 +169,7 @@ def _plan_by_type(request: WorkloadRequest, gpus: GpuColumns) -> PlannedWorkload
 def _gpu_plans(planned: PlannedWorkload, gpus: GpuColumns, prices: Prices | None) -> list[GpuPlan]:
     """One plan per GPU column: the kernel's answer, priced from the cheapest live offer when there are prices."""
     plan = planned.plan
+    band = planned.requirement.uncertainty
     out: list[GpuPlan] = []
     for i, model in enumerate(gpus.models):
         code = int(plan.reason[i])
@@ -198,6 +199,8 @@ def _gpu_plans(planned: PlannedWorkload, gpus: GpuColumns, prices: Prices | None
                 feasible=technical and reason is None,
                 gpus_needed=n if technical else None,
                 est_hours=est_hours,
+                est_hours_low=None if est_hours is None else est_hours * band.time_low,
+                est_hours_high=None if est_hours is None else est_hours * band.time_high,
                 est_tokens_per_s=float(tps[i]) if technical and tps is not None and np.isfinite(tps[i]) else None,
                 memory_required_gb=planned.requirement.memory_required_gb,
                 memory_per_gpu_gb=r4(float(plan.memory_per_gpu_gb[i])),
@@ -207,14 +210,16 @@ def _gpu_plans(planned: PlannedWorkload, gpus: GpuColumns, prices: Prices | None
                 offer_id=offer[1] if offer is not None else None,
                 reason=reason,
                 metrics=metrics,
-                assumptions=_plan_notes(planned, code, int(plan.evaluated_gpus[i])),
+                assumptions=_plan_notes(planned, i, code, int(plan.evaluated_gpus[i])),
             )
         )
     return out
 
 
-def _plan_notes(planned: PlannedWorkload, code: int, evaluated: int) -> list[str]:
+def _plan_notes(planned: PlannedWorkload, i: int, code: int, evaluated: int) -> list[str]:
     if code == kernels.OK:
+        if planned.notes is not None:
+            return [planned.notes[i]] if planned.notes[i] else []
         beta = planned.scaling_beta
         if beta is None or evaluated <= 1:
             return []

@@ -18,7 +18,8 @@ from gpubroker.domain.precision import compute_path, fp8_tflops, precision_suppo
 from gpubroker.domain.types import rounded
 from gpubroker.domain.workloads import (
     SOURCES,
-    USABLE_MEMORY_FRACTION,
+    USABLE_GB_PER_LABEL_GB,
+    Uncertainty,
     WorkloadRequirement,
 )
 from gpumath import workload as kernels
@@ -85,7 +86,8 @@ class GpuColumns:
 
     @property
     def usable_gb(self) -> F64:
-        out: F64 = self.memory_gb * USABLE_MEMORY_FRACTION
+        """What a workload may use of each GPU, GB (the datasheet figure is GiB; the engine's share of it)."""
+        out: F64 = self.memory_gb * USABLE_GB_PER_LABEL_GB
         return out
 
     def tflops(self, precision: Precision) -> F64:
@@ -117,6 +119,7 @@ class PlannedWorkload:
     # priced metric -> (the metric the plan's cost is divided by, per how many): a plan with a cost reports it
     unit_costs: dict[str, tuple[str, float]] = field(default_factory=dict)
     scaling_beta: float | None = None  # sharded over n GPUs at speedup n^beta: each plan states its efficiency
+    notes: list[str] | None = None  # per GPU: a sentence a feasible plan states (its layout), or ""
 
 
 def requirement(
@@ -140,7 +143,8 @@ def requirement(
         bytes_moved=bytes_moved,
         jobs=jobs,
         assumptions=assumptions,
-        sources={key: SOURCES[key] for key in sources},
+        sources={key: SOURCES[key] for key in (*sources, "uncertainty")},
+        uncertainty=Uncertainty.of(request.type),
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from gpubroker.domain.precision import BYTES_PER_PARAM, compute_path
 from gpubroker.domain.workloads import (
     DIFFUSION_ACTIVATION_GB_PER_MP,
+    DIFFUSION_STEP_OVERHEAD_S,
     DIFFUSION_UTILISATION,
     IMAGE_FAMILY,
 )
@@ -26,7 +27,11 @@ def plan(request: ImageGeneration, gpus: GpuColumns) -> PlannedWorkload:
     weights_gb = (family.denoiser_b + family.other_b) * BYTES_PER_PARAM[request.precision]
     act_gb = DIFFUSION_ACTIVATION_GB_PER_MP * megapixels * request.batch
     flops_batch = family.tflop_per_step_mp * 1e12 * megapixels * steps * request.batch
-    seconds_batch = kernels.compute_seconds(gpus.tflops(request.precision), flops_batch, DIFFUSION_UTILISATION)
+    # each denoising step also costs a fixed time whatever the batch (kernel launches, the scheduler, Python)
+    seconds_batch = (
+        kernels.compute_seconds(gpus.tflops(request.precision), flops_batch, DIFFUSION_UTILISATION)
+        + steps * DIFFUSION_STEP_OVERHEAD_S
+    )
     jobs = math.ceil(request.images / request.batch)
     kernel_plan = replicated_plan(
         gpus,
@@ -48,8 +53,9 @@ def plan(request: ImageGeneration, gpus: GpuColumns) -> PlannedWorkload:
             f"VAE, {family.tflop_per_step_mp:g} TFLOP per step per megapixel",
             f"{steps} steps at {request.width}x{request.height}, {jobs} batch(es) of {request.batch}; each GPU "
             "holds the pipeline",
-            f"{DIFFUSION_UTILISATION:.0%} of the {compute_path(request.precision)} peak; text encoding and VAE "
-            "decode time not counted; FLOPs scale linearly with pixels",
+            f"each step {DIFFUSION_STEP_OVERHEAD_S * 1e3:g} ms + its FLOPs at {DIFFUSION_UTILISATION:.0%} of the "
+            f"{compute_path(request.precision)} peak; text encoding and VAE decode time not counted; FLOPs scale "
+            "linearly with pixels",
         ],
         sources=(
             "diffusion_flops",

@@ -3,6 +3,7 @@ LoRA/QLoRA) at the given MFU; a deadline buys GPUs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,23 +11,45 @@ import numpy as np
 from gpubroker.domain.precision import compute_path
 from gpubroker.domain.workloads import (
     ACTIVATION_LAYER_BYTES,
+    ATTENTION_TRAINING_FLOPS,
     BETA_DATA_PARALLEL,
     CHECKPOINT_LAYER_BYTES,
+    CHECKPOINT_WRITE_GBPS,
+    DEFAULT_MFU,
+    FP8_MFU_RATIO,
     MASTER_WEIGHT_BYTES,
     OPTIMIZER_STATE_BYTES,
     QLORA_BYTES_PER_PARAM,
-    llama_shape,
+    TRAINING_MFU,
 )
 from gpubroker.services.workloads.common import GpuColumns, PlannedWorkload, deadline_s, requirement, sharded_plan
 from gpumath import workload as kernels
 
 if TYPE_CHECKING:
     from gpubroker.domain.workloads import Training
+    from gpumath.arrays import F64, I64
+
+
+def training_mfu(request: Training, gpus: GpuColumns) -> F64:
+    """MFU per GPU (g,): the request's, or the measured figure of the GPU's generation (times the fp8 ratio)."""
+    if request.utilisation is not None:
+        return gpus.constant(request.utilisation)
+    ratio = FP8_MFU_RATIO if compute_path(request.precision) == "fp8" else 1.0
+    return np.array([TRAINING_MFU.get(a, DEFAULT_MFU) * ratio for a in gpus.architectures], dtype=np.float64)
+
+
+def _checkpoint_share(request: Training, checkpoint_gb: float, gpus: F64 | I64) -> F64:
+    """Checkpoint write time as a share of training time at ``gpus`` (g,): one write per interval."""
+    if request.checkpoint_interval_hours is None:
+        return np.zeros(np.shape(gpus))
+    write_s = checkpoint_gb / (np.asarray(gpus, dtype=np.float64) * CHECKPOINT_WRITE_GBPS)
+    out: F64 = write_s / (request.checkpoint_interval_hours * 3600.0)
+    return out
 
 
 def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
-    shape = llama_shape(request.params_b)
-    n_params = request.params_b * 1e9
+    shape = request.shape()
+    n_params = request.total_params_b * 1e9
     compute_bytes = 4.0 if request.precision == "fp32" else 2.0
     master = 0.0 if request.precision == "fp32" else MASTER_WEIGHT_BYTES
     per_trainable = compute_bytes * 2 + master + OPTIMIZER_STATE_BYTES[request.optimizer]
@@ -45,18 +68,39 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
         act_gb = sbh * ACTIVATION_LAYER_BYTES * shape.n_layers / 1e9
     tokens = request.dataset_tokens_b * 1e9 * request.epochs
     flops_factor = 6.0 if request.method == "full" else 4.0
-    flops = flops_factor * n_params * tokens
-    seconds_1 = kernels.compute_seconds(gpus.tflops(request.precision), flops, request.utilisation)
+    active = request.compute_params_b * 1e9
+    attention = float(shape.n_layers) * shape.hidden * request.seq_len
+    flops = (flops_factor * active + ATTENTION_TRAINING_FLOPS * attention) * tokens
+    forward = (2.0 * active + 4.0 * attention) * tokens  # one forward pass over the training tokens
+    eval_flops = forward * request.eval_fraction
+    # a given utilisation is MFU (model FLOPs only); the measured default is the hardware's, which also runs the
+    # forward pass gradient checkpointing recomputes
+    recompute = forward if request.gradient_checkpointing and request.utilisation is None else 0.0
+    mfu = training_mfu(request, gpus)
+    train_1 = kernels.compute_seconds(gpus.tflops(request.precision) * mfu, flops + recompute + eval_flops, 1.0)
+    checkpoint_gb = trainable * (compute_bytes + master + OPTIMIZER_STATE_BYTES[request.optimizer]) / 1e9
     beta = BETA_DATA_PARALLEL
+    usable = gpus.usable_gb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = kernels.valid_gpu_count((states_gb + frozen_gb) / np.maximum(usable - act_gb, 1e-9))
+    # the checkpoint share at the smallest count that fits bounds it at any larger count: the deadline holds
+    worst = _checkpoint_share(request, checkpoint_gb, np.where(np.isfinite(fit), fit, 1.0))
     kernel_plan = sharded_plan(
         gpus,
         request,
         sharded_gb=states_gb + frozen_gb,
         replicated_gb=act_gb,
-        seconds_1=seconds_1,
+        seconds_1=train_1 * (1.0 + worst),
         beta=beta,
-        constraint_1=seconds_1,
+        constraint_1=train_1 * (1.0 + worst),
         limit=deadline_s(request.deadline_hours),
+    )
+    at = np.maximum(kernel_plan.evaluated_gpus, 1)
+    share = _checkpoint_share(request, checkpoint_gb, at)
+    seconds_1 = train_1 * (1.0 + share)
+    kernel_plan = replace(
+        kernel_plan,
+        seconds=np.where(kernel_plan.feasible, seconds_1 / kernels.speedup(at, beta), kernel_plan.seconds),
     )
     steps = tokens / (request.seq_len * request.micro_batch_size)
     breakdown = {"trainable_states": states_gb, "activations_per_gpu": act_gb}
@@ -69,22 +113,39 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
         request,
         parallelism="sharded",
         breakdown=breakdown,
-        flops=flops,
+        flops=flops + eval_flops,
         bytes_moved=2.0 * (states_gb + frozen_gb) * 1e9 * steps,
         jobs=1,
         assumptions=[
-            f"{tokens:.4g} tokens = {request.dataset_tokens_b:g}B x {request.epochs:g} epochs; "
-            f"FLOPs = {flops_factor:g} N D",
+            f"{tokens:.4g} tokens = {request.dataset_tokens_b:g}B x {request.epochs:g} epochs; FLOPs per token "
+            f"= {flops_factor:g} N + {ATTENTION_TRAINING_FLOPS:g} L d s (attention at {request.seq_len} tokens)"
+            + (f", N = {request.compute_params_b:g}B active of {request.total_params_b:g}B" if request.is_moe else ""),
+            f"evaluation: {request.eval_fraction:g} of the training tokens in forward passes; checkpoints: "
+            + (
+                "none counted"
+                if request.checkpoint_interval_hours is None
+                else f"{checkpoint_gb:.4g} GB every {request.checkpoint_interval_hours:g} h at "
+                f"{CHECKPOINT_WRITE_GBPS:g} GB/s per GPU"
+            ),
             f"{per_trainable:g} B per trainable parameter ({request.precision}, {request.optimizer}); "
             f"{trainable:.4g} trainable of {n_params:.4g}",
             f"model states sharded over the GPUs (ZeRO-3/FSDP); activations per GPU for micro-batch "
             f"{request.micro_batch_size} x {request.seq_len} tokens, {checkpointing} gradient checkpointing",
-            f"MFU {request.utilisation:g} of the {compute_path(request.precision)} peak; optimizer read/write once "
-            f"per step of {request.micro_batch_size * request.seq_len} tokens (bytes_moved)",
+            (
+                f"MFU {request.utilisation:g}"
+                if request.utilisation is not None
+                else "MFU measured per GPU generation (Ampere 0.45, Hopper 0.40, ...)"
+                + (f", x {FP8_MFU_RATIO:g} in fp8" if compute_path(request.precision) == "fp8" else "")
+            )
+            + f" of the {compute_path(request.precision)} peak; optimizer read/write once per step of "
+            f"{request.micro_batch_size * request.seq_len} tokens (bytes_moved)",
         ],
         sources=(
             "training_flops",
+            "attention_flops",
+            "checkpoint",
             "mfu",
+            "mfu_by_generation",
             "training_memory",
             "optimizer_states",
             "qlora",
@@ -102,6 +163,6 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
         plan=kernel_plan,
         bottlenecks=["compute"] * gpus.count,
         tokens_per_s=tokens / (seconds_1 / speedup),
-        metrics={"parallel_efficiency": speedup / evaluated},
+        metrics={"parallel_efficiency": speedup / evaluated, "mfu": mfu},
         scaling_beta=beta,
     )

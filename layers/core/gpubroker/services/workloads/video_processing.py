@@ -21,8 +21,8 @@ from gpubroker.domain.workloads import (
     UPSCALE_UTILISATION,
     VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM,
     VIDEO_DIFFUSION_UTILISATION,
+    VIDEO_DIFFUSION_UTILISATION_BY_ARCH,
     VIDEO_SESSION_MEMORY_GB,
-    llama_shape,
 )
 from gpubroker.services.workloads.common import (
     CODEC_UNSUPPORTED,
@@ -143,15 +143,19 @@ def _interpolation(request: VideoProcessing, gpus: GpuColumns, frames: int) -> _
 
 
 def _diffusion(request: VideoProcessing, gpus: GpuColumns, frames: int) -> PlannedWorkload:
-    shape = llama_shape(request.params_b)
+    shape = request.shape()
     latent_frames = (frames - 1) // 4 + 1
     tokens = latent_frames * math.ceil(request.height / 16) * math.ceil(request.width / 16)
     attention = 4.0 * shape.n_layers * shape.hidden * float(tokens) ** 2
-    flops_step = 2.0 * (2.0 * request.params_b * 1e9 * tokens + attention)
+    passes = 2.0 if request.guidance else 1.0
+    flops_step = passes * (2.0 * request.params_b * 1e9 * tokens + attention)
     flops = flops_step * request.steps * request.clips
     weights_gb = request.params_b * BYTES_PER_PARAM[request.precision]
     act_gb = tokens * shape.hidden * VIDEO_ACTIVATION_BYTES_PER_TOKEN_DIM / 1e9
-    seconds_1 = kernels.compute_seconds(gpus.tflops(request.precision), flops, VIDEO_DIFFUSION_UTILISATION)
+    utilisation = np.array(
+        [VIDEO_DIFFUSION_UTILISATION_BY_ARCH.get(a, VIDEO_DIFFUSION_UTILISATION) for a in gpus.architectures]
+    )
+    seconds_1 = kernels.compute_seconds(gpus.tflops(request.precision) * utilisation, flops, 1.0)
     beta = BETA_TENSOR_PARALLEL
     kernel_plan = sharded_plan(
         gpus,
@@ -171,10 +175,23 @@ def _diffusion(request: VideoProcessing, gpus: GpuColumns, frames: int) -> Plann
         jobs=1,
         assumptions=[
             f"diffusion_video: {request.params_b:g}B DiT, {frames} frames -> {tokens} latent tokens "
-            f"(VAE 4x temporal, 8x8 spatial, 2x2 patches), {request.steps} steps with CFG, {request.clips} clip(s)",
-            f"{VIDEO_DIFFUSION_UTILISATION:.0%} of the {compute_path(request.precision)} peak; sequence-parallel "
-            "over GPUs; text encoder and VAE offloaded",
+            f"(VAE 4x temporal, 8x8 spatial, 2x2 patches), {request.steps} steps "
+            + ("with CFG (two passes)" if request.guidance else "guidance-distilled (one pass)")
+            + f", {request.clips} clip(s); DiT of {shape.n_layers} blocks x {shape.hidden}"
+            + (f" ({request.model}, model table)" if request.model else ""),
+            f"{VIDEO_DIFFUSION_UTILISATION_BY_ARCH.get('Ampere'):.0%} of the {compute_path(request.precision)} "
+            f"peak on Ampere and Ada, {VIDEO_DIFFUSION_UTILISATION:.0%} elsewhere; sequence-parallel over GPUs; "
+            "text encoder and VAE offloaded",
         ],
-        sources=("video_diffusion", "llama_shape", "bytes_per_param", "scaling", "gpu_counts", "precision_support"),
+        sources=(
+            "video_diffusion",
+            "video_diffusion_calibration",
+            "video_activation",
+            "llama_shape",
+            "bytes_per_param",
+            "scaling",
+            "gpu_counts",
+            "precision_support",
+        ),
     )
     return PlannedWorkload(requirement=needs, plan=kernel_plan, bottlenecks=["compute"] * gpus.count, scaling_beta=beta)
