@@ -1035,6 +1035,14 @@ class GpuFeasibility(BaseModel):
     ]
     est_cost_usd: Annotated[float | None, Field(title="Est Cost Usd")]
     est_hours: Annotated[float | None, Field(title="Est Hours")]
+    est_hours_high: Annotated[float | None, Field(title="Est Hours High")] = None
+    """
+    est_hours x the uncertainty band's high end
+    """
+    est_hours_low: Annotated[float | None, Field(title="Est Hours Low")] = None
+    """
+    est_hours x the uncertainty band's low end
+    """
     feasible: Annotated[bool, Field(title="Feasible")]
     gpu_model: Annotated[str, Field(title="Gpu Model")]
     gpus_needed: Annotated[int | None, Field(title="Gpus Needed")]
@@ -1095,6 +1103,14 @@ class GpuPlan(BaseModel):
     ]
     est_cost_usd: Annotated[float | None, Field(title="Est Cost Usd")] = None
     est_hours: Annotated[float | None, Field(title="Est Hours")]
+    est_hours_high: Annotated[float | None, Field(title="Est Hours High")] = None
+    """
+    est_hours x the uncertainty band's high end
+    """
+    est_hours_low: Annotated[float | None, Field(title="Est Hours Low")] = None
+    """
+    est_hours x the uncertainty band's low end
+    """
     est_tokens_per_s: Annotated[float | None, Field(title="Est Tokens Per S")] = None
     feasible: Annotated[bool, Field(title="Feasible")]
     gpu_model: Annotated[str, Field(title="Gpu Model")]
@@ -1301,6 +1317,20 @@ class LinkToken(BaseModel):
     """
 
 
+class ActiveParamsB(RootModel[float]):
+    root: Annotated[float, Field(ge=0.01, le=2000.0, title="Active Params B")]
+    """
+    mixture of experts: parameters one token computes with, billions
+    """
+
+
+class ExpertsPerToken(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=64, title="Experts Per Token")]
+    """
+    mixture of experts: routed per token
+    """
+
+
 class HeadDim(RootModel[int]):
     root: Annotated[int, Field(ge=16, le=1024, title="Head Dim")]
 
@@ -1309,12 +1339,40 @@ class Hidden(RootModel[int]):
     root: Annotated[int, Field(ge=64, le=131072, title="Hidden")]
 
 
+class Model(RootModel[str]):
+    root: Annotated[str, Field(max_length=128, title="Model")]
+    """
+    a language model of the model table (name, alias or Hugging Face id): its parameters, experts and shape fill the unset fields
+    """
+
+
+class NExperts(RootModel[int]):
+    root: Annotated[int, Field(ge=2, le=1024, title="N Experts")]
+    """
+    mixture of experts: routed experts
+    """
+
+
 class NKvHeads(RootModel[int]):
     root: Annotated[int, Field(ge=1, le=1024, title="N Kv Heads")]
 
 
 class NLayers(RootModel[int]):
     root: Annotated[int, Field(ge=1, le=1024, title="N Layers")]
+
+
+class ParamsB(RootModel[float]):
+    root: Annotated[float, Field(ge=0.1, le=2000.0, title="Params B")]
+    """
+    total parameters, billions (required unless `model` names one)
+    """
+
+
+class PromptTokens(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=1048576, title="Prompt Tokens")]
+    """
+    mean prompt length (default: context_tokens - output_tokens)
+    """
 
 
 class Requests(RootModel[int]):
@@ -1333,19 +1391,32 @@ class TargetTokensPerS(RootModel[float]):
 
 class LlmInference(BaseModel):
     """
-    Serving a decoder-only LLM: ``requests`` prompts, ``concurrency`` of them decoded together.
+    Serving a decoder-only LLM.
+
+    ``latency`` mode: ``concurrency`` sequences decoded together, each with KV cache reserved for the whole
+    ``context_tokens``. ``throughput`` mode: continuous batching over a paged KV cache, which holds the sequences in
+    flight at the mean prompt and output lengths; the batch is what memory holds (at most ``concurrency`` when it is
+    given, else 256). ``prompt_tokens``/``output_tokens`` are means, ``context_tokens`` the longest sequence.
     """
 
     model_config = ConfigDict(
         extra="forbid",
     )
+    active_params_b: Annotated[ActiveParamsB | None, Field(title="Active Params B")] = None
+    """
+    mixture of experts: parameters one token computes with, billions
+    """
     concurrency: Annotated[int | None, Field(ge=1, le=4096, title="Concurrency")] = 1
     """
-    sequences decoded together (batch)
+    sequences decoded together (throughput mode: the batch cap)
     """
     context_tokens: Annotated[int | None, Field(ge=1, le=1048576, title="Context Tokens")] = 4096
     """
-    tokens per sequence (prompt+output)
+    longest sequence (prompt+output)
+    """
+    experts_per_token: Annotated[ExpertsPerToken | None, Field(title="Experts Per Token")] = None
+    """
+    mixture of experts: routed per token
     """
     gpu_count: Annotated[GpuCount1 | None, Field(title="Gpu Count")] = None
     """
@@ -1358,20 +1429,36 @@ class LlmInference(BaseModel):
     head_dim: Annotated[HeadDim | None, Field(title="Head Dim")] = None
     hidden: Annotated[Hidden | None, Field(title="Hidden")] = None
     max_gpus: Annotated[int | None, Field(ge=1, le=4096, title="Max Gpus")] = 8
+    mode: Annotated[Literal["latency", "throughput"] | None, Field(title="Mode")] = "latency"
+    """
+    latency: fixed concurrency, KV cache reserved per sequence; throughput: continuous batching
+    """
+    model: Annotated[Model | None, Field(title="Model")] = None
+    """
+    a language model of the model table (name, alias or Hugging Face id): its parameters, experts and shape fill the unset fields
+    """
+    n_experts: Annotated[NExperts | None, Field(title="N Experts")] = None
+    """
+    mixture of experts: routed experts
+    """
     n_kv_heads: Annotated[NKvHeads | None, Field(title="N Kv Heads")] = None
     n_layers: Annotated[NLayers | None, Field(title="N Layers")] = None
     output_tokens: Annotated[int | None, Field(ge=1, le=1048576, title="Output Tokens")] = 256
     """
-    generated tokens per request
+    mean generated tokens per request
     """
-    params_b: Annotated[float, Field(ge=0.1, le=2000.0, title="Params B")]
+    params_b: Annotated[ParamsB | None, Field(title="Params B")] = None
     """
-    parameters, billions
+    total parameters, billions (required unless `model` names one)
     """
     precision: Annotated[
         Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"] | None,
         Field(title="Precision"),
     ] = "fp16"
+    prompt_tokens: Annotated[PromptTokens | None, Field(title="Prompt Tokens")] = None
+    """
+    mean prompt length (default: context_tokens - output_tokens)
+    """
     requests: Annotated[Requests | None, Field(title="Requests")] = None
     """
     default: one batch
@@ -2537,6 +2624,20 @@ class TopsisOut(BaseModel):
     scores: Annotated[list[float] | None, Field(title="Scores")] = None
 
 
+class CheckpointIntervalHours(RootModel[float]):
+    root: Annotated[float, Field(gt=0.0, le=10000.0, title="Checkpoint Interval Hours")]
+    """
+    write the model and optimizer states this often
+    """
+
+
+class Utilisation(RootModel[float]):
+    root: Annotated[float, Field(gt=0.0, le=0.8, title="Utilisation")]
+    """
+    model FLOPs utilisation (MFU); default: measured per GPU generation and precision
+    """
+
+
 class Training(BaseModel):
     """
     Pre-training or fine-tuning a transformer on ``dataset_tokens_b x epochs`` tokens.
@@ -2545,12 +2646,30 @@ class Training(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
+    active_params_b: Annotated[ActiveParamsB | None, Field(title="Active Params B")] = None
+    """
+    mixture of experts: parameters one token computes with, billions
+    """
+    checkpoint_interval_hours: Annotated[CheckpointIntervalHours | None, Field(title="Checkpoint Interval Hours")] = (
+        None
+    )
+    """
+    write the model and optimizer states this often
+    """
     dataset_tokens_b: Annotated[float, Field(gt=0.0, le=100000.0, title="Dataset Tokens B")]
     """
     dataset size, billions of tokens
     """
     deadline_hours: Annotated[DeadlineHours | None, Field(title="Deadline Hours")] = None
     epochs: Annotated[float | None, Field(gt=0.0, le=1000.0, title="Epochs")] = 1.0
+    eval_fraction: Annotated[float | None, Field(ge=0.0, le=1.0, title="Eval Fraction")] = 0.0
+    """
+    evaluation tokens as a share of training tokens (forward passes)
+    """
+    experts_per_token: Annotated[ExpertsPerToken | None, Field(title="Experts Per Token")] = None
+    """
+    mixture of experts: routed per token
+    """
     gpu_count: Annotated[GpuCount1 | None, Field(title="Gpu Count")] = None
     """
     evaluate every GPU model at exactly this count
@@ -2560,6 +2679,8 @@ class Training(BaseModel):
     restrict to these GPU models
     """
     gradient_checkpointing: Annotated[bool | None, Field(title="Gradient Checkpointing")] = True
+    head_dim: Annotated[HeadDim | None, Field(title="Head Dim")] = None
+    hidden: Annotated[Hidden | None, Field(title="Hidden")] = None
     lora_fraction: Annotated[float | None, Field(gt=0.0, le=0.5, title="Lora Fraction")] = 0.01
     """
     trainable share of params (LoRA)
@@ -2570,20 +2691,33 @@ class Training(BaseModel):
     """
     sequences per GPU per step
     """
+    model: Annotated[Model | None, Field(title="Model")] = None
+    """
+    a language model of the model table (name, alias or Hugging Face id): its parameters, experts and shape fill the unset fields
+    """
+    n_experts: Annotated[NExperts | None, Field(title="N Experts")] = None
+    """
+    mixture of experts: routed experts
+    """
+    n_kv_heads: Annotated[NKvHeads | None, Field(title="N Kv Heads")] = None
+    n_layers: Annotated[NLayers | None, Field(title="N Layers")] = None
     optimizer: Annotated[
         Literal["adamw", "adafactor", "sgd", "adam8bit"] | None,
         Field(title="Optimizer"),
     ] = "adamw"
-    params_b: Annotated[float, Field(ge=0.1, le=2000.0, title="Params B")]
+    params_b: Annotated[ParamsB | None, Field(title="Params B")] = None
+    """
+    total parameters, billions (required unless `model` names one)
+    """
     precision: Annotated[
         Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"] | None,
         Field(title="Precision"),
     ] = "bf16"
     seq_len: Annotated[int | None, Field(ge=16, le=1048576, title="Seq Len")] = 2048
     type: Annotated[Literal["training"], Field(title="Type")] = "training"
-    utilisation: Annotated[float | None, Field(gt=0.0, le=0.8, title="Utilisation")] = 0.4
+    utilisation: Annotated[Utilisation | None, Field(title="Utilisation")] = None
     """
-    model FLOPs utilisation (MFU)
+    model FLOPs utilisation (MFU); default: measured per GPU generation and precision
     """
 
 
@@ -2598,6 +2732,24 @@ class Turn(BaseModel):
     seq: Annotated[int, Field(ge=0, title="Seq")]
     slots: Annotated[dict[str, Any] | None, Field(title="Slots")] = None
     text: Annotated[str, Field(title="Text")]
+
+
+class Uncertainty(BaseModel):
+    """
+    How far measured runs land from estimates like this one: the real time is likely between ``time_low`` and
+    ``time_high`` times the estimate (the central 80% of the reference set's calibration cases of this workload
+    type), the real peak memory between ``memory_low`` and ``memory_high`` times the estimate.
+    """
+
+    basis: Annotated[str, Field(title="Basis")]
+    cases: Annotated[int, Field(title="Cases")]
+    """
+    calibration cases of this workload type the time band rests on
+    """
+    memory_high: Annotated[float, Field(title="Memory High")]
+    memory_low: Annotated[float, Field(title="Memory Low")]
+    time_high: Annotated[float, Field(title="Time High")]
+    time_low: Annotated[float, Field(title="Time Low")]
 
 
 class UsageLine(BaseModel):
@@ -2666,6 +2818,27 @@ class VerificationSent(BaseModel):
     status: Annotated[Literal["verification_sent"], Field(title="Status")] = "verification_sent"
 
 
+class Hidden2(RootModel[int]):
+    root: Annotated[int, Field(ge=64, le=131072, title="Hidden")]
+    """
+    DiT width (default: Llama-like)
+    """
+
+
+class Model2(RootModel[str]):
+    root: Annotated[str, Field(max_length=128, title="Model")]
+    """
+    diffusion_video: a video model of the model table (size, DiT shape, guidance fill unset fields)
+    """
+
+
+class NLayers2(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=1024, title="N Layers")]
+    """
+    DiT blocks (default: Llama-like)
+    """
+
+
 class VideoProcessing(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -2683,12 +2856,28 @@ class VideoProcessing(BaseModel):
     """
     restrict to these GPU models
     """
+    guidance: Annotated[bool | None, Field(title="Guidance")] = True
+    """
+    classifier-free guidance: two passes per step (False: guidance-distilled)
+    """
     height: Annotated[int | None, Field(ge=16, le=16384, title="Height")] = 1080
+    hidden: Annotated[Hidden2 | None, Field(title="Hidden")] = None
+    """
+    DiT width (default: Llama-like)
+    """
     interpolation_factor: Annotated[int | None, Field(ge=2, le=16, title="Interpolation Factor")] = 2
     """
     output/input frame rate
     """
     max_gpus: Annotated[int | None, Field(ge=1, le=4096, title="Max Gpus")] = 64
+    model: Annotated[Model2 | None, Field(title="Model")] = None
+    """
+    diffusion_video: a video model of the model table (size, DiT shape, guidance fill unset fields)
+    """
+    n_layers: Annotated[NLayers2 | None, Field(title="N Layers")] = None
+    """
+    DiT blocks (default: Llama-like)
+    """
     params_b: Annotated[float | None, Field(ge=0.1, le=200.0, title="Params B")] = 14.0
     """
     video diffusion model size
@@ -2812,6 +3001,10 @@ class WorkloadRequirement(BaseModel):
         ],
         Field(title="Type"),
     ]
+    uncertainty: Uncertainty
+    """
+    how far measured runs land from estimates of this type
+    """
 
 
 class WorkloadSpec(BaseModel):
