@@ -108,7 +108,7 @@ def test_make_dev_takes_the_engine_from_its_environment(monkeypatch: pytest.Monk
     """``ASSISTANT_ENGINE=openai ASSISTANT_ENDPOINT=http://127.0.0.1:11434/v1 make dev``: the local stack passes them
     as the template parameters the function's environment refers to."""
     from infra.local.stack import assistant_parameters
-    from infra.local.template import read_app, resolve
+    from infra.local.template import NO_VALUE, read_app, resolve
 
     monkeypatch.setenv("ASSISTANT_ENGINE", "openai")
     monkeypatch.setenv("ASSISTANT_ENDPOINT", "http://127.0.0.1:11434/v1")
@@ -117,6 +117,11 @@ def test_make_dev_takes_the_engine_from_its_environment(monkeypatch: pytest.Monk
     assert params == {"AssistantEngine": "openai", "AssistantEndpoint": "http://127.0.0.1:11434/v1"}
     app = read_app()
     fn = app.functions["ApiAiParseWorkloadFunction"]
-    env = {k: resolve(v, {}, {**app.parameter_defaults(), **params}) for k, v in fn.environment.items()}
+    conditions = app.template.get("Conditions") or {}  # as provision.py resolves them (the FIS/OTel wrappers are !If)
+    resolved = {
+        k: resolve(v, {}, {**app.parameter_defaults(), **params}, None, conditions) for k, v in fn.environment.items()
+    }
+    env = {k: v for k, v in resolved.items() if v != NO_VALUE}
+    assert "AWS_LAMBDA_EXEC_WRAPPER" not in env  # neither chaos nor OpenTelemetry by default
     assert env["ASSISTANT_ENGINE"] == "openai" and env["ASSISTANT_ENDPOINT"] == "http://127.0.0.1:11434/v1"
     assert env["ASSISTANT_TIMEOUT_SECONDS"] == "3"
