@@ -189,8 +189,11 @@ def _llm_body(
         "gpus": [hardware["gpu"]],
         **_llm_shape(case["model"]),
         # the engine's memory share when the source's engine allocates differently from vLLM's 0.9
-        **({"gpu_memory_utilization": case["scenario"]["gpu_memory_utilization"]}
-           if "gpu_memory_utilization" in case["scenario"] else {}),
+        **(
+            {"gpu_memory_utilization": case["scenario"]["gpu_memory_utilization"]}
+            if "gpu_memory_utilization" in case["scenario"]
+            else {}
+        ),
     }
 
 

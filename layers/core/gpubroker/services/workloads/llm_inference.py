@@ -28,7 +28,6 @@ from gpubroker.domain.workloads import (
     PREFILL_COMPUTE_EFFICIENCY_BY_ARCH,
     RUNTIME_RESERVE_GB,
     USABLE_MEMORY_FRACTION,
-    USABLE_MEMORY_FRACTION,
     WEIGHT_ONLY_DECODE_EFFICIENCY,
 )
 from gpubroker.services.workloads.common import GpuColumns, PlannedWorkload, bottlenecks_at, requirement, sharded_plan
@@ -78,6 +77,7 @@ def decode_efficiency(request: LlmInference) -> float:
 
 
 def plan(request: LlmInference, gpus: GpuColumns) -> PlannedWorkload:
+    gpus = replace(gpus, memory_share=request.gpu_memory_utilization)
     shape = request.shape()
     model = serving_model(request, shape)
     weights_gb = model.dense_gb + model.expert_gb
@@ -97,7 +97,7 @@ def plan(request: LlmInference, gpus: GpuColumns) -> PlannedWorkload:
         "decode_compute_share": DECODE_COMPUTE_SHARE,
     }
     # the smallest tensor-parallel group that holds the model: its time and rate, scaled to one GPU, size the count
-    usable = gpus.usable_gb * (request.gpu_memory_utilization / USABLE_MEMORY_FRACTION)
+    usable = gpus.usable_gb
     cap = float(kernels.largest_valid_count(request.max_gpus))
     free = usable - model.reserve_gb
     with np.errstate(divide="ignore", invalid="ignore"):

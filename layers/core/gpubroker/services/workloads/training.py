@@ -17,8 +17,8 @@ from gpubroker.domain.workloads import (
     CHECKPOINT_WRITE_GBPS,
     DEFAULT_MFU,
     FP8_MFU_RATIO,
-    MASTER_WEIGHT_BYTES,
     FSDP_TRAFFIC_PER_STEP,
+    MASTER_WEIGHT_BYTES,
     OPTIMIZER_STATE_BYTES,
     PAGED_OPTIMIZERS,
     QLORA_BYTES_PER_PARAM,
@@ -116,7 +116,9 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
     at = np.maximum(kernel_plan.evaluated_gpus, 1)
     share = _checkpoint_share(request, checkpoint_gb, at)
     seconds_1 = train_1 * (1.0 + share)
-    network_s = _network_seconds(request, (n_params if request.method == "full" else frozen) * compute_bytes, tokens, at)
+    network_s = _network_seconds(
+        request, (n_params if request.method == "full" else frozen) * compute_bytes, tokens, at
+    )
     kernel_plan = replace(
         kernel_plan,
         seconds=np.where(
