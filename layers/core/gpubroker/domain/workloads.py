@@ -316,11 +316,11 @@ class Band(NamedTuple):
 # measured time / estimated time over the calibration cases of tests/fixtures/workloads/measured_runs.json, 10th and
 # 90th percentiles (tests.workload_reference.uncertainty_bands computes them; a test keeps these in step)
 TIME_BANDS: dict[WorkloadType, Band] = {
-    "llm_inference": Band(0.76, 1.15, 16),
-    "training": Band(0.48, 4.01, 9),
+    "llm_inference": Band(0.76, 1.13, 17),
+    "training": Band(0.48, 1.14, 9),
     "image_generation": Band(0.90, 1.64, 5),
-    "video_processing": Band(0.76, 1.22, 2),
-    "data_processing": Band(0.76, 1.22, 0),
+    "video_processing": Band(0.76, 1.20, 2),
+    "data_processing": Band(0.76, 1.20, 0),
 }
 MEMORY_BAND = Band(0.99, 1.16, 3)  # measured / estimated peak memory: the range of the calibration cases
 BAND_MIN_CASES = 5
