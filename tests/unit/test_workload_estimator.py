@@ -268,7 +268,8 @@ def test_every_estimate_carries_its_band(body: dict[str, Any]) -> None:
     assert (band.time_low, band.time_high) == w.TIME_BANDS[body["type"]][:2]
     assert "uncertainty" in needs.sources
     lines = estimate_workload(req(body), specs=SPECS, prices=None).gpus  # the estimate route's short lines too
-    for p in [*plans, *lines]:
+    every: list[w.GpuPlan | w.GpuFeasibility] = [*plans, *lines]
+    for p in every:
         if p.est_hours is None:
             assert p.est_hours_low is None and p.est_hours_high is None
         else:
@@ -297,7 +298,9 @@ def test_paged_optimizer_states_leave_the_gpu_and_the_low_memory_recipe_fits_24_
     unpaged = requirement(FULL_8B | {"optimizer": "adam8bit"})
     # 2 B/param of 8-bit states no longer on the GPU; the states still cost the same in a checkpoint
     assert_allclose(
-        unpaged.memory_breakdown_gb["trainable_states"] - paged.memory_breakdown_gb["trainable_states"], 8.03 * 2, rtol=1e-9
+        unpaged.memory_breakdown_gb["trainable_states"] - paged.memory_breakdown_gb["trainable_states"],
+        8.03 * 2,
+        rtol=1e-9,
     )
     torchtune = FULL_8B | {"optimizer": "paged_adamw_8bit", "optimizer_in_backward": True, "mixed_precision": False}
     lean = requirement(torchtune)
