@@ -188,6 +188,12 @@ def _llm_body(
         "max_gpus": max(8, hardware["count"]),
         "gpus": [hardware["gpu"]],
         **_llm_shape(case["model"]),
+        # the engine's memory share when the source's engine allocates differently from vLLM's 0.9
+        **(
+            {"gpu_memory_utilization": case["scenario"]["gpu_memory_utilization"]}
+            if "gpu_memory_utilization" in case["scenario"]
+            else {}
+        ),
     }
 
 
@@ -274,7 +280,12 @@ def _training_body(case: Mapping[str, Any], *, gpu_count: int, tokens_b: float) 
         body["micro_batch_size"] = int(scenario["micro_batch"])
     if "gradient_checkpointing" in scenario:
         body["gradient_checkpointing"] = bool(scenario["gradient_checkpointing"])
+    # what the case's sources state about the run (the recipe's optimizer, the nodes' network), field for field
+    body |= {field: scenario[field] for field in TRAINING_SCENARIO_FIELDS if field in scenario}
     return body
+
+
+TRAINING_SCENARIO_FIELDS = ("optimizer", "optimizer_in_backward", "mixed_precision", "internode_gbps", "gpus_per_node")
 
 
 def _video_body(case: Mapping[str, Any]) -> dict[str, Any]:

@@ -268,7 +268,8 @@ def test_every_estimate_carries_its_band(body: dict[str, Any]) -> None:
     assert (band.time_low, band.time_high) == w.TIME_BANDS[body["type"]][:2]
     assert "uncertainty" in needs.sources
     lines = estimate_workload(req(body), specs=SPECS, prices=None).gpus  # the estimate route's short lines too
-    for p in [*plans, *lines]:
+    every: list[w.GpuPlan | w.GpuFeasibility] = [*plans, *lines]
+    for p in every:
         if p.est_hours is None:
             assert p.est_hours_low is None and p.est_hours_high is None
         else:
@@ -283,3 +284,50 @@ def test_a_fixed_count_that_is_not_a_power_of_two_serves_as_one_group() -> None:
     p = plan(body, "A100-80GB")
     assert p.feasible and p.gpus_needed == 12 and p.metrics["tensor_parallel"] == 12, p.reason
     assert plan(body | {"gpu_count": 8}, "A100-80GB").reason == "insufficient_memory_at_gpu_count"
+
+
+# ---- optimizer memory, FSDP network, engine memory share (issue 14, second pass) ---------------------------------
+
+FULL_8B = {"type": "training", "params_b": 8.03, "dataset_tokens_b": 0.01, "gpu_count": 1, "micro_batch_size": 2}
+
+
+def test_paged_optimizer_states_leave_the_gpu_and_the_low_memory_recipe_fits_24_gb() -> None:
+    adamw = plan(FULL_8B, "RTX-4090")
+    assert adamw.reason == "insufficient_memory_at_gpu_count"  # 16 B/param: 128 GB of states
+    paged = requirement(FULL_8B | {"optimizer": "paged_adamw_8bit"})
+    unpaged = requirement(FULL_8B | {"optimizer": "adam8bit"})
+    # 2 B/param of 8-bit states no longer on the GPU; the states still cost the same in a checkpoint
+    assert_allclose(
+        unpaged.memory_breakdown_gb["trainable_states"] - paged.memory_breakdown_gb["trainable_states"],
+        8.03 * 2,
+        rtol=1e-9,
+    )
+    torchtune = FULL_8B | {"optimizer": "paged_adamw_8bit", "optimizer_in_backward": True, "mixed_precision": False}
+    lean = requirement(torchtune)
+    assert_allclose(lean.memory_breakdown_gb["trainable_states"], 8.03 * 2, rtol=1e-9)  # bf16 weights only
+    assert plan(torchtune, "RTX-4090").feasible
+    assert any("paged to CPU RAM" in a and "no fp32 master" in a for a in lean.assumptions)
+
+
+def test_fsdp_traffic_over_the_nodes_network_bounds_multi_node_time_only() -> None:
+    body = {"type": "training", "params_b": 69.0, "dataset_tokens_b": 0.016384, "seq_len": 2048}
+    single = plan(body | {"gpu_count": 8}, "A100-80GB")
+    assert single.est_hours == plan(body | {"gpu_count": 8, "internode_gbps": 400}, "A100-80GB").est_hours
+    fast = plan(body | {"gpu_count": 16}, "A100-80GB")
+    slow = plan(body | {"gpu_count": 16, "internode_gbps": 400}, "A100-80GB")
+    assert fast.est_hours is not None and slow.est_hours is not None
+    # 500 steps x 4 x 138 GB x 15/16 at 400 Gbit/s / 8 GPUs = 6.25 GB/s per GPU
+    steps = 0.016384e9 / (2048 * 16)
+    assert_allclose(slow.est_hours * 3600, steps * 4 * 69.0e9 * 2 * 15 / 16 / 6.25e9, rtol=1e-6)
+    assert slow.est_hours > fast.est_hours
+
+
+def test_the_engine_memory_share_sets_what_fits() -> None:
+    body = {"type": "llm_inference", "params_b": 6.74, "n_layers": 32, "hidden": 4096, "n_kv_heads": 32,
+            "head_dim": 128, "precision": "fp16", "context_tokens": 2176, "prompt_tokens": 128,
+            "output_tokens": 2048, "concurrency": 60, "requests": 60, "gpu_count": 1}  # fmt: skip
+    assert plan(body, "A100-80GB").reason == "insufficient_memory_at_gpu_count"  # 68 GB of KV + 13.5 GB of weights
+    whole = plan(body | {"gpu_memory_utilization": 1.0}, "A100-80GB")
+    assert whole.feasible and whole.memory_per_gpu_gb is not None and whole.memory_per_gpu_gb <= 80 * 2**30 / 1e9
+    with pytest.raises(ValidationError):
+        req(body | {"gpu_memory_utilization": 1.2})

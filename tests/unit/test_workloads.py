@@ -82,7 +82,9 @@ def training(draw: st.DrawFn) -> dict[str, Any]:
         "dataset_tokens_b": draw(st.floats(0.001, 20_000)),
         "epochs": draw(st.floats(0.1, 10)),
         "precision": draw(st.sampled_from(precisions)),
-        "optimizer": draw(st.sampled_from(["adamw", "adafactor", "sgd", "adam8bit"])),
+        "optimizer": draw(
+            st.sampled_from(["adamw", "adafactor", "sgd", "adam8bit", "paged_adamw", "paged_adamw_8bit"])
+        ),
         "method": method,
         "lora_fraction": draw(st.floats(0.001, 0.5)),
         "utilisation": draw(st.floats(0.05, 0.8)),

@@ -1422,6 +1422,10 @@ class LlmInference(BaseModel):
     """
     evaluate every GPU model at exactly this count
     """
+    gpu_memory_utilization: Annotated[float | None, Field(gt=0.0, le=1.0, title="Gpu Memory Utilization")] = 0.9
+    """
+    the engine's share of each GPU's memory: vLLM's default 0.9; 1.0 for a static-batch engine that allocates its KV cache for the batch it was built for
+    """
     gpus: Annotated[list[Gpu] | None, Field(max_length=64, title="Gpus")] = None
     """
     restrict to these GPU models
@@ -2631,6 +2635,13 @@ class CheckpointIntervalHours(RootModel[float]):
     """
 
 
+class InternodeGbps(RootModel[float]):
+    root: Annotated[float, Field(gt=0.0, le=1000000.0, title="Internode Gbps")]
+    """
+    network bandwidth per node between nodes, Gbit/s: FSDP traffic beyond one node is bounded by it; default: not a bottleneck
+    """
+
+
 class Utilisation(RootModel[float]):
     root: Annotated[float, Field(gt=0.0, le=0.8, title="Utilisation")]
     """
@@ -2678,9 +2689,17 @@ class Training(BaseModel):
     """
     restrict to these GPU models
     """
+    gpus_per_node: Annotated[int | None, Field(ge=1, le=64, title="Gpus Per Node")] = 8
+    """
+    GPUs sharing one node's network
+    """
     gradient_checkpointing: Annotated[bool | None, Field(title="Gradient Checkpointing")] = True
     head_dim: Annotated[HeadDim | None, Field(title="Head Dim")] = None
     hidden: Annotated[Hidden | None, Field(title="Hidden")] = None
+    internode_gbps: Annotated[InternodeGbps | None, Field(title="Internode Gbps")] = None
+    """
+    network bandwidth per node between nodes, Gbit/s: FSDP traffic beyond one node is bounded by it; default: not a bottleneck
+    """
     lora_fraction: Annotated[float | None, Field(gt=0.0, le=0.5, title="Lora Fraction")] = 0.01
     """
     trainable share of params (LoRA)
@@ -2690,6 +2709,10 @@ class Training(BaseModel):
     micro_batch_size: Annotated[int | None, Field(ge=1, le=1024, title="Micro Batch Size")] = 1
     """
     sequences per GPU per step
+    """
+    mixed_precision: Annotated[bool | None, Field(title="Mixed Precision")] = True
+    """
+    keep an fp32 master copy of the weights; false: pure bf16/fp16 training
     """
     model: Annotated[Model | None, Field(title="Model")] = None
     """
@@ -2702,9 +2725,13 @@ class Training(BaseModel):
     n_kv_heads: Annotated[NKvHeads | None, Field(title="N Kv Heads")] = None
     n_layers: Annotated[NLayers | None, Field(title="N Layers")] = None
     optimizer: Annotated[
-        Literal["adamw", "adafactor", "sgd", "adam8bit"] | None,
+        Literal["adamw", "adafactor", "sgd", "adam8bit", "paged_adamw", "paged_adamw_8bit"] | None,
         Field(title="Optimizer"),
     ] = "adamw"
+    optimizer_in_backward: Annotated[bool | None, Field(title="Optimizer In Backward")] = False
+    """
+    step each parameter in the backward pass and free its gradient (torchtune)
+    """
     params_b: Annotated[ParamsB | None, Field(title="Params B")] = None
     """
     total parameters, billions (required unless `model` names one)

@@ -27,7 +27,7 @@ from gpubroker.domain.types import Int
 # ---- vocabulary ----------------------------------------------------------------------------------------------------
 
 WorkloadType = Literal["llm_inference", "training", "image_generation", "video_processing", "data_processing"]
-Optimizer = Literal["adamw", "adafactor", "sgd", "adam8bit"]
+Optimizer = Literal["adamw", "adafactor", "sgd", "adam8bit", "paged_adamw", "paged_adamw_8bit"]
 TrainingMethod = Literal["full", "lora", "qlora"]
 ImageFamily = Literal["sd15", "sdxl", "sd3", "flux-dev", "flux-schnell"]
 VideoTask = Literal["transcode", "upscale", "frame_interpolation", "diffusion_video"]
@@ -67,7 +67,8 @@ SOURCES: dict[str, str] = {
     "llama_shape": "N ~= 12 L d^2 (Kaplan et al. 2020, arXiv:2001.08361, eq. 2.1 with SwiGLU 8/3 FFN); "
     "d = 128 L and head_dim 128 match Llama-3-405B (126 layers, d 16384) and Llama-2-7B (32, 4096); "
     "GQA with 8 KV heads as in Llama-2-70B / Llama-3 / Mistral (Ainslie et al. 2023, arXiv:2305.13245)",
-    "usable_memory_fraction": "0.9 of the GPU's physical memory: vLLM's default gpu_memory_utilization, the share "
+    "usable_memory_fraction": "0.9 of the GPU's physical memory (LLM serving: the request's gpu_memory_utilization, "
+    "default 0.9): vLLM's default gpu_memory_utilization, the share "
     "of total GPU memory the engine may use for weights, activations and KV cache together (docs.vllm.ai, "
     "EngineArgs); the rest is the CUDA context and other processes. Applied once: no separate overhead on top",
     "memory_label": "a datasheet's '80 GB' of HBM/GDDR is 80 GiB: nvidia-smi reports 81920 MiB for the A100 80GB, "
@@ -126,7 +127,16 @@ SOURCES: dict[str, str] = {
     "Rajbhandari et al. 2020, arXiv:1910.02054: 16 B/param with Adam); fp32: 4 + 4 + states",
     "optimizer_states": "bytes/param: AdamW 8, 8-bit Adam 2 (Dettmers et al. 2021, arXiv:2110.02861), SGD with "
     "momentum 4, Adafactor ~4 (Hugging Face Transformers docs, 'Methods and tools for efficient training on a "
-    "single GPU' / model training anatomy)",
+    "single GPU' / model training anatomy); paged AdamW (32-bit 8, 8-bit 2) keeps them in CUDA unified memory that "
+    "bitsandbytes evicts to CPU RAM when the GPU runs out (bitsandbytes docs, 'Paged optimizers'; QLoRA, Dettmers "
+    "et al. 2023, arXiv:2305.14314, section 3): not counted against the GPU; optimizer_in_backward steps each "
+    "parameter as its gradient is produced and frees it, so no whole-model gradient is held (torchtune "
+    "optimizer_in_bwd, PyTorch tutorial 'How to save memory by fusing the optimizer step into the backward pass'); "
+    "mixed_precision=false trains in the compute dtype without the fp32 master copy (torchtune dtype: bf16)",
+    "fsdp_network": "FSDP/ZeRO-3 moves 3 x the compute-dtype parameters per GPU and step (all-gather forward and "
+    "backward, reduce-scatter of the gradients; Rajbhandari et al. 2020, arXiv:1910.02054, section 7.2.2), 4 x "
+    "with gradient checkpointing (the recomputed forward gathers again); across nodes each GPU gets "
+    "internode_gbps / gpus_per_node; overlapped with compute (FSDP prefetch), a step takes the longer of the two",
     "qlora": "NF4 base weights with double quantisation: 4.127 bit/param (Dettmers et al. 2023, arXiv:2305.14314)",
     "activations": "with full recomputation 2 s b h bytes per layer kept + one layer's 34 s b h working set; "
     "without, 34 s b h per layer (Korthikanti et al. 2022, arXiv:2205.05198; FlashAttention removes the "
@@ -219,7 +229,21 @@ ATTENTION_TRAINING_FLOPS = 12.0  # x layers x hidden x seq_len per token, forwar
 CHECKPOINT_WRITE_GBPS = 1.0  # per GPU writing its shard
 
 # training: bytes per parameter
-OPTIMIZER_STATE_BYTES: dict[Optimizer, float] = {"adamw": 8.0, "adam8bit": 2.0, "sgd": 4.0, "adafactor": 4.0}
+OPTIMIZER_STATE_BYTES: dict[Optimizer, float] = {
+    "adamw": 8.0,
+    "adam8bit": 2.0,
+    "sgd": 4.0,
+    "adafactor": 4.0,
+    "paged_adamw": 8.0,
+    "paged_adamw_8bit": 2.0,
+}
+# bitsandbytes' paged optimizers keep their states in CUDA unified memory, evicted to CPU RAM under GPU memory
+# pressure: they do not count against the GPU (they cost host memory and, when paged, transfer time)
+PAGED_OPTIMIZERS: frozenset[Optimizer] = frozenset({"paged_adamw", "paged_adamw_8bit"})
+# FSDP/ZeRO-3 traffic per GPU and step, in units of the model's compute-dtype bytes: all-gather for the forward,
+# all-gather for the backward, reduce-scatter of the gradients (Rajbhandari et al. 2020, section 7.2.2: 3 x the
+# parameters, 1.5 x data parallel's 2); gradient checkpointing re-gathers for the recomputed forward (one more)
+FSDP_TRAFFIC_PER_STEP = 3.0
 MASTER_WEIGHT_BYTES = 4.0  # fp32 master copy under mixed precision
 QLORA_BYTES_PER_PARAM = 4.127 / 8
 ACTIVATION_LAYER_BYTES = 34  # x s b h per layer, half precision, no recompute
@@ -292,11 +316,11 @@ class Band(NamedTuple):
 # measured time / estimated time over the calibration cases of tests/fixtures/workloads/measured_runs.json, 10th and
 # 90th percentiles (tests.workload_reference.uncertainty_bands computes them; a test keeps these in step)
 TIME_BANDS: dict[WorkloadType, Band] = {
-    "llm_inference": Band(0.76, 1.15, 16),
-    "training": Band(0.48, 4.01, 9),
+    "llm_inference": Band(0.76, 1.13, 17),
+    "training": Band(0.48, 1.14, 9),
     "image_generation": Band(0.90, 1.64, 5),
-    "video_processing": Band(0.76, 1.22, 2),
-    "data_processing": Band(0.76, 1.22, 0),
+    "video_processing": Band(0.76, 1.20, 2),
+    "data_processing": Band(0.76, 1.20, 0),
 }
 MEMORY_BAND = Band(0.99, 1.16, 3)  # measured / estimated peak memory: the range of the calibration cases
 BAND_MIN_CASES = 5
@@ -519,6 +543,13 @@ class LlmInference(_Transformer):
         default="latency",
         description="latency: fixed concurrency, KV cache reserved per sequence; throughput: continuous batching",
     )
+    gpu_memory_utilization: float = Field(
+        default=USABLE_MEMORY_FRACTION,
+        gt=0,
+        le=1.0,
+        description="the engine's share of each GPU's memory: vLLM's default 0.9; 1.0 for a static-batch engine "
+        "that allocates its KV cache for the batch it was built for",
+    )
     context_tokens: Int = Field(default=4096, ge=1, le=1_048_576, description="longest sequence (prompt+output)")
     prompt_tokens: Int | None = Field(
         default=None, ge=1, le=1_048_576, description="mean prompt length (default: context_tokens - output_tokens)"
@@ -563,6 +594,20 @@ class Training(_Transformer):
     epochs: float = Field(default=1.0, gt=0, le=1000)
     precision: Precision = "bf16"
     optimizer: Optimizer = "adamw"
+    optimizer_in_backward: bool = Field(
+        default=False, description="step each parameter in the backward pass and free its gradient (torchtune)"
+    )
+    mixed_precision: bool = Field(
+        default=True, description="keep an fp32 master copy of the weights; false: pure bf16/fp16 training"
+    )
+    internode_gbps: float | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="network bandwidth per node between nodes, Gbit/s: FSDP traffic beyond one node is bounded by "
+        "it; default: not a bottleneck",
+    )
+    gpus_per_node: Int = Field(default=8, ge=1, le=64, description="GPUs sharing one node's network")
     method: TrainingMethod = "full"
     lora_fraction: float = Field(default=0.01, gt=0, le=0.5, description="trainable share of params (LoRA)")
     utilisation: float | None = Field(

@@ -17,8 +17,9 @@ from numpy.typing import NDArray
 from gpubroker.domain.precision import compute_path, fp8_tflops, precision_supported
 from gpubroker.domain.types import rounded
 from gpubroker.domain.workloads import (
+    GIB_PER_LABEL_GB,
     SOURCES,
-    USABLE_GB_PER_LABEL_GB,
+    USABLE_MEMORY_FRACTION,
     Uncertainty,
     WorkloadRequirement,
 )
@@ -67,6 +68,7 @@ class GpuColumns:
     tensor_tflops: F64
     fp32_tflops: F64
     fp8_tflops: F64  # 0 where the architecture has no FP8 tensor units (domain.precision.fp8_tflops)
+    memory_share: float = USABLE_MEMORY_FRACTION  # the engine's share of each GPU's memory
 
     @classmethod
     def of(cls, specs: Sequence[GpuSpec]) -> GpuColumns:
@@ -87,7 +89,7 @@ class GpuColumns:
     @property
     def usable_gb(self) -> F64:
         """What a workload may use of each GPU, GB (the datasheet figure is GiB; the engine's share of it)."""
-        out: F64 = self.memory_gb * USABLE_GB_PER_LABEL_GB
+        out: F64 = self.memory_gb * (GIB_PER_LABEL_GB * self.memory_share)
         return out
 
     def tflops(self, precision: Precision) -> F64:

@@ -77,6 +77,7 @@ def decode_efficiency(request: LlmInference) -> float:
 
 
 def plan(request: LlmInference, gpus: GpuColumns) -> PlannedWorkload:
+    gpus = replace(gpus, memory_share=request.gpu_memory_utilization)
     shape = request.shape()
     model = serving_model(request, shape)
     weights_gb = model.dense_gb + model.expert_gb

@@ -17,8 +17,10 @@ from gpubroker.domain.workloads import (
     CHECKPOINT_WRITE_GBPS,
     DEFAULT_MFU,
     FP8_MFU_RATIO,
+    FSDP_TRAFFIC_PER_STEP,
     MASTER_WEIGHT_BYTES,
     OPTIMIZER_STATE_BYTES,
+    PAGED_OPTIMIZERS,
     QLORA_BYTES_PER_PARAM,
     TRAINING_MFU,
 )
@@ -47,12 +49,28 @@ def _checkpoint_share(request: Training, checkpoint_gb: float, gpus: F64 | I64) 
     return out
 
 
+def _network_seconds(request: Training, weight_bytes: float, tokens: float, gpus: I64) -> F64:
+    """FSDP traffic time beyond one node (g,): steps x k x the weights' bytes x (n-1)/n at each GPU's share of the
+    node's network; zero within a node or when no inter-node bandwidth is given (overlapped with compute)."""
+    n = np.asarray(gpus, dtype=np.float64)
+    if request.internode_gbps is None:
+        return np.zeros(n.shape)
+    traffic = FSDP_TRAFFIC_PER_STEP + (1.0 if request.gradient_checkpointing else 0.0)
+    steps = tokens / (request.seq_len * request.micro_batch_size * n)
+    per_gpu_bps = request.internode_gbps * 1e9 / 8.0 / request.gpus_per_node
+    out: F64 = np.where(n > request.gpus_per_node, steps * traffic * weight_bytes * (n - 1.0) / n / per_gpu_bps, 0.0)
+    return out
+
+
 def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
     shape = request.shape()
     n_params = request.total_params_b * 1e9
     compute_bytes = 4.0 if request.precision == "fp32" else 2.0
-    master = 0.0 if request.precision == "fp32" else MASTER_WEIGHT_BYTES
-    per_trainable = compute_bytes * 2 + master + OPTIMIZER_STATE_BYTES[request.optimizer]
+    master = 0.0 if request.precision == "fp32" or not request.mixed_precision else MASTER_WEIGHT_BYTES
+    states = OPTIMIZER_STATE_BYTES[request.optimizer]
+    gradients = 0.0 if request.optimizer_in_backward else compute_bytes
+    # on the GPU: paged optimizer states live in unified memory evicted to CPU RAM under pressure
+    per_trainable = compute_bytes + gradients + master + (0.0 if request.optimizer in PAGED_OPTIMIZERS else states)
     if request.method == "full":
         trainable, frozen, frozen_bytes = n_params, 0.0, 0.0
     else:
@@ -78,7 +96,7 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
     recompute = forward if request.gradient_checkpointing and request.utilisation is None else 0.0
     mfu = training_mfu(request, gpus)
     train_1 = kernels.compute_seconds(gpus.tflops(request.precision) * mfu, flops + recompute + eval_flops, 1.0)
-    checkpoint_gb = trainable * (compute_bytes + master + OPTIMIZER_STATE_BYTES[request.optimizer]) / 1e9
+    checkpoint_gb = trainable * (compute_bytes + master + states) / 1e9
     beta = BETA_DATA_PARALLEL
     usable = gpus.usable_gb
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -98,9 +116,14 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
     at = np.maximum(kernel_plan.evaluated_gpus, 1)
     share = _checkpoint_share(request, checkpoint_gb, at)
     seconds_1 = train_1 * (1.0 + share)
+    network_s = _network_seconds(
+        request, (n_params if request.method == "full" else frozen) * compute_bytes, tokens, at
+    )
     kernel_plan = replace(
         kernel_plan,
-        seconds=np.where(kernel_plan.feasible, seconds_1 / kernels.speedup(at, beta), kernel_plan.seconds),
+        seconds=np.where(
+            kernel_plan.feasible, np.maximum(seconds_1 / kernels.speedup(at, beta), network_s), kernel_plan.seconds
+        ),
     )
     steps = tokens / (request.seq_len * request.micro_batch_size)
     breakdown = {"trainable_states": states_gb, "activations_per_gpu": act_gb}
@@ -127,8 +150,18 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
                 else f"{checkpoint_gb:.4g} GB every {request.checkpoint_interval_hours:g} h at "
                 f"{CHECKPOINT_WRITE_GBPS:g} GB/s per GPU"
             ),
-            f"{per_trainable:g} B per trainable parameter ({request.precision}, {request.optimizer}); "
-            f"{trainable:.4g} trainable of {n_params:.4g}",
+            f"{per_trainable:g} B per trainable parameter on the GPU ({request.precision}, {request.optimizer}"
+            + (", states paged to CPU RAM" if request.optimizer in PAGED_OPTIMIZERS else "")
+            + (", step in the backward pass" if request.optimizer_in_backward else "")
+            + ("" if request.mixed_precision else ", no fp32 master copy")
+            + f"); {trainable:.4g} trainable of {n_params:.4g}",
+            "network: "
+            + (
+                "not a bottleneck (no internode_gbps)"
+                if request.internode_gbps is None
+                else f"FSDP traffic beyond {request.gpus_per_node} GPUs at {request.internode_gbps:g} Gbit/s per node, "
+                "overlapped with compute"
+            ),
             f"model states sharded over the GPUs (ZeRO-3/FSDP); activations per GPU for micro-batch "
             f"{request.micro_batch_size} x {request.seq_len} tokens, {checkpointing} gradient checkpointing",
             (
@@ -148,6 +181,7 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
             "mfu_by_generation",
             "training_memory",
             "optimizer_states",
+            "fsdp_network",
             "qlora",
             "activations",
             "llama_shape",
@@ -162,7 +196,7 @@ def plan(request: Training, gpus: GpuColumns) -> PlannedWorkload:
         requirement=needs,
         plan=kernel_plan,
         bottlenecks=["compute"] * gpus.count,
-        tokens_per_s=tokens / (seconds_1 / speedup),
+        tokens_per_s=tokens / np.maximum(seconds_1 / speedup, network_s),
         metrics={"parallel_efficiency": speedup / evaluated, "mfu": mfu},
         scaling_beta=beta,
     )
