@@ -65,7 +65,7 @@ def llm_inference(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             experts = draw(st.integers(2, 256))
             body |= {
-                "active_params_b": body["params_b"] * draw(st.floats(0.02, 1.0)),
+                "active_params_b": max(0.01, body["params_b"] * draw(st.floats(0.02, 1.0))),  # the field's minimum
                 "n_experts": experts,
                 "experts_per_token": draw(st.integers(1, min(64, experts - 1))),
             }

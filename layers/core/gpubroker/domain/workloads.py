@@ -317,7 +317,7 @@ class Band(NamedTuple):
 # 90th percentiles (tests.workload_reference.uncertainty_bands computes them; a test keeps these in step)
 TIME_BANDS: dict[WorkloadType, Band] = {
     "llm_inference": Band(0.76, 1.13, 17),
-    "training": Band(0.48, 1.14, 9),
+    "training": Band(0.54, 1.14, 9),
     "image_generation": Band(0.90, 1.64, 5),
     "video_processing": Band(0.76, 1.20, 2),
     "data_processing": Band(0.76, 1.20, 0),
