@@ -164,15 +164,7 @@ def stripe_5xx_transient(lab: Lab) -> Outcome:
         "Stripe answers 500 to the next 2 charge requests",
         "confirmed; charged exactly once (the idempotency key replays); no refund",
     )
-    lab.stripe_fault(path_prefix=PAYMENTS, method="POST", status=500, times=2)
-    try:
-        booking = book_and_settle(lab, out, "confirmed")
-        if booking:
-            out.check(intents_of(lab, booking["booking_id"]) == 1, "more than one PaymentIntent")
-            out.recovery_s = booking["took_s"]
-    finally:
-        lab.clear()
-    return out
+    return confirmed_and_charged_once(lab, out, status=500, times=2)
 
 
 def stripe_5xx_persistent(lab: Lab) -> Outcome:
@@ -199,7 +191,13 @@ def stripe_timeout(lab: Lab) -> Outcome:
         "Stripe holds the next charge request 11 s (the SDK gives up at 10 s)",
         "confirmed; the SDK's retry reuses the idempotency key: one PaymentIntent, charged once",
     )
-    lab.stripe_fault(path_prefix=PAYMENTS, method="POST", delay_ms=11_000, times=1)
+    return confirmed_and_charged_once(lab, out, delay_ms=11_000, times=1)
+
+
+def confirmed_and_charged_once(lab: Lab, out: Outcome, **fault: Any) -> Outcome:
+    """Book under a transient Stripe ``fault`` on the charge requests: the booking confirms, with one PaymentIntent
+    (the SDK's retries reuse the idempotency key); the recovery is the booking's settling time."""
+    lab.stripe_fault(path_prefix=PAYMENTS, method="POST", **fault)
     try:
         booking = book_and_settle(lab, out, "confirmed")
         if booking:
