@@ -536,12 +536,15 @@ def test_connect_with_odd_query_strings_and_headers_never_fails(
     world: World, query: dict[str, str], headers: dict[str, str]
 ) -> None:
     """``$connect`` in process (a WebSocket client cannot send every odd URI): a refusal is a 4xx, never an error."""
-    from tests.component.test_ws_handlers import CONNECT_EVENT
+    from tests.component.test_ws_handlers import CONNECT_EVENT, disconnect_event
 
     event = json.loads(json.dumps(CONNECT_EVENT))
     event["queryStringParameters"] = query or None
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
     event["headers"] = {**event["headers"], **headers}
-    event["requestContext"]["connectionId"] = f"fuzz-{uuid.uuid4().hex[:12]}="
-    result = world.gateway.runtime.invoke("WsConnectFunction", event)
-    assert int(result.get("statusCode", 200)) < 500, result
+    connection_id = event["requestContext"]["connectionId"] = f"fuzz-{uuid.uuid4().hex[:12]}="
+    try:
+        result = world.gateway.runtime.invoke("WsConnectFunction", event)
+        assert int(result.get("statusCode", 200)) < 500, result
+    finally:  # as API Gateway does after any $connect: the shared ConnectionsTable keeps nothing of this test's
+        world.gateway.runtime.invoke("WsDisconnectFunction", disconnect_event(connection_id))
