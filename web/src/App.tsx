@@ -1,8 +1,9 @@
 import { Suspense, lazy } from "react";
-import { AppShell, Burger, Group, NavLink, Text, ActionIcon, Affix } from "@mantine/core";
+import { AppShell, Burger, Group, NavLink, Text } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { NavLink as RouterLink, Route, Routes, useLocation } from "react-router-dom";
 import { PageLoading } from "./components/States";
+import { ChatLauncher } from "./chat/ChatLauncher";
 
 const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Offers = lazy(() => import("./pages/Offers"));
@@ -60,13 +61,7 @@ export function App() {
           </Routes>
         </Suspense>
       </AppShell.Main>
-      {/* the assistant's place: the chat panel lands with the AI work of issue 15 */}
-      <Affix position={{ bottom: 20, right: 20 }}>
-        <ActionIcon size={56} radius="xl" variant="filled" aria-label="Open the AI assistant (coming soon)"
-          title="AI assistant (coming soon)" disabled>
-          <Text component="span" fw={700} c="white">AI</Text>
-        </ActionIcon>
-      </Affix>
+      <ChatLauncher />
     </AppShell>
   );
 }

@@ -13,6 +13,7 @@ import { fmtNum, fmtUsd } from "../format";
 import type { Direction } from "../live/highlights";
 import type { PriceUpdate } from "../live/prices";
 import { useLivePrices } from "../live/useLivePrices";
+import { setPageContext } from "../chat/context";
 import {
   COMPLIANCE, type OffersQuery, RANGE_FILTERS, SORTS, VENDORS, activeFilterCount, liveFilters, parseQuery,
   toSearchParams, type Bound, type ListFilter,
@@ -200,6 +201,13 @@ export default function Offers() {
   }, []);
   const filters = useMemo(() => liveFilters(query), [query]);
   const live = useLivePrices(filters, onPrices);
+
+  // the assistant's "analyse my current search": these filters and the offers on screen
+  const visibleIds = page?.items.map((o) => o.offer_id).join(",") ?? "";
+  useEffect(() => {
+    setPageContext({ filters, visible_offer_ids: visibleIds ? visibleIds.split(",") : [] });
+    return () => setPageContext(null);
+  }, [filters, visibleIds]);
 
   const apply = (q: OffersQuery) => setParams(toSearchParams(q));
   const narrow = useMediaQuery("(max-width: 48em)") ?? false; // Mantine's sm breakpoint
