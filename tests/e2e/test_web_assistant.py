@@ -1,0 +1,95 @@
+"""The assistant in the web app, in a real browser (the same Chromium, fixtures and checks as test_web.py): the chat
+panel answers a described workload with recommendation cards whose Book Now opens the offer's page; "analyse my
+current search" on the Offers page uses that page's filters and visible offers; each new page at 1280x800 and
+390x844 without console error, failed request or serious axe violation, with a screenshot."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Stack
+from tests.e2e.test_web import SHOTS, VIEWPORTS, Watched, axe_violations, browser, open_page  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+
+def ask(page: Page, message: str) -> None:
+    box = page.get_by_role("textbox", name="Message to the assistant")
+    box.fill(message)
+    box.press("Enter")
+
+
+def open_chat(page: Page) -> None:
+    page.get_by_role("button", name=re.compile("^Open the AI assistant")).click()
+    expect(page.get_by_role("dialog", name="AI assistant")).to_be_visible()
+
+
+def test_chat_recommends_and_book_now_opens_the_offer(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    watched = open_page("desktop")
+    page = watched.page
+    page.goto(f"{stack.url}/app/")
+    open_chat(page)
+    expect(page.get_by_role("textbox", name="Message to the assistant")).to_be_focused()  # focus moved into the panel
+    ask(page, "Which GPU to fine-tune Llama 3 8B on 1M rows?")
+    cards = page.get_by_test_id("chat-card")
+    expect(cards.first).to_be_visible(timeout=20_000)
+    expect(page.get_by_test_id("chat-assistant").first).to_contain_text("Estimate")
+    page.get_by_role("heading", name="Dashboard").or_(page.locator("h1").first).first.wait_for()  # page still there
+    page.screenshot(path=str(SHOTS / "chat-desktop.png"))
+    offer_id = cards.first.get_attribute("data-offer-id")
+    cards.first.get_by_role("link", name=re.compile("^Book now")).click()
+    expect(page).to_have_url(f"{stack.url}/app/offers/{offer_id}?book=1")
+    expect(page.get_by_text("Efficiency score")).to_be_visible()
+    # the panel is beside the page, not over it: Escape closes it and the conversation stays
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="AI assistant")).to_be_hidden()
+    open_chat(page)
+    expect(page.get_by_test_id("chat-card").first).to_be_visible()
+    assert not watched.problems, watched.problems
+
+
+def test_analyse_my_current_search_and_the_unread_badge(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    watched = open_page("mobile")
+    page = watched.page
+    page.goto(f"{stack.url}/app/offers?gpu=H100")
+    rows = page.locator("table[aria-label=Offers] tbody tr")
+    rows.first.wait_for()
+    _, answer = stack.get(f"{stack.url}/offers?gpu=H100&limit=1")
+    open_chat(page)
+    ask(page, "Analyse my current search")
+    reply = page.get_by_test_id("chat-assistant").last
+    expect(reply).to_contain_text(f"match {answer['count']} live offer", timeout=20_000)
+    expect(reply.get_by_test_id("chat-card").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "chat-mobile.png"))
+    assert page.evaluate("() => document.querySelector('.chat-panel').getBoundingClientRect().width") == 390
+    # a reply arriving while the panel is closed raises the badge; opening reads it
+    ask(page, "Help")
+    page.keyboard.press("Escape")
+    launcher = page.get_by_role("button", name=re.compile("^Open the AI assistant"))
+    expect(launcher).to_have_accessible_name("Open the AI assistant (1 unread)", timeout=20_000)
+    launcher.click()
+    expect(page.get_by_role("button", name="Open the AI assistant")).to_have_count(0)
+    violations = axe_violations(page)
+    assert not violations, json.dumps(violations, indent=1)
+    assert not watched.problems, watched.problems
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_open_panel_is_clean_and_accessible(
+    stack: Stack, open_page: Callable[[str], Watched], viewport: str
+) -> None:
+    watched = open_page(viewport)
+    page = watched.page
+    page.goto(f"{stack.url}/app/offers")
+    page.locator("table[aria-label=Offers] tbody tr").first.wait_for()
+    open_chat(page)
+    page.get_by_role("dialog").get_by_role("link").first.wait_for()  # the template quick actions
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SHOTS / f"chat-open-{viewport}.png"))
+    violations = axe_violations(page)
+    assert not violations and not watched.problems, json.dumps({"axe": violations, "problems": watched.problems})
