@@ -93,3 +93,27 @@ def test_the_open_panel_is_clean_and_accessible(
     page.screenshot(path=str(SHOTS / f"chat-open-{viewport}.png"))
     violations = axe_violations(page)
     assert not violations and not watched.problems, json.dumps({"axe": violations, "problems": watched.problems})
+
+
+def test_planner_wizard_and_free_text_give_a_table(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    watched = open_page("desktop")
+    page = watched.page
+    page.goto(f"{stack.url}/app/planner?template=llm-inference")
+    form = page.get_by_role("form", name="LLM inference questions")
+    expect(form.get_by_label("Question 1 of 10")).to_be_visible()
+    expect(form.get_by_role("combobox", name="Which model do you want to serve?")).to_have_value("Llama 3.1 8B")  # the template's default
+    form.get_by_role("button", name="Next").click()
+    expect(form.get_by_text("Question 2 of 10")).to_be_visible()
+    form.get_by_role("button", name="Estimate (the rest at defaults)").click()
+    table = page.get_by_role("table", name="GPUs that fit")
+    expect(table.locator("tbody tr").first).to_be_visible(timeout=20_000)
+    expect(table.locator("tbody tr").first).to_contain_text(re.compile(r"\$"))
+    # free text: what was understood, then the same table
+    page.get_by_role("button", name="Free text").click()
+    expect(page).to_have_url(f"{stack.url}/app/planner")
+    page.get_by_role("textbox", name="Describe your workload").fill("fine-tune Llama 3 8B with LoRA on 1M rows")
+    page.get_by_role("button", name="Estimate", exact=True).click()
+    expect(page.get_by_role("region", name="What was understood")).to_contain_text("model", timeout=20_000)
+    expect(page.get_by_role("table", name="GPUs that fit").locator("tbody tr").first).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(SHOTS / "planner-result-desktop.png"), full_page=True)
+    assert not watched.problems, watched.problems

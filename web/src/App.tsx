@@ -9,12 +9,13 @@ const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Offers = lazy(() => import("./pages/Offers"));
 const OfferDetail = lazy(() => import("./pages/OfferDetail"));
 const Soon = lazy(() => import("./pages/Soon"));
+const Planner = lazy(() => import("./pages/Planner"));
 
 /** The navigation: the pages of issue 15, the later ones marked "soon" until they land. */
 const NAV: { to: string; label: string; soon?: boolean }[] = [
   { to: "/", label: "Dashboard" },
   { to: "/offers", label: "Offers" },
-  { to: "/planner", label: "Planner", soon: true },
+  { to: "/planner", label: "Planner" },
   { to: "/compare", label: "Compare", soon: true },
   { to: "/bookings", label: "Bookings", soon: true },
   { to: "/account", label: "Account", soon: true },
@@ -54,6 +55,7 @@ export function App() {
             <Route path="/" element={<Dashboard />} />
             <Route path="/offers" element={<Offers />} />
             <Route path="/offers/:offerId" element={<OfferDetail />} />
+            <Route path="/planner" element={<Planner />} />
             {NAV.filter((n) => n.soon).map((n) => (
               <Route key={n.to} path={n.to} element={<Soon title={n.label} />} />
             ))}
