@@ -12,8 +12,13 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e import test_web
 from tests.e2e.conftest import Stack
-from tests.e2e.test_web import SHOTS, VIEWPORTS, Watched, axe_violations, browser, open_page  # noqa: F401
+from tests.e2e.test_web import SHOTS, VIEWPORTS, Watched, axe_violations
+
+# test_web.py's fixtures: the one Chromium and its watched pages
+browser = test_web.browser
+open_page = test_web.open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
 
@@ -101,7 +106,8 @@ def test_planner_wizard_and_free_text_give_a_table(stack: Stack, open_page: Call
     page.goto(f"{stack.url}/app/planner?template=llm-inference")
     form = page.get_by_role("form", name="LLM inference questions")
     expect(form.get_by_label("Question 1 of 10")).to_be_visible()
-    expect(form.get_by_role("combobox", name="Which model do you want to serve?")).to_have_value("Llama 3.1 8B")  # the template's default
+    model = form.get_by_role("combobox", name="Which model do you want to serve?")
+    expect(model).to_have_value("Llama 3.1 8B")  # the template's default
     form.get_by_role("button", name="Next").click()
     expect(form.get_by_text("Question 2 of 10")).to_be_visible()
     form.get_by_role("button", name="Estimate (the rest at defaults)").click()
@@ -117,3 +123,48 @@ def test_planner_wizard_and_free_text_give_a_table(stack: Stack, open_page: Call
     expect(page.get_by_role("table", name="GPUs that fit").locator("tbody tr").first).to_be_visible(timeout=20_000)
     page.screenshot(path=str(SHOTS / "planner-result-desktop.png"), full_page=True)
     assert not watched.problems, watched.problems
+
+
+def test_compare_two_offers_chosen_on_the_offers_page(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    watched = open_page("desktop")
+    page = watched.page
+    page.goto(f"{stack.url}/app/offers?gpu=H100")
+    rows = page.locator("table[aria-label=Offers] tbody tr")
+    rows.first.wait_for()
+    ids = [rows.nth(i).get_attribute("data-offer-id") for i in range(2)]
+    for i in range(2):
+        rows.nth(i).get_by_role("checkbox").check()
+    page.get_by_role("link", name="Compare (2/4)").click()
+    expect(page).to_have_url(f"{stack.url}/app/compare?id={ids[0]}&id={ids[1]}")
+    table = page.get_by_role("table", name="Offers compared")
+    expect(table.locator("thead th[data-offer-id]")).to_have_count(2)
+    scores = page.get_by_test_id("compare-score")
+    expect(scores.first).to_contain_text(re.compile(r"0\.\d{3}"), timeout=20_000)
+    expect(table).to_contain_text("Price per GPU-hour")
+    assert page.get_by_text("#1", exact=True).count() == 1  # one offer ranked first
+    assert not watched.problems, watched.problems
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_new_pages_are_clean_and_accessible(
+    stack: Stack, open_page: Callable[[str], Watched], viewport: str
+) -> None:
+    _, found = stack.get(f"{stack.url}/offers?gpu=H100&limit=2")
+    ids = [o["offer_id"] for o in found["items"]]
+    pages = {
+        "planner-wizard": ("/app/planner?template=model-training", "text=Question 1 of"),
+        "compare": (f"/app/compare?id={ids[0]}&id={ids[1]}", "[data-testid=compare-score] >> text=#"),
+    }
+    failures: dict[str, object] = {}
+    for name, (path, ready) in pages.items():
+        watched = open_page(viewport)
+        page = watched.page
+        page.goto(f"{stack.url}{path}")
+        page.locator(ready).first.wait_for(timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(SHOTS / f"{name}-{viewport}.png"), full_page=True)
+        violations = axe_violations(page)
+        if violations or watched.problems:
+            failures[name] = {"axe": violations, "problems": watched.problems}
+        page.close()
+    assert not failures, json.dumps(failures, indent=1)

@@ -10,13 +10,14 @@ const Offers = lazy(() => import("./pages/Offers"));
 const OfferDetail = lazy(() => import("./pages/OfferDetail"));
 const Soon = lazy(() => import("./pages/Soon"));
 const Planner = lazy(() => import("./pages/Planner"));
+const Compare = lazy(() => import("./pages/Compare"));
 
 /** The navigation: the pages of issue 15, the later ones marked "soon" until they land. */
 const NAV: { to: string; label: string; soon?: boolean }[] = [
   { to: "/", label: "Dashboard" },
   { to: "/offers", label: "Offers" },
   { to: "/planner", label: "Planner" },
-  { to: "/compare", label: "Compare", soon: true },
+  { to: "/compare", label: "Compare" },
   { to: "/bookings", label: "Bookings", soon: true },
   { to: "/account", label: "Account", soon: true },
   { to: "/audit", label: "Audit", soon: true },
@@ -56,6 +57,7 @@ export function App() {
             <Route path="/offers" element={<Offers />} />
             <Route path="/offers/:offerId" element={<OfferDetail />} />
             <Route path="/planner" element={<Planner />} />
+            <Route path="/compare" element={<Compare />} />
             {NAV.filter((n) => n.soon).map((n) => (
               <Route key={n.to} path={n.to} element={<Soon title={n.label} />} />
             ))}
