@@ -73,14 +73,24 @@ def test_analyse_my_current_search_and_the_unread_badge(stack: Stack, open_page:
     page.screenshot(path=str(SHOTS / "chat-mobile.png"))
     assert page.evaluate("() => document.querySelector('.chat-panel').getBoundingClientRect().width") == 390
     # a reply arriving while the panel is closed raises the badge; opening reads it
-    ask(page, "Help")
-    page.keyboard.press("Escape")
+    box = page.get_by_role("textbox", name="Message to the assistant")
+    box.fill("Help")
+    # sent, then closed in the same task: the reply cannot land before the panel closes
+    box.evaluate(
+        "el => ['Enter', 'Escape'].forEach((key) =>"
+        " el.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true})))"
+    )
     launcher = page.get_by_role("button", name=re.compile("^Open the AI assistant"))
     expect(launcher).to_have_accessible_name("Open the AI assistant (1 unread)", timeout=20_000)
     launcher.click()
     expect(page.get_by_role("button", name="Open the AI assistant")).to_have_count(0)
     violations = axe_violations(page)
     assert not violations, json.dumps(violations, indent=1)
+    # full screen: following a card's Book Now closes the panel so the offer's page shows
+    page.get_by_test_id("chat-card").first.get_by_role("link", name=re.compile("^Book now")).click()
+    expect(page.get_by_role("dialog", name="AI assistant")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"/app/offers/[a-z0-9-]+\?book=1$"))
+    expect(page.get_by_text("Efficiency score")).to_be_visible()
     assert not watched.problems, watched.problems
 
 

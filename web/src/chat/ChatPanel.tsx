@@ -16,6 +16,7 @@ import { renderMarkdown } from "./markdown";
 import type { ChatAnswer, ChatCard, ChatMessage } from "./types";
 
 const CONVERSATION_KEY = "gpubroker.chat.conversation";
+const FULL_SCREEN = "(max-width: 640px)"; // chat.css's breakpoint
 
 interface TemplateSummary { name: string; title: string; description: string }
 
@@ -108,7 +109,11 @@ export default function ChatPanel({ open, onClose, onReply }: { open: boolean; o
           <Text id="chat-title" fw={700} component="h2" size="md" m={0}>AI assistant</Text>
           <CloseButton onClick={onClose} aria-label="Close the assistant" />
         </Group>
-        <div className="chat-log" ref={log} role="log" aria-live="polite" aria-label="Conversation">
+        <div className="chat-log" ref={log} role="log" aria-live="polite" aria-label="Conversation"
+          onClick={(e) => {
+            // full screen on a phone: a link followed from the panel (Book Now, a template) shows its page
+            if ((e.target as HTMLElement).closest("a") && window.matchMedia(FULL_SCREEN).matches) onClose();
+          }}>
           {messages.length === 0 && (
             <Stack gap="xs">
               <Text size="sm">Ask me to find, price, compare or explain GPU offers. Or plan a workload:</Text>
