@@ -139,7 +139,7 @@ def pages(stack: Stack) -> dict[str, tuple[str, str]]:
         "dashboard": ("/app/", "text=Best Value"),
         "offers": ("/app/offers?gpu=H100&sort=-gpu_memory", "table[aria-label=Offers] tbody tr"),
         "offer": (f"/app/offers/{first_offer_id(stack)}", "text=Efficiency score"),
-        "planner": ("/app/planner", "text=on its way"),
+        "planner": ("/app/planner", "text=Describe your workload"),
     }
 
 

@@ -1,20 +1,23 @@
 import { Suspense, lazy } from "react";
-import { AppShell, Burger, Group, NavLink, Text, ActionIcon, Affix } from "@mantine/core";
+import { AppShell, Burger, Group, NavLink, Text } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { NavLink as RouterLink, Route, Routes, useLocation } from "react-router-dom";
 import { PageLoading } from "./components/States";
+import { ChatLauncher } from "./chat/ChatLauncher";
 
 const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Offers = lazy(() => import("./pages/Offers"));
 const OfferDetail = lazy(() => import("./pages/OfferDetail"));
 const Soon = lazy(() => import("./pages/Soon"));
+const Planner = lazy(() => import("./pages/Planner"));
+const Compare = lazy(() => import("./pages/Compare"));
 
 /** The navigation: the pages of issue 15, the later ones marked "soon" until they land. */
 const NAV: { to: string; label: string; soon?: boolean }[] = [
   { to: "/", label: "Dashboard" },
   { to: "/offers", label: "Offers" },
-  { to: "/planner", label: "Planner", soon: true },
-  { to: "/compare", label: "Compare", soon: true },
+  { to: "/planner", label: "Planner" },
+  { to: "/compare", label: "Compare" },
   { to: "/bookings", label: "Bookings", soon: true },
   { to: "/account", label: "Account", soon: true },
   { to: "/audit", label: "Audit", soon: true },
@@ -53,6 +56,8 @@ export function App() {
             <Route path="/" element={<Dashboard />} />
             <Route path="/offers" element={<Offers />} />
             <Route path="/offers/:offerId" element={<OfferDetail />} />
+            <Route path="/planner" element={<Planner />} />
+            <Route path="/compare" element={<Compare />} />
             {NAV.filter((n) => n.soon).map((n) => (
               <Route key={n.to} path={n.to} element={<Soon title={n.label} />} />
             ))}
@@ -60,13 +65,7 @@ export function App() {
           </Routes>
         </Suspense>
       </AppShell.Main>
-      {/* the assistant's place: the chat panel lands with the AI work of issue 15 */}
-      <Affix position={{ bottom: 20, right: 20 }}>
-        <ActionIcon size={56} radius="xl" variant="filled" aria-label="Open the AI assistant (coming soon)"
-          title="AI assistant (coming soon)" disabled>
-          <Text component="span" fw={700} c="white">AI</Text>
-        </ActionIcon>
-      </Affix>
+      <ChatLauncher />
     </AppShell>
   );
 }

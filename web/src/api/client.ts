@@ -7,6 +7,8 @@ export class ApiError extends Error {
     message: string,
     /** seconds until a retry may succeed (a 429's Retry-After) */
     readonly retryAfter: number | null = null,
+    /** the error's details (a 422's broken rules: [{loc, type, msg}]) */
+    readonly details: unknown = null,
   ) {
     super(message);
   }
@@ -36,12 +38,13 @@ export async function apiGet<T>(path: string, init?: RequestInit): Promise<T> {
     body = null;
   }
   if (!res.ok) {
-    const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    const error = (body as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
     throw new ApiError(
       res.status,
       error?.code ?? `http_${res.status}`,
       error?.message ?? res.statusText ?? "request failed",
       res.status === 429 ? retryAfterSeconds(res.headers.get("retry-after")) : null,
+      error?.details ?? null,
     );
   }
   return body as T;

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import {
-  Anchor, Badge, Button, Collapse, Group, MultiSelect, NativeSelect, NumberInput, Paper, SimpleGrid, Stack, Switch,
+  Anchor, Badge, Button, Checkbox, Collapse, Group, MultiSelect, NativeSelect, NumberInput, Paper, SimpleGrid, Stack, Switch,
   Table, TagsInput, Text, TextInput, Title,
 } from "@mantine/core";
 import { useMediaQuery } from "@mantine/hooks";
@@ -13,6 +13,7 @@ import { fmtNum, fmtUsd } from "../format";
 import type { Direction } from "../live/highlights";
 import type { PriceUpdate } from "../live/prices";
 import { useLivePrices } from "../live/useLivePrices";
+import { setPageContext } from "../chat/context";
 import {
   COMPLIANCE, type OffersQuery, RANGE_FILTERS, SORTS, VENDORS, activeFilterCount, liveFilters, parseQuery,
   toSearchParams, type Bound, type ListFilter,
@@ -99,12 +100,17 @@ function rowClass(direction: Direction | undefined): string | undefined {
   return direction ? `price-${direction}` : undefined;
 }
 
-function OfferRows({ offers, highlighted }: { offers: Offer[]; highlighted: ReadonlyMap<string, Direction> }) {
+const COMPARE_MAX = 4;
+
+function OfferRows({ offers, highlighted, compare, onCompare }: {
+  offers: Offer[]; highlighted: ReadonlyMap<string, Direction>; compare: string[]; onCompare: (id: string) => void;
+}) {
   return (
     <Table.ScrollContainer minWidth={760}>
       <Table striped highlightOnHover aria-label="Offers">
         <Table.Thead>
           <Table.Tr>
+            <Table.Th><span className="visually-hidden">Compare</span></Table.Th>
             <Table.Th>GPU</Table.Th>
             <Table.Th className="num">Per GPU-hour</Table.Th>
             <Table.Th className="num">Per hour</Table.Th>
@@ -119,6 +125,11 @@ function OfferRows({ offers, highlighted }: { offers: Offer[]; highlighted: Read
             const direction = highlighted.get(o.offer_id);
             return (
               <Table.Tr key={o.offer_id} data-offer-id={o.offer_id} data-highlight={direction ?? undefined} className={rowClass(direction)}>
+                <Table.Td>
+                  <Checkbox aria-label={`Compare ${o.gpu_count}× ${o.gpu_model} at ${o.provider} (${o.offer_id})`}
+                    checked={compare.includes(o.offer_id)} onChange={() => onCompare(o.offer_id)}
+                    disabled={!compare.includes(o.offer_id) && compare.length >= COMPARE_MAX} />
+                </Table.Td>
                 <Table.Td>
                   <Anchor component={Link} to={`/offers/${encodeURIComponent(o.offer_id)}`} fw={600}>
                     {o.gpu_count}× {o.gpu_model}
@@ -153,6 +164,9 @@ export default function Offers() {
   const [error, setError] = useState<unknown>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [tick, setTick] = useState(0);
+  const [compare, setCompare] = useState<string[]>([]);
+  const toggleCompare = (id: string) =>
+    setCompare((c) => (c.includes(id) ? c.filter((x) => x !== id) : c.length < COMPARE_MAX ? [...c, id] : c));
 
   useEffect(() => {
     const ctrl = new AbortController();
@@ -201,6 +215,13 @@ export default function Offers() {
   const filters = useMemo(() => liveFilters(query), [query]);
   const live = useLivePrices(filters, onPrices);
 
+  // the assistant's "analyse my current search": these filters and the offers on screen
+  const visibleIds = page?.items.map((o) => o.offer_id).join(",") ?? "";
+  useEffect(() => {
+    setPageContext({ filters, visible_offer_ids: visibleIds ? visibleIds.split(",") : [] });
+    return () => setPageContext(null);
+  }, [filters, visibleIds]);
+
   const apply = (q: OffersQuery) => setParams(toSearchParams(q));
   const narrow = useMediaQuery("(max-width: 48em)") ?? false; // Mantine's sm breakpoint
   const [showFilters, setShowFilters] = useState(false);
@@ -229,10 +250,19 @@ export default function Offers() {
         <Empty>No offer matches these filters.</Empty>
       ) : (
         <>
-          <Text size="sm" c="dimmed" aria-live="polite">
-            Showing {page.items.length} of {page.count} offers
-          </Text>
-          <OfferRows offers={page.items} highlighted={live.highlighted} />
+          <Group justify="space-between">
+            <Text size="sm" c="dimmed" aria-live="polite">
+              Showing {page.items.length} of {page.count} offers
+            </Text>
+            {compare.length >= 2 ? (
+              <Button size="xs" component={Link} to={`/compare?${compare.map((id) => `id=${encodeURIComponent(id)}`).join("&")}`}>
+                Compare ({compare.length}/{COMPARE_MAX})
+              </Button>
+            ) : (
+              <Text size="sm" c="gray.7">{compare.length ? "Tick one more to compare" : `Tick 2 to ${COMPARE_MAX} offers to compare`}</Text>
+            )}
+          </Group>
+          <OfferRows offers={page.items} highlighted={live.highlighted} compare={compare} onCompare={toggleCompare} />
           {error ? <ErrorState error={error} onRetry={loadMore} /> : null}
           {page.next && (
             <Group justify="center">
