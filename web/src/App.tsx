@@ -3,11 +3,13 @@ import { AppShell, Burger, Group, NavLink, Text, ActionIcon, Affix } from "@mant
 import { useDisclosure } from "@mantine/hooks";
 import { NavLink as RouterLink, Route, Routes, useLocation } from "react-router-dom";
 import { PageLoading } from "./components/States";
+import { UserHeader } from "./auth/UserHeader";
 
 const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Offers = lazy(() => import("./pages/Offers"));
 const OfferDetail = lazy(() => import("./pages/OfferDetail"));
 const Soon = lazy(() => import("./pages/Soon"));
+const Account = lazy(() => import("./pages/Account"));
 
 /** The navigation: the pages of issue 15, the later ones marked "soon" until they land. */
 const NAV: { to: string; label: string; soon?: boolean }[] = [
@@ -16,7 +18,7 @@ const NAV: { to: string; label: string; soon?: boolean }[] = [
   { to: "/planner", label: "Planner", soon: true },
   { to: "/compare", label: "Compare", soon: true },
   { to: "/bookings", label: "Bookings", soon: true },
-  { to: "/account", label: "Account", soon: true },
+  { to: "/account", label: "Account" },
   { to: "/audit", label: "Audit", soon: true },
 ];
 
@@ -31,6 +33,7 @@ export function App() {
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
             <Text component="span" fw={700} size="lg">GPUBroker</Text>
           </Group>
+          <UserHeader />
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
@@ -53,6 +56,7 @@ export function App() {
             <Route path="/" element={<Dashboard />} />
             <Route path="/offers" element={<Offers />} />
             <Route path="/offers/:offerId" element={<OfferDetail />} />
+            <Route path="/account" element={<Account />} />
             {NAV.filter((n) => n.soon).map((n) => (
               <Route key={n.to} path={n.to} element={<Soon title={n.label} />} />
             ))}
