@@ -73,6 +73,11 @@ export class Session {
     return () => this.listeners.delete(listener);
   };
 
+  /** The access token (for the WebSocket handshake's ?token=), or null. */
+  accessToken(): string | null {
+    return this.access;
+  }
+
   /** Whether a refresh token is kept (a session may be resumed). */
   get resumable(): boolean {
     return this.store.getItem(REFRESH_KEY) !== null;
