@@ -50,8 +50,8 @@ export function BookNow({ offer }: { offer: Offer }) {
             <NumberInput label="Hours" min={1} max={720} value={hours} onChange={(v) => { setHours(Number(v) || 1); setAttemptKey(null); }} required />
             <NumberInput label="GPUs" min={1} max={64} value={gpus} onChange={(v) => { setGpus(Number(v) || 1); setAttemptKey(null); }} required />
             <Text size="sm">Estimated total: <strong>{fmtUsd(estimate)}</strong> (the price is locked when you book)</Text>
-            {!user.email_verified && <Alert color="yellow">Booking needs a verified email: open the link we mailed you.</Alert>}
-            {error && <Alert color="red" role="alert" title="The booking was not placed">{error}</Alert>}
+            {!user.email_verified && <Alert variant="outline" color="grape.9">Booking needs a verified email: open the link we mailed you.</Alert>}
+            {error && <Alert variant="outline" color="red.9" role="alert" title="The booking was not placed">{error}</Alert>}
             <Group justify="flex-end">
               <Button variant="default" onClick={() => setOpened(false)}>Cancel</Button>
               <Button type="submit" loading={busy}>{error ? "Try again" : "Book"}</Button>

@@ -29,7 +29,7 @@ function useSubmit() {
 }
 
 function FormError({ error }: { error: string | null }) {
-  return error ? <Alert color="red" role="alert" title="That did not work">{error}</Alert> : null;
+  return error ? <Alert variant="outline" color="red.9" role="alert" title="That did not work">{error}</Alert> : null;
 }
 
 function SignIn() {
@@ -73,7 +73,7 @@ function SignIn() {
               aria-label="Sign in or create an account"
             />
           )}
-          {notice && <Alert color="green">{notice}</Alert>}
+          {notice && <Alert variant="outline" color="teal.9">{notice}</Alert>}
           {challenge ? (
             <TextInput
               label="Code from your authenticator app (or a recovery code)"
@@ -146,7 +146,7 @@ function Mfa() {
         <Title order={2} id="mfa-title" size="h3">Two-step verification</Title>
         {recovery ? (
           <>
-            <Alert color="green" title="Two-step verification is on">
+            <Alert variant="outline" color="teal.9" title="Two-step verification is on">
               Keep these recovery codes somewhere safe: each signs you in once without your phone.
             </Alert>
             <SimpleGrid cols={2} data-testid="recovery-codes">

@@ -49,21 +49,21 @@ function Detail({ initial }: { initial: Booking }) {
           <Text c="dimmed">{b.provider} · {b.hours} h · booking {b.booking_id}</Text>
         </div>
         <Group gap="xs">
-          <Badge size="lg" color={STATUS_COLOR[b.status]} data-testid="booking-status" aria-live="polite">
+          <Badge size="lg" color={STATUS_COLOR[b.status]} variant="outline" data-testid="booking-status" aria-live="polite">
             {STATUS_WORDS[b.status]}
           </Badge>
           <Text size="xs" c="dimmed">{live ? "live" : "checking every few seconds"}</Text>
         </Group>
       </Group>
       {b.status === "awaiting_payment" && b.checkout_url && (
-        <Alert color="yellow" title="Payment needed">
+        <Alert variant="outline" color="grape.9" title="Payment needed">
           <Group justify="space-between">
             <Text size="sm">Your first booking asks for a card: pay on Stripe Checkout, then come back here.</Text>
             <Button component="a" href={b.checkout_url}>Pay with Stripe</Button>
           </Group>
         </Alert>
       )}
-      {b.reason && <Alert color={b.status === "cancelled" ? "gray" : "red"} title="Why">{b.reason}</Alert>}
+      {b.reason && <Alert variant="outline" color={b.status === "cancelled" ? "gray.7" : "red.9"} title="Why">{b.reason}</Alert>}
       <Card withBorder>
         <SimpleGrid cols={{ base: 2, sm: 4 }}>
           <Field label="Amount" value={fmtMoney(b.amount)} />
@@ -75,7 +75,7 @@ function Detail({ initial }: { initial: Booking }) {
           <Field label="Offer" value={<Anchor component={Link} to={`/offers/${encodeURIComponent(b.offer_id)}`}>{b.offer_id}</Anchor>} />
         </SimpleGrid>
       </Card>
-      {error && <Alert color="red" role="alert" title="Not cancelled">{error}</Alert>}
+      {error && <Alert variant="outline" color="red.9" role="alert" title="Not cancelled">{error}</Alert>}
       {CANCELLABLE.has(b.status) && (
         <Group><Button color="red" variant="outline" loading={busy} onClick={() => void cancel()}>Cancel booking</Button></Group>
       )}

@@ -32,7 +32,7 @@ function BookingRows({ cursor, onMore }: { cursor: string | null; onMore: (next:
         <Table.Tr key={b.booking_id}>
           <Table.Td><Anchor component={Link} to={`/bookings/${encodeURIComponent(b.booking_id)}`}>{b.gpu_count}× {b.gpu_model}</Anchor></Table.Td>
           <Table.Td>{b.provider}</Table.Td>
-          <Table.Td><Badge color={STATUS_COLOR[b.status]} variant="light">{STATUS_WORDS[b.status]}</Badge></Table.Td>
+          <Table.Td><Badge color={STATUS_COLOR[b.status]} variant="outline">{STATUS_WORDS[b.status]}</Badge></Table.Td>
           <Table.Td>{fmtMoney(b.amount)}</Table.Td>
           <Table.Td>{new Date(b.created_at).toLocaleString()}</Table.Td>
         </Table.Tr>

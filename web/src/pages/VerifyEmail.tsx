@@ -35,8 +35,8 @@ export default function VerifyEmail() {
   return (
     <Stack>
       <Title order={1}>Verify your email</Title>
-      {state.error ? <Alert color="red" role="alert">{state.error}</Alert>
-        : state.done ? <Alert color="green" title="Email verified">You can now book and pay.</Alert>
+      {state.error ? <Alert variant="outline" color="red.9" role="alert">{state.error}</Alert>
+        : state.done ? <Alert variant="outline" color="teal.9" title="Email verified">You can now book and pay.</Alert>
         : <PageLoading label="Verifying" />}
       <Anchor component={Link} to="/account">Your account</Anchor>
     </Stack>
