@@ -1,7 +1,8 @@
 """The signed-in web app in a real browser (issue 15), one walk through it on the local stack: sign up, verify the
 email from the mailed link, turn on two-step verification (the QR code and its secret), sign out, sign in again
 through the MFA step, open a (non-runpod) offer, Book Now, pay on the local Stripe pay page, watch the booking turn
-confirmed on its page, find it in Bookings, cancel it and see the refund. Account, booking and Bookings are each
+confirmed on its page, find it in Bookings, cancel it and see the refund; made admin, the Audit page. Account,
+booking, Bookings and Audit are each
 checked at 1280x800 and 390x844 (no console error, no failed request, no serious or critical axe-core violation,
 a screenshot in ``.local/web-screenshots``). One browser, one context: the session lives in the tab."""
 
@@ -16,6 +17,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
+from infra.local import admin
 from tests.e2e import test_web
 from tests.e2e.conftest import Stack
 from tests.e2e.test_accounts import _mail_to, _token
@@ -39,6 +41,7 @@ def bookable_offer(stack: Stack) -> str:
 def check(watched: Watched, name: str, failures: dict[str, object]) -> None:
     """The page at both sizes: a screenshot, axe-core's serious violations and what went wrong so far."""
     page = watched.page
+    page.mouse.move(1, 1)  # no hover state left on the link just clicked
     for viewport, size in VIEWPORTS.items():
         page.set_viewport_size(size)  # type: ignore[arg-type]
         page.wait_for_timeout(150)  # Mantine's layout settles on resize
@@ -86,6 +89,11 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     expect(page.get_by_test_id("recovery-codes")).to_be_visible()
     check(watched, "account", failures)
 
+    # the Audit page is hidden from a user; made admin, the next sign-in shows it
+    nav = page.get_by_role("navigation")
+    expect(nav.get_by_role("link", name="Audit")).to_have_count(0)
+    assert admin.main(["--email", address, "--state-file", str(stack.state_file), "--operator", "e2e@web"]) == 0
+
     # sign out, sign in again: the MFA step
     page.get_by_role("banner").get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("banner").get_by_role("link", name="Sign in")).to_be_visible()
@@ -124,4 +132,9 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     expect(status).to_have_text("cancelled")
     expect(page.get_by_test_id("booking-refund")).to_contain_text("$")
     assert not watched.problems, watched.problems
+
+    # Audit: the admin's page (the cancel just now among its entries)
+    nav.get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("row").filter(has_text="booking.cancel").first).to_be_visible()
+    check(watched, "audit", failures)
     assert not failures, json.dumps(failures, indent=1)
