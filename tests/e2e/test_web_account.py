@@ -1,7 +1,8 @@
 """The signed-in web app in a real browser (issue 15), one walk through it on the local stack: sign up, verify the
 email from the mailed link, turn on two-step verification (the QR code and its secret), sign out, sign in again
 through the MFA step, open a (non-runpod) offer, Book Now, pay on the local Stripe pay page, watch the booking turn
-confirmed on its page, find it in Bookings, cancel it and see the refund; made admin, the Audit page. Account,
+confirmed on its page, find it in Bookings, cancel it and see the refund; made admin, the Audit page; then an
+upgrade to Pro through Checkout. Account,
 booking, Bookings and Audit are each
 checked at 1280x800 and 390x844 (no console error, no failed request, no serious or critical axe-core violation,
 a screenshot in ``.local/web-screenshots``). One browser, one context: the session lives in the tab."""
@@ -137,4 +138,17 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     nav.get_by_role("link", name="Audit").click()
     expect(page.get_by_role("row").filter(has_text="booking.cancel").first).to_be_visible()
     check(watched, "audit", failures)
+
+    # upgrade to Pro through Checkout; the plan shows from the next refresh, once Stripe's webhook has arrived
+    page.get_by_role("link", name="Account").click()
+    page.get_by_role("button", name="Upgrade to Pro").click()
+    page.get_by_role("button", name="Pay").click()  # the local Stripe pay page
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{stack.url}/app/account")
+    plan = page.get_by_test_id("plan")
+    deadline = time.monotonic() + 20
+    while plan.inner_text().lower() != "pro" and time.monotonic() < deadline:
+        page.get_by_role("button", name="Refresh my session").click()
+        page.wait_for_timeout(500)
+    expect(plan).to_have_text("pro", ignore_case=True)
     assert not failures, json.dumps(failures, indent=1)

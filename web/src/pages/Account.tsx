@@ -194,7 +194,7 @@ function Billing() {
     <Card withBorder component="section" aria-labelledby="billing-title">
       <Stack>
         <Title order={2} id="billing-title" size="h3">Plan and billing</Title>
-        <Text>Plan: <Badge variant="light">{user?.plan}</Badge></Text>
+        <Text>Plan: <Badge variant="light" data-testid="plan">{user?.plan}</Badge></Text>
         {user?.plan === "free" && (
           <Group>
             <Button onClick={() => upgrade("pro")} loading={busy} disabled={!user.email_verified}>Upgrade to Pro</Button>
