@@ -4,6 +4,9 @@ import { useDisclosure } from "@mantine/hooks";
 import { NavLink as RouterLink, Route, Routes, useLocation } from "react-router-dom";
 import { PageLoading } from "./components/States";
 import { ChatLauncher } from "./chat/ChatLauncher";
+import { UserHeader } from "./auth/UserHeader";
+import { isAdmin } from "./auth/roles";
+import { useAuth } from "./auth/useAuth";
 
 const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Offers = lazy(() => import("./pages/Offers"));
@@ -11,21 +14,27 @@ const OfferDetail = lazy(() => import("./pages/OfferDetail"));
 const Soon = lazy(() => import("./pages/Soon"));
 const Planner = lazy(() => import("./pages/Planner"));
 const Compare = lazy(() => import("./pages/Compare"));
+const Account = lazy(() => import("./pages/Account"));
+const Bookings = lazy(() => import("./pages/Bookings"));
+const BookingDetail = lazy(() => import("./pages/BookingDetail"));
+const Audit = lazy(() => import("./pages/Audit"));
+const VerifyEmail = lazy(() => import("./pages/VerifyEmail"));
 
 /** The navigation: the pages of issue 15, the later ones marked "soon" until they land. */
-const NAV: { to: string; label: string; soon?: boolean }[] = [
+const NAV: { to: string; label: string; soon?: boolean; admin?: boolean }[] = [
   { to: "/", label: "Dashboard" },
   { to: "/offers", label: "Offers" },
   { to: "/planner", label: "Planner" },
   { to: "/compare", label: "Compare" },
-  { to: "/bookings", label: "Bookings", soon: true },
-  { to: "/account", label: "Account", soon: true },
-  { to: "/audit", label: "Audit", soon: true },
+  { to: "/bookings", label: "Bookings" },
+  { to: "/account", label: "Account" },
+  { to: "/audit", label: "Audit", admin: true },
 ];
 
 export function App() {
   const [opened, { toggle, close }] = useDisclosure();
   const location = useLocation();
+  const { user } = useAuth();
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>
@@ -34,10 +43,11 @@ export function App() {
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
             <Text component="span" fw={700} size="lg">GPUBroker</Text>
           </Group>
+          <UserHeader />
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
-        {NAV.map((item) => (
+        {NAV.filter((item) => !item.admin || isAdmin(user?.roles)).map((item) => (
           <NavLink
             key={item.to}
             component={RouterLink}
@@ -58,6 +68,11 @@ export function App() {
             <Route path="/offers/:offerId" element={<OfferDetail />} />
             <Route path="/planner" element={<Planner />} />
             <Route path="/compare" element={<Compare />} />
+            <Route path="/account" element={<Account />} />
+            <Route path="/verify-email" element={<VerifyEmail />} />
+            <Route path="/bookings" element={<Bookings />} />
+            <Route path="/bookings/:bookingId" element={<BookingDetail />} />
+            <Route path="/audit" element={<Audit />} />
             {NAV.filter((n) => n.soon).map((n) => (
               <Route key={n.to} path={n.to} element={<Soon title={n.label} />} />
             ))}

@@ -30,6 +30,11 @@ export async function apiGet<T>(path: string, init?: RequestInit): Promise<T> {
     if ((err as Error).name === "AbortError") throw err;
     throw new ApiError(0, "network_error", "the API could not be reached");
   }
+  return readJson<T>(res);
+}
+
+/** The body of an API answer, or its error as an ApiError. */
+export async function readJson<T>(res: Response): Promise<T> {
   const text = await res.text();
   let body: unknown = null;
   try {

@@ -125,3 +125,62 @@ export interface LiveMessage {
   ts?: string;
   [key: string]: unknown;
 }
+
+/** Integer minor units (cents for usd) and a lower-case ISO 4217 code. */
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+export type BookingStatus = "pending" | "price_locked" | "reserved" | "awaiting_payment" | "charged" | "confirmed"
+  | "failed" | "cancelled" | "needs_attention";
+
+export interface Booking {
+  booking_id: string;
+  offer_id: string;
+  provider: string;
+  gpu_model: string;
+  gpu_count: number;
+  hours: number;
+  status: BookingStatus;
+  amount: Money | null;
+  price_per_hour: Money | null;
+  refunded: Money | null;
+  checkout_url: string | null;
+  reason: string | null;
+  created_at: string;
+  updated_at: string;
+  confirmed_at: string | null;
+  cancelled_at: string | null;
+}
+
+export interface BookingPage {
+  items: Booking[];
+  next_cursor: string | null;
+}
+
+export interface UsageReport {
+  plan: string;
+  period_start: string;
+  period_end: string;
+  totals: { currency: string; gpu_hours: number; amount: Money; refunded: Money; net: Money }[];
+  bookings: unknown[];
+}
+
+export interface AuditEntry {
+  seq: number;
+  shard: number;
+  ts: string;
+  actor: string;
+  action: string;
+  resource: string;
+  outcome: string;
+  request_id: string;
+  hash: string;
+  prev_hash: string;
+}
+
+export interface AuditPage {
+  items: AuditEntry[];
+  next_cursor: string | null;
+}

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { apiGet, apiPost } from "./client";
 
 export interface Loaded<T> {
@@ -11,28 +11,39 @@ export interface Loaded<T> {
 /** GET `path` (null: nothing yet), or POST `body` to it; a newer path or body, or a reload, aborts the request in
  * flight. */
 export function useApi<T>(path: string | null, body?: unknown): Loaded<T> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const key = path === null ? null : `${path}\n${payload ?? ""}`;
+  return useRequest<T>(key, (signal) =>
+    payload === undefined
+      ? apiGet<T>(path!, { signal })
+      : apiPost<T>(path!, JSON.parse(payload), { signal }),
+  );
+}
+
+/** The answer of `run` for `key` (null: nothing yet); a newer key, or a reload, aborts the request in flight. */
+export function useRequest<T>(key: string | null, run: (signal: AbortSignal) => Promise<T>): Loaded<T> {
   const [state, setState] = useState<{ data: T | null; error: unknown; loading: boolean }>({
     data: null,
     error: null,
-    loading: path !== null,
+    loading: key !== null,
   });
   const [tick, setTick] = useState(0);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const latest = useRef(run);
+  latest.current = run;
   useEffect(() => {
-    if (path === null) return;
+    if (key === null) return;
     const ctrl = new AbortController();
     setState((s) => ({ ...s, error: null, loading: true }));
-    const request = payload === undefined
-      ? apiGet<T>(path, { signal: ctrl.signal })
-      : apiPost<T>(path, JSON.parse(payload), { signal: ctrl.signal });
-    request.then(
-      (data) => setState({ data, error: null, loading: false }),
+    latest.current(ctrl.signal).then(
+      (data) => {
+        if (!ctrl.signal.aborted) setState({ data, error: null, loading: false });
+      },
       (error) => {
         if (!ctrl.signal.aborted) setState({ data: null, error, loading: false });
       },
     );
     return () => ctrl.abort();
-  }, [path, payload, tick]);
+  }, [key, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };
 }

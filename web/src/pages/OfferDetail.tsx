@@ -1,9 +1,10 @@
 import { useMemo } from "react";
-import { Anchor, Badge, Button, Card, Group, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Anchor, Badge, Card, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import type { ChartConfiguration } from "chart.js";
 import { Link, useParams } from "react-router-dom";
 import type { Offer } from "../api/types";
 import { useApi } from "../api/useApi";
+import { BookNow } from "../bookings/BookNow";
 import ChartCanvas from "../components/Chart";
 import { Empty, ErrorState, PageLoading } from "../components/States";
 import { fmtNum, fmtUsd } from "../format";
@@ -96,9 +97,7 @@ export default function OfferDetail() {
         </div>
         <Group>
           {!o.available && <Badge color="gray">no longer offered</Badge>}
-          <Tooltip label="Booking lands with the Bookings page">
-            <Button disabled>Book now</Button>
-          </Tooltip>
+          <BookNow offer={o} />
         </Group>
       </Group>
       <Card withBorder>

@@ -1,0 +1,1 @@
+export const isAdmin = (roles: readonly string[] | undefined): boolean => !!roles?.includes("admin");
