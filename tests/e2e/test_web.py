@@ -87,7 +87,10 @@ def open_page(browser: Browser) -> Iterator[Callable[[str], Watched]]:
                 problems.append(f"console: {msg.text}")
 
         def on_failed(request: Request) -> None:
-            problems.append(f"failed: {request.method} {request.url} {request.failure}")
+            # ERR_ABORTED is the app's own AbortController (web/src/api/useApi.ts): a page left before its request
+            # answered cancels it on unmount. A request that really failed says why (refused, reset, timed out...).
+            if request.failure != "net::ERR_ABORTED":
+                problems.append(f"failed: {request.method} {request.url} {request.failure}")
 
         def on_response(response: Response) -> None:
             if response.status >= 400:
