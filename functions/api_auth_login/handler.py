@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from gpubroker.api.audit import audit_middleware
-from gpubroker.api.client_ip import request_ip
 from gpubroker.api.auth_models import Credentials, MfaRequired, Tokens
+from gpubroker.api.client_ip import request_ip
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.api.sessions import session_response
 from gpubroker.config import AuthSettings

@@ -10,8 +10,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from gpubroker.api.audit import audit_middleware
-from gpubroker.api.client_ip import request_ip
 from gpubroker.api.auth_models import Accepted, EmailOnly
+from gpubroker.api.client_ip import request_ip
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AccountMailSettings
 from gpubroker.services import accounts

@@ -86,7 +86,7 @@ def test_the_websocket_policy_forwards_what_connect_reads_and_never_host() -> No
     assert policy["CookiesConfig"] == {"CookieBehavior": "whitelist", "Cookies": [FINGERPRINT_COOKIE]}
     assert policy["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["token"]}
     connect = (APP.functions["WsConnectFunction"].code_uri / "handler.py").read_text()
-    assert '.get("token")' in connect and "fingerprint_from(event.get(\"headers\"))" in connect
+    assert '.get("token")' in connect and 'fingerprint_from(event.get("headers"))' in connect
 
 
 NODE = shutil.which("node")

@@ -3,9 +3,9 @@
 Who is limited: ``requestContext.authorizer`` (filled by the Lambda authorizer) names ``user_id`` and ``plan``; a
 caller with a ``user_id`` is the principal ``user:<user_id>`` at its plan's rate (absent or unknown plan: free);
 a caller without one is anonymous, the principal ``ip:<client ip>`` at the free rate (``api.client_ip``: the
-source IP, or behind the web app's CloudFront the viewer's address when the request carries the origin secret). Limits are
-``gpubroker.domain.plans.RATE_LIMITS`` per ``WINDOW_S`` (1 s), enforced by any ``RateLimiter`` (in production
-``gpubroker.wiring.edge.rate_limiter(url)``: Redis, else the per-process fallback).
+source IP, or behind the web app's CloudFront the viewer's address when the request carries the origin secret).
+Limits are ``gpubroker.domain.plans.RATE_LIMITS`` per ``WINDOW_S`` (1 s), enforced by any ``RateLimiter`` (in
+production ``gpubroker.wiring.edge.rate_limiter(url)``: Redis, else the per-process fallback).
 
 Headers (draft-ietf-httpapi-ratelimit-headers, the structured-field form of drafts 08 onwards) on every response
 the middleware sees, allowed or refused::
