@@ -80,7 +80,7 @@ def test_no_secret_configured_never_trusts_the_header() -> None:
 
 
 def served(secret: str) -> Any:
-    app = new_resolver()
+    app: Any = new_resolver()
 
     @app.get("/ping")
     def ping() -> dict[str, bool]:
