@@ -80,7 +80,7 @@ def test_no_secret_configured_never_trusts_the_header() -> None:
 
 
 def served(secret: str) -> Any:
-    app: Any = new_resolver()
+    app = new_resolver()
 
     @app.get("/ping")
     def ping() -> dict[str, bool]:
@@ -93,8 +93,9 @@ def served(secret: str) -> Any:
         ev["requestContext"]["identity"]["sourceIp"] = source_ip
         ev["headers"] = {**(ev.get("headers") or {}), **(headers or {})}
         ev["multiValueHeaders"] = {k: [v] for k, v in ev["headers"].items()}
-        app.append_context(deps=ApiDeps(front_door=door))
-        return int(app.resolve(ev, Ctx())["statusCode"])
+        resolver: Any = app
+        resolver.append_context(deps=ApiDeps(front_door=door))
+        return int(resolver.resolve(ev, Ctx())["statusCode"])
 
     return call
 
