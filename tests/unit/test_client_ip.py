@@ -115,3 +115,18 @@ def test_a_direct_caller_cannot_escape_its_bucket_by_forging_the_viewer_address(
     forged = {VIEWER_ADDRESS_HEADER: "192.0.2.99:1", ORIGIN_VERIFY_HEADER: "guess"}
     assert call("203.0.113.7", forged) == 429
     assert call("203.0.113.7", {VIEWER_ADDRESS_HEADER: "192.0.2.100:1"}) == 429
+
+
+def test_the_local_stack_has_no_origin_secret() -> None:
+    """template.yaml resolves EDGE_ORIGIN_SECRET from the generated EdgeOriginSecret (a dynamic reference); the local
+    stack, which has no CloudFront, gives the functions an empty one, so it always rate-limits by sourceIp."""
+    from infra.local.provision import function_environment
+    from infra.local.template import read_app
+
+    app = read_app()
+    resources = app.template["Resources"]
+    names = {**{lid: lid for lid in resources}, **{f"{lid}.Arn": lid for lid in resources}}
+    names.update({f"{lid}.{attr}": lid for lid in resources for attr in ("StreamArn", "Name", "QueueName")})
+    env = function_environment(app, names)
+    assert env["EDGE_ORIGIN_SECRET"] == ""
+    assert not any(value.startswith("{{resolve:") for value in env.values())
