@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from gpubroker.api.audit import audit_middleware
 from gpubroker.api.auth_models import Credentials, MfaRequired, Tokens
+from gpubroker.api.client_ip import request_ip
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.api.sessions import session_response
 from gpubroker.config import AuthSettings
@@ -31,7 +32,7 @@ RESPONSES = responses(Tokens, 401, 415, 429, also={
 
 @app.post("/auth/login", responses=RESPONSES)
 def login(request: Annotated[Credentials, Body()]) -> Response[Any]:
-    ip = app.current_event.request_context.identity.source_ip or "unknown"
+    ip = request_ip(app)  # behind the web app's CloudFront: the viewer's (api.client_ip)
     result = auth.login(request.email, request.password, ip=ip, deps=app.context["deps"].auth)
     if isinstance(result, auth.Session):
         return session_response(result)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from gpubroker.api.audit import audit_middleware
 from gpubroker.api.auth_models import Accepted, EmailOnly
+from gpubroker.api.client_ip import request_ip
 from gpubroker.api.resolver import api_handler, new_resolver, responses
 from gpubroker.config import AccountMailSettings
 from gpubroker.services import accounts
@@ -24,7 +25,7 @@ app.use([audit_middleware(action="auth.password.forgot")])
 
 @app.post("/auth/password/forgot", responses=responses(Accepted, 415, ok_status=202))
 def forgot(request: Annotated[EmailOnly, Body()]) -> tuple[Accepted, int]:
-    ip = app.current_event.request_context.identity.source_ip or "unknown"
+    ip = request_ip(app)  # behind the web app's CloudFront: the viewer's (api.client_ip)
     accounts.forgot_password(request.email, ip=ip, deps=app.context["deps"].auth)
     return Accepted(status="accepted"), 202
 

@@ -193,6 +193,8 @@ def function_environment(
             resolved = str(resolve(value, names, params, endpoints, app.template.get("Conditions") or {}))
             if resolved == NO_VALUE:  # !If [cond, x, !Ref AWS::NoValue]: CloudFormation drops the variable
                 continue
+            if resolved.startswith("{{resolve:secretsmanager:"):  # a secret the template generates: locally the
+                resolved = ""  # secrets start empty ("{}", above), so is the variable (CloudFormation resolves it)
             if key in env and env[key] != resolved:
                 raise ValueError(f"{key} differs between functions ({env[key]!r} vs {resolved!r})")
             env[key] = resolved

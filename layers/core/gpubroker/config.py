@@ -221,6 +221,9 @@ class EdgeSettings(_Settings):
     PUBLIC_KEYS_PARAMETER: str = Field(default="", description="the JWKS (SSM); empty: every caller is anonymous")
     TOKEN_ISSUER: str = Field(default="")
     TOKEN_AUDIENCE: str = Field(default="")
+    EDGE_ORIGIN_SECRET: str = Field(
+        default="", repr=False, description="what CloudFront adds as X-GPUBroker-Origin-Verify (api.client_ip)"
+    )
 
 
 class AuthorizerSettings(EdgeSettings):

@@ -78,6 +78,17 @@ export class Session {
     return this.access;
   }
 
+  /** An access token good for at least `marginS` more seconds, through the one shared refresh when the kept one is
+   * missing or about to expire (a WebSocket reconnect's handshake); null when signed out. Throws when a refresh
+   * failed but the session is kept (network, 5xx): the caller retries later. */
+  async freshAccessToken(marginS = 30, nowMs: number = Date.now()): Promise<string | null> {
+    if (this.access && decodeClaims(this.access).exp - marginS > nowMs / 1000) return this.access;
+    if (!this.resumable) return null;
+    if (await this.refresh()) return this.access;
+    if (this.resumable) throw new ApiError(0, "refresh_failed", "the session could not be refreshed now");
+    return null;
+  }
+
   /** Whether a refresh token is kept (a session may be resumed). */
   get resumable(): boolean {
     return this.store.getItem(REFRESH_KEY) !== null;

@@ -2,16 +2,19 @@ import { useEffect, useState } from "react";
 import { loadConfig } from "../api/client";
 import type { Booking } from "../api/types";
 import { useAuth } from "../auth/useAuth";
+import { sessionConnection } from "../live/sessionSocket";
 import { LiveClient } from "../live/ws";
 import { SETTLED } from "./status";
 
 const POLL_MS = 3_000;
 
-/** The booking as it changes: the owner's signed-in WebSocket pushes `{"type": "booking"}` frames; while that
- * connection is not open (no WebSocket here, or a browser that cannot send the fingerprint cookie to it, as in
- * AWS where the WebSocket API has its own domain) an unsettled booking is polled instead. */
+/** The booking as it changes: the owner's signed-in WebSocket pushes `{"type": "booking"}` frames (on the app's own
+ * origin: /ws behind CloudFront in AWS, so the handshake carries the fingerprint cookie its token is bound to); every
+ * (re)connection takes a fresh access token from the session, a refused handshake refreshes once, signing out stops
+ * it (live/sessionSocket.ts). While that connection is not open an unsettled booking is polled instead. */
 export function useLiveBooking(initial: Booking | null): { booking: Booking | null; live: boolean } {
-  const { session } = useAuth();
+  const { session, user } = useAuth();
+  const signedIn = user !== null;
   const [booking, setBooking] = useState<Booking | null>(initial);
   const [live, setLive] = useState(false);
   const id = initial?.booking_id ?? null;
@@ -19,15 +22,13 @@ export function useLiveBooking(initial: Booking | null): { booking: Booking | nu
   useEffect(() => setBooking(initial), [initial]);
 
   useEffect(() => {
-    if (!id) return;
+    if (!id || !signedIn) return;
     let client: LiveClient | null = null;
     let cancelled = false;
     void loadConfig().then(({ ws }) => {
-      const token = session.accessToken();
-      if (cancelled || !ws || !token) return;
-      const url = `${ws.replace(/\/$/, "")}/?token=${encodeURIComponent(token)}`;
+      if (cancelled || !ws) return;
       client = new LiveClient({
-        url,
+        ...sessionConnection(session, ws),
         onMessage: (m) => {
           const pushed = (m.type === "booking" ? (m.booking as Booking | undefined) : undefined);
           if (pushed?.booking_id === id) setBooking((b) => ({ ...(b ?? pushed), ...pushed }));
@@ -39,8 +40,9 @@ export function useLiveBooking(initial: Booking | null): { booking: Booking | nu
     return () => {
       cancelled = true;
       client?.stop();
+      setLive(false);
     };
-  }, [id, session]);
+  }, [id, session, signedIn]);
 
   const settled = booking ? SETTLED.has(booking.status) : true;
   useEffect(() => {

@@ -41,6 +41,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 
+from gpubroker.api.client_ip import request_ip
 from gpubroker.api.identity import current_principal
 from gpubroker.domain.audit import utc_iso
 from gpubroker.domain.errors import DomainError
@@ -69,7 +70,7 @@ def actor_of(app: APIGatewayRestResolver) -> str:
     principal = current_principal(app)
     if principal is not None:
         return f"user:{principal.user_id}"
-    return f"anon:{app.current_event.request_context.identity.source_ip or 'unknown'}"
+    return f"anon:{request_ip(app)}"
 
 
 def audit_middleware(*, action: str) -> Middleware:

@@ -10,7 +10,7 @@ a hidden global.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gpubroker.domain.plans import WINDOW_S
@@ -25,13 +25,16 @@ IdentityFactory = Callable[[], "IdentityDeps"]
 
 @dataclass(frozen=True)
 class FrontDoor:
-    """The rate-limit middleware's ports: the limiter, its window, and what builds the token check that names a
+    """The rate-limit middleware's ports: the limiter, its window, what builds the token check that names a
     public route's caller (None when no signing keys are configured: every caller without an authorizer context
-    is anonymous)."""
+    is anonymous), and the origin secret that tells a request from the web app's CloudFront distribution."""
 
     limiter: RateLimiter
     identity: IdentityFactory | None = None
     window_s: float = WINDOW_S
+    # what CloudFront adds to every request it sends the API (api.client_ip): only a request carrying it has its
+    # CloudFront-Viewer-Address believed; empty: sourceIp always
+    origin_secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

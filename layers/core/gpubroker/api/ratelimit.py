@@ -2,9 +2,10 @@
 
 Who is limited: ``requestContext.authorizer`` (filled by the Lambda authorizer) names ``user_id`` and ``plan``; a
 caller with a ``user_id`` is the principal ``user:<user_id>`` at its plan's rate (absent or unknown plan: free);
-a caller without one is anonymous, the principal ``ip:<source ip>`` at the free rate. Limits are
-``gpubroker.domain.plans.RATE_LIMITS`` per ``WINDOW_S`` (1 s), enforced by any ``RateLimiter`` (in production
-``gpubroker.wiring.edge.rate_limiter(url)``: Redis, else the per-process fallback).
+a caller without one is anonymous, the principal ``ip:<client ip>`` at the free rate (``api.client_ip``: the
+source IP, or behind the web app's CloudFront the viewer's address when the request carries the origin secret).
+Limits are ``gpubroker.domain.plans.RATE_LIMITS`` per ``WINDOW_S`` (1 s), enforced by any ``RateLimiter`` (in
+production ``gpubroker.wiring.edge.rate_limiter(url)``: Redis, else the per-process fallback).
 
 Headers (draft-ietf-httpapi-ratelimit-headers, the structured-field form of drafts 08 onwards) on every response
 the middleware sees, allowed or refused::
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+from gpubroker.api.client_ip import request_ip
 from gpubroker.api.cookies import fingerprint_from
 from gpubroker.api.errors import error_body
 from gpubroker.api.identity import bearer_token
@@ -45,18 +47,20 @@ POLICY = "default"
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
 
 
-def principal_of(app: APIGatewayRestResolver, identity: IdentityFactory | None = None) -> tuple[str, Plan]:
+def principal_of(
+    app: APIGatewayRestResolver, identity: IdentityFactory | None = None, origin_secret: str = ""
+) -> tuple[str, Plan]:
     """The principal and plan of the current request: the authorizer's user; on a public route (no authorizer),
-    the user of a valid bearer token when ``identity`` can check one; else the source IP (free plan). A token that
+    the user of a valid bearer token when ``identity`` can check one; else the client IP (free plan; the viewer's
+    behind CloudFront when the request carries ``origin_secret``, see ``api.client_ip``). A token that
     does not verify makes the caller anonymous, not refused: a public route needs no token.
 
     ``identity`` builds the token check on first use, and the check's module (PyJWT and cryptography: ~60 ms of
     imports) loads only when a token arrives, so an anonymous caller's cold start does not pay for it."""
-    ctx = app.current_event.request_context
     user = caller_of(app, identity)
     if user is not None:
         return f"user:{user.user_id}", plan_of(user.plan)
-    return f"ip:{ctx.identity.get('sourceIp') or 'unknown'}", Plan.FREE
+    return f"ip:{request_ip(app, origin_secret)}", Plan.FREE
 
 
 def caller_of(app: APIGatewayRestResolver, identity: IdentityFactory | None = None) -> Principal | None:
@@ -87,12 +91,16 @@ def rate_limit_headers(decision: Decision, window_s: float = WINDOW_S) -> dict[s
 
 
 def rate_limit_middleware(
-    limiter: RateLimiter, *, window_s: float = WINDOW_S, identity: IdentityFactory | None = None
+    limiter: RateLimiter,
+    *,
+    window_s: float = WINDOW_S,
+    identity: IdentityFactory | None = None,
+    origin_secret: str = "",
 ) -> Middleware:
     """A middleware holding each principal to its plan's limit; see the module docstring."""
 
     def middleware(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        principal, plan = principal_of(app, identity)
+        principal, plan = principal_of(app, identity, origin_secret)
         limit = RATE_LIMITS[plan]
         decision = limiter.check(principal, limit, window_s)
         headers = rate_limit_headers(decision, window_s)
@@ -123,4 +131,5 @@ def front_door(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> 
     function's ``Deps.front_door`` (``gpubroker.api.deps.FrontDoor``, which ``api_handler`` put in the context)."""
     deps: ApiDeps = app.context["deps"]
     door = deps.front_door
-    return rate_limit_middleware(door.limiter, identity=door.identity, window_s=door.window_s)(app, next_middleware)
+    return rate_limit_middleware(door.limiter, identity=door.identity, window_s=door.window_s,
+                                 origin_secret=door.origin_secret)(app, next_middleware)  # fmt: skip

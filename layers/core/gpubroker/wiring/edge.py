@@ -48,11 +48,13 @@ def public_identity_deps() -> IdentityDeps:
 
 @cache
 def front_door() -> FrontDoor:
-    """The front door of every API function: Redis (``REDIS_URL``), and the token check when signing keys are
-    published (``PUBLIC_KEYS_PARAMETER``, ``TOKEN_ISSUER``, ``TOKEN_AUDIENCE``), built on the first token."""
+    """The front door of every API function: Redis (``REDIS_URL``), the token check when signing keys are
+    published (``PUBLIC_KEYS_PARAMETER``, ``TOKEN_ISSUER``, ``TOKEN_AUDIENCE``), built on the first token, and the
+    CloudFront origin secret (``EDGE_ORIGIN_SECRET``) that makes a viewer's address believable."""
     s = load_settings(EdgeSettings)
     usable = bool(s.PUBLIC_KEYS_PARAMETER and s.TOKEN_ISSUER and s.TOKEN_AUDIENCE)
-    return FrontDoor(limiter=rate_limiter(s.REDIS_URL), identity=public_identity_deps if usable else None)
+    return FrontDoor(limiter=rate_limiter(s.REDIS_URL), identity=public_identity_deps if usable else None,
+                     origin_secret=s.EDGE_ORIGIN_SECRET)  # fmt: skip
 
 
 @cache
