@@ -1,46 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Session, type KeyValueStore } from "../auth/session";
 import { sessionConnection } from "./sessionSocket";
+import { FakeSocket, lastSocket } from "./fakeSocket";
 import { LiveClient, type LiveStatus, withToken } from "./ws";
 
-/** A WebSocket the test drives: opens, refuses (closes before opening, as a browser reports a 401 handshake) or
- * drops an open connection on command. */
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.();
-  }
-  refuse() {
-    this.readyState = 3;
-    this.onerror?.();
-    this.onclose?.();
-  }
-  drop() {
-    this.readyState = 3;
-    this.onclose?.();
-  }
-  get token(): string | null {
-    return new URL(this.url).searchParams.get("token");
-  }
-}
-
-const last = () => FakeSocket.all[FakeSocket.all.length - 1];
+const last = lastSocket;
 const NOW_S = 1_800_000_000;
 
 function jwt(n: number, exp: number): string {

@@ -1,39 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { BACKOFF_CAP_MS, backoffDelay } from "./backoff";
+import { FakeSocket, lastSocket } from "./fakeSocket";
 import { LiveClient, type LiveStatus } from "./ws";
 
-/** A WebSocket the test drives: it records what the client sends and opens, delivers or drops on command. */
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.();
-  }
-  deliver(frame: object) {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  drop() {
-    this.readyState = 3;
-    this.onclose?.();
-  }
-}
-
-const last = () => FakeSocket.all[FakeSocket.all.length - 1];
+const last = lastSocket;
 
 function client(random = () => 0.5) {
   const statuses: [LiveStatus, number | undefined][] = [];
