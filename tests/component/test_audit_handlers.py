@@ -206,6 +206,9 @@ def test_a_rare_match_is_found_across_short_pages_within_the_read_budget(monkeyp
     [
         ({"since": "yesterday"}, "invalid_time_range"),
         ({"until": "2025-03-01T12:00:00"}, "invalid_time_range"),  # no zone: ambiguous
+        ({"since": "0001-01-01T00:00:00+01:00"}, "invalid_time_range"),  # before year 1 in UTC
+        ({"since": "0999-01-01T00:00:00Z"}, "invalid_time_range"),  # not a 4-digit year as the log writes them
+        ({"until": "9999-12-31T23:00:00-05:00"}, "invalid_time_range"),  # past 9999 in UTC
         ({"actor": ""}, "validation_error"),
         ({"action": "a" * 129}, "validation_error"),
     ],

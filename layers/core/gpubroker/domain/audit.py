@@ -470,13 +470,16 @@ def parse_bound(name: str, value: str | None) -> str | None:
         return None
     try:
         when = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
+        utc = when.astimezone(UTC) if when.tzinfo is not None else None
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 with a positive offset
         raise InvalidTimeRange(f"{name}: not an ISO 8601 time: {value!r}", details={"parameter": name}) from exc
-    if when.tzinfo is None:
+    if utc is None:
         raise InvalidTimeRange(
             f"{name}: give the time zone ('Z' or an offset such as +02:00): {value!r}", details={"parameter": name}
         )
-    return utc_iso(when)
+    if not 1970 <= utc.year <= 9999:  # the log's timestamps compare as fixed-width strings: 4-digit years only
+        raise InvalidTimeRange(f"{name}: a year from 1970 to 9999: {value!r}", details={"parameter": name})
+    return utc_iso(utc)
 
 
 @dataclass(frozen=True, slots=True)
