@@ -351,6 +351,23 @@ export default function Audit() {
           </Text>
           {list.items.length === 0 ? (
             <Empty>No entries match in the part of the log searched so far.</Empty>
+          ) : narrow ? (
+            /* a phone: one card per entry, every column in view (a 5-column table would scroll sideways) */
+            <Stack component="ul" gap="xs" p={0} m={0} aria-label="Audit log entries" style={{ listStyle: "none" }}>
+              {list.items.map((e) => (
+                <Paper component="li" withBorder p="xs" key={`${e.shard}:${e.seq}`}>
+                  <Group justify="space-between" wrap="nowrap" gap="xs">
+                    <Button variant="subtle" size="compact-sm" px={4} aria-haspopup="dialog" onClick={() => setSelected(e)}>
+                      {when(e.ts)}
+                    </Button>
+                    <Text size="sm" fw={600} c={outcomeColor(e.outcome)}>{e.outcome}</Text>
+                  </Group>
+                  <Code>{e.action}</Code>
+                  <Text size="sm" style={{ wordBreak: "break-all" }}>{e.actor}</Text>
+                  <Text size="xs" style={{ wordBreak: "break-all" }}>{e.resource}</Text>
+                </Paper>
+              ))}
+            </Stack>
           ) : (
             /* native scrolling, focusable: it scrolls from the keyboard too (axe: scrollable-region-focusable) */
             <Table.ScrollContainer minWidth={760} type="native" tabIndex={0} aria-label="Audit log entries">
