@@ -320,6 +320,7 @@ export default function Audit() {
     return <Stack><Title order={1}>Audit</Title><Text>The audit log is for administrators.</Text></Stack>;
   }
   const apply = (q: AuditQuery) => { setSelected(null); setParams(toAuditSearchParams(q)); };
+  const shown = list?.key === key ? list : null; // never the previous query's entries under the new one's form
   const filtered = activeAuditFilters(query) > 0;
   const me = user?.sub ? `user:${user.sub}` : null;
 
@@ -336,25 +337,25 @@ export default function Audit() {
       <Collapse expanded={!narrow || showFilters} id="audit-filters">
         <Filters query={query} me={me} onApply={(q) => { apply(q); if (narrow) setShowFilters(false); }} />
       </Collapse>
-      {error !== null && !list ? (
+      {error !== null && !shown ? (
         <RequestError error={error} what="Reading the audit log" onRetry={() => setTick((t) => t + 1)} />
-      ) : !list ? (
+      ) : !shown ? (
         <PageLoading label="Loading the audit log" />
-      ) : list.items.length === 0 && !list.next ? (
+      ) : shown.items.length === 0 && !shown.next ? (
         <Empty>{filtered ? "No entries match these filters." : "The audit log is empty."}</Empty>
       ) : (
         <>
           <Text size="sm" c="dimmed" aria-live="polite" data-testid="audit-count">
-            {`${list.items.length.toLocaleString()} ${list.items.length === 1 ? "entry" : "entries"}`}
-            {filtered ? ` match (${list.scanned.toLocaleString()} searched${list.next ? " so far" : ""})` : ""}
-            {list.next ? "" : ", the end of the log"}
+            {`${shown.items.length.toLocaleString()} ${shown.items.length === 1 ? "entry" : "entries"}`}
+            {filtered ? ` match (${shown.scanned.toLocaleString()} searched${shown.next ? " so far" : ""})` : ""}
+            {shown.next ? "" : ", the end of the log"}
           </Text>
-          {list.items.length === 0 ? (
+          {shown.items.length === 0 ? (
             <Empty>No entries match in the part of the log searched so far.</Empty>
           ) : narrow ? (
             /* a phone: one card per entry, every column in view (a 5-column table would scroll sideways) */
             <Stack component="ul" gap="xs" p={0} m={0} aria-label="Audit log entries" style={{ listStyle: "none" }}>
-              {list.items.map((e) => (
+              {shown.items.map((e) => (
                 <Paper component="li" withBorder p="xs" key={`${e.shard}:${e.seq}`}>
                   <Group justify="space-between" wrap="nowrap" gap="xs">
                     <Button variant="subtle" size="compact-sm" px={4} aria-haspopup="dialog" onClick={() => setSelected(e)}>
@@ -376,7 +377,7 @@ export default function Audit() {
                   <Table.Tr><Table.Th>When</Table.Th><Table.Th>Action</Table.Th><Table.Th>Actor</Table.Th><Table.Th>Resource</Table.Th><Table.Th>Outcome</Table.Th></Table.Tr>
                 </Table.Thead>
                 <Table.Tbody>
-                  {list.items.map((e) => (
+                  {shown.items.map((e) => (
                     <Table.Tr key={`${e.shard}:${e.seq}`}>
                       <Table.Td>
                         <Button variant="subtle" size="compact-sm" aria-haspopup="dialog" title="Show every field of this entry"
@@ -395,9 +396,9 @@ export default function Audit() {
             </Table.ScrollContainer>
           )}
           {moreError !== null && <RequestError error={moreError} what="Reading more entries" onRetry={loadMore} />}
-          {list.next && moreError === null && (
+          {shown.next && moreError === null && (
             <Button variant="default" onClick={loadMore} loading={loadingMore} style={{ alignSelf: "start" }}>
-              {list.items.length === 0 ? "Search further" : "Load more"}
+              {shown.items.length === 0 ? "Search further" : "Load more"}
             </Button>
           )}
         </>
