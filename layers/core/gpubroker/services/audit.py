@@ -536,6 +536,8 @@ def list_entries(
         items.extend(found.items)
         read += found.read
         position = _first_at_or_after(allowed, shard + 1, None) if found.done else (shard, found.after_seq)
+        if not (found.done or found.read or found.items):
+            break  # no progress: answer where it stands rather than loop
     next_cursor = None if position is None else _encode_cursor(*position)
     return EntryPage(items=items, next_cursor=next_cursor, scanned=read)
 
