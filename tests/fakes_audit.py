@@ -17,6 +17,8 @@ from gpubroker.domain.audit import (
     AUDIT_SHARDS,
     ArchivedCheckpoint,
     AuditEntry,
+    EntryFilter,
+    EntrySearch,
     SignedCheckpoint,
     next_entry,
     shard_for,
@@ -65,6 +67,21 @@ class MemoryAuditLog:
 
     def all_entries(self, shard: int) -> list[AuditEntry]:
         return list(self._entries[shard])
+
+    def search(
+        self, shard: int, where: EntryFilter, *, after_seq: int | None = None, limit: int = 100, budget: int = 5000
+    ) -> EntrySearch:
+        """DynamoAuditLog.search's semantics: read at most ``budget`` entries, return at most ``limit`` matches."""
+        window = self.entries(shard, after_seq=after_seq, limit=max(budget, 1))
+        out: list[AuditEntry] = []
+        for read, entry in enumerate(window, 1):
+            if where.matches(entry):
+                out.append(entry)
+                if len(out) == limit:
+                    return EntrySearch(out, entry.seq, False, read)
+        done = len(window) < max(budget, 1)
+        after = window[-1].seq if window else after_seq
+        return EntrySearch(out, after, done, len(window))
 
     def put_checkpoint(self, signed: SignedCheckpoint) -> bool:
         with self._lock:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from gpubroker.domain.accounts import Principal
-from gpubroker.domain.audit import AuditTampered
+from gpubroker.domain.audit import AuditTampered, shard_for
 from gpubroker.services.audit import write_checkpoints
 from gpubroker.wiring.audit import CheckpointDeps
 from tests.component.conftest import handler_module
@@ -113,6 +114,109 @@ def test_bad_list_queries(query: dict[str, str], status: int, code: str) -> None
         list_mod, get("/audit", admin(), query), deps=list_mod.Deps(log=filled_log(), front_door=UNLIMITED)
     )
     assert (got, body["error"]["code"]) == (status, code)
+
+
+def varied_log(shards: int = 4) -> MemoryAuditLog:
+    """60 entries: three actors, actions of two families, outcomes of three classes, one minute apart."""
+    log = MemoryAuditLog(shards=shards)
+    actions = ("auth.login", "auth.mfa.enroll", "booking.create", "authz.check")
+    outcomes = ("ok", "refused:401", "refused:401:reused", "error:503", "okay")
+    for i in range(60):
+        log.append(
+            f"user:u{i % 3}", actions[i % 4], f"booking/{i % 10}", f"req-{i}", outcomes[i % 5],
+            ts=NOW + timedelta(minutes=i),
+        )  # fmt: skip
+    return log
+
+
+def listed(log: MemoryAuditLog, query: dict[str, str], *, limit: int = 7) -> tuple[list[dict[str, Any]], int]:
+    """Every entry GET /audit answers for ``query``, following the cursor; and the number of calls."""
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    calls = 0
+    while True:
+        q = {"limit": str(limit), **query, **({"cursor": cursor} if cursor else {})}
+        status, body = call(list_mod, get("/audit", admin(), q), deps=list_mod.Deps(log=log, front_door=UNLIMITED))
+        assert status == 200, body
+        assert len(body["items"]) <= limit
+        seen.extend(body["items"])
+        calls += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen, calls
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"actor": "user:u1"}, lambda e: e.actor == "user:u1"),
+        ({"action": "auth"}, lambda e: e.action in {"auth.login", "auth.mfa.enroll"}),  # not authz.check
+        ({"action": "auth.login"}, lambda e: e.action == "auth.login"),
+        ({"outcome": "refused"}, lambda e: e.outcome.startswith("refused:")),
+        ({"outcome": "refused:401"}, lambda e: e.outcome in {"refused:401", "refused:401:reused"}),
+        ({"outcome": "ok"}, lambda e: e.outcome == "ok"),  # not "okay"
+        ({"resource": "booking/3"}, lambda e: e.resource == "booking/3"),
+        ({"request_id": "req-42"}, lambda e: e.request_id == "req-42"),
+        (
+            {"since": "2025-03-01T12:10:00Z", "until": "2025-03-01T14:20:00+02:00"},  # 12:10 <= ts < 12:20 UTC
+            lambda e: "2025-03-01T12:10:00" <= e.ts < "2025-03-01T12:20:00",
+        ),
+        (
+            {"actor": "user:u2", "action": "booking", "outcome": "ok"},
+            lambda e: e.actor == "user:u2" and e.action.startswith("booking.") and e.outcome == "ok",
+        ),
+        ({"actor": "user:nobody"}, lambda e: False),
+    ],
+)
+def test_a_filtered_list_answers_exactly_the_matching_entries_in_order(
+    query: dict[str, str], expected: Callable[[Any], bool]
+) -> None:
+    log = varied_log()
+    want = [e.to_dict() for shard in range(log.shards) for e in log.stored(shard) if expected(e)]
+    seen, _ = listed(log, query)
+    assert seen == want  # every match once, in the unfiltered list's order
+    if query.get("actor") != "user:nobody":
+        assert want  # the case is not vacuous
+
+
+def test_a_resource_filter_reads_only_the_resources_shard() -> None:
+    log = varied_log()
+    status, body = call(
+        list_mod, get("/audit", admin(), {"resource": "booking/3", "limit": "100"}),
+        deps=list_mod.Deps(log=log, front_door=UNLIMITED),
+    )  # fmt: skip
+    shard = shard_for("booking/3", log.shards)
+    assert status == 200 and body["next_cursor"] is None
+    assert body["scanned"] == len(log.stored(shard)) < 60
+    assert {e["shard"] for e in body["items"]} == {shard} and len(body["items"]) == 6
+
+
+def test_a_rare_match_is_found_across_short_pages_within_the_read_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gpubroker.services.audit as audit_service
+
+    monkeypatch.setattr(audit_service, "SEARCH_BUDGET", 4)  # each call reads at most 4 entries
+    log = varied_log()
+    seen, calls = listed(log, {"request_id": "req-59"})
+    assert [e["request_id"] for e in seen] == ["req-59"]
+    assert calls >= 60 // 4  # each call read at most 4 entries: short (mostly empty) pages, each with a cursor
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"since": "yesterday"}, "invalid_time_range"),
+        ({"until": "2025-03-01T12:00:00"}, "invalid_time_range"),  # no zone: ambiguous
+        ({"since": "0001-01-01T00:00:00+01:00"}, "invalid_time_range"),  # before year 1 in UTC
+        ({"since": "0999-01-01T00:00:00Z"}, "invalid_time_range"),  # not a 4-digit year as the log writes them
+        ({"until": "9999-12-31T23:00:00-05:00"}, "invalid_time_range"),  # past 9999 in UTC
+        ({"actor": ""}, "validation_error"),
+        ({"action": "a" * 129}, "validation_error"),
+    ],
+)
+def test_bad_filters_are_refused_with_a_code(query: dict[str, str], code: str) -> None:
+    deps = list_mod.Deps(log=varied_log(), front_door=UNLIMITED)
+    got, body = call(list_mod, get("/audit", admin(), query), deps=deps)
+    assert got in {400, 422} and body["error"]["code"] == code, body
 
 
 # ---- GET /audit/verify ------------------------------------------------------------------------------------------

@@ -8,14 +8,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from gpubroker.adapters import aws
 from gpubroker.adapters.audit import DynamoAuditLog, KmsCheckpointSigner
-from gpubroker.domain.audit import GENESIS, AuditEntry, checkpoint_message, verify_shard
+from gpubroker.domain.audit import GENESIS, AuditEntry, EntryFilter, checkpoint_message, verify_shard
 from gpubroker.services.audit import list_entries, verify_log, write_checkpoints
 from tests.integration.conftest import Endpoint
 
@@ -209,3 +209,39 @@ def test_list_entries_pages_through_dynamodb(table: str) -> None:
             break
     assert len(seen) == len(set(seen)) == 23
     assert seen == sorted(seen)
+
+
+FILTERS = [
+    EntryFilter(actor="user:u1"),
+    EntryFilter(action="auth"),  # the family: auth.login, auth.mfa.enroll; not authz.check
+    EntryFilter(outcome="refused"),
+    EntryFilter(outcome="ok"),  # not "okay"
+    EntryFilter(outcome="refused:401", actor="user:u2"),
+    EntryFilter(resource="booking/3"),
+    EntryFilter(request_id="req-17"),
+    EntryFilter(since="2025-03-01T12:10:00.000000Z", until="2025-03-01T12:20:00.000000Z", action="booking.create"),
+]
+
+
+@pytest.mark.parametrize("where", FILTERS, ids=[str(n) for n in range(len(FILTERS))])
+def test_a_filtered_list_in_dynamodb_matches_the_filters_own_semantics(table: str, where: EntryFilter) -> None:
+    """The FilterExpression DynamoDB runs answers what EntryFilter.matches says, through short budgets and pages."""
+    log = DynamoAuditLog(table, shards=3)
+    actions = ("auth.login", "auth.mfa.enroll", "booking.create", "authz.check")
+    outcomes = ("ok", "refused:401", "refused:401:reused", "error:503", "okay")
+    for i in range(30):
+        log.append(f"user:u{i % 3}", actions[i % 4], f"booking/{i % 10}", f"req-{i}", outcomes[i % 5],
+                   ts=NOW + timedelta(minutes=i))  # fmt: skip
+    everything = [e for shard in range(3) for e in log.all_entries(shard)]
+    want = [(e.shard, e.seq) for e in everything if where.matches(e)]
+    assert want
+    seen: list[tuple[int, int]] = []
+    cursor: str | None = None
+    while True:
+        page = list_entries(log, limit=2, cursor=cursor, where=where, budget=4)
+        assert page.scanned <= 4  # the budget bounds the entries DynamoDB reads per call
+        seen.extend((item.shard, item.seq) for item in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == want

@@ -12,7 +12,7 @@ from gpubroker.domain.plans import WINDOW_S
 
 if TYPE_CHECKING:  # annotations only: these pull in PyJWT / cryptography, which most functions never load
     from gpubroker.domain.accounts import User
-    from gpubroker.domain.audit import ArchivedCheckpoint, AuditEntry, SignedCheckpoint
+    from gpubroker.domain.audit import ArchivedCheckpoint, AuditEntry, EntryFilter, EntrySearch, SignedCheckpoint
     from gpubroker.domain.bookings import Booking
     from gpubroker.domain.chat import Turn
     from gpubroker.domain.key_rotation import KeyRotation
@@ -357,6 +357,13 @@ class AuditLog(Protocol):
     def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]: ...
 
     def all_entries(self, shard: int) -> list[AuditEntry]: ...
+
+    def search(
+        self, shard: int, where: EntryFilter, *, after_seq: int | None = None, limit: int = 100, budget: int = 5000
+    ) -> EntrySearch:
+        """The entries of ``shard`` after ``after_seq`` that ``where`` matches, in seq order: at most ``limit``,
+        reading at most about ``budget`` entries (the filter is applied where the entries are, not here)."""
+        ...
 
     def put_checkpoint(self, signed: SignedCheckpoint) -> bool: ...
 

@@ -183,4 +183,29 @@ export interface AuditEntry {
 export interface AuditPage {
   items: AuditEntry[];
   next_cursor: string | null;
+  /** entries read to answer (a filtered page can be short, even empty, with a next_cursor) */
+  scanned?: number;
+}
+
+export interface AuditShardReport {
+  shard: number;
+  ok: boolean;
+  size: number;
+  checkpoint_size: number | null;
+  first_broken_seq: number | null;
+  reason: string | null;
+  verified_from: number;
+  verified_through: number | null;
+  published: boolean | null;
+}
+
+export interface AuditVerifyReport {
+  ok: boolean;
+  shards: AuditShardReport[];
+  first_broken_seq: number | null;
+  first_broken_shard: number | null;
+  mode: "incremental" | "genesis";
+  complete: boolean;
+  next_cursor: string | null;
+  entries_read: number;
 }

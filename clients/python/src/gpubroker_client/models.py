@@ -77,6 +77,10 @@ class AuditPage(BaseModel):
     """
     pass as 'cursor' for the next page; null after the last one
     """
+    scanned: Annotated[int | None, Field(title="Scanned")] = 0
+    """
+    entries read to answer this page: with a filter, a page may hold fewer entries than 'limit', even none, and still have a next_cursor (one call reads at most 5,000 entries): follow it to search on
+    """
 
 
 class BookingDraft(BaseModel):
@@ -806,6 +810,7 @@ class ErrorDetail(BaseModel):
             "invalid_mfa_code",
             "invalid_request",
             "invalid_signature",
+            "invalid_time_range",
             "invalid_token",
             "llm_unavailable",
             "mail_unavailable",

@@ -31,6 +31,8 @@ from gpubroker.domain.audit import (
     AuditContention,
     AuditEntry,
     Checkpoint,
+    EntryFilter,
+    EntrySearch,
     SignedCheckpoint,
     next_entry,
     shard_for,
@@ -194,6 +196,44 @@ class DynamoAuditLog:
                 return out
             after = page[-1].seq
 
+    def search(
+        self, shard: int, where: EntryFilter, *, after_seq: int | None = None, limit: int = 100, budget: int = 5000
+    ) -> EntrySearch:
+        """The entries of ``shard`` after ``after_seq`` that ``where`` matches: a Query of the shard's key range with
+        ``where`` as its FilterExpression (DynamoDB filters after reading: ``Limit`` bounds the entries read, not the
+        ones returned, so ``budget`` bounds the cost of one call whatever the filter matches)."""
+        filter_expr, names, values = filter_expression(where)
+        values[":pk"] = {"S": _entry_pk(shard)}
+        condition = "pk = :pk"
+        if after_seq is not None:
+            condition += " AND seq > :after"
+            values[":after"] = {"N": str(after_seq)}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        if filter_expr:
+            kwargs["FilterExpression"] = filter_expr
+            kwargs["ExpressionAttributeNames"] = names
+        out: list[AuditEntry] = []
+        read = 0
+        ddb = client("dynamodb")
+        while True:
+            resp = ddb.query(**kwargs, Limit=max(1, min(budget - read, 1000)))
+            read += int(resp.get("ScannedCount", 0))
+            for item in resp.get("Items") or []:
+                out.append(entry_from_item(item))
+                if len(out) == limit:  # go on after the last one returned: the rest of this read is read again
+                    return EntrySearch(out, out[-1].seq, False, read)
+            last = resp.get("LastEvaluatedKey")
+            if last is None:
+                return EntrySearch(out, out[-1].seq if out else after_seq, True, read)
+            kwargs["ExclusiveStartKey"] = last
+            if read >= budget:
+                return EntrySearch(out, stored_int(last["seq"]["N"]), False, read)
+
     def put_checkpoint(self, signed: SignedCheckpoint) -> bool:
         """Store a signed checkpoint once; False when one of the same size already exists (nothing is replaced)."""
         cp = signed.checkpoint
@@ -257,6 +297,36 @@ class DynamoAuditLog:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return out
+
+
+def filter_expression(where: EntryFilter) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``where`` as a DynamoDB FilterExpression with its names and values (every attribute through a name: ACTION
+    is a reserved word). The same semantics as :meth:`EntryFilter.matches` (a test runs both over the same log)."""
+    parts: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for field in ("actor", "resource", "request_id"):
+        wanted = getattr(where, field)
+        if wanted is not None:
+            names[f"#{field}"] = field
+            values[f":{field}"] = {"S": wanted}
+            parts.append(f"#{field} = :{field}")
+    for field, separator in (("action", "."), ("outcome", ":")):
+        wanted = getattr(where, field)
+        if wanted is not None:
+            names[f"#{field}"] = field
+            values[f":{field}"] = {"S": wanted}
+            values[f":{field}_family"] = {"S": wanted + separator}
+            parts.append(f"(#{field} = :{field} OR begins_with(#{field}, :{field}_family))")
+    if where.since is not None or where.until is not None:
+        names["#ts"] = "ts"
+    if where.since is not None:
+        values[":since"] = {"S": where.since}
+        parts.append("#ts >= :since")
+    if where.until is not None:
+        values[":until"] = {"S": where.until}
+        parts.append("#ts < :until")
+    return " AND ".join(parts), names, values
 
 
 class DynamoVerifyMarker:

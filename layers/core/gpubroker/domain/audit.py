@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring as _q  # the C escaper json.dumps(ensure_ascii=False) uses
 from typing import Any
 
-from gpubroker.domain.errors import DomainError, Unavailable
+from gpubroker.domain.errors import DomainError, InvalidRequest, Unavailable
 
 AUDIT_SHARDS = 8
 """Shards of the audit log: every writer, the checkpoint signer and the verifier must agree. Only ever grow it
@@ -414,3 +414,81 @@ def verify_extension(entries: Sequence[AuditEntry], anchor: Checkpoint) -> Verif
     ``anchor.head``. Lets a new checkpoint be signed in O(new entries) without blessing a tampered tail."""
     broken, reason = _check_chain(entries, shard=anchor.shard, start_seq=anchor.size, start_prev=anchor.head)
     return _OK if broken is None else VerifyResult(False, broken, reason)
+
+
+# ---- searching the log --------------------------------------------------------------------------------------------
+
+
+class InvalidTimeRange(InvalidRequest):
+    """A ``since``/``until`` of ``GET /audit`` that is not an ISO 8601 time with a zone (400)."""
+
+    code = "invalid_time_range"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What ``GET /audit`` may ask for; every given condition must hold (AND). ``None``: no condition.
+
+    - ``actor``, ``resource``, ``request_id``: exactly that value;
+    - ``action``: that action or its family: ``auth`` matches ``auth.login`` and ``auth.mfa.enroll``, not ``author``;
+    - ``outcome``: that outcome or a refinement of it: ``refused`` matches ``refused:401`` and
+      ``refused:401:reused``, ``refused:401`` matches both of those, ``ok`` only ``ok``;
+    - ``since`` (inclusive) / ``until`` (exclusive): :func:`utc_iso` strings, compared as strings (fixed width).
+    """
+
+    actor: str | None = None
+    action: str | None = None
+    resource: str | None = None
+    request_id: str | None = None
+    outcome: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) is not None for name in self.__slots__)
+
+    def matches(self, entry: AuditEntry) -> bool:
+        return (
+            (self.actor is None or entry.actor == self.actor)
+            and (self.resource is None or entry.resource == self.resource)
+            and (self.request_id is None or entry.request_id == self.request_id)
+            and _in_family(entry.action, self.action, ".")
+            and _in_family(entry.outcome, self.outcome, ":")
+            and (self.since is None or entry.ts >= self.since)
+            and (self.until is None or entry.ts < self.until)
+        )
+
+
+def _in_family(value: str, wanted: str | None, separator: str) -> bool:
+    return wanted is None or value == wanted or value.startswith(wanted + separator)
+
+
+def parse_bound(name: str, value: str | None) -> str | None:
+    """A ``since``/``until`` query value (ISO 8601 with ``Z`` or an offset) as a :func:`utc_iso` string. Raises
+    :class:`InvalidTimeRange` for a malformed or zone-less time (whose meaning would depend on the server)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+        utc = when.astimezone(UTC) if when.tzinfo is not None else None
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 with a positive offset
+        raise InvalidTimeRange(f"{name}: not an ISO 8601 time: {value!r}", details={"parameter": name}) from exc
+    if utc is None:
+        raise InvalidTimeRange(
+            f"{name}: give the time zone ('Z' or an offset such as +02:00): {value!r}", details={"parameter": name}
+        )
+    if not 1970 <= utc.year <= 9999:  # the log's timestamps compare as fixed-width strings: 4-digit years only
+        raise InvalidTimeRange(f"{name}: a year from 1970 to 9999: {value!r}", details={"parameter": name})
+    return utc_iso(utc)
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySearch:
+    """One shard's answer to a filtered read: the matching entries in seq order, where to go on from (the last seq
+    read, or the last entry returned when ``limit`` was reached), whether the shard was read to its end, and how
+    many entries were read (matching or not)."""
+
+    items: list[AuditEntry]
+    after_seq: int | None
+    done: bool
+    read: int

@@ -84,3 +84,4 @@ class EntryPage(BaseModel):
 
     items: list[AuditEntry]
     next_cursor: str | None
+    scanned: int = 0

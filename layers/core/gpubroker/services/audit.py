@@ -21,12 +21,14 @@ from gpubroker.domain.audit import (
     AuditTampered,
     ChainWalk,
     Checkpoint,
+    EntryFilter,
     SignedCheckpoint,
     VerifyResult,
     boundary_fault,
     checkpoint_digest,
     checkpoint_message,
     link_fault,
+    shard_for,
     utc_iso,
     verify_extension,
     verify_shard,
@@ -490,21 +492,59 @@ def _decode_cursor(cursor: str, shards: int) -> tuple[int, int | None]:
     return shard, after
 
 
-def list_entries(log: AuditLog, limit: int = 100, cursor: str | None = None) -> EntryPage:
+SEARCH_BUDGET = 5_000
+"""Entries one filtered ``GET /audit`` reads at most (a few DynamoDB pages, well within the API's 29 s): a filter
+that matches rarely answers fewer entries than asked, even none, with a ``next_cursor`` to search on from."""
+
+
+def list_entries(
+    log: AuditLog,
+    limit: int = 100,
+    cursor: str | None = None,
+    where: EntryFilter | None = None,
+    budget: int | None = None,
+) -> EntryPage:
     """One page of entries, shard 0 first then by seq. The cursor is opaque (base64url of the position); ``None``
-    when every shard has been read."""
+    when every shard has been read.
+
+    With ``where``, only the matching entries, and at most ``budget`` entries are read per call (``scanned`` says
+    how many): a page may then hold fewer than ``limit`` entries and still have a ``next_cursor``. A ``resource``
+    condition reads its one shard only (the resource picks the shard)."""
     from gpubroker.domain.audit_reports import EntryPage
 
     limit = max(1, min(limit, MAX_PAGE))
+    budget = SEARCH_BUDGET if budget is None else budget
     shard, after = (0, None) if cursor is None else _decode_cursor(cursor, log.shards)
     items: list[AuditEntry] = []
-    while len(items) < limit and shard < log.shards:
-        want = limit - len(items)
-        page = log.entries(shard, after_seq=after, limit=want)
-        items.extend(page)
-        if len(page) < want:
-            shard, after = shard + 1, None
-        else:
-            after = page[-1].seq
-    next_cursor = None if shard >= log.shards else _encode_cursor(shard, after)
-    return EntryPage(items=items, next_cursor=next_cursor)
+    if not where:
+        while len(items) < limit and shard < log.shards:
+            want = limit - len(items)
+            page = log.entries(shard, after_seq=after, limit=want)
+            items.extend(page)
+            if len(page) < want:
+                shard, after = shard + 1, None
+            else:
+                after = page[-1].seq
+        next_cursor = None if shard >= log.shards else _encode_cursor(shard, after)
+        return EntryPage(items=items, next_cursor=next_cursor, scanned=len(items))
+    allowed = range(log.shards) if where.resource is None else [shard_for(where.resource, log.shards)]
+    position: tuple[int, int | None] | None = _first_at_or_after(allowed, shard, after)
+    read = 0
+    while position is not None and len(items) < limit and read < budget:
+        shard, after = position
+        found = log.search(shard, where, after_seq=after, limit=limit - len(items), budget=budget - read)
+        items.extend(found.items)
+        read += found.read
+        position = _first_at_or_after(allowed, shard + 1, None) if found.done else (shard, found.after_seq)
+        if not (found.done or found.read or found.items):
+            break  # no progress: answer where it stands rather than loop
+    next_cursor = None if position is None else _encode_cursor(*position)
+    return EntryPage(items=items, next_cursor=next_cursor, scanned=read)
+
+
+def _first_at_or_after(shards: range | list[int], shard: int, after: int | None) -> tuple[int, int | None] | None:
+    """Where to read next among ``shards``: (shard, after) itself when it is one of them, else the start of the next
+    one, or None when none is left."""
+    if shard in shards:
+        return shard, after
+    return next(((s, None) for s in shards if s > shard), None)
