@@ -105,7 +105,7 @@ export default function ResetPassword() {
   return (
     <Stack>
       <Title order={1}>Choose a new password</Title>
-      <Card withBorder maw={480} component="section" aria-label="New password">{body}</Card>
+      <Card withBorder maw={480} component="section" aria-label="Password reset">{body}</Card>
     </Stack>
   );
 }
