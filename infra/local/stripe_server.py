@@ -555,7 +555,9 @@ async def expire_checkout_session(request: web.Request) -> web.Response:
     return _json(session._export())
 
 
-PAGE: Final = """<!doctype html><html><head><meta charset="utf-8"><title>GPUBroker test checkout</title></head>
+# no favicon request (the server would refuse it: 401 without an API key), as a browser test watches every request
+PAGE: Final = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>GPUBroker test checkout</title></head>
 <body style="font-family:sans-serif;max-width:32em;margin:3em auto"><h1>Test checkout</h1>
 <p>Session <code>{id}</code>: {mode}, {amount} {currency}. Status: <b>{status}</b>.</p>{form}
 <p><small>The local Stripe-compatible server: no real card is charged.</small></p></body></html>"""

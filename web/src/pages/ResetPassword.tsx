@@ -12,12 +12,13 @@ const MAX = 128;
 
 /** The way out of a link that does not work: a new one. */
 function NewLink({ children }: { children: React.ReactNode }) {
+  const { user } = useAuth();
   return (
     <Stack>
       <Alert variant="outline" color="red.9" role="alert" title="This link does not work">{children}</Alert>
       <Group>
         <Button component={Link} to="/forgot-password">Request a new link</Button>
-        <Anchor component={Link} to="/account">Sign in</Anchor>
+        <Anchor component={Link} to="/account">{user ? "Your account" : "Sign in"}</Anchor>
       </Group>
     </Stack>
   );
