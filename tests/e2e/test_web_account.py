@@ -3,13 +3,14 @@ email from the mailed link, turn on two-step verification (the QR code and its s
 through the MFA step, open a (non-runpod) offer, Book Now, pay on the local Stripe pay page (which sends the payer
 back to the app's /app/billing/done, linking to the booking), watch the booking turn confirmed on its page, find it
 in Bookings, cancel it and see the refund; made admin, the Audit page; then an upgrade to Pro through Checkout (back
-on /app/billing/done, the plan shows). Account, booking, Bookings and Audit are each checked at 1280x800 and
-390x844 (no console error, no failed request, no serious or critical axe-core violation, a screenshot in
+on /app/billing/done, the plan shows). Account, the return page, booking, Bookings and Audit are each checked at
+1280x800 and 390x844 (no console error, no failed request, no serious or critical axe-core violation, a screenshot in
 ``.local/web-screenshots``). One browser, one context: the session lives in the tab."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -76,7 +77,7 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     expect(page.get_by_text("No bookings this period.")).to_be_visible()  # GET /billing/usage answered
     token = _token(_mail_to(stack, address, "Verify your GPUBroker email address"))
     page.goto(f"{stack.url}/app/verify-email#token={token}")  # a reload: the session resumes from the tab
-    expect(page.get_by_text("Email verified")).to_be_visible()
+    expect(page.get_by_text("Email verified")).to_be_visible(timeout=SETTLE_S)  # a cold function on a new stack
 
     # two-step verification: the QR code and its secret, confirmed with a code
     page.get_by_role("link", name="Your account").click()
@@ -107,6 +108,9 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
 
     # Book Now on an offer, then its page; the first booking waits for Checkout
     page.goto(f"{stack.url}/app/offers/{bookable_offer(stack)}")
+    # the page's own calls done (KPIs, price history, similar offers): leaving earlier aborts them, failed requests
+    expect(page.get_by_role("button", name="Book now")).to_be_visible(timeout=SETTLE_S)  # its sections mounted
+    expect(page.get_by_role("main").get_by_text(re.compile(r"^Loading .*…$"))).to_have_count(0, timeout=SETTLE_S)
     page.get_by_role("button", name="Book now").click()
     page.get_by_role("dialog").get_by_role("button", name="Book", exact=True).click()
     page.wait_for_url("**/app/bookings/*")
@@ -119,7 +123,8 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     page.wait_for_url(f"**/app/billing/done?session_id=*&booking_id={booking_id}")
     page.wait_for_load_state("networkidle")
     assert not watched.problems, watched.problems  # the Stripe page's included: it requests nothing that fails
-    page.get_by_role("button", name="Open the booking").click()
+    check(watched, "billing-done-booking", failures)
+    page.get_by_role("link", name="Open the booking").click()
     page.wait_for_url(f"**/app/bookings/{booking_id}")
     expect(page.get_by_text("live", exact=True)).to_be_visible()  # the signed-in WebSocket is open
     expect(status).to_have_text("confirmed", timeout=SETTLE_S)
