@@ -277,8 +277,9 @@ class LocalStack:
         # the machine's Redis (every machine of the project runs one): plan rate limits, login throttling and
         # breakers shared by all functions, as in AWS; unreachable, each falls back to its in-process twin
         redis_url = os.environ.get("GPUBROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
-        # the account mails' links point at this API (there is no web app locally to open them)
-        params = {"RedisUrl": redis_url, "AppUrl": self.api_url, "AssistantRedisPrefix": self.redis_key_prefix,
+        # the account mails' links and Checkout's return URLs open the web app this front serves under /app/
+        # (<api>/app/verify-email#token=..., /app/reset-password#token=..., /app/billing/done?session_id=...)
+        params = {"RedisUrl": redis_url, "AppUrl": f"{self.api_url}/app", "AssistantRedisPrefix": self.redis_key_prefix,
                   **assistant_parameters(), **parameter_overrides()}  # fmt: skip
         self.redis_key_prefix = params["AssistantRedisPrefix"]
         self.names = provision(self.app, self.prefix, endpoint_url=self.aws_endpoint, params=params)

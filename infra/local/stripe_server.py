@@ -14,7 +14,9 @@ starts (docs/decisions.md, "Local Stripe server and payments"):
   page (``GET``/``POST /checkout/pay/<id>``): paying attaches a test card (``pm_card_visa``, or the form's
   ``payment_method``) to the customer as its default, then a succeeded PaymentIntent (payment), a subscription
   (subscription) or nothing more (setup), and posts ``checkout.session.completed`` (localstripe posts
-  ``payment_intent.succeeded``, ``customer.subscription.created`` and the invoice events itself).
+  ``payment_intent.succeeded``, ``customer.subscription.created`` and the invoice events itself). As on Stripe's
+  hosted page, a browser that paid is redirected (303) to the session's ``success_url`` and an open session's page
+  links to its ``cancel_url``; a JSON client (``Accept: application/json``) gets the session instead.
 - **Billing meters** (``/v1/billing/meters``) and **meter events** (``/v1/billing/meter_events``, deduplicated by
   ``identifier``), their totals at ``GET /v1/billing/meters/<id>/event_summaries`` and ``GET /_local/meter_totals``.
 - **Webhook endpoints** (``--webhook URL --webhook-secret whsec_...``, or ``POST /v1/webhook_endpoints`` with
@@ -553,7 +555,9 @@ async def expire_checkout_session(request: web.Request) -> web.Response:
     return _json(session._export())
 
 
-PAGE: Final = """<!doctype html><html><head><meta charset="utf-8"><title>GPUBroker test checkout</title></head>
+# no favicon request (the server would refuse it: 401 without an API key), as a browser test watches every request
+PAGE: Final = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>GPUBroker test checkout</title></head>
 <body style="font-family:sans-serif;max-width:32em;margin:3em auto"><h1>Test checkout</h1>
 <p>Session <code>{id}</code>: {mode}, {amount} {currency}. Status: <b>{status}</b>.</p>{form}
 <p><small>The local Stripe-compatible server: no real card is charged.</small></p></body></html>"""
@@ -561,10 +565,12 @@ PAGE: Final = """<!doctype html><html><head><meta charset="utf-8"><title>GPUBrok
 
 def _page(session: CheckoutSession, message: str = "") -> str:
     form = ("" if session.status != "open" else
-            f'<form method="post" action="/checkout/pay/{session.id}"><select name="payment_method">'
-            '<option value="pm_card_visa">Visa 4242 (succeeds)</option>'
+            f'<form method="post" action="/checkout/pay/{session.id}"><select name="payment_method" '
+            'aria-label="Test card"><option value="pm_card_visa">Visa 4242 (succeeds)</option>'
             '<option value="pm_card_chargeCustomerFail">Visa 0341 (declined)</option></select> '
             '<button type="submit">Pay</button></form>')  # fmt: skip
+    if session.status == "open" and session.cancel_url:  # Stripe's back link: nothing is charged
+        form += f'<p><a href="{html.escape(session.cancel_url)}">Cancel and go back to GPUBroker</a></p>'
     if session.status == "complete" and session.success_url:
         back = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id)
         form = f'<p><a href="{html.escape(back)}">Back to GPUBroker</a></p>'
@@ -597,7 +603,8 @@ async def pay(request: web.Request) -> web.Response:
         await deliver(ls.Event("checkout.session.completed", session))
     if wants_json:
         return _json(session._export())
-    # a page with a link to success_url rather than a redirect: locally nothing serves the app's return page
+    if session.status == "complete" and session.success_url:  # as Stripe does: back to the app's return page
+        raise web.HTTPSeeOther(session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id))
     return web.Response(text=_page(session, "Paid."), content_type="text/html")
 
 

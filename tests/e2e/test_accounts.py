@@ -87,7 +87,7 @@ def test_register_verify_forgot_reset_login_over_http(stack: Stack) -> None:
     assert _call(stack, "/auth/register", {"email": address, "password": PASSWORD})[0] == 202
     verification = _mail_to(stack, address, "Verify your GPUBroker email address")
     assert verification["From"] == "no-reply@gpubroker.dev"
-    assert f"{stack.url}/verify-email#token=" in str(verification.get_payload())  # links to the local API
+    assert f"{stack.url}/app/verify-email#token=" in str(verification.get_payload())  # the web app's page
     auth, tokens = _login(stack, address, PASSWORD)
     assert _claims(tokens["access_token"])["email_verified"] is False
     status, body, _ = _call(stack, "/auth/verify-email", {"token": _token(verification)})
@@ -104,7 +104,9 @@ def test_register_verify_forgot_reset_login_over_http(stack: Stack) -> None:
     assert _call(stack, "/auth/password/forgot", {"email": ghost})[:2] == (202, {"status": "accepted"})
     assert _call(stack, "/auth/password/forgot", {"email": address})[:2] == (202, {"status": "accepted"})
     assert not any(email.message_from_bytes(p.read_bytes())["To"] == ghost for p in _outbox(stack).glob("*.eml"))
-    reset = _token(_mail_to(stack, address, "Reset your GPUBroker password"))
+    reset_mail = _mail_to(stack, address, "Reset your GPUBroker password")
+    assert f"{stack.url}/app/reset-password#token=" in str(reset_mail.get_payload())  # the web app's page
+    reset = _token(reset_mail)
     status, body, _ = _call(stack, "/auth/password/reset", {"token": reset, "password": NEW_PASSWORD})
     assert (status, body["status"]) == (200, "password_reset")
     status, body, _ = _call(stack, "/auth/password/reset", {"token": reset, "password": "one more passphrase"})

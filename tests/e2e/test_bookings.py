@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -106,17 +108,26 @@ def world(stack: Stack) -> Iterator[World]:
 
 
 def pay_checkout(url: str) -> None:
-    status, _, _ = raw_post(url)
-    assert status == 200, status
+    """Pay as the pay page's form does; like Stripe, the answer sends the payer back to the web app's return page
+    (``<AppUrl>/billing/done``, the booking named), not followed here."""
+    status, _, headers = raw_post(url)
+    assert status == 303, status
+    assert "/app/billing/done?session_id=cs_" in headers["Location"] and "&booking_id=bk_" in headers["Location"]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def raw_post(url: str) -> tuple[int, bytes, dict[str, str]]:
-    import urllib.request
-
     req = urllib.request.Request(url, data=b"payment_method=pm_card_visa", method="POST",
                                  headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return resp.status, resp.read(), dict(resp.headers)
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(req, timeout=30) as resp:
+            return resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as exc:  # a 3xx not followed, or a 4xx
+        return exc.code, exc.read(), dict(exc.headers)
 
 
 def booker_with_card(world: World) -> Booker:

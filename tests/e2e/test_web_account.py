@@ -1,15 +1,16 @@
 """The signed-in web app in a real browser (issue 15), one walk through it on the local stack: sign up, verify the
 email from the mailed link, turn on two-step verification (the QR code and its secret), sign out, sign in again
-through the MFA step, open a (non-runpod) offer, Book Now, pay on the local Stripe pay page, watch the booking turn
-confirmed on its page, find it in Bookings, cancel it and see the refund; made admin, the Audit page; then an
-upgrade to Pro through Checkout. Account,
-booking, Bookings and Audit are each
-checked at 1280x800 and 390x844 (no console error, no failed request, no serious or critical axe-core violation,
-a screenshot in ``.local/web-screenshots``). One browser, one context: the session lives in the tab."""
+through the MFA step, open a (non-runpod) offer, Book Now, pay on the local Stripe pay page (which sends the payer
+back to the app's /app/billing/done, linking to the booking), watch the booking turn confirmed on its page, find it
+in Bookings, cancel it and see the refund; made admin, the Audit page; then an upgrade to Pro through Checkout (back
+on /app/billing/done, the plan shows). Account, the return page, booking, Bookings and Audit are each checked at
+1280x800 and 390x844 (no console error, no failed request, no serious or critical axe-core violation, a screenshot in
+``.local/web-screenshots``). One browser, one context: the session lives in the tab."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -76,7 +77,7 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     expect(page.get_by_text("No bookings this period.")).to_be_visible()  # GET /billing/usage answered
     token = _token(_mail_to(stack, address, "Verify your GPUBroker email address"))
     page.goto(f"{stack.url}/app/verify-email#token={token}")  # a reload: the session resumes from the tab
-    expect(page.get_by_text("Email verified")).to_be_visible()
+    expect(page.get_by_text("Email verified")).to_be_visible(timeout=SETTLE_S)  # a cold function on a new stack
 
     # two-step verification: the QR code and its secret, confirmed with a code
     page.get_by_role("link", name="Your account").click()
@@ -107,6 +108,9 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
 
     # Book Now on an offer, then its page; the first booking waits for Checkout
     page.goto(f"{stack.url}/app/offers/{bookable_offer(stack)}")
+    # the page's own calls done (KPIs, price history, similar offers): leaving earlier aborts them, failed requests
+    expect(page.get_by_role("button", name="Book now")).to_be_visible(timeout=SETTLE_S)  # its sections mounted
+    expect(page.get_by_role("main").get_by_text(re.compile(r"^Loading .*…$"))).to_have_count(0, timeout=SETTLE_S)
     page.get_by_role("button", name="Book now").click()
     page.get_by_role("dialog").get_by_role("button", name="Book", exact=True).click()
     page.wait_for_url("**/app/bookings/*")
@@ -115,9 +119,13 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     expect(status).to_have_text("awaiting payment", timeout=SETTLE_S)
     page.get_by_role("link", name="Pay with Stripe").click()
     page.get_by_role("button", name="Pay").click()  # the local Stripe server's pay page (test card)
-    page.wait_for_load_state("networkidle")  # its favicon request too
-    watched.problems.clear()  # what the Stripe page did is not the app's
-    page.goto(f"{stack.url}/app/bookings/{booking_id}")
+    # as on Stripe, paying sends the payer back to the app's return page, which links to the booking paid for
+    page.wait_for_url(f"**/app/billing/done?session_id=*&booking_id={booking_id}")
+    page.wait_for_load_state("networkidle")
+    assert not watched.problems, watched.problems  # the Stripe page's included: it requests nothing that fails
+    check(watched, "billing-done-booking", failures)
+    page.get_by_role("link", name="Open the booking").click()
+    page.wait_for_url(f"**/app/bookings/{booking_id}")
     expect(page.get_by_text("live", exact=True)).to_be_visible()  # the signed-in WebSocket is open
     expect(status).to_have_text("confirmed", timeout=SETTLE_S)
     check(watched, "booking", failures)
@@ -150,8 +158,10 @@ def test_sign_up_mfa_book_pay_cancel(stack: Stack, open_page: Callable[[str], Wa
     page.get_by_role("link", name="Account").click()
     page.get_by_role("button", name="Upgrade to Pro").click()
     page.get_by_role("button", name="Pay").click()  # the local Stripe pay page
-    page.wait_for_load_state("networkidle")
-    page.goto(f"{stack.url}/app/account")
+    # back on the app's return page, which refreshes the session until the plan shows (the webhook may lag)
+    page.wait_for_url("**/app/billing/done?session_id=*&plan=pro")
+    expect(page.get_by_test_id("plan")).to_have_text("pro", ignore_case=True, timeout=30_000)
+    page.goto(f"{stack.url}/app/account")  # a reload: the session resumes with the new plan
     plan = page.get_by_test_id("plan")
     deadline = time.monotonic() + 20
     while plan.inner_text().lower() != "pro" and time.monotonic() < deadline:

@@ -157,7 +157,9 @@ def test_checkout_sessions_for_a_booking_and_for_a_plan(payments: StripePayments
         4200,
         {"booking_id": "bk_c", "user_id": "u-6"},
     )
-    assert session.success_url.startswith("http://app.test/billing/done")
+    # the web app's return pages, with the booking to link to ({CHECKOUT_SESSION_ID} is Stripe's to fill in)
+    assert session.success_url == "http://app.test/billing/done?session_id={CHECKOUT_SESSION_ID}&booking_id=bk_c"
+    assert session.cancel_url == "http://app.test/billing/cancelled?booking_id=bk_c"
     paid = requests.post(url, headers={"Accept": "application/json"}, timeout=10).json()
     assert payments.find_charge(paid["payment_intent"]) == ("succeeded", Money(4200, "usd"))
     assert payments.saved_payment_method(customer)  # the card is saved for the next booking
@@ -179,6 +181,7 @@ def test_checkout_sessions_for_a_booking_and_for_a_plan(payments: StripePayments
                                             idempotency_key="user:u-6:checkout:enterprise:2026-12-05")  # fmt: skip
     plan_session = v1.checkout.sessions.retrieve(psid)
     assert plan_session.mode == "subscription" and purl.endswith(psid)
+    assert plan_session.success_url.endswith("/billing/done?session_id={CHECKOUT_SESSION_ID}&plan=enterprise")
     sub = requests.post(purl, headers={"Accept": "application/json"}, timeout=10).json()["subscription"]
     subscription = v1.subscriptions.retrieve(sub)
     assert subscription.metadata.to_dict() == {"user_id": "u-6", "plan": "enterprise"}

@@ -140,6 +140,27 @@ def test_paying_a_checkout_session_saves_the_card_charges_and_posts_a_correctly_
     assert again["payment_intent"] == paid["payment_intent"]
 
 
+def test_a_browser_that_pays_is_sent_to_success_url_and_an_open_page_links_to_cancel_url(v1: Any) -> None:
+    """As on Stripe's hosted page: the form's POST answers 303 to the app's return page (the session id filled in);
+    a declined card stays on the page; the open page links back to cancel_url."""
+    customer = v1.customers.create(params={"email": "back@example.com"})
+    session = v1.checkout.sessions.create(params={
+        "mode": "payment", "customer": customer.id, "cancel_url": "http://app.test/app/billing/cancelled?booking_id=b1",
+        "success_url": "http://app.test/app/billing/done?session_id={CHECKOUT_SESSION_ID}&booking_id=b1",
+        "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 300,
+                                                      "product_data": {"name": "A100 x 1h"}}}],
+    })  # fmt: skip
+    page = requests.get(session.url, timeout=5).text
+    assert 'href="http://app.test/app/billing/cancelled?booking_id=b1"' in page
+    declined = requests.post(session.url, data={"payment_method": "pm_card_chargeCustomerFail"}, timeout=10,
+                             allow_redirects=False)  # fmt: skip
+    assert declined.status_code == 402 and "Payment failed" in declined.text
+    paid = requests.post(session.url, data={"payment_method": "pm_card_visa"}, timeout=10, allow_redirects=False)
+    assert paid.status_code == 303
+    assert paid.headers["Location"] == f"http://app.test/app/billing/done?session_id={session.id}&booking_id=b1"
+    assert "cancelled" not in requests.get(session.url, timeout=5).text  # a paid session: no way back to cancel
+
+
 def test_a_subscription_checkout_creates_the_subscription_with_its_metadata(server: Any, v1: Any) -> None:
     _, received = server
     product = v1.products.create(params={"name": "Pro"})

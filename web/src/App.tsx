@@ -19,6 +19,10 @@ const Bookings = lazy(() => import("./pages/Bookings"));
 const BookingDetail = lazy(() => import("./pages/BookingDetail"));
 const Audit = lazy(() => import("./pages/Audit"));
 const VerifyEmail = lazy(() => import("./pages/VerifyEmail"));
+const ForgotPassword = lazy(() => import("./pages/ForgotPassword"));
+const ResetPassword = lazy(() => import("./pages/ResetPassword"));
+const BillingDone = lazy(() => import("./pages/BillingDone"));
+const BillingCancelled = lazy(() => import("./pages/BillingCancelled"));
 
 /** The navigation: the pages of issue 15, the later ones marked "soon" until they land. */
 const NAV: { to: string; label: string; soon?: boolean; admin?: boolean }[] = [
@@ -70,6 +74,11 @@ export function App() {
             <Route path="/compare" element={<Compare />} />
             <Route path="/account" element={<Account />} />
             <Route path="/verify-email" element={<VerifyEmail />} />
+            {/* the pages the account mails (<AppUrl>/...) and Stripe Checkout's return URLs open */}
+            <Route path="/forgot-password" element={<ForgotPassword />} />
+            <Route path="/reset-password" element={<ResetPassword />} />
+            <Route path="/billing/done" element={<BillingDone />} />
+            <Route path="/billing/cancelled" element={<BillingCancelled />} />
             <Route path="/bookings" element={<Bookings />} />
             <Route path="/bookings/:bookingId" element={<BookingDetail />} />
             <Route path="/audit" element={<Audit />} />

@@ -67,12 +67,13 @@ class _Capacity(_Settings):
 class StripeSettings(_Settings):
     """The Stripe client (``gpubroker.wiring.billing.payments``): the secret (JSON ``{"api_key": "sk_..."}``), the
     API's base address (empty: the real Stripe API; the local stack sets its Stripe-compatible server), the auth
-    table (the user -> customer links) and where Checkout sends the payer back (``<APP_URL>/billing/done``)."""
+    table (the user -> customer links) and where Checkout sends the payer back: the web app's pages
+    ``<APP_URL>/billing/done`` and ``<APP_URL>/billing/cancelled`` (``APP_URL`` = the ``WebAppUrl`` output, .../app)."""
 
     STRIPE_SECRET_ID: str = Field(min_length=3, description="Secrets Manager id of the Stripe keys")
     STRIPE_API_BASE: str = Field(default="", description="empty: https://api.stripe.com; locally the local server")
     AUTH_TABLE: str = Field(min_length=3)
-    APP_URL: str = Field(default="https://gpubroker.invalid", min_length=1, description="Checkout's return URLs")
+    APP_URL: str = Field(default="https://gpubroker.invalid", min_length=1, description="the web app: Checkout returns")
 
 
 class _StepAudit(_Settings):
@@ -263,7 +264,7 @@ class AccountMailSettings(AuthSettings):
     sender (a verified identity: template.yaml ``MailSenderIdentity``) and the web app's URL the links point to."""
 
     MAIL_FROM: str = Field(min_length=3, description="the SES sender address (the template's MailFrom)")
-    APP_URL: str = Field(min_length=1, description="base URL of the links: <APP_URL>/verify-email#token=")
+    APP_URL: str = Field(min_length=1, description="the web app (.../app): <APP_URL>/verify-email#token=")
 
 
 class OperatorSettings(_Settings):

@@ -102,6 +102,19 @@ describe("Session", () => {
     expect(store.data.has("gpubroker.refresh")).toBe(false);
   });
 
+  it("discard forgets the session without a call (a password reset revoked it already)", async () => {
+    const { calls, fetchImpl } = api(() => json(200, tokens(1)));
+    const store = memory();
+    const session = new Session(fetchImpl, store);
+    await session.login("a@example.com", "pw");
+    let told = 0;
+    session.subscribe(() => void (told += 1));
+    session.discard();
+    expect([session.user(), session.resumable, store.data.size, told]).toEqual([null, false, 0, 1]);
+    session.discard(); // nothing left: nobody is told again
+    expect([calls.length, told]).toEqual([1, 1]);
+  });
+
   it("resumes a kept session by refreshing before the first call", async () => {
     const { calls, fetchImpl } = api((path) => (path === "/auth/refresh" ? json(200, tokens(3)) : json(200, [])));
     const store = memory();

@@ -176,6 +176,12 @@ export class Session {
     }
   }
 
+  /** Drops this tab's session without calling the API: its tokens were revoked there already (a password reset
+   * signs every session out), so a logout or refresh would only be refused. */
+  discard(): void {
+    if (this.access || this.resumable) this.forget();
+  }
+
   private send(path: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
     if (!headers.has("accept")) headers.set("accept", "application/json");

@@ -16,6 +16,8 @@ const WORDS: Record<string, string> = {
   booking_not_found: "There is no such booking.",
   booking_payment_expired: "The payment window closed.",
   network_error: "The API could not be reached.",
+  invalid_link: "This link no longer works: it expired, was already used, or a newer one was sent.",
+  validation_error: "Some fields are not valid.",
 };
 
 export function errorWords(error: unknown): string {

@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from "react";
 import {
-  Alert, Badge, Button, Card, Code, Group, Image, List, PasswordInput, SegmentedControl, SimpleGrid, Stack,
+  Alert, Anchor, Badge, Button, Card, Code, Group, Image, List, PasswordInput, SegmentedControl, SimpleGrid, Stack,
   Table, Text, TextInput, Title,
 } from "@mantine/core";
+import { Link } from "react-router-dom";
 import { useAuth } from "../auth/useAuth";
 import { useAuthedApi } from "../auth/useAuthedApi";
 import { errorWords } from "../auth/words";
@@ -91,6 +92,11 @@ function SignIn() {
               <PasswordInput label="Password" value={password} onChange={(e) => setPassword(e.currentTarget.value)}
                 autoComplete={mode === "signin" ? "current-password" : "new-password"} required
                 description={mode === "signup" ? "At least 12 characters." : undefined} />
+              {mode === "signin" && (
+                <Anchor component={Link} to="/forgot-password" state={{ email: email.trim() }} size="sm">
+                  Forgot password?
+                </Anchor>
+              )}
             </>
           )}
           <FormError error={error} />

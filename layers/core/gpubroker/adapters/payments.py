@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final, Protocol, TypeVar
+from urllib.parse import urlencode
 
 from gpubroker.domain.errors import PaymentDeclined, PaymentsUnavailable, Unavailable
 from gpubroker.domain.money import Money
@@ -196,9 +197,13 @@ class StripePayments:
         customer = _map_errors(lambda: self.v1.customers.retrieve(customer_id))
         return str(getattr(getattr(customer, "metadata", None), "user_id", None) or "")
 
-    def _session(self, params: dict[str, Any], idempotency_key: str) -> tuple[str, str]:
-        params = {"success_url": f"{self._return_url}/billing/done?session_id={{CHECKOUT_SESSION_ID}}",
-                  "cancel_url": f"{self._return_url}/billing/cancelled", **params}  # fmt: skip
+    def _session(self, params: dict[str, Any], idempotency_key: str, back: dict[str, str]) -> tuple[str, str]:
+        """A Checkout Session whose return URLs are the web app's pages (``<APP_URL>/billing/done`` and
+        ``/billing/cancelled``), with ``back`` (what was paid for: ``booking_id`` or ``plan``) in their query so
+        the page can link to it; Stripe fills in ``{CHECKOUT_SESSION_ID}``."""
+        query = urlencode(back)
+        params = {"success_url": f"{self._return_url}/billing/done?session_id={{CHECKOUT_SESSION_ID}}&{query}",
+                  "cancel_url": f"{self._return_url}/billing/cancelled?{query}", **params}  # fmt: skip
         session = _map_errors(lambda: self.v1.checkout.sessions.create(
             params=params, options={"idempotency_key": idempotency_key}))  # fmt: skip
         return str(session.id), str(session.url)
@@ -212,7 +217,7 @@ class StripePayments:
                 "currency": amount.currency, "unit_amount": amount.amount_minor,
                 "product_data": {"name": description[:250] or booking_id}}}],
             "payment_intent_data": {"setup_future_usage": "off_session", "metadata": metadata},
-        }, idempotency_key)  # fmt: skip
+        }, idempotency_key, {"booking_id": booking_id})  # fmt: skip
 
     def expire_checkout(self, session_id: str) -> str:
         """Close an open Checkout Session so it can no longer be paid (the saga's payment timeout); its status after
@@ -248,7 +253,7 @@ class StripePayments:
             "mode": "subscription", "customer": customer_id, "metadata": metadata,
             "line_items": [{"price": self.plan_price(plan), "quantity": 1}],
             "subscription_data": {"metadata": metadata},
-        }, idempotency_key)  # fmt: skip
+        }, idempotency_key, {"plan": plan})  # fmt: skip
 
     # -- metering -------------------------------------------------------------------------------------------------
 

@@ -84,7 +84,7 @@ def mail_already_registered(email: str, *, deps: AuthDeps) -> None:
     base = _mail(deps).app_url.rstrip("/")
     _mail(deps).mailer.send(email, "You already have a GPUBroker account",
                             "Someone (you?) tried to create a GPUBroker account with this address, which already "
-                            f"has one. Sign in at {base}/, or reset the password at {base}/forgot-password.\n"
+                            f"has one. Sign in at {base}/account, or reset the password at {base}/forgot-password.\n"
                             "If it was not you, nothing has changed.\n")  # fmt: skip
 
 
