@@ -133,6 +133,8 @@ def test_sign_up_filter_live_price_ask_book_pay_cancel(
     assert chosen, f"every card is a runpod offer: {offered}"
     _, offer = stack.get(f"{stack.url}/offers/{chosen}")
     assert offer["provider"] != "runpod" and offer["available"], offer
+    # the answer's own Book link for it goes to the same form (not to the API's /bookings)
+    expect(reply.locator(f'.chat-md a[href="/app/offers/{chosen}?book=1"]')).to_have_count(1)
     card = cards.and_(page.locator(f'[data-offer-id="{chosen}"]'))
     expect(card).to_contain_text(offer["provider"])
     card.get_by_role("link", name=re.compile("^Book now")).click()
@@ -184,6 +186,7 @@ def test_sign_up_filter_live_price_ask_book_pay_cancel(
     expect(status).to_have_text("cancelled", timeout=SETTLE_S)
     refund = page.get_by_test_id("booking-refund")
     expect(refund).to_contain_text("$")
-    assert dollars(refund.inner_text()) > 0, refund.inner_text()
+    # refunded: the hours not started (the first one is), at the booked price
+    assert dollars(refund.inner_text()) == pytest.approx(per_hour * (hours - 1), abs=0.011), refund.inner_text()
     look(watched, "cancelled", failures)
     assert not failures, json.dumps(failures, indent=1)
