@@ -224,6 +224,10 @@ def test_offers_state_lives_in_the_url(stack: Stack, open_page: Callable[[str], 
     page.go_back()
     expect(page).to_have_url(f"{stack.url}/app/offers?q=h100+8x")
     expect(page.get_by_label("Sort by")).to_have_value("price_per_gpu_hour")
+    _, cheapest = stack.get(f"{stack.url}/offers?q=h100+8x&limit=1")
+    # the page's offers for that URL are in before going back again (a user reads them; leaving earlier, the page
+    # rightly aborts its superseded request, which the watch would count as a failed request)
+    expect(rows.first).to_have_attribute("data-offer-id", cheapest["items"][0]["offer_id"])
     page.go_back()
     expect(page).to_have_url(f"{stack.url}/app/offers")
     expect(page.get_by_role("textbox", name="Search")).to_have_value("")
