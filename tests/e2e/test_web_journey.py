@@ -101,14 +101,17 @@ def test_sign_up_filter_live_price_ask_book_pay_cancel(
     page.get_by_role("button", name="Apply filters").click()
     expect(page).to_have_url(re.compile(r"/app/offers\?.*provider=verda"))
     assert parse_qs(urlsplit(page.url).query) == {"provider": ["verda"], "gpu_vendor": ["nvidia"]}, page.url
-    expect(rows.first).to_have_attribute("data-offer-id", re.compile("^verda-"), timeout=WAIT_MS)
+    _, found = stack.get(f"{stack.url}/offers?provider=verda&gpu_vendor=nvidia&limit=1")  # what the page should say
+    shown = page.get_by_text(re.compile(rf"^Showing \d+ of {found['count']} offers$"))
+    expect(shown).to_be_visible(timeout=WAIT_MS)  # the filtered page is in (the unfiltered one's rows are gone)
     ids = rows.evaluate_all("rows => rows.map(r => r.dataset.offerId)")
     assert ids and all(i.startswith("verda-") for i in ids), ids
     page.reload()  # the URL alone brings the same filters back
     filters = page.get_by_role("form", name="Offer filters")
     expect(filters).to_contain_text("verda")  # the controls show the URL's filters as pills
     expect(filters).to_contain_text("nvidia")
-    expect(rows.first).to_have_attribute("data-offer-id", ids[0], timeout=WAIT_MS)
+    expect(shown).to_be_visible(timeout=WAIT_MS)
+    expect(rows.first).to_have_attribute("data-offer-id", ids[0])
 
     # a price change from `make ingest`: the first row lights up within 2 s of the ingestion's return
     expect(page.locator("[data-live]")).to_have_attribute("data-live", "open", timeout=WAIT_MS)
