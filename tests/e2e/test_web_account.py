@@ -40,11 +40,15 @@ def bookable_offer(stack: Stack) -> str:
     return str(next(o["offer_id"] for o in page["items"] if o["provider"] != "runpod" and o["available"]))
 
 
-def check(watched: Watched, name: str, failures: dict[str, object]) -> None:
-    """The page at both sizes: a screenshot, axe-core's serious violations and what went wrong so far."""
+def check(
+    watched: Watched, name: str, failures: dict[str, object], viewports: tuple[str, ...] = tuple(VIEWPORTS)
+) -> None:
+    """The page at each of ``viewports`` (both sizes unless told): a screenshot, axe-core's serious violations and
+    what went wrong so far."""
     page = watched.page
     page.mouse.move(1, 1)  # no hover state left on the link just clicked
-    for viewport, size in VIEWPORTS.items():
+    for viewport in viewports:
+        size = VIEWPORTS[viewport]
         page.set_viewport_size(size)  # type: ignore[arg-type]
         page.wait_for_timeout(150)  # Mantine's layout settles on resize
         page.screenshot(path=str(SHOTS / f"{name}-{viewport}.png"), full_page=True)

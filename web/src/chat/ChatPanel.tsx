@@ -6,12 +6,13 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import {
   ActionIcon, Anchor, Avatar, Badge, Button, CloseButton, FocusTrap, Group, Paper, Stack, Text, Textarea,
 } from "@mantine/core";
-import { Link } from "react-router-dom";
+import { Link, useNavigate } from "react-router-dom";
 import { apiPost } from "../api/client";
 import { useApi } from "../api/useApi";
 import { ErrorState } from "../components/States";
 import { fmtUsd } from "../format";
 import { getPageContext } from "./context";
+import { routerPath } from "./links";
 import { renderMarkdown } from "./markdown";
 import type { ChatAnswer, ChatCard, ChatMessage } from "./types";
 
@@ -67,6 +68,24 @@ export default function ChatPanel({ open, onClose, onReply }: { open: boolean; o
   const templates = useApi<{ templates: TemplateSummary[] }>("/ai/templates");
   const log = useRef<HTMLDivElement>(null);
   const nextId = useRef(1);
+  const navigate = useNavigate();
+
+  // a link followed from the conversation: an answer's link to an app page goes through the router (a page load
+  // would drop the conversation on screen); the booking form (?book=1) is a dialog of its own, so the panel makes
+  // way for it; on a phone (full screen) every link's page needs the screen
+  const followed = (e: React.MouseEvent) => {
+    const a = (e.target as HTMLElement).closest("a");
+    if (!a) return;
+    const href = a.getAttribute("href") ?? "";
+    const path = routerPath(href, import.meta.env.BASE_URL);
+    const plain = e.button === 0 && !e.metaKey && !e.ctrlKey && !e.shiftKey && !e.altKey;
+    if (path !== null && plain && !e.defaultPrevented) {
+      e.preventDefault();
+      navigate(path);
+    }
+    const booking = path !== null && new URLSearchParams(path.split("?")[1] ?? "").get("book") === "1";
+    if (plain && (booking || window.matchMedia(FULL_SCREEN).matches)) onClose();
+  };
 
   useEffect(() => {
     log.current?.scrollTo({ top: log.current.scrollHeight });
@@ -110,10 +129,7 @@ export default function ChatPanel({ open, onClose, onReply }: { open: boolean; o
           <CloseButton onClick={onClose} aria-label="Close the assistant" />
         </Group>
         <div className="chat-log" ref={log} role="log" aria-live="polite" aria-label="Conversation"
-          onClick={(e) => {
-            // full screen on a phone: a link followed from the panel (Book Now, a template) shows its page
-            if ((e.target as HTMLElement).closest("a") && window.matchMedia(FULL_SCREEN).matches) onClose();
-          }}>
+          onClick={followed}>
           {messages.length === 0 && (
             <Stack gap="xs">
               <Text size="sm">Ask me to find, price, compare or explain GPU offers. Or plan a workload:</Text>

@@ -39,3 +39,9 @@ it("keeps offer text as text: an iframe, style or form in a provider name does n
   const html = renderMarkdown('Provider <iframe src="https://evil"></iframe><style>*{}</style><form><input></form>');
   expect(html).not.toMatch(/<iframe|<style|<form|<input/i);
 });
+
+it("turns the assistant's booking link into the app's booking form for the offer", () => {
+  const html = renderMarkdown("1. **1 x GH200** at lambda: $1.49/h. [Book](/bookings?offer_id=lambda-1a&hours=8)");
+  expect(html).toContain(`href="${import.meta.env.BASE_URL}offers/lambda-1a?book=1&amp;hours=8"`);
+  expect(html).not.toContain('href="/bookings');
+});

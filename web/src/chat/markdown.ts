@@ -4,6 +4,7 @@
 // names, instance types) that the app does not control, so nothing from them may become markup.
 import { marked } from "marked";
 import DOMPurify from "dompurify";
+import { appHref } from "./links";
 
 const ALLOWED_TAGS = ["p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "a", "blockquote", "h1", "h2", "h3",
   "h4", "table", "thead", "tbody", "tr", "th", "td", "hr", "del"];
@@ -12,8 +13,11 @@ let hooked = false;
 
 export function renderMarkdown(text: string): string {
   if (!hooked) {
-    // every surviving link opens beside the app, without handing it window.opener
+    // every surviving link opens beside the app, without handing it window.opener; the assistant's booking link
+    // becomes the app's booking form (links.ts)
     DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      const href = node.tagName === "A" ? node.getAttribute("href") : null;
+      if (href) node.setAttribute("href", appHref(href, import.meta.env.BASE_URL));
       if (node.tagName === "A" && node.getAttribute("href")?.match(/^https?:/)) {
         node.setAttribute("target", "_blank");
         node.setAttribute("rel", "noopener noreferrer");
