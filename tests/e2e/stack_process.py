@@ -3,8 +3,10 @@ by the e2e ``stack`` fixture and by tests/bench/bench_local_stack.py, so the ben
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,6 +49,7 @@ def local_stack(workdir: Path, *args: str, env: dict[str, str] | None = None) ->
             env={**base, "POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: what it started goes with it (see the finally)
         )  # fmt: skip
         try:
             while not state.exists():
@@ -57,8 +60,11 @@ def local_stack(workdir: Path, *args: str, env: dict[str, str] | None = None) ->
             ws_url = json.loads(state.read_text()).get("ws")
             yield Started(f"http://127.0.0.1:{port}", ws_url, state, ready_s, log_path)
         finally:
-            proc.terminate()
+            proc.terminate()  # a started stack stops its servers (moto, Stripe, the fronts) itself
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            # a stack stopped while starting (or killed) leaves its moto and Stripe servers behind: the group's rest
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
