@@ -5,7 +5,8 @@ a screenshot in .local/web-screenshots/.
 - Offer page: cost per 1M tokens, cost per GFLOP and the efficiency score for an offer of a board-unstated GPU
   (``V100-16GB-Any``) and of an 8 GB card (``Quadro-M4000``: an 8B model's weights fit only at int8); a model size
   that fits none of the formats on one GPU reads "Not applicable" with the reason, never an error or a blank.
-- Planner: each plan line's time and cost with the estimator's band ("3.2 h (2.4–3.6)", "$41.20 ($30.90–$46.35)"),
+- Planner: each plan line's time and cost with the estimator's band ("3.2 h (2.4-3.6)", "$41.20 ($30.90-$46.35)",
+  an en dash in the page),
   the cost band being the time band applied to the same GPUs at the same price."""
 
 from __future__ import annotations

@@ -240,11 +240,12 @@ def test_preset_words_name_real_presets(world: World, message: str, preset: str)
 
 
 def test_an_estimate_shows_time_and_cost_with_their_uncertainty_band(world: World) -> None:
-    """Issue 14's band in the assistant's estimate table, as the Planner shows it: "3.2 h (2.4–3.6)", the cost
-    scaled by the same band."""
+    """Issue 14's band in the assistant's estimate table, as the Planner shows it: "3.2 h (2.4-3.6)" (an en dash in
+    the answer), the cost scaled by the same band."""
     store = MemoryConversationStore()
-    answer = chat(ChatRequest(message="how long to fine-tune a 7B model on 100k rows for 3 epochs?"), user_id=None,
-                  store=store, engine=RulesDialogue(), tools_for=lambda u: tools(world, u), clock=world.clock)  # fmt: skip
+    request = ChatRequest(message="how long to fine-tune a 7B model on 100k rows for 3 epochs?")
+    answer = chat(request, user_id=None, store=store, engine=RulesDialogue(), tools_for=lambda u: tools(world, u),
+                  clock=world.clock)  # fmt: skip
     rows = [line for line in answer.text.splitlines() if line.startswith("| ") and " h (" in line]
     assert rows, answer.text
     for row in rows:

@@ -11,7 +11,7 @@ offer, not a bad request, so not a 422."""
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import get_args, overload
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from gpubroker.domain.math_requests import (
     CostPerTokenRequest,
     EfficiencyByOffer,
     EfficiencyRequest,
+    EstimatedCostPerToken,
     MeasuredCostPerToken,
 )
 from gpubroker.domain.math_results import (
@@ -85,7 +86,17 @@ def _usd_per_million(price: float, tps: float) -> float:
 WEIGHT_FORMATS: tuple[Precision, ...] = ("fp16", "int8", "int4")
 
 
+@overload
+def cost_per_token(
+    req: MeasuredCostPerToken | EstimatedCostPerToken, *, offer_math: OfferMath | None
+) -> MeasuredCost | EstimatedCost: ...
+@overload
+def cost_per_token(req: CostPerTokenByOffer, *, offer_math: OfferMath | None) -> EstimatedCost | NotApplicableCost: ...
+@overload
+def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) -> CostPerToken: ...
 def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) -> CostPerToken:
+    """By GPU model (measured or estimated; refusals are 422s) or by offer (``not_applicable`` where the figure
+    does not exist for it)."""
     if isinstance(req, MeasuredCostPerToken):
         price, tps = req.price_per_hour, req.tokens_per_second
         usd = _usd_per_million(price, tps)
@@ -101,7 +112,7 @@ def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) ->
             details={"reason": "insufficient_memory"},
         )
     price, offer_id = _price_or_market(offer_math, spec.model, req.price_per_hour)
-    return _estimate(spec, req.model_params_b, req.precision, req.batch_size, price, offer_id)
+    return _estimate(spec, req.model_params_b, req.precision, req.batch_size, price=price, offer_id=offer_id)
 
 
 def _weights_gb(params_b: float, precision: Precision) -> float:
@@ -141,11 +152,11 @@ def _offer_cost_per_token(req: CostPerTokenByOffer, offer_math: OfferMath | None
             f"{spec.memory_gb:g} GB (a multi-GPU plan: /math/map-workload-to-gpu)",
             price_per_hour=r4(price),
         )
-    return _estimate(spec, req.model_params_b, fits[0], req.batch_size, price, req.offer_id)
+    return _estimate(spec, req.model_params_b, fits[0], req.batch_size, price=price, offer_id=req.offer_id)
 
 
 def _estimate(
-    spec: GpuSpec, params_b: float, precision: Precision, batch_size: int, price: float, offer_id: str | None
+    spec: GpuSpec, params_b: float, precision: Precision, batch_size: int, *, price: float, offer_id: str | None
 ) -> EstimatedCost:
     peak = peak_tflops(spec, precision)  # refuses a format the GPU lacks
     decode = float(
