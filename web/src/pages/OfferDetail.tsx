@@ -1,17 +1,19 @@
-import { useMemo, useState } from "react";
+import { Suspense, lazy, useMemo, useState } from "react";
 import { Anchor, Badge, Card, Group, NativeSelect, Paper, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import type { ChartConfiguration } from "chart.js";
 import { Link, useParams } from "react-router-dom";
 import type { Offer } from "../api/types";
 import { useApi } from "../api/useApi";
 import { BookNow } from "../bookings/BookNow";
-import ChartCanvas from "../components/Chart";
 import { Empty, ErrorState, PageLoading } from "../components/States";
 import { fmtNum, fmtUsd } from "../format";
 import {
   type CostPerGflop, type CostPerToken, DEFAULT_MODEL_B, type Efficiency, MODEL_SIZES_B, costPerTokenBasis, fmtPerMillion,
   fmtTinyUsd,
 } from "../offers/kpis";
+
+// the price chart (Chart.js) is fetched when the history is on screen: a deep link to an offer paints without it
+const ChartCanvas = lazy(() => import("../components/Chart"));
 
 interface PricePoint { ts: string; price_per_gpu_hour: number | null; available: boolean | null }
 interface Similar { offer_id: string; provider: string; gpu_model: string; gpu_count: number; region: string; price_per_gpu_hour: number; similarity: number }
@@ -102,7 +104,11 @@ function History({ offerId }: { offerId: string }) {
   if (history.error) return <ErrorState error={history.error} onRetry={history.reload} />;
   if (!history.data) return <PageLoading label="Loading the price history" />;
   if (points.length < 2) return <Empty>{points.length ? `One price so far: ${fmtUsd(points[0].price_per_gpu_hour)} per GPU-hour.` : "No price history yet."}</Empty>;
-  return <ChartCanvas config={config} label={`Price per GPU-hour over ${points.length} recorded changes`} />;
+  return (
+    <Suspense fallback={<PageLoading label="Loading the chart" />}>
+      <ChartCanvas config={config} label={`Price per GPU-hour over ${points.length} recorded changes`} />
+    </Suspense>
+  );
 }
 
 function SimilarOffers({ offerId }: { offerId: string }) {
