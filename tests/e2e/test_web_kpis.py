@@ -76,6 +76,8 @@ def test_every_offer_kpi_shows_a_figure_or_says_why_not(
             card = page.get_by_test_id("kpi-cost-per-token")
             expect(card.locator("[data-kpi=not-applicable]")).to_have_text("Not applicable", timeout=30_000)
             expect(card).to_contain_text("one V100-16GB-Any has 16 GB")
+            plan = card.get_by_role("link", name="Plan it across several GPUs")
+            expect(plan).to_have_attribute("href", "/app/planner?template=llm-inference")
             if problem := checked(page, watched, f"offer-kpis-not-applicable-{viewport}"):
                 failures[f"{gpu} 70B"] = problem
         page.close()

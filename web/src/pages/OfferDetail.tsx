@@ -50,6 +50,9 @@ function Kpis({ offer }: { offer: Offer }) {
           <>
             <Text fw={600} mt="xs" data-kpi="not-applicable">Not applicable</Text>
             <Text size="xs" c="dimmed">{costPerTokenBasis(t, sizeB)}</Text>
+            {t.reason === "insufficient_memory" && (
+              <Anchor component={Link} to="/planner?template=llm-inference" size="xs">Plan it across several GPUs</Anchor>
+            )}
           </>
         ) : (
           <>
@@ -75,7 +78,7 @@ function Kpis({ offer }: { offer: Offer }) {
       <Paper withBorder p="sm" component="section" aria-labelledby="kpi-eff" data-testid="kpi-efficiency">
         <Text id="kpi-eff" size="xs" c="dimmed">Efficiency score (0-100)</Text>
         {efficiency.error ? <ErrorState error={efficiency.error} onRetry={efficiency.reload} /> : !e ? (
-          <PageLoading label="Loading the efficiency score" />
+          <PageLoading label="Loading the efficiency figures" />
         ) : (
           <>
             <Text fw={700} size="xl" mt="xs" data-kpi="value">{e.score.toFixed(0)}</Text>
