@@ -1,4 +1,5 @@
-"""POST /math/cost-per-token: USD per 1M tokens, measured or estimated from the GPU catalog."""
+"""POST /math/cost-per-token: USD per 1M tokens, measured, or estimated from the GPU catalog for a GPU model or for an
+offer (its GPU at its price; `not_applicable` with the reason where the figure does not exist for it)."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ WITH_A_STACK = (
     "bench_bookings.py",
     "bench_full_ingest.py",
     "bench_local_stack.py",
+    "bench_web.py",
     "bench_ws_latency.py",
 )
 

@@ -99,6 +99,38 @@ def test_cost_per_token_measured_and_estimated(deps: PersonalDeps) -> None:
         assert body["error"]["code"] == "validation_error"
 
 
+def _offer_of(deps: PersonalDeps, gpu_model: str) -> tuple[str, float]:
+    cols = deps.offers.get().cols
+    code = list(cols.vocab["gpu_model"]).index(gpu_model)
+    i = int(np.flatnonzero(cols.codes["gpu_model"] == code)[0])
+    return str(cols.offer_id[i]), float(cols.floats["price_per_gpu_hour"][i])
+
+
+def test_cost_per_token_of_an_offer_whatever_its_gpu(deps: PersonalDeps) -> None:
+    """The offer page's cost per token: by offer, at its price, for board-unstated GPUs (V100-16GB-Any) and for cards
+    an 8B model's fp16 weights do not fit (Quadro-M4000, 8 GB: it was a 422 insufficient_memory by GPU model)."""
+    route = ("api_math_cost_per_token", "/math/cost-per-token")
+    for gpu, fmt in (("V100-16GB-Any", "fp16"), ("H100-80GB-Any", "fp16"), ("Quadro-M4000", "int8")):
+        offer_id, price = _offer_of(deps, gpu)
+        status, body = post(*route, {"offer_id": offer_id}, deps)
+        assert status == 200, body
+        assert body["method"] == "estimated" and body["gpu_model"] == gpu and body["offer_id"] == offer_id
+        assert body["precision"] == fmt and body["price_per_hour"] == pytest.approx(price, rel=1e-3)
+        assert body["usd_per_million_tokens"] > 0
+        status, body = post(*route, {"gpu_model": gpu, "model_params_b": 4, "price_per_hour": 1.0}, deps)
+        assert status == 200 and body["method"] == "estimated", body
+    status, body = post(*route, {"gpu_model": "Quadro-M4000", "model_params_b": 8}, deps)
+    assert status == 422 and body["error"]["details"]["reason"] == "insufficient_memory"  # by GPU model: still a 422
+    offer_id, _ = _offer_of(deps, "V100-16GB-Any")
+    status, body = post(*route, {"offer_id": offer_id, "precision": "bf16"}, deps)
+    assert status == 200 and body["method"] == "not_applicable" and body["reason"] == "precision_unsupported", body
+    assert body["usd_per_million_tokens"] is None and "Volta" in body["explanation"]
+    status, body = post(*route, {"offer_id": offer_id, "model_params_b": 70}, deps)
+    assert status == 200 and body["method"] == "not_applicable" and body["reason"] == "insufficient_memory", body
+    status, body = post(*route, {"offer_id": "nope-123"}, deps)
+    assert status == 404 and body["error"]["code"] == "offer_not_found"
+
+
 def test_cost_per_gflop_and_efficiency(deps: PersonalDeps) -> None:
     status, body = post(
         "api_math_cost_per_gflop",

@@ -2,7 +2,9 @@
 bench_local_stack and bench_full_ingest start their own (unseeded) stacks; bench_ws_latency uses the e2e stack
 and puts back the prices it changed; bench_bookings uses the e2e stack too (a fresh user of its own, its faults
 cleared after each saga); bench_assistant_stack times the assistant's rules on the e2e stack (fresh users of its
-own, its anonymous requests from an address of its own) and starts an unseeded stack of its own whose model hangs."""
+own, its anonymous requests from an address of its own) and starts an unseeded stack of its own whose model hangs;
+bench_web loads every page of the web app once cold and once warm on the e2e stack (anonymous, read only) beside a
+static peer page it puts in web/dist for the run."""
 
 from __future__ import annotations
 
@@ -50,3 +52,14 @@ def test_quick_assistant_on_the_e2e_stack_and_a_hanging_model(stack: Stack) -> N
     assert isinstance(breaker, list), summary
     sequence = [step.split(":")[0] for step in breaker]
     assert sequence[0] == "timeout" and set(sequence) <= {"timeout", "breaker_open"}, summary
+
+
+def test_quick_web_on_the_e2e_stack(stack: Stack) -> None:
+    if os.environ.get("GPUBROKER_API_URL"):
+        pytest.skip("needs the local stack serving this checkout's web/dist")
+    summary = check_quick_run(run_quick("bench_web.py", "--state-file", str(stack.state_file)))
+    figures = summary["figures"]
+    assert isinstance(figures, dict) and len(figures) == 8, summary  # the peer and the seven pages
+    assert all(f["n"] == 1 and f["fcp_p50_ms"] > 0 for f in figures.values()), summary
+    initial, dashboard = summary["initial_js_kb"], summary["dashboard_route_js_kb"]
+    assert isinstance(initial, float) and isinstance(dashboard, float) and 0 < initial <= dashboard, summary

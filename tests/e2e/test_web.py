@@ -183,7 +183,7 @@ def pages(stack: Stack) -> dict[str, tuple[str, str]]:
     return {
         "dashboard": ("/app/", "text=Best Value"),
         "offers": ("/app/offers?gpu=H100&sort=-gpu_memory", "table[aria-label=Offers] tbody tr"),
-        "offer": (f"/app/offers/{first_offer_id(stack)}", "text=Efficiency score"),
+        "offer": (f"/app/offers/{first_offer_id(stack)}", "[data-testid=kpi-efficiency] [data-kpi]"),
         "planner": ("/app/planner", "text=Describe your workload"),
     }
 

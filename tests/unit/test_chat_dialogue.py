@@ -237,3 +237,23 @@ def test_any_words_get_an_answer_never_an_error(world: World, turns: list[str]) 
 def test_preset_words_name_real_presets(world: World, message: str, preset: str) -> None:
     answer = RulesDialogue().reply(message, history=[], slots={}, context=None, tools=tools(world))
     assert answer.intent == "recommend" and f"**{preset}** preset" in answer.text and answer.cards
+
+
+def test_an_estimate_shows_time_and_cost_with_their_uncertainty_band(world: World) -> None:
+    """Issue 14's band in the assistant's estimate table, as the Planner shows it: "3.2 h (2.4-3.6)" (an en dash in
+    the answer), the cost scaled by the same band."""
+    store = MemoryConversationStore()
+    request = ChatRequest(message="how long to fine-tune a 7B model on 100k rows for 3 epochs?")
+    answer = chat(request, user_id=None, store=store, engine=RulesDialogue(), tools_for=lambda u: tools(world, u),
+                  clock=world.clock)  # fmt: skip
+    rows = [line for line in answer.text.splitlines() if line.startswith("| ") and " h (" in line]
+    assert rows, answer.text
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        est, band = cells[2].split(" h (")
+        lo, hi = (float(x.replace(",", "")) for x in band.rstrip(")").split("\u2013"))
+        assert lo <= float(est.replace(",", "")) <= hi
+        if cells[3].startswith("$"):
+            cost, cost_band = cells[3].split(" (")
+            c_lo, c_hi = (float(x.strip("$").replace(",", "")) for x in cost_band.rstrip(")").split("\u2013"))
+            assert c_lo <= float(cost.strip("$").replace(",", "")) <= c_hi

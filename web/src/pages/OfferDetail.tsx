@@ -1,13 +1,19 @@
-import { useMemo } from "react";
-import { Anchor, Badge, Card, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Suspense, lazy, useMemo, useState } from "react";
+import { Anchor, Badge, Card, Group, NativeSelect, Paper, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import type { ChartConfiguration } from "chart.js";
 import { Link, useParams } from "react-router-dom";
 import type { Offer } from "../api/types";
 import { useApi } from "../api/useApi";
 import { BookNow } from "../bookings/BookNow";
-import ChartCanvas from "../components/Chart";
 import { Empty, ErrorState, PageLoading } from "../components/States";
 import { fmtNum, fmtUsd } from "../format";
+import {
+  type CostPerGflop, type CostPerToken, DEFAULT_MODEL_B, type Efficiency, MODEL_SIZES_B, costPerTokenBasis, fmtPerMillion,
+  fmtTinyUsd,
+} from "../offers/kpis";
+
+// the price chart (Chart.js) is fetched when the history is on screen: a deep link to an offer paints without it
+const ChartCanvas = lazy(() => import("../components/Chart"));
 
 interface PricePoint { ts: string; price_per_gpu_hour: number | null; available: boolean | null }
 interface Similar { offer_id: string; provider: string; gpu_model: string; gpu_count: number; region: string; price_per_gpu_hour: number; similarity: number }
@@ -21,20 +27,68 @@ function Spec({ label, value }: { label: string; value: React.ReactNode }) {
   );
 }
 
-interface Efficiency { score: number; tflops: number; tflops_per_usd: number; tflops_per_watt: number; precision: string }
-
-/** The offer's compute KPIs from POST /math/efficiency-score (by offer: its live price and its GPU's catalog figures). */
-function Kpis({ offerId }: { offerId: string }) {
-  const efficiency = useApi<Efficiency>("/math/efficiency-score", { offer_id: offerId });
-  if (efficiency.error) return <ErrorState error={efficiency.error} onRetry={efficiency.reload} />;
-  if (!efficiency.data) return <PageLoading label="Loading the KPIs" />;
-  const e = efficiency.data;
+/** The offer's KPIs: cost per token (by offer: its GPU at its price, a model size the visitor picks), cost per GFLOP
+ * (its GPU's FP16 peak at its price) and the efficiency score (by offer). Each card loads, fails and retries on its
+ * own; a cost per token that does not exist for this offer (the model fits no weight format on one of its GPUs)
+ * says why instead of a figure. */
+function Kpis({ offer }: { offer: Offer }) {
+  const [sizeB, setSizeB] = useState<number>(DEFAULT_MODEL_B);
+  const perToken = useApi<CostPerToken>("/math/cost-per-token", { offer_id: offer.offer_id, model_params_b: sizeB });
+  const perGflop = useApi<CostPerGflop>("/math/cost-per-gflop", { gpu_model: offer.gpu_model, price_per_gpu_hour: offer.price_per_gpu_hour });
+  const efficiency = useApi<Efficiency>("/math/efficiency-score", { offer_id: offer.offer_id });
+  const t = perToken.data, g = perGflop.data, e = efficiency.data;
   return (
-    <SimpleGrid cols={{ base: 2, sm: 4 }}>
-      <Spec label="Efficiency score (0-100)" value={e.score.toFixed(0)} />
-      <Spec label={`${e.precision.toUpperCase()} TFLOPS per GPU`} value={e.tflops.toFixed(0)} />
-      <Spec label="Cost per PFLOP-hour" value={fmtUsd(1000 / e.tflops_per_usd)} />
-      <Spec label="TFLOPS per watt" value={e.tflops_per_watt.toFixed(2)} />
+    <SimpleGrid cols={{ base: 1, sm: 3 }} spacing="md">
+      <Paper withBorder p="sm" component="section" aria-labelledby="kpi-token" data-testid="kpi-cost-per-token">
+        <Text id="kpi-token" size="xs" c="dimmed">Cost per 1M tokens (per GPU)</Text>
+        <NativeSelect size="xs" mt={4} label="Model size" value={String(sizeB)}
+          data={MODEL_SIZES_B.map((b) => ({ value: String(b), label: `${b}B parameters` }))}
+          onChange={(ev) => setSizeB(Number(ev.currentTarget.value))} />
+        {perToken.error ? <ErrorState error={perToken.error} onRetry={perToken.reload} /> : !t ? (
+          <PageLoading label="Loading the cost per token" />
+        ) : t.method === "not_applicable" ? (
+          <>
+            <Text fw={600} mt="xs" data-kpi="not-applicable">Not applicable</Text>
+            <Text size="xs" c="dimmed">{costPerTokenBasis(t, sizeB)}</Text>
+            {t.reason === "insufficient_memory" && (
+              <Anchor component={Link} to="/planner?template=llm-inference" size="xs">Plan it across several GPUs</Anchor>
+            )}
+          </>
+        ) : (
+          <>
+            <Text fw={700} size="xl" mt="xs" data-kpi="value">{fmtPerMillion(t.usd_per_million_tokens)}</Text>
+            <Text size="xs" c="dimmed">{costPerTokenBasis(t, sizeB)}</Text>
+          </>
+        )}
+      </Paper>
+      <Paper withBorder p="sm" component="section" aria-labelledby="kpi-gflop" data-testid="kpi-cost-per-gflop">
+        <Text id="kpi-gflop" size="xs" c="dimmed">Cost per GFLOP</Text>
+        {perGflop.error ? <ErrorState error={perGflop.error} onRetry={perGflop.reload} /> : !g ? (
+          <PageLoading label="Loading the cost per GFLOP" />
+        ) : (
+          <>
+            <Text fw={700} size="xl" mt="xs" data-kpi="value">{fmtTinyUsd(g.usd_per_gflop)}</Text>
+            <Text size="xs" c="dimmed">
+              {fmtUsd(g.usd_per_pflop_hour)} per PFLOP-hour at the {g.precision.toUpperCase()} dense peak
+              ({fmtNum(Math.round(g.tflops))} TFLOPS per GPU, fully used)
+            </Text>
+          </>
+        )}
+      </Paper>
+      <Paper withBorder p="sm" component="section" aria-labelledby="kpi-eff" data-testid="kpi-efficiency">
+        <Text id="kpi-eff" size="xs" c="dimmed">Efficiency score (0-100)</Text>
+        {efficiency.error ? <ErrorState error={efficiency.error} onRetry={efficiency.reload} /> : !e ? (
+          <PageLoading label="Loading the efficiency figures" />
+        ) : (
+          <>
+            <Text fw={700} size="xl" mt="xs" data-kpi="value">{e.score.toFixed(0)}</Text>
+            <Text size="xs" c="dimmed">
+              {e.tflops_per_usd.toFixed(0)} {e.precision.toUpperCase()} TFLOPS per $/h and {e.tflops_per_watt.toFixed(2)} TFLOPS
+              per watt, against the market's best
+            </Text>
+          </>
+        )}
+      </Paper>
     </SimpleGrid>
   );
 }
@@ -53,7 +107,11 @@ function History({ offerId }: { offerId: string }) {
   if (history.error) return <ErrorState error={history.error} onRetry={history.reload} />;
   if (!history.data) return <PageLoading label="Loading the price history" />;
   if (points.length < 2) return <Empty>{points.length ? `One price so far: ${fmtUsd(points[0].price_per_gpu_hour)} per GPU-hour.` : "No price history yet."}</Empty>;
-  return <ChartCanvas config={config} label={`Price per GPU-hour over ${points.length} recorded changes`} />;
+  return (
+    <Suspense fallback={<PageLoading label="Loading the chart" />}>
+      <ChartCanvas config={config} label={`Price per GPU-hour over ${points.length} recorded changes`} />
+    </Suspense>
+  );
 }
 
 function SimilarOffers({ offerId }: { offerId: string }) {
@@ -113,8 +171,8 @@ export default function OfferDetail() {
         </SimpleGrid>
       </Card>
       <Card withBorder>
-        <Title order={2} size="h4" mb="xs">Compute KPIs</Title>
-        <Kpis offerId={o.offer_id} />
+        <Title order={2} size="h4" mb="xs">KPIs</Title>
+        <Kpis offer={o} />
       </Card>
       <Card withBorder>
         <Title order={2} size="h4" mb="xs">Price history</Title>

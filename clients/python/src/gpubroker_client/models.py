@@ -458,17 +458,53 @@ class CostPerGflopRequest(BaseModel):
     utilisation: Annotated[float | None, Field(ge=0.01, le=1.0, title="Utilisation")] = 1.0
 
 
+class CostPerTokenByOffer(BaseModel):
+    """
+    USD per 1M tokens of one offer: one of its GPUs (the catalog's figures for the offer's GPU model, board-unstated
+    ``-Any`` models included) serving a model of ``model_params_b`` at the offer's own price per GPU-hour. Without
+    ``precision`` the weights take the widest format that fits one GPU's memory (fp16, else int8, else int4; every
+    GPU runs these). An offer for which the figure does not exist (the model fits no format on one GPU, or the GPU
+    lacks the ``precision`` asked for) is answered ``method: "not_applicable"`` with the reason, not refused.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    batch_size: Annotated[int | None, Field(ge=1, le=1024, title="Batch Size")] = 1
+    model_params_b: Annotated[float | None, Field(ge=0.01, le=2000.0, title="Model Params B")] = 8
+    """
+    model size, billions of parameters (default 8: a Llama-3-8B class)
+    """
+    offer_id: Annotated[
+        str,
+        Field(max_length=80, min_length=3, pattern="^[a-z0-9-]+$", title="Offer Id"),
+    ]
+    precision: Annotated[
+        Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"] | None,
+        Field(title="Precision"),
+    ] = None
+    """
+    weights' format; omitted: the widest of fp16, int8, int4 that fits one GPU
+    """
+
+
 class CostPerTokenOut(BaseModel):
     model_config = ConfigDict(
         extra="allow",
     )
-    method: Annotated[str, Field(title="Method")]
+    method: Annotated[Literal["measured", "estimated", "not_applicable"], Field(title="Method")]
     """
-    measured (from tokens_per_second) or estimated (from the GPU catalog)
+    measured (from tokens_per_second), estimated (from the GPU catalog) or not_applicable (by offer: the model fits no weight format on one of its GPUs, or the GPU lacks the format asked for; `reason` and `explanation` say which, and there is no throughput or cost)
     """
     price_per_hour: Annotated[float, Field(title="Price Per Hour")]
-    tokens_per_second: Annotated[float, Field(title="Tokens Per Second")]
-    usd_per_million_tokens: Annotated[float, Field(title="Usd Per Million Tokens")]
+    tokens_per_second: Annotated[float | None, Field(title="Tokens Per Second")] = None
+    """
+    null only when method is not_applicable
+    """
+    usd_per_million_tokens: Annotated[float | None, Field(title="Usd Per Million Tokens")] = None
+    """
+    null only when method is not_applicable
+    """
 
 
 class GpuCount(RootModel[int]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,10 +14,14 @@ class _Out(BaseModel):
 
 
 class CostPerTokenOut(_Out):
-    method: str = Field(description="measured (from tokens_per_second) or estimated (from the GPU catalog)")
+    method: Literal["measured", "estimated", "not_applicable"] = Field(
+        description="measured (from tokens_per_second), estimated (from the GPU catalog) or not_applicable (by offer: "
+        "the model fits no weight format on one of its GPUs, or the GPU lacks the format asked for; `reason` and "
+        "`explanation` say which, and there is no throughput or cost)"
+    )
     price_per_hour: float
-    tokens_per_second: float
-    usd_per_million_tokens: float
+    tokens_per_second: float | None = Field(default=None, description="null only when method is not_applicable")
+    usd_per_million_tokens: float | None = Field(default=None, description="null only when method is not_applicable")
 
 
 class CostPerGflopOut(_Out):

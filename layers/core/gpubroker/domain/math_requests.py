@@ -76,7 +76,24 @@ class EstimatedCostPerToken(_Strict):
     price_per_hour: Price | None = None
 
 
-CostPerTokenRequest = MeasuredCostPerToken | EstimatedCostPerToken
+class CostPerTokenByOffer(_Strict):
+    """USD per 1M tokens of one offer: one of its GPUs (the catalog's figures for the offer's GPU model, board-unstated
+    ``-Any`` models included) serving a model of ``model_params_b`` at the offer's own price per GPU-hour. Without
+    ``precision`` the weights take the widest format that fits one GPU's memory (fp16, else int8, else int4; every
+    GPU runs these). An offer for which the figure does not exist (the model fits no format on one GPU, or the GPU
+    lacks the ``precision`` asked for) is answered ``method: "not_applicable"`` with the reason, not refused."""
+
+    offer_id: OfferId
+    model_params_b: float = Field(
+        default=8, ge=0.01, le=2000, description="model size, billions of parameters (default 8: a Llama-3-8B class)"
+    )
+    precision: Precision | None = Field(
+        default=None, description="weights' format; omitted: the widest of fp16, int8, int4 that fits one GPU"
+    )
+    batch_size: Int = Field(default=1, ge=1, le=1024)
+
+
+CostPerTokenRequest = MeasuredCostPerToken | EstimatedCostPerToken | CostPerTokenByOffer
 
 
 PRECISION_FIELD = (

@@ -37,6 +37,7 @@ class EstimatedCost(_Result):
     method: Literal["estimated"] = "estimated"
     gpu_model: str
     offer_id: str | None
+    precision: str
     bottleneck: Literal["memory_bandwidth", "compute"]
     assumptions: list[str]
     price_per_hour: float
@@ -44,7 +45,19 @@ class EstimatedCost(_Result):
     usd_per_million_tokens: float
 
 
-CostPerToken = MeasuredCost | EstimatedCost
+class NotApplicableCost(_Result):
+    """An offer whose cost per token does not exist as asked: the model fits none of the weight formats on one of its
+    GPUs, or its GPU lacks the format asked for. ``explanation`` says so in words a person reads."""
+
+    method: Literal["not_applicable"] = "not_applicable"
+    gpu_model: str
+    offer_id: str
+    reason: Literal["insufficient_memory", "precision_unsupported"]
+    explanation: str
+    price_per_hour: float
+
+
+CostPerToken = MeasuredCost | EstimatedCost | NotApplicableCost
 
 
 class CostPerGflop(_Result):

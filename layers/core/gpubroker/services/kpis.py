@@ -2,9 +2,16 @@
 an efficiency score (performance per dollar and per watt) at a precision. A missing price is the cheapest live
 offer's. A precision the GPU lacks is refused as the workload routes refuse it (``domain.precision``: 422
 ``precision_unsupported``); fp8 runs at the FP8 tensor rate. Figures keep four significant figures
-(``domain.types.r4``): a real cost never reads 0.0."""
+(``domain.types.r4``): a real cost never reads 0.0.
+
+Cost per token by offer (``CostPerTokenByOffer``: the web app's offer page) takes the offer's GPU and its price, picks
+the widest weight format that fits when none is asked for, and answers ``not_applicable`` with the reason where the
+figure does not exist for that offer (the model fits no format on one GPU, a format the GPU lacks): a fact about the
+offer, not a bad request, so not a 422."""
 
 from __future__ import annotations
+
+from typing import get_args, overload
 
 import numpy as np
 
@@ -12,9 +19,11 @@ from gpubroker.domain.errors import NoMarketPrice, OfferNotFound, ValidationFail
 from gpubroker.domain.gpus import GpuSpec, UnknownGpu, bundled_catalog, canonical_gpu
 from gpubroker.domain.math_requests import (
     CostPerGflopRequest,
+    CostPerTokenByOffer,
     CostPerTokenRequest,
     EfficiencyByOffer,
     EfficiencyRequest,
+    EstimatedCostPerToken,
     MeasuredCostPerToken,
 )
 from gpubroker.domain.math_results import (
@@ -24,6 +33,7 @@ from gpubroker.domain.math_results import (
     EfficiencyReference,
     EstimatedCost,
     MeasuredCost,
+    NotApplicableCost,
 )
 from gpubroker.domain.precision import BYTES_PER_PARAM, Precision, compute_path, peak_tflops, precision_supported
 from gpubroker.domain.types import r4
@@ -72,37 +82,99 @@ def _usd_per_million(price: float, tps: float) -> float:
         raise ValidationFailed(str(exc)) from None
 
 
+# the weight formats a by-offer cost per token tries when none is asked for, widest first (every GPU runs them)
+WEIGHT_FORMATS: tuple[Precision, ...] = ("fp16", "int8", "int4")
+
+
+@overload
+def cost_per_token(
+    req: MeasuredCostPerToken | EstimatedCostPerToken, *, offer_math: OfferMath | None
+) -> MeasuredCost | EstimatedCost: ...
+@overload
+def cost_per_token(req: CostPerTokenByOffer, *, offer_math: OfferMath | None) -> EstimatedCost | NotApplicableCost: ...
+@overload
+def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) -> CostPerToken: ...
 def cost_per_token(req: CostPerTokenRequest, *, offer_math: OfferMath | None) -> CostPerToken:
+    """By GPU model (measured or estimated; refusals are 422s) or by offer (``not_applicable`` where the figure
+    does not exist for it)."""
     if isinstance(req, MeasuredCostPerToken):
         price, tps = req.price_per_hour, req.tokens_per_second
         usd = _usd_per_million(price, tps)
         return MeasuredCost(price_per_hour=r4(price), tokens_per_second=r4(tps), usd_per_million_tokens=r4(usd))
+    if isinstance(req, CostPerTokenByOffer):
+        return _offer_cost_per_token(req, offer_math)
     spec = gpu_spec(req.gpu_model)
-    peak = peak_tflops(spec, req.precision)  # refuses a format the GPU lacks
-    bytes_pp = BYTES_PER_PARAM[req.precision]
-    weights_gb = req.model_params_b * bytes_pp
-    if weights_gb > spec.memory_gb:
+    peak_tflops(spec, req.precision)  # refuses a format the GPU lacks
+    if (need := _weights_gb(req.model_params_b, req.precision)) > spec.memory_gb:
         raise ValidationFailed(
-            f"{req.model_params_b}B parameters at {req.precision} need {weights_gb:.1f} GB; "
+            f"{req.model_params_b}B parameters at {req.precision} need {need:.1f} GB; "
             f"{spec.model} has {spec.memory_gb:.0f} GB (use /math/map-workload-to-gpu for multi-GPU plans)",
             details={"reason": "insufficient_memory"},
         )
+    price, offer_id = _price_or_market(offer_math, spec.model, req.price_per_hour)
+    return _estimate(spec, req.model_params_b, req.precision, req.batch_size, price=price, offer_id=offer_id)
+
+
+def _weights_gb(params_b: float, precision: Precision) -> float:
+    return params_b * BYTES_PER_PARAM[precision]
+
+
+def offer_gpu(offer_math: OfferMath | None, offer_id: str) -> tuple[GpuSpec, float]:
+    """An offer's GPU (its catalog entry) and price per GPU-hour; an offer not in the snapshot is a 404."""
+    if offer_math is None or (i := offer_math.index_of(offer_id)) is None:
+        raise OfferNotFound(f"no offer {offer_id!r}")
+    cols = offer_math.cols
+    spec = gpu_spec(str(cols.vocab["gpu_model"][int(cols.codes["gpu_model"][i])]))
+    return spec, float(cols.floats["price_per_gpu_hour"][i])
+
+
+def _offer_cost_per_token(req: CostPerTokenByOffer, offer_math: OfferMath | None) -> EstimatedCost | NotApplicableCost:
+    spec, price = offer_gpu(offer_math, req.offer_id)
+    tried = (req.precision,) if req.precision is not None else WEIGHT_FORMATS
+    if req.precision is not None and not precision_supported(spec.architecture, req.precision):
+        return NotApplicableCost(
+            gpu_model=spec.model,
+            offer_id=req.offer_id,
+            reason="precision_unsupported",
+            explanation=f"{spec.model} ({spec.architecture}) has no native {req.precision}; it runs "
+            f"{', '.join(p for p in get_args(Precision) if precision_supported(spec.architecture, p))}",
+            price_per_hour=r4(price),
+        )
+    fits = [p for p in tried if _weights_gb(req.model_params_b, p) <= spec.memory_gb]
+    if not fits:
+        smallest = tried[-1]
+        return NotApplicableCost(
+            gpu_model=spec.model,
+            offer_id=req.offer_id,
+            reason="insufficient_memory",
+            explanation=f"a {req.model_params_b:g}B-parameter model needs "
+            f"{_weights_gb(req.model_params_b, smallest):.1f} GB for its weights at {smallest}; one {spec.model} has "
+            f"{spec.memory_gb:g} GB (a multi-GPU plan: /math/map-workload-to-gpu)",
+            price_per_hour=r4(price),
+        )
+    return _estimate(spec, req.model_params_b, fits[0], req.batch_size, price=price, offer_id=req.offer_id)
+
+
+def _estimate(
+    spec: GpuSpec, params_b: float, precision: Precision, batch_size: int, *, price: float, offer_id: str | None
+) -> EstimatedCost:
+    peak = peak_tflops(spec, precision)  # refuses a format the GPU lacks
     decode = float(
         kpi.decode_tokens_per_second(
-            spec.memory_bandwidth_gbps, req.model_params_b, bytes_pp, efficiency=DECODE_BANDWIDTH_EFFICIENCY
+            spec.memory_bandwidth_gbps, params_b, BYTES_PER_PARAM[precision], efficiency=DECODE_BANDWIDTH_EFFICIENCY
         )
     )
-    compute_cap = PREFILL_MFU * peak * 1e12 / (2 * req.model_params_b * 1e9)
-    tps = min(decode * req.batch_size, compute_cap)
-    price, offer_id = _price_or_market(offer_math, spec.model, req.price_per_hour)
+    compute_cap = PREFILL_MFU * peak * 1e12 / (2 * params_b * 1e9)
+    tps = min(decode * batch_size, compute_cap)
     usd = _usd_per_million(price, tps)
     return EstimatedCost(
         gpu_model=spec.model,
         offer_id=offer_id,
-        bottleneck="memory_bandwidth" if decode * req.batch_size <= compute_cap else "compute",
+        precision=precision,
+        bottleneck="memory_bandwidth" if decode * batch_size <= compute_cap else "compute",
         assumptions=[
             f"decode reads all weights once per token at {DECODE_BANDWIDTH_EFFICIENCY:.0%} of peak bandwidth",
-            f"throughput capped by {PREFILL_MFU:.0%} of the {_peak_name(req.precision)} ({peak:g} TFLOPS) at 2 FLOP "
+            f"throughput capped by {PREFILL_MFU:.0%} of the {_peak_name(precision)} ({peak:g} TFLOPS) at 2 FLOP "
             "per parameter",
         ],
         price_per_hour=r4(price),
@@ -157,11 +229,7 @@ def _references(offer_math: OfferMath | None, precision: Precision) -> tuple[flo
 
 def efficiency(req: EfficiencyRequest, *, offer_math: OfferMath | None) -> Efficiency:
     if isinstance(req, EfficiencyByOffer):
-        if offer_math is None or (i := offer_math.index_of(req.offer_id)) is None:
-            raise OfferNotFound(f"no offer {req.offer_id!r}")
-        cols = offer_math.cols
-        spec = gpu_spec(str(cols.vocab["gpu_model"][int(cols.codes["gpu_model"][i])]))
-        price = float(cols.floats["price_per_gpu_hour"][i])
+        spec, price = offer_gpu(offer_math, req.offer_id)
     else:
         spec, price = gpu_spec(req.gpu_model), req.price_per_gpu_hour
     tflops = peak_tflops(spec, req.precision)  # refuses a format the GPU lacks

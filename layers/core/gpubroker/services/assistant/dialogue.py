@@ -606,10 +606,36 @@ def _plan_table(plans: Sequence[GpuPlan], serving: bool) -> list[str]:
             c = f"${rate:,.2f}/h" if rate else "no live price"
             lines.append(f"| {p.gpu_model} | {p.gpus_needed} | {p.memory_required_gb:,.0f} GB | {c} |")
         else:
-            t = f"{p.est_hours:.1f} h" if p.est_hours is not None else "ongoing"
-            c = f"${p.est_cost_usd:,.2f}" if p.est_cost_usd is not None else "no live price"
+            t, c = _time_and_cost(p)
             lines.append(f"| {p.gpu_model} | {p.gpus_needed} | {t} | {c} |")
     return lines
+
+
+def _hours(h: float) -> str:
+    """Hours as the web app's Planner reads them (web/src/planner/band.ts): 2 significant digits under 1 h, one
+    decimal under 10, whole above."""
+    if h < 1:
+        return f"{float(f'{h:.2g}'):g}"
+    return f"{h:.1f}" if h < 9.95 else f"{h:,.0f}"
+
+
+def _usd(x: float) -> str:
+    return f"${x:,.0f}" if abs(x) >= 1000 else f"${x:,.2f}"
+
+
+def _time_and_cost(p: GpuPlan) -> tuple[str, str]:
+    """Time and cost with the uncertainty band (est_hours_low/high), e.g. "3.2 h (2.4-3.6)" and "$41.20 ($30.90-
+    $46.35)" (with an en dash in the answer): the cost scales with the time (same GPUs, same price)."""
+    if p.est_hours is None:
+        return "ongoing", f"${p.est_cost_usd:,.2f}" if p.est_cost_usd is not None else "no live price"
+    h, lo, hi = p.est_hours, p.est_hours_low, p.est_hours_high
+    band = (lo, hi) if lo is not None and hi is not None and h > 0 else None
+    t = f"{_hours(h)} h" + (f" ({_hours(band[0])}\u2013{_hours(band[1])})" if band else "")
+    if p.est_cost_usd is None:
+        return t, "no live price"
+    cost = p.est_cost_usd
+    c = _usd(cost) + (f" ({_usd(cost * band[0] / h)}\u2013{_usd(cost * band[1] / h)})" if band else "")
+    return t, c
 
 
 def _has_search_slots(spec: WorkloadSpec) -> bool:
