@@ -168,11 +168,12 @@ def test_sign_up_filter_live_price_ask_book_pay_cancel(
     expect(status).to_have_text("awaiting payment", timeout=SETTLE_S)
     page.get_by_role("link", name="Pay with Stripe").click()
     page.get_by_role("button", name="Pay").click()  # the local Stripe server's pay page (test card)
-    expect(page.get_by_text("Paid.")).to_be_visible(timeout=WAIT_MS)
-    page.wait_for_load_state("networkidle")  # its favicon request too
-    watched.problems.clear()  # what the Stripe page did is not the app's
-    # back to the booking's page (the pay page's own link goes to the deployed return page, absent locally)
-    page.goto(booking_url)
+    # as on Stripe, paying sends the payer back to the app's return page, which links to the booking paid for
+    page.wait_for_url(f"**/app/billing/done?session_id=*&booking_id={booking_id}", timeout=WAIT_MS)
+    page.wait_for_load_state("networkidle")
+    look(watched, "billing-done", failures)
+    page.get_by_role("link", name="Open the booking").click()
+    page.wait_for_url(booking_url, timeout=WAIT_MS)
     expect(page.get_by_text("live", exact=True)).to_be_visible(timeout=WAIT_MS)  # the signed-in WebSocket
     expect(status).to_have_text("confirmed", timeout=SETTLE_S)
     look(watched, "booking", failures)
