@@ -71,7 +71,15 @@ class Tools(Protocol):
 
     def parse_workload(self, text: str) -> ParseAnswer: ...
 
-    def map_workload(self, workload: Mapping[str, Any] | WorkloadRequest, *, top: int = 5) -> WorkloadMapping: ...
+    def map_workload(
+        self,
+        workload: Mapping[str, Any] | WorkloadRequest,
+        *,
+        top: int = 5,
+        filters: Mapping[str, Any] | None = None,
+    ) -> WorkloadMapping:
+        """The workload's GPU plans priced from the live offers (with ``filters``: from those they allow only)."""
+        ...
 
     def recommend(
         self, filters: Mapping[str, Any] | None = None, *, preset: str | None = None, limit: int = 5
@@ -167,6 +175,16 @@ _PROVIDER = re.compile(
 )
 _PROVIDER_NAMES = {"vast.ai": "vast", "lambda labs": "lambda", "datacrunch": "verda", "google cloud": "gcp"}
 _ANY_PROVIDER = re.compile(r"\b(any|every|all) providers?\b", re.I)
+# why a GPU cannot run a workload (``domain.workloads.Reason``), in an answer's words
+_REASON_WORDS = {
+    "precision_unsupported": "no fast path for the requested precision",
+    "codec_unsupported": "its encoder cannot encode that codec",
+    "no_hardware_encoder": "no hardware video encoder",
+    "insufficient_memory_even_at_max_gpus": "not enough memory even with the most GPUs allowed",
+    "exceeds_max_gpus": "would need more GPUs than allowed",
+    "insufficient_memory_at_gpu_count": "not enough memory at the GPU count asked for",
+    "target_not_met": "too slow for the target",
+}
 _DOLLARS = re.compile(r"^\s*\$\s*([0-9]+(?:\.[0-9]+)?)\s*$")
 FOLLOW_UPS = {
     "find": ["Compare the top two", "Why is the first one ranked first?", "Book the first one for 8 hours"],
@@ -428,11 +446,15 @@ class RulesDialogue:
         if workload is None:
             return Reply(text=f"I cannot estimate that as stated ({notes[-1] if notes else 'out of bounds'}).",
                          intent=intent, slots=s, follow_up=["Help"])  # fmt: skip
-        mapping = tools.map_workload(workload, top=100)
+        constraints = offer_filters(spec, hours=s.get("hours"), providers=s.get("providers") or ())
+        market = {k: v for k, v in constraints.items() if k != "gpu"}  # the GPU asked for is picked below
+        mapping = tools.map_workload(workload, top=100, filters=market or None)
         plans = [p for p in mapping.plans if p.feasible]
         if spec.gpu is not None:
             wanted = [p for p in plans if spec.gpu.value.lower() in p.gpu_model.lower()]
             plans = wanted or plans
+        if not plans and market:
+            return self._no_fit(s, tools, intent, workload, mapping, market)
         if not plans:
             return Reply(text="No GPU in the catalog can run this as stated: " + ", ".join(
                 f"{p.gpu_model} ({p.reason})" for p in mapping.infeasible[:3]), intent=intent, slots=s,
@@ -441,11 +463,18 @@ class RulesDialogue:
         if serving:
             plans = sorted(plans, key=lambda p: (p.gpus_needed or 0) * (p.price_per_gpu_hour or float("inf")))
         lines = _plan_table(plans[:5], serving)
-        best = plans[0]
-        filters = offer_filters(spec, gpu=best.gpu_model, hours=s.get("hours"), providers=s.get("providers") or ())
-        if best.gpus_needed and best.gpus_needed > 1:
-            filters["min_gpu_count"] = max(filters.get("min_gpu_count", 1), best.gpus_needed)
-        page = tools.search_offers(filters, limit=50)
+        # the cards: the live offers of the best plan the (constrained) market rents with enough GPUs
+        best, filters, page = plans[0], {}, None
+        for plan in plans[: 5 if market else 1]:
+            f = offer_filters(spec, gpu=plan.gpu_model, hours=s.get("hours"), providers=s.get("providers") or ())
+            if plan.gpus_needed and plan.gpus_needed > 1:
+                f["min_gpu_count"] = max(f.get("min_gpu_count", 1), plan.gpus_needed)
+            found = tools.search_offers(f, limit=50)
+            if page is None or found.items:
+                best, filters, page = plan, f, found
+            if found.items:
+                break
+        assert page is not None
         cards: list[Card] = []
         if page.items:
             ranked = tools.rank([o.offer_id for o in page.items])
@@ -454,12 +483,48 @@ class RulesDialogue:
         head = f"Estimate for **{spec.workload_type.value if spec.workload_type else ''}**"
         if spec.model:
             head += f" ({spec.model.value})"
+        if market:
+            head += f", among the offers {_describe(market)}"
         text = "\n".join([head + ":", "", *lines])
         if cards:
             text += f"\n\nLive offers: {_describe(filters)}:\n\n" + "\n".join(_card_line(c) for c in cards)
-        elif filters.get("max_price_per_hour") is not None:
-            text += f"\n\nNo live {best.gpu_model} offer is within {_describe(filters)}."
+        elif market:
+            text += (f"\n\nNo live offer {_describe(market)} has enough GPUs of one of these in one instance "
+                     f"(the best: {best.gpus_needed} x {best.gpu_model}); try without the constraint.")  # fmt: skip
         return Reply(text=text, intent=intent, slots=s, cards=cards, follow_up=FOLLOW_UPS["estimate"])
+
+    def _no_fit(
+        self,
+        s: Slots,
+        tools: Tools,
+        intent: str,
+        workload: WorkloadRequest,
+        mapping: WorkloadMapping,
+        market: Mapping[str, Any],
+    ) -> Reply:
+        """Nothing the constrained market offers can run the workload: why (the GPUs it offers and what stops
+        each), what the whole market would use instead, and how to drop the constraint; never an empty answer."""
+        s["offers"] = []
+        offered = [p for p in mapping.infeasible if p.offer_id is not None]  # priced: the market rents it
+        where = _describe(market)
+        if not offered:
+            text = f"No live offer matches {where}, so there is no GPU there to run this on."
+        else:
+            need = mapping.requirement.memory_required_gb
+            why = "; ".join(f"{p.gpu_model}: {_REASON_WORDS.get(p.reason or '', p.reason)}" for p in offered[:4])
+            more = f" (and {len(offered) - 4} more)" if len(offered) > 4 else ""
+            text = (f"No GPU offered {where} can run this workload (it needs about {need:,.0f} GB of GPU memory): "
+                    f"{why}{more}.")  # fmt: skip
+        anywhere = [p for p in tools.map_workload(workload, top=5).plans if p.feasible]
+        if anywhere:
+            p = anywhere[0]
+            text += (f"\n\nWithout that constraint, the best fit is **{p.gpus_needed} x {p.gpu_model}**"
+                     + (f" (from ${p.price_per_gpu_hour:.2f}/GPU-h)" if p.price_per_gpu_hour else "")
+                     + ": drop the constraint (e.g. *on any provider*) to see those offers.")  # fmt: skip
+        else:
+            text += "\n\nNo GPU in the whole market can run it as stated either: try a smaller model or precision."
+        follow = ["On any provider", "What if my budget is higher?", "Help"]
+        return Reply(text=text, intent=intent, slots=s, follow_up=follow)
 
     # ---- recommend -------------------------------------------------------------------------------------------
 
