@@ -25,10 +25,10 @@ from gpubroker.domain.chat import BookingDraft, Card, ChatContext
 from gpubroker.domain.errors import OfferNotFound, ValidationFailed
 from gpubroker.domain.gpus import bundled_catalog
 from gpubroker.domain.llm import ToolSpec
-from gpubroker.domain.providers import provider_names
 from gpubroker.domain.math_requests import EnsembleRequest, PresetName
 from gpubroker.domain.math_results import PresetResult, Recommendation
 from gpubroker.domain.price_history import HistoryPage
+from gpubroker.domain.providers import provider_names
 from gpubroker.domain.search import OfferFilters, OfferPage
 from gpubroker.domain.types import OfferId, r4
 from gpubroker.domain.workload_spec import ParseAnswer, ParseRequest

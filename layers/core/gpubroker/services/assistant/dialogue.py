@@ -168,12 +168,50 @@ _BARE_NUMBER = re.compile(
 )
 _UNIT_WORDS = {"min": "minutes", "gb": "gb", "ima": "images", "row": "rows", "tok": "tokens", "vid": "videos",
                "cli": "videos"}  # fmt: skip
-_PROVIDER = re.compile(
-    r"\b(?:at|on|from|with|via|only)\s+(runpod|vast(?:\.ai)?|lambda(?: labs)?|shadeform|verda|datacrunch|paperspace|"
-    r"fluidstack|aws|gcp|google cloud|azure)\b",
+# provider names as users write them -> the built-in provider (``domain.providers.PROVIDERS``). Unambiguous ones
+# are read anywhere ("verda's H100", "RunPod"); a common word ("vast", "lambda", "google", "amazon") only after a
+# preposition ("on Lambda", "from vast.ai"), in a list after another provider ("runpod or vast") or spelled out
+# ("Lambda Labs", "vast.ai").
+_PROVIDER_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "runpod": (r"run\s?pod(?:\.io)?",),
+    "vast": (r"vast[\s.-]?ai",),
+    "lambda": (r"lambda[\s-]?labs", r"lambda\s+cloud", r"lambda\.ai"),
+    "shadeform": (r"shade\s?form",),
+    "verda": (r"verda", r"data\s?crunch"),
+    "paperspace": (r"paper\s?space",),
+    "fluidstack": (r"fluid\s?stack",),
+    "aws": (r"aws", r"amazon\s+web\s+services", r"amazon\s+ec2", r"ec2"),
+    "gcp": (r"gcp", r"google\s+cloud(?:\s+platform)?"),
+    "azure": (r"(?:microsoft\s+)?azure",),
+}
+_PROVIDER_WORDS: dict[str, tuple[str, ...]] = {"vast": (r"vast",), "lambda": (r"lambda",),
+                                               "gcp": (r"google",), "aws": (r"amazon",)}  # fmt: skip
+_ALONE = "|".join(f"(?P<{n}>{'|'.join(v)})" for n, v in _PROVIDER_SPELLINGS.items())
+_AFTER = "|".join(f"(?P<w_{n}>{'|'.join(v)})" for n, v in _PROVIDER_WORDS.items())
+_PROVIDER = re.compile(rf"(?<![\w.-])(?:{_ALONE})(?![\w-])(?:'s)?", re.I)
+_PROVIDER_WORD = re.compile(
+    rf"(?:\b(?:at|on|from|with|via|only|using|through|in|provider|providers)\s+|(?:,|/|\bor|\band)\s*)"
+    rf"(?:{_AFTER})(?![\w-])(?!\.\w)(?=\s*(?:$|[,;:!?)]|\.(?!\w)|(?:or|and|in|for|with|under|below|at|only|please|now|"
+    r"today|instead|gpus?|instances?|offers?|machines?|servers?|nodes?|cards?|[a-z]*\d\w*)\b))",
     re.I,
 )
-_PROVIDER_NAMES = {"vast.ai": "vast", "lambda labs": "lambda", "datacrunch": "verda", "google cloud": "gcp"}
+
+
+def providers_named(message: str) -> list[str]:
+    """The built-in providers a message names, in the order written, case-insensitive (see
+    ``_PROVIDER_SPELLINGS``); a common word counts after a preposition or in a list of providers."""
+    found: list[tuple[int, str]] = []
+    for m in _PROVIDER.finditer(message):
+        found.append((m.start(), next(n for n, v in m.groupdict().items() if v)))
+    if found or _PROVIDER_WORD.search(message):
+        for m in _PROVIDER_WORD.finditer(message):
+            name = next(n[2:] for n, v in m.groupdict().items() if v)
+            if name in ("vast", "lambda") or re.match(r"\s*(?:at|on|from|via|with|using|through)\b", m.group(0),
+                                                      re.I) or found:  # fmt: skip
+                found.append((m.start(), name))
+    return list(dict.fromkeys(n for _, n in sorted(found)))
+
+
 _ANY_PROVIDER = re.compile(r"\b(any|every|all) providers?\b", re.I)
 # why a GPU cannot run a workload (``domain.workloads.Reason``), in an answer's words
 _REASON_WORDS = {
@@ -371,7 +409,7 @@ class RulesDialogue:
         state["pending"] = pending
         state["spec"] = merge_spec(state.get("spec") or {}, parse_spec(message))
         _fill_pending(message, state)  # a bare answer means what the question asked ("$3": per hour)
-        named = [_PROVIDER_NAMES.get(p.lower(), p.lower()) for p in _PROVIDER.findall(message)]
+        named = providers_named(message)
         if named:
             state["providers"] = list(dict.fromkeys(named))
         elif _ANY_PROVIDER.search(message):
@@ -454,7 +492,7 @@ class RulesDialogue:
             wanted = [p for p in plans if spec.gpu.value.lower() in p.gpu_model.lower()]
             plans = wanted or plans
         if not plans and market:
-            return self._no_fit(s, tools, intent, workload, mapping, market)
+            return _no_fit(s, tools, intent, workload=workload, mapping=mapping, market=market)
         if not plans:
             return Reply(text="No GPU in the catalog can run this as stated: " + ", ".join(
                 f"{p.gpu_model} ({p.reason})" for p in mapping.infeasible[:3]), intent=intent, slots=s,
@@ -463,18 +501,7 @@ class RulesDialogue:
         if serving:
             plans = sorted(plans, key=lambda p: (p.gpus_needed or 0) * (p.price_per_gpu_hour or float("inf")))
         lines = _plan_table(plans[:5], serving)
-        # the cards: the live offers of the best plan the (constrained) market rents with enough GPUs
-        best, filters, page = plans[0], {}, None
-        for plan in plans[: 5 if market else 1]:
-            f = offer_filters(spec, gpu=plan.gpu_model, hours=s.get("hours"), providers=s.get("providers") or ())
-            if plan.gpus_needed and plan.gpus_needed > 1:
-                f["min_gpu_count"] = max(f.get("min_gpu_count", 1), plan.gpus_needed)
-            found = tools.search_offers(f, limit=50)
-            if page is None or found.items:
-                best, filters, page = plan, f, found
-            if found.items:
-                break
-        assert page is not None
+        best, filters, page = _plan_offers(spec, s, plans[: 5 if market else 1], tools)
         cards: list[Card] = []
         if page.items:
             ranked = tools.rank([o.offer_id for o in page.items])
@@ -492,39 +519,6 @@ class RulesDialogue:
             text += (f"\n\nNo live offer {_describe(market)} has enough GPUs of one of these in one instance "
                      f"(the best: {best.gpus_needed} x {best.gpu_model}); try without the constraint.")  # fmt: skip
         return Reply(text=text, intent=intent, slots=s, cards=cards, follow_up=FOLLOW_UPS["estimate"])
-
-    def _no_fit(
-        self,
-        s: Slots,
-        tools: Tools,
-        intent: str,
-        workload: WorkloadRequest,
-        mapping: WorkloadMapping,
-        market: Mapping[str, Any],
-    ) -> Reply:
-        """Nothing the constrained market offers can run the workload: why (the GPUs it offers and what stops
-        each), what the whole market would use instead, and how to drop the constraint; never an empty answer."""
-        s["offers"] = []
-        offered = [p for p in mapping.infeasible if p.offer_id is not None]  # priced: the market rents it
-        where = _describe(market)
-        if not offered:
-            text = f"No live offer matches {where}, so there is no GPU there to run this on."
-        else:
-            need = mapping.requirement.memory_required_gb
-            why = "; ".join(f"{p.gpu_model}: {_REASON_WORDS.get(p.reason or '', p.reason)}" for p in offered[:4])
-            more = f" (and {len(offered) - 4} more)" if len(offered) > 4 else ""
-            text = (f"No GPU offered {where} can run this workload (it needs about {need:,.0f} GB of GPU memory): "
-                    f"{why}{more}.")  # fmt: skip
-        anywhere = [p for p in tools.map_workload(workload, top=5).plans if p.feasible]
-        if anywhere:
-            p = anywhere[0]
-            text += (f"\n\nWithout that constraint, the best fit is **{p.gpus_needed} x {p.gpu_model}**"
-                     + (f" (from ${p.price_per_gpu_hour:.2f}/GPU-h)" if p.price_per_gpu_hour else "")
-                     + ": drop the constraint (e.g. *on any provider*) to see those offers.")  # fmt: skip
-        else:
-            text += "\n\nNo GPU in the whole market can run it as stated either: try a smaller model or precision."
-        follow = ["On any provider", "What if my budget is higher?", "Help"]
-        return Reply(text=text, intent=intent, slots=s, follow_up=follow)
 
     # ---- recommend -------------------------------------------------------------------------------------------
 
@@ -656,6 +650,58 @@ class RulesDialogue:
                 f"yourself at [{draft.link}]({draft.link}) (it sends `POST /bookings`).")  # fmt: skip
         return Reply(text=text, intent="book", slots=s, draft=draft,
                      follow_up=["Show its price history", "Compare it with the second one"])  # fmt: skip
+
+
+def _plan_offers(
+    spec: WorkloadSpec, s: Slots, plans: Sequence[GpuPlan], tools: Tools
+) -> tuple[GpuPlan, dict[str, Any], OfferPage]:
+    """The first of ``plans`` the (constrained) market rents with enough GPUs in one instance: the plan, the
+    ``GET /offers`` filters and their page (the first plan's, empty, when none is)."""
+    first: tuple[GpuPlan, dict[str, Any], OfferPage] | None = None
+    for plan in plans:
+        f = offer_filters(spec, gpu=plan.gpu_model, hours=s.get("hours"), providers=s.get("providers") or ())
+        if plan.gpus_needed and plan.gpus_needed > 1:
+            f["min_gpu_count"] = max(f.get("min_gpu_count", 1), plan.gpus_needed)
+        page = tools.search_offers(f, limit=50)
+        if page.items:
+            return plan, f, page
+        first = first or (plan, f, page)
+    assert first is not None, "no plan to look for"
+    return first
+
+
+def _no_fit(
+    s: Slots,
+    tools: Tools,
+    intent: str,
+    *,
+    workload: WorkloadRequest,
+    mapping: WorkloadMapping,
+    market: Mapping[str, Any],
+) -> Reply:
+    """Nothing the constrained market offers can run the workload: why (the GPUs it offers and what stops
+    each), what the whole market would use instead, and how to drop the constraint; never an empty answer."""
+    s["offers"] = []
+    offered = [p for p in mapping.infeasible if p.offer_id is not None]  # priced: the market rents it
+    where = _describe(market)
+    if not offered:
+        text = f"No live offer matches {where}, so there is no GPU there to run this on."
+    else:
+        need = mapping.requirement.memory_required_gb
+        why = "; ".join(f"{p.gpu_model}: {_REASON_WORDS.get(p.reason or '', p.reason)}" for p in offered[:4])
+        more = f" (and {len(offered) - 4} more)" if len(offered) > 4 else ""
+        text = (f"No GPU offered {where} can run this workload (it needs about {need:,.0f} GB of GPU memory): "
+                f"{why}{more}.")  # fmt: skip
+    anywhere = [p for p in tools.map_workload(workload, top=5).plans if p.feasible]
+    if anywhere:
+        p = anywhere[0]
+        text += (f"\n\nWithout that constraint, the best fit is **{p.gpus_needed} x {p.gpu_model}**"
+                 + (f" (from ${p.price_per_gpu_hour:.2f}/GPU-h)" if p.price_per_gpu_hour else "")
+                 + ": drop the constraint (e.g. *on any provider*) to see those offers.")  # fmt: skip
+    else:
+        text += "\n\nNo GPU in the whole market can run it as stated either: try a smaller model or precision."
+    follow = ["On any provider", "What if my budget is higher?", "Help"]
+    return Reply(text=text, intent=intent, slots=s, follow_up=follow)
 
 
 def _plan_table(plans: Sequence[GpuPlan], serving: bool) -> list[str]:
