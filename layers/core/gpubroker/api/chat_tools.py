@@ -109,8 +109,7 @@ class ChatTools:
         among = None
         if filters:
             query = _validated(OfferSearchQuery, {**filters, "limit": 1})
-            query = normalise_query(query, known_providers=provider_names(om.cols.meta))
-            among = filter_mask(om.cols, query)
+            among = filter_mask(om.cols, normalise_query(query, known_providers=provider_names(om.cols.meta)))
         prices = prices_by_gpu(om, among=among)
         return map_workload_to_gpu(request, specs=bundled_catalog().gpus, prices=prices, top=top)
 
