@@ -271,9 +271,8 @@ def ask(world: World, message: str, slots: dict[str, Any] | None = None) -> Repl
 
 def runs_it(world: World, message: str, cards: list[Any]) -> list[str]:
     """The cards whose GPU cannot run the message's workload in that many GPUs (by the unconstrained mapping)."""
-    workload = parse_spec(message)
     request = tools(world).parse_workload(message).workload
-    assert request is not None, workload
+    assert request is not None, message
     plans = {p.gpu_model: p for p in tools(world).map_workload(request, top=100).plans}
     return [f"{c.count} x {c.gpu}" for c in cards if c.gpu not in plans or c.count < (plans[c.gpu].gpus_needed or 1)]
 
@@ -389,3 +388,14 @@ def test_the_model_tool_takes_the_constraints_too(world: World) -> None:
 )
 def test_provider_names_as_users_write_them(message: str, named: list[str]) -> None:
     assert providers_named(message) == named
+
+
+def test_a_gpu_the_constrained_market_cannot_use_is_said_before_the_alternatives(world: World) -> None:
+    message = "fine-tune Llama 3 8B on 1M rows on an H100 at runpod under $2/h"
+    answer = ask(world, message)
+    assert answer.text.startswith("No H100 at runpod, at most $2.00/h can run this")
+    assert answer.cards and all(c.provider == "runpod" and c.price_per_hour <= 2.0 for c in answer.cards)
+    assert runs_it(world, message, answer.cards) == []
+    exact = ask(world, "fine-tune Llama 3 8B on 1M rows on an H100 at runpod")
+    assert exact.cards and all(c.provider == "runpod" and "H100" in c.gpu for c in exact.cards)
+    assert not exact.text.startswith("No H100")

@@ -488,9 +488,9 @@ class RulesDialogue:
         market = {k: v for k, v in constraints.items() if k != "gpu"}  # the GPU asked for is picked below
         mapping = tools.map_workload(workload, top=100, filters=market or None)
         plans = [p for p in mapping.plans if p.feasible]
-        if spec.gpu is not None:
-            wanted = [p for p in plans if spec.gpu.value.lower() in p.gpu_model.lower()]
-            plans = wanted or plans
+        asked = spec.gpu.value if spec.gpu is not None else ""
+        wanted = [p for p in plans if asked and asked.lower() in p.gpu_model.lower()]
+        plans = wanted or plans
         if not plans and market:
             return _no_fit(s, tools, intent, workload=workload, mapping=mapping, market=market)
         if not plans:
@@ -512,6 +512,10 @@ class RulesDialogue:
             head += f" ({spec.model.value})"
         if market:
             head += f", among the offers {_describe(market)}"
+        if asked and not wanted:  # the GPU asked for cannot run it there (or is not rented): say so, then the rest
+            head = (
+                f"No {asked} {_describe(market) or 'on offer'} can run this, so here are the GPUs that can.\n\n" + head
+            )
         text = "\n".join([head + ":", "", *lines])
         if cards:
             text += f"\n\nLive offers: {_describe(filters)}:\n\n" + "\n".join(_card_line(c) for c in cards)
