@@ -78,6 +78,17 @@ def test_a_chat_turn_answers_text_cards_follow_ups_and_the_engine(deps: ChatDeps
     assert again["draft_booking"]["offer_id"] == card["offer_id"] and again["draft_booking"]["placed"] is False
 
 
+def test_a_workload_on_a_provider_answers_that_providers_cards_or_why_not(deps: ChatDeps) -> None:
+    """The web journey's case through the route: the provider restricts the GPUs before the best are picked."""
+    message = "Which GPU to fine-tune Llama 3 8B with LoRA on 1M rows on verda?"
+    status, answer = chat(deps, {"message": message}, user="alice")
+    assert status == 200 and answer["intent"] == "estimate", answer
+    assert answer["cards"] and {c["provider"] for c in answer["cards"]} == {"verda"}
+    status, none = chat(deps, {"message": "serve Llama 3.1 405B in fp16 on fluidstack"})
+    assert status == 200 and none["cards"] == [] and "No GPU offered at fluidstack" in none["text"]
+    assert "On any provider" in none["follow_up"]
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -23,6 +23,7 @@ from gpubroker.services.assistant.dialogue import (
     detect_intent,
     merge_spec,
     offer_filters,
+    providers_named,
 )
 from gpubroker.services.assistant.parse_rules import parse_spec
 from gpubroker.services.offer_math import OfferMathCache
@@ -257,3 +258,144 @@ def test_an_estimate_shows_time_and_cost_with_their_uncertainty_band(world: Worl
             cost, cost_band = cells[3].split(" (")
             c_lo, c_hi = (float(x.strip("$").replace(",", "")) for x in cost_band.rstrip(")").split("\u2013"))
             assert c_lo <= float(cost.strip("$").replace(",", "")) <= c_hi
+
+
+# ---- a workload within the user's constraints (provider, region, budget) -------------------------------------------
+
+BUG = "Which GPU to fine-tune Llama 3 8B with LoRA on 1M rows on verda?"
+
+
+def ask(world: World, message: str, slots: dict[str, Any] | None = None) -> Reply:
+    return RulesDialogue().reply(message, history=[], slots=slots or {}, context=None, tools=tools(world))
+
+
+def runs_it(world: World, message: str, cards: list[Any]) -> list[str]:
+    """The cards whose GPU cannot run the message's workload in that many GPUs (by the unconstrained mapping)."""
+    request = tools(world).parse_workload(message).workload
+    assert request is not None, message
+    plans = {p.gpu_model: p for p in tools(world).map_workload(request, top=100).plans}
+    return [f"{c.count} x {c.gpu}" for c in cards if c.gpu not in plans or c.count < (plans[c.gpu].gpus_needed or 1)]
+
+
+@pytest.mark.parametrize(
+    ("message", "provider"),
+    [
+        (BUG, "verda"),
+        ("serve Llama 3 70B on Lambda Labs", "lambda"),
+        ("fine-tune Mistral 7B on 500k rows from vast.ai", "vast"),
+        ("generate 10k SDXL images on Paperspace", "paperspace"),
+        ("Which GPU to fine-tune Llama 3 8B on 1M rows at FLUIDSTACK?", "fluidstack"),
+    ],
+)
+def test_a_workload_on_a_provider_gets_that_providers_offers_that_can_run_it(
+    world: World, message: str, provider: str
+) -> None:
+    answer = ask(world, message)
+    assert answer.intent == "estimate" and answer.cards, answer.text
+    assert {c.provider for c in answer.cards} == {provider}
+    assert runs_it(world, message, answer.cards) == []
+    assert f"among the offers at {provider}" in answer.text
+
+
+def test_the_reported_case_the_best_gpu_overall_is_not_offered_by_the_provider(world: World) -> None:
+    """The web journey's bug: the best GPU overall (GH200) is not rented by verda; the answer used to be empty."""
+    t = tools(world)
+    request = t.parse_workload(BUG).workload
+    assert request is not None
+    best_anywhere = t.map_workload(request, top=1).plans[0]
+    at_verda = t.map_workload(request, top=100, filters={"provider": ["verda"]})
+    assert best_anywhere.gpu_model not in {p.gpu_model for p in at_verda.plans}
+    assert at_verda.plans and all(p.offer_id and p.offer_id.startswith("verda-") for p in at_verda.plans)
+    assert any(p.gpu_model == best_anywhere.gpu_model and p.reason == "no_offers" for p in at_verda.infeasible)
+    answer = ask(world, BUG)
+    assert answer.cards and all(c.provider == "verda" and c.gpu != best_anywhere.gpu_model for c in answer.cards)
+
+
+def test_region_and_budget_constrain_the_gpus_too(world: World) -> None:
+    message = "fine-tune Llama 3 8B on 1M rows in the EU under $1/h"
+    answer = ask(world, message)
+    assert answer.cards and all(c.price_per_hour <= 1.0 for c in answer.cards)
+    assert runs_it(world, message, answer.cards) == []
+    assert "among the offers in EU, at most $1.00/h" in answer.text
+
+
+def test_a_constrained_market_that_cannot_run_it_says_why_and_how_to_widen(world: World) -> None:
+    answer = ask(world, "serve Llama 3.1 405B in fp16 on fluidstack")
+    assert answer.cards == [] and answer.slots["offers"] == []
+    assert "No GPU offered at fluidstack can run this workload" in answer.text
+    assert "GB of GPU memory" in answer.text and "not enough memory" in answer.text
+    assert "A100" in answer.text and "RTX" not in answer.text  # the GPUs fluidstack rents, not the whole catalog
+    assert "Without that constraint, the best fit is **8 x" in answer.text
+    assert "On any provider" in answer.follow_up
+    wider = ask(world, "On any provider", dict(answer.slots))
+    assert wider.cards and "providers" not in wider.slots and all(c.count >= 8 for c in wider.cards)
+    assert runs_it(world, "serve Llama 3.1 405B in fp16", wider.cards) == []
+
+
+def test_a_constraint_no_offer_matches_is_said_not_left_empty(world: World) -> None:
+    answer = ask(world, "fine-tune Llama 3 8B on 1M rows from vast.ai under $0.10/h")
+    assert answer.cards == [] and answer.text
+    assert "No live offer matches at vast, at most $0.10/h" in answer.text
+    assert "Without that constraint, the best fit is" in answer.text
+
+
+def test_an_unconstrained_workload_still_shows_the_best_gpu_overall(world: World) -> None:
+    message = "Which GPU to fine-tune Llama 3 8B with LoRA on 1M rows?"
+    answer = ask(world, message)
+    request = tools(world).parse_workload(message).workload
+    assert request is not None
+    best = tools(world).map_workload(request, top=1).plans[0]
+    assert answer.cards and {c.gpu for c in answer.cards} == {best.gpu_model}
+    assert "among the offers" not in answer.text and "providers" not in answer.slots
+
+
+def test_the_model_tool_takes_the_constraints_too(world: World) -> None:
+    t = tools(world)
+    request = t.parse_workload("serve Llama 3.1 405B in fp16").workload
+    assert request is not None
+    workload = request.model_dump(mode="json")
+    outcome = t.call_tool("map_workload", {"workload": workload, "filters": {"provider": ["fluidstack"]}},
+                          context=None)  # fmt: skip
+    assert outcome.ok and outcome.content["plans"] == []
+    assert outcome.content["infeasible"] and all("memory" in r for r in outcome.content["infeasible"])
+    everywhere = t.call_tool("map_workload", {"workload": workload}, context=None)
+    assert everywhere.ok and everywhere.content["plans"]
+    refused = t.call_tool("map_workload", {"workload": workload, "filters": {"max_price_per_hour": "x"}}, context=None)
+    assert not refused.ok and refused.invalid
+
+
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        ("on verda", ["verda"]),
+        ("on VERDA", ["verda"]),
+        ("on Lambda Labs", ["lambda"]),
+        ("Lambda Cloud H100", ["lambda"]),
+        ("from vast.ai", ["vast"]),
+        ("what do you have at vast?", ["vast"]),
+        ("the cheapest H100 on vast, please", ["vast"]),
+        ("RunPod H100", ["runpod"]),
+        ("verda's cheapest H100", ["verda"]),
+        ("on DataCrunch", ["verda"]),
+        ("H100 at Paperspace, FluidStack or Shadeform", ["paperspace", "fluidstack", "shadeform"]),
+        ("on runpod or vast", ["runpod", "vast"]),
+        ("in Google Cloud", ["gcp"]),
+        ("a vast dataset of images", []),
+        ("with vast amounts of data", []),
+        ("train on 1M rows", []),
+        ("aws lambda function", ["aws"]),
+    ],
+)
+def test_provider_names_as_users_write_them(message: str, named: list[str]) -> None:
+    assert providers_named(message) == named
+
+
+def test_a_gpu_the_constrained_market_cannot_use_is_said_before_the_alternatives(world: World) -> None:
+    message = "fine-tune Llama 3 8B on 1M rows on an H100 at runpod under $2/h"
+    answer = ask(world, message)
+    assert answer.text.startswith("No H100 at runpod, at most $2.00/h can run this")
+    assert answer.cards and all(c.provider == "runpod" and c.price_per_hour <= 2.0 for c in answer.cards)
+    assert runs_it(world, message, answer.cards) == []
+    exact = ask(world, "fine-tune Llama 3 8B on 1M rows on an H100 at runpod")
+    assert exact.cards and all(c.provider == "runpod" and "H100" in c.gpu for c in exact.cards)
+    assert not exact.text.startswith("No H100")

@@ -47,6 +47,11 @@ class SearchArgs(_Args):
 class MapWorkloadArgs(_Args):
     workload: WorkloadRequest = Field(description="the POST /math/map-workload-to-gpu request")
     top: int = Field(default=5, ge=1, le=10, description="how many feasible GPU plans")
+    filters: SearchFilters | None = Field(
+        default=None,
+        description="the user's constraints on the offers (GET /offers filters: provider, region, "
+        "max_price_per_hour, compliance): plans only for GPUs those offers have, priced from them",
+    )
 
 
 class RecommendArgs(_Args):
@@ -153,11 +158,18 @@ def _parse(tools: Tools, args: ParseRequest, _: ChatContext | None) -> ToolOutco
 
 
 def _map(tools: Tools, args: MapWorkloadArgs, _: ChatContext | None) -> ToolOutcome:
-    mapping = tools.map_workload(args.workload, top=args.top)
+    market = args.filters.model_dump(exclude_defaults=True) if args.filters else None
+    mapping = tools.map_workload(args.workload, top=args.top, filters=market or None)
     keep = {"gpu_model", "gpus_needed", "est_hours", "est_cost_usd", "price_per_gpu_hour", "memory_required_gb",
             "bottleneck", "offer_id"}  # fmt: skip
     plans = [p.model_dump(mode="json", include=keep) for p in mapping.plans]
-    infeasible = [f"{p.gpu_model}: {p.reason}" for p in mapping.infeasible[:5]]
+    if market:  # the GPUs the constrained market rents and why they cannot run it (not the whole catalog's)
+        rented = [p for p in mapping.infeasible if p.offer_id is not None]
+        infeasible = [f"{p.gpu_model}: {p.reason}" for p in rented[:5]]
+        if not plans and not rented:
+            infeasible = ["no live offer matches the filters"]
+    else:
+        infeasible = [f"{p.gpu_model}: {p.reason}" for p in mapping.infeasible[:5]]
     return ToolOutcome(content={"plans": plans, "infeasible": infeasible, "priced": mapping.priced})
 
 

@@ -28,6 +28,7 @@ from gpubroker.domain.llm import ToolSpec
 from gpubroker.domain.math_requests import EnsembleRequest, PresetName
 from gpubroker.domain.math_results import PresetResult, Recommendation
 from gpubroker.domain.price_history import HistoryPage
+from gpubroker.domain.providers import provider_names
 from gpubroker.domain.search import OfferFilters, OfferPage
 from gpubroker.domain.types import OfferId, r4
 from gpubroker.domain.workload_spec import ParseAnswer, ParseRequest
@@ -41,7 +42,7 @@ from gpubroker.services.offer_filters import resolve_gpu_filter
 from gpubroker.services.offer_math import OfferMath, offer_summary, prices_by_gpu
 from gpubroker.services.presets import run_preset
 from gpubroker.services.recommend import ensemble_recommend
-from gpubroker.services.search import SnapshotCache, search_offers
+from gpubroker.services.search import SnapshotCache, filter_mask, normalise_query, search_offers
 from gpubroker.services.workloads import map_workload_to_gpu
 from gpumath.ensemble import criterion_strengths
 from gpumath.topsis import topsis
@@ -90,12 +91,26 @@ class ChatTools:
         _validated(ParseRequest, {"text": text})
         return parse_text(text)
 
-    def map_workload(self, workload: Mapping[str, Any] | WorkloadRequest, *, top: int = 5) -> WorkloadMapping:
+    def map_workload(
+        self,
+        workload: Mapping[str, Any] | WorkloadRequest,
+        *,
+        top: int = 5,
+        filters: Mapping[str, Any] | None = None,
+    ) -> WorkloadMapping:
+        """``POST /math/map-workload-to-gpu`` priced from the live offers; with ``filters`` (``GET /offers``
+        filters: provider, region, budget, ...) from the offers they allow only, so a GPU that market does not
+        offer is a ``no_offers`` plan and the feasible plans are what it can actually rent."""
         try:
             request = _WORKLOAD.validate_python(workload if isinstance(workload, BaseModel) else dict(workload))
         except ValidationError as exc:
             raise ValidationFailed(f"workload: {exc.errors()[0]['msg']}") from None
-        prices = prices_by_gpu(self.offer_math())
+        om = self.offer_math()
+        among = None
+        if filters:
+            query = _validated(OfferSearchQuery, {**filters, "limit": 1})
+            among = filter_mask(om.cols, normalise_query(query, known_providers=provider_names(om.cols.meta)))
+        prices = prices_by_gpu(om, among=among)
         return map_workload_to_gpu(request, specs=bundled_catalog().gpus, prices=prices, top=top)
 
     # ---- rankings ----------------------------------------------------------------------------------------------

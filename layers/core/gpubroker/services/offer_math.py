@@ -230,11 +230,16 @@ def candidate_mask(
     return mask
 
 
-def prices_by_gpu(offer_math: OfferMath, *, region: Sequence[str] = ()) -> dict[str, tuple[float, str]]:
+def prices_by_gpu(
+    offer_math: OfferMath, *, region: Sequence[str] = (), among: B | None = None
+) -> dict[str, tuple[float, str]]:
     """Cheapest live offer per GPU model: ``{gpu_model: (USD per GPU-hour, offer_id)}`` (ties: smallest id);
-    with ``region`` (region names or groups: ``eu``, ``us``, as the offer search reads them), among those there."""
+    with ``region`` (region names or groups: ``eu``, ``us``, as the offer search reads them), among those there;
+    with ``among`` (a mask over the snapshot, e.g. ``services.search.filter_mask``), among those offers only."""
     cols = offer_math.cols
     mask = cols.bools["available"]
+    if among is not None:
+        mask = mask & among
     if region:
         mask = mask & cols.vocab_mask("region", region_predicate(region))
     live = np.flatnonzero(mask)

@@ -71,7 +71,15 @@ class Tools(Protocol):
 
     def parse_workload(self, text: str) -> ParseAnswer: ...
 
-    def map_workload(self, workload: Mapping[str, Any] | WorkloadRequest, *, top: int = 5) -> WorkloadMapping: ...
+    def map_workload(
+        self,
+        workload: Mapping[str, Any] | WorkloadRequest,
+        *,
+        top: int = 5,
+        filters: Mapping[str, Any] | None = None,
+    ) -> WorkloadMapping:
+        """The workload's GPU plans priced from the live offers (with ``filters``: from those they allow only)."""
+        ...
 
     def recommend(
         self, filters: Mapping[str, Any] | None = None, *, preset: str | None = None, limit: int = 5
@@ -160,13 +168,61 @@ _BARE_NUMBER = re.compile(
 )
 _UNIT_WORDS = {"min": "minutes", "gb": "gb", "ima": "images", "row": "rows", "tok": "tokens", "vid": "videos",
                "cli": "videos"}  # fmt: skip
-_PROVIDER = re.compile(
-    r"\b(?:at|on|from|with|via|only)\s+(runpod|vast(?:\.ai)?|lambda(?: labs)?|shadeform|verda|datacrunch|paperspace|"
-    r"fluidstack|aws|gcp|google cloud|azure)\b",
+# provider names as users write them -> the built-in provider (``domain.providers.PROVIDERS``). Unambiguous ones
+# are read anywhere ("verda's H100", "RunPod"); a common word ("vast", "lambda", "google", "amazon") only after a
+# preposition ("on Lambda", "from vast.ai"), in a list after another provider ("runpod or vast") or spelled out
+# ("Lambda Labs", "vast.ai").
+_PROVIDER_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "runpod": (r"run\s?pod(?:\.io)?",),
+    "vast": (r"vast[\s.-]?ai",),
+    "lambda": (r"lambda[\s-]?labs", r"lambda\s+cloud", r"lambda\.ai"),
+    "shadeform": (r"shade\s?form",),
+    "verda": (r"verda", r"data\s?crunch"),
+    "paperspace": (r"paper\s?space",),
+    "fluidstack": (r"fluid\s?stack",),
+    "aws": (r"aws", r"amazon\s+web\s+services", r"amazon\s+ec2", r"ec2"),
+    "gcp": (r"gcp", r"google\s+cloud(?:\s+platform)?"),
+    "azure": (r"(?:microsoft\s+)?azure",),
+}
+_PROVIDER_WORDS: dict[str, tuple[str, ...]] = {"vast": (r"vast",), "lambda": (r"lambda",),
+                                               "gcp": (r"google",), "aws": (r"amazon",)}  # fmt: skip
+_ALONE = "|".join(f"(?P<{n}>{'|'.join(v)})" for n, v in _PROVIDER_SPELLINGS.items())
+_AFTER = "|".join(f"(?P<w_{n}>{'|'.join(v)})" for n, v in _PROVIDER_WORDS.items())
+_PROVIDER = re.compile(rf"(?<![\w.-])(?:{_ALONE})(?![\w-])(?:'s)?", re.I)
+_PROVIDER_WORD = re.compile(
+    rf"(?:\b(?:at|on|from|with|via|only|using|through|in|provider|providers)\s+|(?:,|/|\bor|\band)\s*)"
+    rf"(?:{_AFTER})(?![\w-])(?!\.\w)(?=\s*(?:$|[,;:!?)]|\.(?!\w)|(?:or|and|in|for|with|under|below|at|only|please|now|"
+    r"today|instead|gpus?|instances?|offers?|machines?|servers?|nodes?|cards?|[a-z]*\d\w*)\b))",
     re.I,
 )
-_PROVIDER_NAMES = {"vast.ai": "vast", "lambda labs": "lambda", "datacrunch": "verda", "google cloud": "gcp"}
+
+
+def providers_named(message: str) -> list[str]:
+    """The built-in providers a message names, in the order written, case-insensitive (see
+    ``_PROVIDER_SPELLINGS``); a common word counts after a preposition or in a list of providers."""
+    found: list[tuple[int, str]] = []
+    for m in _PROVIDER.finditer(message):
+        found.append((m.start(), next(n for n, v in m.groupdict().items() if v)))
+    if found or _PROVIDER_WORD.search(message):
+        for m in _PROVIDER_WORD.finditer(message):
+            name = next(n[2:] for n, v in m.groupdict().items() if v)
+            if name in ("vast", "lambda") or re.match(r"\s*(?:at|on|from|via|with|using|through)\b", m.group(0),
+                                                      re.I) or found:  # fmt: skip
+                found.append((m.start(), name))
+    return list(dict.fromkeys(n for _, n in sorted(found)))
+
+
 _ANY_PROVIDER = re.compile(r"\b(any|every|all) providers?\b", re.I)
+# why a GPU cannot run a workload (``domain.workloads.Reason``), in an answer's words
+_REASON_WORDS = {
+    "precision_unsupported": "no fast path for the requested precision",
+    "codec_unsupported": "its encoder cannot encode that codec",
+    "no_hardware_encoder": "no hardware video encoder",
+    "insufficient_memory_even_at_max_gpus": "not enough memory even with the most GPUs allowed",
+    "exceeds_max_gpus": "would need more GPUs than allowed",
+    "insufficient_memory_at_gpu_count": "not enough memory at the GPU count asked for",
+    "target_not_met": "too slow for the target",
+}
 _DOLLARS = re.compile(r"^\s*\$\s*([0-9]+(?:\.[0-9]+)?)\s*$")
 FOLLOW_UPS = {
     "find": ["Compare the top two", "Why is the first one ranked first?", "Book the first one for 8 hours"],
@@ -353,7 +409,7 @@ class RulesDialogue:
         state["pending"] = pending
         state["spec"] = merge_spec(state.get("spec") or {}, parse_spec(message))
         _fill_pending(message, state)  # a bare answer means what the question asked ("$3": per hour)
-        named = [_PROVIDER_NAMES.get(p.lower(), p.lower()) for p in _PROVIDER.findall(message)]
+        named = providers_named(message)
         if named:
             state["providers"] = list(dict.fromkeys(named))
         elif _ANY_PROVIDER.search(message):
@@ -428,11 +484,15 @@ class RulesDialogue:
         if workload is None:
             return Reply(text=f"I cannot estimate that as stated ({notes[-1] if notes else 'out of bounds'}).",
                          intent=intent, slots=s, follow_up=["Help"])  # fmt: skip
-        mapping = tools.map_workload(workload, top=100)
+        constraints = offer_filters(spec, hours=s.get("hours"), providers=s.get("providers") or ())
+        market = {k: v for k, v in constraints.items() if k != "gpu"}  # the GPU asked for is picked below
+        mapping = tools.map_workload(workload, top=100, filters=market or None)
         plans = [p for p in mapping.plans if p.feasible]
-        if spec.gpu is not None:
-            wanted = [p for p in plans if spec.gpu.value.lower() in p.gpu_model.lower()]
-            plans = wanted or plans
+        asked = spec.gpu.value if spec.gpu is not None else ""
+        wanted = [p for p in plans if asked and asked.lower() in p.gpu_model.lower()]
+        plans = wanted or plans
+        if not plans and market:
+            return _no_fit(s, tools, intent, workload=workload, mapping=mapping, market=market)
         if not plans:
             return Reply(text="No GPU in the catalog can run this as stated: " + ", ".join(
                 f"{p.gpu_model} ({p.reason})" for p in mapping.infeasible[:3]), intent=intent, slots=s,
@@ -441,11 +501,7 @@ class RulesDialogue:
         if serving:
             plans = sorted(plans, key=lambda p: (p.gpus_needed or 0) * (p.price_per_gpu_hour or float("inf")))
         lines = _plan_table(plans[:5], serving)
-        best = plans[0]
-        filters = offer_filters(spec, gpu=best.gpu_model, hours=s.get("hours"), providers=s.get("providers") or ())
-        if best.gpus_needed and best.gpus_needed > 1:
-            filters["min_gpu_count"] = max(filters.get("min_gpu_count", 1), best.gpus_needed)
-        page = tools.search_offers(filters, limit=50)
+        best, filters, page = _plan_offers(spec, s, plans[: 5 if market else 1], tools)
         cards: list[Card] = []
         if page.items:
             ranked = tools.rank([o.offer_id for o in page.items])
@@ -454,11 +510,18 @@ class RulesDialogue:
         head = f"Estimate for **{spec.workload_type.value if spec.workload_type else ''}**"
         if spec.model:
             head += f" ({spec.model.value})"
+        if market:
+            head += f", among the offers {_describe(market)}"
+        if asked and not wanted:  # the GPU asked for cannot run it there (or is not rented): say so, then the rest
+            head = (
+                f"No {asked} {_describe(market) or 'on offer'} can run this, so here are the GPUs that can.\n\n" + head
+            )
         text = "\n".join([head + ":", "", *lines])
         if cards:
             text += f"\n\nLive offers: {_describe(filters)}:\n\n" + "\n".join(_card_line(c) for c in cards)
-        elif filters.get("max_price_per_hour") is not None:
-            text += f"\n\nNo live {best.gpu_model} offer is within {_describe(filters)}."
+        elif market:
+            text += (f"\n\nNo live offer {_describe(market)} has enough GPUs of one of these in one instance "
+                     f"(the best: {best.gpus_needed} x {best.gpu_model}); try without the constraint.")  # fmt: skip
         return Reply(text=text, intent=intent, slots=s, cards=cards, follow_up=FOLLOW_UPS["estimate"])
 
     # ---- recommend -------------------------------------------------------------------------------------------
@@ -591,6 +654,58 @@ class RulesDialogue:
                 f"yourself at [{draft.link}]({draft.link}) (it sends `POST /bookings`).")  # fmt: skip
         return Reply(text=text, intent="book", slots=s, draft=draft,
                      follow_up=["Show its price history", "Compare it with the second one"])  # fmt: skip
+
+
+def _plan_offers(
+    spec: WorkloadSpec, s: Slots, plans: Sequence[GpuPlan], tools: Tools
+) -> tuple[GpuPlan, dict[str, Any], OfferPage]:
+    """The first of ``plans`` the (constrained) market rents with enough GPUs in one instance: the plan, the
+    ``GET /offers`` filters and their page (the first plan's, empty, when none is)."""
+    first: tuple[GpuPlan, dict[str, Any], OfferPage] | None = None
+    for plan in plans:
+        f = offer_filters(spec, gpu=plan.gpu_model, hours=s.get("hours"), providers=s.get("providers") or ())
+        if plan.gpus_needed and plan.gpus_needed > 1:
+            f["min_gpu_count"] = max(f.get("min_gpu_count", 1), plan.gpus_needed)
+        page = tools.search_offers(f, limit=50)
+        if page.items:
+            return plan, f, page
+        first = first or (plan, f, page)
+    assert first is not None, "no plan to look for"
+    return first
+
+
+def _no_fit(
+    s: Slots,
+    tools: Tools,
+    intent: str,
+    *,
+    workload: WorkloadRequest,
+    mapping: WorkloadMapping,
+    market: Mapping[str, Any],
+) -> Reply:
+    """Nothing the constrained market offers can run the workload: why (the GPUs it offers and what stops
+    each), what the whole market would use instead, and how to drop the constraint; never an empty answer."""
+    s["offers"] = []
+    offered = [p for p in mapping.infeasible if p.offer_id is not None]  # priced: the market rents it
+    where = _describe(market)
+    if not offered:
+        text = f"No live offer matches {where}, so there is no GPU there to run this on."
+    else:
+        need = mapping.requirement.memory_required_gb
+        why = "; ".join(f"{p.gpu_model}: {_REASON_WORDS.get(p.reason or '', p.reason)}" for p in offered[:4])
+        more = f" (and {len(offered) - 4} more)" if len(offered) > 4 else ""
+        text = (f"No GPU offered {where} can run this workload (it needs about {need:,.0f} GB of GPU memory): "
+                f"{why}{more}.")  # fmt: skip
+    anywhere = [p for p in tools.map_workload(workload, top=5).plans if p.feasible]
+    if anywhere:
+        p = anywhere[0]
+        text += (f"\n\nWithout that constraint, the best fit is **{p.gpus_needed} x {p.gpu_model}**"
+                 + (f" (from ${p.price_per_gpu_hour:.2f}/GPU-h)" if p.price_per_gpu_hour else "")
+                 + ": drop the constraint (e.g. *on any provider*) to see those offers.")  # fmt: skip
+    else:
+        text += "\n\nNo GPU in the whole market can run it as stated either: try a smaller model or precision."
+    follow = ["On any provider", "What if my budget is higher?", "Help"]
+    return Reply(text=text, intent=intent, slots=s, follow_up=follow)
 
 
 def _plan_table(plans: Sequence[GpuPlan], serving: bool) -> list[str]:
