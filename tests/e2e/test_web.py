@@ -265,6 +265,27 @@ def test_a_price_change_is_highlighted_within_2_s(
     assert not watched.problems, watched.problems
 
 
+def test_the_phone_navigation_is_out_of_reach_until_opened(stack: Stack, open_page: Callable[[str], Watched]) -> None:
+    """At 390x844 the navigation is closed: not shown and not reached by Tab (an off-screen link that takes the
+    focus is invisible focus); the menu button opens it, and following a link closes it again."""
+    watched = open_page("mobile")
+    page = watched.page
+    page.goto(f"{stack.url}/app/")
+    expect(page.get_by_text("Active providers")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    offers = nav.get_by_role("link", name="Offers")
+    expect(offers).to_be_hidden()
+    for _ in range(4):  # the menu button, the sign-in link, then the page: never a navigation link
+        page.keyboard.press("Tab")
+        assert not page.evaluate("() => !!document.activeElement?.closest('nav')"), "focus went into the closed nav"
+    page.get_by_role("button", name="Toggle navigation").click()
+    expect(offers).to_be_visible()
+    offers.click()
+    expect(page).to_have_url(f"{stack.url}/app/offers")
+    expect(offers).to_be_hidden()
+    assert not watched.problems, watched.problems
+
+
 def test_a_429_says_when_to_retry(stack: Stack, open_page: Callable[[str], Watched]) -> None:
     """The API's rate limit (a 429 with Retry-After) as the page shows it: when to retry, then a retry that works."""
     page = open_page("mobile").page

@@ -50,7 +50,7 @@ export function App() {
           <UserHeader />
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label="Main">
+      <AppShell.Navbar p="xs" aria-label="Main" className={opened ? undefined : "nav-closed"}>
         {NAV.filter((item) => !item.admin || isAdmin(user?.roles)).map((item) => (
           <NavLink
             key={item.to}
