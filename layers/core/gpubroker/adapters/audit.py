@@ -161,21 +161,26 @@ class DynamoAuditLog:
         items: list[dict[str, Any]] = resp.get("Items") or []
         return items[0] if items else None
 
-    def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]:
-        """Up to ``limit`` entries of ``shard`` with seq > ``after_seq``, in seq order (fewer means the end)."""
-        if limit < 1:
-            return []
-        values: dict[str, Any] = {":pk": {"S": _entry_pk(shard)}}
+    def _shard_query(self, shard: int, after_seq: int | None, values: dict[str, Any]) -> dict[str, Any]:
+        """A consistent Query of ``shard``'s entries with seq > ``after_seq`` (all of them when None); ``values``
+        are the filter's own expression values, to which the key condition's are added."""
+        values[":pk"] = {"S": _entry_pk(shard)}
         condition = "pk = :pk"
         if after_seq is not None:
             condition += " AND seq > :after"
             values[":after"] = {"N": str(after_seq)}
-        kwargs: dict[str, Any] = {
+        return {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ConsistentRead": True,
         }
+
+    def entries(self, shard: int, *, after_seq: int | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Up to ``limit`` entries of ``shard`` with seq > ``after_seq``, in seq order (fewer means the end)."""
+        if limit < 1:
+            return []
+        kwargs = self._shard_query(shard, after_seq, {})
         out: list[AuditEntry] = []
         ddb = client("dynamodb")
         while len(out) < limit:
@@ -203,17 +208,7 @@ class DynamoAuditLog:
         ``where`` as its FilterExpression (DynamoDB filters after reading: ``Limit`` bounds the entries read, not the
         ones returned, so ``budget`` bounds the cost of one call whatever the filter matches)."""
         filter_expr, names, values = filter_expression(where)
-        values[":pk"] = {"S": _entry_pk(shard)}
-        condition = "pk = :pk"
-        if after_seq is not None:
-            condition += " AND seq > :after"
-            values[":after"] = {"N": str(after_seq)}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-        }
+        kwargs = self._shard_query(shard, after_seq, values)
         if filter_expr:
             kwargs["FilterExpression"] = filter_expr
             kwargs["ExpressionAttributeNames"] = names
